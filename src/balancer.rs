@@ -1,0 +1,202 @@
+//! The balancer actor: moves not-yet-started tasks from hot to cold nodes.
+//!
+//! Every `interval` it samples each node's load counter (no messages), asks
+//! the [`DriftDetector`](crate::drift) for a plan, then for each planned move
+//! sends a `TakeQueued` request to the hot node's actor and pushes what comes
+//! back into the cold node. Jobs the cold node cannot take go back to the
+//! supervisor.
+
+use crate::drift::{DriftDetector, Sample};
+use crate::job::JobRef;
+use crate::node::{NodeDirectory, NodeEvent, NodeShared, TakeQueued};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default for [`BalancerConfig::interval`].
+pub const DEFAULT_BALANCER_INTERVAL: Duration = Duration::from_millis(20);
+/// Default for [`BalancerConfig::high`].
+pub const DEFAULT_BALANCER_HIGH: f64 = 0.5;
+/// Default for [`BalancerConfig::low`].
+pub const DEFAULT_BALANCER_LOW: f64 = 0.2;
+/// Default for [`BalancerConfig::max_per_round`].
+pub const DEFAULT_BALANCER_MAX_PER_ROUND: usize = 256;
+/// Default for [`BalancerConfig::min_gap`].
+pub const DEFAULT_BALANCER_MIN_GAP: Duration = Duration::from_millis(5);
+
+/// Balancer settings.
+///
+/// The imbalance of the nodes is `(max − min) / max` of their drain times
+/// (load ÷ (speed × slots)). Migration starts when it exceeds `high` and
+/// continues, round after round, until it falls below `low`.
+///
+/// # Default
+///
+/// Enabled, every 20 ms, `high` 0.5, `low` 0.2, at most 256 tasks per round,
+/// ignoring gaps under 5 ms of drain time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BalancerConfig {
+    /// Whether the balancer runs at all.
+    pub enabled: bool,
+    /// Time between rounds.
+    #[serde(with = "duration_secs")]
+    pub interval: Duration,
+    /// Imbalance above which migration starts.
+    pub high: f64,
+    /// Imbalance below which migration stops.
+    pub low: f64,
+    /// Most tasks moved in one round.
+    pub max_per_round: usize,
+    /// Smallest drain-time gap worth acting on.
+    #[serde(with = "duration_secs")]
+    pub min_gap: Duration,
+}
+
+impl Default for BalancerConfig {
+    fn default() -> Self {
+        BalancerConfig {
+            enabled: true,
+            interval: DEFAULT_BALANCER_INTERVAL,
+            high: DEFAULT_BALANCER_HIGH,
+            low: DEFAULT_BALANCER_LOW,
+            max_per_round: DEFAULT_BALANCER_MAX_PER_ROUND,
+            min_gap: DEFAULT_BALANCER_MIN_GAP,
+        }
+    }
+}
+
+mod duration_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs)
+            .map_err(|_| serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {secs}")))
+    }
+}
+
+pub(crate) struct Balancer {
+    nodes: Vec<Arc<NodeShared>>,
+    directory: NodeDirectory,
+    supervisor: Recipient<NodeEvent>,
+    detector: DriftDetector,
+    config: BalancerConfig,
+    rounds: Arc<AtomicU64>,
+    in_progress: usize,
+}
+
+impl std::fmt::Debug for Balancer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Balancer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Balancer {
+    pub(crate) fn new(
+        nodes: Vec<Arc<NodeShared>>,
+        directory: NodeDirectory,
+        supervisor: Recipient<NodeEvent>,
+        config: BalancerConfig,
+        rounds: Arc<AtomicU64>,
+    ) -> Self {
+        let detector = DriftDetector::new(config.high, config.low, config.min_gap.as_secs_f64());
+        Balancer {
+            nodes,
+            directory,
+            supervisor,
+            detector,
+            config,
+            rounds,
+            in_progress: 0,
+        }
+    }
+
+    fn round(&mut self, ctx: &mut Context<Self>) {
+        if self.in_progress > 0 {
+            return;
+        }
+        let samples: Vec<Sample> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let v = n.view();
+                Sample {
+                    load: v.load,
+                    rate: v.speed * v.slots as f64,
+                    queued: v.queued,
+                    available: v.available,
+                }
+            })
+            .collect();
+        let moves = self.detector.plan(&samples, self.config.max_per_round);
+        if moves.is_empty() {
+            return;
+        }
+        self.rounds.fetch_add(1, Ordering::Relaxed);
+        for m in moves {
+            let Some(addr) = self.directory.lock()[m.from].clone() else { continue };
+            self.in_progress += 1;
+            let (from, to) = (m.from, m.to);
+            addr.send(TakeQueued {
+                max_tasks: m.max_tasks,
+                max_cost: m.max_cost,
+            })
+            .into_actor(self)
+            .map(move |res, act, _ctx| {
+                act.in_progress -= 1;
+                if let Ok(jobs) = res {
+                    act.deliver(from, to, jobs);
+                }
+            })
+            .spawn(ctx);
+        }
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, jobs: Vec<JobRef>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let n = jobs.len() as u64;
+        let _span = tracing::debug_span!("balancer.migrate", from, to, tasks = n).entered();
+        match self.nodes[to].push_batch(jobs) {
+            Ok(()) => {
+                self.nodes[from].count_migrations(0, n);
+                self.nodes[to].count_migrations(n, 0);
+            }
+            Err(back) => self.supervisor.do_send(NodeEvent::Redispatch(back)),
+        }
+    }
+}
+
+impl Actor for Balancer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.config.enabled {
+            ctx.run_interval(self.config.interval, |act, ctx| act.round(ctx));
+        }
+    }
+}
+
+/// Stop the balancer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StopBalancer;
+
+impl Handler<StopBalancer> for Balancer {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopBalancer, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

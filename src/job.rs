@@ -1,0 +1,508 @@
+//! The type-erased job behind every task: its state machine, its result cell
+//! and the decision taken after a failed attempt.
+//!
+//! A job's state is one `AtomicU64` holding `(attempt << 3) | phase`. Every
+//! change is a compare-and-swap from an expected `(phase, attempt)`, so of two
+//! racing parties (a node finishing, the supervisor moving the job after a
+//! node failure, a caller cancelling) exactly one wins, and a result from a
+//! superseded attempt cannot complete the task.
+
+use crate::error::{AttemptError, AttemptFailure, TaskError};
+use crate::ids::{NodeId, TaskId};
+use crate::queue::OrderKey;
+use crate::sync::Mutex;
+use crate::task::{TaskContext, TaskSpec, TaskStatus, Work};
+use std::any::Any;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::thread::Thread;
+use std::time::Instant;
+
+const PHASE_BITS: u32 = 3;
+const PHASE_MASK: u64 = (1 << PHASE_BITS) - 1;
+
+/// Fixed-point scale of cost in load counters: micro-units.
+pub(crate) const COST_SCALE: f64 = 1_000_000.0;
+
+/// Where a job is; the low bits of its state word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Pending = 0,
+    Queued = 1,
+    Running = 2,
+    Completed = 3,
+    Failed = 4,
+    Cancelled = 5,
+}
+
+impl Phase {
+    pub(crate) fn of(state: u64) -> Phase {
+        match state & PHASE_MASK {
+            0 => Phase::Pending,
+            1 => Phase::Queued,
+            2 => Phase::Running,
+            3 => Phase::Completed,
+            4 => Phase::Failed,
+            _ => Phase::Cancelled,
+        }
+    }
+
+    pub(crate) fn is_terminal(self) -> bool {
+        matches!(self, Phase::Completed | Phase::Failed | Phase::Cancelled)
+    }
+}
+
+pub(crate) fn attempt_of(state: u64) -> u32 {
+    (state >> PHASE_BITS) as u32
+}
+
+fn pack(phase: Phase, attempt: u32) -> u64 {
+    (u64::from(attempt) << PHASE_BITS) | phase as u64
+}
+
+/// The plain part of every job.
+pub(crate) struct JobCore {
+    pub(crate) id: TaskId,
+    pub(crate) spec: TaskSpec,
+    pub(crate) key: OrderKey,
+    pub(crate) cost_units: u64,
+    pub(crate) submitted_at: Instant,
+    pub(crate) state: AtomicU64,
+    errors: Mutex<Vec<AttemptError>>,
+}
+
+impl fmt::Debug for JobCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobCore")
+            .field("id", &self.id)
+            .field("phase", &self.phase())
+            .field("attempt", &self.attempt())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobCore {
+    pub(crate) fn new(
+        id: TaskId,
+        spec: TaskSpec,
+        key: OrderKey,
+        submitted_at: Instant,
+    ) -> Self {
+        let cost_units = (spec.cost * COST_SCALE) as u64;
+        JobCore {
+            id,
+            spec,
+            key,
+            cost_units,
+            submitted_at,
+            state: AtomicU64::new(pack(Phase::Pending, 0)),
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        Phase::of(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn attempt(&self) -> u32 {
+        attempt_of(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn status(&self) -> TaskStatus {
+        match self.phase() {
+            Phase::Pending => TaskStatus::Pending,
+            Phase::Queued => TaskStatus::Queued,
+            Phase::Running => TaskStatus::Running,
+            Phase::Completed => TaskStatus::Completed,
+            Phase::Failed => TaskStatus::Failed,
+            Phase::Cancelled => TaskStatus::Cancelled,
+        }
+    }
+
+    /// Compare-and-swap `(from, attempt)` to `(to, to_attempt)`.
+    pub(crate) fn transition(&self, from: Phase, attempt: u32, to: Phase, to_attempt: u32) -> bool {
+        self.state
+            .compare_exchange(
+                pack(from, attempt),
+                pack(to, to_attempt),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Moves a non-terminal job to `Cancelled`. True for the one caller
+    /// that did it.
+    fn try_cancel(&self) -> bool {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            let phase = Phase::of(cur);
+            if phase.is_terminal() {
+                return false;
+            }
+            let next = pack(Phase::Cancelled, attempt_of(cur));
+            match self
+                .state
+                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    fn push_error(&self, error: AttemptError) {
+        self.errors.lock().push(error);
+    }
+
+    fn take_errors(&self) -> Vec<AttemptError> {
+        std::mem::take(&mut *self.errors.lock())
+    }
+}
+
+/// The outcome of running one attempt.
+#[derive(Debug)]
+pub(crate) enum RunOutcome {
+    /// The task completed and its value was delivered.
+    Completed,
+    /// The value was thrown away: the attempt had been superseded.
+    Stale,
+    /// The attempt failed.
+    Failed(AttemptFailure),
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterFailure {
+    /// Now `Pending` with the next attempt number; hand to the supervisor.
+    Retry,
+    /// Now `Failed`; the error was delivered.
+    Failed,
+    /// Someone else moved the job first; nothing to do.
+    Superseded,
+}
+
+/// A job with its result type erased.
+pub(crate) trait ErasedJob: Send + Sync + 'static {
+    fn core(&self) -> &JobCore;
+    /// Runs attempt `attempt` on `node`. The job must be `Running(attempt)`.
+    fn run(&self, node: NodeId, attempt: u32) -> RunOutcome;
+    /// Delivers an error; only the winner of the terminal transition calls it.
+    fn deliver_error(&self, error: TaskError);
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+pub(crate) type JobRef = Arc<dyn ErasedJob>;
+
+impl fmt::Debug for dyn ErasedJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core().fmt(f)
+    }
+}
+
+/// After attempt `attempt` failed in phase `from` (Running, or Queued when a
+/// node was lost before it started): retry or fail for good.
+pub(crate) fn after_failure(
+    job: &dyn ErasedJob,
+    from: Phase,
+    attempt: u32,
+    node: Option<NodeId>,
+    failure: AttemptFailure,
+) -> AfterFailure {
+    let core = job.core();
+    let retryable = match failure {
+        AttemptFailure::Error(_) | AttemptFailure::Panicked(_) => core.spec.retry_on_error,
+        AttemptFailure::TimedOut | AttemptFailure::NodeLost => true,
+    };
+    let error = AttemptError {
+        attempt,
+        node,
+        failure,
+    };
+    if retryable && attempt < core.spec.max_retries {
+        if core.transition(from, attempt, Phase::Pending, attempt + 1) {
+            core.push_error(error);
+            return AfterFailure::Retry;
+        }
+        return AfterFailure::Superseded;
+    }
+    if core.transition(from, attempt, Phase::Failed, attempt) {
+        core.push_error(error);
+        let attempts = core.take_errors();
+        job.deliver_error(TaskError::Failed { attempts });
+        return AfterFailure::Failed;
+    }
+    AfterFailure::Superseded
+}
+
+/// Fails a non-terminal job for good with `error`, from whatever phase.
+/// True if this call did it.
+pub(crate) fn fail_now(job: &dyn ErasedJob, error: TaskError) -> bool {
+    let core = job.core();
+    let mut cur = core.state.load(Ordering::Acquire);
+    loop {
+        if Phase::of(cur).is_terminal() {
+            return false;
+        }
+        let next = pack(Phase::Failed, attempt_of(cur));
+        match core
+            .state
+            .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                job.deliver_error(error);
+                return true;
+            }
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+/// Cancels a non-terminal job and delivers `Cancelled(reason)`. True if this
+/// call did it.
+pub(crate) fn cancel(job: &dyn ErasedJob, reason: crate::error::CancelReason) -> bool {
+    if job.core().try_cancel() {
+        job.deliver_error(TaskError::Cancelled(reason));
+        true
+    } else {
+        false
+    }
+}
+
+/// Where a task's outcome waits for its handle.
+struct CellState<T> {
+    value: Option<Result<T, TaskError>>,
+    taken: bool,
+    waker: Option<Waker>,
+    thread: Option<Thread>,
+}
+
+pub(crate) struct ResultCell<T> {
+    state: Mutex<CellState<T>>,
+}
+
+impl<T> ResultCell<T> {
+    fn new() -> Self {
+        ResultCell {
+            state: Mutex::new(CellState {
+                value: None,
+                taken: false,
+                waker: None,
+                thread: None,
+            }),
+        }
+    }
+
+    fn put(&self, value: Result<T, TaskError>) {
+        let (waker, thread) = {
+            let mut st = self.state.lock();
+            debug_assert!(st.value.is_none() && !st.taken, "outcome delivered twice");
+            st.value = Some(value);
+            (st.waker.take(), st.thread.take())
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        if let Some(t) = thread {
+            t.unpark();
+        }
+    }
+
+    /// Takes the outcome, waiting until `deadline` (forever if `None`).
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken.
+    pub(crate) fn take(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        loop {
+            {
+                let mut st = self.state.lock();
+                assert!(!st.taken, "task outcome already taken");
+                if let Some(v) = st.value.take() {
+                    st.taken = true;
+                    return Some(v);
+                }
+                st.thread = Some(std::thread::current());
+            }
+            match deadline {
+                None => std::thread::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        self.state.lock().thread = None;
+                        // One last look: it may have arrived meanwhile.
+                        let mut st = self.state.lock();
+                        if let Some(v) = st.value.take() {
+                            st.taken = true;
+                            return Some(v);
+                        }
+                        return None;
+                    }
+                    std::thread::park_timeout(d - now);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
+        let mut st = self.state.lock();
+        assert!(!st.taken, "task handle polled after completion");
+        if let Some(v) = st.value.take() {
+            st.taken = true;
+            return Poll::Ready(v);
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => st.waker = Some(waker.clone()),
+        }
+        Poll::Pending
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.state.lock().value.is_some()
+    }
+}
+
+/// A job that yields a `T`.
+pub(crate) struct TaskInner<T> {
+    pub(crate) core: JobCore,
+    pub(crate) work: Work<T>,
+    pub(crate) cell: ResultCell<T>,
+}
+
+impl<T: Send + 'static> TaskInner<T> {
+    pub(crate) fn new(core: JobCore, work: Work<T>) -> Self {
+        TaskInner {
+            core,
+            work,
+            cell: ResultCell::new(),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl<T: Send + 'static> ErasedJob for TaskInner<T> {
+    fn core(&self) -> &JobCore {
+        &self.core
+    }
+
+    fn run(&self, node: NodeId, attempt: u32) -> RunOutcome {
+        let ctx = TaskContext {
+            id: self.core.id,
+            node,
+            attempt,
+            state: &self.core.state,
+            spec: &self.core.spec,
+        };
+        match catch_unwind(AssertUnwindSafe(|| (self.work)(&ctx))) {
+            Ok(Ok(value)) => {
+                if self
+                    .core
+                    .transition(Phase::Running, attempt, Phase::Completed, attempt)
+                {
+                    self.cell.put(Ok(value));
+                    RunOutcome::Completed
+                } else {
+                    RunOutcome::Stale
+                }
+            }
+            Ok(Err(e)) => RunOutcome::Failed(AttemptFailure::Error(e)),
+            Err(payload) => RunOutcome::Failed(AttemptFailure::Panicked(panic_message(&*payload))),
+        }
+    }
+
+    fn deliver_error(&self, error: TaskError) {
+        self.cell.put(Err(error));
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CancelReason;
+
+    fn job(retry_on_error: bool, max_retries: u32) -> Arc<TaskInner<u32>> {
+        let spec = TaskSpec {
+            retry_on_error,
+            max_retries,
+            ..TaskSpec::default()
+        };
+        let key = OrderKey {
+            seq: 0,
+            cost: 1.0,
+            priority: 0,
+            deadline_nanos: None,
+        };
+        let core = JobCore::new(TaskId(0), spec, key, Instant::now());
+        Arc::new(TaskInner::new(core, Arc::new(|ctx: &TaskContext<'_>| Ok(ctx.attempt()))))
+    }
+
+    #[test]
+    fn a_superseded_attempt_cannot_complete_the_task() {
+        let j = job(false, 3);
+        assert!(j.core.transition(Phase::Pending, 0, Phase::Queued, 0));
+        assert!(j.core.transition(Phase::Queued, 0, Phase::Running, 0));
+        // The supervisor moves it after a node loss.
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 0, None, AttemptFailure::NodeLost),
+            AfterFailure::Retry
+        );
+        assert!(matches!(j.run(NodeId(0), 0), RunOutcome::Stale));
+        assert_eq!(j.core.attempt(), 1);
+        assert!(!j.cell.is_ready());
+    }
+
+    #[test]
+    fn own_errors_fail_at_once_unless_opted_in() {
+        let j = job(false, 3);
+        j.core.transition(Phase::Pending, 0, Phase::Running, 0);
+        let f = AttemptFailure::Error("boom".into());
+        assert_eq!(after_failure(&*j, Phase::Running, 0, None, f), AfterFailure::Failed);
+        let out = j.cell.take(None).unwrap();
+        assert!(matches!(out, Err(TaskError::Failed { ref attempts }) if attempts.len() == 1));
+
+        let j = job(true, 1);
+        j.core.transition(Phase::Pending, 0, Phase::Running, 0);
+        let f = AttemptFailure::Panicked("p".into());
+        assert_eq!(after_failure(&*j, Phase::Running, 0, None, f), AfterFailure::Retry);
+        j.core.transition(Phase::Pending, 1, Phase::Running, 1);
+        let f = AttemptFailure::TimedOut;
+        assert_eq!(after_failure(&*j, Phase::Running, 1, None, f), AfterFailure::Failed);
+        match j.cell.take(None).unwrap() {
+            Err(TaskError::Failed { attempts }) => assert_eq!(attempts.len(), 2),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cancel_wins_once_and_only_before_a_terminal_state() {
+        let j = job(false, 0);
+        assert!(cancel(&*j, CancelReason::Caller));
+        assert!(!cancel(&*j, CancelReason::Caller));
+        assert!(!fail_now(&*j, TaskError::Unschedulable { reason: "x".into() }));
+        assert!(j.cell.take(None).unwrap().unwrap_err().is_cancelled());
+    }
+
+    #[test]
+    fn take_times_out_without_a_value() {
+        let j = job(false, 0);
+        let d = Instant::now() + std::time::Duration::from_millis(5);
+        assert!(j.cell.take(Some(d)).is_none());
+    }
+}

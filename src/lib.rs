@@ -1,0 +1,96 @@
+//! allot: an actor-based, in-process runtime that allocates and executes
+//! AI-model tasks across worker nodes.
+//!
+//! Start a [`Runtime`], submit [`Task`]s through its [`RuntimeHandle`], and
+//! wait on the [`TaskHandle`]s that come back:
+//!
+//! ```
+//! use allot::{NodeSpec, Resources, Runtime, Task, TaskKind};
+//!
+//! // Two nodes; the second has a GPU.
+//! let runtime = Runtime::builder()
+//!     .nodes([
+//!         NodeSpec::new(Resources::cpu(4_000)).name("cpu"),
+//!         NodeSpec::new(Resources::cpu(8_000).with_gpu_milli(1_000)).name("gpu").speed(2.0),
+//!     ])
+//!     .build()?;
+//! let handle = runtime.handle();
+//!
+//! // A task is a closure that may run more than once (retries), plus metadata.
+//! let tasks = (0..100u64).map(|i| {
+//!     Task::new(move |_ctx| Ok::<_, std::io::Error>(i * i))
+//!         .kind(TaskKind::Inference)
+//!         .cost(0.001)
+//! });
+//! let handles = handle.submit_batch(tasks)?;
+//! let sum: u64 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
+//! assert_eq!(sum, (0..100u64).map(|i| i * i).sum());
+//!
+//! // A task that needs a GPU can only go to the GPU node...
+//! let on_gpu = handle.submit(
+//!     Task::new(|ctx| Ok::<_, String>(ctx.node())).demand(Resources::cpu(1_000).with_gpu_milli(500)),
+//! )?;
+//! assert_eq!(on_gpu.wait()?.0, 1);
+//! // ...and one that no node can fit is handed back at once.
+//! let err = handle
+//!     .submit(Task::new(|_| Ok::<_, String>(())).demand(Resources::cpu(1_000).with_gpu_milli(4_000)))
+//!     .unwrap_err();
+//! assert!(err.is_infeasible());
+//!
+//! let metrics = runtime.shutdown();
+//! assert_eq!(metrics.totals.completed, 101);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The guarantees (ordering, delivery, restarts, migration, shutdown) are in
+//! `docs/semantics.md`; the design in `docs/architecture.md`. actix is an
+//! implementation detail: no actix type appears in this API.
+
+mod balancer;
+mod drift;
+mod error;
+mod fault;
+mod ids;
+mod job;
+mod ledger;
+mod metrics;
+mod node;
+pub mod policy;
+mod queue;
+mod resources;
+mod runtime;
+mod supervisor;
+mod sync;
+mod task;
+
+pub use balancer::{
+    BalancerConfig, DEFAULT_BALANCER_HIGH, DEFAULT_BALANCER_INTERVAL, DEFAULT_BALANCER_LOW,
+    DEFAULT_BALANCER_MAX_PER_ROUND, DEFAULT_BALANCER_MIN_GAP,
+};
+pub use error::{
+    AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
+    SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
+};
+pub use fault::Fault;
+pub use ids::{NodeId, TaskId};
+pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};
+pub use node::{DownReason, NodeSpec, DEFAULT_NODE_SLOTS};
+pub use policy::{Policy, PolicyKind};
+pub use queue::{Discipline, UnknownDiscipline};
+pub use resources::Resources;
+pub use runtime::{
+    Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask, DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_BACKOFF_MAX,
+    DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+};
+pub use task::{
+    BoxError, SpecError, Task, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
+};
+
+/// What most files that use allot need.
+pub mod prelude {
+    pub use crate::{
+        NodeId, NodeSpec, Resources, Runtime, RuntimeHandle, Task, TaskContext, TaskError,
+        TaskHandle, TaskKind,
+    };
+}

@@ -1,0 +1,126 @@
+//! Metrics snapshots: plain, serialisable data.
+
+use crate::ids::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// One node's counters at the time of the snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NodeMetrics {
+    /// The node.
+    pub id: Option<NodeId>,
+    /// Its name.
+    pub name: String,
+    /// Estimated cost queued and running (seconds at speed 1.0).
+    pub load: f64,
+    /// Tasks waiting in its queue (may include cancelled ones not yet reaped).
+    pub queued: u64,
+    /// Tasks running now.
+    pub running: u64,
+    /// Tasks that completed here.
+    pub completed: u64,
+    /// Tasks that failed for good here.
+    pub failed: u64,
+    /// Times the node was restarted.
+    pub restarts: u64,
+    /// Tasks the balancer moved here.
+    pub migrations_in: u64,
+    /// Tasks the balancer moved away.
+    pub migrations_out: u64,
+    /// Results thrown away because their attempt had been superseded.
+    pub stale_results: u64,
+    /// Attempts that ran past their timeout here.
+    pub timed_out: u64,
+    /// Current speed factor.
+    pub speed: f64,
+    /// Whether the node accepts work now.
+    pub available: bool,
+    /// Whether the node was retired for good.
+    pub retired: bool,
+}
+
+/// Task latency, submission to completion, in microseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LatencySummary {
+    /// Completed tasks measured.
+    pub count: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Largest.
+    pub max_us: u64,
+    /// Histogram buckets: `(upper bound in µs, count in the bucket)`, with
+    /// upper bounds growing by powers of two.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+impl LatencySummary {
+    pub(crate) fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Self {
+        let mut buckets = Vec::new();
+        if h.len() > 0 {
+            for v in h.iter_log(1, 2.0) {
+                buckets.push((v.value_iterated_to(), v.count_since_last_iteration()));
+            }
+        }
+        LatencySummary {
+            count: h.len(),
+            mean_us: if h.len() > 0 { h.mean() } else { 0.0 },
+            p50_us: h.value_at_quantile(0.5),
+            p90_us: h.value_at_quantile(0.9),
+            p99_us: h.value_at_quantile(0.99),
+            max_us: h.max(),
+            buckets,
+        }
+    }
+}
+
+/// Runtime-wide totals from the ledger.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Totals {
+    /// Tasks accepted.
+    pub submitted: u64,
+    /// Tasks that ended with a value.
+    pub completed: u64,
+    /// Tasks that ended failed.
+    pub failed: u64,
+    /// Tasks cancelled (by the caller or by `shutdown_now`).
+    pub cancelled: u64,
+    /// Retries scheduled (one task may retry several times).
+    pub retried: u64,
+    /// Tasks not yet in a terminal state.
+    pub in_flight: u64,
+    /// Node restarts.
+    pub restarts: u64,
+    /// Balancer migrations.
+    pub migrations: u64,
+}
+
+impl Totals {
+    /// Submitted tasks that are neither finished nor in flight: always 0
+    /// unless the ledger is broken.
+    pub fn unaccounted(&self) -> i64 {
+        self.submitted as i64
+            - (self.completed + self.failed + self.cancelled + self.in_flight) as i64
+    }
+}
+
+/// A snapshot of the whole runtime.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Per node, in id order.
+    pub nodes: Vec<NodeMetrics>,
+    /// Totals.
+    pub totals: Totals,
+    /// Task latency.
+    pub latency: LatencySummary,
+    /// Balancer rounds that moved at least one task.
+    pub balancer_rounds: u64,
+}

@@ -1,0 +1,763 @@
+//! Nodes: an actix actor for control beside executor threads for work.
+//!
+//! The actor's mailbox takes control messages (heartbeat pings, migration
+//! requests, stop, injected faults). Tasks do not pass through it: the
+//! supervisor and balancer push batches straight into the node's queue, a
+//! [`DisciplineQueue`] under one lock, and wake an idle executor once per
+//! batch. Executor threads pop, run and account. A task that runs for a long
+//! time therefore never makes the actor deaf.
+
+use crate::error::AttemptFailure;
+use crate::ids::NodeId;
+use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
+use crate::ledger::{Ledger, Settled};
+use crate::metrics::NodeMetrics;
+use crate::policy::NodeView;
+use crate::queue::{Discipline, DisciplineQueue};
+use crate::resources::Resources;
+use crate::sync::{Condvar, Mutex};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Default for [`NodeSpec::slots`]: one task at a time.
+pub const DEFAULT_NODE_SLOTS: usize = 1;
+
+/// A node's description: its capacity, speed and parallelism.
+///
+/// # Default
+///
+/// 4 CPUs, 16 GiB, no GPU, 10 Gbit/s, speed 1.0, [`DEFAULT_NODE_SLOTS`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeSpec {
+    /// A name for reports; `node-<id>` if empty.
+    pub name: String,
+    /// What the node offers.
+    pub capacity: Resources,
+    /// Relative speed; 1.0 is nominal. A node slower than 1.0 is emulated by
+    /// holding the slot idle for the extra time after each task.
+    pub speed: f64,
+    /// How many tasks run at once (executor threads).
+    pub slots: usize,
+}
+
+impl Default for NodeSpec {
+    fn default() -> Self {
+        NodeSpec {
+            name: String::new(),
+            capacity: Resources::new(4_000, 16_384, 0, 10_000),
+            speed: 1.0,
+            slots: DEFAULT_NODE_SLOTS,
+        }
+    }
+}
+
+impl NodeSpec {
+    /// A node with this capacity and defaults otherwise.
+    pub fn new(capacity: Resources) -> Self {
+        NodeSpec {
+            capacity,
+            ..NodeSpec::default()
+        }
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the speed.
+    pub fn speed(mut self, speed: f64) -> Self {
+        self.speed = speed;
+        self
+    }
+
+    /// Sets the number of slots.
+    pub fn slots(mut self, slots: usize) -> Self {
+        self.slots = slots;
+        self
+    }
+}
+
+/// The current actor address of every node, for whoever needs to message
+/// them (supervisor, balancer). Updated on every (re)start.
+pub(crate) type NodeDirectory = Arc<Mutex<Vec<Option<Addr<NodeActor>>>>>;
+
+/// Why a node went down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DownReason {
+    /// Code in the node actor panicked.
+    Panicked,
+    /// The node actor stopped without being asked to.
+    Stopped,
+    /// Its executor stopped answering heartbeats in time.
+    Hung,
+}
+
+/// Sent by nodes to their supervisor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) enum NodeEvent {
+    /// The node actor of `generation` died.
+    Down {
+        node: NodeId,
+        generation: u64,
+        reason: DownReason,
+    },
+    /// A failed attempt is to be retried; the supervisor now holds the job.
+    Retry(JobRef),
+    /// Jobs (each `Pending`) that could not be placed where they were
+    /// headed; the supervisor now holds them.
+    Redispatch(Vec<JobRef>),
+}
+
+#[derive(Debug)]
+struct RunningEntry {
+    job: JobRef,
+    attempt: u32,
+    started: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    entry: Option<RunningEntry>,
+    /// Its executor was given up on (a timed-out task); it exits when it
+    /// returns.
+    abandoned: bool,
+}
+
+struct NodeState {
+    generation: u64,
+    accepting: bool,
+    retired: bool,
+    queue: DisciplineQueue<JobRef>,
+    slots: Vec<Slot>,
+    idle: usize,
+    running_demand: Resources,
+    latency: hdrhistogram::Histogram<u64>,
+}
+
+#[derive(Debug, Default)]
+struct NodeCounters {
+    completed: AtomicU64,
+    failed: AtomicU64,
+    restarts: AtomicU64,
+    migrations_in: AtomicU64,
+    migrations_out: AtomicU64,
+    stale: AtomicU64,
+    timed_out: AtomicU64,
+}
+
+/// Everything about a node that outlives one incarnation of its actor.
+pub(crate) struct NodeShared {
+    pub(crate) id: NodeId,
+    pub(crate) spec: NodeSpec,
+    speed_bits: AtomicU64,
+    /// Estimated cost queued + running, in micro-units; read without locking.
+    load: AtomicU64,
+    state: Mutex<NodeState>,
+    cv: Condvar,
+    counters: NodeCounters,
+    ledger: Arc<Ledger>,
+    events: Mutex<Option<Recipient<NodeEvent>>>,
+}
+
+impl std::fmt::Debug for NodeShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeShared")
+            .field("id", &self.id)
+            .field("load", &self.load.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    // 1 µs .. 1 hour, 2 significant digits.
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
+}
+
+/// Jobs taken from a node that failed: the not-yet-started and the running.
+#[derive(Debug, Default)]
+pub(crate) struct Evicted {
+    pub(crate) queued: Vec<JobRef>,
+    pub(crate) running: Vec<(JobRef, u32)>,
+}
+
+impl NodeShared {
+    pub(crate) fn new(id: NodeId, spec: NodeSpec, discipline: Discipline, ledger: Arc<Ledger>) -> Self {
+        let speed = spec.speed;
+        NodeShared {
+            id,
+            spec,
+            speed_bits: AtomicU64::new(speed.to_bits()),
+            load: AtomicU64::new(0),
+            state: Mutex::new(NodeState {
+                generation: 0,
+                accepting: false,
+                retired: false,
+                queue: DisciplineQueue::new(discipline),
+                slots: Vec::new(),
+                idle: 0,
+                running_demand: Resources::ZERO,
+                latency: new_histogram(),
+            }),
+            cv: Condvar::new(),
+            counters: NodeCounters::default(),
+            ledger,
+            events: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn name(&self) -> String {
+        if self.spec.name.is_empty() {
+            self.id.to_string()
+        } else {
+            self.spec.name.clone()
+        }
+    }
+
+    pub(crate) fn speed(&self) -> f64 {
+        f64::from_bits(self.speed_bits.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_speed(&self, speed: f64) {
+        self.speed_bits.store(speed.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Load in cost units (seconds at speed 1.0).
+    pub(crate) fn load(&self) -> f64 {
+        self.load.load(Ordering::Relaxed) as f64 / crate::job::COST_SCALE
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.state.lock().generation
+    }
+
+    pub(crate) fn is_available(&self) -> bool {
+        self.state.lock().accepting
+    }
+
+    pub(crate) fn is_retired(&self) -> bool {
+        self.state.lock().retired
+    }
+
+    pub(crate) fn count_restart(&self) {
+        self.counters.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_migrations(&self, n_in: u64, n_out: u64) {
+        self.counters.migrations_in.fetch_add(n_in, Ordering::Relaxed);
+        self.counters.migrations_out.fetch_add(n_out, Ordering::Relaxed);
+    }
+
+    pub(crate) fn completed(&self) -> u64 {
+        self.counters.completed.load(Ordering::Relaxed)
+    }
+
+    /// Pushes jobs (each `Pending`) into the queue and wakes an idle
+    /// executor once. Hands the jobs back if the node is not accepting.
+    pub(crate) fn push_batch(&self, jobs: Vec<JobRef>) -> Result<(), Vec<JobRef>> {
+        let mut reaped = 0u64;
+        let wake = {
+            let mut st = self.state.lock();
+            if !st.accepting {
+                return Err(jobs);
+            }
+            let mut added = 0u64;
+            let mut pushed = 0usize;
+            for job in jobs {
+                let core = job.core();
+                let attempt = core.attempt();
+                if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
+                    added += core.cost_units;
+                    st.queue.push(core.key, job);
+                    pushed += 1;
+                } else if self.ledger.settle(core.id, Settled::Cancelled) {
+                    // Cancelled on its way here; it ends with us.
+                    reaped += 1;
+                }
+            }
+            self.load.fetch_add(added, Ordering::Relaxed);
+            (st.idle > 0).then_some(pushed)
+        };
+        let _ = reaped;
+        match wake {
+            Some(1) => {
+                self.cv.notify_one();
+            }
+            Some(n) if n > 1 => {
+                self.cv.notify_all();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Takes up to `max_tasks` not-yet-started jobs, least urgent first, until
+    /// their cost reaches `max_cost` (cost units). They come back `Pending`.
+    pub(crate) fn take_queued(&self, max_tasks: usize, max_cost: f64) -> Vec<JobRef> {
+        let budget = (max_cost * crate::job::COST_SCALE) as u64;
+        let mut taken = Vec::new();
+        let mut st = self.state.lock();
+        if !st.accepting {
+            return taken;
+        }
+        let mut cost = 0u64;
+        // Leave the most urgent task for this node's next free slot.
+        while taken.len() < max_tasks && cost < budget && st.queue.len() > 1 {
+            let Some(job) = st.queue.pop_last() else { break };
+            let core = job.core();
+            let attempt = core.attempt();
+            self.load.fetch_sub(core.cost_units, Ordering::Relaxed);
+            if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
+                cost += core.cost_units;
+                taken.push(job);
+            } else {
+                self.ledger.settle(core.id, Settled::Cancelled);
+            }
+        }
+        taken
+    }
+
+    /// Stops the current incarnation: no more accepting, every queued and
+    /// running job taken out, old executors told to exit.
+    pub(crate) fn evict_all(&self) -> Evicted {
+        let mut out = Evicted::default();
+        {
+            let mut st = self.state.lock();
+            st.generation += 1;
+            st.accepting = false;
+            out.queued = st.queue.drain_all();
+            for slot in st.slots.drain(..) {
+                if let Some(e) = slot.entry {
+                    out.running.push((e.job, e.attempt));
+                }
+            }
+            st.running_demand = Resources::ZERO;
+            self.load.store(0, Ordering::Relaxed);
+        }
+        self.cv.notify_all();
+        out
+    }
+
+    /// Marks the node retired: it never accepts work again.
+    pub(crate) fn retire(&self) {
+        self.state.lock().retired = true;
+    }
+
+    /// Opens a new incarnation; returns its generation. The caller starts
+    /// the executors.
+    fn reopen(&self) -> u64 {
+        let mut st = self.state.lock();
+        st.accepting = true;
+        st.slots = (0..self.spec.slots.max(1)).map(|_| Slot::default()).collect();
+        st.generation
+    }
+
+    /// Attempts that have run past their timeout: taken out of their slots,
+    /// whose executors are abandoned and replaced.
+    pub(crate) fn take_timed_out(self: &Arc<Self>, now: Instant) -> Vec<(JobRef, u32)> {
+        let mut out = Vec::new();
+        let mut replacements = Vec::new();
+        let generation;
+        {
+            let mut st = self.state.lock();
+            generation = st.generation;
+            if !st.accepting {
+                return out;
+            }
+            let mut freed = Resources::ZERO;
+            for (i, slot) in st.slots.iter_mut().enumerate() {
+                let late = match &slot.entry {
+                    Some(e) => e
+                        .job
+                        .core()
+                        .spec
+                        .timeout
+                        .is_some_and(|t| now.saturating_duration_since(e.started) > t),
+                    None => false,
+                };
+                if late {
+                    let e = slot.entry.take().expect("checked above");
+                    slot.abandoned = true;
+                    self.load.fetch_sub(e.job.core().cost_units, Ordering::Relaxed);
+                    freed = freed.saturating_add(&e.job.core().spec.demand);
+                    out.push((e.job, e.attempt));
+                    replacements.push(i);
+                }
+            }
+            st.running_demand = st.running_demand.saturating_sub(&freed);
+            for _ in &replacements {
+                st.slots.push(Slot::default());
+            }
+            let n = st.slots.len();
+            replacements = ((n - replacements.len())..n).collect();
+        }
+        self.counters
+            .timed_out
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        for slot in replacements {
+            if let Err(e) = spawn_executor(Arc::clone(self), slot, generation) {
+                tracing::error!(node = %self.id, error = %e, "failed to start replacement executor");
+            }
+        }
+        out
+    }
+
+    pub(crate) fn view(&self) -> NodeView {
+        let st = self.state.lock();
+        let running = st.slots.iter().filter(|s| s.entry.is_some()).count();
+        NodeView {
+            id: self.id,
+            load: self.load(),
+            speed: self.speed(),
+            slots: self.spec.slots.max(1),
+            capacity: self.spec.capacity,
+            free: self.spec.capacity.saturating_sub(&st.running_demand),
+            queued: st.queue.len(),
+            running,
+            available: st.accepting,
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> (NodeMetrics, hdrhistogram::Histogram<u64>) {
+        let st = self.state.lock();
+        let c = &self.counters;
+        let m = NodeMetrics {
+            id: Some(self.id),
+            name: self.name(),
+            load: self.load(),
+            queued: st.queue.len() as u64,
+            running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,
+            completed: c.completed.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            restarts: c.restarts.load(Ordering::Relaxed),
+            migrations_in: c.migrations_in.load(Ordering::Relaxed),
+            migrations_out: c.migrations_out.load(Ordering::Relaxed),
+            stale_results: c.stale.load(Ordering::Relaxed),
+            timed_out: c.timed_out.load(Ordering::Relaxed),
+            speed: self.speed(),
+            available: st.accepting,
+            retired: st.retired,
+        };
+        (m, st.latency.clone())
+    }
+
+    fn send_event(&self, event: NodeEvent) {
+        let recipient = self.events.lock().clone();
+        if let Some(r) = recipient {
+            r.do_send(event);
+        }
+    }
+}
+
+/// Starts executors for a new incarnation of `shared` and its control actor
+/// on `arbiter`. Returns the actor's address.
+pub(crate) fn start_node(
+    shared: &Arc<NodeShared>,
+    arbiter: &ArbiterHandle,
+    events: Recipient<NodeEvent>,
+) -> std::io::Result<Addr<NodeActor>> {
+    *shared.events.lock() = Some(events.clone());
+    let generation = shared.reopen();
+    for slot in 0..shared.spec.slots.max(1) {
+        spawn_executor(Arc::clone(shared), slot, generation)?;
+    }
+    let node = Arc::clone(shared);
+    Ok(NodeActor::start_in_arbiter(arbiter, move |_| NodeActor {
+        shared: node,
+        generation,
+        events,
+        stop_requested: false,
+    }))
+}
+
+fn spawn_executor(shared: Arc<NodeShared>, slot: usize, generation: u64) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("allot-{}-x{slot}", shared.id))
+        .spawn(move || executor_loop(&shared, slot, generation))
+        .map(|_| ())
+}
+
+/// Accumulates the idle time owed by a node slower than 1.0, and pays it in
+/// sleeps of at least a millisecond (shorter sleeps overshoot).
+struct Throttle {
+    debt: Duration,
+}
+
+impl Throttle {
+    fn charge(&mut self, node: &NodeShared, worked: Duration) {
+        let speed = node.speed();
+        if speed >= 1.0 || speed <= 0.0 {
+            return;
+        }
+        self.debt += worked.mul_f64(1.0 / speed - 1.0);
+        if self.debt >= Duration::from_millis(1) {
+            let start = Instant::now();
+            std::thread::sleep(self.debt);
+            self.debt = self.debt.saturating_sub(start.elapsed());
+        }
+    }
+}
+
+struct Finished {
+    cost_units: u64,
+    demand: Resources,
+    latency_us: Option<u64>,
+}
+
+fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
+    let mut finished: Option<Finished> = None;
+    let mut throttle = Throttle {
+        debt: Duration::ZERO,
+    };
+    loop {
+        let (job, attempt) = {
+            let mut st = node.state.lock();
+            if let Some(f) = finished.take() {
+                if st.generation == generation && !st.slots[slot].abandoned {
+                    st.slots[slot].entry = None;
+                    st.running_demand = st.running_demand.saturating_sub(&f.demand);
+                    node.load.fetch_sub(f.cost_units, Ordering::Relaxed);
+                    if let Some(us) = f.latency_us {
+                        st.latency.saturating_record(us.max(1));
+                    }
+                }
+            }
+            loop {
+                if st.generation != generation || st.slots[slot].abandoned {
+                    return;
+                }
+                if let Some(job) = st.queue.pop() {
+                    let core = job.core();
+                    let attempt = core.attempt();
+                    if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
+                        st.running_demand = st.running_demand.saturating_add(&core.spec.demand);
+                        st.slots[slot].entry = Some(RunningEntry {
+                            job: JobRef::clone(&job),
+                            attempt,
+                            started: Instant::now(),
+                        });
+                        break (job, attempt);
+                    }
+                    node.load.fetch_sub(core.cost_units, Ordering::Relaxed);
+                    node.ledger.settle(core.id, Settled::Cancelled);
+                    continue;
+                }
+                st.idle += 1;
+                node.cv.wait(&mut st);
+                st.idle -= 1;
+            }
+        };
+        let core = job.core();
+        let started = Instant::now();
+        let outcome = job.run(node.id, attempt);
+        throttle.charge(node, started.elapsed());
+        let mut latency_us = None;
+        match outcome {
+            RunOutcome::Completed => {
+                if node.ledger.settle_completed_uncounted(core.id) {
+                    node.counters.completed.fetch_add(1, Ordering::Relaxed);
+                }
+                latency_us = Some(core.submitted_at.elapsed().as_micros() as u64);
+            }
+            RunOutcome::Stale => {
+                node.counters.stale.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(node = %node.id, task = %core.id, attempt, "late result discarded");
+                if core.phase() == Phase::Cancelled {
+                    node.ledger.settle(core.id, Settled::Cancelled);
+                }
+            }
+            RunOutcome::Failed(failure) => {
+                handle_failure(node, &job, attempt, failure);
+            }
+        }
+        finished = Some(Finished {
+            cost_units: core.cost_units,
+            demand: core.spec.demand,
+            latency_us,
+        });
+    }
+}
+
+fn handle_failure(node: &NodeShared, job: &JobRef, attempt: u32, failure: AttemptFailure) {
+    let core = job.core();
+    tracing::debug!(node = %node.id, task = %core.id, attempt, %failure, "attempt failed");
+    match after_failure(&**job, Phase::Running, attempt, Some(node.id), failure) {
+        AfterFailure::Retry => {
+            node.ledger.note_retry();
+            node.send_event(NodeEvent::Retry(JobRef::clone(job)));
+        }
+        AfterFailure::Failed => {
+            if node.ledger.settle(core.id, Settled::Failed) {
+                node.counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        AfterFailure::Superseded => {
+            if core.phase() == Phase::Cancelled {
+                node.ledger.settle(core.id, Settled::Cancelled);
+            }
+        }
+    }
+}
+
+/// Counts a failure decided outside the node (node loss, timeout) against it.
+pub(crate) fn count_failed(node: &NodeShared) {
+    node.counters.failed.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The node's control actor.
+pub(crate) struct NodeActor {
+    shared: Arc<NodeShared>,
+    generation: u64,
+    events: Recipient<NodeEvent>,
+    stop_requested: bool,
+}
+
+impl std::fmt::Debug for NodeActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeActor")
+            .field("node", &self.shared.id)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl Actor for NodeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        tracing::debug!(node = %self.shared.id, generation = self.generation, "node.start");
+    }
+}
+
+impl Drop for NodeActor {
+    fn drop(&mut self) {
+        if self.stop_requested {
+            return;
+        }
+        let reason = if std::thread::panicking() {
+            DownReason::Panicked
+        } else {
+            DownReason::Stopped
+        };
+        self.events.do_send(NodeEvent::Down {
+            node: self.shared.id,
+            generation: self.generation,
+            reason,
+        });
+    }
+}
+
+/// Heartbeat: answered by the actor, reporting on its executors.
+#[derive(Message)]
+#[rtype(result = "Pong")]
+pub(crate) struct Ping;
+
+/// The answer to [`Ping`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pong {
+    pub(crate) generation: u64,
+    /// How long the longest-running current attempt has run.
+    pub(crate) oldest_running: Option<Duration>,
+}
+
+impl<A: Actor, M: Message<Result = Pong>> actix::dev::MessageResponse<A, M> for Pong {
+    fn handle(self, _ctx: &mut A::Context, tx: Option<actix::dev::OneshotSender<M::Result>>) {
+        if let Some(tx) = tx {
+            let _ = tx.send(self);
+        }
+    }
+}
+
+impl Handler<Ping> for NodeActor {
+    type Result = Pong;
+
+    fn handle(&mut self, _msg: Ping, _ctx: &mut Self::Context) -> Pong {
+        let now = Instant::now();
+        let st = self.shared.state.lock();
+        let oldest_running = st
+            .slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref())
+            .map(|e| now.saturating_duration_since(e.started))
+            .max();
+        Pong {
+            generation: self.generation,
+            oldest_running,
+        }
+    }
+}
+
+/// Control: stop this incarnation because the supervisor asked.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct StopNode;
+
+impl Handler<StopNode> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: StopNode, ctx: &mut Self::Context) {
+        self.stop_requested = true;
+        ctx.stop();
+    }
+}
+
+/// An injected fault in the actor itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) enum ActorFault {
+    /// `panic!` inside this handler.
+    Panic,
+    /// Stop without having been asked.
+    Stop,
+}
+
+impl Handler<ActorFault> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ActorFault, ctx: &mut Self::Context) {
+        match msg {
+            ActorFault::Panic => panic!("injected panic in {} actor", self.shared.id),
+            ActorFault::Stop => ctx.stop(),
+        }
+    }
+}
+
+/// Migration request: give up to `max_tasks` queued tasks worth up to
+/// `max_cost`.
+#[derive(Message)]
+#[rtype(result = "Vec<JobRef>")]
+pub(crate) struct TakeQueued {
+    pub(crate) max_tasks: usize,
+    pub(crate) max_cost: f64,
+}
+
+impl Handler<TakeQueued> for NodeActor {
+    type Result = MessageResult<TakeQueued>;
+
+    fn handle(&mut self, msg: TakeQueued, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.shared.take_queued(msg.max_tasks, msg.max_cost))
+    }
+}
+
+/// Marks queued jobs taken from a node `Pending` again (no attempt used).
+pub(crate) fn requeue_evicted(ledger: &Ledger, jobs: Vec<JobRef>) -> Vec<JobRef> {
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let core = job.core();
+        let attempt = core.attempt();
+        if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
+            out.push(job);
+        } else if core.phase() == Phase::Cancelled {
+            ledger.settle(core.id, Settled::Cancelled);
+        }
+    }
+    out
+}

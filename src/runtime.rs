@@ -1,0 +1,817 @@
+//! What users touch: [`Builder`], [`Runtime`], [`RuntimeHandle`],
+//! [`TaskHandle`].
+//!
+//! actix stays inside: the runtime starts its own actix system on a
+//! background thread, and no actix type appears in this API.
+
+use crate::balancer::{Balancer, BalancerConfig, StopBalancer};
+use crate::error::{
+    BuildError, CancelReason, InjectError, Infeasibility, SubmitBatchError, SubmitError,
+    SubmitErrorKind, TaskError,
+};
+use crate::fault::Fault;
+use crate::ids::{NodeId, TaskId};
+use crate::job::{self, JobCore, JobRef, TaskInner};
+use crate::ledger::Ledger;
+use crate::metrics::{LatencySummary, Metrics, Totals};
+use crate::node::{NodeDirectory, NodeShared, NodeSpec};
+use crate::policy::{Policy, PolicyKind};
+use crate::queue::{Discipline, OrderKey};
+use crate::resources::Resources;
+use crate::supervisor::{Drain, Inject, Stop, Supervisor, SupervisorConfig, SupervisorParts};
+use crate::sync::{Mutex, RwLock};
+use crate::task::{Task, TaskSpec, TaskStatus};
+use actix::prelude::*;
+use crossbeam_channel::Sender;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Default number of nodes: 4, each [`NodeSpec::default`].
+pub const DEFAULT_NODE_COUNT: usize = 4;
+/// Default [`Builder::rng_seed`]: runs are reproducible unless asked not to be.
+pub const DEFAULT_RNG_SEED: u64 = 0x5eed;
+/// Default [`Builder::queue_capacity`]: tasks in flight (accepted, not finished).
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1 << 20;
+/// Default [`Builder::heartbeat_interval`].
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
+/// Default lower bound of [`Builder::retry_backoff`].
+pub const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(1);
+/// Default upper bound of [`Builder::retry_backoff`].
+pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+type PolicyFactory = Arc<dyn Fn(u64) -> Box<dyn Policy> + Send + Sync>;
+
+#[derive(Clone)]
+enum PolicySource {
+    Kind(PolicyKind),
+    Custom(PolicyFactory),
+}
+
+impl fmt::Debug for PolicySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicySource::Kind(k) => write!(f, "{k}"),
+            PolicySource::Custom(_) => f.write_str("custom"),
+        }
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+///
+/// Setters take `&mut self`, so one builder can start several runtimes.
+///
+/// # Examples
+///
+/// ```
+/// use allot::{Discipline, NodeSpec, PolicyKind, Resources, Runtime, Task};
+///
+/// let runtime = Runtime::builder()
+///     .nodes(vec![NodeSpec::new(Resources::cpu(4_000)); 2])
+///     .policy(PolicyKind::RoundRobin)
+///     .discipline(Discipline::Sjf)
+///     .rng_seed(7)
+///     .build()
+///     .unwrap();
+/// let handle = runtime.handle();
+/// let task = handle.submit(Task::new(|_| Ok::<_, String>(6 * 7))).unwrap();
+/// assert_eq!(task.wait().unwrap(), 42);
+/// runtime.shutdown();
+/// ```
+///
+/// # Default
+///
+/// [`DEFAULT_NODE_COUNT`] default nodes, [`PolicyKind::LeastLoaded`],
+/// [`Discipline::Fcfs`], [`DEFAULT_RNG_SEED`], [`DEFAULT_QUEUE_CAPACITY`],
+/// [`DEFAULT_HEARTBEAT_INTERVAL`], retry backoff from
+/// [`DEFAULT_RETRY_BACKOFF_MIN`] to [`DEFAULT_RETRY_BACKOFF_MAX`], and the
+/// default [`BalancerConfig`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    nodes: Vec<NodeSpec>,
+    policy: PolicySource,
+    discipline: Discipline,
+    rng_seed: u64,
+    queue_capacity: usize,
+    heartbeat_interval: Duration,
+    retry_backoff: (Duration, Duration),
+    balancer: BalancerConfig,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            nodes: vec![NodeSpec::default(); DEFAULT_NODE_COUNT],
+            policy: PolicySource::Kind(PolicyKind::default()),
+            discipline: Discipline::default(),
+            rng_seed: DEFAULT_RNG_SEED,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            retry_backoff: (DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
+            balancer: BalancerConfig::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with every default.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Replaces the node list.
+    pub fn nodes(&mut self, nodes: impl IntoIterator<Item = NodeSpec>) -> &mut Self {
+        self.nodes = nodes.into_iter().collect();
+        self
+    }
+
+    /// The allocation policy, by kind.
+    pub fn policy(&mut self, policy: PolicyKind) -> &mut Self {
+        self.policy = PolicySource::Kind(policy);
+        self
+    }
+
+    /// A custom allocation policy, made from the runtime's seed.
+    pub fn policy_with<F>(&mut self, make: F) -> &mut Self
+    where
+        F: Fn(u64) -> Box<dyn Policy> + Send + Sync + 'static,
+    {
+        self.policy = PolicySource::Custom(Arc::new(make));
+        self
+    }
+
+    /// The queue discipline of the pending queue and of every node queue.
+    pub fn discipline(&mut self, discipline: Discipline) -> &mut Self {
+        self.discipline = discipline;
+        self
+    }
+
+    /// The seed for every random choice (allocation, balancing, faults).
+    pub fn rng_seed(&mut self, seed: u64) -> &mut Self {
+        self.rng_seed = seed;
+        self
+    }
+
+    /// Most tasks in flight (accepted and not finished); beyond it `submit`
+    /// returns [`SubmitError::Full`].
+    pub fn queue_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// How often the supervisor checks nodes and timeouts.
+    pub fn heartbeat_interval(&mut self, interval: Duration) -> &mut Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Backoff before a retry: `min · 2^(n−1)` for the n-th retry, at most `max`.
+    pub fn retry_backoff(&mut self, min: Duration, max: Duration) -> &mut Self {
+        self.retry_backoff = (min, max);
+        self
+    }
+
+    /// Balancer settings.
+    pub fn balancer(&mut self, config: BalancerConfig) -> &mut Self {
+        self.balancer = config;
+        self
+    }
+
+    fn validate(&self) -> Result<(), BuildError> {
+        let bad = |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
+        if self.nodes.is_empty() {
+            return bad("nodes", "at least one node is required".into());
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !(n.speed.is_finite() && n.speed > 0.0) {
+                return bad("nodes.speed", format!("node {i}: must be finite and > 0, got {}", n.speed));
+            }
+            if n.slots == 0 {
+                return bad("nodes.slots", format!("node {i}: must be at least 1"));
+            }
+        }
+        if self.queue_capacity == 0 {
+            return bad("queue_capacity", "must be at least 1".into());
+        }
+        if self.heartbeat_interval.is_zero() {
+            return bad("heartbeat_interval", "must be greater than zero".into());
+        }
+        if self.retry_backoff.0 > self.retry_backoff.1 {
+            return bad("retry_backoff", format!("min {:?} exceeds max {:?}", self.retry_backoff.0, self.retry_backoff.1));
+        }
+        let b = &self.balancer;
+        if !(b.high.is_finite() && b.high > 0.0 && b.high <= 1.0) {
+            return bad("balancer.high", format!("must be in (0, 1], got {}", b.high));
+        }
+        if !(b.low.is_finite() && b.low >= 0.0 && b.low < b.high) {
+            return bad("balancer.low", format!("must be in [0, high), got {}", b.low));
+        }
+        if b.enabled && b.interval.is_zero() {
+            return bad("balancer.interval", "must be greater than zero".into());
+        }
+        Ok(())
+    }
+
+    /// Starts the runtime: its actix system, node actors and executors,
+    /// supervisor and balancer, on background threads.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidConfig`] naming the bad setting, or
+    /// [`BuildError::Spawn`] if a thread cannot start.
+    pub fn build(&mut self) -> Result<Runtime, BuildError> {
+        self.validate()?;
+        let ledger = Arc::new(Ledger::new());
+        let nodes: Vec<Arc<NodeShared>> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| Arc::new(NodeShared::new(NodeId(i), spec.clone(), self.discipline, Arc::clone(&ledger))))
+            .collect();
+        let policy = match &self.policy {
+            PolicySource::Kind(k) => k.build(self.rng_seed),
+            PolicySource::Custom(f) => f(self.rng_seed),
+        };
+        let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+        let drain_scheduled = Arc::new(AtomicBool::new(false));
+        let restarts = Arc::new(AtomicU64::new(0));
+        let rounds = Arc::new(AtomicU64::new(0));
+        let directory: NodeDirectory = Arc::new(Mutex::new(vec![None; nodes.len()]));
+        let config = SupervisorConfig {
+            heartbeat_interval: self.heartbeat_interval,
+            retry_backoff_min: self.retry_backoff.0,
+            retry_backoff_max: self.retry_backoff.1,
+        };
+        let balancer_config = self.balancer.clone();
+        let discipline = self.discipline;
+
+        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
+        let thread_nodes = nodes.clone();
+        let thread_ledger = Arc::clone(&ledger);
+        let thread_drain = Arc::clone(&drain_scheduled);
+        let thread_restarts = Arc::clone(&restarts);
+        let thread_rounds = Arc::clone(&rounds);
+        let thread = std::thread::Builder::new()
+            .name("allot-system".into())
+            .spawn(move || {
+                let system = System::new();
+                let arbiters: Vec<Arbiter> = thread_nodes.iter().map(|_| Arbiter::new()).collect();
+                let handles = arbiters.iter().map(Arbiter::handle).collect();
+                let parts = SupervisorParts {
+                    nodes: thread_nodes.clone(),
+                    arbiters: handles,
+                    directory: Arc::clone(&directory),
+                    ledger: thread_ledger,
+                    policy,
+                    discipline,
+                    inbox: inbox_rx,
+                    drain_scheduled: thread_drain,
+                    restarts: thread_restarts,
+                    config,
+                };
+                let (supervisor, balancer) = system.block_on(async move {
+                    let supervisor = Supervisor::new(parts).start();
+                    let balancer = Balancer::new(
+                        thread_nodes,
+                        directory,
+                        supervisor.clone().recipient(),
+                        balancer_config,
+                        thread_rounds,
+                    )
+                    .start();
+                    (supervisor, balancer)
+                });
+                let _ = started_tx.send((supervisor, balancer, System::current()));
+                if let Err(e) = system.run() {
+                    tracing::error!(error = %e, "actix system ended with an error");
+                }
+                for arbiter in arbiters {
+                    arbiter.stop();
+                    let _ = arbiter.join();
+                }
+            })
+            .map_err(BuildError::Spawn)?;
+        let (supervisor, balancer, system) = started_rx.recv().map_err(|_| {
+            BuildError::Spawn(std::io::Error::other("runtime thread exited during start"))
+        })?;
+        let capacity_max = nodes.iter().fold(Resources::ZERO, |acc, n| {
+            let c = n.spec.capacity;
+            Resources::new(
+                acc.cpu_milli.max(c.cpu_milli),
+                acc.memory_mib.max(c.memory_mib),
+                acc.gpu_milli.max(c.gpu_milli),
+                acc.bandwidth_mbps.max(c.bandwidth_mbps),
+            )
+        });
+        let shared = Arc::new(Shared {
+            ledger,
+            nodes,
+            inbox: inbox_tx,
+            drain_scheduled,
+            supervisor,
+            balancer,
+            system,
+            state: RwLock::new(RunState::Running),
+            epoch: Instant::now(),
+            capacity_max,
+            queue_capacity: self.queue_capacity as u64,
+            restarts,
+            rounds,
+            thread: Mutex::new(Some(thread)),
+        });
+        tracing::info!(nodes = shared.nodes.len(), seed = self.rng_seed, "runtime.start");
+        Ok(Runtime {
+            handle: RuntimeHandle { shared },
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunState {
+    Running,
+    Draining,
+    Stopped,
+}
+
+struct Shared {
+    ledger: Arc<Ledger>,
+    nodes: Vec<Arc<NodeShared>>,
+    inbox: Sender<Vec<JobRef>>,
+    drain_scheduled: Arc<AtomicBool>,
+    supervisor: Addr<Supervisor>,
+    balancer: Addr<Balancer>,
+    system: System,
+    state: RwLock<RunState>,
+    epoch: Instant,
+    capacity_max: Resources,
+    queue_capacity: u64,
+    restarts: Arc<AtomicU64>,
+    rounds: Arc<AtomicU64>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A running allot runtime. Dropping it is [`shutdown_now`](Runtime::shutdown_now)
+/// with the unfinished tasks discarded (their handles see
+/// [`TaskError::Cancelled`]).
+#[derive(Debug)]
+pub struct Runtime {
+    handle: RuntimeHandle,
+}
+
+impl Runtime {
+    /// A [`Builder`] with every default.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A handle for submitting work; clone it freely, send it anywhere.
+    pub fn handle(&self) -> &RuntimeHandle {
+        &self.handle
+    }
+
+    /// Drains every task, then stops. See [`RuntimeHandle::shutdown`].
+    pub fn shutdown(self) -> Metrics {
+        self.handle.shutdown()
+    }
+
+    /// Stops now and hands back every unfinished task. See
+    /// [`RuntimeHandle::shutdown_now`].
+    pub fn shutdown_now(self) -> Vec<UnfinishedTask> {
+        self.handle.shutdown_now()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        drop(self.handle.shutdown_now());
+    }
+}
+
+/// Submits tasks and controls a [`Runtime`]. `Clone + Send + Sync`; usable
+/// from plain threads and from async code (no call here blocks except
+/// [`shutdown`](RuntimeHandle::shutdown)).
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeHandle")
+            .field("nodes", &self.shared.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeHandle {
+    /// Submits one task.
+    ///
+    /// # Errors
+    ///
+    /// Hands the task back in a [`SubmitError`]: `Full` when
+    /// [`Builder::queue_capacity`] tasks are in flight, `ShuttingDown`,
+    /// `Infeasible` when no node could ever fit its demand, or `Invalid`
+    /// naming a bad spec field.
+    pub fn submit<T: Send + 'static>(&self, task: Task<T>) -> Result<TaskHandle<T>, SubmitError<T>> {
+        self.admit(vec![task], None)
+            .map(|mut v| v.pop().expect("one handle per task"))
+            .map_err(single_error)
+    }
+
+    /// Submits a task whose first placement is on `node` (soft affinity:
+    /// after a failure it may run anywhere). Skips the policy and the
+    /// supervisor's queue when the node is available.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Self::submit); `Infeasible` also when `node` does not
+    /// exist or cannot fit the task.
+    pub fn submit_to<T: Send + 'static>(&self, node: NodeId, task: Task<T>) -> Result<TaskHandle<T>, SubmitError<T>> {
+        self.admit(vec![task], Some(node))
+            .map(|mut v| v.pop().expect("one handle per task"))
+            .map_err(single_error)
+    }
+
+    /// Submits many tasks at once: accepted whole or refused whole. This is
+    /// the fast path: one message to the supervisor, one allocation, one
+    /// push per node.
+    ///
+    /// # Errors
+    ///
+    /// A [`SubmitBatchError`] holding every task, the index of the first one
+    /// that could not be accepted and why.
+    pub fn submit_batch<T: Send + 'static>(
+        &self,
+        tasks: impl IntoIterator<Item = Task<T>>,
+    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+        self.admit(tasks.into_iter().collect(), None)
+    }
+
+    /// Submits many tasks whose first placement is on `node`.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_batch`](Self::submit_batch).
+    pub fn submit_batch_to<T: Send + 'static>(
+        &self,
+        node: NodeId,
+        tasks: impl IntoIterator<Item = Task<T>>,
+    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+        self.admit(tasks.into_iter().collect(), Some(node))
+    }
+
+    fn check(&self, task: &Task<impl Sized>, pin: Option<NodeId>) -> Result<(), SubmitErrorKind> {
+        task.spec.validate().map_err(SubmitErrorKind::Invalid)?;
+        let demand = task.spec.demand;
+        let nodes = &self.shared.nodes;
+        let fits = match pin {
+            Some(n) => nodes.get(n.0).is_some_and(|n| demand.fits_in(&n.spec.capacity)),
+            None => nodes.iter().any(|n| demand.fits_in(&n.spec.capacity)),
+        };
+        if fits {
+            return Ok(());
+        }
+        let reason = match pin {
+            Some(n) => match nodes.get(n.0) {
+                None => Infeasibility {
+                    resource: "node",
+                    demand: n.0 as u64,
+                    largest_capacity: nodes.len() as u64 - 1,
+                },
+                Some(node) => excess(&demand, &node.spec.capacity),
+            },
+            None => excess(&demand, &self.shared.capacity_max),
+        };
+        Err(SubmitErrorKind::Infeasible(reason))
+    }
+
+    fn in_flight(&self) -> u64 {
+        let t = self.shared.ledger.totals_fast();
+        let done: u64 = self.shared.nodes.iter().map(|n| n.completed()).sum();
+        t.submitted.saturating_sub(done + t.completed + t.failed + t.cancelled)
+    }
+
+    fn admit<T: Send + 'static>(
+        &self,
+        tasks: Vec<Task<T>>,
+        pin: Option<NodeId>,
+    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+        let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
+        let state = self.shared.state.read();
+        if *state != RunState::Running {
+            return refuse(tasks, 0, SubmitErrorKind::ShuttingDown);
+        }
+        for (i, task) in tasks.iter().enumerate() {
+            if let Err(kind) = self.check(task, pin) {
+                return refuse(tasks, i, kind);
+            }
+        }
+        let n = tasks.len() as u64;
+        if self.in_flight() + n > self.shared.queue_capacity {
+            return refuse(tasks, 0, SubmitErrorKind::Full);
+        }
+        let first = self.shared.ledger.reserve_ids(n);
+        let now = Instant::now();
+        let since_epoch = now.saturating_duration_since(self.shared.epoch);
+        let mut jobs: Vec<JobRef> = Vec::with_capacity(tasks.len());
+        let mut handles = Vec::with_capacity(tasks.len());
+        for (k, task) in tasks.into_iter().enumerate() {
+            let id = TaskId(first + k as u64);
+            let spec: TaskSpec = task.spec;
+            let key = OrderKey {
+                seq: id.0,
+                cost: spec.cost,
+                priority: spec.priority,
+                deadline_nanos: spec
+                    .deadline
+                    .map(|d| u64::try_from((since_epoch + d).as_nanos()).unwrap_or(u64::MAX)),
+            };
+            let core = JobCore::new(id, spec, key, now);
+            let inner = Arc::new(TaskInner::new(core, task.work));
+            handles.push(TaskHandle {
+                inner: Arc::clone(&inner),
+            });
+            jobs.push(inner);
+        }
+        self.shared.ledger.admit(jobs.iter());
+        let jobs = match pin {
+            Some(node) => match self.shared.nodes[node.0].push_batch(jobs) {
+                Ok(()) => Vec::new(),
+                Err(back) => back,
+            },
+            None => jobs,
+        };
+        if !jobs.is_empty() {
+            self.send_to_supervisor(jobs);
+        }
+        drop(state);
+        Ok(handles)
+    }
+
+    fn send_to_supervisor(&self, jobs: Vec<JobRef>) {
+        // The receiver lives as long as the supervisor; if it is gone the
+        // runtime is stopping and shutdown settles these from the ledger.
+        let _ = self.shared.inbox.send(jobs);
+        if !self.shared.drain_scheduled.swap(true, Ordering::SeqCst) {
+            self.shared.supervisor.do_send(Drain);
+        }
+    }
+
+    /// Injects a fault now.
+    ///
+    /// # Errors
+    ///
+    /// [`InjectError`] for an unknown node, a bad parameter, or a runtime
+    /// that is shutting down.
+    pub fn inject(&self, fault: Fault) -> Result<(), InjectError> {
+        let node = match &fault {
+            Fault::PanicNode { node } | Fault::StopNode { node } => *node,
+            Fault::SlowNode { node, factor } => {
+                if !(factor.is_finite() && *factor > 0.0) {
+                    return Err(InjectError::InvalidParameter {
+                        field: "factor",
+                        value: *factor,
+                    });
+                }
+                *node
+            }
+        };
+        if node.0 >= self.shared.nodes.len() {
+            return Err(InjectError::UnknownNode(node));
+        }
+        if *self.shared.state.read() == RunState::Stopped {
+            return Err(InjectError::ShuttingDown);
+        }
+        tracing::info!(?fault, "fault.inject");
+        self.shared.supervisor.do_send(Inject(fault));
+        Ok(())
+    }
+
+    /// The nodes' specs, in id order.
+    pub fn nodes(&self) -> Vec<NodeSpec> {
+        self.shared.nodes.iter().map(|n| n.spec.clone()).collect()
+    }
+
+    /// A snapshot of every counter. Reads shared counters; sends no message.
+    pub fn metrics(&self) -> Metrics {
+        let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2)
+            .expect("valid histogram bounds");
+        let mut nodes = Vec::with_capacity(self.shared.nodes.len());
+        for n in &self.shared.nodes {
+            let (m, h) = n.metrics();
+            let _ = hist.add(h);
+            nodes.push(m);
+        }
+        let t = self.shared.ledger.totals();
+        let node_completed: u64 = nodes.iter().map(|m| m.completed).sum();
+        let totals = Totals {
+            submitted: t.submitted,
+            completed: t.completed + node_completed,
+            failed: t.failed,
+            cancelled: t.cancelled,
+            retried: t.retried,
+            in_flight: t.live,
+            restarts: self.shared.restarts.load(Ordering::Relaxed),
+            migrations: nodes.iter().map(|m| m.migrations_in).sum(),
+        };
+        Metrics {
+            nodes,
+            totals,
+            latency: LatencySummary::from_histogram(&hist),
+            balancer_rounds: self.shared.rounds.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops accepting tasks, waits until every accepted task has reached a
+    /// terminal state, then stops every actor and thread. Returns the final
+    /// metrics. Calling it again returns at once.
+    ///
+    /// Blocks the calling thread; do not call it from inside a task.
+    pub fn shutdown(&self) -> Metrics {
+        {
+            let mut st = self.shared.state.write();
+            if *st == RunState::Running {
+                *st = RunState::Draining;
+            }
+        }
+        let mut pause = Duration::from_micros(50);
+        while self.shared.ledger.live() > 0 && *self.shared.state.read() == RunState::Draining {
+            std::thread::park_timeout(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        }
+        let left = self.shutdown_now();
+        debug_assert!(left.is_empty() || *self.shared.state.read() == RunState::Stopped);
+        self.metrics()
+    }
+
+    /// Stops now. Every task not yet finished is cancelled (its handle sees
+    /// [`TaskError::Cancelled`] with [`CancelReason::Shutdown`]) and handed
+    /// back, in submission order. Attempts still running are abandoned; their
+    /// results are ignored.
+    pub fn shutdown_now(&self) -> Vec<UnfinishedTask> {
+        {
+            let mut st = self.shared.state.write();
+            if *st == RunState::Stopped {
+                return Vec::new();
+            }
+            *st = RunState::Stopped;
+        }
+        let ledger = &self.shared.ledger;
+        let mut out = Vec::new();
+        for job in ledger.drain_live() {
+            if job::cancel(&*job, CancelReason::Shutdown) {
+                out.push(UnfinishedTask { job });
+            } else {
+                // It reached a terminal state while we drained: count it here,
+                // since whoever finished it found it gone from the ledger.
+                ledger.count_terminal(job.core().phase());
+            }
+        }
+        ledger.add_cancelled(out.len() as u64);
+        self.shared.balancer.do_send(StopBalancer);
+        self.shared.supervisor.do_send(Stop);
+        self.shared.system.stop();
+        let thread = self.shared.thread.lock().take();
+        if let Some(t) = thread {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+        tracing::info!(unfinished = out.len(), "runtime.stop");
+        out
+    }
+}
+
+fn excess(demand: &Resources, capacity: &Resources) -> Infeasibility {
+    let (resource, want, have) = demand
+        .first_excess(capacity)
+        .unwrap_or(("resources", 0, 0));
+    Infeasibility {
+        resource,
+        demand: want,
+        largest_capacity: have,
+    }
+}
+
+fn single_error<T>(e: SubmitBatchError<T>) -> SubmitError<T> {
+    let task = e.tasks.into_iter().next().expect("one task");
+    match e.kind {
+        SubmitErrorKind::Full => SubmitError::Full(task),
+        SubmitErrorKind::ShuttingDown => SubmitError::ShuttingDown(task),
+        SubmitErrorKind::Infeasible(reason) => SubmitError::Infeasible { task, reason },
+        SubmitErrorKind::Invalid(error) => SubmitError::Invalid { task, error },
+    }
+}
+
+/// The caller's side of one submitted task: wait for it, poll it, cancel it.
+///
+/// `Send + Sync`. Implements [`Future`], so `.await` works in any executor.
+/// Dropping the handle does not cancel the task.
+pub struct TaskHandle<T> {
+    inner: Arc<TaskInner<T>>,
+}
+
+impl<T> fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.inner.core.id)
+            .field("status", &self.inner.core.status())
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> TaskHandle<T> {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.inner.core.id
+    }
+
+    /// Where the task is now.
+    pub fn status(&self) -> TaskStatus {
+        self.inner.core.status()
+    }
+
+    /// Whether the outcome is ready to take without waiting.
+    pub fn is_finished(&self) -> bool {
+        self.inner.cell.is_ready()
+    }
+
+    /// Cancels the task if it has not finished. A running attempt is not
+    /// interrupted (it can see [`TaskContext::is_abandoned`](crate::TaskContext::is_abandoned));
+    /// its result is discarded. Returns whether this call cancelled it.
+    pub fn cancel(&self) -> bool {
+        job::cancel(&*self.inner, CancelReason::Caller)
+    }
+
+    /// Blocks until the task ends; its value or why it has none.
+    ///
+    /// # Errors
+    ///
+    /// The [`TaskError`] the task ended with.
+    pub fn wait(self) -> Result<T, TaskError> {
+        self.inner.cell.take(None).expect("waiting without a deadline returns a value")
+    }
+
+    /// Blocks until the task ends or `timeout` passes; `None` on timeout.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken by an earlier call.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
+        self.inner.cell.take(Some(Instant::now() + timeout))
+    }
+}
+
+impl<T: Send + 'static> Future for TaskHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
+        self.inner.cell.poll(cx.waker())
+    }
+}
+
+/// A task that [`shutdown_now`](RuntimeHandle::shutdown_now) handed back.
+pub struct UnfinishedTask {
+    job: JobRef,
+}
+
+impl fmt::Debug for UnfinishedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnfinishedTask")
+            .field("id", &self.job.core().id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UnfinishedTask {
+    /// Its id in the stopped runtime.
+    pub fn id(&self) -> TaskId {
+        self.job.core().id
+    }
+
+    /// Its spec.
+    pub fn spec(&self) -> &TaskSpec {
+        &self.job.core().spec
+    }
+
+    /// The task itself, ready to submit elsewhere, if its result type is `T`.
+    ///
+    /// # Errors
+    ///
+    /// `self` back when `T` is not the task's result type.
+    pub fn into_task<T: Send + 'static>(self) -> Result<Task<T>, UnfinishedTask> {
+        let job = JobRef::clone(&self.job);
+        match job.into_any().downcast::<TaskInner<T>>() {
+            Ok(inner) => Ok(Task {
+                spec: inner.core.spec.clone(),
+                work: Arc::clone(&inner.work),
+            }),
+            Err(_) => Err(self),
+        }
+    }
+}
