@@ -1,0 +1,138 @@
+//! What submit refuses, and that a refused task comes back to the caller.
+
+mod support;
+
+use allot::{NodeSpec, Resources, Runtime, SubmitError, SubmitErrorKind, Task};
+use support::{builder, expect, signal, Gate};
+
+fn gpu_runtime() -> Runtime {
+    builder(0)
+        .nodes([
+            NodeSpec::new(Resources::new(4_000, 8_192, 0, 1_000)),
+            NodeSpec::new(Resources::new(8_000, 32_768, 2_000, 1_000)),
+        ])
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_infeasible_task_is_handed_back_with_the_resource_that_does_not_fit() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let task = Task::new(|_| Ok::<_, String>(42))
+        .demand(Resources::cpu(1_000).with_gpu_milli(3_000))
+        .priority(7);
+    match h.submit(task) {
+        Err(SubmitError::Infeasible { task, reason }) => {
+            assert_eq!(reason.resource, "gpu_milli");
+            assert_eq!((reason.demand, reason.largest_capacity), (3_000, 2_000));
+            assert!(reason.to_string().contains("gpu_milli"));
+            // The same task, intact, runs once its demand is fixed.
+            assert_eq!(task.spec().priority, 7);
+            let fixed = task.demand(Resources::cpu(1_000).with_gpu_milli(500));
+            assert_eq!(h.submit(fixed).unwrap().wait().unwrap(), 42);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.submitted, 1);
+}
+
+#[test]
+fn a_task_that_fits_only_one_node_runs_there() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let hs = h
+        .submit_batch((0..20).map(|_| {
+            Task::new(|ctx| Ok::<_, String>(ctx.node().0)).demand(Resources::cpu(500).with_gpu_milli(1_000))
+        }))
+        .unwrap();
+    for t in hs {
+        assert_eq!(t.wait().unwrap(), 1);
+    }
+    runtime.shutdown();
+}
+
+#[test]
+fn a_nan_or_negative_cost_is_refused_naming_the_field() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    for cost in [f64::NAN, -1.0, f64::INFINITY] {
+        let err = h.submit(Task::new(|_| Ok::<_, String>(())).cost(cost)).unwrap_err();
+        assert!(err.is_invalid(), "{err}");
+        assert!(err.to_string().contains("`cost`"), "{err}");
+    }
+    assert_eq!(runtime.shutdown().totals.submitted, 0);
+}
+
+#[test]
+fn a_refused_batch_hands_back_every_task_and_names_the_first_bad_one() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let tasks: Vec<_> = (0..5)
+        .map(|i| {
+            let t = Task::new(move |_| Ok::<_, String>(i));
+            if i == 3 {
+                t.demand(Resources::cpu(64_000))
+            } else {
+                t
+            }
+        })
+        .collect();
+    let err = h.submit_batch(tasks).unwrap_err();
+    assert_eq!(err.index, 3);
+    assert!(matches!(err.kind, SubmitErrorKind::Infeasible(ref r) if r.resource == "cpu_milli"));
+    let back = err.into_inner();
+    assert_eq!(back.len(), 5);
+    assert_eq!(runtime.shutdown().totals.submitted, 0);
+}
+
+#[test]
+fn a_full_queue_hands_the_task_back() {
+    let runtime = builder(1).queue_capacity(3).build().unwrap();
+    let h = runtime.handle();
+    let gate = Gate::new();
+    let (started_tx, started) = signal();
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let g = gate.clone();
+        let tx = started_tx.clone();
+        held.push(
+            h.submit(Task::new(move |_| {
+                let _ = tx.send(());
+                g.wait();
+                Ok::<_, String>(i)
+            }))
+            .unwrap(),
+        );
+    }
+    expect(&started, "the first task to start");
+    let err = h.submit(Task::new(|_| Ok::<_, String>(99)).priority(4)).unwrap_err();
+    assert!(err.is_full(), "{err}");
+    let back = err.into_inner();
+    assert_eq!(back.spec().priority, 4);
+    let batch_err = h
+        .submit_batch((0..2).map(|_| Task::new(|_| Ok::<_, String>(0))))
+        .unwrap_err();
+    assert!(batch_err.is_full());
+    gate.open();
+    for t in held {
+        t.wait().unwrap();
+    }
+    // Room again: the handed-back task goes through.
+    assert_eq!(h.submit(back).unwrap().wait().unwrap(), 99);
+    runtime.shutdown();
+}
+
+#[test]
+fn bad_builder_settings_are_named() {
+    let err = builder(0).build().unwrap_err();
+    assert!(err.to_string().contains("`nodes`"), "{err}");
+    let err = builder(1)
+        .nodes([NodeSpec::default().speed(f64::NAN)])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("nodes.speed"), "{err}");
+    let err = builder(1).queue_capacity(0).build().unwrap_err();
+    assert!(err.to_string().contains("queue_capacity"), "{err}");
+}

@@ -1,0 +1,108 @@
+//! Queue disciplines hold on a single node.
+
+mod support;
+
+use allot::{Discipline, NodeId, Task};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+use support::{builder, eventually, expect, signal, Gate};
+
+struct Job {
+    label: usize,
+    cost: f64,
+    priority: i32,
+    deadline_ms: Option<u64>,
+}
+
+fn jobs() -> Vec<Job> {
+    let raw = [
+        (0, 5.0, 1, Some(900)),
+        (1, 1.0, 9, None),
+        (2, 3.0, 9, Some(100)),
+        (3, 0.5, -4, Some(500)),
+        (4, 2.0, 3, Some(50)),
+        (5, 0.5, 3, Some(300)),
+    ];
+    raw.into_iter()
+        .map(|(label, cost, priority, deadline_ms)| Job {
+            label,
+            cost,
+            priority,
+            deadline_ms,
+        })
+        .collect()
+}
+
+/// Runs the jobs on one busy node and returns the labels in start order.
+fn start_order(discipline: Discipline, through_supervisor: bool) -> Vec<usize> {
+    let runtime = builder(1).discipline(discipline).build().unwrap();
+    let h = runtime.handle();
+    let gate = Gate::new();
+    let (started_tx, started) = signal();
+    let g = gate.clone();
+    let blocker = h
+        .submit(Task::new(move |_| {
+            let _ = started_tx.send(());
+            g.wait();
+            Ok::<_, String>(usize::MAX)
+        }))
+        .unwrap();
+    expect(&started, "the blocker to occupy the node");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let tasks: Vec<_> = jobs()
+        .into_iter()
+        .map(|j| {
+            let order = Arc::clone(&order);
+            let mut t = Task::new(move |_| {
+                order.lock().push(j.label);
+                Ok::<_, String>(j.label)
+            })
+            .cost(j.cost)
+            .priority(j.priority);
+            if let Some(d) = j.deadline_ms {
+                t = t.deadline(Duration::from_millis(d));
+            }
+            t
+        })
+        .collect();
+    let n = tasks.len() as u64;
+    let handles = if through_supervisor {
+        let hs = h.submit_batch(tasks).unwrap();
+        eventually("every task to reach the node queue", || h.metrics().nodes[0].queued == n);
+        hs
+    } else {
+        h.submit_batch_to(NodeId(0), tasks).unwrap()
+    };
+    gate.open();
+    blocker.wait().unwrap();
+    for t in handles {
+        t.wait().unwrap();
+    }
+    runtime.shutdown();
+    let v = order.lock().clone();
+    v
+}
+
+#[test]
+fn fcfs_starts_tasks_in_submission_order() {
+    assert_eq!(start_order(Discipline::Fcfs, false), vec![0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn sjf_starts_the_cheapest_task_first_with_ties_in_submission_order() {
+    assert_eq!(start_order(Discipline::Sjf, false), vec![3, 5, 1, 4, 2, 0]);
+    assert_eq!(start_order(Discipline::Sjf, true), vec![3, 5, 1, 4, 2, 0]);
+}
+
+#[test]
+fn priority_starts_the_highest_priority_first_with_ties_in_submission_order() {
+    assert_eq!(start_order(Discipline::Priority, false), vec![1, 2, 4, 5, 0, 3]);
+    assert_eq!(start_order(Discipline::Priority, true), vec![1, 2, 4, 5, 0, 3]);
+}
+
+#[test]
+fn edf_starts_the_earliest_deadline_first_and_tasks_without_one_last() {
+    assert_eq!(start_order(Discipline::Edf, false), vec![4, 2, 5, 3, 0, 1]);
+    assert_eq!(start_order(Discipline::Edf, true), vec![4, 2, 5, 3, 0, 1]);
+}

@@ -1,0 +1,85 @@
+//! Graceful and immediate shutdown.
+
+mod support;
+
+use allot::{CancelReason, NodeId, Task, TaskError};
+use support::{builder, expect, signal, Gate};
+
+#[test]
+fn shutdown_now_returns_every_unfinished_task() {
+    for _ in 0..3 {
+        let runtime = builder(2).build().unwrap();
+        let h = runtime.handle().clone();
+        let gate = Gate::new();
+        let (started_tx, started) = signal();
+        let mut handles = Vec::new();
+        // One running (stuck) task per node, and 50 queued behind them.
+        for node in 0..2 {
+            let g = gate.clone();
+            let tx = started_tx.clone();
+            handles.push(
+                h.submit_to(
+                    NodeId(node),
+                    Task::new(move |_| {
+                        let _ = tx.send(());
+                        g.wait();
+                        Ok::<_, String>(node as u32)
+                    }),
+                )
+                .unwrap(),
+            );
+        }
+        expect(&started, "node 0's task to start");
+        expect(&started, "node 1's task to start");
+        handles.extend(
+            h.submit_batch((0..50u32).map(|i| Task::new(move |_| Ok::<_, String>(i)).cost(0.5)))
+                .unwrap(),
+        );
+        let ids: Vec<_> = handles.iter().map(|t| t.id()).collect();
+        let back = runtime.shutdown_now();
+        gate.open();
+        let back_ids: Vec<_> = back.iter().map(|t| t.id()).collect();
+        assert_eq!(back_ids, ids, "every unfinished task, in submission order");
+        for t in handles {
+            assert!(matches!(t.wait(), Err(TaskError::Cancelled(CancelReason::Shutdown))));
+        }
+        // Handed-back tasks are whole: they can run on another runtime.
+        let other = builder(1).build().unwrap();
+        let mut it = back.into_iter();
+        let first = it.next().unwrap().into_task::<u32>().unwrap();
+        assert_eq!(first.spec().cost, 1.0);
+        let wrong = it.next().unwrap().into_task::<String>();
+        assert!(wrong.is_err(), "a wrong result type is refused");
+        let again = wrong.unwrap_err().into_task::<u32>().unwrap();
+        assert_eq!(other.handle().submit(again).unwrap().wait().unwrap(), 1);
+        other.shutdown();
+        assert!(h.metrics().totals.in_flight == 0);
+    }
+}
+
+#[test]
+fn shutdown_drains_every_task_before_stopping() {
+    let runtime = builder(3).build().unwrap();
+    let h = runtime.handle().clone();
+    let hs = h
+        .submit_batch((0..2_000u64).map(|i| Task::new(move |_| Ok::<_, String>(support::busy_work(2) + i as f64))))
+        .unwrap();
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.completed, 2_000);
+    assert_eq!(m.totals.in_flight, 0);
+    for t in hs {
+        assert!(t.is_finished());
+        t.wait().unwrap();
+    }
+}
+
+#[test]
+fn submit_after_shutdown_is_refused_and_hands_the_task_back() {
+    let runtime = builder(1).build().unwrap();
+    let h = runtime.handle().clone();
+    runtime.shutdown();
+    let err = h.submit(Task::new(|_| Ok::<_, String>(3)).priority(2)).unwrap_err();
+    assert!(err.is_shutting_down());
+    assert_eq!(err.into_inner().spec().priority, 2);
+    assert!(h.shutdown_now().is_empty(), "a second shutdown is a no-op");
+}
