@@ -56,6 +56,7 @@ mod ledger;
 mod metrics;
 mod node;
 pub mod policy;
+pub mod sim;
 mod queue;
 mod resources;
 mod runtime;

@@ -9,7 +9,23 @@
 //!   many tasks go? The supervisor calls it when its queue holds many tasks.
 //!   The default places the tasks one by one, updating the views as it goes.
 //!
-//! Policies never see actors; they see [`NodeView`]s and [`TaskView`]s.
+//! Policies never see actors; they see [`NodeView`]s and [`TaskView`]s, and
+//! may learn from [`Feedback`] on completed tasks.
+//!
+//! Besides the online policies, this module holds the offline solvers the
+//! batch policies are built on, each usable on its own:
+//!
+//! - [`Makespan`] problems (P‖Cmax, and Q‖Cmax with node speeds), solved by
+//!   [`Lpt`], [`Exact`] (branch-and-bound with a proof flag) and [`Hybrid`]
+//!   (local search plus exact dynamic programming on pairs of nodes);
+//! - [`Gap`] problems (the generalized assignment problem: task *i* on node
+//!   *j* costs `c(i, j)` and uses `a(i, j)` of node *j*'s capacity), solved
+//!   by [`Exact`] and [`Hybrid`];
+//! - multi-resource placement on a per-GPU node model ([`GpuNode`],
+//!   [`GpuDemand`]) behind [`GpuPlacement`]: [`BestFit`], [`DotProduct`],
+//!   [`GpuPacking`], [`Fgd`], [`FragmentationAware`] and [`RandomFit`];
+//! - locality: [`prim_mst`] over a communication-cost matrix and
+//!   [`place_groups`] for groups of communicating tasks.
 
 use crate::ids::{NodeId, TaskId};
 use crate::resources::Resources;
@@ -17,10 +33,41 @@ use crate::task::TaskKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
+mod budget;
+mod exact;
+mod fragmentation;
+mod gap;
+mod gpu_node;
 mod greedy;
+mod hybrid;
+mod locality;
+mod lpt;
+mod makespan;
+mod multi_resource;
+mod power_of_two;
+mod random;
+mod ucb;
+mod weighted;
 
+pub use budget::Budget;
+pub use exact::{Exact, DEFAULT_EXACT_BATCH_LIMIT, DEFAULT_EXACT_BUDGET};
+pub use fragmentation::{
+    Fgd, FragmentationAware, TypicalShape, DEFAULT_MIX_HALF_LIFE, DEFAULT_TYPICAL_COVERAGE,
+};
+pub use gap::{Gap, GapError, GapSolution};
+pub use gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 pub use greedy::{LeastLoaded, RoundRobin};
+pub use hybrid::{Hybrid, DEFAULT_HYBRID_BUDGET};
+pub use locality::{group_cost, place_groups, prim_mst, Locality, Mst};
+pub use lpt::{list_schedule, lpt_schedule, Lpt};
+pub use makespan::{Makespan, Schedule};
+pub use multi_resource::{BestFit, DotProduct, GpuPacking, GpuPlacement, RandomFit};
+pub use power_of_two::{PowerOfTwo, DEFAULT_POWER_OF_TWO_CHOICES};
+pub use random::Random;
+pub use ucb::{UcbPlacement, DEFAULT_UCB_DISCOUNT, DEFAULT_UCB_EXPLORATION};
+pub use weighted::WeightedGreedy;
 
 /// What a policy may know about a node.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,13 +111,30 @@ impl NodeView {
 
     /// Expected seconds to drain the node's work: `load / (speed · slots)`.
     pub fn drain_time(&self) -> f64 {
-        self.load / (self.speed.max(1e-9) * self.slots.max(1) as f64)
+        self.load / self.throughput()
+    }
+
+    /// Work the node gets through per second: `speed · slots`.
+    pub fn throughput(&self) -> f64 {
+        self.speed.max(1e-9) * self.slots.max(1) as f64
+    }
+
+    /// Expected seconds until `task` would finish here, counting the work
+    /// ahead of it: `(load + cost) / (speed · slots)`.
+    pub fn finish_time(&self, task: &TaskView<'_>) -> f64 {
+        (self.load + task.cost) / self.throughput()
     }
 
     /// Whether `task` may be placed here at all: available and the demand
     /// fits the capacity.
     pub fn can_host(&self, task: &TaskView<'_>) -> bool {
-        self.available && task.demand.fits_in(&self.capacity)
+        // Field by field: this sits on every placement's hot path.
+        let (d, c) = (&task.demand, &self.capacity);
+        self.available
+            && d.cpu_milli <= c.cpu_milli
+            && d.memory_mib <= c.memory_mib
+            && d.gpu_milli <= c.gpu_milli
+            && d.bandwidth_mbps <= c.bandwidth_mbps
     }
 
     /// Records that `task` was placed here (for batch allocation).
@@ -95,12 +159,28 @@ pub struct TaskView<'a> {
     pub priority: i32,
 }
 
+/// What the runtime reports when an attempt completes, for policies that
+/// learn ([`Policy::observe`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feedback {
+    /// Where the attempt ran.
+    pub node: NodeId,
+    /// The task's kind.
+    pub kind: TaskKind,
+    /// The task's estimated cost (seconds on a node of speed 1.0).
+    pub cost: f64,
+    /// How long the attempt ran (not counting time spent queued).
+    pub elapsed: Duration,
+}
+
 /// An allocation policy.
 ///
-/// Implementations are deterministic given their seed. Returned indices are
-/// into the `nodes` slice; a policy must only pick nodes for which
-/// [`NodeView::can_host`] holds (the supervisor re-checks and falls back to
-/// the first such node if it does not).
+/// Implementations are deterministic given their seed (and, for the solvers
+/// with a time budget, as long as the budget's node or iteration limit, not
+/// its clock, is what stops them). Returned indices are into the `nodes`
+/// slice; a policy must only pick nodes for which [`NodeView::can_host`]
+/// holds (the supervisor re-checks and falls back to the first such node if
+/// it does not).
 pub trait Policy: Send + fmt::Debug {
     /// A short stable name, as accepted by [`PolicyKind::from_str`].
     fn name(&self) -> &'static str;
@@ -128,6 +208,11 @@ pub trait Policy: Send + fmt::Debug {
             out.push(choice);
         }
     }
+
+    /// Learns from a completed attempt. The default ignores it.
+    fn observe(&mut self, feedback: &Feedback) {
+        let _ = feedback;
+    }
 }
 
 /// A policy chosen by name, for builders and config files.
@@ -140,26 +225,88 @@ pub enum PolicyKind {
     /// [`LeastLoaded`].
     #[default]
     LeastLoaded,
+    /// [`PowerOfTwo`] with [`DEFAULT_POWER_OF_TWO_CHOICES`] choices.
+    PowerOfTwo,
+    /// [`Random`].
+    Random,
+    /// [`Lpt`]: longest processing time first.
+    Lpt,
+    /// [`WeightedGreedy`]: heaviest task to the strongest node.
+    WeightedGreedy,
+    /// [`Exact`] with [`DEFAULT_EXACT_BUDGET`].
+    Exact,
+    /// [`Hybrid`] with [`DEFAULT_HYBRID_BUDGET`].
+    Hybrid,
+    /// [`UcbPlacement`] with its defaults.
+    Ucb,
+    /// [`BestFit`].
+    BestFit,
+    /// [`DotProduct`].
+    DotProduct,
+    /// [`GpuPacking`].
+    GpuPacking,
+    /// [`FragmentationAware`], learning the task mix online.
+    FragmentationAware,
+    /// [`Locality`] with every pair of nodes equally far apart.
+    Locality,
 }
 
 impl PolicyKind {
     /// Every selectable policy.
-    pub const ALL: &'static [PolicyKind] = &[PolicyKind::RoundRobin, PolicyKind::LeastLoaded];
+    pub const ALL: &'static [PolicyKind] = &[
+        PolicyKind::RoundRobin,
+        PolicyKind::LeastLoaded,
+        PolicyKind::PowerOfTwo,
+        PolicyKind::Random,
+        PolicyKind::Lpt,
+        PolicyKind::WeightedGreedy,
+        PolicyKind::Exact,
+        PolicyKind::Hybrid,
+        PolicyKind::Ucb,
+        PolicyKind::BestFit,
+        PolicyKind::DotProduct,
+        PolicyKind::GpuPacking,
+        PolicyKind::FragmentationAware,
+        PolicyKind::Locality,
+    ];
 
     /// Its name, as accepted by `from_str`.
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::RoundRobin => "round-robin",
             PolicyKind::LeastLoaded => "least-loaded",
+            PolicyKind::PowerOfTwo => "power-of-two",
+            PolicyKind::Random => "random",
+            PolicyKind::Lpt => "lpt",
+            PolicyKind::WeightedGreedy => "weighted-greedy",
+            PolicyKind::Exact => "exact",
+            PolicyKind::Hybrid => "hybrid",
+            PolicyKind::Ucb => "ucb",
+            PolicyKind::BestFit => "best-fit",
+            PolicyKind::DotProduct => "dot-product",
+            PolicyKind::GpuPacking => "gpu-packing",
+            PolicyKind::FragmentationAware => "fragmentation-aware",
+            PolicyKind::Locality => "locality",
         }
     }
 
     /// A fresh instance, seeded with `seed` where the policy is random.
     pub fn build(self, seed: u64) -> Box<dyn Policy> {
-        let _ = seed;
         match self {
             PolicyKind::RoundRobin => Box::new(RoundRobin::new()),
             PolicyKind::LeastLoaded => Box::new(LeastLoaded::new()),
+            PolicyKind::PowerOfTwo => Box::new(PowerOfTwo::new(seed)),
+            PolicyKind::Random => Box::new(Random::new(seed)),
+            PolicyKind::Lpt => Box::new(Lpt::new()),
+            PolicyKind::WeightedGreedy => Box::new(WeightedGreedy::new()),
+            PolicyKind::Exact => Box::new(Exact::new()),
+            PolicyKind::Hybrid => Box::new(Hybrid::new(seed)),
+            PolicyKind::Ucb => Box::new(UcbPlacement::new()),
+            PolicyKind::BestFit => Box::new(BestFit::new()),
+            PolicyKind::DotProduct => Box::new(DotProduct::new()),
+            PolicyKind::GpuPacking => Box::new(GpuPacking::new()),
+            PolicyKind::FragmentationAware => Box::new(FragmentationAware::new()),
+            PolicyKind::Locality => Box::new(Locality::uniform()),
         }
     }
 }
@@ -198,5 +345,42 @@ impl FromStr for PolicyKind {
             .copied()
             .find(|p| p.name() == norm)
             .ok_or_else(|| UnknownPolicy(s.to_owned()))
+    }
+}
+
+/// Index of the node that can host `task` and would finish it soonest
+/// ([`NodeView::finish_time`]); ties go to the lowest index.
+pub(crate) fn least_finish(task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
+    // Compared as cross products `work_a · rate_b < work_b · rate_a`, without
+    // dividing (throughputs are positive).
+    let mut best = usize::MAX;
+    let (mut best_work, mut best_rate) = (0.0, 1.0);
+    for (j, node) in nodes.iter().enumerate() {
+        if !node.can_host(task) {
+            continue;
+        }
+        let work = node.load + task.cost;
+        let rate = node.throughput();
+        if best == usize::MAX || work * best_rate < best_work * rate {
+            best = j;
+            best_work = work;
+            best_rate = rate;
+        }
+    }
+    (best != usize::MAX).then_some(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_name_and_builds() {
+        for &kind in PolicyKind::ALL {
+            assert_eq!(kind.name().parse::<PolicyKind>(), Ok(kind));
+            assert_eq!(kind.build(1).name(), kind.name());
+        }
+        assert!("no-such".parse::<PolicyKind>().is_err());
+        assert_eq!("Best_Fit".parse::<PolicyKind>(), Ok(PolicyKind::BestFit));
     }
 }

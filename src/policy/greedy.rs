@@ -54,18 +54,24 @@ impl Policy for LeastLoaded {
     }
 
     fn place(&mut self, task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
-        let mut best: Option<(usize, f64)> = None;
+        // Time to finish this task there, counting the work ahead of it:
+        // (load + cost) / throughput. Compared as cross products, without
+        // dividing (throughputs are positive).
+        let mut best = usize::MAX;
+        let (mut best_work, mut best_rate) = (0.0, 1.0);
         for (j, node) in nodes.iter().enumerate() {
             if !node.can_host(task) {
                 continue;
             }
-            // Time to finish this task there, counting the work ahead of it.
-            let finish = (node.load + task.cost) / (node.speed.max(1e-9) * node.slots.max(1) as f64);
-            if best.is_none_or(|(_, b)| finish < b) {
-                best = Some((j, finish));
+            let work = node.load + task.cost;
+            let rate = node.speed.max(1e-9) * node.slots.max(1) as f64;
+            if best == usize::MAX || work * best_rate < best_work * rate {
+                best = j;
+                best_work = work;
+                best_rate = rate;
             }
         }
-        best.map(|(j, _)| j)
+        (best != usize::MAX).then_some(best)
     }
 }
 
@@ -99,7 +105,9 @@ mod tests {
     fn round_robin_cycles_and_skips_nodes_that_cannot_host() {
         let mut rr = RoundRobin::new();
         let ns = nodes();
-        let picks: Vec<_> = (0..4).map(|_| rr.place(&task(1.0, 0), &ns).unwrap()).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|_| rr.place(&task(1.0, 0), &ns).unwrap())
+            .collect();
         assert_eq!(picks, vec![0, 1, 2, 0]);
         assert_eq!(rr.place(&task(1.0, 2000), &ns), Some(1));
         assert_eq!(rr.place(&task(1.0, 8000), &ns), None);

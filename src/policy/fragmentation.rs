@@ -1,0 +1,515 @@
+//! Fragmentation-aware placement: place each task where the expected
+//! amount of unusable GPU capacity grows least (FGD, "Beware of
+//! Fragmentation", USENIX ATC'23).
+//!
+//! A node's *fragmentation* for a typical task shape is the free GPU
+//! capacity that shape could not use there: all of it when the shape does
+//! not fit at all (too little CPU, wrong GPU model, not enough GPUs with
+//! room), and otherwise the free capacity of the GPUs each too small for
+//! it. Weighting the shapes by how often they occur gives the node's
+//! expected fragmentation; FGD places a task where that grows least.
+//!
+//! [`FragmentationAware`] changes two things: it measures a node's
+//! fragmentation for a shape as what would be left if the node were filled
+//! with as many copies of the shape as fit (by GPU room *and* by CPU), not
+//! whether one copy fits; and it learns the task mix online.
+
+use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode};
+use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
+use super::{NodeView, Policy, TaskView};
+use rustc_hash::FxHashMap;
+
+/// Default share of tasks the typical shapes cover: 95 %, as in FGD.
+pub const DEFAULT_TYPICAL_COVERAGE: f64 = 0.95;
+
+/// One typical task shape and how often it occurs (weights sum to 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TypicalShape {
+    /// The shape (memory is not part of it).
+    pub demand: GpuDemand,
+    /// Its share of the task mix.
+    pub weight: f64,
+}
+
+type ShapeKey = (u64, u32, u32, GpuModelSet);
+
+fn key_of(d: &GpuDemand) -> ShapeKey {
+    (d.cpu_milli, d.gpu_milli, d.gpus, d.models)
+}
+
+/// The most common shapes in `counts` that together cover `coverage` of
+/// the total weight, most common first (ties: larger shape first), with
+/// weights renormalised to sum to 1.
+fn typical_from_counts(counts: &FxHashMap<ShapeKey, f64>, coverage: f64) -> Vec<TypicalShape> {
+    let total: f64 = counts.values().sum();
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    let mut list: Vec<(ShapeKey, f64)> = counts.iter().map(|(k, v)| (*k, *v)).collect();
+    list.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then(b.0 .0.cmp(&a.0 .0))
+            .then(b.0 .1.cmp(&a.0 .1))
+            .then(b.0 .2.cmp(&a.0 .2))
+            .then(b.0 .3.cmp(&a.0 .3))
+    });
+    let mut cum = 0.0;
+    let mut out = Vec::new();
+    for (k, w) in list {
+        if cum >= coverage * total {
+            break;
+        }
+        cum += w;
+        out.push(TypicalShape {
+            demand: GpuDemand {
+                cpu_milli: k.0,
+                memory_mib: 0,
+                gpus: k.2,
+                gpu_milli: k.1,
+                models: k.3,
+            },
+            weight: w,
+        });
+    }
+    for s in &mut out {
+        s.weight /= cum;
+    }
+    out
+}
+
+/// Expected fragmentation of a node state for the typical shapes, in
+/// milli-GPUs.
+fn frag(cpu_free: u64, model: Option<u8>, gpu_free: &[u32], shapes: &[TypicalShape]) -> f64 {
+    let total: u64 = gpu_free.iter().map(|&g| g as u64).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let mut f = 0.0;
+    for s in shapes {
+        let d = &s.demand;
+        let amount = if d.gpus == 0 || !d.models.allows(model) {
+            // A CPU-only shape uses no GPU; a wrong model none of these.
+            total
+        } else {
+            let mut room = 0u32;
+            let mut small = 0u64;
+            for &g in gpu_free {
+                if g >= d.gpu_milli {
+                    room += 1;
+                } else {
+                    small += g as u64;
+                }
+            }
+            if room >= d.gpus && cpu_free >= d.cpu_milli {
+                small
+            } else {
+                total
+            }
+        };
+        f += s.weight * amount as f64;
+    }
+    f
+}
+
+/// Expected fragmentation of a node state if it were filled with copies of
+/// one typical shape: the free GPU capacity that as many copies of the
+/// shape as fit (by GPU room and by CPU) would leave unused, weighted over
+/// the shapes.
+fn fill_frag(cpu_free: u64, model: Option<u8>, gpu_free: &[u32], shapes: &[TypicalShape]) -> f64 {
+    let total: u64 = gpu_free.iter().map(|&g| g as u64).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let mut f = 0.0;
+    for s in shapes {
+        let d = &s.demand;
+        let amount = if d.gpus == 0 || !d.models.allows(model) {
+            total
+        } else {
+            let by_gpu: u64 = if d.gpus == 1 {
+                gpu_free.iter().map(|&g| (g / d.gpu_milli) as u64).sum()
+            } else {
+                gpu_free.iter().filter(|&&g| g >= d.gpu_milli).count() as u64 / d.gpus as u64
+            };
+            let by_cpu = cpu_free.checked_div(d.cpu_milli).unwrap_or(u64::MAX);
+            let k = by_gpu.min(by_cpu);
+            total - k * d.total_gpu_milli()
+        };
+        f += s.weight * amount as f64;
+    }
+    f
+}
+
+/// Memoised [`frag`]: nodes in the same state share a value.
+#[derive(Debug, Default, Clone)]
+struct FragMemo {
+    map: FxHashMap<(u32, u8, u8, [u16; 8]), f64>,
+    fill: bool,
+}
+
+impl FragMemo {
+    fn get(
+        &mut self,
+        cpu_free: u64,
+        model: Option<u8>,
+        gpu_free: &[u32],
+        shapes: &[TypicalShape],
+    ) -> f64 {
+        let measure = if self.fill { fill_frag } else { frag };
+        if gpu_free.len() > 8 || cpu_free > u32::MAX as u64 {
+            return measure(cpu_free, model, gpu_free, shapes);
+        }
+        let mut sorted = [u16::MAX; 8];
+        for (k, &g) in gpu_free.iter().enumerate() {
+            sorted[k] = g.min(u16::MAX as u32 - 1) as u16;
+        }
+        sorted[..gpu_free.len()].sort_unstable();
+        let key = (
+            cpu_free as u32,
+            model.map_or(u8::MAX, |m| m),
+            gpu_free.len() as u8,
+            sorted,
+        );
+        if self.map.len() > 1 << 20 {
+            self.map.clear();
+        }
+        *self
+            .map
+            .entry(key)
+            .or_insert_with(|| measure(cpu_free, model, gpu_free, shapes))
+    }
+}
+
+/// How a fragmentation score turns into a choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scoring {
+    /// FGD's: `⌊100 · sigmoid(Δ / 1000)⌋`.
+    Quantised,
+    /// The exact decrease Δ; nodes within `tolerance` milli-GPUs of the
+    /// best count as tied and the one left with the least free GPU wins.
+    Exact { tolerance: f64 },
+}
+
+/// The search both fragmentation policies share. Ties go to the lowest
+/// node index.
+#[derive(Debug, Clone)]
+struct FragSearch {
+    typical: Vec<TypicalShape>,
+    memo: FragMemo,
+    scoring: Scoring,
+    work: Vec<u32>,
+}
+
+impl FragSearch {
+    fn new(typical: Vec<TypicalShape>, scoring: Scoring) -> Self {
+        FragSearch {
+            typical,
+            memo: FragMemo::default(),
+            scoring,
+            work: Vec::new(),
+        }
+    }
+
+    fn set_typical(&mut self, typical: Vec<TypicalShape>) {
+        self.typical = typical;
+        self.memo.map.clear();
+    }
+
+    /// Fragmentation after placing `d` on `n` using `gpus`.
+    fn frag_after(&mut self, n: &GpuNode, d: &GpuDemand, gpus: &[usize]) -> f64 {
+        self.work.clear();
+        self.work.extend_from_slice(&n.gpu_free);
+        for &g in gpus {
+            self.work[g] -= d.gpu_milli;
+        }
+        let work = std::mem::take(&mut self.work);
+        let f = self
+            .memo
+            .get(n.cpu_free - d.cpu_milli, n.model, &work, &self.typical);
+        self.work = work;
+        f
+    }
+
+    fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
+        let mut best: Option<(usize, Vec<usize>, f64, u64)> = None;
+        for (j, n) in nodes.iter().enumerate() {
+            if !n.fits(d) {
+                continue;
+            }
+            let before = self
+                .memo
+                .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
+            let mut node_best: Option<(Vec<usize>, f64)> = None;
+            if d.is_sharing() {
+                // GPUs with the same free amount give the same score: try
+                // the first of each.
+                let mut seen: Vec<u32> = Vec::with_capacity(n.gpu_free.len());
+                for g in 0..n.gpu_free.len() {
+                    let free = n.gpu_free[g];
+                    if free < d.gpu_milli || seen.contains(&free) {
+                        continue;
+                    }
+                    seen.push(free);
+                    let after = self.frag_after(n, d, &[g]);
+                    let s = self.primary(before, after);
+                    if node_best.as_ref().map_or(true, |(_, b)| s > *b) {
+                        node_best = Some((vec![g], s));
+                    }
+                }
+            } else {
+                let gpus = n.tightest_gpus(d).expect("fits");
+                let after = self.frag_after(n, d, &gpus);
+                node_best = Some((gpus, self.primary(before, after)));
+            }
+            let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
+            let left = n.gpu_free_total() - d.total_gpu_milli();
+            let better = match (&best, self.scoring) {
+                (None, _) => true,
+                (Some((_, _, b, _)), Scoring::Quantised) => s > *b,
+                (Some((_, _, b, bl)), Scoring::Exact { tolerance }) => {
+                    s > *b + tolerance || (s >= *b - tolerance && left < *bl)
+                }
+            };
+            if better {
+                best = Some((j, gpus, s, left));
+            }
+        }
+        best.map(|(node, gpus, ..)| GpuChoice { node, gpus })
+    }
+
+    fn primary(&self, before: f64, after: f64) -> f64 {
+        match self.scoring {
+            Scoring::Quantised => {
+                let x = (before - after) / 1000.0;
+                ((1.0 / (1.0 + (-x).exp())) * 100.0).trunc()
+            }
+            Scoring::Exact { .. } => before - after,
+        }
+    }
+}
+
+/// FGD as published: the typical shapes are fixed in advance (the most
+/// common shapes of a workload covering [`DEFAULT_TYPICAL_COVERAGE`] of its
+/// tasks), and the score is `⌊100 · sigmoid(Δ / 1000)⌋` for a decrease Δ
+/// of expected fragmentation, ties to the lowest node index.
+///
+/// Its integer score ties often; ties going to a fixed order of nodes is
+/// part of what makes it pack well.
+#[derive(Debug, Clone)]
+pub struct Fgd {
+    search: FragSearch,
+}
+
+impl Fgd {
+    /// FGD with typical shapes taken from `workload`, covering `coverage`
+    /// (0 to 1) of its tasks.
+    pub fn from_workload(workload: &[GpuDemand], coverage: f64) -> Self {
+        let mut counts: FxHashMap<ShapeKey, f64> = FxHashMap::default();
+        for d in workload {
+            *counts.entry(key_of(d)).or_insert(0.0) += 1.0;
+        }
+        Fgd::with_typical(typical_from_counts(&counts, coverage))
+    }
+
+    /// FGD with the given typical shapes.
+    pub fn with_typical(typical: Vec<TypicalShape>) -> Self {
+        Fgd {
+            search: FragSearch::new(typical, Scoring::Quantised),
+        }
+    }
+
+    /// The typical shapes in use.
+    pub fn typical(&self) -> &[TypicalShape] {
+        &self.search.typical
+    }
+}
+
+impl GpuPlacement for Fgd {
+    fn name(&self) -> &'static str {
+        "fgd"
+    }
+
+    fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
+        self.search.choose(d, nodes)
+    }
+}
+
+/// Default half-life of [`FragmentationAware`]'s memory of the task mix,
+/// in tasks.
+pub const DEFAULT_MIX_HALF_LIFE: f64 = 4096.0;
+
+/// Decreases of expected fragmentation within this many milli-GPUs of the
+/// best count as a tie in [`FragmentationAware`].
+const NEAR_TIE_MILLI: f64 = 20.0;
+
+/// Fragmentation-aware placement, in the spirit of FGD, that learns the
+/// task mix as it goes.
+///
+/// - **Mix**: a decaying count of the shapes of the tasks it is asked to
+///   place (half-life [`DEFAULT_MIX_HALF_LIFE`] tasks), re-read every 256
+///   tasks; every shape seen counts, by its share (see
+///   [`coverage`](Self::coverage)). [`with_workload`](Self::with_workload)
+///   fixes the mix instead.
+/// - **Measure**: for each typical shape, the free GPU capacity a node
+///   would still have after taking as many copies of the shape as fit, by
+///   GPU room and by CPU. Where FGD asks "does one more copy fit?", this
+///   asks "how much would copies of it strand?", so a node whose CPU runs
+///   out before its GPUs counts as fragmented early, in proportion.
+/// - **Choice**: the node and GPU where the weighted measure decreases most
+///   (exactly; no sigmoid, no rounding). Nodes within 20 milli-GPUs of the
+///   best count as tied, and the one left with the least free GPU wins
+///   (then the lowest index): this packs work onto nodes already in use and
+///   keeps idle nodes whole for large tasks.
+#[derive(Debug, Clone)]
+pub struct FragmentationAware {
+    search: FragSearch,
+    counts: FxHashMap<ShapeKey, f64>,
+    decay: f64,
+    seen: u64,
+    coverage: f64,
+    learning: bool,
+    scratch: ViewScratch,
+}
+
+impl Default for FragmentationAware {
+    fn default() -> Self {
+        FragmentationAware::new()
+    }
+}
+
+impl FragmentationAware {
+    /// Learns the mix online, with the defaults.
+    pub fn new() -> Self {
+        let mut search = FragSearch::new(
+            Vec::new(),
+            Scoring::Exact {
+                tolerance: NEAR_TIE_MILLI,
+            },
+        );
+        search.memo.fill = true;
+        FragmentationAware {
+            search,
+            counts: FxHashMap::default(),
+            decay: 0.5f64.powf(1.0 / DEFAULT_MIX_HALF_LIFE),
+            seen: 0,
+            coverage: 1.0,
+            learning: true,
+            scratch: ViewScratch::default(),
+        }
+    }
+
+    /// Uses the mix of `workload` instead of learning one.
+    pub fn with_workload(mut self, workload: &[GpuDemand]) -> Self {
+        self.learning = false;
+        self.counts.clear();
+        for d in workload {
+            *self.counts.entry(key_of(d)).or_insert(0.0) += 1.0;
+        }
+        self.refresh();
+        self
+    }
+
+    /// Share of the mix (0 to 1) the typical shapes cover, most common
+    /// first; the default, 1, keeps every shape.
+    pub fn coverage(mut self, coverage: f64) -> Self {
+        self.coverage = coverage;
+        self.refresh();
+        self
+    }
+
+    /// The typical shapes it currently plans for.
+    pub fn typical(&self) -> &[TypicalShape] {
+        &self.search.typical
+    }
+
+    fn refresh(&mut self) {
+        self.search
+            .set_typical(typical_from_counts(&self.counts, self.coverage));
+    }
+
+    fn learn(&mut self, d: &GpuDemand) {
+        if !self.learning {
+            return;
+        }
+        // Decay lazily: weigh the new observation up instead of every count
+        // down, and renormalise when the weights grow large.
+        let w = self.decay.powf(-(self.seen as f64));
+        *self.counts.entry(key_of(d)).or_insert(0.0) += w;
+        self.seen += 1;
+        if self.seen % 256 == 0 || self.seen <= 64 && self.seen.is_power_of_two() {
+            if w > 1e100 {
+                let scale = 1.0 / w;
+                self.counts.values_mut().for_each(|v| *v *= scale);
+                self.counts.retain(|_, v| *v > 1e-12);
+                self.seen = 0;
+            }
+            self.refresh();
+        }
+    }
+}
+
+impl GpuPlacement for FragmentationAware {
+    fn name(&self) -> &'static str {
+        "fragmentation-aware"
+    }
+
+    fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
+        self.learn(d);
+        self.search.choose(d, nodes)
+    }
+}
+
+impl Policy for FragmentationAware {
+    fn name(&self) -> &'static str {
+        GpuPlacement::name(self)
+    }
+
+    fn place(&mut self, task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let pick = place_view(self, &mut scratch, task, nodes);
+        self.scratch = scratch;
+        pick
+    }
+
+    fn allocate(
+        &mut self,
+        tasks: &[TaskView<'_>],
+        nodes: &mut [NodeView],
+        out: &mut Vec<Option<usize>>,
+    ) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        allocate_views(self, &mut scratch, tasks, nodes, out);
+        self.scratch = scratch;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragmentation_counts_gpus_too_small_for_a_shape() {
+        let shapes = [TypicalShape {
+            demand: GpuDemand::shared(1_000, 0, 500),
+            weight: 1.0,
+        }];
+        // 300 free on one GPU cannot take a 500 share; 1000 can.
+        assert_eq!(frag(8_000, None, &[300, 1_000], &shapes), 300.0);
+        // Without CPU the whole free GPU capacity is stranded.
+        assert_eq!(frag(500, None, &[300, 1_000], &shapes), 1_300.0);
+    }
+
+    #[test]
+    fn fgd_places_a_share_where_it_fills_a_gap() {
+        let mut nodes = vec![
+            GpuNode::new(32_000, 0, 2, None),
+            GpuNode::new(32_000, 0, 2, None),
+        ];
+        nodes[1].place(&GpuDemand::shared(1_000, 0, 500), &[0]);
+        let mut fgd = Fgd::from_workload(&[GpuDemand::whole(1_000, 0, 1)], 1.0);
+        let c = fgd
+            .choose(&GpuDemand::shared(1_000, 0, 500), &nodes)
+            .unwrap();
+        assert_eq!((c.node, c.gpus), (1, vec![0]));
+    }
+}

@@ -1,0 +1,464 @@
+//! Hybrid: a greedy start improved by exact dynamic programming on
+//! sub-problems and local search, within a budget.
+
+use super::budget::{Budget, Meter};
+use super::exact::{apply_schedule, batch_problem};
+use super::gap::{branch_and_bound, Gap, GapSolution};
+use super::lpt::lpt_schedule;
+use super::{least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use std::time::Duration;
+
+/// Default [`Hybrid`] budget in the runtime: 2 ms or 1 000 rounds.
+pub const DEFAULT_HYBRID_BUDGET: Budget = Budget {
+    time: Duration::from_millis(2),
+    steps: 1_000,
+};
+
+/// Largest DP table (states) for a two-node sub-problem.
+const PAIR_DP_STATES: usize = 1 << 21;
+/// Rounds without improvement after which the GAP search stops.
+const STALE_ROUNDS: u32 = 400;
+/// Search nodes one large-neighbourhood step may spend.
+const LNS_STEPS: u64 = 4_000;
+
+/// Greedy start, then improvement by exact sub-problem solves and local
+/// search, until no improvement is left or the [`Budget`] runs out.
+///
+/// - **Makespan** ([`solve_makespan`](Hybrid::solve_makespan)): starts from
+///   LPT; then, repeatedly, the node that finishes last and each other node
+///   in turn have their tasks re-split between them optimally by a
+///   subset-sum dynamic program (which subsumes moving one task and
+///   swapping two); a better split of any pair that lowers the makespan is
+///   kept. Stops when no pair with the last node improves.
+/// - **GAP** ([`solve_gap`](Hybrid::solve_gap)): starts from the best of
+///   several regret-greedy constructions, then alternates descent (moves and
+///   swaps), ejection chains (move a task to a full node and push one of its
+///   tasks on to a third), exact re-optimisation of pairs of nodes by
+///   dynamic programming over both capacities, and large-neighbourhood
+///   steps that free 8–14 tasks (all of two or three nodes, or a random
+///   few) and re-assign them optimally by branch-and-bound.
+///
+/// Deterministic under its seed when the budget's step limit, not its
+/// clock, stops it. As a runtime [`Policy`] it minimises a batch's
+/// makespan, counting the work already queued on each node.
+#[derive(Debug, Clone)]
+pub struct Hybrid {
+    budget: Budget,
+    seed: u64,
+}
+
+impl Hybrid {
+    /// With [`DEFAULT_HYBRID_BUDGET`], seeded.
+    pub fn new(seed: u64) -> Self {
+        Hybrid::with_budget(DEFAULT_HYBRID_BUDGET, seed)
+    }
+
+    /// With the given budget, seeded.
+    pub fn with_budget(budget: Budget, seed: u64) -> Self {
+        Hybrid { budget, seed }
+    }
+
+    /// A short makespan for `p`.
+    ///
+    /// `proved_optimal` is set only when the result meets
+    /// [`Makespan::lower_bound`].
+    ///
+    /// # Panics
+    ///
+    /// If some task has no eligible node.
+    pub fn solve_makespan(&self, p: &Makespan) -> Schedule {
+        let mut s = lpt_schedule(p);
+        let mut meter = self.budget.start_coarse();
+        improve_makespan(p, &mut s.assignment, &mut meter);
+        s.makespan = p.makespan(&s.assignment);
+        s.proved_optimal = s.makespan <= p.lower_bound() + 1e-9;
+        s
+    }
+
+    /// A cheap feasible assignment for `g`, or `None` when none was found.
+    ///
+    /// `proved_optimal` is set only when the cost meets the Lagrangian
+    /// lower bound.
+    pub fn solve_gap(&self, g: &Gap) -> Option<GapSolution> {
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut meter = self.budget.start_coarse();
+        let lag0 = g.lagrangian(None, 200);
+        let lambda = lag0.lambda.clone();
+        // Constructions: plain cost, Lagrangian cost, relative weight, and
+        // a few perturbed Lagrangian costs.
+        let mut best: Option<(Vec<usize>, i64)> = None;
+        for k in 0..8 {
+            let noise: Vec<f64> = (0..g.agents() * g.items())
+                .map(|_| 1.0 + 0.1 * (rng.random::<f64>() - 0.5))
+                .collect();
+            let a = match k {
+                0 => g.regret_greedy(|j, i| g.cost(j, i) as f64),
+                1 => {
+                    g.regret_greedy(|j, i| g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64)
+                }
+                2 => g.regret_greedy(|j, i| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64),
+                3 => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64),
+                _ => g.regret_greedy(|j, i| {
+                    (g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64)
+                        * noise[j * g.items() + i]
+                }),
+            };
+            if let Some(mut a) = a {
+                let mut r = g.residual(&a);
+                g.descend(&mut a, &mut r);
+                let c = g.evaluate(&a).expect("feasible");
+                if best.as_ref().map_or(true, |(_, b)| c < *b) {
+                    best = Some((a, c));
+                }
+            }
+        }
+        let (mut assign, mut cost) = best?;
+        let lag = g.lagrangian(Some(cost), 300);
+        let lambda = if lag.bound > lag0.bound {
+            lag.lambda
+        } else {
+            lambda
+        };
+        let bound = lag.bound.max(lag0.bound);
+        let mut stale = 0u32;
+        while cost as f64 > bound.ceil() - 1e-9 && stale < STALE_ROUNDS && meter.step() {
+            let before = cost;
+            let mut residual = g.residual(&assign);
+            cost -= g.descend(&mut assign, &mut residual);
+            cost -= ejection_chains(g, &mut assign, &mut residual);
+            if stale % 4 == 3 {
+                cost -= pair_dp(g, &mut assign, &mut rng);
+            }
+            cost -= lns_step(g, &mut assign, cost, &lambda, &mut rng, stale);
+            debug_assert_eq!(g.evaluate(&assign), Some(cost));
+            stale = if cost < before { 0 } else { stale + 1 };
+        }
+        Some(GapSolution {
+            assignment: assign,
+            cost,
+            proved_optimal: cost as f64 <= bound.ceil() + 1e-9,
+            lower_bound: bound,
+        })
+    }
+}
+
+/// Moves a task to a node without room for it, and one task of that node
+/// on to a third node, when the pair of moves is feasible and cheaper.
+/// Returns the saving.
+#[allow(clippy::needless_range_loop)] // index loops over a matrix read clearer
+fn ejection_chains(g: &Gap, assign: &mut [usize], residual: &mut [i64]) -> i64 {
+    let (n, m) = (g.items(), g.agents());
+    let mut saved = 0;
+    for i in 0..n {
+        let a = assign[i];
+        for b in 0..m {
+            if b == a || g.weight(b, i) <= residual[b] {
+                continue; // a plain move; descent covers it
+            }
+            let gain_i = g.cost(a, i) - g.cost(b, i);
+            let need = g.weight(b, i) - residual[b];
+            let mut best: Option<(i64, usize, usize)> = None;
+            for k in 0..n {
+                if assign[k] != b || k == i || g.weight(b, k) < need {
+                    continue;
+                }
+                for c in 0..m {
+                    if c == b {
+                        continue;
+                    }
+                    let room = if c == a {
+                        residual[a] + g.weight(a, i)
+                    } else {
+                        residual[c]
+                    };
+                    if g.weight(c, k) > room {
+                        continue;
+                    }
+                    let delta = gain_i + g.cost(b, k) - g.cost(c, k);
+                    if delta > 0 && best.map_or(true, |(d, ..)| delta > d) {
+                        best = Some((delta, k, c));
+                    }
+                }
+            }
+            if let Some((delta, k, c)) = best {
+                residual[a] += g.weight(a, i);
+                residual[b] -= g.weight(b, i) - g.weight(b, k);
+                residual[c] -= g.weight(c, k);
+                assign[i] = b;
+                assign[k] = c;
+                saved += delta;
+                break;
+            }
+        }
+    }
+    saved
+}
+
+/// Re-splits the tasks of a random pair of nodes optimally between them by
+/// dynamic programming over both nodes' used capacity, when the table is
+/// small enough. Returns the saving.
+fn pair_dp(g: &Gap, assign: &mut [usize], rng: &mut StdRng) -> i64 {
+    let m = g.agents();
+    if m < 2 {
+        return 0;
+    }
+    let a = rng.random_range(0..m);
+    let mut b = rng.random_range(0..m - 1);
+    if b >= a {
+        b += 1;
+    }
+    let items: Vec<usize> = (0..g.items())
+        .filter(|&i| assign[i] == a || assign[i] == b)
+        .collect();
+    let (ca, cb) = (g.capacity(a).max(0) as usize, g.capacity(b).max(0) as usize);
+    let states = (ca + 1) * (cb + 1);
+    if items.is_empty() || states > PAIR_DP_STATES || states * items.len() > 64 * PAIR_DP_STATES {
+        return 0;
+    }
+    let old: i64 = items.iter().map(|&i| g.cost(assign[i], i)).sum();
+    const INF: i64 = i64::MAX / 4;
+    let idx = |la: usize, lb: usize| la * (cb + 1) + lb;
+    let mut dp = vec![INF; states];
+    dp[0] = 0;
+    // choice[k][state]: whether task k went to `a` on the way to `state`.
+    let mut choice: Vec<Vec<bool>> = Vec::with_capacity(items.len());
+    for &i in &items {
+        let (wa, wb) = (g.weight(a, i) as usize, g.weight(b, i) as usize);
+        let (cost_a, cost_b) = (g.cost(a, i), g.cost(b, i));
+        let mut next = vec![INF; states];
+        let mut ch = vec![false; states];
+        for la in 0..=ca {
+            for lb in 0..=cb {
+                let v = dp[idx(la, lb)];
+                if v >= INF {
+                    continue;
+                }
+                if la + wa <= ca {
+                    let t = idx(la + wa, lb);
+                    if v + cost_a < next[t] {
+                        next[t] = v + cost_a;
+                        ch[t] = true;
+                    }
+                }
+                if lb + wb <= cb {
+                    let t = idx(la, lb + wb);
+                    if v + cost_b < next[t] {
+                        next[t] = v + cost_b;
+                        ch[t] = false;
+                    }
+                }
+            }
+        }
+        dp = next;
+        choice.push(ch);
+    }
+    let (mut state, best) = dp
+        .iter()
+        .enumerate()
+        .min_by_key(|&(s, &v)| (v, s))
+        .map(|(s, &v)| (s, v))
+        .expect("table not empty");
+    if best >= old {
+        return 0;
+    }
+    for (k, &i) in items.iter().enumerate().rev() {
+        let (la, lb) = (state / (cb + 1), state % (cb + 1));
+        if choice[k][state] {
+            assign[i] = a;
+            state = idx(la - g.weight(a, i) as usize, lb);
+        } else {
+            assign[i] = b;
+            state = idx(la, lb - g.weight(b, i) as usize);
+        }
+    }
+    old - best
+}
+
+/// Frees a handful of tasks and re-assigns them optimally (within a small
+/// search budget) by branch-and-bound. Returns the saving.
+fn lns_step(
+    g: &Gap,
+    assign: &mut [usize],
+    cost: i64,
+    lambda: &[f64],
+    rng: &mut StdRng,
+    stale: u32,
+) -> i64 {
+    let (n, m) = (g.items(), g.agents());
+    let size = (8 + (stale as usize % 7)).min(n);
+    let mut free: Vec<usize> = Vec::with_capacity(size);
+    if stale % 2 == 0 && m >= 2 {
+        // All tasks of two or three random nodes (a random subset if many).
+        let mut nodes: Vec<usize> = (0..m).collect();
+        nodes.shuffle(rng);
+        nodes.truncate(2 + (stale as usize / 2) % 2);
+        free.extend((0..n).filter(|&i| nodes.contains(&assign[i])));
+        free.shuffle(rng);
+        free.truncate(size);
+    } else {
+        let mut all: Vec<usize> = (0..n).collect();
+        all.shuffle(rng);
+        free.extend_from_slice(&all[..size]);
+    }
+    free.sort_unstable();
+    let mut best = Some(cost);
+    let mut meter = Budget::steps(LNS_STEPS).start();
+    let _finished = branch_and_bound(g, &free, lambda, assign, &mut best, &mut meter);
+    cost - best.expect("the current assignment is a solution")
+}
+
+/// Improves a makespan assignment by optimal re-splits of the last node's
+/// tasks with each other node's; stops at a local optimum or when the
+/// meter runs out.
+fn improve_makespan(p: &Makespan, assign: &mut [usize], meter: &mut Meter) {
+    let m = p.nodes();
+    if m < 2 {
+        return;
+    }
+    loop {
+        let finish = p.finish_times(assign);
+        let worst = (0..m)
+            .max_by(|&a, &b| finish[a].total_cmp(&finish[b]).then(b.cmp(&a)))
+            .expect("nodes");
+        let mut others: Vec<usize> = (0..m).filter(|&k| k != worst).collect();
+        others.sort_by(|&a, &b| finish[a].total_cmp(&finish[b]).then(a.cmp(&b)));
+        let mut improved = false;
+        for k in others {
+            if !meter.step() {
+                return;
+            }
+            if split_pair(p, assign, worst, k, finish[worst]) {
+                improved = true;
+                break;
+            }
+        }
+        if !improved {
+            return;
+        }
+    }
+}
+
+/// Re-splits the tasks of nodes `a` and `b` (those eligible on both) to
+/// minimise the later of their two finish times, by a subset-sum dynamic
+/// program with back-pointers; applies it if that finishes both before
+/// `limit`. Returns whether it did.
+fn split_pair(p: &Makespan, assign: &mut [usize], a: usize, b: usize, limit: f64) -> bool {
+    let movable: Vec<usize> = (0..p.tasks())
+        .filter(|&i| {
+            (assign[i] == a || assign[i] == b) && p.is_eligible(i, a) && p.is_eligible(i, b)
+        })
+        .collect();
+    if movable.is_empty() {
+        return false;
+    }
+    // Fixed work (tasks that cannot move) stays where it is.
+    let mut is_movable = vec![false; p.tasks()];
+    for &i in &movable {
+        is_movable[i] = true;
+    }
+    let fixed = |j: usize| -> f64 {
+        (0..p.tasks())
+            .filter(|&i| assign[i] == j && !is_movable[i])
+            .map(|i| p.work[i])
+            .sum()
+    };
+    let (base_a, base_b) = (
+        p.ready[a] + fixed(a) / p.speeds[a],
+        p.ready[b] + fixed(b) / p.speeds[b],
+    );
+    let total: f64 = movable.iter().map(|&i| p.work[i]).sum();
+    // Integer weights: exact when the work is integral and small enough,
+    // otherwise scaled to at most 2^20 units.
+    let integral = movable.iter().all(|&i| p.work[i].fract() == 0.0);
+    let scale = if integral && total <= (1u64 << 22) as f64 {
+        1.0
+    } else {
+        (1u64 << 20) as f64 / total.max(1e-12)
+    };
+    let w: Vec<usize> = movable
+        .iter()
+        .map(|&i| (p.work[i] * scale).round() as usize)
+        .collect();
+    let cap: usize = w.iter().sum();
+    const NONE: u32 = u32::MAX;
+    let mut from = vec![NONE; cap + 1]; // task index (into movable) that first reached a sum
+    let mut reach = vec![false; cap + 1];
+    reach[0] = true;
+    for (k, &wk) in w.iter().enumerate() {
+        if wk == 0 {
+            continue;
+        }
+        for s in (0..=cap - wk).rev() {
+            if reach[s] && !reach[s + wk] {
+                reach[s + wk] = true;
+                from[s + wk] = k as u32;
+            }
+        }
+    }
+    let mut best: Option<(f64, usize)> = None;
+    for (s, &r) in reach.iter().enumerate() {
+        if !r {
+            continue;
+        }
+        let on_a = s as f64 / scale;
+        let t = (base_a + on_a / p.speeds[a]).max(base_b + (total - on_a) / p.speeds[b]);
+        if best.map_or(true, |(bt, _)| t < bt) {
+            best = Some((t, s));
+        }
+    }
+    let Some((t, mut s)) = best else { return false };
+    if t >= limit - 1e-9 {
+        return false;
+    }
+    let mut on_a = vec![false; movable.len()];
+    while s > 0 {
+        let k = from[s] as usize;
+        on_a[k] = true;
+        s -= w[k];
+    }
+    // Check the split with the unscaled work (tasks of zero scaled weight
+    // stay on `b`).
+    let exact_on_a: f64 = movable
+        .iter()
+        .zip(&on_a)
+        .filter(|(_, &x)| x)
+        .map(|(&i, _)| p.work[i])
+        .sum();
+    let new_t =
+        (base_a + exact_on_a / p.speeds[a]).max(base_b + (total - exact_on_a) / p.speeds[b]);
+    if new_t >= limit - 1e-9 {
+        return false;
+    }
+    for (k, &i) in movable.iter().enumerate() {
+        assign[i] = if on_a[k] { a } else { b };
+    }
+    true
+}
+
+impl Policy for Hybrid {
+    fn name(&self) -> &'static str {
+        "hybrid"
+    }
+
+    fn place(&mut self, task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
+        least_finish(task, nodes)
+    }
+
+    fn allocate(
+        &mut self,
+        tasks: &[TaskView<'_>],
+        nodes: &mut [NodeView],
+        out: &mut Vec<Option<usize>>,
+    ) {
+        match batch_problem(tasks, nodes) {
+            Some(p) => {
+                let s = self.solve_makespan(&p);
+                apply_schedule(&s, tasks, nodes, out);
+            }
+            None => super::Lpt::new().allocate(tasks, nodes, out),
+        }
+    }
+}

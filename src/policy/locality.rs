@@ -1,0 +1,272 @@
+//! Locality: a minimum spanning tree over a node communication-cost
+//! matrix (Prim), and placement of communicating task groups on nodes close
+//! to each other.
+
+use super::{least_finish, NodeView, Policy, TaskView};
+
+/// A minimum spanning tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mst {
+    /// Its edges `(from, to, cost)`, `from` already in the tree when `to`
+    /// joined.
+    pub edges: Vec<(usize, usize, f64)>,
+    /// Sum of the edge costs.
+    pub total: f64,
+    /// Nodes in the order they joined (starting with node 0).
+    pub order: Vec<usize>,
+}
+
+/// Prim's algorithm on a dense symmetric cost matrix, from node 0, in
+/// `O(V²)`. Ties go to the lowest index.
+///
+/// # Panics
+///
+/// If the matrix is not square.
+///
+/// # Examples
+///
+/// ```
+/// use allot::policy::prim_mst;
+///
+/// let c = vec![vec![0.0, 1.0, 4.0], vec![1.0, 0.0, 2.0], vec![4.0, 2.0, 0.0]];
+/// let mst = prim_mst(&c);
+/// assert_eq!(mst.total, 3.0);
+/// assert_eq!(mst.order, vec![0, 1, 2]);
+/// ```
+pub fn prim_mst(cost: &[Vec<f64>]) -> Mst {
+    let n = cost.len();
+    assert!(
+        cost.iter().all(|row| row.len() == n),
+        "cost matrix must be square"
+    );
+    let mut edges = Vec::with_capacity(n.saturating_sub(1));
+    let mut order = Vec::with_capacity(n);
+    if n == 0 {
+        return Mst {
+            edges,
+            total: 0.0,
+            order,
+        };
+    }
+    let mut in_tree = vec![false; n];
+    let mut dist = vec![f64::INFINITY; n];
+    let mut parent = vec![usize::MAX; n];
+    dist[0] = 0.0;
+    let mut total = 0.0;
+    for _ in 0..n {
+        let mut u = usize::MAX;
+        for v in 0..n {
+            if !in_tree[v] && (u == usize::MAX || dist[v] < dist[u]) {
+                u = v;
+            }
+        }
+        in_tree[u] = true;
+        order.push(u);
+        if parent[u] != usize::MAX {
+            edges.push((parent[u], u, cost[parent[u]][u]));
+            total += cost[parent[u]][u];
+        }
+        for v in 0..n {
+            if !in_tree[v] && cost[u][v] < dist[v] {
+                dist[v] = cost[u][v];
+                parent[v] = u;
+            }
+        }
+    }
+    Mst {
+        edges,
+        total,
+        order,
+    }
+}
+
+/// Communication cost of a group placed on `nodes` (one entry per task):
+/// the sum over pairs of tasks of the cost between their nodes.
+pub fn group_cost(cost: &[Vec<f64>], nodes: &[usize]) -> f64 {
+    let mut c = 0.0;
+    for a in 0..nodes.len() {
+        for b in (a + 1)..nodes.len() {
+            c += cost[nodes[a]][nodes[b]];
+        }
+    }
+    c
+}
+
+/// Places groups of communicating tasks on nodes with free slots, each
+/// group on a set of nodes close to each other: from each possible first
+/// node, the group grows Prim-style (the node nearest to the set so far
+/// joins next) until its tasks fit; the cheapest set by [`group_cost`]
+/// wins (ties to the lowest first node). Larger groups are placed first.
+///
+/// Returns, per group, the node of each of its tasks; `None` when the free
+/// slots cannot hold every group.
+///
+/// # Panics
+///
+/// If the matrix is not square or `free` does not have one entry per node.
+pub fn place_groups(
+    cost: &[Vec<f64>],
+    free: &[usize],
+    groups: &[usize],
+) -> Option<Vec<Vec<usize>>> {
+    let n = cost.len();
+    assert!(
+        cost.iter().all(|row| row.len() == n),
+        "cost matrix must be square"
+    );
+    assert_eq!(free.len(), n, "one free-slot count per node");
+    let mut free = free.to_vec();
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by(|&a, &b| groups[b].cmp(&groups[a]).then(a.cmp(&b)));
+    let mut out = vec![Vec::new(); groups.len()];
+    for g in order {
+        let size = groups[g];
+        if size == 0 {
+            continue;
+        }
+        let mut best: Option<(f64, Vec<usize>)> = None;
+        for start in (0..n).filter(|&s| free[s] > 0) {
+            let mut placed = Vec::with_capacity(size);
+            let mut left = free.clone();
+            let mut in_set = vec![false; n];
+            let mut dist: Vec<f64> = cost[start].clone();
+            let mut u = start;
+            loop {
+                in_set[u] = true;
+                while left[u] > 0 && placed.len() < size {
+                    placed.push(u);
+                    left[u] -= 1;
+                }
+                if placed.len() == size {
+                    break;
+                }
+                let next = (0..n)
+                    .filter(|&v| !in_set[v] && left[v] > 0)
+                    .min_by(|&a, &b| dist[a].total_cmp(&dist[b]).then(a.cmp(&b)));
+                let Some(v) = next else { break };
+                for w in 0..n {
+                    dist[w] = dist[w].min(cost[v][w]);
+                }
+                u = v;
+            }
+            if placed.len() < size {
+                continue;
+            }
+            let c = group_cost(cost, &placed);
+            if best.as_ref().map_or(true, |(bc, _)| c < *bc) {
+                best = Some((c, placed));
+            }
+        }
+        let (_, placed) = best?;
+        for &j in &placed {
+            free[j] -= 1;
+        }
+        out[g] = placed;
+    }
+    Some(out)
+}
+
+/// Places communicating groups close together.
+///
+/// In a batch, each maximal run of consecutive tasks of the same kind is a
+/// group; a group goes to nodes close to each other under the policy's
+/// communication-cost matrix ([`place_groups`]), using each node's free
+/// slots (or, when the group needs more, several rounds of its slots). A
+/// single task goes to the node that would finish it soonest. Without a
+/// matrix ([`Locality::uniform`]) every pair of nodes is equally far, and
+/// groups simply fill the fewest nodes.
+#[derive(Debug, Clone, Default)]
+pub struct Locality {
+    cost: Option<Vec<Vec<f64>>>,
+}
+
+impl Locality {
+    /// Every pair of nodes equally far apart.
+    pub fn uniform() -> Self {
+        Locality { cost: None }
+    }
+
+    /// With a communication-cost matrix indexed by node position.
+    pub fn with_costs(cost: Vec<Vec<f64>>) -> Self {
+        Locality { cost: Some(cost) }
+    }
+}
+
+impl Policy for Locality {
+    fn name(&self) -> &'static str {
+        "locality"
+    }
+
+    fn place(&mut self, task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
+        least_finish(task, nodes)
+    }
+
+    fn allocate(
+        &mut self,
+        tasks: &[TaskView<'_>],
+        nodes: &mut [NodeView],
+        out: &mut Vec<Option<usize>>,
+    ) {
+        out.clear();
+        let n = nodes.len();
+        let cost = match &self.cost {
+            Some(c) if c.len() == n && c.iter().all(|r| r.len() == n) => c.clone(),
+            _ => (0..n)
+                .map(|a| (0..n).map(|b| if a == b { 0.0 } else { 1.0 }).collect())
+                .collect(),
+        };
+        let mut start = 0;
+        while start < tasks.len() {
+            let mut end = start + 1;
+            while end < tasks.len() && tasks[end].kind == tasks[start].kind {
+                end += 1;
+            }
+            let group = &tasks[start..end];
+            let hosts: Vec<bool> = nodes.iter().map(|v| v.can_host(&group[0])).collect();
+            let mut free: Vec<usize> = nodes
+                .iter()
+                .zip(&hosts)
+                .map(|(v, &h)| {
+                    if h {
+                        v.slots.saturating_sub(v.queued + v.running)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let room: usize = free.iter().sum();
+            if room < group.len() {
+                let slots: usize = nodes
+                    .iter()
+                    .zip(&hosts)
+                    .map(|(v, &h)| if h { v.slots.max(1) } else { 0 })
+                    .sum();
+                let rounds = if slots == 0 {
+                    0
+                } else {
+                    group.len().div_ceil(slots)
+                };
+                for (j, f) in free.iter_mut().enumerate() {
+                    *f = if hosts[j] {
+                        nodes[j].slots.max(1) * rounds
+                    } else {
+                        0
+                    };
+                }
+            }
+            let placed = place_groups(&cost, &free, &[group.len()]).map(|mut v| v.remove(0));
+            for (k, task) in group.iter().enumerate() {
+                let pick = placed
+                    .as_ref()
+                    .map(|p| p[k])
+                    .filter(|&j| nodes[j].can_host(task))
+                    .or_else(|| least_finish(task, nodes));
+                if let Some(j) = pick {
+                    nodes[j].assign(task);
+                }
+                out.push(pick);
+            }
+            start = end;
+        }
+    }
+}
