@@ -12,9 +12,7 @@
 //! `duplicated` are computed by checking every task handle against the
 //! ledger, not assumed. Set `RUST_LOG=allot=debug` to watch the runtime.
 
-use allot::{
-    Fault, NodeId, NodeSpec, Resources, Runtime, Task, TaskError, TaskHandle, TaskKind,
-};
+use allot::{Fault, NodeId, NodeSpec, Resources, Runtime, Task, TaskError, TaskHandle, TaskKind};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -28,7 +26,9 @@ type Out = (usize, f64);
 fn gradient_step(seed: usize) -> f64 {
     let (n, d) = (256, 32);
     let mut w = vec![0.0f64; d];
-    let x: Vec<f64> = (0..n * d).map(|i| (((i + seed) * 31 % 97) as f64 / 97.0) - 0.5).collect();
+    let x: Vec<f64> = (0..n * d)
+        .map(|i| (((i + seed) * 31 % 97) as f64 / 97.0) - 0.5)
+        .collect();
     let y: Vec<f64> = (0..n).map(|i| ((i + seed) % 2) as f64).collect();
     let mut loss = 0.0;
     for _ in 0..8 {
@@ -65,7 +65,9 @@ fn matmul(seed: usize) -> f64 {
 
 /// Preprocessing: standardise a vector of 16 384 samples; returns its variance.
 fn standardise(seed: usize) -> f64 {
-    let v: Vec<f64> = (0..16_384).map(|i| ((i * 13 + seed) % 101) as f64).collect();
+    let v: Vec<f64> = (0..16_384)
+        .map(|i| ((i * 13 + seed) % 101) as f64)
+        .collect();
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
     let z: Vec<f64> = v.iter().map(|x| (x - mean) / sd.max(1e-12)).collect();
@@ -78,7 +80,9 @@ fn evaluate(seed: usize) -> f64 {
     let w: Vec<f64> = (0..d).map(|c| (c as f64 - 3.5) / 4.0).collect();
     let correct = (0..n)
         .filter(|&r| {
-            let z: f64 = (0..d).map(|c| w[c] * ((((r + seed) * (c + 3)) % 17) as f64 - 8.0)).sum();
+            let z: f64 = (0..d)
+                .map(|c| w[c] * ((((r + seed) * (c + 3)) % 17) as f64 - 8.0))
+                .sum();
             (z > 0.0) == ((r + seed) % 3 != 0)
         })
         .count();
@@ -90,7 +94,11 @@ fn make_task(i: usize) -> Task<Out> {
         0..=2 => Task::new(move |_| Ok::<_, String>((i, gradient_step(i))))
             .kind(TaskKind::Training)
             .cost(0.0008)
-            .demand(Resources::cpu(2_000).with_gpu_milli(500).with_memory_mib(2_048))
+            .demand(
+                Resources::cpu(2_000)
+                    .with_gpu_milli(500)
+                    .with_memory_mib(2_048),
+            )
             .priority(2),
         3..=6 => Task::new(move |_| Ok::<_, String>((i, matmul(i))))
             .kind(TaskKind::Inference)
@@ -112,17 +120,26 @@ fn make_task(i: usize) -> Task<Out> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "allot=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "allot=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
 
     let runtime = Runtime::builder()
         .nodes([
-            NodeSpec::new(Resources::new(2_000, 8_192, 0, 1_000)).name("cpu-small").speed(0.5),
-            NodeSpec::new(Resources::new(8_000, 32_768, 0, 10_000)).name("cpu-large").slots(2),
-            NodeSpec::new(Resources::new(8_000, 65_536, 2_000, 10_000)).name("gpu-a").slots(2),
-            NodeSpec::new(Resources::new(8_000, 65_536, 1_000, 10_000)).name("gpu-b").speed(0.8),
+            NodeSpec::new(Resources::new(2_000, 8_192, 0, 1_000))
+                .name("cpu-small")
+                .speed(0.5),
+            NodeSpec::new(Resources::new(8_000, 32_768, 0, 10_000))
+                .name("cpu-large")
+                .slots(2),
+            NodeSpec::new(Resources::new(8_000, 65_536, 2_000, 10_000))
+                .name("gpu-a")
+                .slots(2),
+            NodeSpec::new(Resources::new(8_000, 65_536, 1_000, 10_000))
+                .name("gpu-b")
+                .speed(0.8),
         ])
         .build()?;
     let handle = runtime.handle().clone();
@@ -134,7 +151,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let batch = (chunk_start..(chunk_start + BATCH).min(TASKS)).map(make_task);
         handles.extend(handle.submit_batch(batch)?);
         if b == 8 {
-            println!("injecting a panic into {} ({})", panic_node, handle.nodes()[panic_node.0].name);
+            println!(
+                "injecting a panic into {} ({})",
+                panic_node,
+                handle.nodes()[panic_node.0].name
+            );
             handle.inject(Fault::PanicNode { node: panic_node })?;
         }
     }
@@ -167,7 +188,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (n, spec) in m.nodes.iter().zip(&specs) {
         println!(
             "{:<10} {:>6.2} {:>6} {:>10} {:>7} {:>9} {:>7} {:>8} {:>6}",
-            n.name, n.speed, spec.slots, n.completed, n.failed, n.restarts, n.migrations_in, n.migrations_out, n.stale_results
+            n.name,
+            n.speed,
+            spec.slots,
+            n.completed,
+            n.failed,
+            n.restarts,
+            n.migrations_in,
+            n.migrations_out,
+            n.stale_results
         );
     }
     let t = &m.totals;
@@ -194,7 +223,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         + ledger_terminal.saturating_sub(t.submitted)
         + delivered.saturating_sub(t.submitted);
     debug_assert_eq!(timed_out, t.submitted.saturating_sub(delivered));
-    assert_eq!(t.completed, completed, "ledger and handles disagree on completions");
+    assert_eq!(
+        t.completed, completed,
+        "ledger and handles disagree on completions"
+    );
     println!(
         "summary: submitted={} completed={} failed={} lost={} duplicated={} restarts={} migrations={}",
         t.submitted,

@@ -11,7 +11,12 @@
 //! this run, so they compare like with like on a noisy machine.
 
 #[path = "../benches/support/cases.rs"]
-#[allow(dead_code, unreachable_pub, missing_docs, missing_debug_implementations)]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    missing_debug_implementations
+)]
 mod cases;
 
 use std::time::Duration;
@@ -48,7 +53,10 @@ fn parse_args() -> Result<Args, String> {
             "--runs" => a.runs = num("--runs")?,
             "--json" => a.json = true,
             "-h" | "--help" => {
-                return Err("usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json]".into())
+                return Err(
+                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json]"
+                        .into(),
+                )
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
@@ -86,7 +94,10 @@ fn main() {
         .expect("tokio runtime");
     let tokio = median_rate(n, runs, || cases::tokio_spawn(&tokio_rt, n));
     drop(tokio_rt);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("rayon pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("rayon pool");
     let rayon = median_rate(n, runs, || cases::rayon_spawn(&pool, n));
     drop(pool);
 
@@ -123,7 +134,10 @@ fn main() {
         }
         obj.insert("rates_per_s".into(), rates.into());
         obj.insert("mailbox_vs_actix".into(), mailbox_vs_actix.into());
-        obj.insert("mailbox_single_vs_actix".into(), mailbox_single_vs_actix.into());
+        obj.insert(
+            "mailbox_single_vs_actix".into(),
+            mailbox_single_vs_actix.into(),
+        );
         obj.insert("e2e_vs_tokio_spawn".into(), e2e_vs_tokio_spawn.into());
         obj.insert("e2e_vs_rayon".into(), e2e_vs_rayon.into());
         println!("{}", serde_json::Value::Object(obj));

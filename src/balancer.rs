@@ -78,8 +78,11 @@ mod duration_secs {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs)
-            .map_err(|_| serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {secs}")))
+        Duration::try_from_secs_f64(secs).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "duration must be finite and >= 0 seconds, got {secs}"
+            ))
+        })
     }
 }
 
@@ -144,7 +147,9 @@ impl Balancer {
         }
         self.rounds.fetch_add(1, Ordering::Relaxed);
         for m in moves {
-            let Some(addr) = self.directory.lock()[m.from].clone() else { continue };
+            let Some(addr) = self.directory.lock()[m.from].clone() else {
+                continue;
+            };
             self.in_progress += 1;
             let (from, to) = (m.from, m.to);
             addr.send(TakeQueued {

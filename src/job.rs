@@ -71,6 +71,8 @@ pub(crate) struct JobCore {
     pub(crate) cost_units: u64,
     pub(crate) submitted_at: Instant,
     pub(crate) state: AtomicU64,
+    /// Where the ledger keeps this job: `(shard << 32) | index`.
+    pub(crate) ledger_slot: AtomicU64,
     errors: Mutex<Vec<AttemptError>>,
 }
 
@@ -85,12 +87,7 @@ impl fmt::Debug for JobCore {
 }
 
 impl JobCore {
-    pub(crate) fn new(
-        id: TaskId,
-        spec: TaskSpec,
-        key: OrderKey,
-        submitted_at: Instant,
-    ) -> Self {
+    pub(crate) fn new(id: TaskId, spec: TaskSpec, key: OrderKey, submitted_at: Instant) -> Self {
         let cost_units = (spec.cost * COST_SCALE) as u64;
         JobCore {
             id,
@@ -99,6 +96,7 @@ impl JobCore {
             cost_units,
             submitted_at,
             state: AtomicU64::new(pack(Phase::Pending, 0)),
+            ledger_slot: AtomicU64::new(u64::MAX),
             errors: Mutex::new(Vec::new()),
         }
     }
@@ -280,6 +278,9 @@ struct CellState<T> {
     thread: Option<Thread>,
 }
 
+/// Looks at a result cell before parking on it.
+const SPIN_ROUNDS: u32 = 12;
+
 pub(crate) struct ResultCell<T> {
     state: Mutex<CellState<T>>,
 }
@@ -317,6 +318,20 @@ impl<T> ResultCell<T> {
     ///
     /// If the outcome was already taken.
     pub(crate) fn take(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        // Results often arrive within a microsecond or two when tasks are
+        // short: look a few times before paying for a park and an unpark.
+        for round in 0..SPIN_ROUNDS {
+            if let Some(v) = self.try_take() {
+                return Some(v);
+            }
+            if round < SPIN_ROUNDS / 2 {
+                for _ in 0..(1 << round.min(6)) {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+        }
         loop {
             {
                 let mut st = self.state.lock();
@@ -332,9 +347,9 @@ impl<T> ResultCell<T> {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        self.state.lock().thread = None;
-                        // One last look: it may have arrived meanwhile.
                         let mut st = self.state.lock();
+                        st.thread = None;
+                        // One last look: it may have arrived meanwhile.
                         if let Some(v) = st.value.take() {
                             st.taken = true;
                             return Some(v);
@@ -345,6 +360,16 @@ impl<T> ResultCell<T> {
                 }
             }
         }
+    }
+
+    fn try_take(&self) -> Option<Result<T, TaskError>> {
+        let mut st = self.state.lock();
+        assert!(!st.taken, "task outcome already taken");
+        let v = st.value.take();
+        if v.is_some() {
+            st.taken = true;
+        }
+        v
     }
 
     pub(crate) fn poll(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
@@ -450,7 +475,10 @@ mod tests {
             deadline_nanos: None,
         };
         let core = JobCore::new(TaskId(0), spec, key, Instant::now());
-        Arc::new(TaskInner::new(core, Arc::new(|ctx: &TaskContext<'_>| Ok(ctx.attempt()))))
+        Arc::new(TaskInner::new(
+            core,
+            Arc::new(|ctx: &TaskContext<'_>| Ok(ctx.attempt())),
+        ))
     }
 
     #[test]
@@ -473,17 +501,26 @@ mod tests {
         let j = job(false, 3);
         j.core.transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Error("boom".into());
-        assert_eq!(after_failure(&*j, Phase::Running, 0, None, f), AfterFailure::Failed);
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 0, None, f),
+            AfterFailure::Failed
+        );
         let out = j.cell.take(None).unwrap();
         assert!(matches!(out, Err(TaskError::Failed { ref attempts }) if attempts.len() == 1));
 
         let j = job(true, 1);
         j.core.transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Panicked("p".into());
-        assert_eq!(after_failure(&*j, Phase::Running, 0, None, f), AfterFailure::Retry);
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 0, None, f),
+            AfterFailure::Retry
+        );
         j.core.transition(Phase::Pending, 1, Phase::Running, 1);
         let f = AttemptFailure::TimedOut;
-        assert_eq!(after_failure(&*j, Phase::Running, 1, None, f), AfterFailure::Failed);
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 1, None, f),
+            AfterFailure::Failed
+        );
         match j.cell.take(None).unwrap() {
             Err(TaskError::Failed { attempts }) => assert_eq!(attempts.len(), 2),
             other => panic!("unexpected {other:?}"),
@@ -495,7 +532,10 @@ mod tests {
         let j = job(false, 0);
         assert!(cancel(&*j, CancelReason::Caller));
         assert!(!cancel(&*j, CancelReason::Caller));
-        assert!(!fail_now(&*j, TaskError::Unschedulable { reason: "x".into() }));
+        assert!(!fail_now(
+            &*j,
+            TaskError::Unschedulable { reason: "x".into() }
+        ));
         assert!(j.cell.take(None).unwrap().unwrap_err().is_cancelled());
     }
 

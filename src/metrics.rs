@@ -63,14 +63,14 @@ pub struct LatencySummary {
 impl LatencySummary {
     pub(crate) fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Self {
         let mut buckets = Vec::new();
-        if h.len() > 0 {
+        if !h.is_empty() {
             for v in h.iter_log(1, 2.0) {
                 buckets.push((v.value_iterated_to(), v.count_since_last_iteration()));
             }
         }
         LatencySummary {
             count: h.len(),
-            mean_us: if h.len() > 0 { h.mean() } else { 0.0 },
+            mean_us: if !h.is_empty() { h.mean() } else { 0.0 },
             p50_us: h.value_at_quantile(0.5),
             p90_us: h.value_at_quantile(0.9),
             p99_us: h.value_at_quantile(0.99),

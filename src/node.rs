@@ -190,7 +190,12 @@ pub(crate) struct Evicted {
 }
 
 impl NodeShared {
-    pub(crate) fn new(id: NodeId, spec: NodeSpec, discipline: Discipline, ledger: Arc<Ledger>) -> Self {
+    pub(crate) fn new(
+        id: NodeId,
+        spec: NodeSpec,
+        discipline: Discipline,
+        ledger: Arc<Ledger>,
+    ) -> Self {
         let speed = spec.speed;
         NodeShared {
             id,
@@ -252,8 +257,12 @@ impl NodeShared {
     }
 
     pub(crate) fn count_migrations(&self, n_in: u64, n_out: u64) {
-        self.counters.migrations_in.fetch_add(n_in, Ordering::Relaxed);
-        self.counters.migrations_out.fetch_add(n_out, Ordering::Relaxed);
+        self.counters
+            .migrations_in
+            .fetch_add(n_in, Ordering::Relaxed);
+        self.counters
+            .migrations_out
+            .fetch_add(n_out, Ordering::Relaxed);
     }
 
     pub(crate) fn completed(&self) -> u64 {
@@ -263,7 +272,6 @@ impl NodeShared {
     /// Pushes jobs (each `Pending`) into the queue and wakes an idle
     /// executor once. Hands the jobs back if the node is not accepting.
     pub(crate) fn push_batch(&self, jobs: Vec<JobRef>) -> Result<(), Vec<JobRef>> {
-        let mut reaped = 0u64;
         let wake = {
             let mut st = self.state.lock();
             if !st.accepting {
@@ -278,15 +286,14 @@ impl NodeShared {
                     added += core.cost_units;
                     st.queue.push(core.key, job);
                     pushed += 1;
-                } else if self.ledger.settle(core.id, Settled::Cancelled) {
+                } else {
                     // Cancelled on its way here; it ends with us.
-                    reaped += 1;
+                    self.ledger.settle(core, Settled::Cancelled);
                 }
             }
             self.load.fetch_add(added, Ordering::Relaxed);
             (st.idle > 0).then_some(pushed)
         };
-        let _ = reaped;
         match wake {
             Some(1) => {
                 self.cv.notify_one();
@@ -295,6 +302,30 @@ impl NodeShared {
                 self.cv.notify_all();
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Pushes one job (`Pending`); hands it back if the node is not accepting.
+    pub(crate) fn push_one(&self, job: JobRef) -> Result<(), JobRef> {
+        let wake = {
+            let mut st = self.state.lock();
+            if !st.accepting {
+                return Err(job);
+            }
+            let core = job.core();
+            let attempt = core.attempt();
+            if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
+                self.load.fetch_add(core.cost_units, Ordering::Relaxed);
+                st.queue.push(core.key, job);
+                st.idle > 0
+            } else {
+                self.ledger.settle(core, Settled::Cancelled);
+                false
+            }
+        };
+        if wake {
+            self.cv.notify_one();
         }
         Ok(())
     }
@@ -311,7 +342,9 @@ impl NodeShared {
         let mut cost = 0u64;
         // Leave the most urgent task for this node's next free slot.
         while taken.len() < max_tasks && cost < budget && st.queue.len() > 1 {
-            let Some(job) = st.queue.pop_last() else { break };
+            let Some(job) = st.queue.pop_last() else {
+                break;
+            };
             let core = job.core();
             let attempt = core.attempt();
             self.load.fetch_sub(core.cost_units, Ordering::Relaxed);
@@ -319,7 +352,7 @@ impl NodeShared {
                 cost += core.cost_units;
                 taken.push(job);
             } else {
-                self.ledger.settle(core.id, Settled::Cancelled);
+                self.ledger.settle(core, Settled::Cancelled);
             }
         }
         taken
@@ -356,7 +389,9 @@ impl NodeShared {
     fn reopen(&self) -> u64 {
         let mut st = self.state.lock();
         st.accepting = true;
-        st.slots = (0..self.spec.slots.max(1)).map(|_| Slot::default()).collect();
+        st.slots = (0..self.spec.slots.max(1))
+            .map(|_| Slot::default())
+            .collect();
         st.generation
     }
 
@@ -386,7 +421,8 @@ impl NodeShared {
                 if late {
                     let e = slot.entry.take().expect("checked above");
                     slot.abandoned = true;
-                    self.load.fetch_sub(e.job.core().cost_units, Ordering::Relaxed);
+                    self.load
+                        .fetch_sub(e.job.core().cost_units, Ordering::Relaxed);
                     freed = freed.saturating_add(&e.job.core().spec.demand);
                     out.push((e.job, e.attempt));
                     replacements.push(i);
@@ -449,6 +485,13 @@ impl NodeShared {
         (m, st.latency.clone())
     }
 
+    fn flush_completed(&self, done: &mut Vec<JobRef>) {
+        if !done.is_empty() {
+            let n = self.ledger.settle_completed_batch(done);
+            self.counters.completed.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     fn send_event(&self, event: NodeEvent) {
         let recipient = self.events.lock().clone();
         if let Some(r) = recipient {
@@ -492,19 +535,25 @@ struct Throttle {
 }
 
 impl Throttle {
-    fn charge(&mut self, node: &NodeShared, worked: Duration) {
+    /// Returns whether it slept.
+    fn charge(&mut self, node: &NodeShared, worked: Duration) -> bool {
         let speed = node.speed();
         if speed >= 1.0 || speed <= 0.0 {
-            return;
+            return false;
         }
         self.debt += worked.mul_f64(1.0 / speed - 1.0);
         if self.debt >= Duration::from_millis(1) {
             let start = Instant::now();
             std::thread::sleep(self.debt);
             self.debt = self.debt.saturating_sub(start.elapsed());
+            return true;
         }
+        false
     }
 }
+
+/// Completions an executor settles with the ledger at once.
+const SETTLE_BATCH: usize = 64;
 
 struct Finished {
     cost_units: u64,
@@ -514,6 +563,10 @@ struct Finished {
 
 fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut finished: Option<Finished> = None;
+    // One clock read per task: the end of one attempt starts the next.
+    let mut now = Instant::now();
+    // Completions leave the ledger in batches: one lock per shard per flush.
+    let mut done: Vec<JobRef> = Vec::with_capacity(SETTLE_BATCH);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
     };
@@ -532,6 +585,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             }
             loop {
                 if st.generation != generation || st.slots[slot].abandoned {
+                    drop(st);
+                    node.flush_completed(&mut done);
                     return;
                 }
                 if let Some(job) = st.queue.pop() {
@@ -542,41 +597,55 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         st.slots[slot].entry = Some(RunningEntry {
                             job: JobRef::clone(&job),
                             attempt,
-                            started: Instant::now(),
+                            started: now,
                         });
                         break (job, attempt);
                     }
                     node.load.fetch_sub(core.cost_units, Ordering::Relaxed);
-                    node.ledger.settle(core.id, Settled::Cancelled);
+                    node.ledger.settle(core, Settled::Cancelled);
+                    continue;
+                }
+                if !done.is_empty() {
+                    // About to idle: settle what we finished first, so the
+                    // ledger never waits on a sleeping executor.
+                    drop(st);
+                    node.flush_completed(&mut done);
+                    st = node.state.lock();
                     continue;
                 }
                 st.idle += 1;
                 node.cv.wait(&mut st);
                 st.idle -= 1;
+                now = Instant::now();
             }
         };
         let core = job.core();
-        let started = Instant::now();
+        let started = now;
         let outcome = job.run(node.id, attempt);
-        throttle.charge(node, started.elapsed());
+        now = Instant::now();
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {
-                if node.ledger.settle_completed_uncounted(core.id) {
-                    node.counters.completed.fetch_add(1, Ordering::Relaxed);
+                done.push(JobRef::clone(&job));
+                if done.len() >= SETTLE_BATCH {
+                    node.flush_completed(&mut done);
                 }
-                latency_us = Some(core.submitted_at.elapsed().as_micros() as u64);
+                latency_us =
+                    Some(now.saturating_duration_since(core.submitted_at).as_micros() as u64);
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(node = %node.id, task = %core.id, attempt, "late result discarded");
                 if core.phase() == Phase::Cancelled {
-                    node.ledger.settle(core.id, Settled::Cancelled);
+                    node.ledger.settle(core, Settled::Cancelled);
                 }
             }
             RunOutcome::Failed(failure) => {
                 handle_failure(node, &job, attempt, failure);
             }
+        }
+        if throttle.charge(node, now.saturating_duration_since(started)) {
+            now = Instant::now();
         }
         finished = Some(Finished {
             cost_units: core.cost_units,
@@ -595,13 +664,13 @@ fn handle_failure(node: &NodeShared, job: &JobRef, attempt: u32, failure: Attemp
             node.send_event(NodeEvent::Retry(JobRef::clone(job)));
         }
         AfterFailure::Failed => {
-            if node.ledger.settle(core.id, Settled::Failed) {
+            if node.ledger.settle(core, Settled::Failed) {
                 node.counters.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
         AfterFailure::Superseded => {
             if core.phase() == Phase::Cancelled {
-                node.ledger.settle(core.id, Settled::Cancelled);
+                node.ledger.settle(core, Settled::Cancelled);
             }
         }
     }
@@ -756,7 +825,7 @@ pub(crate) fn requeue_evicted(ledger: &Ledger, jobs: Vec<JobRef>) -> Vec<JobRef>
         if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
             out.push(job);
         } else if core.phase() == Phase::Cancelled {
-            ledger.settle(core.id, Settled::Cancelled);
+            ledger.settle(core, Settled::Cancelled);
         }
     }
     out

@@ -6,7 +6,7 @@
 
 use crate::balancer::{Balancer, BalancerConfig, StopBalancer};
 use crate::error::{
-    BuildError, CancelReason, InjectError, Infeasibility, SubmitBatchError, SubmitError,
+    BuildError, CancelReason, Infeasibility, InjectError, SubmitBatchError, SubmitError,
     SubmitErrorKind, TaskError,
 };
 use crate::fault::Fault;
@@ -18,7 +18,9 @@ use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
 use crate::queue::{Discipline, OrderKey};
 use crate::resources::Resources;
-use crate::supervisor::{Drain, Inject, Stop, Supervisor, SupervisorConfig, SupervisorParts};
+use crate::supervisor::{
+    Drain, Inbound, Inject, Stop, Supervisor, SupervisorConfig, SupervisorParts,
+};
 use crate::sync::{Mutex, RwLock};
 use crate::task::{Task, TaskSpec, TaskStatus};
 use actix::prelude::*;
@@ -183,13 +185,17 @@ impl Builder {
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        let bad = |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
+        let bad =
+            |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
         if self.nodes.is_empty() {
             return bad("nodes", "at least one node is required".into());
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if !(n.speed.is_finite() && n.speed > 0.0) {
-                return bad("nodes.speed", format!("node {i}: must be finite and > 0, got {}", n.speed));
+                return bad(
+                    "nodes.speed",
+                    format!("node {i}: must be finite and > 0, got {}", n.speed),
+                );
             }
             if n.slots == 0 {
                 return bad("nodes.slots", format!("node {i}: must be at least 1"));
@@ -202,14 +208,26 @@ impl Builder {
             return bad("heartbeat_interval", "must be greater than zero".into());
         }
         if self.retry_backoff.0 > self.retry_backoff.1 {
-            return bad("retry_backoff", format!("min {:?} exceeds max {:?}", self.retry_backoff.0, self.retry_backoff.1));
+            return bad(
+                "retry_backoff",
+                format!(
+                    "min {:?} exceeds max {:?}",
+                    self.retry_backoff.0, self.retry_backoff.1
+                ),
+            );
         }
         let b = &self.balancer;
         if !(b.high.is_finite() && b.high > 0.0 && b.high <= 1.0) {
-            return bad("balancer.high", format!("must be in (0, 1], got {}", b.high));
+            return bad(
+                "balancer.high",
+                format!("must be in (0, 1], got {}", b.high),
+            );
         }
         if !(b.low.is_finite() && b.low >= 0.0 && b.low < b.high) {
-            return bad("balancer.low", format!("must be in [0, high), got {}", b.low));
+            return bad(
+                "balancer.low",
+                format!("must be in [0, high), got {}", b.low),
+            );
         }
         if b.enabled && b.interval.is_zero() {
             return bad("balancer.interval", "must be greater than zero".into());
@@ -231,7 +249,14 @@ impl Builder {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, spec)| Arc::new(NodeShared::new(NodeId(i), spec.clone(), self.discipline, Arc::clone(&ledger))))
+            .map(|(i, spec)| {
+                Arc::new(NodeShared::new(
+                    NodeId(i),
+                    spec.clone(),
+                    self.discipline,
+                    Arc::clone(&ledger),
+                ))
+            })
             .collect();
         let policy = match &self.policy {
             PolicySource::Kind(k) => k.build(self.rng_seed),
@@ -324,7 +349,11 @@ impl Builder {
             rounds,
             thread: Mutex::new(Some(thread)),
         });
-        tracing::info!(nodes = shared.nodes.len(), seed = self.rng_seed, "runtime.start");
+        tracing::info!(
+            nodes = shared.nodes.len(),
+            seed = self.rng_seed,
+            "runtime.start"
+        );
         Ok(Runtime {
             handle: RuntimeHandle { shared },
         })
@@ -341,7 +370,7 @@ enum RunState {
 struct Shared {
     ledger: Arc<Ledger>,
     nodes: Vec<Arc<NodeShared>>,
-    inbox: Sender<Vec<JobRef>>,
+    inbox: Sender<Inbound>,
     drain_scheduled: Arc<AtomicBool>,
     supervisor: Addr<Supervisor>,
     balancer: Addr<Balancer>,
@@ -417,10 +446,11 @@ impl RuntimeHandle {
     /// [`Builder::queue_capacity`] tasks are in flight, `ShuttingDown`,
     /// `Infeasible` when no node could ever fit its demand, or `Invalid`
     /// naming a bad spec field.
-    pub fn submit<T: Send + 'static>(&self, task: Task<T>) -> Result<TaskHandle<T>, SubmitError<T>> {
-        self.admit(vec![task], None)
-            .map(|mut v| v.pop().expect("one handle per task"))
-            .map_err(single_error)
+    pub fn submit<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        self.admit_one(task, None)
     }
 
     /// Submits a task whose first placement is on `node` (soft affinity:
@@ -431,10 +461,12 @@ impl RuntimeHandle {
     ///
     /// As [`submit`](Self::submit); `Infeasible` also when `node` does not
     /// exist or cannot fit the task.
-    pub fn submit_to<T: Send + 'static>(&self, node: NodeId, task: Task<T>) -> Result<TaskHandle<T>, SubmitError<T>> {
-        self.admit(vec![task], Some(node))
-            .map(|mut v| v.pop().expect("one handle per task"))
-            .map_err(single_error)
+    pub fn submit_to<T: Send + 'static>(
+        &self,
+        node: NodeId,
+        task: Task<T>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        self.admit_one(task, Some(node))
     }
 
     /// Submits many tasks at once: accepted whole or refused whole. This is
@@ -470,7 +502,9 @@ impl RuntimeHandle {
         let demand = task.spec.demand;
         let nodes = &self.shared.nodes;
         let fits = match pin {
-            Some(n) => nodes.get(n.0).is_some_and(|n| demand.fits_in(&n.spec.capacity)),
+            Some(n) => nodes
+                .get(n.0)
+                .is_some_and(|n| demand.fits_in(&n.spec.capacity)),
             None => nodes.iter().any(|n| demand.fits_in(&n.spec.capacity)),
         };
         if fits {
@@ -493,7 +527,58 @@ impl RuntimeHandle {
     fn in_flight(&self) -> u64 {
         let t = self.shared.ledger.totals_fast();
         let done: u64 = self.shared.nodes.iter().map(|n| n.completed()).sum();
-        t.submitted.saturating_sub(done + t.completed + t.failed + t.cancelled)
+        t.submitted
+            .saturating_sub(done + t.completed + t.failed + t.cancelled)
+    }
+
+    fn admit_one<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+        pin: Option<NodeId>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        let state = self.shared.state.read();
+        if *state != RunState::Running {
+            return Err(with_task(SubmitErrorKind::ShuttingDown, task));
+        }
+        if let Err(kind) = self.check(&task, pin) {
+            return Err(with_task(kind, task));
+        }
+        if self.in_flight() + 1 > self.shared.queue_capacity {
+            return Err(with_task(SubmitErrorKind::Full, task));
+        }
+        let id = TaskId(self.shared.ledger.reserve_ids(1));
+        let now = Instant::now();
+        let inner = self.make_job(id, now, task);
+        let job: JobRef = Arc::clone(&inner) as JobRef;
+        self.shared.ledger.admit(std::slice::from_ref(&job));
+        let unplaced = match pin {
+            Some(node) => self.shared.nodes[node.0].push_one(job).err(),
+            None => Some(job),
+        };
+        if let Some(job) = unplaced {
+            self.send_to_supervisor(Inbound::One(job));
+        }
+        drop(state);
+        Ok(TaskHandle { inner })
+    }
+
+    fn make_job<T: Send + 'static>(
+        &self,
+        id: TaskId,
+        now: Instant,
+        task: Task<T>,
+    ) -> Arc<TaskInner<T>> {
+        let spec: TaskSpec = task.spec;
+        let key = OrderKey {
+            seq: id.0,
+            cost: spec.cost,
+            priority: spec.priority,
+            deadline_nanos: spec.deadline.map(|d| {
+                let at = now.saturating_duration_since(self.shared.epoch) + d;
+                u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
+            }),
+        };
+        Arc::new(TaskInner::new(JobCore::new(id, spec, key, now), task.work))
     }
 
     fn admit<T: Send + 'static>(
@@ -517,28 +602,14 @@ impl RuntimeHandle {
         }
         let first = self.shared.ledger.reserve_ids(n);
         let now = Instant::now();
-        let since_epoch = now.saturating_duration_since(self.shared.epoch);
         let mut jobs: Vec<JobRef> = Vec::with_capacity(tasks.len());
         let mut handles = Vec::with_capacity(tasks.len());
         for (k, task) in tasks.into_iter().enumerate() {
-            let id = TaskId(first + k as u64);
-            let spec: TaskSpec = task.spec;
-            let key = OrderKey {
-                seq: id.0,
-                cost: spec.cost,
-                priority: spec.priority,
-                deadline_nanos: spec
-                    .deadline
-                    .map(|d| u64::try_from((since_epoch + d).as_nanos()).unwrap_or(u64::MAX)),
-            };
-            let core = JobCore::new(id, spec, key, now);
-            let inner = Arc::new(TaskInner::new(core, task.work));
-            handles.push(TaskHandle {
-                inner: Arc::clone(&inner),
-            });
-            jobs.push(inner);
+            let inner = self.make_job(TaskId(first + k as u64), now, task);
+            jobs.push(Arc::clone(&inner) as JobRef);
+            handles.push(TaskHandle { inner });
         }
-        self.shared.ledger.admit(jobs.iter());
+        self.shared.ledger.admit(&jobs);
         let jobs = match pin {
             Some(node) => match self.shared.nodes[node.0].push_batch(jobs) {
                 Ok(()) => Vec::new(),
@@ -547,13 +618,13 @@ impl RuntimeHandle {
             None => jobs,
         };
         if !jobs.is_empty() {
-            self.send_to_supervisor(jobs);
+            self.send_to_supervisor(Inbound::Many(jobs));
         }
         drop(state);
         Ok(handles)
     }
 
-    fn send_to_supervisor(&self, jobs: Vec<JobRef>) {
+    fn send_to_supervisor(&self, jobs: Inbound) {
         // The receiver lives as long as the supervisor; if it is gone the
         // runtime is stopping and shutdown settles these from the ledger.
         let _ = self.shared.inbox.send(jobs);
@@ -688,9 +759,7 @@ impl RuntimeHandle {
 }
 
 fn excess(demand: &Resources, capacity: &Resources) -> Infeasibility {
-    let (resource, want, have) = demand
-        .first_excess(capacity)
-        .unwrap_or(("resources", 0, 0));
+    let (resource, want, have) = demand.first_excess(capacity).unwrap_or(("resources", 0, 0));
     Infeasibility {
         resource,
         demand: want,
@@ -698,9 +767,8 @@ fn excess(demand: &Resources, capacity: &Resources) -> Infeasibility {
     }
 }
 
-fn single_error<T>(e: SubmitBatchError<T>) -> SubmitError<T> {
-    let task = e.tasks.into_iter().next().expect("one task");
-    match e.kind {
+fn with_task<T>(kind: SubmitErrorKind, task: Task<T>) -> SubmitError<T> {
+    match kind {
         SubmitErrorKind::Full => SubmitError::Full(task),
         SubmitErrorKind::ShuttingDown => SubmitError::ShuttingDown(task),
         SubmitErrorKind::Infeasible(reason) => SubmitError::Infeasible { task, reason },
@@ -754,7 +822,10 @@ impl<T: Send + 'static> TaskHandle<T> {
     ///
     /// The [`TaskError`] the task ended with.
     pub fn wait(self) -> Result<T, TaskError> {
-        self.inner.cell.take(None).expect("waiting without a deadline returns a value")
+        self.inner
+            .cell
+            .take(None)
+            .expect("waiting without a deadline returns a value")
     }
 
     /// Blocks until the task ends or `timeout` passes; `None` on timeout.

@@ -23,6 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What submitters put in the supervisor's inbox.
+pub(crate) enum Inbound {
+    One(JobRef),
+    Many(Vec<JobRef>),
+}
+
 /// Largest share pushed into one node under one lock.
 const PUSH_CHUNK: usize = 4096;
 /// Largest batch handed to the policy at once.
@@ -43,7 +49,7 @@ pub(crate) struct Supervisor {
     ledger: Arc<Ledger>,
     policy: Box<dyn Policy>,
     pending: DisciplineQueue<JobRef>,
-    inbox: Receiver<Vec<JobRef>>,
+    inbox: Receiver<Inbound>,
     drain_scheduled: Arc<AtomicBool>,
     restarts: Arc<AtomicU64>,
     config: SupervisorConfig,
@@ -69,7 +75,7 @@ pub(crate) struct SupervisorParts {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) policy: Box<dyn Policy>,
     pub(crate) discipline: Discipline,
-    pub(crate) inbox: Receiver<Vec<JobRef>>,
+    pub(crate) inbox: Receiver<Inbound>,
     pub(crate) drain_scheduled: Arc<AtomicBool>,
     pub(crate) restarts: Arc<AtomicU64>,
     pub(crate) config: SupervisorConfig,
@@ -107,9 +113,14 @@ impl Supervisor {
     /// Takes everything from the inbox into the pending queue.
     fn drain_inbox(&mut self) {
         self.drain_scheduled.store(false, Ordering::SeqCst);
-        while let Ok(batch) = self.inbox.try_recv() {
-            for job in batch {
-                self.pending.push(job.core().key, job);
+        while let Ok(inbound) = self.inbox.try_recv() {
+            match inbound {
+                Inbound::One(job) => self.pending.push(job.core().key, job),
+                Inbound::Many(batch) => {
+                    for job in batch {
+                        self.pending.push(job.core().key, job);
+                    }
+                }
             }
         }
     }
@@ -131,7 +142,7 @@ impl Supervisor {
                 match self.pending.pop() {
                     Some(job) => {
                         if job.core().phase().is_terminal() {
-                            self.ledger.settle(job.core().id, Settled::Cancelled);
+                            self.ledger.settle(job.core(), Settled::Cancelled);
                         } else {
                             batch.push(job);
                         }
@@ -211,7 +222,7 @@ impl Supervisor {
             } else {
                 let reason = format!("no node that can fit {demand} is left");
                 if fail_now(&*job, TaskError::Unschedulable { reason }) {
-                    self.ledger.settle(job.core().id, Settled::Failed);
+                    self.ledger.settle(job.core(), Settled::Failed);
                 }
             }
         }
@@ -221,9 +232,17 @@ impl Supervisor {
     }
 
     /// A node went down: take its work, restart it, re-dispatch.
-    fn on_node_down(&mut self, node: NodeId, generation: u64, reason: DownReason, ctx: &mut Context<Self>) {
+    fn on_node_down(
+        &mut self,
+        node: NodeId,
+        generation: u64,
+        reason: DownReason,
+        ctx: &mut Context<Self>,
+    ) {
         let j = node.0;
-        let Some(shared) = self.nodes.get(j).cloned() else { return };
+        let Some(shared) = self.nodes.get(j).cloned() else {
+            return;
+        };
         if self.stopping || shared.generation() != generation || !shared.is_available() {
             return;
         }
@@ -239,9 +258,20 @@ impl Supervisor {
             self.pending.push(job.core().key, job);
         }
         for (job, attempt) in evicted.running {
-            self.fail_attempt(&shared, job, Phase::Running, attempt, AttemptFailure::NodeLost, ctx);
+            self.fail_attempt(
+                &shared,
+                job,
+                Phase::Running,
+                attempt,
+                AttemptFailure::NodeLost,
+                ctx,
+            );
         }
-        tracing::warn!(queued = n_queued, running = n_running, "node down, restarting");
+        tracing::warn!(
+            queued = n_queued,
+            running = n_running,
+            "node down, restarting"
+        );
         shared.count_restart();
         self.restarts.fetch_add(1, Ordering::Relaxed);
         self.start_node(j, ctx);
@@ -264,13 +294,13 @@ impl Supervisor {
                 self.schedule_retry(job, ctx);
             }
             AfterFailure::Failed => {
-                if self.ledger.settle(job.core().id, Settled::Failed) {
+                if self.ledger.settle(job.core(), Settled::Failed) {
                     count_failed(node);
                 }
             }
             AfterFailure::Superseded => {
                 if job.core().phase() == Phase::Cancelled {
-                    self.ledger.settle(job.core().id, Settled::Cancelled);
+                    self.ledger.settle(job.core(), Settled::Cancelled);
                 }
             }
         }
@@ -320,7 +350,14 @@ impl Supervisor {
             }
             for (job, attempt) in node.take_timed_out(now) {
                 tracing::debug!(node = %node.id, task = %job.core().id, attempt, "attempt timed out");
-                self.fail_attempt(node, job, Phase::Running, attempt, AttemptFailure::TimedOut, ctx);
+                self.fail_attempt(
+                    node,
+                    job,
+                    Phase::Running,
+                    attempt,
+                    AttemptFailure::TimedOut,
+                    ctx,
+                );
             }
         }
         self.dispatch();

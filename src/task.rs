@@ -153,11 +153,15 @@ mod opt_duration_secs {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let secs: Option<f64> = Option::deserialize(d)?;
         secs.map(|s| {
             Duration::try_from_secs_f64(s).map_err(|_| {
-                serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {s}"))
+                serde::de::Error::custom(format!(
+                    "duration must be finite and >= 0 seconds, got {s}"
+                ))
             })
         })
         .transpose()
@@ -197,7 +201,9 @@ impl<T> Clone for Task<T> {
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("Task")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 

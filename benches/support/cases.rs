@@ -37,12 +37,16 @@ pub fn allot_mailbox(rt: &RuntimeHandle, n: usize, batch: usize) -> Duration {
         if k == 1 {
             last = Some(rt.submit_to(NodeId(0), noop()).expect("accepted"));
         } else {
-            let mut hs = rt.submit_batch_to(NodeId(0), (0..k).map(|_| noop())).expect("accepted");
+            let mut hs = rt
+                .submit_batch_to(NodeId(0), (0..k).map(|_| noop()))
+                .expect("accepted");
             last = hs.pop();
         }
     }
     // One slot, FIFO: the last task ends after every other.
-    last.expect("at least one task").wait().expect("no-op succeeds");
+    last.expect("at least one task")
+        .wait()
+        .expect("no-op succeeds");
     start.elapsed()
 }
 

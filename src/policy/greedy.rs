@@ -60,7 +60,8 @@ impl Policy for LeastLoaded {
                 continue;
             }
             // Time to finish this task there, counting the work ahead of it.
-            let finish = (node.load + task.cost) / (node.speed.max(1e-9) * node.slots.max(1) as f64);
+            let finish =
+                (node.load + task.cost) / (node.speed.max(1e-9) * node.slots.max(1) as f64);
             if best.is_none_or(|(_, b)| finish < b) {
                 best = Some((j, finish));
             }
@@ -99,7 +100,9 @@ mod tests {
     fn round_robin_cycles_and_skips_nodes_that_cannot_host() {
         let mut rr = RoundRobin::new();
         let ns = nodes();
-        let picks: Vec<_> = (0..4).map(|_| rr.place(&task(1.0, 0), &ns).unwrap()).collect();
+        let picks: Vec<_> = (0..4)
+            .map(|_| rr.place(&task(1.0, 0), &ns).unwrap())
+            .collect();
         assert_eq!(picks, vec![0, 1, 2, 0]);
         assert_eq!(rr.place(&task(1.0, 2000), &ns), Some(1));
         assert_eq!(rr.place(&task(1.0, 8000), &ns), None);
