@@ -83,7 +83,7 @@ fn evaluate(seed: usize) -> f64 {
             let z: f64 = (0..d)
                 .map(|c| w[c] * ((((r + seed) * (c + 3)) % 17) as f64 - 8.0))
                 .sum();
-            (z > 0.0) == ((r + seed) % 3 != 0)
+            (z > 0.0) != (r + seed).is_multiple_of(3)
         })
         .count();
     correct as f64 / n as f64

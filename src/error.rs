@@ -1,7 +1,8 @@
 //! Error types, one per operation. Errors that refuse a task hand it back.
 
 use crate::ids::NodeId;
-use crate::task::{SpecError, Task};
+use crate::spec::SpecError;
+use crate::task::Task;
 use std::fmt;
 
 /// Why no node could ever run a task: its demand exceeds every node's
@@ -226,7 +227,7 @@ impl std::error::Error for BuildError {
 #[non_exhaustive]
 pub enum AttemptFailure {
     /// The task returned an error.
-    Error(crate::task::BoxError),
+    Error(crate::spec::BoxError),
     /// The task panicked; holds the panic message.
     Panicked(String),
     /// The attempt ran past the task's timeout.

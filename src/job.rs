@@ -10,10 +10,11 @@
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
+use crate::spec::{BoxError, TaskContext, TaskSpec, TaskStatus};
 use crate::sync::Mutex;
-use crate::task::{TaskContext, TaskSpec, TaskStatus, Work};
 use std::any::Any;
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,7 +70,7 @@ pub(crate) struct JobCore {
     pub(crate) spec: TaskSpec,
     pub(crate) key: OrderKey,
     pub(crate) cost_units: u64,
-    pub(crate) submitted_at: Instant,
+    pub(crate) submitted_at: Option<Instant>,
     pub(crate) state: AtomicU64,
     /// Where the ledger keeps this job: `(shard << 32) | index`.
     pub(crate) ledger_slot: AtomicU64,
@@ -87,18 +88,31 @@ impl fmt::Debug for JobCore {
 }
 
 impl JobCore {
-    pub(crate) fn new(id: TaskId, spec: TaskSpec, key: OrderKey, submitted_at: Instant) -> Self {
-        let cost_units = (spec.cost * COST_SCALE) as u64;
+    /// A job not yet submitted: no id, no key, no submission time.
+    pub(crate) fn unsubmitted(spec: TaskSpec) -> Self {
         JobCore {
-            id,
+            id: TaskId(u64::MAX),
             spec,
-            key,
-            cost_units,
-            submitted_at,
+            key: OrderKey {
+                seq: u64::MAX,
+                cost: 0.0,
+                priority: 0,
+                deadline_nanos: None,
+            },
+            cost_units: 0,
+            submitted_at: None,
             state: AtomicU64::new(pack(Phase::Pending, 0)),
             ledger_slot: AtomicU64::new(u64::MAX),
             errors: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Stamps the job at submission (before anyone else can see it).
+    pub(crate) fn submit(&mut self, id: TaskId, key: OrderKey, now: Instant) {
+        self.id = id;
+        self.key = key;
+        self.cost_units = (self.spec.cost * COST_SCALE) as u64;
+        self.submitted_at = Some(now);
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -190,7 +204,8 @@ pub(crate) trait ErasedJob: Send + Sync + 'static {
     fn run(&self, node: NodeId, attempt: u32) -> RunOutcome;
     /// Delivers an error; only the winner of the terminal transition calls it.
     fn deliver_error(&self, error: TaskError);
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The job's spec and typed self, boxed as a [`HandedBack<T>`].
+    fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send>;
 }
 
 pub(crate) type JobRef = Arc<dyn ErasedJob>;
@@ -286,7 +301,7 @@ pub(crate) struct ResultCell<T> {
 }
 
 impl<T> ResultCell<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ResultCell {
             state: Mutex::new(CellState {
                 value: None,
@@ -391,22 +406,86 @@ impl<T> ResultCell<T> {
     }
 }
 
-/// A job that yields a `T`.
-pub(crate) struct TaskInner<T> {
-    pub(crate) core: JobCore,
-    pub(crate) work: Work<T>,
-    pub(crate) cell: ResultCell<T>,
+/// How a job's closure is called; lets a job own its closure inline.
+pub(crate) trait Work<T>: Send + Sync + 'static {
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
 }
 
-impl<T: Send + 'static> TaskInner<T> {
-    pub(crate) fn new(core: JobCore, work: Work<T>) -> Self {
-        TaskInner {
-            core,
-            work,
-            cell: ResultCell::new(),
+/// A user closure returning `Result<T, E>`.
+pub(crate) struct FnWork<F, E> {
+    f: F,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<F, E> FnWork<F, E> {
+    pub(crate) fn new(f: F) -> Self {
+        FnWork {
+            f,
+            _error: PhantomData,
         }
     }
 }
+
+impl<T, F, E> Work<T> for FnWork<F, E>
+where
+    F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
+    E: Into<BoxError> + 'static,
+{
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
+        (self.f)(ctx).map_err(Into::into)
+    }
+}
+
+/// The closure of another job: a handed-back task submitted again.
+pub(crate) struct Rerun<T>(pub(crate) Arc<dyn TypedJob<T>>);
+
+impl<T: Send + 'static> Work<T> for Rerun<T> {
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
+        self.0.call(ctx)
+    }
+}
+
+/// A job whose result type is known.
+pub(crate) trait TypedJob<T>: ErasedJob {
+    fn cell(&self) -> &ResultCell<T>;
+    fn core_mut(&mut self) -> &mut JobCore;
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
+}
+
+/// A job that yields a `T` by running `W`: one allocation holds the spec,
+/// the state, the result cell and the closure.
+pub(crate) struct TaskInner<T, W> {
+    pub(crate) core: JobCore,
+    pub(crate) cell: ResultCell<T>,
+    work: W,
+}
+
+impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
+    pub(crate) fn new(core: JobCore, work: W) -> Self {
+        TaskInner {
+            core,
+            cell: ResultCell::new(),
+            work,
+        }
+    }
+}
+
+impl<T: Send + 'static, W: Work<T>> TypedJob<T> for TaskInner<T, W> {
+    fn cell(&self) -> &ResultCell<T> {
+        &self.cell
+    }
+
+    fn core_mut(&mut self) -> &mut JobCore {
+        &mut self.core
+    }
+
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
+        self.work.call(ctx)
+    }
+}
+
+/// What `ErasedJob::handed_back` boxes: enough to rebuild a `Task<T>`.
+pub(crate) type HandedBack<T> = (TaskSpec, Arc<dyn TypedJob<T>>);
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -418,7 +497,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-impl<T: Send + 'static> ErasedJob for TaskInner<T> {
+impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
     fn core(&self) -> &JobCore {
         &self.core
     }
@@ -431,7 +510,7 @@ impl<T: Send + 'static> ErasedJob for TaskInner<T> {
             state: &self.core.state,
             spec: &self.core.spec,
         };
-        match catch_unwind(AssertUnwindSafe(|| (self.work)(&ctx))) {
+        match catch_unwind(AssertUnwindSafe(|| self.work.call(&ctx))) {
             Ok(Ok(value)) => {
                 if self
                     .core
@@ -452,8 +531,11 @@ impl<T: Send + 'static> ErasedJob for TaskInner<T> {
         self.cell.put(Err(error));
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
+    fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send> {
+        let spec = self.core.spec.clone();
+        let typed: Arc<dyn TypedJob<T>> = self;
+        let back: HandedBack<T> = (spec, typed);
+        Box::new(back)
     }
 }
 
@@ -462,7 +544,7 @@ mod tests {
     use super::*;
     use crate::error::CancelReason;
 
-    fn job(retry_on_error: bool, max_retries: u32) -> Arc<TaskInner<u32>> {
+    fn job(retry_on_error: bool, max_retries: u32) -> Arc<dyn TypedJob<u32>> {
         let spec = TaskSpec {
             retry_on_error,
             max_retries,
@@ -474,54 +556,53 @@ mod tests {
             priority: 0,
             deadline_nanos: None,
         };
-        let core = JobCore::new(TaskId(0), spec, key, Instant::now());
-        Arc::new(TaskInner::new(
-            core,
-            Arc::new(|ctx: &TaskContext<'_>| Ok(ctx.attempt())),
-        ))
+        let mut core = JobCore::unsubmitted(spec);
+        core.submit(TaskId(0), key, Instant::now());
+        let work = FnWork::new(|ctx: &TaskContext<'_>| Ok::<_, BoxError>(ctx.attempt()));
+        Arc::new(TaskInner::new(core, work))
     }
 
     #[test]
     fn a_superseded_attempt_cannot_complete_the_task() {
         let j = job(false, 3);
-        assert!(j.core.transition(Phase::Pending, 0, Phase::Queued, 0));
-        assert!(j.core.transition(Phase::Queued, 0, Phase::Running, 0));
+        assert!(j.core().transition(Phase::Pending, 0, Phase::Queued, 0));
+        assert!(j.core().transition(Phase::Queued, 0, Phase::Running, 0));
         // The supervisor moves it after a node loss.
         assert_eq!(
             after_failure(&*j, Phase::Running, 0, None, AttemptFailure::NodeLost),
             AfterFailure::Retry
         );
         assert!(matches!(j.run(NodeId(0), 0), RunOutcome::Stale));
-        assert_eq!(j.core.attempt(), 1);
-        assert!(!j.cell.is_ready());
+        assert_eq!(j.core().attempt(), 1);
+        assert!(!j.cell().is_ready());
     }
 
     #[test]
     fn own_errors_fail_at_once_unless_opted_in() {
         let j = job(false, 3);
-        j.core.transition(Phase::Pending, 0, Phase::Running, 0);
+        j.core().transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Error("boom".into());
         assert_eq!(
             after_failure(&*j, Phase::Running, 0, None, f),
             AfterFailure::Failed
         );
-        let out = j.cell.take(None).unwrap();
+        let out = j.cell().take(None).unwrap();
         assert!(matches!(out, Err(TaskError::Failed { ref attempts }) if attempts.len() == 1));
 
         let j = job(true, 1);
-        j.core.transition(Phase::Pending, 0, Phase::Running, 0);
+        j.core().transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Panicked("p".into());
         assert_eq!(
             after_failure(&*j, Phase::Running, 0, None, f),
             AfterFailure::Retry
         );
-        j.core.transition(Phase::Pending, 1, Phase::Running, 1);
+        j.core().transition(Phase::Pending, 1, Phase::Running, 1);
         let f = AttemptFailure::TimedOut;
         assert_eq!(
             after_failure(&*j, Phase::Running, 1, None, f),
             AfterFailure::Failed
         );
-        match j.cell.take(None).unwrap() {
+        match j.cell().take(None).unwrap() {
             Err(TaskError::Failed { attempts }) => assert_eq!(attempts.len(), 2),
             other => panic!("unexpected {other:?}"),
         }
@@ -536,13 +617,13 @@ mod tests {
             &*j,
             TaskError::Unschedulable { reason: "x".into() }
         ));
-        assert!(j.cell.take(None).unwrap().unwrap_err().is_cancelled());
+        assert!(j.cell().take(None).unwrap().unwrap_err().is_cancelled());
     }
 
     #[test]
     fn take_times_out_without_a_value() {
         let j = job(false, 0);
         let d = Instant::now() + std::time::Duration::from_millis(5);
-        assert!(j.cell.take(Some(d)).is_none());
+        assert!(j.cell().take(Some(d)).is_none());
     }
 }

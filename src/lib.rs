@@ -46,6 +46,8 @@
 //! `docs/semantics.md`; the design in `docs/architecture.md`. actix is an
 //! implementation detail: no actix type appears in this API.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod balancer;
 mod drift;
 mod error;
@@ -59,6 +61,7 @@ pub mod policy;
 mod queue;
 mod resources;
 mod runtime;
+mod spec;
 mod supervisor;
 mod sync;
 mod task;
@@ -83,9 +86,10 @@ pub use runtime::{
     DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_BACKOFF_MAX,
     DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
 };
-pub use task::{
-    BoxError, SpecError, Task, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
+pub use spec::{
+    BoxError, SpecError, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
 };
+pub use task::Task;
 
 /// What most files that use allot need.
 pub mod prelude {

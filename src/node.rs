@@ -630,8 +630,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 if done.len() >= SETTLE_BATCH {
                     node.flush_completed(&mut done);
                 }
-                latency_us =
-                    Some(now.saturating_duration_since(core.submitted_at).as_micros() as u64);
+                latency_us = core
+                    .submitted_at
+                    .map(|t| now.saturating_duration_since(t).as_micros() as u64);
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);

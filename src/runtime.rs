@@ -11,18 +11,19 @@ use crate::error::{
 };
 use crate::fault::Fault;
 use crate::ids::{NodeId, TaskId};
-use crate::job::{self, JobCore, JobRef, TaskInner};
+use crate::job::{self, HandedBack, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::Ledger;
 use crate::metrics::{LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
 use crate::queue::{Discipline, OrderKey};
 use crate::resources::Resources;
+use crate::spec::{TaskSpec, TaskStatus};
 use crate::supervisor::{
     Drain, Inbound, Inject, Stop, Supervisor, SupervisorConfig, SupervisorParts,
 };
 use crate::sync::{Mutex, RwLock};
-use crate::task::{Task, TaskSpec, TaskStatus};
+use crate::task::Task;
 use actix::prelude::*;
 use crossbeam_channel::Sender;
 use std::fmt;
@@ -497,9 +498,13 @@ impl RuntimeHandle {
         self.admit(tasks.into_iter().collect(), Some(node))
     }
 
-    fn check(&self, task: &Task<impl Sized>, pin: Option<NodeId>) -> Result<(), SubmitErrorKind> {
-        task.spec.validate().map_err(SubmitErrorKind::Invalid)?;
-        let demand = task.spec.demand;
+    fn check<T: 'static>(
+        &self,
+        task: &Task<T>,
+        pin: Option<NodeId>,
+    ) -> Result<(), SubmitErrorKind> {
+        task.spec().validate().map_err(SubmitErrorKind::Invalid)?;
+        let demand = task.spec().demand;
         let nodes = &self.shared.nodes;
         let fits = match pin {
             Some(n) => nodes
@@ -548,7 +553,7 @@ impl RuntimeHandle {
         }
         let id = TaskId(self.shared.ledger.reserve_ids(1));
         let now = Instant::now();
-        let inner = self.make_job(id, now, task);
+        let inner = self.stamp(id, now, task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared.ledger.admit(std::slice::from_ref(&job));
         let unplaced = match pin {
@@ -562,23 +567,28 @@ impl RuntimeHandle {
         Ok(TaskHandle { inner })
     }
 
-    fn make_job<T: Send + 'static>(
+    /// Gives an accepted task its id, order key and submission time.
+    fn stamp<T: Send + 'static>(
         &self,
         id: TaskId,
         now: Instant,
         task: Task<T>,
-    ) -> Arc<TaskInner<T>> {
-        let spec: TaskSpec = task.spec;
+    ) -> Arc<dyn TypedJob<T>> {
+        let mut job = task.job;
+        let core = Arc::get_mut(&mut job)
+            .expect("a task is not shared before it is submitted")
+            .core_mut();
         let key = OrderKey {
             seq: id.0,
-            cost: spec.cost,
-            priority: spec.priority,
-            deadline_nanos: spec.deadline.map(|d| {
+            cost: core.spec.cost,
+            priority: core.spec.priority,
+            deadline_nanos: core.spec.deadline.map(|d| {
                 let at = now.saturating_duration_since(self.shared.epoch) + d;
                 u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
             }),
         };
-        Arc::new(TaskInner::new(JobCore::new(id, spec, key, now), task.work))
+        core.submit(id, key, now);
+        job
     }
 
     fn admit<T: Send + 'static>(
@@ -605,7 +615,7 @@ impl RuntimeHandle {
         let mut jobs: Vec<JobRef> = Vec::with_capacity(tasks.len());
         let mut handles = Vec::with_capacity(tasks.len());
         for (k, task) in tasks.into_iter().enumerate() {
-            let inner = self.make_job(TaskId(first + k as u64), now, task);
+            let inner = self.stamp(TaskId(first + k as u64), now, task);
             jobs.push(Arc::clone(&inner) as JobRef);
             handles.push(TaskHandle { inner });
         }
@@ -781,14 +791,14 @@ fn with_task<T>(kind: SubmitErrorKind, task: Task<T>) -> SubmitError<T> {
 /// `Send + Sync`. Implements [`Future`], so `.await` works in any executor.
 /// Dropping the handle does not cancel the task.
 pub struct TaskHandle<T> {
-    inner: Arc<TaskInner<T>>,
+    inner: Arc<dyn TypedJob<T>>,
 }
 
-impl<T> fmt::Debug for TaskHandle<T> {
+impl<T: 'static> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
-            .field("id", &self.inner.core.id)
-            .field("status", &self.inner.core.status())
+            .field("id", &self.inner.core().id)
+            .field("status", &self.inner.core().status())
             .finish()
     }
 }
@@ -796,17 +806,17 @@ impl<T> fmt::Debug for TaskHandle<T> {
 impl<T: Send + 'static> TaskHandle<T> {
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.inner.core.id
+        self.inner.core().id
     }
 
     /// Where the task is now.
     pub fn status(&self) -> TaskStatus {
-        self.inner.core.status()
+        self.inner.core().status()
     }
 
     /// Whether the outcome is ready to take without waiting.
     pub fn is_finished(&self) -> bool {
-        self.inner.cell.is_ready()
+        self.inner.cell().is_ready()
     }
 
     /// Cancels the task if it has not finished. A running attempt is not
@@ -823,7 +833,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// The [`TaskError`] the task ended with.
     pub fn wait(self) -> Result<T, TaskError> {
         self.inner
-            .cell
+            .cell()
             .take(None)
             .expect("waiting without a deadline returns a value")
     }
@@ -834,7 +844,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     ///
     /// If the outcome was already taken by an earlier call.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.inner.cell.take(Some(Instant::now() + timeout))
+        self.inner.cell().take(Some(Instant::now() + timeout))
     }
 }
 
@@ -842,7 +852,7 @@ impl<T: Send + 'static> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
-        self.inner.cell.poll(cx.waker())
+        self.inner.cell().poll(cx.waker())
     }
 }
 
@@ -877,11 +887,14 @@ impl UnfinishedTask {
     /// `self` back when `T` is not the task's result type.
     pub fn into_task<T: Send + 'static>(self) -> Result<Task<T>, UnfinishedTask> {
         let job = JobRef::clone(&self.job);
-        match job.into_any().downcast::<TaskInner<T>>() {
-            Ok(inner) => Ok(Task {
-                spec: inner.core.spec.clone(),
-                work: Arc::clone(&inner.work),
-            }),
+        match job.handed_back().downcast::<HandedBack<T>>() {
+            Ok(back) => {
+                let (spec, source) = *back;
+                let core = crate::job::JobCore::unsubmitted(spec);
+                Ok(Task {
+                    job: Arc::new(TaskInner::new(core, Rerun(source))),
+                })
+            }
             Err(_) => Err(self),
         }
     }

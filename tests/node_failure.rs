@@ -97,7 +97,10 @@ fn queued_tasks_move_to_other_nodes_when_a_node_actor_stops() {
         .unwrap();
     expect(&started, "the blocker to start");
     let queued = h
-        .submit_batch_to(NodeId(0), (0..10).map(|_| Task::new(|ctx| Ok::<_, String>(ctx.attempt()))))
+        .submit_batch_to(
+            NodeId(0),
+            (0..10).map(|_| Task::new(|ctx| Ok::<_, String>(ctx.attempt()))),
+        )
         .unwrap();
     assert!(queued.iter().all(|t| t.status() == TaskStatus::Queued));
     h.inject(Fault::StopNode { node: NodeId(0) }).unwrap();
