@@ -346,6 +346,13 @@ pub enum InjectError {
         /// Its value.
         value: f64,
     },
+    /// An entry of a fault plan is invalid.
+    InvalidPlan {
+        /// Its index in the plan.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The runtime is shutting down or has stopped.
     ShuttingDown,
 }
@@ -356,6 +363,9 @@ impl fmt::Display for InjectError {
             InjectError::UnknownNode(n) => write!(f, "no node {n}"),
             InjectError::InvalidParameter { field, value } => {
                 write!(f, "invalid `{field}`: {value}")
+            }
+            InjectError::InvalidPlan { index, reason } => {
+                write!(f, "invalid fault plan entry {index}: {reason}")
             }
             InjectError::ShuttingDown => f.write_str("runtime is shutting down"),
         }

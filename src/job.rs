@@ -10,7 +10,7 @@
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
-use crate::spec::{BoxError, TaskContext, TaskSpec, TaskStatus};
+use crate::spec::{BoxError, Progress, TaskContext, TaskSpec, TaskStatus};
 use crate::sync::Mutex;
 use std::any::Any;
 use std::fmt;
@@ -201,7 +201,15 @@ pub(crate) enum AfterFailure {
 pub(crate) trait ErasedJob: Send + Sync + 'static {
     fn core(&self) -> &JobCore;
     /// Runs attempt `attempt` on `node`. The job must be `Running(attempt)`.
-    fn run(&self, node: NodeId, attempt: u32) -> RunOutcome;
+    /// With `inject_panic`, the attempt panics instead of running the task
+    /// code (fault injection).
+    fn run(
+        &self,
+        node: NodeId,
+        attempt: u32,
+        progress: Option<&Progress>,
+        inject_panic: bool,
+    ) -> RunOutcome;
     /// Delivers an error; only the winner of the terminal transition calls it.
     fn deliver_error(&self, error: TaskError);
     /// The job's spec and typed self, boxed as a [`HandedBack<T>`].
@@ -502,15 +510,27 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
         &self.core
     }
 
-    fn run(&self, node: NodeId, attempt: u32) -> RunOutcome {
+    fn run(
+        &self,
+        node: NodeId,
+        attempt: u32,
+        progress: Option<&Progress>,
+        inject_panic: bool,
+    ) -> RunOutcome {
         let ctx = TaskContext {
             id: self.core.id,
             node,
             attempt,
             state: &self.core.state,
             spec: &self.core.spec,
+            progress,
         };
-        match catch_unwind(AssertUnwindSafe(|| self.work.call(&ctx))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            if inject_panic {
+                panic!("injected panic in task code ({} attempt {attempt})", ctx.id);
+            }
+            self.work.call(&ctx)
+        })) {
             Ok(Ok(value)) => {
                 if self
                     .core
@@ -572,7 +592,10 @@ mod tests {
             after_failure(&*j, Phase::Running, 0, None, AttemptFailure::NodeLost),
             AfterFailure::Retry
         );
-        assert!(matches!(j.run(NodeId(0), 0), RunOutcome::Stale));
+        assert!(matches!(
+            j.run(NodeId(0), 0, None, false),
+            RunOutcome::Stale
+        ));
         assert_eq!(j.core().attempt(), 1);
         assert!(!j.cell().is_ready());
     }

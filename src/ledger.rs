@@ -8,7 +8,7 @@
 //! task counts nothing.
 
 use crate::job::{JobCore, JobRef, Phase};
-use crate::sync::Mutex;
+use crate::sync::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 const SHARDS: usize = 16;
@@ -62,6 +62,10 @@ pub(crate) struct Ledger {
     failed: AtomicU64,
     cancelled: AtomicU64,
     retried: AtomicU64,
+    /// Submitters waiting for room (`submit_wait`).
+    waiters: AtomicUsize,
+    space: Condvar,
+    space_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -87,7 +91,27 @@ impl Ledger {
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            space: Condvar::new(),
+            space_lock: Mutex::new(()),
         }
+    }
+
+    fn notify_space(&self) {
+        if self.waiters.load(Ordering::Acquire) > 0 {
+            let _g = self.space_lock.lock();
+            self.space.notify_all();
+        }
+    }
+
+    /// Blocks until some task leaves the ledger or `timeout` passes.
+    pub(crate) fn wait_for_space(&self, timeout: std::time::Duration) {
+        self.waiters.fetch_add(1, Ordering::AcqRel);
+        {
+            let mut g = self.space_lock.lock();
+            self.space.wait_for(&mut g, timeout);
+        }
+        self.waiters.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Reserves `n` consecutive task ids.
@@ -127,6 +151,8 @@ impl Ledger {
             *cell = None;
             slab.free.push(index);
             slab.live -= 1;
+            drop(slab);
+            self.notify_space();
             true
         } else {
             false
@@ -174,6 +200,9 @@ impl Ledger {
             }
         }
         jobs.clear();
+        if removed > 0 {
+            self.notify_space();
+        }
         removed
     }
 

@@ -62,6 +62,7 @@ mod queue;
 mod resources;
 mod runtime;
 mod spec;
+mod supervision;
 mod supervisor;
 mod sync;
 mod task;
@@ -74,7 +75,7 @@ pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
     SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
 };
-pub use fault::Fault;
+pub use fault::{Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};
 pub use node::{DownReason, NodeSpec, DEFAULT_NODE_SLOTS};
@@ -88,6 +89,11 @@ pub use runtime::{
 };
 pub use spec::{
     BoxError, SpecError, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
+};
+pub use supervision::{
+    Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig, DEFAULT_BACKOFF_JITTER,
+    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS,
+    DEFAULT_RESTART_PERIOD,
 };
 pub use task::Task;
 

@@ -123,4 +123,6 @@ pub struct Metrics {
     pub latency: LatencySummary,
     /// Balancer rounds that moved at least one task.
     pub balancer_rounds: u64,
+    /// Whether every node is in service.
+    pub health: crate::supervision::Health,
 }

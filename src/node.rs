@@ -8,6 +8,7 @@
 //! time therefore never makes the actor deaf.
 
 use crate::error::AttemptFailure;
+use crate::fault::{Actions, NodeFaults};
 use crate::ids::NodeId;
 use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
 use crate::ledger::{Ledger, Settled};
@@ -15,10 +16,11 @@ use crate::metrics::NodeMetrics;
 use crate::policy::NodeView;
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
+use crate::spec::Progress;
 use crate::sync::{Condvar, Mutex};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,8 +98,19 @@ pub enum DownReason {
     Panicked,
     /// The node actor stopped without being asked to.
     Stopped,
-    /// Its executor stopped answering heartbeats in time.
+    /// The node crashed (an injected abnormal exit without a panic).
+    Crashed,
+    /// Its executors made no progress, or its actor did not answer a
+    /// heartbeat, within the hang timeout.
     Hung,
+}
+
+impl DownReason {
+    /// Whether this is an abnormal exit (OTP: anything but `normal`).
+    /// Only [`Stopped`](DownReason::Stopped) is normal.
+    pub fn is_abnormal(self) -> bool {
+        !matches!(self, DownReason::Stopped)
+    }
 }
 
 /// Sent by nodes to their supervisor.
@@ -166,6 +179,14 @@ pub(crate) struct NodeShared {
     counters: NodeCounters,
     ledger: Arc<Ledger>,
     events: Mutex<Option<Recipient<NodeEvent>>>,
+    /// The current incarnation's actor, for faults raised by executors.
+    actor: Mutex<Option<Addr<NodeActor>>>,
+    /// Tasks started here, across restarts: what fault triggers count.
+    started: AtomicU64,
+    has_faults: AtomicBool,
+    faults: Mutex<Arc<NodeFaults>>,
+    retired: AtomicBool,
+    pub(crate) progress: Progress,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -216,6 +237,73 @@ impl NodeShared {
             counters: NodeCounters::default(),
             ledger,
             events: Mutex::new(None),
+            actor: Mutex::new(None),
+            started: AtomicU64::new(0),
+            has_faults: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            faults: Mutex::new(Arc::new(NodeFaults::default())),
+            progress: Progress::new(),
+        }
+    }
+
+    /// Adds faults to this node's plan.
+    pub(crate) fn add_faults(&self, more: &NodeFaults) {
+        if more.is_empty() {
+            return;
+        }
+        let mut f = self.faults.lock();
+        *f = Arc::new(crate::fault::merge(&f, more));
+        self.has_faults.store(true, Ordering::Release);
+    }
+
+    fn fault_actions(&self, job: &JobRef, attempt: u32) -> Actions {
+        let count = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.has_faults.load(Ordering::Acquire) {
+            return Actions::default();
+        }
+        let faults = Arc::clone(&self.faults.lock());
+        faults.actions(self.id, count, job.core().id.0, attempt)
+    }
+
+    /// How long the node has shown no progress while running work, if it is.
+    pub(crate) fn stalled_for(&self, now: Instant) -> Option<Duration> {
+        let st = self.state.lock();
+        if !st.accepting || st.slots.iter().all(|s| s.entry.is_none()) {
+            return None;
+        }
+        drop(st);
+        Some(self.progress.since(now))
+    }
+
+    fn actor_fault(&self, fault: ActorFault) {
+        let addr = self.actor.lock().clone();
+        if let Some(a) = addr {
+            a.do_send(fault);
+        }
+    }
+
+    fn flood(&self, messages: u64) {
+        let addr = self.actor.lock().clone();
+        if let Some(a) = addr {
+            for _ in 0..messages {
+                a.do_send(Noise);
+            }
+        }
+    }
+
+    /// An injected hang: blocks this executor until `duration` passes or the
+    /// incarnation `generation` ends.
+    fn hang(&self, generation: u64, duration: Option<Duration>) {
+        tracing::warn!(node = %self.id, ?duration, "fault.hang");
+        let start = Instant::now();
+        loop {
+            if self.generation() != generation {
+                return;
+            }
+            if duration.is_some_and(|d| start.elapsed() >= d) {
+                return;
+            }
+            std::thread::park_timeout(Duration::from_millis(2));
         }
     }
 
@@ -248,8 +336,9 @@ impl NodeShared {
         self.state.lock().accepting
     }
 
+    /// Lock-free: read on every submission.
     pub(crate) fn is_retired(&self) -> bool {
-        self.state.lock().retired
+        self.retired.load(Ordering::Acquire)
     }
 
     pub(crate) fn count_restart(&self) {
@@ -382,6 +471,12 @@ impl NodeShared {
     /// Marks the node retired: it never accepts work again.
     pub(crate) fn retire(&self) {
         self.state.lock().retired = true;
+        self.retired.store(true, Ordering::Release);
+    }
+
+    /// The current incarnation's actor address, for the supervisor to clear.
+    pub(crate) fn actor_slot(&self) -> crate::sync::MutexGuard<'_, Option<Addr<NodeActor>>> {
+        self.actor.lock()
     }
 
     /// Opens a new incarnation; returns its generation. The caller starts
@@ -513,12 +608,16 @@ pub(crate) fn start_node(
         spawn_executor(Arc::clone(shared), slot, generation)?;
     }
     let node = Arc::clone(shared);
-    Ok(NodeActor::start_in_arbiter(arbiter, move |_| NodeActor {
+    let addr = NodeActor::start_in_arbiter(arbiter, move |_| NodeActor {
         shared: node,
         generation,
         events,
         stop_requested: false,
-    }))
+        crashed: false,
+    });
+    *shared.actor.lock() = Some(addr.clone());
+    shared.progress.mark(Instant::now());
+    Ok(addr)
 }
 
 fn spawn_executor(shared: Arc<NodeShared>, slot: usize, generation: u64) -> std::io::Result<()> {
@@ -620,9 +719,26 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             }
         };
         let core = job.core();
-        let started = now;
-        let outcome = job.run(node.id, attempt);
+        node.progress.mark(now);
+        let actions = node.fault_actions(&job, attempt);
+        if actions != Actions::default() {
+            if actions.flood > 0 {
+                node.flood(actions.flood);
+            }
+            if actions.crash {
+                node.actor_fault(ActorFault::Crash);
+            }
+            if actions.panic_actor {
+                node.actor_fault(ActorFault::Panic);
+            }
+            if let Some(d) = actions.hang {
+                node.hang(generation, d);
+            }
+        }
+        let started = Instant::now();
+        let outcome = job.run(node.id, attempt, Some(&node.progress), actions.panic_task);
         now = Instant::now();
+        node.progress.mark(now);
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {
@@ -688,6 +804,7 @@ pub(crate) struct NodeActor {
     generation: u64,
     events: Recipient<NodeEvent>,
     stop_requested: bool,
+    crashed: bool,
 }
 
 impl std::fmt::Debug for NodeActor {
@@ -714,6 +831,8 @@ impl Drop for NodeActor {
         }
         let reason = if std::thread::panicking() {
             DownReason::Panicked
+        } else if self.crashed {
+            DownReason::Crashed
         } else {
             DownReason::Stopped
         };
@@ -785,8 +904,10 @@ impl Handler<StopNode> for NodeActor {
 pub(crate) enum ActorFault {
     /// `panic!` inside this handler.
     Panic,
-    /// Stop without having been asked.
+    /// Stop without having been asked (a normal exit).
     Stop,
+    /// Crash: stop abnormally, without a panic.
+    Crash,
 }
 
 impl Handler<ActorFault> for NodeActor {
@@ -796,8 +917,23 @@ impl Handler<ActorFault> for NodeActor {
         match msg {
             ActorFault::Panic => panic!("injected panic in {} actor", self.shared.id),
             ActorFault::Stop => ctx.stop(),
+            ActorFault::Crash => {
+                self.crashed = true;
+                ctx.stop();
+            }
         }
     }
+}
+
+/// A control message that does nothing: what a mailbox flood is made of.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Noise;
+
+impl Handler<Noise> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Noise, _ctx: &mut Self::Context) {}
 }
 
 /// Migration request: give up to `max_tasks` queued tasks worth up to

@@ -9,7 +9,7 @@ use crate::error::{
     BuildError, CancelReason, Infeasibility, InjectError, SubmitBatchError, SubmitError,
     SubmitErrorKind, TaskError,
 };
-use crate::fault::Fault;
+use crate::fault::{self, Fault, FaultPlan};
 use crate::ids::{NodeId, TaskId};
 use crate::job::{self, HandedBack, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::Ledger;
@@ -19,8 +19,10 @@ use crate::policy::{Policy, PolicyKind};
 use crate::queue::{Discipline, OrderKey};
 use crate::resources::Resources;
 use crate::spec::{TaskSpec, TaskStatus};
+use crate::supervision::{Health, SupervisionConfig};
 use crate::supervisor::{
-    Drain, Inbound, Inject, Stop, Supervisor, SupervisorConfig, SupervisorParts,
+    Drain, HealthCell, Inbound, Inject, ScheduleSpeed, Stop, Supervisor, SupervisorConfig,
+    SupervisorParts,
 };
 use crate::sync::{Mutex, RwLock};
 use crate::task::Task;
@@ -104,6 +106,8 @@ pub struct Builder {
     heartbeat_interval: Duration,
     retry_backoff: (Duration, Duration),
     balancer: BalancerConfig,
+    supervision: SupervisionConfig,
+    fault_plan: Option<FaultPlan>,
 }
 
 impl Default for Builder {
@@ -117,6 +121,8 @@ impl Default for Builder {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             retry_backoff: (DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
             balancer: BalancerConfig::default(),
+            supervision: SupervisionConfig::default(),
+            fault_plan: None,
         }
     }
 }
@@ -185,6 +191,18 @@ impl Builder {
         self
     }
 
+    /// How failed nodes are restarted.
+    pub fn supervision(&mut self, config: SupervisionConfig) -> &mut Self {
+        self.supervision = config;
+        self
+    }
+
+    /// Faults to inject while running (fault-injection runs and tests).
+    pub fn fault_plan(&mut self, plan: FaultPlan) -> &mut Self {
+        self.fault_plan = Some(plan);
+        self
+    }
+
     fn validate(&self) -> Result<(), BuildError> {
         let bad =
             |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
@@ -233,6 +251,14 @@ impl Builder {
         if b.enabled && b.interval.is_zero() {
             return bad("balancer.interval", "must be greater than zero".into());
         }
+        if let Err((field, reason)) = self.supervision.validate() {
+            return bad(field, reason);
+        }
+        if let Some(plan) = &self.fault_plan {
+            if let Err((i, reason)) = plan.validate(self.nodes.len()) {
+                return bad("fault_plan.faults", format!("entry {i}: {reason}"));
+            }
+        }
         Ok(())
     }
 
@@ -272,7 +298,22 @@ impl Builder {
             heartbeat_interval: self.heartbeat_interval,
             retry_backoff_min: self.retry_backoff.0,
             retry_backoff_max: self.retry_backoff.1,
+            supervision: self.supervision.clone(),
+            rng_seed: self.rng_seed,
         };
+        let epoch = Instant::now();
+        let health = Arc::new(HealthCell::default());
+        let mut speed_changes = Vec::new();
+        let mut fault_index = 0;
+        if let Some(plan) = &self.fault_plan {
+            let (per_node, speed) = fault::compile(plan, self.rng_seed, nodes.len(), 0);
+            for (n, f) in nodes.iter().zip(&per_node) {
+                n.add_faults(f);
+            }
+            speed_changes = speed;
+            fault_index = plan.faults.len() as u64;
+        }
+        let thread_health = Arc::clone(&health);
         let balancer_config = self.balancer.clone();
         let discipline = self.discipline;
 
@@ -298,7 +339,10 @@ impl Builder {
                     inbox: inbox_rx,
                     drain_scheduled: thread_drain,
                     restarts: thread_restarts,
+                    health: thread_health,
                     config,
+                    epoch,
+                    speed_changes,
                 };
                 let (supervisor, balancer) = system.block_on(async move {
                     let supervisor = Supervisor::new(parts).start();
@@ -343,7 +387,10 @@ impl Builder {
             balancer,
             system,
             state: RwLock::new(RunState::Running),
-            epoch: Instant::now(),
+            epoch,
+            health,
+            rng_seed: self.rng_seed,
+            fault_index: AtomicU64::new(fault_index),
             capacity_max,
             queue_capacity: self.queue_capacity as u64,
             restarts,
@@ -378,6 +425,10 @@ struct Shared {
     system: System,
     state: RwLock<RunState>,
     epoch: Instant,
+    health: Arc<HealthCell>,
+    rng_seed: u64,
+    /// Fault indices used so far (plans injected later get new ones).
+    fault_index: AtomicU64,
     capacity_max: Resources,
     queue_capacity: u64,
     restarts: Arc<AtomicU64>,
@@ -542,7 +593,7 @@ impl RuntimeHandle {
         pin: Option<NodeId>,
     ) -> Result<TaskHandle<T>, SubmitError<T>> {
         let state = self.shared.state.read();
-        if *state != RunState::Running {
+        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
             return Err(with_task(SubmitErrorKind::ShuttingDown, task));
         }
         if let Err(kind) = self.check(&task, pin) {
@@ -598,7 +649,7 @@ impl RuntimeHandle {
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
         let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
         let state = self.shared.state.read();
-        if *state != RunState::Running {
+        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
             return refuse(tasks, 0, SubmitErrorKind::ShuttingDown);
         }
         for (i, task) in tasks.iter().enumerate() {
@@ -651,7 +702,9 @@ impl RuntimeHandle {
     /// that is shutting down.
     pub fn inject(&self, fault: Fault) -> Result<(), InjectError> {
         let node = match &fault {
-            Fault::PanicNode { node } | Fault::StopNode { node } => *node,
+            Fault::PanicNode { node } | Fault::StopNode { node } | Fault::CrashNode { node } => {
+                *node
+            }
             Fault::SlowNode { node, factor } => {
                 if !(factor.is_finite() && *factor > 0.0) {
                     return Err(InjectError::InvalidParameter {
@@ -671,6 +724,92 @@ impl RuntimeHandle {
         tracing::info!(?fault, "fault.inject");
         self.shared.supervisor.do_send(Inject(fault));
         Ok(())
+    }
+
+    /// Adds a fault plan to the running runtime. Count triggers count each
+    /// node's tasks since the runtime started; time triggers count from the
+    /// runtime's start too (a time already past fires at once).
+    ///
+    /// # Errors
+    ///
+    /// [`InjectError::InvalidPlan`] naming the first bad entry, or
+    /// [`InjectError::ShuttingDown`].
+    pub fn inject_plan(&self, plan: &FaultPlan) -> Result<(), InjectError> {
+        let n = self.shared.nodes.len();
+        plan.validate(n)
+            .map_err(|(index, reason)| InjectError::InvalidPlan { index, reason })?;
+        if *self.shared.state.read() == RunState::Stopped {
+            return Err(InjectError::ShuttingDown);
+        }
+        let base = self
+            .shared
+            .fault_index
+            .fetch_add(plan.faults.len() as u64, Ordering::Relaxed);
+        let (per_node, speed) = fault::compile(plan, self.shared.rng_seed, n, base);
+        for (node, f) in self.shared.nodes.iter().zip(&per_node) {
+            node.add_faults(f);
+        }
+        if !speed.is_empty() {
+            self.shared.supervisor.do_send(ScheduleSpeed(speed));
+        }
+        tracing::info!(faults = plan.faults.len(), "fault.plan");
+        Ok(())
+    }
+
+    /// The runtime's health: `Degraded` once a node is retired, `Stopped`
+    /// after an escalation stopped it.
+    pub fn health(&self) -> Health {
+        self.shared.health.get()
+    }
+
+    /// Like [`submit`](Self::submit), but while the queue is full it blocks
+    /// until there is room (backpressure instead of an error).
+    ///
+    /// # Errors
+    ///
+    /// As `submit`, except `Full`.
+    pub fn submit_wait<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        let mut task = task;
+        loop {
+            match self.admit_one(task, None) {
+                Err(SubmitError::Full(t)) => {
+                    task = t;
+                    self.shared.ledger.wait_for_space(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`submit_wait`](Self::submit_wait), giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As `submit`; `Full` only once `timeout` has passed.
+    pub fn submit_wait_timeout<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+        timeout: Duration,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        let deadline = Instant::now() + timeout;
+        let mut task = task;
+        loop {
+            match self.admit_one(task, None) {
+                Err(SubmitError::Full(t)) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(SubmitError::Full(t));
+                    }
+                    task = t;
+                    let wait = (deadline - now).min(Duration::from_millis(5));
+                    self.shared.ledger.wait_for_space(wait);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The nodes' specs, in id order.
@@ -705,6 +844,7 @@ impl RuntimeHandle {
             totals,
             latency: LatencySummary::from_histogram(&hist),
             balancer_rounds: self.shared.rounds.load(Ordering::Relaxed),
+            health: self.shared.health.get(),
         }
     }
 

@@ -164,6 +164,34 @@ mod opt_duration_secs {
     }
 }
 
+/// When a node last made progress: nanoseconds since its epoch.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    epoch: std::time::Instant,
+    last: AtomicU64,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Self {
+        Progress {
+            epoch: std::time::Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn mark(&self, now: std::time::Instant) {
+        let nanos = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+        self.last.store(nanos, Ordering::Relaxed);
+    }
+
+    /// How long ago progress was last marked.
+    pub(crate) fn since(&self, now: std::time::Instant) -> Duration {
+        let last = Duration::from_nanos(self.last.load(Ordering::Relaxed));
+        now.saturating_duration_since(self.epoch)
+            .saturating_sub(last)
+    }
+}
+
 /// What a running attempt can see about itself.
 #[derive(Debug)]
 pub struct TaskContext<'a> {
@@ -172,6 +200,7 @@ pub struct TaskContext<'a> {
     pub(crate) attempt: u32,
     pub(crate) state: &'a AtomicU64,
     pub(crate) spec: &'a TaskSpec,
+    pub(crate) progress: Option<&'a Progress>,
 }
 
 impl TaskContext<'_> {
@@ -193,6 +222,16 @@ impl TaskContext<'_> {
     /// The task's spec.
     pub fn spec(&self) -> &TaskSpec {
         self.spec
+    }
+
+    /// Reports that this attempt is alive and making progress. A long task
+    /// should call it more often than the runtime's
+    /// [`hang_timeout`](crate::SupervisionConfig::hang_timeout), or its node
+    /// is declared hung and replaced.
+    pub fn heartbeat(&self) {
+        if let Some(p) = self.progress {
+            p.mark(std::time::Instant::now());
+        }
     }
 
     /// Whether this attempt's result will be thrown away: the task was
