@@ -557,25 +557,43 @@ impl RuntimeHandle {
         task.spec().validate().map_err(SubmitErrorKind::Invalid)?;
         let demand = task.spec().demand;
         let nodes = &self.shared.nodes;
+        let usable = |n: &Arc<NodeShared>| !n.is_retired() && demand.fits_in(&n.spec.capacity);
         let fits = match pin {
-            Some(n) => nodes
-                .get(n.0)
-                .is_some_and(|n| demand.fits_in(&n.spec.capacity)),
-            None => nodes.iter().any(|n| demand.fits_in(&n.spec.capacity)),
+            Some(n) => nodes.get(n.0).is_some_and(usable),
+            None => nodes.iter().any(usable),
         };
         if fits {
             return Ok(());
         }
-        let reason = match pin {
-            Some(n) => match nodes.get(n.0) {
-                None => Infeasibility {
-                    resource: "node",
-                    demand: n.0 as u64,
-                    largest_capacity: nodes.len() as u64 - 1,
-                },
-                Some(node) => excess(&demand, &node.spec.capacity),
+        let reason = match pin.map(|n| (n, nodes.get(n.0))) {
+            Some((n, None)) => Infeasibility {
+                resource: "node",
+                demand: n.0 as u64,
+                largest_capacity: nodes.len() as u64 - 1,
             },
-            None => excess(&demand, &self.shared.capacity_max),
+            Some((n, Some(node))) if node.is_retired() => Infeasibility {
+                resource: "node (retired)",
+                demand: n.0 as u64,
+                largest_capacity: 0,
+            },
+            Some((_, Some(node))) => excess(&demand, &node.spec.capacity),
+            None => {
+                // The largest of each resource among nodes still in service.
+                let cap =
+                    nodes
+                        .iter()
+                        .filter(|n| !n.is_retired())
+                        .fold(Resources::ZERO, |acc, n| {
+                            let c = n.spec.capacity;
+                            Resources::new(
+                                acc.cpu_milli.max(c.cpu_milli),
+                                acc.memory_mib.max(c.memory_mib),
+                                acc.gpu_milli.max(c.gpu_milli),
+                                acc.bandwidth_mbps.max(c.bandwidth_mbps),
+                            )
+                        });
+                excess(&demand, &cap)
+            }
         };
         Err(SubmitErrorKind::Infeasible(reason))
     }
