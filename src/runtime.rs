@@ -369,15 +369,6 @@ impl Builder {
         let (supervisor, balancer, system) = started_rx.recv().map_err(|_| {
             BuildError::Spawn(std::io::Error::other("runtime thread exited during start"))
         })?;
-        let capacity_max = nodes.iter().fold(Resources::ZERO, |acc, n| {
-            let c = n.spec.capacity;
-            Resources::new(
-                acc.cpu_milli.max(c.cpu_milli),
-                acc.memory_mib.max(c.memory_mib),
-                acc.gpu_milli.max(c.gpu_milli),
-                acc.bandwidth_mbps.max(c.bandwidth_mbps),
-            )
-        });
         let shared = Arc::new(Shared {
             ledger,
             nodes,
@@ -391,7 +382,6 @@ impl Builder {
             health,
             rng_seed: self.rng_seed,
             fault_index: AtomicU64::new(fault_index),
-            capacity_max,
             queue_capacity: self.queue_capacity as u64,
             restarts,
             rounds,
@@ -429,7 +419,6 @@ struct Shared {
     rng_seed: u64,
     /// Fault indices used so far (plans injected later get new ones).
     fault_index: AtomicU64,
-    capacity_max: Resources,
     queue_capacity: u64,
     restarts: Arc<AtomicU64>,
     rounds: Arc<AtomicU64>,
