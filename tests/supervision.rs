@@ -290,9 +290,9 @@ fn restart_backoff_grows_exponentially_up_to_its_cap() {
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let d: Vec<Duration> = (0..8).map(|n| cfg.backoff(n, &mut rng)).collect();
-    for n in 0..5 {
+    for (n, got) in d.iter().take(5).enumerate() {
         let base = Duration::from_millis(10 << n);
-        assert!(d[n] >= base && d[n] <= base.mul_f64(1.1), "{n}: {:?}", d[n]);
+        assert!(*got >= base && *got <= base.mul_f64(1.1), "{n}: {got:?}");
     }
     for late in &d[5..] {
         assert!(*late >= Duration::from_millis(300) && *late <= Duration::from_millis(330));
