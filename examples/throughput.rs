@@ -27,6 +27,8 @@ struct Args {
     batch: usize,
     runs: usize,
     json: bool,
+    /// Run only this allot case, for profiling: `mailbox`, `single` or `e2e`.
+    profile: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -36,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         batch: 1024,
         runs: 5,
         json: false,
+        profile: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,9 +55,10 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => a.batch = num("--batch")?,
             "--runs" => a.runs = num("--runs")?,
             "--json" => a.json = true,
+            "--profile" => a.profile = Some(it.next().ok_or("--profile needs a case")?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json]"
+                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|single|e2e]"
                         .into(),
                 )
             }
@@ -64,12 +68,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Median rate in items per second over `runs` runs of `f`.
-fn median_rate(n: usize, runs: usize, mut f: impl FnMut() -> Duration) -> f64 {
-    f(); // warm-up
-    let mut rates: Vec<f64> = (0..runs).map(|_| n as f64 / f().as_secs_f64()).collect();
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
@@ -82,32 +83,66 @@ fn main() {
     };
     let n = args.messages;
     let runs = args.runs;
+    if let Some(case) = &args.profile {
+        // One allot case in a loop, nothing else: for perf and callgrind.
+        let rt = cases::allot_runtime(args.nodes);
+        let h = rt.handle().clone();
+        for _ in 0..runs {
+            let d = match case.as_str() {
+                "mailbox" => cases::allot_mailbox(&h, n, args.batch),
+                "single" => cases::allot_mailbox(&h, n, 1),
+                "e2e" => cases::allot_e2e(&h, n, args.batch),
+                other => {
+                    eprintln!("unknown case `{other}` (mailbox, single, e2e)");
+                    std::process::exit(2);
+                }
+            };
+            println!("{case}: {:.2} M/s", n as f64 / d.as_secs_f64() / 1e6);
+        }
+        rt.shutdown();
+        return;
+    }
 
-    let crossbeam = median_rate(n, runs, || cases::crossbeam(n));
-    let actix = {
-        let base = cases::ActixBaseline::start();
-        median_rate(n, runs, || base.do_send(n))
-    };
+    // Every case lives for the whole run and the cases take turns, round
+    // after round, so a slow spell of this shared machine hits them alike;
+    // the first round is a warm-up.
+    let actix_base = cases::ActixBaseline::start();
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .expect("tokio runtime");
-    let tokio = median_rate(n, runs, || cases::tokio_spawn(&tokio_rt, n));
-    drop(tokio_rt);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .expect("rayon pool");
-    let rayon = median_rate(n, runs, || cases::rayon_spawn(&pool, n));
-    drop(pool);
-
     let rt = cases::allot_runtime(args.nodes);
     let h = rt.handle().clone();
-    let mailbox_batched = median_rate(n, runs, || cases::allot_mailbox(&h, n, args.batch));
     let single_n = n.min(100_000);
-    let mailbox_single = median_rate(single_n, runs, || cases::allot_mailbox(&h, single_n, 1));
-    let e2e = median_rate(n, runs, || cases::allot_e2e(&h, n, args.batch));
+    let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    for round in 0..=runs {
+        let got = [
+            rate(n, cases::crossbeam(n)),
+            rate(n, actix_base.do_send(n)),
+            rate(n, cases::tokio_spawn(&tokio_rt, n)),
+            rate(n, cases::rayon_spawn(&pool, n)),
+            rate(n, cases::allot_mailbox(&h, n, args.batch)),
+            rate(single_n, cases::allot_mailbox(&h, single_n, 1)),
+            rate(n, cases::allot_e2e(&h, n, args.batch)),
+        ];
+        if round > 0 {
+            for (s, g) in samples.iter_mut().zip(got) {
+                s.push(g);
+            }
+        }
+    }
     rt.shutdown();
+    drop(actix_base);
+    drop(tokio_rt);
+    drop(pool);
+    let m: Vec<f64> = samples.into_iter().map(median).collect();
+    let (crossbeam, actix, tokio, rayon, mailbox_batched, mailbox_single, e2e) =
+        (m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
 
     let rows = [
         ("crossbeam-channel send", crossbeam),

@@ -10,7 +10,7 @@
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
-use crate::spec::{BoxError, Progress, TaskContext, TaskSpec, TaskStatus};
+use crate::spec::{BoxError, TaskContext, TaskSpec, TaskStatus};
 use crate::sync::Mutex;
 use std::any::Any;
 use std::fmt;
@@ -207,7 +207,7 @@ pub(crate) trait ErasedJob: Send + Sync + 'static {
         &self,
         node: NodeId,
         attempt: u32,
-        progress: Option<&Progress>,
+        progress: Option<&AtomicU64>,
         inject_panic: bool,
     ) -> RunOutcome;
     /// Delivers an error; only the winner of the terminal transition calls it.
@@ -514,7 +514,7 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
         &self,
         node: NodeId,
         attempt: u32,
-        progress: Option<&Progress>,
+        progress: Option<&AtomicU64>,
         inject_panic: bool,
     ) -> RunOutcome {
         let ctx = TaskContext {

@@ -10,6 +10,7 @@
 use crate::job::{JobCore, JobRef, Phase};
 use crate::sync::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 const SHARDS: usize = 16;
 
@@ -119,25 +120,24 @@ impl Ledger {
         self.next_id.fetch_add(n, Ordering::Relaxed)
     }
 
-    /// Records newly accepted jobs, spreading them over the shards so that
-    /// nodes finishing neighbouring jobs rarely meet on one lock.
+    /// Records newly accepted jobs. A batch goes into one shard (one lock),
+    /// and batches rotate over the shards; executors settle neighbouring jobs
+    /// of one batch together, so they too take that shard's lock once per
+    /// flush.
     pub(crate) fn admit(&self, jobs: &[JobRef]) {
         let n = jobs.len();
         if n == 0 {
             return;
         }
-        let start = self.next_shard.fetch_add(1, Ordering::Relaxed);
-        let used = n.min(SHARDS);
-        for k in 0..used {
-            let shard = (start + k) % SHARDS;
-            let mut slab = self.shards[shard].lock();
-            for job in jobs.iter().skip(k).step_by(used) {
-                let index = slab.insert(JobRef::clone(job));
-                job.core()
-                    .ledger_slot
-                    .store(pack_slot(shard, index), Ordering::Relaxed);
-            }
+        let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        let mut slab = self.shards[shard].lock();
+        for job in jobs {
+            let index = slab.insert(JobRef::clone(job));
+            job.core()
+                .ledger_slot
+                .store(pack_slot(shard, index), Ordering::Relaxed);
         }
+        drop(slab);
         self.submitted.fetch_add(n as u64, Ordering::Relaxed);
     }
 
@@ -147,7 +147,7 @@ impl Ledger {
         let (shard, index) = ((slot >> 32) as usize, slot as u32);
         let mut slab = self.shards[shard].lock();
         let cell = &mut slab.slots[index as usize];
-        if cell.as_ref().is_some_and(|j| j.core().id == core.id) {
+        if cell.as_ref().is_some_and(|j| std::ptr::eq(j.core(), core)) {
             *cell = None;
             slab.free.push(index);
             slab.live -= 1;
@@ -176,12 +176,13 @@ impl Ledger {
     /// Settles many completions at once, one lock per shard; returns how
     /// many were still live. Empties `jobs`.
     pub(crate) fn settle_completed_batch(&self, jobs: &mut Vec<JobRef>) -> u64 {
-        jobs.sort_unstable_by_key(|j| j.core().ledger_slot.load(Ordering::Relaxed));
         let mut removed = 0;
         let mut i = 0;
         while i < jobs.len() {
             let shard = (jobs[i].core().ledger_slot.load(Ordering::Relaxed) >> 32) as usize;
             let mut slab = self.shards[shard].lock();
+            // Neighbouring jobs mostly share a shard: take each lock once
+            // per run of them.
             while i < jobs.len() {
                 let core = jobs[i].core();
                 let slot = core.ledger_slot.load(Ordering::Relaxed);
@@ -190,7 +191,7 @@ impl Ledger {
                 }
                 let index = slot as u32;
                 let cell = &mut slab.slots[index as usize];
-                if cell.as_ref().is_some_and(|j| j.core().id == core.id) {
+                if cell.as_ref().is_some_and(|j| Arc::ptr_eq(j, &jobs[i])) {
                     *cell = None;
                     slab.free.push(index);
                     slab.live -= 1;

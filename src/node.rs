@@ -16,7 +16,6 @@ use crate::metrics::NodeMetrics;
 use crate::policy::NodeView;
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
-use crate::spec::Progress;
 use crate::sync::{Condvar, Mutex};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -186,7 +185,8 @@ pub(crate) struct NodeShared {
     has_faults: AtomicBool,
     faults: Mutex<Arc<NodeFaults>>,
     retired: AtomicBool,
-    pub(crate) progress: Progress,
+    /// Heartbeats from running tasks ([`TaskContext::heartbeat`]).
+    beats: AtomicU64,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -242,7 +242,7 @@ impl NodeShared {
             has_faults: AtomicBool::new(false),
             retired: AtomicBool::new(false),
             faults: Mutex::new(Arc::new(NodeFaults::default())),
-            progress: Progress::new(),
+            beats: AtomicU64::new(0),
         }
     }
 
@@ -265,14 +265,18 @@ impl NodeShared {
         faults.actions(self.id, count, job.core().id.0, attempt)
     }
 
-    /// How long the node has shown no progress while running work, if it is.
-    pub(crate) fn stalled_for(&self, now: Instant) -> Option<Duration> {
+    /// A number that changes whenever the node makes progress: a task
+    /// starts, or a running task sends a heartbeat. No clock on the hot path.
+    pub(crate) fn progress(&self) -> u64 {
+        self.started
+            .load(Ordering::Relaxed)
+            .wrapping_add(self.beats.load(Ordering::Relaxed))
+    }
+
+    /// Whether an attempt is running here now.
+    pub(crate) fn is_running_work(&self) -> bool {
         let st = self.state.lock();
-        if !st.accepting || st.slots.iter().all(|s| s.entry.is_none()) {
-            return None;
-        }
-        drop(st);
-        Some(self.progress.since(now))
+        st.accepting && st.slots.iter().any(|s| s.entry.is_some())
     }
 
     fn actor_fault(&self, fault: ActorFault) {
@@ -616,7 +620,6 @@ pub(crate) fn start_node(
         crashed: false,
     });
     *shared.actor.lock() = Some(addr.clone());
-    shared.progress.mark(Instant::now());
     Ok(addr)
 }
 
@@ -666,6 +669,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut now = Instant::now();
     // Completions leave the ledger in batches: one lock per shard per flush.
     let mut done: Vec<JobRef> = Vec::with_capacity(SETTLE_BATCH);
+    let (mut unload, mut unloads) = (0u64, 0usize);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
     };
@@ -676,7 +680,16 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 if st.generation == generation && !st.slots[slot].abandoned {
                     st.slots[slot].entry = None;
                     st.running_demand = st.running_demand.saturating_sub(&f.demand);
-                    node.load.fetch_sub(f.cost_units, Ordering::Relaxed);
+                    // The load counter is shared with submitters: give back
+                    // finished cost in batches, always under this lock and
+                    // within this incarnation (eviction resets the counter).
+                    unload += f.cost_units;
+                    unloads += 1;
+                    if unloads >= SETTLE_BATCH {
+                        node.load
+                            .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
+                        unloads = 0;
+                    }
                     if let Some(us) = f.latency_us {
                         st.latency.saturating_record(us.max(1));
                     }
@@ -704,6 +717,11 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     node.ledger.settle(core, Settled::Cancelled);
                     continue;
                 }
+                if unloads > 0 {
+                    node.load
+                        .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
+                    unloads = 0;
+                }
                 if !done.is_empty() {
                     // About to idle: settle what we finished first, so the
                     // ledger never waits on a sleeping executor.
@@ -719,7 +737,6 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             }
         };
         let core = job.core();
-        node.progress.mark(now);
         let actions = node.fault_actions(&job, attempt);
         if actions != Actions::default() {
             if actions.flood > 0 {
@@ -735,10 +752,13 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 node.hang(generation, d);
             }
         }
-        let started = Instant::now();
-        let outcome = job.run(node.id, attempt, Some(&node.progress), actions.panic_task);
+        let started = if actions.hang.is_some() {
+            Instant::now()
+        } else {
+            now
+        };
+        let outcome = job.run(node.id, attempt, Some(&node.beats), actions.panic_task);
         now = Instant::now();
-        node.progress.mark(now);
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {

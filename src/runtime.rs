@@ -405,6 +405,12 @@ enum RunState {
     Stopped,
 }
 
+impl Shared {
+    fn all_retired(&self) -> bool {
+        self.nodes.iter().all(|n| n.is_retired())
+    }
+}
+
 struct Shared {
     ledger: Arc<Ledger>,
     nodes: Vec<Arc<NodeShared>>,
@@ -546,6 +552,10 @@ impl RuntimeHandle {
         task.spec().validate().map_err(SubmitErrorKind::Invalid)?;
         let demand = task.spec().demand;
         let nodes = &self.shared.nodes;
+        if pin.is_none() && demand == Resources::ZERO && !self.shared.all_retired() {
+            // Fits anywhere: skip the per-node scan on the common path.
+            return Ok(());
+        }
         let usable = |n: &Arc<NodeShared>| !n.is_retired() && demand.fits_in(&n.spec.capacity);
         let fits = match pin {
             Some(n) => nodes.get(n.0).is_some_and(usable),

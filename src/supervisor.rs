@@ -88,6 +88,8 @@ pub(crate) struct Supervisor {
     config: SupervisorConfig,
     windows: Vec<RestartWindow>,
     ping_outstanding: Vec<bool>,
+    /// Per node: the progress value last seen and when it last changed.
+    progress_seen: Vec<(u64, Instant)>,
     rng: rand::rngs::StdRng,
     epoch: Instant,
     speed_changes: Vec<SpeedChange>,
@@ -140,6 +142,7 @@ impl Supervisor {
             config: parts.config,
             windows: vec![RestartWindow::default(); n],
             ping_outstanding: vec![false; n],
+            progress_seen: vec![(u64::MAX, Instant::now()); n],
             rng,
             epoch: parts.epoch,
             speed_changes: parts.speed_changes,
@@ -501,7 +504,11 @@ impl Supervisor {
                 continue;
             }
             // Executors stuck: work is running and nothing moved for too long.
-            if node.stalled_for(now).is_some_and(|d| d > hang_timeout) {
+            let progress = node.progress();
+            let seen = &mut self.progress_seen[j];
+            if progress != seen.0 || !node.is_running_work() {
+                *seen = (progress, now);
+            } else if now.saturating_duration_since(seen.1) > hang_timeout {
                 self.on_node_down(node.id, generation, DownReason::Hung, ctx);
                 continue;
             }
