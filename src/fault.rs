@@ -84,7 +84,7 @@ pub enum FaultSpec {
         /// Its task count at which to hang.
         after_tasks: u64,
         /// How long; forever (until replaced) when absent.
-        #[serde(default, with = "opt_secs")]
+        #[serde(default, with = "crate::durations::opt_secs")]
         duration: Option<Duration>,
     },
     /// From `at` after the runtime starts, `node` runs at `factor` × its
@@ -95,10 +95,10 @@ pub enum FaultSpec {
         /// Multiplier of the nominal speed, `> 0`.
         factor: f64,
         /// When, after start.
-        #[serde(with = "secs")]
+        #[serde(with = "crate::durations::secs")]
         at: Duration,
         /// How long until it recovers; never when absent.
-        #[serde(default, with = "opt_secs")]
+        #[serde(default, with = "crate::durations::opt_secs")]
         recover_after: Option<Duration>,
     },
     /// Floods `node`'s actor mailbox with `messages` control messages when
@@ -369,48 +369,6 @@ pub(crate) fn merge(base: &NodeFaults, more: &NodeFaults) -> NodeFaults {
     out.crash_p.extend_from_slice(&more.crash_p);
     out.panic_task_p.extend_from_slice(&more.panic_task_p);
     out
-}
-
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(|_| {
-            serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {v}"))
-        })
-    }
-}
-
-mod opt_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(|v| {
-                Duration::try_from_secs_f64(v).map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "duration must be finite and >= 0 seconds, got {v}"
-                    ))
-                })
-            })
-            .transpose()
-    }
 }
 
 #[cfg(test)]

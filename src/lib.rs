@@ -49,7 +49,9 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod balancer;
+mod config;
 mod drift;
+mod durations;
 mod error;
 mod fault;
 mod ids;
@@ -71,6 +73,10 @@ pub use balancer::{
     BalancerConfig, DEFAULT_BALANCER_HIGH, DEFAULT_BALANCER_INTERVAL, DEFAULT_BALANCER_LOW,
     DEFAULT_BALANCER_MAX_PER_ROUND, DEFAULT_BALANCER_MIN_GAP,
 };
+pub use config::{
+    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+};
 pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
     SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
@@ -82,11 +88,7 @@ pub use node::{DownReason, NodeSpec, DEFAULT_NODE_SLOTS};
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
-pub use runtime::{
-    Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask, DEFAULT_HEARTBEAT_INTERVAL,
-    DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_BACKOFF_MAX,
-    DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
-};
+pub use runtime::{Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask};
 pub use spec::{
     BoxError, SpecError, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
 };

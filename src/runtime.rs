@@ -5,6 +5,10 @@
 //! background thread, and no actix type appears in this API.
 
 use crate::balancer::{Balancer, BalancerConfig, StopBalancer};
+use crate::config::{
+    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+};
 use crate::error::{
     BuildError, CancelReason, Infeasibility, InjectError, SubmitBatchError, SubmitError,
     SubmitErrorKind, TaskError,
@@ -36,19 +40,6 @@ use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Default number of nodes: 4, each [`NodeSpec::default`].
-pub const DEFAULT_NODE_COUNT: usize = 4;
-/// Default [`Builder::rng_seed`]: runs are reproducible unless asked not to be.
-pub const DEFAULT_RNG_SEED: u64 = 0x5eed;
-/// Default [`Builder::queue_capacity`]: tasks in flight (accepted, not finished).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1 << 20;
-/// Default [`Builder::heartbeat_interval`].
-pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// Default lower bound of [`Builder::retry_backoff`].
-pub const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(1);
-/// Default upper bound of [`Builder::retry_backoff`].
-pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 type PolicyFactory = Arc<dyn Fn(u64) -> Box<dyn Policy> + Send + Sync>;
 
@@ -131,6 +122,25 @@ impl Builder {
     /// A builder with every default.
     pub fn new() -> Self {
         Builder::default()
+    }
+
+    /// A builder set from a [`RuntimeConfig`] (a config file's contents).
+    /// Settings are checked by [`build`](Builder::build).
+    pub fn from_config(config: &RuntimeConfig) -> Self {
+        let mut b = Builder::new();
+        b.nodes(config.nodes.iter().cloned())
+            .policy(config.policy)
+            .discipline(config.discipline)
+            .rng_seed(config.rng_seed)
+            .queue_capacity(config.queue_capacity)
+            .heartbeat_interval(config.heartbeat_interval)
+            .retry_backoff(config.retry_backoff_min, config.retry_backoff_max)
+            .balancer(config.balancer.clone())
+            .supervision(config.supervision.clone());
+        if let Some(plan) = &config.fault_plan {
+            b.fault_plan(plan.clone());
+        }
+        b
     }
 
     /// Replaces the node list.
@@ -443,6 +453,11 @@ impl Runtime {
     /// A [`Builder`] with every default.
     pub fn builder() -> Builder {
         Builder::new()
+    }
+
+    /// A [`Builder`] set from a [`RuntimeConfig`].
+    pub fn builder_from(config: &RuntimeConfig) -> Builder {
+        Builder::from_config(config)
     }
 
     /// A handle for submitting work; clone it freely, send it anywhere.

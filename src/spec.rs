@@ -69,7 +69,7 @@ pub struct TaskSpec {
     /// Larger runs first under the priority discipline.
     pub priority: i32,
     /// Deadline relative to submission; orders the EDF discipline.
-    #[serde(with = "opt_duration_secs")]
+    #[serde(with = "crate::durations::opt_secs")]
     pub deadline: Option<Duration>,
     /// How many times the task is run again after a failed attempt.
     pub max_retries: u32,
@@ -77,7 +77,7 @@ pub struct TaskSpec {
     /// timeouts always are.
     pub retry_on_error: bool,
     /// Longest one attempt may run before it fails with a timeout.
-    #[serde(with = "opt_duration_secs")]
+    #[serde(with = "crate::durations::opt_secs")]
     pub timeout: Option<Duration>,
 }
 
@@ -135,32 +135,6 @@ impl TaskSpec {
             });
         }
         Ok(())
-    }
-}
-
-mod opt_duration_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let secs: Option<f64> = Option::deserialize(d)?;
-        secs.map(|s| {
-            Duration::try_from_secs_f64(s).map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "duration must be finite and >= 0 seconds, got {s}"
-                ))
-            })
-        })
-        .transpose()
     }
 }
 

@@ -119,15 +119,15 @@ pub struct SupervisionConfig {
     /// At most this many restarts of one node ...
     pub max_restarts: u32,
     /// ... within this period; past it, `escalation` applies.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::durations::secs")]
     pub restart_period: Duration,
     /// What happens past the intensity limit.
     pub escalation: Escalation,
     /// Smallest delay before a restart.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::durations::secs")]
     pub backoff_min: Duration,
     /// Largest delay before a restart (before jitter).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::durations::secs")]
     pub backoff_max: Duration,
     /// Random extra delay, as a fraction: the delay is multiplied by
     /// `1 + U(0,1) · jitter`.
@@ -136,7 +136,7 @@ pub struct SupervisionConfig {
     /// work, or whose actor does not answer a heartbeat for this long, is
     /// declared hung and replaced. Long tasks report progress with
     /// [`TaskContext::heartbeat`](crate::TaskContext::heartbeat).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::durations::secs")]
     pub hang_timeout: Duration,
 }
 
@@ -209,22 +209,6 @@ impl SupervisionConfig {
             0.0
         };
         base.mul_f64(1.0 + jitter)
-    }
-}
-
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(|_| {
-            serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {v}"))
-        })
     }
 }
 
