@@ -12,20 +12,20 @@ use std::time::Duration;
 
 /// Default number of nodes: 4, each [`NodeSpec::default`](crate::NodeSpec::default).
 pub const DEFAULT_NODE_COUNT: usize = 4;
-/// Default [`Builder::rng_seed`]: runs are reproducible unless asked not to be.
+/// Default [`Builder::rng_seed`](crate::Builder::rng_seed): runs are reproducible unless asked not to be.
 pub const DEFAULT_RNG_SEED: u64 = 0x5eed;
-/// Default [`Builder::queue_capacity`]: tasks in flight (accepted, not finished).
+/// Default [`Builder::queue_capacity`](crate::Builder::queue_capacity): tasks in flight (accepted, not finished).
 pub const DEFAULT_QUEUE_CAPACITY: usize = 1 << 20;
-/// Default [`Builder::heartbeat_interval`].
+/// Default [`Builder::heartbeat_interval`](crate::Builder::heartbeat_interval).
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// Default lower bound of [`Builder::retry_backoff`].
+/// Default lower bound of [`Builder::retry_backoff`](crate::Builder::retry_backoff).
 pub const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(1);
-/// Default upper bound of [`Builder::retry_backoff`].
+/// Default upper bound of [`Builder::retry_backoff`](crate::Builder::retry_backoff).
 pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Everything a [`Builder`](crate::Builder) takes that is plain data,
 /// (de)serialisable with serde: read it from TOML or JSON and pass it to
-/// [`Builder::from_config`](crate::Builder::from_config).
+/// [`Builder::from_config`](crate::Builder::from_config)(crate::Builder::from_config).
 ///
 /// Durations are in seconds. Unknown fields are errors.
 ///
