@@ -36,6 +36,9 @@ pub enum SubmitError<T> {
     Full(Task<T>),
     /// The runtime is shutting down or has stopped.
     ShuttingDown(Task<T>),
+    /// A subtask was spawned from an attempt that has already been
+    /// abandoned (cancelled, timed out, or lost with its node).
+    ParentAbandoned(Task<T>),
     /// No node could ever fit the task.
     Infeasible {
         /// The refused task.
@@ -58,6 +61,7 @@ impl<T> SubmitError<T> {
         match self {
             SubmitError::Full(task)
             | SubmitError::ShuttingDown(task)
+            | SubmitError::ParentAbandoned(task)
             | SubmitError::Infeasible { task, .. }
             | SubmitError::Invalid { task, .. } => task,
         }
@@ -89,6 +93,7 @@ impl<T> fmt::Debug for SubmitError<T> {
         match self {
             SubmitError::Full(_) => f.write_str("Full(..)"),
             SubmitError::ShuttingDown(_) => f.write_str("ShuttingDown(..)"),
+            SubmitError::ParentAbandoned(_) => f.write_str("ParentAbandoned(..)"),
             SubmitError::Infeasible { reason, .. } => f
                 .debug_struct("Infeasible")
                 .field("reason", reason)
@@ -106,6 +111,7 @@ impl<T> fmt::Display for SubmitError<T> {
         match self {
             SubmitError::Full(_) => f.write_str("submission queue is full"),
             SubmitError::ShuttingDown(_) => f.write_str("runtime is shutting down"),
+            SubmitError::ParentAbandoned(_) => f.write_str("parent attempt was abandoned"),
             SubmitError::Infeasible { reason, .. } => write!(f, "task is infeasible: {reason}"),
             SubmitError::Invalid { error, .. } => write!(f, "task is invalid: {error}"),
         }
@@ -277,6 +283,9 @@ pub enum CancelReason {
     /// [`RuntimeHandle::shutdown_now`](crate::RuntimeHandle::shutdown_now)
     /// handed the task back unfinished.
     Shutdown,
+    /// The parent attempt that forked this subtask ended (finished, failed,
+    /// or was superseded after a node loss) before the subtask did.
+    ParentEnded,
 }
 
 /// Why a task ended without a value. Delivered once, through its handle.
@@ -325,6 +334,9 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled(CancelReason::Caller) => f.write_str("task cancelled"),
             TaskError::Cancelled(CancelReason::Shutdown) => {
                 f.write_str("task cancelled by shutdown_now")
+            }
+            TaskError::Cancelled(CancelReason::ParentEnded) => {
+                f.write_str("subtask cancelled: its parent attempt ended")
             }
             TaskError::Unschedulable { reason } => write!(f, "task unschedulable: {reason}"),
         }

@@ -10,13 +10,13 @@
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
-use crate::spec::{BoxError, TaskContext, TaskSpec, TaskStatus};
+use crate::spec::{BoxError, TaskSpec, TaskStatus};
 use crate::sync::Mutex;
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::thread::Thread;
@@ -64,6 +64,73 @@ fn pack(phase: Phase, attempt: u32) -> u64 {
     (u64::from(attempt) << PHASE_BITS) | phase as u64
 }
 
+/// What fork-join needs from the layer that can submit tasks: the runtime
+/// implements it, and `TaskContext::spawn` finds it again by downcasting.
+pub(crate) trait Host: Send + Sync + 'static {
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// What a running attempt can see about itself, and how it forks subtasks
+/// and joins them ([`spawn`](TaskContext::spawn), [`join`](TaskContext::join)).
+pub struct TaskContext<'a> {
+    pub(crate) core: &'a JobCore,
+    pub(crate) node: NodeId,
+    pub(crate) attempt: u32,
+    /// The node's heartbeat counter.
+    pub(crate) beats: Option<&'a AtomicU64>,
+    pub(crate) host: Option<&'a dyn Host>,
+}
+
+impl fmt::Debug for TaskContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("id", &self.core.id)
+            .field("node", &self.node)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskContext<'_> {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.core.id
+    }
+
+    /// The node running this attempt.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Which attempt this is: 0 for the first run, 1 for the first retry, …
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The task's spec.
+    pub fn spec(&self) -> &TaskSpec {
+        &self.core.spec
+    }
+
+    /// Reports that this attempt is alive and making progress. A long task
+    /// should call it more often than the runtime's
+    /// [`hang_timeout`](crate::SupervisionConfig::hang_timeout), or its node
+    /// is declared hung and replaced.
+    pub fn heartbeat(&self) {
+        if let Some(p) = self.beats {
+            p.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this attempt's result will be thrown away: the task was
+    /// cancelled, timed out, or moved elsewhere after its node was lost.
+    /// Long tasks should check it now and then and return early.
+    pub fn is_abandoned(&self) -> bool {
+        let state = self.core.state.load(Ordering::Acquire);
+        Phase::of(state) != Phase::Running || attempt_of(state) != self.attempt
+    }
+}
+
 /// The plain part of every job.
 pub(crate) struct JobCore {
     pub(crate) id: TaskId,
@@ -75,6 +142,9 @@ pub(crate) struct JobCore {
     /// Where the ledger keeps this job: `(shard << 32) | index`.
     pub(crate) ledger_slot: AtomicU64,
     errors: Mutex<Vec<AttemptError>>,
+    /// Subtasks forked by each attempt, cancelled when that attempt ends.
+    children: Mutex<Vec<(u32, JobRef)>>,
+    has_children: AtomicBool,
 }
 
 impl fmt::Debug for JobCore {
@@ -104,6 +174,8 @@ impl JobCore {
             state: AtomicU64::new(pack(Phase::Pending, 0)),
             ledger_slot: AtomicU64::new(u64::MAX),
             errors: Mutex::new(Vec::new()),
+            children: Mutex::new(Vec::new()),
+            has_children: AtomicBool::new(false),
         }
     }
 
@@ -166,6 +238,32 @@ impl JobCore {
         }
     }
 
+    /// Records a subtask forked by attempt `attempt`.
+    pub(crate) fn add_child(&self, attempt: u32, child: JobRef) {
+        self.children.lock().push((attempt, child));
+        self.has_children.store(true, Ordering::Release);
+    }
+
+    /// Cancels the unfinished subtasks of attempts up to `attempt` (all when
+    /// `None`): when an attempt ends, its children go with it, so no orphan
+    /// result outlives the attempt that would have used it.
+    pub(crate) fn end_children(&self, attempt: Option<u32>) {
+        if !self.has_children.load(Ordering::Acquire) {
+            return;
+        }
+        let ended: Vec<JobRef> = {
+            let mut kids = self.children.lock();
+            let (gone, keep): (Vec<_>, Vec<_>) = kids
+                .drain(..)
+                .partition(|(a, _)| attempt.is_none_or(|max| *a <= max));
+            *kids = keep;
+            gone.into_iter().map(|(_, j)| j).collect()
+        };
+        for child in ended {
+            cancel(&*child, crate::error::CancelReason::ParentEnded);
+        }
+    }
+
     fn push_error(&self, error: AttemptError) {
         self.errors.lock().push(error);
     }
@@ -197,19 +295,24 @@ pub(crate) enum AfterFailure {
     Superseded,
 }
 
+/// What an attempt runs with besides its job.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RunEnv<'a> {
+    /// The node's heartbeat counter.
+    pub(crate) beats: Option<&'a AtomicU64>,
+    /// The runtime, for fork-join.
+    pub(crate) host: Option<&'a dyn Host>,
+    /// Panic instead of running the task code (fault injection).
+    pub(crate) inject_panic: bool,
+}
+
 /// A job with its result type erased.
 pub(crate) trait ErasedJob: Send + Sync + 'static {
     fn core(&self) -> &JobCore;
     /// Runs attempt `attempt` on `node`. The job must be `Running(attempt)`.
     /// With `inject_panic`, the attempt panics instead of running the task
     /// code (fault injection).
-    fn run(
-        &self,
-        node: NodeId,
-        attempt: u32,
-        progress: Option<&AtomicU64>,
-        inject_panic: bool,
-    ) -> RunOutcome;
+    fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome;
     /// Delivers an error; only the winner of the terminal transition calls it.
     fn deliver_error(&self, error: TaskError);
     /// The job's spec and typed self, boxed as a [`HandedBack<T>`].
@@ -246,12 +349,14 @@ pub(crate) fn after_failure(
     if retryable && attempt < core.spec.max_retries {
         if core.transition(from, attempt, Phase::Pending, attempt + 1) {
             core.push_error(error);
+            core.end_children(Some(attempt));
             return AfterFailure::Retry;
         }
         return AfterFailure::Superseded;
     }
     if core.transition(from, attempt, Phase::Failed, attempt) {
         core.push_error(error);
+        core.end_children(None);
         let attempts = core.take_errors();
         job.deliver_error(TaskError::Failed { attempts });
         return AfterFailure::Failed;
@@ -274,6 +379,7 @@ pub(crate) fn fail_now(job: &dyn ErasedJob, error: TaskError) -> bool {
             .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => {
+                core.end_children(None);
                 job.deliver_error(error);
                 return true;
             }
@@ -286,6 +392,7 @@ pub(crate) fn fail_now(job: &dyn ErasedJob, error: TaskError) -> bool {
 /// call did it.
 pub(crate) fn cancel(job: &dyn ErasedJob, reason: crate::error::CancelReason) -> bool {
     if job.core().try_cancel() {
+        job.core().end_children(None);
         job.deliver_error(TaskError::Cancelled(reason));
         true
     } else {
@@ -510,27 +617,26 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
         &self.core
     }
 
-    fn run(
-        &self,
-        node: NodeId,
-        attempt: u32,
-        progress: Option<&AtomicU64>,
-        inject_panic: bool,
-    ) -> RunOutcome {
+    fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome {
         let ctx = TaskContext {
-            id: self.core.id,
+            core: &self.core,
             node,
             attempt,
-            state: &self.core.state,
-            spec: &self.core.spec,
-            progress,
+            beats: env.beats,
+            host: env.host,
         };
-        match catch_unwind(AssertUnwindSafe(|| {
-            if inject_panic {
-                panic!("injected panic in task code ({} attempt {attempt})", ctx.id);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if env.inject_panic {
+                panic!(
+                    "injected panic in task code ({} attempt {attempt})",
+                    self.core.id
+                );
             }
             self.work.call(&ctx)
-        })) {
+        }));
+        // Subtasks this attempt did not wait for end with it.
+        self.core.end_children(Some(attempt));
+        match result {
             Ok(Ok(value)) => {
                 if self
                     .core
@@ -593,7 +699,7 @@ mod tests {
             AfterFailure::Retry
         );
         assert!(matches!(
-            j.run(NodeId(0), 0, None, false),
+            j.run(NodeId(0), 0, RunEnv::default()),
             RunOutcome::Stale
         ));
         assert_eq!(j.core().attempt(), 1);

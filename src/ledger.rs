@@ -173,6 +173,20 @@ impl Ledger {
         removed
     }
 
+    /// Removes one completed job; the caller counts it. True if it was live.
+    pub(crate) fn settle_completed(&self, core: &JobCore) -> bool {
+        self.remove(core)
+    }
+
+    /// Settles a job some holder let go of because its state moved on: only
+    /// a cancellation is settled here. A job claimed by someone else (a
+    /// joining parent runs its child inline) is theirs to settle.
+    pub(crate) fn reap_if_cancelled(&self, core: &JobCore) {
+        if core.phase() == Phase::Cancelled {
+            self.settle(core, Settled::Cancelled);
+        }
+    }
+
     /// Settles many completions at once, one lock per shard; returns how
     /// many were still live. Empties `jobs`.
     pub(crate) fn settle_completed_batch(&self, jobs: &mut Vec<JobRef>) -> u64 {

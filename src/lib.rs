@@ -54,6 +54,7 @@ mod drift;
 mod durations;
 mod error;
 mod fault;
+mod forkjoin;
 mod ids;
 mod job;
 mod ledger;
@@ -83,15 +84,14 @@ pub use error::{
 };
 pub use fault::{Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
+pub use job::TaskContext;
 pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};
 pub use node::{DownReason, NodeSpec, DEFAULT_NODE_SLOTS};
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
 pub use runtime::{Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask};
-pub use spec::{
-    BoxError, SpecError, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
-};
+pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES};
 pub use supervision::{
     Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig, DEFAULT_BACKOFF_JITTER,
     DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS,

@@ -10,7 +10,7 @@
 use crate::error::AttemptFailure;
 use crate::fault::{Actions, NodeFaults};
 use crate::ids::NodeId;
-use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
+use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
 use crate::ledger::{Ledger, Settled};
 use crate::metrics::NodeMetrics;
 use crate::policy::NodeView;
@@ -187,6 +187,8 @@ pub(crate) struct NodeShared {
     retired: AtomicBool,
     /// Heartbeats from running tasks ([`TaskContext::heartbeat`]).
     beats: AtomicU64,
+    /// The runtime, for tasks that fork subtasks; set once after build.
+    host: std::sync::OnceLock<Arc<dyn Host>>,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -243,6 +245,20 @@ impl NodeShared {
             retired: AtomicBool::new(false),
             faults: Mutex::new(Arc::new(NodeFaults::default())),
             beats: AtomicU64::new(0),
+            host: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Gives the node the runtime's fork-join host (once, after build).
+    pub(crate) fn set_host(&self, host: Arc<dyn Host>) {
+        let _ = self.host.set(host);
+    }
+
+    fn env(&self, inject_panic: bool) -> RunEnv<'_> {
+        RunEnv {
+            beats: Some(&self.beats),
+            host: self.host.get().map(|h| &**h),
+            inject_panic,
         }
     }
 
@@ -380,8 +396,8 @@ impl NodeShared {
                     st.queue.push(core.key, job);
                     pushed += 1;
                 } else {
-                    // Cancelled on its way here; it ends with us.
-                    self.ledger.settle(core, Settled::Cancelled);
+                    // Cancelled (or claimed by a joining parent) on its way here.
+                    self.ledger.reap_if_cancelled(core);
                 }
             }
             self.load.fetch_add(added, Ordering::Relaxed);
@@ -413,7 +429,7 @@ impl NodeShared {
                 st.queue.push(core.key, job);
                 st.idle > 0
             } else {
-                self.ledger.settle(core, Settled::Cancelled);
+                self.ledger.reap_if_cancelled(core);
                 false
             }
         };
@@ -445,7 +461,7 @@ impl NodeShared {
                 cost += core.cost_units;
                 taken.push(job);
             } else {
-                self.ledger.settle(core, Settled::Cancelled);
+                self.ledger.reap_if_cancelled(core);
             }
         }
         taken
@@ -714,7 +730,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         break (job, attempt);
                     }
                     node.load.fetch_sub(core.cost_units, Ordering::Relaxed);
-                    node.ledger.settle(core, Settled::Cancelled);
+                    node.ledger.reap_if_cancelled(core);
                     continue;
                 }
                 if unloads > 0 {
@@ -757,7 +773,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         } else {
             now
         };
-        let outcome = job.run(node.id, attempt, Some(&node.beats), actions.panic_task);
+        let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
         now = Instant::now();
         let mut latency_us = None;
         match outcome {
@@ -773,9 +789,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(node = %node.id, task = %core.id, attempt, "late result discarded");
-                if core.phase() == Phase::Cancelled {
-                    node.ledger.settle(core, Settled::Cancelled);
-                }
+                node.ledger.reap_if_cancelled(core);
             }
             RunOutcome::Failed(failure) => {
                 handle_failure(node, &job, attempt, failure);
@@ -806,11 +820,37 @@ fn handle_failure(node: &NodeShared, job: &JobRef, attempt: u32, failure: Attemp
             }
         }
         AfterFailure::Superseded => {
-            if core.phase() == Phase::Cancelled {
-                node.ledger.settle(core, Settled::Cancelled);
-            }
+            node.ledger.reap_if_cancelled(core);
         }
     }
+}
+
+/// Runs `job` here and now on the calling thread, if it has not started:
+/// how a joining parent helps its own subtasks instead of blocking a slot.
+/// Returns whether it ran it.
+pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
+    let core = job.core();
+    let attempt = core.attempt();
+    let claimed = core.transition(Phase::Queued, attempt, Phase::Running, attempt)
+        || core.transition(Phase::Pending, attempt, Phase::Running, attempt);
+    if !claimed {
+        return false;
+    }
+    node.beats.fetch_add(1, Ordering::Relaxed);
+    match job.run(node.id, attempt, node.env(false)) {
+        RunOutcome::Completed => {
+            if node.ledger.settle_completed(core) {
+                node.counters.completed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        RunOutcome::Stale => {
+            node.counters.stale.fetch_add(1, Ordering::Relaxed);
+            node.ledger.reap_if_cancelled(core);
+        }
+        RunOutcome::Failed(failure) => handle_failure(node, job, attempt, failure),
+    }
+    node.beats.fetch_add(1, Ordering::Relaxed);
+    true
 }
 
 /// Counts a failure decided outside the node (node loss, timeout) against it.
@@ -981,8 +1021,8 @@ pub(crate) fn requeue_evicted(ledger: &Ledger, jobs: Vec<JobRef>) -> Vec<JobRef>
         let attempt = core.attempt();
         if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
             out.push(job);
-        } else if core.phase() == Phase::Cancelled {
-            ledger.settle(core, Settled::Cancelled);
+        } else {
+            ledger.reap_if_cancelled(core);
         }
     }
     out

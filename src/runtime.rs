@@ -14,6 +14,7 @@ use crate::error::{
     SubmitErrorKind, TaskError,
 };
 use crate::fault::{self, Fault, FaultPlan};
+use crate::forkjoin::ForkJoinHost;
 use crate::ids::{NodeId, TaskId};
 use crate::job::{self, HandedBack, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::Ledger;
@@ -397,6 +398,12 @@ impl Builder {
             rounds,
             thread: Mutex::new(Some(thread)),
         });
+        for (j, node) in shared.nodes.iter().enumerate() {
+            node.set_host(Arc::new(ForkJoinHost {
+                shared: Arc::downgrade(&shared),
+                node: j,
+            }));
+        }
         tracing::info!(
             nodes = shared.nodes.len(),
             seed = self.rng_seed,
@@ -421,7 +428,7 @@ impl Shared {
     }
 }
 
-struct Shared {
+pub(crate) struct Shared {
     ledger: Arc<Ledger>,
     nodes: Vec<Arc<NodeShared>>,
     inbox: Sender<Inbound>,
@@ -500,6 +507,14 @@ impl fmt::Debug for RuntimeHandle {
 }
 
 impl RuntimeHandle {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        RuntimeHandle { shared }
+    }
+
+    pub(crate) fn node_shared(&self, j: usize) -> &Arc<NodeShared> {
+        &self.shared.nodes[j]
+    }
+
     /// Submits one task.
     ///
     /// # Errors
@@ -976,6 +991,10 @@ impl<T: 'static> fmt::Debug for TaskHandle<T> {
 }
 
 impl<T: Send + 'static> TaskHandle<T> {
+    pub(crate) fn job_ref(&self) -> JobRef {
+        Arc::clone(&self.inner) as JobRef
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.inner.core().id

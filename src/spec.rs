@@ -1,11 +1,9 @@
 //! The plain data of a task: its spec, its kind, its status, and the context
 //! its closure sees.
 
-use crate::ids::{NodeId, TaskId};
 use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A boxed error returned by task code.
@@ -135,59 +133,6 @@ impl TaskSpec {
             });
         }
         Ok(())
-    }
-}
-
-/// What a running attempt can see about itself.
-#[derive(Debug)]
-pub struct TaskContext<'a> {
-    pub(crate) id: TaskId,
-    pub(crate) node: NodeId,
-    pub(crate) attempt: u32,
-    pub(crate) state: &'a AtomicU64,
-    pub(crate) spec: &'a TaskSpec,
-    /// The node's heartbeat counter.
-    pub(crate) progress: Option<&'a AtomicU64>,
-}
-
-impl TaskContext<'_> {
-    /// The task's id.
-    pub fn id(&self) -> TaskId {
-        self.id
-    }
-
-    /// The node running this attempt.
-    pub fn node(&self) -> NodeId {
-        self.node
-    }
-
-    /// Which attempt this is: 0 for the first run, 1 for the first retry, …
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// The task's spec.
-    pub fn spec(&self) -> &TaskSpec {
-        self.spec
-    }
-
-    /// Reports that this attempt is alive and making progress. A long task
-    /// should call it more often than the runtime's
-    /// [`hang_timeout`](crate::SupervisionConfig::hang_timeout), or its node
-    /// is declared hung and replaced.
-    pub fn heartbeat(&self) {
-        if let Some(p) = self.progress {
-            p.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether this attempt's result will be thrown away: the task was
-    /// cancelled, timed out, or moved elsewhere after its node was lost.
-    /// Long tasks should check it now and then and return early.
-    pub fn is_abandoned(&self) -> bool {
-        let state = self.state.load(Ordering::Acquire);
-        crate::job::Phase::of(state) != crate::job::Phase::Running
-            || crate::job::attempt_of(state) != self.attempt
     }
 }
 

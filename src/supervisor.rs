@@ -189,10 +189,11 @@ impl Supervisor {
             while batch.len() < ALLOCATE_CHUNK {
                 match self.pending.pop() {
                     Some(job) => {
-                        if job.core().phase().is_terminal() {
-                            self.ledger.settle(job.core(), Settled::Cancelled);
-                        } else {
+                        if job.core().phase() == Phase::Pending {
                             batch.push(job);
+                        } else {
+                            // Cancelled, or claimed by a joining parent.
+                            self.ledger.reap_if_cancelled(job.core());
                         }
                     }
                     None => break,
@@ -445,11 +446,7 @@ impl Supervisor {
                     count_failed(node);
                 }
             }
-            AfterFailure::Superseded => {
-                if job.core().phase() == Phase::Cancelled {
-                    self.ledger.settle(job.core(), Settled::Cancelled);
-                }
-            }
+            AfterFailure::Superseded => self.ledger.reap_if_cancelled(job.core()),
         }
     }
 

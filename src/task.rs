@@ -1,9 +1,9 @@
 //! [`Task`]: a spec plus a closure that can run again, built in one
 //! allocation that becomes the runtime's job on submission.
 
-use crate::job::{FnWork, JobCore, TaskInner, TypedJob};
+use crate::job::{FnWork, JobCore, TaskContext, TaskInner, TypedJob};
 use crate::resources::Resources;
-use crate::spec::{BoxError, TaskContext, TaskKind, TaskSpec};
+use crate::spec::{BoxError, TaskKind, TaskSpec};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
