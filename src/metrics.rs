@@ -21,6 +21,8 @@ pub struct NodeMetrics {
     pub completed: u64,
     /// Tasks that failed for good here.
     pub failed: u64,
+    /// Times the node went down (panic, crash, stop, hang).
+    pub failures: u64,
     /// Times the node was restarted.
     pub restarts: u64,
     /// Tasks the balancer moved here.

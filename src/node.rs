@@ -157,6 +157,7 @@ struct NodeState {
 
 #[derive(Debug, Default)]
 struct NodeCounters {
+    failures: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
     restarts: AtomicU64,
@@ -359,6 +360,10 @@ impl NodeShared {
     /// Lock-free: read on every submission.
     pub(crate) fn is_retired(&self) -> bool {
         self.retired.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn count_failure(&self) {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_restart(&self) {
@@ -588,6 +593,7 @@ impl NodeShared {
             running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,
             completed: c.completed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
             restarts: c.restarts.load(Ordering::Relaxed),
             migrations_in: c.migrations_in.load(Ordering::Relaxed),
             migrations_out: c.migrations_out.load(Ordering::Relaxed),

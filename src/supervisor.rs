@@ -332,6 +332,7 @@ impl Supervisor {
         }
         let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
         tracing::warn!("node down");
+        shared.count_failure();
         let sup = self.config.supervision.clone();
         let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())
             .into_iter()
