@@ -42,7 +42,7 @@ pub struct BalancerConfig {
     /// Whether the balancer runs at all.
     pub enabled: bool,
     /// Time between rounds.
-    #[serde(with = "duration_secs")]
+    #[serde(with = "crate::durations::secs")]
     pub interval: Duration,
     /// Imbalance above which migration starts.
     pub high: f64,
@@ -51,7 +51,7 @@ pub struct BalancerConfig {
     /// Most tasks moved in one round.
     pub max_per_round: usize,
     /// Smallest drain-time gap worth acting on.
-    #[serde(with = "duration_secs")]
+    #[serde(with = "crate::durations::secs")]
     pub min_gap: Duration,
 }
 
@@ -65,21 +65,6 @@ impl Default for BalancerConfig {
             max_per_round: DEFAULT_BALANCER_MAX_PER_ROUND,
             min_gap: DEFAULT_BALANCER_MIN_GAP,
         }
-    }
-}
-
-mod duration_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs)
-            .map_err(|_| serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {secs}")))
     }
 }
 
@@ -144,7 +129,9 @@ impl Balancer {
         }
         self.rounds.fetch_add(1, Ordering::Relaxed);
         for m in moves {
-            let Some(addr) = self.directory.lock()[m.from].clone() else { continue };
+            let Some(addr) = self.directory.lock()[m.from].clone() else {
+                continue;
+            };
             self.in_progress += 1;
             let (from, to) = (m.from, m.to);
             addr.send(TakeQueued {

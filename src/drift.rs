@@ -95,7 +95,9 @@ impl DriftDetector {
         if !self.active || max_per_round == 0 {
             return Vec::new();
         }
-        let mut order: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].available).collect();
+        let mut order: Vec<usize> = (0..samples.len())
+            .filter(|&i| samples[i].available)
+            .collect();
         order.sort_by(|&a, &b| samples[b].drain().total_cmp(&samples[a].drain()));
         let mut moves = Vec::new();
         let mut budget = max_per_round;
@@ -172,7 +174,15 @@ mod tests {
     #[test]
     fn the_round_limit_and_the_last_queued_task_are_respected() {
         let mut d = DriftDetector::new(0.1, 0.05, 0.0);
-        let moves = d.plan(&[s(100.0, 1.0, 3), s(0.0, 1.0, 0), s(100.0, 1.0, 50), s(0.0, 1.0, 0)], 5);
+        let moves = d.plan(
+            &[
+                s(100.0, 1.0, 3),
+                s(0.0, 1.0, 0),
+                s(100.0, 1.0, 50),
+                s(0.0, 1.0, 0),
+            ],
+            5,
+        );
         let total: usize = moves.iter().map(|m| m.max_tasks).sum();
         assert!(total <= 5);
         assert!(moves.iter().all(|m| m.max_tasks < 50));

@@ -1,7 +1,8 @@
 //! Error types, one per operation. Errors that refuse a task hand it back.
 
 use crate::ids::NodeId;
-use crate::task::{SpecError, Task};
+use crate::spec::SpecError;
+use crate::task::Task;
 use std::fmt;
 
 /// Why no node could ever run a task: its demand exceeds every node's
@@ -35,6 +36,9 @@ pub enum SubmitError<T> {
     Full(Task<T>),
     /// The runtime is shutting down or has stopped.
     ShuttingDown(Task<T>),
+    /// A subtask was spawned from an attempt that has already been
+    /// abandoned (cancelled, timed out, or lost with its node).
+    ParentAbandoned(Task<T>),
     /// No node could ever fit the task.
     Infeasible {
         /// The refused task.
@@ -57,6 +61,7 @@ impl<T> SubmitError<T> {
         match self {
             SubmitError::Full(task)
             | SubmitError::ShuttingDown(task)
+            | SubmitError::ParentAbandoned(task)
             | SubmitError::Infeasible { task, .. }
             | SubmitError::Invalid { task, .. } => task,
         }
@@ -88,6 +93,7 @@ impl<T> fmt::Debug for SubmitError<T> {
         match self {
             SubmitError::Full(_) => f.write_str("Full(..)"),
             SubmitError::ShuttingDown(_) => f.write_str("ShuttingDown(..)"),
+            SubmitError::ParentAbandoned(_) => f.write_str("ParentAbandoned(..)"),
             SubmitError::Infeasible { reason, .. } => f
                 .debug_struct("Infeasible")
                 .field("reason", reason)
@@ -105,6 +111,7 @@ impl<T> fmt::Display for SubmitError<T> {
         match self {
             SubmitError::Full(_) => f.write_str("submission queue is full"),
             SubmitError::ShuttingDown(_) => f.write_str("runtime is shutting down"),
+            SubmitError::ParentAbandoned(_) => f.write_str("parent attempt was abandoned"),
             SubmitError::Infeasible { reason, .. } => write!(f, "task is infeasible: {reason}"),
             SubmitError::Invalid { error, .. } => write!(f, "task is invalid: {error}"),
         }
@@ -226,7 +233,7 @@ impl std::error::Error for BuildError {
 #[non_exhaustive]
 pub enum AttemptFailure {
     /// The task returned an error.
-    Error(crate::task::BoxError),
+    Error(crate::spec::BoxError),
     /// The task panicked; holds the panic message.
     Panicked(String),
     /// The attempt ran past the task's timeout.
@@ -276,6 +283,9 @@ pub enum CancelReason {
     /// [`RuntimeHandle::shutdown_now`](crate::RuntimeHandle::shutdown_now)
     /// handed the task back unfinished.
     Shutdown,
+    /// The parent attempt that forked this subtask ended (finished, failed,
+    /// or was superseded after a node loss) before the subtask did.
+    ParentEnded,
 }
 
 /// Why a task ended without a value. Delivered once, through its handle.
@@ -325,6 +335,9 @@ impl fmt::Display for TaskError {
             TaskError::Cancelled(CancelReason::Shutdown) => {
                 f.write_str("task cancelled by shutdown_now")
             }
+            TaskError::Cancelled(CancelReason::ParentEnded) => {
+                f.write_str("subtask cancelled: its parent attempt ended")
+            }
             TaskError::Unschedulable { reason } => write!(f, "task unschedulable: {reason}"),
         }
     }
@@ -345,6 +358,13 @@ pub enum InjectError {
         /// Its value.
         value: f64,
     },
+    /// An entry of a fault plan is invalid.
+    InvalidPlan {
+        /// Its index in the plan.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The runtime is shutting down or has stopped.
     ShuttingDown,
 }
@@ -355,6 +375,9 @@ impl fmt::Display for InjectError {
             InjectError::UnknownNode(n) => write!(f, "no node {n}"),
             InjectError::InvalidParameter { field, value } => {
                 write!(f, "invalid `{field}`: {value}")
+            }
+            InjectError::InvalidPlan { index, reason } => {
+                write!(f, "invalid fault plan entry {index}: {reason}")
             }
             InjectError::ShuttingDown => f.write_str("runtime is shutting down"),
         }

@@ -10,12 +10,13 @@
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
+use crate::spec::{BoxError, TaskSpec, TaskStatus};
 use crate::sync::Mutex;
-use crate::task::{TaskContext, TaskSpec, TaskStatus, Work};
 use std::any::Any;
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::thread::Thread;
@@ -63,15 +64,87 @@ fn pack(phase: Phase, attempt: u32) -> u64 {
     (u64::from(attempt) << PHASE_BITS) | phase as u64
 }
 
+/// What fork-join needs from the layer that can submit tasks: the runtime
+/// implements it, and `TaskContext::spawn` finds it again by downcasting.
+pub(crate) trait Host: Send + Sync + 'static {
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// What a running attempt can see about itself, and how it forks subtasks
+/// and joins them ([`spawn`](TaskContext::spawn), [`join`](TaskContext::join)).
+pub struct TaskContext<'a> {
+    pub(crate) core: &'a JobCore,
+    pub(crate) node: NodeId,
+    pub(crate) attempt: u32,
+    /// The node's heartbeat counter.
+    pub(crate) beats: Option<&'a AtomicU64>,
+    pub(crate) host: Option<&'a dyn Host>,
+}
+
+impl fmt::Debug for TaskContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("id", &self.core.id)
+            .field("node", &self.node)
+            .field("attempt", &self.attempt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskContext<'_> {
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.core.id
+    }
+
+    /// The node running this attempt.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Which attempt this is: 0 for the first run, 1 for the first retry, …
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The task's spec.
+    pub fn spec(&self) -> &TaskSpec {
+        &self.core.spec
+    }
+
+    /// Reports that this attempt is alive and making progress. A long task
+    /// should call it more often than the runtime's
+    /// [`hang_timeout`](crate::SupervisionConfig::hang_timeout), or its node
+    /// is declared hung and replaced.
+    pub fn heartbeat(&self) {
+        if let Some(p) = self.beats {
+            p.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this attempt's result will be thrown away: the task was
+    /// cancelled, timed out, or moved elsewhere after its node was lost.
+    /// Long tasks should check it now and then and return early.
+    pub fn is_abandoned(&self) -> bool {
+        let state = self.core.state.load(Ordering::Acquire);
+        Phase::of(state) != Phase::Running || attempt_of(state) != self.attempt
+    }
+}
+
 /// The plain part of every job.
 pub(crate) struct JobCore {
     pub(crate) id: TaskId,
     pub(crate) spec: TaskSpec,
     pub(crate) key: OrderKey,
     pub(crate) cost_units: u64,
-    pub(crate) submitted_at: Instant,
+    pub(crate) submitted_at: Option<Instant>,
     pub(crate) state: AtomicU64,
+    /// Where the ledger keeps this job: `(shard << 32) | index`.
+    pub(crate) ledger_slot: AtomicU64,
     errors: Mutex<Vec<AttemptError>>,
+    /// Subtasks forked by each attempt, cancelled when that attempt ends.
+    children: Mutex<Vec<(u32, JobRef)>>,
+    has_children: AtomicBool,
 }
 
 impl fmt::Debug for JobCore {
@@ -85,22 +158,33 @@ impl fmt::Debug for JobCore {
 }
 
 impl JobCore {
-    pub(crate) fn new(
-        id: TaskId,
-        spec: TaskSpec,
-        key: OrderKey,
-        submitted_at: Instant,
-    ) -> Self {
-        let cost_units = (spec.cost * COST_SCALE) as u64;
+    /// A job not yet submitted: no id, no key, no submission time.
+    pub(crate) fn unsubmitted(spec: TaskSpec) -> Self {
         JobCore {
-            id,
+            id: TaskId(u64::MAX),
             spec,
-            key,
-            cost_units,
-            submitted_at,
+            key: OrderKey {
+                seq: u64::MAX,
+                cost: 0.0,
+                priority: 0,
+                deadline_nanos: None,
+            },
+            cost_units: 0,
+            submitted_at: None,
             state: AtomicU64::new(pack(Phase::Pending, 0)),
+            ledger_slot: AtomicU64::new(u64::MAX),
             errors: Mutex::new(Vec::new()),
+            children: Mutex::new(Vec::new()),
+            has_children: AtomicBool::new(false),
         }
+    }
+
+    /// Stamps the job at submission (before anyone else can see it).
+    pub(crate) fn submit(&mut self, id: TaskId, key: OrderKey, now: Instant) {
+        self.id = id;
+        self.key = key;
+        self.cost_units = (self.spec.cost * COST_SCALE) as u64;
+        self.submitted_at = Some(now);
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -154,6 +238,32 @@ impl JobCore {
         }
     }
 
+    /// Records a subtask forked by attempt `attempt`.
+    pub(crate) fn add_child(&self, attempt: u32, child: JobRef) {
+        self.children.lock().push((attempt, child));
+        self.has_children.store(true, Ordering::Release);
+    }
+
+    /// Cancels the unfinished subtasks of attempts up to `attempt` (all when
+    /// `None`): when an attempt ends, its children go with it, so no orphan
+    /// result outlives the attempt that would have used it.
+    pub(crate) fn end_children(&self, attempt: Option<u32>) {
+        if !self.has_children.load(Ordering::Acquire) {
+            return;
+        }
+        let ended: Vec<JobRef> = {
+            let mut kids = self.children.lock();
+            let (gone, keep): (Vec<_>, Vec<_>) = kids
+                .drain(..)
+                .partition(|(a, _)| attempt.is_none_or(|max| *a <= max));
+            *kids = keep;
+            gone.into_iter().map(|(_, j)| j).collect()
+        };
+        for child in ended {
+            cancel(&*child, crate::error::CancelReason::ParentEnded);
+        }
+    }
+
     fn push_error(&self, error: AttemptError) {
         self.errors.lock().push(error);
     }
@@ -185,14 +295,28 @@ pub(crate) enum AfterFailure {
     Superseded,
 }
 
+/// What an attempt runs with besides its job.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RunEnv<'a> {
+    /// The node's heartbeat counter.
+    pub(crate) beats: Option<&'a AtomicU64>,
+    /// The runtime, for fork-join.
+    pub(crate) host: Option<&'a dyn Host>,
+    /// Panic instead of running the task code (fault injection).
+    pub(crate) inject_panic: bool,
+}
+
 /// A job with its result type erased.
 pub(crate) trait ErasedJob: Send + Sync + 'static {
     fn core(&self) -> &JobCore;
     /// Runs attempt `attempt` on `node`. The job must be `Running(attempt)`.
-    fn run(&self, node: NodeId, attempt: u32) -> RunOutcome;
+    /// With `inject_panic`, the attempt panics instead of running the task
+    /// code (fault injection).
+    fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome;
     /// Delivers an error; only the winner of the terminal transition calls it.
     fn deliver_error(&self, error: TaskError);
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The job's spec and typed self, boxed as a [`HandedBack<T>`].
+    fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send>;
 }
 
 pub(crate) type JobRef = Arc<dyn ErasedJob>;
@@ -225,12 +349,14 @@ pub(crate) fn after_failure(
     if retryable && attempt < core.spec.max_retries {
         if core.transition(from, attempt, Phase::Pending, attempt + 1) {
             core.push_error(error);
+            core.end_children(Some(attempt));
             return AfterFailure::Retry;
         }
         return AfterFailure::Superseded;
     }
     if core.transition(from, attempt, Phase::Failed, attempt) {
         core.push_error(error);
+        core.end_children(None);
         let attempts = core.take_errors();
         job.deliver_error(TaskError::Failed { attempts });
         return AfterFailure::Failed;
@@ -253,6 +379,7 @@ pub(crate) fn fail_now(job: &dyn ErasedJob, error: TaskError) -> bool {
             .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => {
+                core.end_children(None);
                 job.deliver_error(error);
                 return true;
             }
@@ -265,6 +392,7 @@ pub(crate) fn fail_now(job: &dyn ErasedJob, error: TaskError) -> bool {
 /// call did it.
 pub(crate) fn cancel(job: &dyn ErasedJob, reason: crate::error::CancelReason) -> bool {
     if job.core().try_cancel() {
+        job.core().end_children(None);
         job.deliver_error(TaskError::Cancelled(reason));
         true
     } else {
@@ -280,12 +408,15 @@ struct CellState<T> {
     thread: Option<Thread>,
 }
 
+/// Looks at a result cell before parking on it.
+const SPIN_ROUNDS: u32 = 12;
+
 pub(crate) struct ResultCell<T> {
     state: Mutex<CellState<T>>,
 }
 
 impl<T> ResultCell<T> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ResultCell {
             state: Mutex::new(CellState {
                 value: None,
@@ -317,6 +448,20 @@ impl<T> ResultCell<T> {
     ///
     /// If the outcome was already taken.
     pub(crate) fn take(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        // Results often arrive within a microsecond or two when tasks are
+        // short: look a few times before paying for a park and an unpark.
+        for round in 0..SPIN_ROUNDS {
+            if let Some(v) = self.try_take() {
+                return Some(v);
+            }
+            if round < SPIN_ROUNDS / 2 {
+                for _ in 0..(1 << round.min(6)) {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
+        }
         loop {
             {
                 let mut st = self.state.lock();
@@ -332,9 +477,9 @@ impl<T> ResultCell<T> {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        self.state.lock().thread = None;
-                        // One last look: it may have arrived meanwhile.
                         let mut st = self.state.lock();
+                        st.thread = None;
+                        // One last look: it may have arrived meanwhile.
                         if let Some(v) = st.value.take() {
                             st.taken = true;
                             return Some(v);
@@ -345,6 +490,16 @@ impl<T> ResultCell<T> {
                 }
             }
         }
+    }
+
+    fn try_take(&self) -> Option<Result<T, TaskError>> {
+        let mut st = self.state.lock();
+        assert!(!st.taken, "task outcome already taken");
+        let v = st.value.take();
+        if v.is_some() {
+            st.taken = true;
+        }
+        v
     }
 
     pub(crate) fn poll(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
@@ -366,22 +521,86 @@ impl<T> ResultCell<T> {
     }
 }
 
-/// A job that yields a `T`.
-pub(crate) struct TaskInner<T> {
-    pub(crate) core: JobCore,
-    pub(crate) work: Work<T>,
-    pub(crate) cell: ResultCell<T>,
+/// How a job's closure is called; lets a job own its closure inline.
+pub(crate) trait Work<T>: Send + Sync + 'static {
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
 }
 
-impl<T: Send + 'static> TaskInner<T> {
-    pub(crate) fn new(core: JobCore, work: Work<T>) -> Self {
-        TaskInner {
-            core,
-            work,
-            cell: ResultCell::new(),
+/// A user closure returning `Result<T, E>`.
+pub(crate) struct FnWork<F, E> {
+    f: F,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<F, E> FnWork<F, E> {
+    pub(crate) fn new(f: F) -> Self {
+        FnWork {
+            f,
+            _error: PhantomData,
         }
     }
 }
+
+impl<T, F, E> Work<T> for FnWork<F, E>
+where
+    F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
+    E: Into<BoxError> + 'static,
+{
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
+        (self.f)(ctx).map_err(Into::into)
+    }
+}
+
+/// The closure of another job: a handed-back task submitted again.
+pub(crate) struct Rerun<T>(pub(crate) Arc<dyn TypedJob<T>>);
+
+impl<T: Send + 'static> Work<T> for Rerun<T> {
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
+        self.0.call(ctx)
+    }
+}
+
+/// A job whose result type is known.
+pub(crate) trait TypedJob<T>: ErasedJob {
+    fn cell(&self) -> &ResultCell<T>;
+    fn core_mut(&mut self) -> &mut JobCore;
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
+}
+
+/// A job that yields a `T` by running `W`: one allocation holds the spec,
+/// the state, the result cell and the closure.
+pub(crate) struct TaskInner<T, W> {
+    pub(crate) core: JobCore,
+    pub(crate) cell: ResultCell<T>,
+    work: W,
+}
+
+impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
+    pub(crate) fn new(core: JobCore, work: W) -> Self {
+        TaskInner {
+            core,
+            cell: ResultCell::new(),
+            work,
+        }
+    }
+}
+
+impl<T: Send + 'static, W: Work<T>> TypedJob<T> for TaskInner<T, W> {
+    fn cell(&self) -> &ResultCell<T> {
+        &self.cell
+    }
+
+    fn core_mut(&mut self) -> &mut JobCore {
+        &mut self.core
+    }
+
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
+        self.work.call(ctx)
+    }
+}
+
+/// What `ErasedJob::handed_back` boxes: enough to rebuild a `Task<T>`.
+pub(crate) type HandedBack<T> = (TaskSpec, Arc<dyn TypedJob<T>>);
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -393,20 +612,31 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-impl<T: Send + 'static> ErasedJob for TaskInner<T> {
+impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
     fn core(&self) -> &JobCore {
         &self.core
     }
 
-    fn run(&self, node: NodeId, attempt: u32) -> RunOutcome {
+    fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome {
         let ctx = TaskContext {
-            id: self.core.id,
+            core: &self.core,
             node,
             attempt,
-            state: &self.core.state,
-            spec: &self.core.spec,
+            beats: env.beats,
+            host: env.host,
         };
-        match catch_unwind(AssertUnwindSafe(|| (self.work)(&ctx))) {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if env.inject_panic {
+                panic!(
+                    "injected panic in task code ({} attempt {attempt})",
+                    self.core.id
+                );
+            }
+            self.work.call(&ctx)
+        }));
+        // Subtasks this attempt did not wait for end with it.
+        self.core.end_children(Some(attempt));
+        match result {
             Ok(Ok(value)) => {
                 if self
                     .core
@@ -427,8 +657,11 @@ impl<T: Send + 'static> ErasedJob for TaskInner<T> {
         self.cell.put(Err(error));
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
-        self
+    fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send> {
+        let spec = self.core.spec.clone();
+        let typed: Arc<dyn TypedJob<T>> = self;
+        let back: HandedBack<T> = (spec, typed);
+        Box::new(back)
     }
 }
 
@@ -437,7 +670,7 @@ mod tests {
     use super::*;
     use crate::error::CancelReason;
 
-    fn job(retry_on_error: bool, max_retries: u32) -> Arc<TaskInner<u32>> {
+    fn job(retry_on_error: bool, max_retries: u32) -> Arc<dyn TypedJob<u32>> {
         let spec = TaskSpec {
             retry_on_error,
             max_retries,
@@ -449,42 +682,56 @@ mod tests {
             priority: 0,
             deadline_nanos: None,
         };
-        let core = JobCore::new(TaskId(0), spec, key, Instant::now());
-        Arc::new(TaskInner::new(core, Arc::new(|ctx: &TaskContext<'_>| Ok(ctx.attempt()))))
+        let mut core = JobCore::unsubmitted(spec);
+        core.submit(TaskId(0), key, Instant::now());
+        let work = FnWork::new(|ctx: &TaskContext<'_>| Ok::<_, BoxError>(ctx.attempt()));
+        Arc::new(TaskInner::new(core, work))
     }
 
     #[test]
     fn a_superseded_attempt_cannot_complete_the_task() {
         let j = job(false, 3);
-        assert!(j.core.transition(Phase::Pending, 0, Phase::Queued, 0));
-        assert!(j.core.transition(Phase::Queued, 0, Phase::Running, 0));
+        assert!(j.core().transition(Phase::Pending, 0, Phase::Queued, 0));
+        assert!(j.core().transition(Phase::Queued, 0, Phase::Running, 0));
         // The supervisor moves it after a node loss.
         assert_eq!(
             after_failure(&*j, Phase::Running, 0, None, AttemptFailure::NodeLost),
             AfterFailure::Retry
         );
-        assert!(matches!(j.run(NodeId(0), 0), RunOutcome::Stale));
-        assert_eq!(j.core.attempt(), 1);
-        assert!(!j.cell.is_ready());
+        assert!(matches!(
+            j.run(NodeId(0), 0, RunEnv::default()),
+            RunOutcome::Stale
+        ));
+        assert_eq!(j.core().attempt(), 1);
+        assert!(!j.cell().is_ready());
     }
 
     #[test]
     fn own_errors_fail_at_once_unless_opted_in() {
         let j = job(false, 3);
-        j.core.transition(Phase::Pending, 0, Phase::Running, 0);
+        j.core().transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Error("boom".into());
-        assert_eq!(after_failure(&*j, Phase::Running, 0, None, f), AfterFailure::Failed);
-        let out = j.cell.take(None).unwrap();
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 0, None, f),
+            AfterFailure::Failed
+        );
+        let out = j.cell().take(None).unwrap();
         assert!(matches!(out, Err(TaskError::Failed { ref attempts }) if attempts.len() == 1));
 
         let j = job(true, 1);
-        j.core.transition(Phase::Pending, 0, Phase::Running, 0);
+        j.core().transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Panicked("p".into());
-        assert_eq!(after_failure(&*j, Phase::Running, 0, None, f), AfterFailure::Retry);
-        j.core.transition(Phase::Pending, 1, Phase::Running, 1);
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 0, None, f),
+            AfterFailure::Retry
+        );
+        j.core().transition(Phase::Pending, 1, Phase::Running, 1);
         let f = AttemptFailure::TimedOut;
-        assert_eq!(after_failure(&*j, Phase::Running, 1, None, f), AfterFailure::Failed);
-        match j.cell.take(None).unwrap() {
+        assert_eq!(
+            after_failure(&*j, Phase::Running, 1, None, f),
+            AfterFailure::Failed
+        );
+        match j.cell().take(None).unwrap() {
             Err(TaskError::Failed { attempts }) => assert_eq!(attempts.len(), 2),
             other => panic!("unexpected {other:?}"),
         }
@@ -495,14 +742,17 @@ mod tests {
         let j = job(false, 0);
         assert!(cancel(&*j, CancelReason::Caller));
         assert!(!cancel(&*j, CancelReason::Caller));
-        assert!(!fail_now(&*j, TaskError::Unschedulable { reason: "x".into() }));
-        assert!(j.cell.take(None).unwrap().unwrap_err().is_cancelled());
+        assert!(!fail_now(
+            &*j,
+            TaskError::Unschedulable { reason: "x".into() }
+        ));
+        assert!(j.cell().take(None).unwrap().unwrap_err().is_cancelled());
     }
 
     #[test]
     fn take_times_out_without_a_value() {
         let j = job(false, 0);
         let d = Instant::now() + std::time::Duration::from_millis(5);
-        assert!(j.cell.take(Some(d)).is_none());
+        assert!(j.cell().take(Some(d)).is_none());
     }
 }

@@ -46,20 +46,27 @@
 //! `docs/semantics.md`; the design in `docs/architecture.md`. actix is an
 //! implementation detail: no actix type appears in this API.
 
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 mod balancer;
+mod config;
 mod drift;
+mod durations;
 mod error;
 mod fault;
+mod forkjoin;
 mod ids;
 mod job;
 mod ledger;
 mod metrics;
 mod node;
 pub mod policy;
-pub mod sim;
 mod queue;
 mod resources;
 mod runtime;
+pub mod sim;
+mod spec;
+mod supervision;
 mod supervisor;
 mod sync;
 mod task;
@@ -68,25 +75,30 @@ pub use balancer::{
     BalancerConfig, DEFAULT_BALANCER_HIGH, DEFAULT_BALANCER_INTERVAL, DEFAULT_BALANCER_LOW,
     DEFAULT_BALANCER_MAX_PER_ROUND, DEFAULT_BALANCER_MIN_GAP,
 };
+pub use config::{
+    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+};
 pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
     SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
 };
-pub use fault::Fault;
+pub use fault::{Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
+pub use job::TaskContext;
 pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};
 pub use node::{DownReason, NodeSpec, DEFAULT_NODE_SLOTS};
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
-pub use runtime::{
-    Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask, DEFAULT_HEARTBEAT_INTERVAL,
-    DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY, DEFAULT_RETRY_BACKOFF_MAX,
-    DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+pub use runtime::{Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask};
+pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES};
+pub use supervision::{
+    Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig, DEFAULT_BACKOFF_JITTER,
+    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS,
+    DEFAULT_RESTART_PERIOD,
 };
-pub use task::{
-    BoxError, SpecError, Task, TaskContext, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES,
-};
+pub use task::Task;
 
 /// What most files that use allot need.
 pub mod prelude {

@@ -21,6 +21,8 @@ pub struct NodeMetrics {
     pub completed: u64,
     /// Tasks that failed for good here.
     pub failed: u64,
+    /// Times the node went down (panic, crash, stop, hang).
+    pub failures: u64,
     /// Times the node was restarted.
     pub restarts: u64,
     /// Tasks the balancer moved here.
@@ -63,14 +65,14 @@ pub struct LatencySummary {
 impl LatencySummary {
     pub(crate) fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Self {
         let mut buckets = Vec::new();
-        if h.len() > 0 {
+        if !h.is_empty() {
             for v in h.iter_log(1, 2.0) {
                 buckets.push((v.value_iterated_to(), v.count_since_last_iteration()));
             }
         }
         LatencySummary {
             count: h.len(),
-            mean_us: if h.len() > 0 { h.mean() } else { 0.0 },
+            mean_us: if !h.is_empty() { h.mean() } else { 0.0 },
             p50_us: h.value_at_quantile(0.5),
             p90_us: h.value_at_quantile(0.9),
             p99_us: h.value_at_quantile(0.99),
@@ -123,4 +125,6 @@ pub struct Metrics {
     pub latency: LatencySummary,
     /// Balancer rounds that moved at least one task.
     pub balancer_rounds: u64,
+    /// Whether every node is in service.
+    pub health: crate::supervision::Health,
 }

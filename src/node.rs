@@ -8,8 +8,9 @@
 //! time therefore never makes the actor deaf.
 
 use crate::error::AttemptFailure;
+use crate::fault::{Actions, NodeFaults};
 use crate::ids::NodeId;
-use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
+use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
 use crate::ledger::{Ledger, Settled};
 use crate::metrics::NodeMetrics;
 use crate::policy::NodeView;
@@ -18,7 +19,7 @@ use crate::resources::Resources;
 use crate::sync::{Condvar, Mutex};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,8 +97,19 @@ pub enum DownReason {
     Panicked,
     /// The node actor stopped without being asked to.
     Stopped,
-    /// Its executor stopped answering heartbeats in time.
+    /// The node crashed (an injected abnormal exit without a panic).
+    Crashed,
+    /// Its executors made no progress, or its actor did not answer a
+    /// heartbeat, within the hang timeout.
     Hung,
+}
+
+impl DownReason {
+    /// Whether this is an abnormal exit (OTP: anything but `normal`).
+    /// Only [`Stopped`](DownReason::Stopped) is normal.
+    pub fn is_abnormal(self) -> bool {
+        !matches!(self, DownReason::Stopped)
+    }
 }
 
 /// Sent by nodes to their supervisor.
@@ -145,6 +157,7 @@ struct NodeState {
 
 #[derive(Debug, Default)]
 struct NodeCounters {
+    failures: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
     restarts: AtomicU64,
@@ -166,6 +179,17 @@ pub(crate) struct NodeShared {
     counters: NodeCounters,
     ledger: Arc<Ledger>,
     events: Mutex<Option<Recipient<NodeEvent>>>,
+    /// The current incarnation's actor, for faults raised by executors.
+    actor: Mutex<Option<Addr<NodeActor>>>,
+    /// Tasks started here, across restarts: what fault triggers count.
+    started: AtomicU64,
+    has_faults: AtomicBool,
+    faults: Mutex<Arc<NodeFaults>>,
+    retired: AtomicBool,
+    /// Heartbeats from running tasks ([`TaskContext::heartbeat`]).
+    beats: AtomicU64,
+    /// The runtime, for tasks that fork subtasks; set once after build.
+    host: std::sync::OnceLock<Arc<dyn Host>>,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -190,7 +214,12 @@ pub(crate) struct Evicted {
 }
 
 impl NodeShared {
-    pub(crate) fn new(id: NodeId, spec: NodeSpec, discipline: Discipline, ledger: Arc<Ledger>) -> Self {
+    pub(crate) fn new(
+        id: NodeId,
+        spec: NodeSpec,
+        discipline: Discipline,
+        ledger: Arc<Ledger>,
+    ) -> Self {
         let speed = spec.speed;
         NodeShared {
             id,
@@ -211,6 +240,91 @@ impl NodeShared {
             counters: NodeCounters::default(),
             ledger,
             events: Mutex::new(None),
+            actor: Mutex::new(None),
+            started: AtomicU64::new(0),
+            has_faults: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            faults: Mutex::new(Arc::new(NodeFaults::default())),
+            beats: AtomicU64::new(0),
+            host: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Gives the node the runtime's fork-join host (once, after build).
+    pub(crate) fn set_host(&self, host: Arc<dyn Host>) {
+        let _ = self.host.set(host);
+    }
+
+    fn env(&self, inject_panic: bool) -> RunEnv<'_> {
+        RunEnv {
+            beats: Some(&self.beats),
+            host: self.host.get().map(|h| &**h),
+            inject_panic,
+        }
+    }
+
+    /// Adds faults to this node's plan.
+    pub(crate) fn add_faults(&self, more: &NodeFaults) {
+        if more.is_empty() {
+            return;
+        }
+        let mut f = self.faults.lock();
+        *f = Arc::new(crate::fault::merge(&f, more));
+        self.has_faults.store(true, Ordering::Release);
+    }
+
+    fn fault_actions(&self, job: &JobRef, attempt: u32) -> Actions {
+        let count = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.has_faults.load(Ordering::Acquire) {
+            return Actions::default();
+        }
+        let faults = Arc::clone(&self.faults.lock());
+        faults.actions(self.id, count, job.core().id.0, attempt)
+    }
+
+    /// A number that changes whenever the node makes progress: a task
+    /// starts, or a running task sends a heartbeat. No clock on the hot path.
+    pub(crate) fn progress(&self) -> u64 {
+        self.started
+            .load(Ordering::Relaxed)
+            .wrapping_add(self.beats.load(Ordering::Relaxed))
+    }
+
+    /// Whether an attempt is running here now.
+    pub(crate) fn is_running_work(&self) -> bool {
+        let st = self.state.lock();
+        st.accepting && st.slots.iter().any(|s| s.entry.is_some())
+    }
+
+    fn actor_fault(&self, fault: ActorFault) {
+        let addr = self.actor.lock().clone();
+        if let Some(a) = addr {
+            a.do_send(fault);
+        }
+    }
+
+    fn flood(&self, messages: u64) {
+        let addr = self.actor.lock().clone();
+        if let Some(a) = addr {
+            for _ in 0..messages {
+                a.do_send(Noise);
+            }
+        }
+    }
+
+    /// An injected hang: blocks this executor until `duration` passes or the
+    /// incarnation `generation` ends.
+    fn hang(&self, generation: u64, duration: Option<Duration>) {
+        tracing::warn!(node = %self.id, ?duration, "fault.hang");
+        let start = Instant::now();
+        loop {
+            if self.generation() != generation {
+                return;
+            }
+            if duration.is_some_and(|d| start.elapsed() >= d) {
+                return;
+            }
+            std::thread::park_timeout(Duration::from_millis(2));
         }
     }
 
@@ -243,8 +357,13 @@ impl NodeShared {
         self.state.lock().accepting
     }
 
+    /// Lock-free: read on every submission.
     pub(crate) fn is_retired(&self) -> bool {
-        self.state.lock().retired
+        self.retired.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn count_failure(&self) {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_restart(&self) {
@@ -252,8 +371,12 @@ impl NodeShared {
     }
 
     pub(crate) fn count_migrations(&self, n_in: u64, n_out: u64) {
-        self.counters.migrations_in.fetch_add(n_in, Ordering::Relaxed);
-        self.counters.migrations_out.fetch_add(n_out, Ordering::Relaxed);
+        self.counters
+            .migrations_in
+            .fetch_add(n_in, Ordering::Relaxed);
+        self.counters
+            .migrations_out
+            .fetch_add(n_out, Ordering::Relaxed);
     }
 
     pub(crate) fn completed(&self) -> u64 {
@@ -263,7 +386,6 @@ impl NodeShared {
     /// Pushes jobs (each `Pending`) into the queue and wakes an idle
     /// executor once. Hands the jobs back if the node is not accepting.
     pub(crate) fn push_batch(&self, jobs: Vec<JobRef>) -> Result<(), Vec<JobRef>> {
-        let mut reaped = 0u64;
         let wake = {
             let mut st = self.state.lock();
             if !st.accepting {
@@ -278,15 +400,14 @@ impl NodeShared {
                     added += core.cost_units;
                     st.queue.push(core.key, job);
                     pushed += 1;
-                } else if self.ledger.settle(core.id, Settled::Cancelled) {
-                    // Cancelled on its way here; it ends with us.
-                    reaped += 1;
+                } else {
+                    // Cancelled (or claimed by a joining parent) on its way here.
+                    self.ledger.reap_if_cancelled(core);
                 }
             }
             self.load.fetch_add(added, Ordering::Relaxed);
             (st.idle > 0).then_some(pushed)
         };
-        let _ = reaped;
         match wake {
             Some(1) => {
                 self.cv.notify_one();
@@ -295,6 +416,30 @@ impl NodeShared {
                 self.cv.notify_all();
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Pushes one job (`Pending`); hands it back if the node is not accepting.
+    pub(crate) fn push_one(&self, job: JobRef) -> Result<(), JobRef> {
+        let wake = {
+            let mut st = self.state.lock();
+            if !st.accepting {
+                return Err(job);
+            }
+            let core = job.core();
+            let attempt = core.attempt();
+            if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
+                self.load.fetch_add(core.cost_units, Ordering::Relaxed);
+                st.queue.push(core.key, job);
+                st.idle > 0
+            } else {
+                self.ledger.reap_if_cancelled(core);
+                false
+            }
+        };
+        if wake {
+            self.cv.notify_one();
         }
         Ok(())
     }
@@ -311,7 +456,9 @@ impl NodeShared {
         let mut cost = 0u64;
         // Leave the most urgent task for this node's next free slot.
         while taken.len() < max_tasks && cost < budget && st.queue.len() > 1 {
-            let Some(job) = st.queue.pop_last() else { break };
+            let Some(job) = st.queue.pop_last() else {
+                break;
+            };
             let core = job.core();
             let attempt = core.attempt();
             self.load.fetch_sub(core.cost_units, Ordering::Relaxed);
@@ -319,7 +466,7 @@ impl NodeShared {
                 cost += core.cost_units;
                 taken.push(job);
             } else {
-                self.ledger.settle(core.id, Settled::Cancelled);
+                self.ledger.reap_if_cancelled(core);
             }
         }
         taken
@@ -349,6 +496,12 @@ impl NodeShared {
     /// Marks the node retired: it never accepts work again.
     pub(crate) fn retire(&self) {
         self.state.lock().retired = true;
+        self.retired.store(true, Ordering::Release);
+    }
+
+    /// The current incarnation's actor address, for the supervisor to clear.
+    pub(crate) fn actor_slot(&self) -> crate::sync::MutexGuard<'_, Option<Addr<NodeActor>>> {
+        self.actor.lock()
     }
 
     /// Opens a new incarnation; returns its generation. The caller starts
@@ -356,7 +509,9 @@ impl NodeShared {
     fn reopen(&self) -> u64 {
         let mut st = self.state.lock();
         st.accepting = true;
-        st.slots = (0..self.spec.slots.max(1)).map(|_| Slot::default()).collect();
+        st.slots = (0..self.spec.slots.max(1))
+            .map(|_| Slot::default())
+            .collect();
         st.generation
     }
 
@@ -386,7 +541,8 @@ impl NodeShared {
                 if late {
                     let e = slot.entry.take().expect("checked above");
                     slot.abandoned = true;
-                    self.load.fetch_sub(e.job.core().cost_units, Ordering::Relaxed);
+                    self.load
+                        .fetch_sub(e.job.core().cost_units, Ordering::Relaxed);
                     freed = freed.saturating_add(&e.job.core().spec.demand);
                     out.push((e.job, e.attempt));
                     replacements.push(i);
@@ -437,6 +593,7 @@ impl NodeShared {
             running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,
             completed: c.completed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
             restarts: c.restarts.load(Ordering::Relaxed),
             migrations_in: c.migrations_in.load(Ordering::Relaxed),
             migrations_out: c.migrations_out.load(Ordering::Relaxed),
@@ -447,6 +604,13 @@ impl NodeShared {
             retired: st.retired,
         };
         (m, st.latency.clone())
+    }
+
+    fn flush_completed(&self, done: &mut Vec<JobRef>) {
+        if !done.is_empty() {
+            let n = self.ledger.settle_completed_batch(done);
+            self.counters.completed.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     fn send_event(&self, event: NodeEvent) {
@@ -470,12 +634,15 @@ pub(crate) fn start_node(
         spawn_executor(Arc::clone(shared), slot, generation)?;
     }
     let node = Arc::clone(shared);
-    Ok(NodeActor::start_in_arbiter(arbiter, move |_| NodeActor {
+    let addr = NodeActor::start_in_arbiter(arbiter, move |_| NodeActor {
         shared: node,
         generation,
         events,
         stop_requested: false,
-    }))
+        crashed: false,
+    });
+    *shared.actor.lock() = Some(addr.clone());
+    Ok(addr)
 }
 
 fn spawn_executor(shared: Arc<NodeShared>, slot: usize, generation: u64) -> std::io::Result<()> {
@@ -492,19 +659,25 @@ struct Throttle {
 }
 
 impl Throttle {
-    fn charge(&mut self, node: &NodeShared, worked: Duration) {
+    /// Returns whether it slept.
+    fn charge(&mut self, node: &NodeShared, worked: Duration) -> bool {
         let speed = node.speed();
         if speed >= 1.0 || speed <= 0.0 {
-            return;
+            return false;
         }
         self.debt += worked.mul_f64(1.0 / speed - 1.0);
         if self.debt >= Duration::from_millis(1) {
             let start = Instant::now();
             std::thread::sleep(self.debt);
             self.debt = self.debt.saturating_sub(start.elapsed());
+            return true;
         }
+        false
     }
 }
+
+/// Completions an executor settles with the ledger at once.
+const SETTLE_BATCH: usize = 64;
 
 struct Finished {
     cost_units: u64,
@@ -514,6 +687,11 @@ struct Finished {
 
 fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut finished: Option<Finished> = None;
+    // One clock read per task: the end of one attempt starts the next.
+    let mut now = Instant::now();
+    // Completions leave the ledger in batches: one lock per shard per flush.
+    let mut done: Vec<JobRef> = Vec::with_capacity(SETTLE_BATCH);
+    let (mut unload, mut unloads) = (0u64, 0usize);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
     };
@@ -524,7 +702,16 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 if st.generation == generation && !st.slots[slot].abandoned {
                     st.slots[slot].entry = None;
                     st.running_demand = st.running_demand.saturating_sub(&f.demand);
-                    node.load.fetch_sub(f.cost_units, Ordering::Relaxed);
+                    // The load counter is shared with submitters: give back
+                    // finished cost in batches, always under this lock and
+                    // within this incarnation (eviction resets the counter).
+                    unload += f.cost_units;
+                    unloads += 1;
+                    if unloads >= SETTLE_BATCH {
+                        node.load
+                            .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
+                        unloads = 0;
+                    }
                     if let Some(us) = f.latency_us {
                         st.latency.saturating_record(us.max(1));
                     }
@@ -532,6 +719,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             }
             loop {
                 if st.generation != generation || st.slots[slot].abandoned {
+                    drop(st);
+                    node.flush_completed(&mut done);
                     return;
                 }
                 if let Some(job) = st.queue.pop() {
@@ -542,41 +731,78 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         st.slots[slot].entry = Some(RunningEntry {
                             job: JobRef::clone(&job),
                             attempt,
-                            started: Instant::now(),
+                            started: now,
                         });
                         break (job, attempt);
                     }
                     node.load.fetch_sub(core.cost_units, Ordering::Relaxed);
-                    node.ledger.settle(core.id, Settled::Cancelled);
+                    node.ledger.reap_if_cancelled(core);
+                    continue;
+                }
+                if unloads > 0 {
+                    node.load
+                        .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
+                    unloads = 0;
+                }
+                if !done.is_empty() {
+                    // About to idle: settle what we finished first, so the
+                    // ledger never waits on a sleeping executor.
+                    drop(st);
+                    node.flush_completed(&mut done);
+                    st = node.state.lock();
                     continue;
                 }
                 st.idle += 1;
                 node.cv.wait(&mut st);
                 st.idle -= 1;
+                now = Instant::now();
             }
         };
         let core = job.core();
-        let started = Instant::now();
-        let outcome = job.run(node.id, attempt);
-        throttle.charge(node, started.elapsed());
+        let actions = node.fault_actions(&job, attempt);
+        if actions != Actions::default() {
+            if actions.flood > 0 {
+                node.flood(actions.flood);
+            }
+            if actions.crash {
+                node.actor_fault(ActorFault::Crash);
+            }
+            if actions.panic_actor {
+                node.actor_fault(ActorFault::Panic);
+            }
+            if let Some(d) = actions.hang {
+                node.hang(generation, d);
+            }
+        }
+        let started = if actions.hang.is_some() {
+            Instant::now()
+        } else {
+            now
+        };
+        let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
+        now = Instant::now();
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {
-                if node.ledger.settle_completed_uncounted(core.id) {
-                    node.counters.completed.fetch_add(1, Ordering::Relaxed);
+                done.push(JobRef::clone(&job));
+                if done.len() >= SETTLE_BATCH {
+                    node.flush_completed(&mut done);
                 }
-                latency_us = Some(core.submitted_at.elapsed().as_micros() as u64);
+                latency_us = core
+                    .submitted_at
+                    .map(|t| now.saturating_duration_since(t).as_micros() as u64);
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(node = %node.id, task = %core.id, attempt, "late result discarded");
-                if core.phase() == Phase::Cancelled {
-                    node.ledger.settle(core.id, Settled::Cancelled);
-                }
+                node.ledger.reap_if_cancelled(core);
             }
             RunOutcome::Failed(failure) => {
                 handle_failure(node, &job, attempt, failure);
             }
+        }
+        if throttle.charge(node, now.saturating_duration_since(started)) {
+            now = Instant::now();
         }
         finished = Some(Finished {
             cost_units: core.cost_units,
@@ -595,16 +821,42 @@ fn handle_failure(node: &NodeShared, job: &JobRef, attempt: u32, failure: Attemp
             node.send_event(NodeEvent::Retry(JobRef::clone(job)));
         }
         AfterFailure::Failed => {
-            if node.ledger.settle(core.id, Settled::Failed) {
+            if node.ledger.settle(core, Settled::Failed) {
                 node.counters.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
         AfterFailure::Superseded => {
-            if core.phase() == Phase::Cancelled {
-                node.ledger.settle(core.id, Settled::Cancelled);
-            }
+            node.ledger.reap_if_cancelled(core);
         }
     }
+}
+
+/// Runs `job` here and now on the calling thread, if it has not started:
+/// how a joining parent helps its own subtasks instead of blocking a slot.
+/// Returns whether it ran it.
+pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
+    let core = job.core();
+    let attempt = core.attempt();
+    let claimed = core.transition(Phase::Queued, attempt, Phase::Running, attempt)
+        || core.transition(Phase::Pending, attempt, Phase::Running, attempt);
+    if !claimed {
+        return false;
+    }
+    node.beats.fetch_add(1, Ordering::Relaxed);
+    match job.run(node.id, attempt, node.env(false)) {
+        RunOutcome::Completed => {
+            if node.ledger.settle_completed(core) {
+                node.counters.completed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        RunOutcome::Stale => {
+            node.counters.stale.fetch_add(1, Ordering::Relaxed);
+            node.ledger.reap_if_cancelled(core);
+        }
+        RunOutcome::Failed(failure) => handle_failure(node, job, attempt, failure),
+    }
+    node.beats.fetch_add(1, Ordering::Relaxed);
+    true
 }
 
 /// Counts a failure decided outside the node (node loss, timeout) against it.
@@ -618,6 +870,7 @@ pub(crate) struct NodeActor {
     generation: u64,
     events: Recipient<NodeEvent>,
     stop_requested: bool,
+    crashed: bool,
 }
 
 impl std::fmt::Debug for NodeActor {
@@ -644,6 +897,8 @@ impl Drop for NodeActor {
         }
         let reason = if std::thread::panicking() {
             DownReason::Panicked
+        } else if self.crashed {
+            DownReason::Crashed
         } else {
             DownReason::Stopped
         };
@@ -715,8 +970,10 @@ impl Handler<StopNode> for NodeActor {
 pub(crate) enum ActorFault {
     /// `panic!` inside this handler.
     Panic,
-    /// Stop without having been asked.
+    /// Stop without having been asked (a normal exit).
     Stop,
+    /// Crash: stop abnormally, without a panic.
+    Crash,
 }
 
 impl Handler<ActorFault> for NodeActor {
@@ -726,8 +983,23 @@ impl Handler<ActorFault> for NodeActor {
         match msg {
             ActorFault::Panic => panic!("injected panic in {} actor", self.shared.id),
             ActorFault::Stop => ctx.stop(),
+            ActorFault::Crash => {
+                self.crashed = true;
+                ctx.stop();
+            }
         }
     }
+}
+
+/// A control message that does nothing: what a mailbox flood is made of.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Noise;
+
+impl Handler<Noise> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Noise, _ctx: &mut Self::Context) {}
 }
 
 /// Migration request: give up to `max_tasks` queued tasks worth up to
@@ -755,8 +1027,8 @@ pub(crate) fn requeue_evicted(ledger: &Ledger, jobs: Vec<JobRef>) -> Vec<JobRef>
         let attempt = core.attempt();
         if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
             out.push(job);
-        } else if core.phase() == Phase::Cancelled {
-            ledger.settle(core.id, Settled::Cancelled);
+        } else {
+            ledger.reap_if_cancelled(core);
         }
     }
     out

@@ -29,7 +29,7 @@
 
 use crate::ids::{NodeId, TaskId};
 use crate::resources::Resources;
-use crate::task::TaskKind;
+use crate::spec::TaskKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

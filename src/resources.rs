@@ -85,7 +85,11 @@ impl Resources {
             ("cpu_milli", self.cpu_milli, capacity.cpu_milli),
             ("memory_mib", self.memory_mib, capacity.memory_mib),
             ("gpu_milli", self.gpu_milli, capacity.gpu_milli),
-            ("bandwidth_mbps", self.bandwidth_mbps, capacity.bandwidth_mbps),
+            (
+                "bandwidth_mbps",
+                self.bandwidth_mbps,
+                capacity.bandwidth_mbps,
+            ),
         ];
         pairs.into_iter().find(|&(_, want, have)| want > have)
     }

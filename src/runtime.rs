@@ -5,22 +5,32 @@
 //! background thread, and no actix type appears in this API.
 
 use crate::balancer::{Balancer, BalancerConfig, StopBalancer};
+use crate::config::{
+    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+};
 use crate::error::{
-    BuildError, CancelReason, InjectError, Infeasibility, SubmitBatchError, SubmitError,
+    BuildError, CancelReason, Infeasibility, InjectError, SubmitBatchError, SubmitError,
     SubmitErrorKind, TaskError,
 };
-use crate::fault::Fault;
+use crate::fault::{self, Fault, FaultPlan};
+use crate::forkjoin::ForkJoinHost;
 use crate::ids::{NodeId, TaskId};
-use crate::job::{self, JobCore, JobRef, TaskInner};
+use crate::job::{self, HandedBack, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::Ledger;
 use crate::metrics::{LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
 use crate::queue::{Discipline, OrderKey};
 use crate::resources::Resources;
-use crate::supervisor::{Drain, Inject, Stop, Supervisor, SupervisorConfig, SupervisorParts};
+use crate::spec::{TaskSpec, TaskStatus};
+use crate::supervision::{Health, SupervisionConfig};
+use crate::supervisor::{
+    Drain, HealthCell, Inbound, Inject, ScheduleSpeed, Stop, Supervisor, SupervisorConfig,
+    SupervisorParts,
+};
 use crate::sync::{Mutex, RwLock};
-use crate::task::{Task, TaskSpec, TaskStatus};
+use crate::task::Task;
 use actix::prelude::*;
 use crossbeam_channel::Sender;
 use std::fmt;
@@ -31,19 +41,6 @@ use std::sync::Arc;
 use std::task::{Context as TaskCx, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// Default number of nodes: 4, each [`NodeSpec::default`].
-pub const DEFAULT_NODE_COUNT: usize = 4;
-/// Default [`Builder::rng_seed`]: runs are reproducible unless asked not to be.
-pub const DEFAULT_RNG_SEED: u64 = 0x5eed;
-/// Default [`Builder::queue_capacity`]: tasks in flight (accepted, not finished).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1 << 20;
-/// Default [`Builder::heartbeat_interval`].
-pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// Default lower bound of [`Builder::retry_backoff`].
-pub const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(1);
-/// Default upper bound of [`Builder::retry_backoff`].
-pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 type PolicyFactory = Arc<dyn Fn(u64) -> Box<dyn Policy> + Send + Sync>;
 
@@ -101,6 +98,8 @@ pub struct Builder {
     heartbeat_interval: Duration,
     retry_backoff: (Duration, Duration),
     balancer: BalancerConfig,
+    supervision: SupervisionConfig,
+    fault_plan: Option<FaultPlan>,
 }
 
 impl Default for Builder {
@@ -114,6 +113,8 @@ impl Default for Builder {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             retry_backoff: (DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
             balancer: BalancerConfig::default(),
+            supervision: SupervisionConfig::default(),
+            fault_plan: None,
         }
     }
 }
@@ -122,6 +123,25 @@ impl Builder {
     /// A builder with every default.
     pub fn new() -> Self {
         Builder::default()
+    }
+
+    /// A builder set from a [`RuntimeConfig`] (a config file's contents).
+    /// Settings are checked by [`build`](Builder::build).
+    pub fn from_config(config: &RuntimeConfig) -> Self {
+        let mut b = Builder::new();
+        b.nodes(config.nodes.iter().cloned())
+            .policy(config.policy)
+            .discipline(config.discipline)
+            .rng_seed(config.rng_seed)
+            .queue_capacity(config.queue_capacity)
+            .heartbeat_interval(config.heartbeat_interval)
+            .retry_backoff(config.retry_backoff_min, config.retry_backoff_max)
+            .balancer(config.balancer.clone())
+            .supervision(config.supervision.clone());
+        if let Some(plan) = &config.fault_plan {
+            b.fault_plan(plan.clone());
+        }
+        b
     }
 
     /// Replaces the node list.
@@ -182,14 +202,30 @@ impl Builder {
         self
     }
 
+    /// How failed nodes are restarted.
+    pub fn supervision(&mut self, config: SupervisionConfig) -> &mut Self {
+        self.supervision = config;
+        self
+    }
+
+    /// Faults to inject while running (fault-injection runs and tests).
+    pub fn fault_plan(&mut self, plan: FaultPlan) -> &mut Self {
+        self.fault_plan = Some(plan);
+        self
+    }
+
     fn validate(&self) -> Result<(), BuildError> {
-        let bad = |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
+        let bad =
+            |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
         if self.nodes.is_empty() {
             return bad("nodes", "at least one node is required".into());
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if !(n.speed.is_finite() && n.speed > 0.0) {
-                return bad("nodes.speed", format!("node {i}: must be finite and > 0, got {}", n.speed));
+                return bad(
+                    "nodes.speed",
+                    format!("node {i}: must be finite and > 0, got {}", n.speed),
+                );
             }
             if n.slots == 0 {
                 return bad("nodes.slots", format!("node {i}: must be at least 1"));
@@ -202,17 +238,37 @@ impl Builder {
             return bad("heartbeat_interval", "must be greater than zero".into());
         }
         if self.retry_backoff.0 > self.retry_backoff.1 {
-            return bad("retry_backoff", format!("min {:?} exceeds max {:?}", self.retry_backoff.0, self.retry_backoff.1));
+            return bad(
+                "retry_backoff",
+                format!(
+                    "min {:?} exceeds max {:?}",
+                    self.retry_backoff.0, self.retry_backoff.1
+                ),
+            );
         }
         let b = &self.balancer;
         if !(b.high.is_finite() && b.high > 0.0 && b.high <= 1.0) {
-            return bad("balancer.high", format!("must be in (0, 1], got {}", b.high));
+            return bad(
+                "balancer.high",
+                format!("must be in (0, 1], got {}", b.high),
+            );
         }
         if !(b.low.is_finite() && b.low >= 0.0 && b.low < b.high) {
-            return bad("balancer.low", format!("must be in [0, high), got {}", b.low));
+            return bad(
+                "balancer.low",
+                format!("must be in [0, high), got {}", b.low),
+            );
         }
         if b.enabled && b.interval.is_zero() {
             return bad("balancer.interval", "must be greater than zero".into());
+        }
+        if let Err((field, reason)) = self.supervision.validate() {
+            return bad(field, reason);
+        }
+        if let Some(plan) = &self.fault_plan {
+            if let Err((i, reason)) = plan.validate(self.nodes.len()) {
+                return bad("fault_plan.faults", format!("entry {i}: {reason}"));
+            }
         }
         Ok(())
     }
@@ -231,7 +287,14 @@ impl Builder {
             .nodes
             .iter()
             .enumerate()
-            .map(|(i, spec)| Arc::new(NodeShared::new(NodeId(i), spec.clone(), self.discipline, Arc::clone(&ledger))))
+            .map(|(i, spec)| {
+                Arc::new(NodeShared::new(
+                    NodeId(i),
+                    spec.clone(),
+                    self.discipline,
+                    Arc::clone(&ledger),
+                ))
+            })
             .collect();
         let policy = match &self.policy {
             PolicySource::Kind(k) => k.build(self.rng_seed),
@@ -246,7 +309,22 @@ impl Builder {
             heartbeat_interval: self.heartbeat_interval,
             retry_backoff_min: self.retry_backoff.0,
             retry_backoff_max: self.retry_backoff.1,
+            supervision: self.supervision.clone(),
+            rng_seed: self.rng_seed,
         };
+        let epoch = Instant::now();
+        let health = Arc::new(HealthCell::default());
+        let mut speed_changes = Vec::new();
+        let mut fault_index = 0;
+        if let Some(plan) = &self.fault_plan {
+            let (per_node, speed) = fault::compile(plan, self.rng_seed, nodes.len(), 0);
+            for (n, f) in nodes.iter().zip(&per_node) {
+                n.add_faults(f);
+            }
+            speed_changes = speed;
+            fault_index = plan.faults.len() as u64;
+        }
+        let thread_health = Arc::clone(&health);
         let balancer_config = self.balancer.clone();
         let discipline = self.discipline;
 
@@ -272,7 +350,10 @@ impl Builder {
                     inbox: inbox_rx,
                     drain_scheduled: thread_drain,
                     restarts: thread_restarts,
+                    health: thread_health,
                     config,
+                    epoch,
+                    speed_changes,
                 };
                 let (supervisor, balancer) = system.block_on(async move {
                     let supervisor = Supervisor::new(parts).start();
@@ -299,15 +380,6 @@ impl Builder {
         let (supervisor, balancer, system) = started_rx.recv().map_err(|_| {
             BuildError::Spawn(std::io::Error::other("runtime thread exited during start"))
         })?;
-        let capacity_max = nodes.iter().fold(Resources::ZERO, |acc, n| {
-            let c = n.spec.capacity;
-            Resources::new(
-                acc.cpu_milli.max(c.cpu_milli),
-                acc.memory_mib.max(c.memory_mib),
-                acc.gpu_milli.max(c.gpu_milli),
-                acc.bandwidth_mbps.max(c.bandwidth_mbps),
-            )
-        });
         let shared = Arc::new(Shared {
             ledger,
             nodes,
@@ -317,14 +389,26 @@ impl Builder {
             balancer,
             system,
             state: RwLock::new(RunState::Running),
-            epoch: Instant::now(),
-            capacity_max,
+            epoch,
+            health,
+            rng_seed: self.rng_seed,
+            fault_index: AtomicU64::new(fault_index),
             queue_capacity: self.queue_capacity as u64,
             restarts,
             rounds,
             thread: Mutex::new(Some(thread)),
         });
-        tracing::info!(nodes = shared.nodes.len(), seed = self.rng_seed, "runtime.start");
+        for (j, node) in shared.nodes.iter().enumerate() {
+            node.set_host(Arc::new(ForkJoinHost {
+                shared: Arc::downgrade(&shared),
+                node: j,
+            }));
+        }
+        tracing::info!(
+            nodes = shared.nodes.len(),
+            seed = self.rng_seed,
+            "runtime.start"
+        );
         Ok(Runtime {
             handle: RuntimeHandle { shared },
         })
@@ -338,17 +422,26 @@ enum RunState {
     Stopped,
 }
 
-struct Shared {
+impl Shared {
+    fn all_retired(&self) -> bool {
+        self.nodes.iter().all(|n| n.is_retired())
+    }
+}
+
+pub(crate) struct Shared {
     ledger: Arc<Ledger>,
     nodes: Vec<Arc<NodeShared>>,
-    inbox: Sender<Vec<JobRef>>,
+    inbox: Sender<Inbound>,
     drain_scheduled: Arc<AtomicBool>,
     supervisor: Addr<Supervisor>,
     balancer: Addr<Balancer>,
     system: System,
     state: RwLock<RunState>,
     epoch: Instant,
-    capacity_max: Resources,
+    health: Arc<HealthCell>,
+    rng_seed: u64,
+    /// Fault indices used so far (plans injected later get new ones).
+    fault_index: AtomicU64,
     queue_capacity: u64,
     restarts: Arc<AtomicU64>,
     rounds: Arc<AtomicU64>,
@@ -367,6 +460,11 @@ impl Runtime {
     /// A [`Builder`] with every default.
     pub fn builder() -> Builder {
         Builder::new()
+    }
+
+    /// A [`Builder`] set from a [`RuntimeConfig`].
+    pub fn builder_from(config: &RuntimeConfig) -> Builder {
+        Builder::from_config(config)
     }
 
     /// A handle for submitting work; clone it freely, send it anywhere.
@@ -409,6 +507,14 @@ impl fmt::Debug for RuntimeHandle {
 }
 
 impl RuntimeHandle {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        RuntimeHandle { shared }
+    }
+
+    pub(crate) fn node_shared(&self, j: usize) -> &Arc<NodeShared> {
+        &self.shared.nodes[j]
+    }
+
     /// Submits one task.
     ///
     /// # Errors
@@ -417,10 +523,11 @@ impl RuntimeHandle {
     /// [`Builder::queue_capacity`] tasks are in flight, `ShuttingDown`,
     /// `Infeasible` when no node could ever fit its demand, or `Invalid`
     /// naming a bad spec field.
-    pub fn submit<T: Send + 'static>(&self, task: Task<T>) -> Result<TaskHandle<T>, SubmitError<T>> {
-        self.admit(vec![task], None)
-            .map(|mut v| v.pop().expect("one handle per task"))
-            .map_err(single_error)
+    pub fn submit<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        self.admit_one(task, None)
     }
 
     /// Submits a task whose first placement is on `node` (soft affinity:
@@ -431,10 +538,12 @@ impl RuntimeHandle {
     ///
     /// As [`submit`](Self::submit); `Infeasible` also when `node` does not
     /// exist or cannot fit the task.
-    pub fn submit_to<T: Send + 'static>(&self, node: NodeId, task: Task<T>) -> Result<TaskHandle<T>, SubmitError<T>> {
-        self.admit(vec![task], Some(node))
-            .map(|mut v| v.pop().expect("one handle per task"))
-            .map_err(single_error)
+    pub fn submit_to<T: Send + 'static>(
+        &self,
+        node: NodeId,
+        task: Task<T>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        self.admit_one(task, Some(node))
     }
 
     /// Submits many tasks at once: accepted whole or refused whole. This is
@@ -465,27 +574,55 @@ impl RuntimeHandle {
         self.admit(tasks.into_iter().collect(), Some(node))
     }
 
-    fn check(&self, task: &Task<impl Sized>, pin: Option<NodeId>) -> Result<(), SubmitErrorKind> {
-        task.spec.validate().map_err(SubmitErrorKind::Invalid)?;
-        let demand = task.spec.demand;
+    fn check<T: 'static>(
+        &self,
+        task: &Task<T>,
+        pin: Option<NodeId>,
+    ) -> Result<(), SubmitErrorKind> {
+        task.spec().validate().map_err(SubmitErrorKind::Invalid)?;
+        let demand = task.spec().demand;
         let nodes = &self.shared.nodes;
+        if pin.is_none() && demand == Resources::ZERO && !self.shared.all_retired() {
+            // Fits anywhere: skip the per-node scan on the common path.
+            return Ok(());
+        }
+        let usable = |n: &Arc<NodeShared>| !n.is_retired() && demand.fits_in(&n.spec.capacity);
         let fits = match pin {
-            Some(n) => nodes.get(n.0).is_some_and(|n| demand.fits_in(&n.spec.capacity)),
-            None => nodes.iter().any(|n| demand.fits_in(&n.spec.capacity)),
+            Some(n) => nodes.get(n.0).is_some_and(usable),
+            None => nodes.iter().any(usable),
         };
         if fits {
             return Ok(());
         }
-        let reason = match pin {
-            Some(n) => match nodes.get(n.0) {
-                None => Infeasibility {
-                    resource: "node",
-                    demand: n.0 as u64,
-                    largest_capacity: nodes.len() as u64 - 1,
-                },
-                Some(node) => excess(&demand, &node.spec.capacity),
+        let reason = match pin.map(|n| (n, nodes.get(n.0))) {
+            Some((n, None)) => Infeasibility {
+                resource: "node",
+                demand: n.0 as u64,
+                largest_capacity: nodes.len() as u64 - 1,
             },
-            None => excess(&demand, &self.shared.capacity_max),
+            Some((n, Some(node))) if node.is_retired() => Infeasibility {
+                resource: "node (retired)",
+                demand: n.0 as u64,
+                largest_capacity: 0,
+            },
+            Some((_, Some(node))) => excess(&demand, &node.spec.capacity),
+            None => {
+                // The largest of each resource among nodes still in service.
+                let cap =
+                    nodes
+                        .iter()
+                        .filter(|n| !n.is_retired())
+                        .fold(Resources::ZERO, |acc, n| {
+                            let c = n.spec.capacity;
+                            Resources::new(
+                                acc.cpu_milli.max(c.cpu_milli),
+                                acc.memory_mib.max(c.memory_mib),
+                                acc.gpu_milli.max(c.gpu_milli),
+                                acc.bandwidth_mbps.max(c.bandwidth_mbps),
+                            )
+                        });
+                excess(&demand, &cap)
+            }
         };
         Err(SubmitErrorKind::Infeasible(reason))
     }
@@ -493,7 +630,63 @@ impl RuntimeHandle {
     fn in_flight(&self) -> u64 {
         let t = self.shared.ledger.totals_fast();
         let done: u64 = self.shared.nodes.iter().map(|n| n.completed()).sum();
-        t.submitted.saturating_sub(done + t.completed + t.failed + t.cancelled)
+        t.submitted
+            .saturating_sub(done + t.completed + t.failed + t.cancelled)
+    }
+
+    fn admit_one<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+        pin: Option<NodeId>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        let state = self.shared.state.read();
+        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
+            return Err(with_task(SubmitErrorKind::ShuttingDown, task));
+        }
+        if let Err(kind) = self.check(&task, pin) {
+            return Err(with_task(kind, task));
+        }
+        if self.in_flight() + 1 > self.shared.queue_capacity {
+            return Err(with_task(SubmitErrorKind::Full, task));
+        }
+        let id = TaskId(self.shared.ledger.reserve_ids(1));
+        let now = Instant::now();
+        let inner = self.stamp(id, now, task);
+        let job: JobRef = Arc::clone(&inner) as JobRef;
+        self.shared.ledger.admit(std::slice::from_ref(&job));
+        let unplaced = match pin {
+            Some(node) => self.shared.nodes[node.0].push_one(job).err(),
+            None => Some(job),
+        };
+        if let Some(job) = unplaced {
+            self.send_to_supervisor(Inbound::One(job));
+        }
+        drop(state);
+        Ok(TaskHandle { inner })
+    }
+
+    /// Gives an accepted task its id, order key and submission time.
+    fn stamp<T: Send + 'static>(
+        &self,
+        id: TaskId,
+        now: Instant,
+        task: Task<T>,
+    ) -> Arc<dyn TypedJob<T>> {
+        let mut job = task.job;
+        let core = Arc::get_mut(&mut job)
+            .expect("a task is not shared before it is submitted")
+            .core_mut();
+        let key = OrderKey {
+            seq: id.0,
+            cost: core.spec.cost,
+            priority: core.spec.priority,
+            deadline_nanos: core.spec.deadline.map(|d| {
+                let at = now.saturating_duration_since(self.shared.epoch) + d;
+                u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
+            }),
+        };
+        core.submit(id, key, now);
+        job
     }
 
     fn admit<T: Send + 'static>(
@@ -503,7 +696,7 @@ impl RuntimeHandle {
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
         let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
         let state = self.shared.state.read();
-        if *state != RunState::Running {
+        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
             return refuse(tasks, 0, SubmitErrorKind::ShuttingDown);
         }
         for (i, task) in tasks.iter().enumerate() {
@@ -517,28 +710,14 @@ impl RuntimeHandle {
         }
         let first = self.shared.ledger.reserve_ids(n);
         let now = Instant::now();
-        let since_epoch = now.saturating_duration_since(self.shared.epoch);
         let mut jobs: Vec<JobRef> = Vec::with_capacity(tasks.len());
         let mut handles = Vec::with_capacity(tasks.len());
         for (k, task) in tasks.into_iter().enumerate() {
-            let id = TaskId(first + k as u64);
-            let spec: TaskSpec = task.spec;
-            let key = OrderKey {
-                seq: id.0,
-                cost: spec.cost,
-                priority: spec.priority,
-                deadline_nanos: spec
-                    .deadline
-                    .map(|d| u64::try_from((since_epoch + d).as_nanos()).unwrap_or(u64::MAX)),
-            };
-            let core = JobCore::new(id, spec, key, now);
-            let inner = Arc::new(TaskInner::new(core, task.work));
-            handles.push(TaskHandle {
-                inner: Arc::clone(&inner),
-            });
-            jobs.push(inner);
+            let inner = self.stamp(TaskId(first + k as u64), now, task);
+            jobs.push(Arc::clone(&inner) as JobRef);
+            handles.push(TaskHandle { inner });
         }
-        self.shared.ledger.admit(jobs.iter());
+        self.shared.ledger.admit(&jobs);
         let jobs = match pin {
             Some(node) => match self.shared.nodes[node.0].push_batch(jobs) {
                 Ok(()) => Vec::new(),
@@ -547,13 +726,13 @@ impl RuntimeHandle {
             None => jobs,
         };
         if !jobs.is_empty() {
-            self.send_to_supervisor(jobs);
+            self.send_to_supervisor(Inbound::Many(jobs));
         }
         drop(state);
         Ok(handles)
     }
 
-    fn send_to_supervisor(&self, jobs: Vec<JobRef>) {
+    fn send_to_supervisor(&self, jobs: Inbound) {
         // The receiver lives as long as the supervisor; if it is gone the
         // runtime is stopping and shutdown settles these from the ledger.
         let _ = self.shared.inbox.send(jobs);
@@ -570,7 +749,9 @@ impl RuntimeHandle {
     /// that is shutting down.
     pub fn inject(&self, fault: Fault) -> Result<(), InjectError> {
         let node = match &fault {
-            Fault::PanicNode { node } | Fault::StopNode { node } => *node,
+            Fault::PanicNode { node } | Fault::StopNode { node } | Fault::CrashNode { node } => {
+                *node
+            }
             Fault::SlowNode { node, factor } => {
                 if !(factor.is_finite() && *factor > 0.0) {
                     return Err(InjectError::InvalidParameter {
@@ -590,6 +771,92 @@ impl RuntimeHandle {
         tracing::info!(?fault, "fault.inject");
         self.shared.supervisor.do_send(Inject(fault));
         Ok(())
+    }
+
+    /// Adds a fault plan to the running runtime. Count triggers count each
+    /// node's tasks since the runtime started; time triggers count from the
+    /// runtime's start too (a time already past fires at once).
+    ///
+    /// # Errors
+    ///
+    /// [`InjectError::InvalidPlan`] naming the first bad entry, or
+    /// [`InjectError::ShuttingDown`].
+    pub fn inject_plan(&self, plan: &FaultPlan) -> Result<(), InjectError> {
+        let n = self.shared.nodes.len();
+        plan.validate(n)
+            .map_err(|(index, reason)| InjectError::InvalidPlan { index, reason })?;
+        if *self.shared.state.read() == RunState::Stopped {
+            return Err(InjectError::ShuttingDown);
+        }
+        let base = self
+            .shared
+            .fault_index
+            .fetch_add(plan.faults.len() as u64, Ordering::Relaxed);
+        let (per_node, speed) = fault::compile(plan, self.shared.rng_seed, n, base);
+        for (node, f) in self.shared.nodes.iter().zip(&per_node) {
+            node.add_faults(f);
+        }
+        if !speed.is_empty() {
+            self.shared.supervisor.do_send(ScheduleSpeed(speed));
+        }
+        tracing::info!(faults = plan.faults.len(), "fault.plan");
+        Ok(())
+    }
+
+    /// The runtime's health: `Degraded` once a node is retired, `Stopped`
+    /// after an escalation stopped it.
+    pub fn health(&self) -> Health {
+        self.shared.health.get()
+    }
+
+    /// Like [`submit`](Self::submit), but while the queue is full it blocks
+    /// until there is room (backpressure instead of an error).
+    ///
+    /// # Errors
+    ///
+    /// As `submit`, except `Full`.
+    pub fn submit_wait<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        let mut task = task;
+        loop {
+            match self.admit_one(task, None) {
+                Err(SubmitError::Full(t)) => {
+                    task = t;
+                    self.shared.ledger.wait_for_space(Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`submit_wait`](Self::submit_wait), giving up after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As `submit`; `Full` only once `timeout` has passed.
+    pub fn submit_wait_timeout<T: Send + 'static>(
+        &self,
+        task: Task<T>,
+        timeout: Duration,
+    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        let deadline = Instant::now() + timeout;
+        let mut task = task;
+        loop {
+            match self.admit_one(task, None) {
+                Err(SubmitError::Full(t)) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(SubmitError::Full(t));
+                    }
+                    task = t;
+                    let wait = (deadline - now).min(Duration::from_millis(5));
+                    self.shared.ledger.wait_for_space(wait);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The nodes' specs, in id order.
@@ -624,6 +891,7 @@ impl RuntimeHandle {
             totals,
             latency: LatencySummary::from_histogram(&hist),
             balancer_rounds: self.shared.rounds.load(Ordering::Relaxed),
+            health: self.shared.health.get(),
         }
     }
 
@@ -688,9 +956,7 @@ impl RuntimeHandle {
 }
 
 fn excess(demand: &Resources, capacity: &Resources) -> Infeasibility {
-    let (resource, want, have) = demand
-        .first_excess(capacity)
-        .unwrap_or(("resources", 0, 0));
+    let (resource, want, have) = demand.first_excess(capacity).unwrap_or(("resources", 0, 0));
     Infeasibility {
         resource,
         demand: want,
@@ -698,9 +964,8 @@ fn excess(demand: &Resources, capacity: &Resources) -> Infeasibility {
     }
 }
 
-fn single_error<T>(e: SubmitBatchError<T>) -> SubmitError<T> {
-    let task = e.tasks.into_iter().next().expect("one task");
-    match e.kind {
+fn with_task<T>(kind: SubmitErrorKind, task: Task<T>) -> SubmitError<T> {
+    match kind {
         SubmitErrorKind::Full => SubmitError::Full(task),
         SubmitErrorKind::ShuttingDown => SubmitError::ShuttingDown(task),
         SubmitErrorKind::Infeasible(reason) => SubmitError::Infeasible { task, reason },
@@ -713,32 +978,36 @@ fn single_error<T>(e: SubmitBatchError<T>) -> SubmitError<T> {
 /// `Send + Sync`. Implements [`Future`], so `.await` works in any executor.
 /// Dropping the handle does not cancel the task.
 pub struct TaskHandle<T> {
-    inner: Arc<TaskInner<T>>,
+    inner: Arc<dyn TypedJob<T>>,
 }
 
-impl<T> fmt::Debug for TaskHandle<T> {
+impl<T: 'static> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle")
-            .field("id", &self.inner.core.id)
-            .field("status", &self.inner.core.status())
+            .field("id", &self.inner.core().id)
+            .field("status", &self.inner.core().status())
             .finish()
     }
 }
 
 impl<T: Send + 'static> TaskHandle<T> {
+    pub(crate) fn job_ref(&self) -> JobRef {
+        Arc::clone(&self.inner) as JobRef
+    }
+
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.inner.core.id
+        self.inner.core().id
     }
 
     /// Where the task is now.
     pub fn status(&self) -> TaskStatus {
-        self.inner.core.status()
+        self.inner.core().status()
     }
 
     /// Whether the outcome is ready to take without waiting.
     pub fn is_finished(&self) -> bool {
-        self.inner.cell.is_ready()
+        self.inner.cell().is_ready()
     }
 
     /// Cancels the task if it has not finished. A running attempt is not
@@ -754,7 +1023,10 @@ impl<T: Send + 'static> TaskHandle<T> {
     ///
     /// The [`TaskError`] the task ended with.
     pub fn wait(self) -> Result<T, TaskError> {
-        self.inner.cell.take(None).expect("waiting without a deadline returns a value")
+        self.inner
+            .cell()
+            .take(None)
+            .expect("waiting without a deadline returns a value")
     }
 
     /// Blocks until the task ends or `timeout` passes; `None` on timeout.
@@ -763,7 +1035,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     ///
     /// If the outcome was already taken by an earlier call.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.inner.cell.take(Some(Instant::now() + timeout))
+        self.inner.cell().take(Some(Instant::now() + timeout))
     }
 }
 
@@ -771,7 +1043,7 @@ impl<T: Send + 'static> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
-        self.inner.cell.poll(cx.waker())
+        self.inner.cell().poll(cx.waker())
     }
 }
 
@@ -806,11 +1078,14 @@ impl UnfinishedTask {
     /// `self` back when `T` is not the task's result type.
     pub fn into_task<T: Send + 'static>(self) -> Result<Task<T>, UnfinishedTask> {
         let job = JobRef::clone(&self.job);
-        match job.into_any().downcast::<TaskInner<T>>() {
-            Ok(inner) => Ok(Task {
-                spec: inner.core.spec.clone(),
-                work: Arc::clone(&inner.work),
-            }),
+        match job.handed_back().downcast::<HandedBack<T>>() {
+            Ok(back) => {
+                let (spec, source) = *back;
+                let core = crate::job::JobCore::unsubmitted(spec);
+                Ok(Task {
+                    job: Arc::new(TaskInner::new(core, Rerun(source))),
+                })
+            }
             Err(_) => Err(self),
         }
     }

@@ -1,4 +1,6 @@
-//! The supervisor actor: pending queue, allocation, node restarts, retries.
+//! The supervisor actor: pending queue, allocation, retries, and the
+//! supervision of nodes (restart strategies and policies, intensity,
+//! backoff, escalation, hang detection).
 //!
 //! Submissions arrive as batches on a crossbeam channel; the submitter sends
 //! one [`Drain`] message only when none is outstanding, so under load many
@@ -7,7 +9,7 @@
 //! node's share into that node's queue in one locked step.
 
 use crate::error::{AttemptFailure, TaskError};
-use crate::fault::Fault;
+use crate::fault::{Fault, SpeedChange};
 use crate::ids::NodeId;
 use crate::job::{after_failure, fail_now, AfterFailure, JobRef, Phase};
 use crate::ledger::{Ledger, Settled};
@@ -17,9 +19,13 @@ use crate::node::{
 };
 use crate::policy::{NodeView, Policy, TaskView};
 use crate::queue::{Discipline, DisciplineQueue};
+use crate::supervision::{
+    restart_set, Escalation, Health, RestartPolicy, RestartWindow, SupervisionConfig,
+};
 use actix::prelude::*;
 use crossbeam_channel::Receiver;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use rand::SeedableRng;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,12 +34,44 @@ const PUSH_CHUNK: usize = 4096;
 /// Largest batch handed to the policy at once.
 const ALLOCATE_CHUNK: usize = 16_384;
 
+/// What submitters put in the supervisor's inbox.
+pub(crate) enum Inbound {
+    One(JobRef),
+    Many(Vec<JobRef>),
+}
+
+/// The runtime's health as one shared byte (see [`Health`]).
+#[derive(Debug, Default)]
+pub(crate) struct HealthCell(AtomicU8);
+
+impl HealthCell {
+    pub(crate) fn get(&self) -> Health {
+        match self.0.load(Ordering::Acquire) {
+            0 => Health::Healthy,
+            1 => Health::Degraded,
+            _ => Health::Stopped,
+        }
+    }
+
+    /// Moves to `h` unless already in a worse state.
+    fn worsen(&self, h: Health) {
+        let v = match h {
+            Health::Healthy => 0,
+            Health::Degraded => 1,
+            Health::Stopped => 2,
+        };
+        self.0.fetch_max(v, Ordering::AcqRel);
+    }
+}
+
 /// Supervisor settings.
 #[derive(Debug, Clone)]
 pub(crate) struct SupervisorConfig {
     pub(crate) heartbeat_interval: Duration,
     pub(crate) retry_backoff_min: Duration,
     pub(crate) retry_backoff_max: Duration,
+    pub(crate) supervision: SupervisionConfig,
+    pub(crate) rng_seed: u64,
 }
 
 pub(crate) struct Supervisor {
@@ -43,10 +81,18 @@ pub(crate) struct Supervisor {
     ledger: Arc<Ledger>,
     policy: Box<dyn Policy>,
     pending: DisciplineQueue<JobRef>,
-    inbox: Receiver<Vec<JobRef>>,
+    inbox: Receiver<Inbound>,
     drain_scheduled: Arc<AtomicBool>,
     restarts: Arc<AtomicU64>,
+    health: Arc<HealthCell>,
     config: SupervisorConfig,
+    windows: Vec<RestartWindow>,
+    ping_outstanding: Vec<bool>,
+    /// Per node: the progress value last seen and when it last changed.
+    progress_seen: Vec<(u64, Instant)>,
+    rng: rand::rngs::StdRng,
+    epoch: Instant,
+    speed_changes: Vec<SpeedChange>,
     stopping: bool,
     scratch_choice: Vec<Option<usize>>,
 }
@@ -69,14 +115,19 @@ pub(crate) struct SupervisorParts {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) policy: Box<dyn Policy>,
     pub(crate) discipline: Discipline,
-    pub(crate) inbox: Receiver<Vec<JobRef>>,
+    pub(crate) inbox: Receiver<Inbound>,
     pub(crate) drain_scheduled: Arc<AtomicBool>,
     pub(crate) restarts: Arc<AtomicU64>,
+    pub(crate) health: Arc<HealthCell>,
     pub(crate) config: SupervisorConfig,
+    pub(crate) epoch: Instant,
+    pub(crate) speed_changes: Vec<SpeedChange>,
 }
 
 impl Supervisor {
     pub(crate) fn new(parts: SupervisorParts) -> Self {
+        let n = parts.nodes.len();
+        let rng = rand::rngs::StdRng::seed_from_u64(parts.config.rng_seed ^ SUPERVISOR_SALT);
         Supervisor {
             nodes: parts.nodes,
             arbiters: parts.arbiters,
@@ -87,7 +138,14 @@ impl Supervisor {
             inbox: parts.inbox,
             drain_scheduled: parts.drain_scheduled,
             restarts: parts.restarts,
+            health: parts.health,
             config: parts.config,
+            windows: vec![RestartWindow::default(); n],
+            ping_outstanding: vec![false; n],
+            progress_seen: vec![(u64::MAX, Instant::now()); n],
+            rng,
+            epoch: parts.epoch,
+            speed_changes: parts.speed_changes,
             stopping: false,
             scratch_choice: Vec::new(),
         }
@@ -99,7 +157,7 @@ impl Supervisor {
             Ok(addr) => self.directory.lock()[j] = Some(addr),
             Err(e) => {
                 tracing::error!(node = %self.nodes[j].id, error = %e, "node.start failed");
-                self.nodes[j].retire();
+                self.retire(j);
             }
         }
     }
@@ -107,9 +165,14 @@ impl Supervisor {
     /// Takes everything from the inbox into the pending queue.
     fn drain_inbox(&mut self) {
         self.drain_scheduled.store(false, Ordering::SeqCst);
-        while let Ok(batch) = self.inbox.try_recv() {
-            for job in batch {
-                self.pending.push(job.core().key, job);
+        while let Ok(inbound) = self.inbox.try_recv() {
+            match inbound {
+                Inbound::One(job) => self.pending.push(job.core().key, job),
+                Inbound::Many(batch) => {
+                    for job in batch {
+                        self.pending.push(job.core().key, job);
+                    }
+                }
             }
         }
     }
@@ -120,20 +183,17 @@ impl Supervisor {
             return;
         }
         let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view()).collect();
-        if !views.iter().any(|v| v.available) {
-            self.fail_unschedulable();
-            return;
-        }
         let mut held: Vec<JobRef> = Vec::new();
         while !self.pending.is_empty() {
             let mut batch = Vec::with_capacity(self.pending.len().min(ALLOCATE_CHUNK));
             while batch.len() < ALLOCATE_CHUNK {
                 match self.pending.pop() {
                     Some(job) => {
-                        if job.core().phase().is_terminal() {
-                            self.ledger.settle(job.core().id, Settled::Cancelled);
-                        } else {
+                        if job.core().phase() == Phase::Pending {
                             batch.push(job);
+                        } else {
+                            // Cancelled, or claimed by a joining parent.
+                            self.ledger.reap_if_cancelled(job.core());
                         }
                     }
                     None => break,
@@ -180,7 +240,11 @@ impl Supervisor {
             }
         }
         for job in held {
-            self.pending.push(job.core().key, job);
+            if self.can_ever_run(&job) {
+                self.pending.push(job.core().key, job);
+            } else {
+                self.fail_unschedulable(&job);
+            }
         }
     }
 
@@ -200,52 +264,167 @@ impl Supervisor {
         }
     }
 
-    /// Fails pending jobs that no node that is not retired could ever host.
-    fn fail_unschedulable(&mut self) {
-        let live: Vec<&Arc<NodeShared>> = self.nodes.iter().filter(|n| !n.is_retired()).collect();
-        let mut keep = Vec::new();
-        for job in self.pending.drain_all() {
-            let demand = job.core().spec.demand;
-            if live.iter().any(|n| demand.fits_in(&n.spec.capacity)) {
-                keep.push(job);
-            } else {
-                let reason = format!("no node that can fit {demand} is left");
-                if fail_now(&*job, TaskError::Unschedulable { reason }) {
-                    self.ledger.settle(job.core().id, Settled::Failed);
-                }
-            }
-        }
-        for job in keep {
-            self.pending.push(job.core().key, job);
+    /// Whether some node that is not retired could ever host the job.
+    fn can_ever_run(&self, job: &JobRef) -> bool {
+        let demand = job.core().spec.demand;
+        self.nodes
+            .iter()
+            .any(|n| !n.is_retired() && demand.fits_in(&n.spec.capacity))
+    }
+
+    fn fail_unschedulable(&self, job: &JobRef) {
+        let reason = format!(
+            "no node that can fit {} is left in service",
+            job.core().spec.demand
+        );
+        if fail_now(&**job, TaskError::Unschedulable { reason }) {
+            self.ledger.settle(job.core(), Settled::Failed);
         }
     }
 
-    /// A node went down: take its work, restart it, re-dispatch.
-    fn on_node_down(&mut self, node: NodeId, generation: u64, reason: DownReason, ctx: &mut Context<Self>) {
-        let j = node.0;
-        let Some(shared) = self.nodes.get(j).cloned() else { return };
-        if self.stopping || shared.generation() != generation || !shared.is_available() {
-            return;
+    /// Ends node `k`'s incarnation and takes its work: queued jobs go back
+    /// to pending, running ones count a lost attempt.
+    fn take_down(&mut self, k: usize, ctx: &mut Context<Self>) {
+        let node = Arc::clone(&self.nodes[k]);
+        if let Some(addr) = self.directory.lock()[k].take() {
+            addr.do_send(StopNode);
         }
-        let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
-        if reason == DownReason::Hung {
-            if let Some(addr) = self.directory.lock()[j].take() {
-                addr.do_send(StopNode);
-            }
-        }
-        let evicted = shared.evict_all();
+        *node.actor_slot() = None;
+        let evicted = node.evict_all();
         let (n_queued, n_running) = (evicted.queued.len(), evicted.running.len());
         for job in requeue_evicted(&self.ledger, evicted.queued) {
             self.pending.push(job.core().key, job);
         }
         for (job, attempt) in evicted.running {
-            self.fail_attempt(&shared, job, Phase::Running, attempt, AttemptFailure::NodeLost, ctx);
+            self.fail_attempt(
+                &node,
+                job,
+                Phase::Running,
+                attempt,
+                AttemptFailure::NodeLost,
+                ctx,
+            );
         }
-        tracing::warn!(queued = n_queued, running = n_running, "node down, restarting");
-        shared.count_restart();
-        self.restarts.fetch_add(1, Ordering::Relaxed);
-        self.start_node(j, ctx);
+        tracing::debug!(node = %node.id, queued = n_queued, running = n_running, "node.evict");
+    }
+
+    fn retire(&mut self, k: usize) {
+        self.nodes[k].retire();
+        self.health.worsen(Health::Degraded);
+        tracing::warn!(node = %self.nodes[k].id, "node.retire");
+    }
+
+    /// A node went down: apply the restart strategy and policy, the
+    /// intensity limit and the backoff.
+    fn on_node_down(
+        &mut self,
+        node: NodeId,
+        generation: u64,
+        reason: DownReason,
+        ctx: &mut Context<Self>,
+    ) {
+        let j = node.0;
+        let Some(shared) = self.nodes.get(j).cloned() else {
+            return;
+        };
+        if self.stopping || shared.generation() != generation || !shared.is_available() {
+            return;
+        }
+        let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
+        tracing::warn!("node down");
+        shared.count_failure();
+        let sup = self.config.supervision.clone();
+        let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())
+            .into_iter()
+            .filter(|&k| k == j || self.nodes[k].is_available())
+            .collect();
+        for &k in &set {
+            self.take_down(k, ctx);
+        }
+        // The failed node: restart, or retire, or escalate.
+        let restart_failed = match sup.policy_of(j) {
+            RestartPolicy::Permanent => true,
+            RestartPolicy::Transient => reason.is_abnormal(),
+            RestartPolicy::Temporary => false,
+        };
+        let mut to_restart: Vec<usize> = set
+            .iter()
+            .copied()
+            .filter(|&k| k != j && sup.policy_of(k) != RestartPolicy::Temporary)
+            .collect();
+        let mut delay = Duration::ZERO;
+        if !restart_failed {
+            tracing::info!(policy = ?sup.policy_of(j), "not restarted by policy");
+            self.retire(j);
+        } else if !self.windows[j].admit(Instant::now(), sup.max_restarts, sup.restart_period) {
+            tracing::error!(
+                max = sup.max_restarts,
+                period = ?sup.restart_period,
+                "restart intensity exceeded"
+            );
+            match sup.escalation {
+                Escalation::RetireNode => self.retire(j),
+                Escalation::StopRuntime => {
+                    self.stop_runtime_by_escalation(ctx);
+                    return;
+                }
+            }
+        } else {
+            delay = sup.backoff(self.windows[j].consecutive, &mut self.rng);
+            to_restart.insert(0, j);
+        }
+        for &k in &set {
+            if !to_restart.contains(&k) && k != j {
+                self.retire(k);
+            }
+        }
+        if !to_restart.is_empty() {
+            tracing::debug!(?delay, nodes = ?to_restart, "node.restart scheduled");
+            ctx.run_later(delay, move |act, ctx| {
+                for k in to_restart {
+                    act.restart(k, ctx);
+                }
+                act.dispatch();
+            });
+        }
         self.dispatch();
+    }
+
+    fn restart(&mut self, k: usize, ctx: &mut Context<Self>) {
+        if self.stopping || self.nodes[k].is_retired() || self.nodes[k].is_available() {
+            return;
+        }
+        self.nodes[k].count_restart();
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.start_node(k, ctx);
+        tracing::info!(node = %self.nodes[k].id, "node restarted");
+    }
+
+    /// Escalation past the intensity limit with `StopRuntime`: every node
+    /// is retired and every unfinished task fails.
+    fn stop_runtime_by_escalation(&mut self, ctx: &mut Context<Self>) {
+        self.health.worsen(Health::Stopped);
+        for k in 0..self.nodes.len() {
+            if self.nodes[k].is_available() {
+                self.take_down(k, ctx);
+            }
+            self.nodes[k].retire();
+        }
+        self.stopping = true;
+        let reason = "runtime stopped: restart intensity exceeded".to_owned();
+        for job in self.ledger.drain_live() {
+            if fail_now(
+                &*job,
+                TaskError::Unschedulable {
+                    reason: reason.clone(),
+                },
+            ) {
+                self.ledger.count_terminal(Phase::Failed);
+            } else {
+                self.ledger.count_terminal(job.core().phase());
+            }
+        }
+        drop(self.pending.drain_all());
     }
 
     /// Applies the retry rules to a failed attempt decided here.
@@ -264,15 +443,11 @@ impl Supervisor {
                 self.schedule_retry(job, ctx);
             }
             AfterFailure::Failed => {
-                if self.ledger.settle(job.core().id, Settled::Failed) {
+                if self.ledger.settle(job.core(), Settled::Failed) {
                     count_failed(node);
                 }
             }
-            AfterFailure::Superseded => {
-                if job.core().phase() == Phase::Cancelled {
-                    self.ledger.settle(job.core().id, Settled::Cancelled);
-                }
-            }
+            AfterFailure::Superseded => self.ledger.reap_if_cancelled(job.core()),
         }
     }
 
@@ -294,38 +469,87 @@ impl Supervisor {
         });
     }
 
+    fn schedule_speed_changes(&mut self, changes: Vec<SpeedChange>, ctx: &mut Context<Self>) {
+        let elapsed = self.epoch.elapsed();
+        for c in changes {
+            let delay = c.at.saturating_sub(elapsed);
+            ctx.run_later(delay, move |act, _| {
+                if let Some(n) = act.nodes.get(c.node.0) {
+                    n.set_speed(n.spec.speed * c.factor);
+                    tracing::info!(node = %n.id, factor = c.factor, "fault.slow");
+                }
+            });
+        }
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             return;
         }
         let now = Instant::now();
+        let hang_timeout = self.config.supervision.hang_timeout;
         let nodes = self.nodes.clone();
         for (j, node) in nodes.iter().enumerate() {
-            // Missed notification: the actor is gone but we did not hear.
+            if !node.is_available() {
+                continue;
+            }
+            let generation = node.generation();
             let addr = self.directory.lock()[j].clone();
-            if let Some(addr) = addr {
-                if node.is_available() && !addr.connected() {
-                    let generation = node.generation();
-                    self.on_node_down(node.id, generation, DownReason::Stopped, ctx);
-                    continue;
-                }
-                addr.send(Ping)
-                    .into_actor(self)
-                    .map(|pong, _act, _ctx| {
-                        if let Ok(p) = pong {
-                            tracing::trace!(generation = p.generation, oldest_running = ?p.oldest_running, "node.heartbeat");
-                        }
-                    })
-                    .spawn(ctx);
+            let Some(addr) = addr else { continue };
+            // Missed notification: the actor is gone but we did not hear.
+            if !addr.connected() {
+                self.on_node_down(node.id, generation, DownReason::Stopped, ctx);
+                continue;
+            }
+            // Executors stuck: work is running and nothing moved for too long.
+            let progress = node.progress();
+            let seen = &mut self.progress_seen[j];
+            if progress != seen.0 || !node.is_running_work() {
+                *seen = (progress, now);
+            } else if now.saturating_duration_since(seen.1) > hang_timeout {
+                self.on_node_down(node.id, generation, DownReason::Hung, ctx);
+                continue;
             }
             for (job, attempt) in node.take_timed_out(now) {
                 tracing::debug!(node = %node.id, task = %job.core().id, attempt, "attempt timed out");
-                self.fail_attempt(node, job, Phase::Running, attempt, AttemptFailure::TimedOut, ctx);
+                self.fail_attempt(
+                    node,
+                    job,
+                    Phase::Running,
+                    attempt,
+                    AttemptFailure::TimedOut,
+                    ctx,
+                );
+            }
+            // The actor itself must answer within the hang timeout.
+            if !self.ping_outstanding[j] {
+                self.ping_outstanding[j] = true;
+                let id = node.id;
+                addr.send(Ping)
+                    .timeout(hang_timeout)
+                    .into_actor(self)
+                    .map(move |res, act, ctx| {
+                        act.ping_outstanding[id.0] = false;
+                        match res {
+                            Ok(p) => {
+                                tracing::trace!(node = %id, generation = p.generation, oldest_running = ?p.oldest_running, "node.heartbeat");
+                            }
+                            Err(MailboxError::Timeout) => {
+                                act.on_node_down(id, generation, DownReason::Hung, ctx);
+                            }
+                            Err(MailboxError::Closed) => {}
+                        }
+                    })
+                    .spawn(ctx);
             }
         }
         self.dispatch();
     }
 }
+
+/// A fixed salt so the supervisor's random stream differs from others
+/// derived from the same runtime seed.
+const SUPERVISOR_SALT: u64 = 0x5150_5e1f_0a11_c0de;
 
 impl Actor for Supervisor {
     type Context = Context<Self>;
@@ -334,6 +558,8 @@ impl Actor for Supervisor {
         for j in 0..self.nodes.len() {
             self.start_node(j, ctx);
         }
+        let changes = std::mem::take(&mut self.speed_changes);
+        self.schedule_speed_changes(changes, ctx);
         ctx.run_interval(self.config.heartbeat_interval, |act, ctx| act.tick(ctx));
     }
 }
@@ -363,6 +589,9 @@ impl Handler<NodeEvent> for Supervisor {
                 reason,
             } => self.on_node_down(node, generation, reason, ctx),
             NodeEvent::Retry(job) => {
+                if self.stopping {
+                    return;
+                }
                 self.schedule_retry(job, ctx);
                 self.dispatch();
             }
@@ -376,7 +605,7 @@ impl Handler<NodeEvent> for Supervisor {
     }
 }
 
-/// Inject a fault.
+/// Inject a fault now.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Inject(pub(crate) Fault);
@@ -386,23 +615,33 @@ impl Handler<Inject> for Supervisor {
 
     fn handle(&mut self, msg: Inject, _ctx: &mut Self::Context) {
         let addr_of = |node: NodeId| self.directory.lock().get(node.0).cloned().flatten();
-        match msg.0 {
-            Fault::PanicNode { node } => {
-                if let Some(a) = addr_of(node) {
-                    a.do_send(ActorFault::Panic);
-                }
-            }
-            Fault::StopNode { node } => {
-                if let Some(a) = addr_of(node) {
-                    a.do_send(ActorFault::Stop);
-                }
-            }
+        let (node, fault) = match msg.0 {
+            Fault::PanicNode { node } => (node, ActorFault::Panic),
+            Fault::StopNode { node } => (node, ActorFault::Stop),
+            Fault::CrashNode { node } => (node, ActorFault::Crash),
             Fault::SlowNode { node, factor } => {
                 if let Some(n) = self.nodes.get(node.0) {
                     n.set_speed(n.spec.speed * factor);
                 }
+                return;
             }
+        };
+        if let Some(a) = addr_of(node) {
+            a.do_send(fault);
         }
+    }
+}
+
+/// Schedule time-triggered speed changes from an injected plan.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ScheduleSpeed(pub(crate) Vec<SpeedChange>);
+
+impl Handler<ScheduleSpeed> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ScheduleSpeed, ctx: &mut Self::Context) {
+        self.schedule_speed_changes(msg.0, ctx);
     }
 }
 

@@ -3,5 +3,5 @@
 //!
 //! Rule: never hold a guard across an actor send or an `.await`.
 
-pub(crate) use parking_lot::{Condvar, Mutex};
 pub(crate) use parking_lot::RwLock;
+pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};

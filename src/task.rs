@@ -1,174 +1,21 @@
-//! Tasks: the plain-data spec, the re-runnable work closure and the context
-//! the closure sees.
+//! [`Task`]: a spec plus a closure that can run again, built in one
+//! allocation that becomes the runtime's job on submission.
 
-use crate::ids::{NodeId, TaskId};
+use crate::job::{FnWork, JobCore, TaskContext, TaskInner, TypedJob};
 use crate::resources::Resources;
-use serde::{Deserialize, Serialize};
+use crate::spec::{BoxError, TaskKind, TaskSpec};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A boxed error returned by task code.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// The work of a task: a closure that can run more than once (retries).
-pub(crate) type Work<T> = Arc<dyn Fn(&TaskContext<'_>) -> Result<T, BoxError> + Send + Sync>;
-
-/// Default for [`TaskSpec::max_retries`]: 3, as in Ray.
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
-
-/// What a task does; policies may learn per kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum TaskKind {
-    /// A training shard or step.
-    Training,
-    /// An inference batch.
-    Inference,
-    /// Data preprocessing.
-    Preprocessing,
-    /// Model evaluation or a hyper-parameter trial.
-    Evaluation,
-    /// Anything else, named by the application.
-    Custom(String),
-    /// Not said.
-    #[default]
-    Unspecified,
-}
-
-impl fmt::Display for TaskKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TaskKind::Training => f.write_str("training"),
-            TaskKind::Inference => f.write_str("inference"),
-            TaskKind::Preprocessing => f.write_str("preprocessing"),
-            TaskKind::Evaluation => f.write_str("evaluation"),
-            TaskKind::Custom(name) => write!(f, "custom:{name}"),
-            TaskKind::Unspecified => f.write_str("unspecified"),
-        }
-    }
-}
-
-/// The plain-data part of a task: everything but its closure.
-///
-/// Serialisable, so workloads and logs can carry it.
-///
-/// # Default
-///
-/// Kind unspecified, cost 1.0, no resource demand, priority 0, no deadline,
-/// [`DEFAULT_MAX_RETRIES`] retries after node loss, own errors not retried,
-/// no timeout.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TaskSpec {
-    /// What the task does.
-    pub kind: TaskKind,
-    /// Estimated cost, in seconds on a node of speed 1.0. Must be finite and
-    /// not negative. Used by SJF ordering, load counters and policies.
-    pub cost: f64,
-    /// Resources the task needs while it runs.
-    pub demand: Resources,
-    /// Larger runs first under the priority discipline.
-    pub priority: i32,
-    /// Deadline relative to submission; orders the EDF discipline.
-    #[serde(with = "opt_duration_secs")]
-    pub deadline: Option<Duration>,
-    /// How many times the task is run again after a failed attempt.
-    pub max_retries: u32,
-    /// Whether the task's own errors (and panics) are retried; node loss and
-    /// timeouts always are.
-    pub retry_on_error: bool,
-    /// Longest one attempt may run before it fails with a timeout.
-    #[serde(with = "opt_duration_secs")]
-    pub timeout: Option<Duration>,
-}
-
-impl Default for TaskSpec {
-    fn default() -> Self {
-        TaskSpec {
-            kind: TaskKind::Unspecified,
-            cost: 1.0,
-            demand: Resources::ZERO,
-            priority: 0,
-            deadline: None,
-            max_retries: DEFAULT_MAX_RETRIES,
-            retry_on_error: false,
-            timeout: None,
-        }
-    }
-}
-
-/// Why a [`TaskSpec`] is not acceptable: names the field and the value.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct SpecError {
-    /// The field at fault.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid `{}`: {}", self.field, self.reason)
-    }
-}
-
-impl std::error::Error for SpecError {}
-
-impl TaskSpec {
-    /// Checks the fields a caller can get wrong.
-    ///
-    /// # Errors
-    ///
-    /// A [`SpecError`] naming the first bad field: a negative, NaN or
-    /// infinite `cost`, or a zero `timeout`.
-    pub fn validate(&self) -> Result<(), SpecError> {
-        if !self.cost.is_finite() || self.cost < 0.0 {
-            return Err(SpecError {
-                field: "cost",
-                reason: format!("must be finite and >= 0, got {}", self.cost),
-            });
-        }
-        if self.timeout == Some(Duration::ZERO) {
-            return Err(SpecError {
-                field: "timeout",
-                reason: "must be greater than zero".to_owned(),
-            });
-        }
-        Ok(())
-    }
-}
-
-mod opt_duration_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let secs: Option<f64> = Option::deserialize(d)?;
-        secs.map(|s| {
-            Duration::try_from_secs_f64(s).map_err(|_| {
-                serde::de::Error::custom(format!("duration must be finite and >= 0 seconds, got {s}"))
-            })
-        })
-        .transpose()
-    }
-}
 
 /// A unit of work: a [`TaskSpec`] plus a closure that can run again.
 ///
 /// The closure gets a [`TaskContext`] and returns `Result<T, E>`. It may run
 /// more than once: after its node is lost, after a timeout, or after its own
 /// error when [`retry_on_error`](Task::retry_on_error) is set.
+///
+/// A `Task` is built in one allocation, which the runtime keeps as its job
+/// when the task is submitted; a refused task comes back whole.
 ///
 /// # Examples
 ///
@@ -182,22 +29,14 @@ mod opt_duration_secs {
 /// assert_eq!(task.spec().priority, 3);
 /// ```
 pub struct Task<T> {
-    pub(crate) spec: TaskSpec,
-    pub(crate) work: Work<T>,
+    pub(crate) job: Arc<dyn TypedJob<T>>,
 }
 
-impl<T> Clone for Task<T> {
-    fn clone(&self) -> Self {
-        Task {
-            spec: self.spec.clone(),
-            work: Arc::clone(&self.work),
-        }
-    }
-}
-
-impl<T> fmt::Debug for Task<T> {
+impl<T: 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Task").field("spec", &self.spec).finish_non_exhaustive()
+        f.debug_struct("Task")
+            .field("spec", &self.job.core().spec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,7 +45,7 @@ impl<T: Send + 'static> Task<T> {
     pub fn new<F, E>(work: F) -> Self
     where
         F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
         Task::with_spec(TaskSpec::default(), work)
     }
@@ -215,174 +54,76 @@ impl<T: Send + 'static> Task<T> {
     pub fn with_spec<F, E>(spec: TaskSpec, work: F) -> Self
     where
         F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
         Task {
-            spec,
-            work: Arc::new(move |ctx: &TaskContext<'_>| work(ctx).map_err(Into::into)),
+            job: Arc::new(TaskInner::new(
+                JobCore::unsubmitted(spec),
+                FnWork::new(work),
+            )),
         }
     }
 }
 
-impl<T> Task<T> {
+impl<T: 'static> Task<T> {
     /// The plain-data part.
     pub fn spec(&self) -> &TaskSpec {
-        &self.spec
+        &self.job.core().spec
     }
 
     /// Mutable access to the plain-data part.
     pub fn spec_mut(&mut self) -> &mut TaskSpec {
-        &mut self.spec
+        &mut Arc::get_mut(&mut self.job)
+            .expect("a task is not shared before it is submitted")
+            .core_mut()
+            .spec
     }
 
     /// Sets the kind.
     pub fn kind(mut self, kind: TaskKind) -> Self {
-        self.spec.kind = kind;
+        self.spec_mut().kind = kind;
         self
     }
 
     /// Sets the estimated cost (seconds on a speed-1.0 node).
     pub fn cost(mut self, cost: f64) -> Self {
-        self.spec.cost = cost;
+        self.spec_mut().cost = cost;
         self
     }
 
     /// Sets the resource demand.
     pub fn demand(mut self, demand: Resources) -> Self {
-        self.spec.demand = demand;
+        self.spec_mut().demand = demand;
         self
     }
 
     /// Sets the priority (larger first).
     pub fn priority(mut self, priority: i32) -> Self {
-        self.spec.priority = priority;
+        self.spec_mut().priority = priority;
         self
     }
 
     /// Sets the deadline, relative to submission.
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.spec.deadline = Some(deadline);
+        self.spec_mut().deadline = Some(deadline);
         self
     }
 
     /// Sets how many retries follow a failed attempt.
     pub fn max_retries(mut self, max_retries: u32) -> Self {
-        self.spec.max_retries = max_retries;
+        self.spec_mut().max_retries = max_retries;
         self
     }
 
     /// Opts in to retrying the task's own errors and panics.
     pub fn retry_on_error(mut self, retry: bool) -> Self {
-        self.spec.retry_on_error = retry;
+        self.spec_mut().retry_on_error = retry;
         self
     }
 
     /// Sets the per-attempt timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.spec.timeout = Some(timeout);
+        self.spec_mut().timeout = Some(timeout);
         self
-    }
-}
-
-/// What a running attempt can see about itself.
-#[derive(Debug)]
-pub struct TaskContext<'a> {
-    pub(crate) id: TaskId,
-    pub(crate) node: NodeId,
-    pub(crate) attempt: u32,
-    pub(crate) state: &'a AtomicU64,
-    pub(crate) spec: &'a TaskSpec,
-}
-
-impl TaskContext<'_> {
-    /// The task's id.
-    pub fn id(&self) -> TaskId {
-        self.id
-    }
-
-    /// The node running this attempt.
-    pub fn node(&self) -> NodeId {
-        self.node
-    }
-
-    /// Which attempt this is: 0 for the first run, 1 for the first retry, …
-    pub fn attempt(&self) -> u32 {
-        self.attempt
-    }
-
-    /// The task's spec.
-    pub fn spec(&self) -> &TaskSpec {
-        self.spec
-    }
-
-    /// Whether this attempt's result will be thrown away: the task was
-    /// cancelled, timed out, or moved elsewhere after its node was lost.
-    /// Long tasks should check it now and then and return early.
-    pub fn is_abandoned(&self) -> bool {
-        let state = self.state.load(Ordering::Acquire);
-        crate::job::Phase::of(state) != crate::job::Phase::Running
-            || crate::job::attempt_of(state) != self.attempt
-    }
-}
-
-/// Where a task is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum TaskStatus {
-    /// Accepted, waiting at the supervisor (for a node, or for a retry's backoff).
-    Pending,
-    /// In a node's queue, not started; may still migrate.
-    Queued,
-    /// Running on a node.
-    Running,
-    /// Finished with a value. Terminal.
-    Completed,
-    /// Failed for good. Terminal.
-    Failed,
-    /// Cancelled, by the caller or by `shutdown_now`. Terminal.
-    Cancelled,
-}
-
-impl TaskStatus {
-    /// Whether this status is final.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validate_names_the_bad_field() {
-        let mut spec = TaskSpec {
-            cost: f64::NAN,
-            ..TaskSpec::default()
-        };
-        assert_eq!(spec.validate().unwrap_err().field, "cost");
-        spec.cost = -1.0;
-        assert_eq!(spec.validate().unwrap_err().field, "cost");
-        spec.cost = 1.0;
-        spec.timeout = Some(Duration::ZERO);
-        assert_eq!(spec.validate().unwrap_err().field, "timeout");
-        spec.timeout = None;
-        assert!(spec.validate().is_ok());
-    }
-
-    #[test]
-    fn spec_round_trips_through_json_like_serde() {
-        let spec = TaskSpec {
-            kind: TaskKind::Custom("embed".into()),
-            deadline: Some(Duration::from_millis(1500)),
-            ..TaskSpec::default()
-        };
-        let text = serde_json::to_string(&spec).unwrap();
-        let back: TaskSpec = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, spec);
     }
 }

@@ -44,7 +44,8 @@ fn a_task_that_fits_only_one_node_runs_there() {
     let h = runtime.handle();
     let hs = h
         .submit_batch((0..20).map(|_| {
-            Task::new(|ctx| Ok::<_, String>(ctx.node().0)).demand(Resources::cpu(500).with_gpu_milli(1_000))
+            Task::new(|ctx| Ok::<_, String>(ctx.node().0))
+                .demand(Resources::cpu(500).with_gpu_milli(1_000))
         }))
         .unwrap();
     for t in hs {
@@ -58,7 +59,9 @@ fn a_nan_or_negative_cost_is_refused_naming_the_field() {
     let runtime = gpu_runtime();
     let h = runtime.handle();
     for cost in [f64::NAN, -1.0, f64::INFINITY] {
-        let err = h.submit(Task::new(|_| Ok::<_, String>(())).cost(cost)).unwrap_err();
+        let err = h
+            .submit(Task::new(|_| Ok::<_, String>(())).cost(cost))
+            .unwrap_err();
         assert!(err.is_invalid(), "{err}");
         assert!(err.to_string().contains("`cost`"), "{err}");
     }
@@ -107,7 +110,9 @@ fn a_full_queue_hands_the_task_back() {
         );
     }
     expect(&started, "the first task to start");
-    let err = h.submit(Task::new(|_| Ok::<_, String>(99)).priority(4)).unwrap_err();
+    let err = h
+        .submit(Task::new(|_| Ok::<_, String>(99)).priority(4))
+        .unwrap_err();
     assert!(err.is_full(), "{err}");
     let back = err.into_inner();
     assert_eq!(back.spec().priority, 4);

@@ -37,9 +37,15 @@ fn a_queued_task_can_be_cancelled_and_never_runs() {
     assert_eq!(victim.status(), TaskStatus::Cancelled);
     gate.open();
     blocker.wait().unwrap();
-    assert!(matches!(victim.wait(), Err(TaskError::Cancelled(CancelReason::Caller))));
+    assert!(matches!(
+        victim.wait(),
+        Err(TaskError::Cancelled(CancelReason::Caller))
+    ));
     let m = runtime.shutdown();
-    assert!(ran.try_recv().is_err(), "a cancelled queued task must not run");
+    assert!(
+        ran.try_recv().is_err(),
+        "a cancelled queued task must not run"
+    );
     assert_eq!(m.totals.cancelled, 1);
     assert_eq!(m.totals.completed, 1);
 }
@@ -120,7 +126,9 @@ fn a_task_that_always_times_out_fails_with_every_attempt_timed_out() {
     match task.wait() {
         Err(TaskError::Failed { attempts }) => {
             assert_eq!(attempts.len(), 3);
-            assert!(attempts.iter().all(|a| matches!(a.failure, AttemptFailure::TimedOut)));
+            assert!(attempts
+                .iter()
+                .all(|a| matches!(a.failure, AttemptFailure::TimedOut)));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -144,7 +152,9 @@ fn wait_timeout_returns_none_until_the_task_ends() {
     assert!(task.wait_timeout(Duration::from_millis(5)).is_none());
     assert!(!task.is_finished());
     gate.open();
-    let v = task.wait_timeout(support::DEADLINE).expect("finished before the deadline");
+    let v = task
+        .wait_timeout(support::DEADLINE)
+        .expect("finished before the deadline");
     assert_eq!(v.unwrap(), 5);
     runtime.shutdown();
 }

@@ -26,7 +26,11 @@ struct Outcomes {
     cancelled: u64,
 }
 
-fn run_mixed(handle: &RuntimeHandle, thread: u64, per_thread: u64) -> (Outcomes, Vec<allot::TaskId>) {
+fn run_mixed(
+    handle: &RuntimeHandle,
+    thread: u64,
+    per_thread: u64,
+) -> (Outcomes, Vec<allot::TaskId>) {
     let mut handles = Vec::new();
     let mut batch = Vec::new();
     for i in 0..per_thread {
@@ -44,7 +48,12 @@ fn run_mixed(handle: &RuntimeHandle, thread: u64, per_thread: u64) -> (Outcomes,
             batch.push(task);
             if batch.len() == 64 {
                 let first = i + 1 - 64;
-                for (k, h) in handle.submit_batch(std::mem::take(&mut batch)).unwrap().into_iter().enumerate() {
+                for (k, h) in handle
+                    .submit_batch(std::mem::take(&mut batch))
+                    .unwrap()
+                    .into_iter()
+                    .enumerate()
+                {
                     let _ = first + k as u64;
                     handles.push((u64::MAX, h));
                 }
@@ -122,7 +131,9 @@ fn every_task_ends_exactly_once_under_concurrent_submission_from_8_threads() {
 fn a_task_can_be_awaited_from_async_code() {
     let runtime = builder(2).build().unwrap();
     let handle = runtime.handle().clone();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let sum = rt.block_on(async move {
         let hs = handle
             .submit_batch((0..100u64).map(|i| Task::new(move |_| Ok::<_, String>(i))))
@@ -142,7 +153,9 @@ fn a_panic_in_task_code_fails_that_attempt_and_not_the_node() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle();
     let bad = h
-        .submit(Task::new(|_| -> Result<u32, String> { panic!("model diverged") }))
+        .submit(Task::new(|_| -> Result<u32, String> {
+            panic!("model diverged")
+        }))
         .unwrap();
     match bad.wait() {
         Err(TaskError::Failed { attempts }) => {

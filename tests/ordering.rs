@@ -69,7 +69,9 @@ fn start_order(discipline: Discipline, through_supervisor: bool) -> Vec<usize> {
     let n = tasks.len() as u64;
     let handles = if through_supervisor {
         let hs = h.submit_batch(tasks).unwrap();
-        eventually("every task to reach the node queue", || h.metrics().nodes[0].queued == n);
+        eventually("every task to reach the node queue", || {
+            h.metrics().nodes[0].queued == n
+        });
         hs
     } else {
         h.submit_batch_to(NodeId(0), tasks).unwrap()
@@ -97,8 +99,14 @@ fn sjf_starts_the_cheapest_task_first_with_ties_in_submission_order() {
 
 #[test]
 fn priority_starts_the_highest_priority_first_with_ties_in_submission_order() {
-    assert_eq!(start_order(Discipline::Priority, false), vec![1, 2, 4, 5, 0, 3]);
-    assert_eq!(start_order(Discipline::Priority, true), vec![1, 2, 4, 5, 0, 3]);
+    assert_eq!(
+        start_order(Discipline::Priority, false),
+        vec![1, 2, 4, 5, 0, 3]
+    );
+    assert_eq!(
+        start_order(Discipline::Priority, true),
+        vec![1, 2, 4, 5, 0, 3]
+    );
 }
 
 #[test]

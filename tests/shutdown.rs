@@ -41,7 +41,10 @@ fn shutdown_now_returns_every_unfinished_task() {
         let back_ids: Vec<_> = back.iter().map(|t| t.id()).collect();
         assert_eq!(back_ids, ids, "every unfinished task, in submission order");
         for t in handles {
-            assert!(matches!(t.wait(), Err(TaskError::Cancelled(CancelReason::Shutdown))));
+            assert!(matches!(
+                t.wait(),
+                Err(TaskError::Cancelled(CancelReason::Shutdown))
+            ));
         }
         // Handed-back tasks are whole: they can run on another runtime.
         let other = builder(1).build().unwrap();
@@ -62,7 +65,10 @@ fn shutdown_drains_every_task_before_stopping() {
     let runtime = builder(3).build().unwrap();
     let h = runtime.handle().clone();
     let hs = h
-        .submit_batch((0..2_000u64).map(|i| Task::new(move |_| Ok::<_, String>(support::busy_work(2) + i as f64))))
+        .submit_batch(
+            (0..2_000u64)
+                .map(|i| Task::new(move |_| Ok::<_, String>(support::busy_work(2) + i as f64))),
+        )
         .unwrap();
     let m = runtime.shutdown();
     assert_eq!(m.totals.completed, 2_000);
@@ -78,7 +84,9 @@ fn submit_after_shutdown_is_refused_and_hands_the_task_back() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle().clone();
     runtime.shutdown();
-    let err = h.submit(Task::new(|_| Ok::<_, String>(3)).priority(2)).unwrap_err();
+    let err = h
+        .submit(Task::new(|_| Ok::<_, String>(3)).priority(2))
+        .unwrap_err();
     assert!(err.is_shutting_down());
     assert_eq!(err.into_inner().spec().priority, 2);
     assert!(h.shutdown_now().is_empty(), "a second shutdown is a no-op");

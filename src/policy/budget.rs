@@ -94,7 +94,7 @@ impl Meter {
         }
         self.steps_left -= 1;
         self.checks = self.checks.wrapping_add(1);
-        if self.checks % self.stride == 0 {
+        if self.checks.is_multiple_of(self.stride) {
             if let Some(d) = self.deadline {
                 if Instant::now() >= d {
                     self.out = true;

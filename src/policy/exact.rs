@@ -103,7 +103,7 @@ impl Exact {
                 let mut r = g.residual(&a);
                 g.descend(&mut a, &mut r);
                 let c = g.evaluate(&a).expect("feasible");
-                if incumbent.as_ref().map_or(true, |(_, b)| c < *b) {
+                if incumbent.as_ref().is_none_or(|(_, b)| c < *b) {
                     incumbent = Some((a, c));
                 }
             }

@@ -252,7 +252,7 @@ impl FragSearch {
                     seen.push(free);
                     let after = self.frag_after(n, d, &[g]);
                     let s = self.primary(before, after);
-                    if node_best.as_ref().map_or(true, |(_, b)| s > *b) {
+                    if node_best.as_ref().is_none_or(|(_, b)| s > *b) {
                         node_best = Some((vec![g], s));
                     }
                 }
@@ -436,7 +436,7 @@ impl FragmentationAware {
         let w = self.decay.powf(-(self.seen as f64));
         *self.counts.entry(key_of(d)).or_insert(0.0) += w;
         self.seen += 1;
-        if self.seen % 256 == 0 || self.seen <= 64 && self.seen.is_power_of_two() {
+        if self.seen.is_multiple_of(256) || self.seen <= 64 && self.seen.is_power_of_two() {
             if w > 1e100 {
                 let scale = 1.0 / w;
                 self.counts.values_mut().for_each(|v| *v *= scale);

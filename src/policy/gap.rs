@@ -314,7 +314,7 @@ impl Gap {
                     return None;
                 }
                 let regret = b2 - b1.0;
-                if pick.map_or(true, |(_, _, r)| regret > r) {
+                if pick.is_none_or(|(_, _, r)| regret > r) {
                     pick = Some((i, b1.1, regret));
                 }
             }
@@ -472,7 +472,7 @@ pub(crate) fn branch_and_bound(
             return false;
         }
         if depth == c.order.len() {
-            if c.best.map_or(true, |b| cost < b) {
+            if c.best.is_none_or(|b| cost < b) {
                 c.best = Some(cost);
                 c.best_assign = Some(c.work.clone());
             }

@@ -80,7 +80,7 @@ mod tests {
     use super::*;
     use crate::ids::{NodeId, TaskId};
     use crate::resources::Resources;
-    use crate::task::TaskKind;
+    use crate::spec::TaskKind;
 
     fn nodes() -> Vec<NodeView> {
         vec![

@@ -110,7 +110,7 @@ impl Hybrid {
                 let mut r = g.residual(&a);
                 g.descend(&mut a, &mut r);
                 let c = g.evaluate(&a).expect("feasible");
-                if best.as_ref().map_or(true, |(_, b)| c < *b) {
+                if best.as_ref().is_none_or(|(_, b)| c < *b) {
                     best = Some((a, c));
                 }
             }
@@ -178,7 +178,7 @@ fn ejection_chains(g: &Gap, assign: &mut [usize], residual: &mut [i64]) -> i64 {
                         continue;
                     }
                     let delta = gain_i + g.cost(b, k) - g.cost(c, k);
-                    if delta > 0 && best.map_or(true, |(d, ..)| delta > d) {
+                    if delta > 0 && best.is_none_or(|(d, ..)| delta > d) {
                         best = Some((delta, k, c));
                     }
                 }
@@ -290,7 +290,7 @@ fn lns_step(
     let (n, m) = (g.items(), g.agents());
     let size = (8 + (stale as usize % 7)).min(n);
     let mut free: Vec<usize> = Vec::with_capacity(size);
-    if stale % 2 == 0 && m >= 2 {
+    if stale.is_multiple_of(2) && m >= 2 {
         // All tasks of two or three random nodes (a random subset if many).
         let mut nodes: Vec<usize> = (0..m).collect();
         nodes.shuffle(rng);
@@ -405,7 +405,7 @@ fn split_pair(p: &Makespan, assign: &mut [usize], a: usize, b: usize, limit: f64
         }
         let on_a = s as f64 / scale;
         let t = (base_a + on_a / p.speeds[a]).max(base_b + (total - on_a) / p.speeds[b]);
-        if best.map_or(true, |(bt, _)| t < bt) {
+        if best.is_none_or(|(bt, _)| t < bt) {
             best = Some((t, s));
         }
     }

@@ -153,7 +153,7 @@ pub fn place_groups(
                 continue;
             }
             let c = group_cost(cost, &placed);
-            if best.as_ref().map_or(true, |(bc, _)| c < *bc) {
+            if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
                 best = Some((c, placed));
             }
         }

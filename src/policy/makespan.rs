@@ -69,7 +69,7 @@ impl Makespan {
 
     /// Whether task `i` may run on node `j`.
     pub fn is_eligible(&self, i: usize, j: usize) -> bool {
-        self.eligible.as_ref().map_or(true, |e| e[i][j])
+        self.eligible.as_ref().is_none_or(|e| e[i][j])
     }
 
     /// Whether every node has the same speed and no earlier work.

@@ -61,7 +61,7 @@ fn argmax(
             continue;
         }
         let s = score(n);
-        if best.map_or(true, |(_, b)| s > b) {
+        if best.is_none_or(|(_, b)| s > b) {
             best = Some((j, s));
         }
     }

@@ -71,7 +71,7 @@ impl Policy for PowerOfTwo {
         let mut best: Option<(usize, f64)> = None;
         for &j in &self.scratch {
             let f = nodes[j].finish_time(task);
-            if best.map_or(true, |(b, bf)| f < bf || (f == bf && j < b)) {
+            if best.is_none_or(|(b, bf)| f < bf || (f == bf && j < b)) {
                 best = Some((j, f));
             }
         }
@@ -84,7 +84,7 @@ mod tests {
     use super::*;
     use crate::ids::{NodeId, TaskId};
     use crate::resources::Resources;
-    use crate::task::TaskKind;
+    use crate::spec::TaskKind;
 
     #[test]
     fn takes_the_lighter_of_the_sampled_nodes_and_skips_nodes_that_cannot_host() {

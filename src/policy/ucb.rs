@@ -2,7 +2,7 @@
 //! kind from completion times, with discounting to follow changes.
 
 use super::{Feedback, NodeView, Policy, TaskView};
-use crate::task::TaskKind;
+use crate::spec::TaskKind;
 use rustc_hash::FxHashMap;
 
 /// Default exploration weight of [`UcbPlacement`] (the `c` in
@@ -110,7 +110,7 @@ impl Policy for UcbPlacement {
             };
             let finish =
                 (node.load + task.cost) / (optimistic.max(1e-12) * node.slots.max(1) as f64);
-            if best.map_or(true, |(_, b)| finish < b) {
+            if best.is_none_or(|(_, b)| finish < b) {
                 best = Some((j, finish));
             }
         }

@@ -38,7 +38,7 @@ impl Policy for WeightedGreedy {
         for (j, n) in nodes.iter().enumerate() {
             if n.can_host(task) && n.queued + n.running < n.slots.max(1) {
                 let s = n.throughput();
-                if best.map_or(true, |(_, b)| s > b) {
+                if best.is_none_or(|(_, b)| s > b) {
                     best = Some((j, s));
                 }
             }

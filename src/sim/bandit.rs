@@ -5,7 +5,7 @@
 use crate::ids::{NodeId, TaskId};
 use crate::policy::{Feedback, NodeView, Policy, TaskView};
 use crate::resources::Resources;
-use crate::task::TaskKind;
+use crate::spec::TaskKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;

@@ -1,0 +1,194 @@
+//! Message throughput: allot's node mailbox and end-to-end task path against
+//! raw actix, crossbeam-channel, `tokio::spawn` and rayon, in the same run.
+//!
+//! ```sh
+//! cargo run --release --example throughput               # table
+//! cargo run --release --example throughput -- --json     # one JSON object
+//! cargo run --release --example throughput -- --messages 500000 --nodes 2 --batch 1024 --runs 7
+//! ```
+//!
+//! Every rate is the median of `--runs` runs; ratios divide medians from
+//! this run, so they compare like with like on a noisy machine.
+
+#[path = "../benches/support/cases.rs"]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    missing_debug_implementations
+)]
+mod cases;
+
+use std::time::Duration;
+
+struct Args {
+    messages: usize,
+    nodes: usize,
+    batch: usize,
+    runs: usize,
+    json: bool,
+    /// Run only this allot case, for profiling: `mailbox`, `single` or `e2e`.
+    profile: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        messages: 200_000,
+        nodes: 2,
+        batch: 1024,
+        runs: 5,
+        json: false,
+        profile: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut num = |name: &str| -> Result<usize, String> {
+            let v = it.next().ok_or(format!("{name} needs a value"))?;
+            match v.parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{name}: expected a positive integer, got `{v}`")),
+            }
+        };
+        match flag.as_str() {
+            "--messages" => a.messages = num("--messages")?,
+            "--nodes" => a.nodes = num("--nodes")?,
+            "--batch" => a.batch = num("--batch")?,
+            "--runs" => a.runs = num("--runs")?,
+            "--json" => a.json = true,
+            "--profile" => a.profile = Some(it.next().ok_or("--profile needs a case")?),
+            "-h" | "--help" => {
+                return Err(
+                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|single|e2e]"
+                        .into(),
+                )
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(a)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let n = args.messages;
+    let runs = args.runs;
+    if let Some(case) = &args.profile {
+        // One allot case in a loop, nothing else: for perf and callgrind.
+        let rt = cases::allot_runtime(args.nodes);
+        let h = rt.handle().clone();
+        for _ in 0..runs {
+            let d = match case.as_str() {
+                "mailbox" => cases::allot_mailbox(&h, n, args.batch),
+                "single" => cases::allot_mailbox(&h, n, 1),
+                "e2e" => cases::allot_e2e(&h, n, args.batch),
+                other => {
+                    eprintln!("unknown case `{other}` (mailbox, single, e2e)");
+                    std::process::exit(2);
+                }
+            };
+            println!("{case}: {:.2} M/s", n as f64 / d.as_secs_f64() / 1e6);
+        }
+        rt.shutdown();
+        return;
+    }
+
+    // Every case lives for the whole run and the cases take turns, round
+    // after round, so a slow spell of this shared machine hits them alike;
+    // the first round is a warm-up.
+    let actix_base = cases::ActixBaseline::start();
+    let tokio_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("tokio runtime");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("rayon pool");
+    let rt = cases::allot_runtime(args.nodes);
+    let h = rt.handle().clone();
+    let single_n = n.min(100_000);
+    let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    for round in 0..=runs {
+        let got = [
+            rate(n, cases::crossbeam(n)),
+            rate(n, actix_base.do_send(n)),
+            rate(n, cases::tokio_spawn(&tokio_rt, n)),
+            rate(n, cases::rayon_spawn(&pool, n)),
+            rate(n, cases::allot_mailbox(&h, n, args.batch)),
+            rate(single_n, cases::allot_mailbox(&h, single_n, 1)),
+            rate(n, cases::allot_e2e(&h, n, args.batch)),
+        ];
+        if round > 0 {
+            for (s, g) in samples.iter_mut().zip(got) {
+                s.push(g);
+            }
+        }
+    }
+    rt.shutdown();
+    drop(actix_base);
+    drop(tokio_rt);
+    drop(pool);
+    let m: Vec<f64> = samples.into_iter().map(median).collect();
+    let (crossbeam, actix, tokio, rayon, mailbox_batched, mailbox_single, e2e) =
+        (m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
+
+    let rows = [
+        ("crossbeam-channel send", crossbeam),
+        ("actix do_send", actix),
+        ("tokio::spawn + await", tokio),
+        ("rayon scope.spawn", rayon),
+        ("allot mailbox (batched)", mailbox_batched),
+        ("allot mailbox (one at a time)", mailbox_single),
+        ("allot end-to-end (submit_batch)", e2e),
+    ];
+    let mailbox_vs_actix = mailbox_batched / actix;
+    let mailbox_single_vs_actix = mailbox_single / actix;
+    let e2e_vs_tokio_spawn = e2e / tokio;
+    let e2e_vs_rayon = e2e / rayon;
+    if args.json {
+        let mut obj = serde_json::Map::new();
+        obj.insert("messages".into(), n.into());
+        obj.insert("nodes".into(), args.nodes.into());
+        obj.insert("batch".into(), args.batch.into());
+        obj.insert("runs".into(), runs.into());
+        let mut rates = serde_json::Map::new();
+        for (name, r) in rows {
+            rates.insert(name.into(), r.into());
+        }
+        obj.insert("rates_per_s".into(), rates.into());
+        obj.insert("mailbox_vs_actix".into(), mailbox_vs_actix.into());
+        obj.insert(
+            "mailbox_single_vs_actix".into(),
+            mailbox_single_vs_actix.into(),
+        );
+        obj.insert("e2e_vs_tokio_spawn".into(), e2e_vs_tokio_spawn.into());
+        obj.insert("e2e_vs_rayon".into(), e2e_vs_rayon.into());
+        println!("{}", serde_json::Value::Object(obj));
+    } else {
+        println!(
+            "{} messages, {} nodes, batch {}, median of {} runs",
+            n, args.nodes, args.batch, runs
+        );
+        println!("{:<34} {:>14}", "path", "rate (M/s)");
+        for (name, r) in rows {
+            println!("{:<34} {:>14.2}", name, r / 1e6);
+        }
+        println!();
+        println!("mailbox_vs_actix        = {mailbox_vs_actix:.2}");
+        println!("mailbox_single_vs_actix = {mailbox_single_vs_actix:.2}");
+        println!("e2e_vs_tokio_spawn      = {e2e_vs_tokio_spawn:.2}");
+        println!("e2e_vs_rayon            = {e2e_vs_rayon:.2}");
+    }
+}

@@ -1,0 +1,199 @@
+//! The plain data of a task: its spec, its kind, its status, and the context
+//! its closure sees.
+
+use crate::resources::Resources;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error returned by task code.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Default for [`TaskSpec::max_retries`]: 3, as in Ray.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// What a task does; policies may learn per kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TaskKind {
+    /// A training shard or step.
+    Training,
+    /// An inference batch.
+    Inference,
+    /// Data preprocessing.
+    Preprocessing,
+    /// Model evaluation or a hyper-parameter trial.
+    Evaluation,
+    /// Anything else, named by the application.
+    Custom(String),
+    /// Not said.
+    #[default]
+    Unspecified,
+}
+
+impl fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskKind::Training => f.write_str("training"),
+            TaskKind::Inference => f.write_str("inference"),
+            TaskKind::Preprocessing => f.write_str("preprocessing"),
+            TaskKind::Evaluation => f.write_str("evaluation"),
+            TaskKind::Custom(name) => write!(f, "custom:{name}"),
+            TaskKind::Unspecified => f.write_str("unspecified"),
+        }
+    }
+}
+
+/// The plain-data part of a task: everything but its closure.
+///
+/// Serialisable, so workloads and logs can carry it.
+///
+/// # Default
+///
+/// Kind unspecified, cost 1.0, no resource demand, priority 0, no deadline,
+/// [`DEFAULT_MAX_RETRIES`] retries after node loss, own errors not retried,
+/// no timeout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskSpec {
+    /// What the task does.
+    pub kind: TaskKind,
+    /// Estimated cost, in seconds on a node of speed 1.0. Must be finite and
+    /// not negative. Used by SJF ordering, load counters and policies.
+    pub cost: f64,
+    /// Resources the task needs while it runs.
+    pub demand: Resources,
+    /// Larger runs first under the priority discipline.
+    pub priority: i32,
+    /// Deadline relative to submission; orders the EDF discipline.
+    #[serde(with = "crate::durations::opt_secs")]
+    pub deadline: Option<Duration>,
+    /// How many times the task is run again after a failed attempt.
+    pub max_retries: u32,
+    /// Whether the task's own errors (and panics) are retried; node loss and
+    /// timeouts always are.
+    pub retry_on_error: bool,
+    /// Longest one attempt may run before it fails with a timeout.
+    #[serde(with = "crate::durations::opt_secs")]
+    pub timeout: Option<Duration>,
+}
+
+impl Default for TaskSpec {
+    fn default() -> Self {
+        TaskSpec {
+            kind: TaskKind::Unspecified,
+            cost: 1.0,
+            demand: Resources::ZERO,
+            priority: 0,
+            deadline: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_on_error: false,
+            timeout: None,
+        }
+    }
+}
+
+/// Why a [`TaskSpec`] is not acceptable: names the field and the value.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SpecError {
+    /// The field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}`: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl TaskSpec {
+    /// Checks the fields a caller can get wrong.
+    ///
+    /// # Errors
+    ///
+    /// A [`SpecError`] naming the first bad field: a negative, NaN or
+    /// infinite `cost`, or a zero `timeout`.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if !self.cost.is_finite() || self.cost < 0.0 {
+            return Err(SpecError {
+                field: "cost",
+                reason: format!("must be finite and >= 0, got {}", self.cost),
+            });
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(SpecError {
+                field: "timeout",
+                reason: "must be greater than zero".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Accepted, waiting at the supervisor (for a node, or for a retry's backoff).
+    Pending,
+    /// In a node's queue, not started; may still migrate.
+    Queued,
+    /// Running on a node.
+    Running,
+    /// Finished with a value. Terminal.
+    Completed,
+    /// Failed for good. Terminal.
+    Failed,
+    /// Cancelled, by the caller or by `shutdown_now`. Terminal.
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Whether this status is final.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_bad_field() {
+        let mut spec = TaskSpec {
+            cost: f64::NAN,
+            ..TaskSpec::default()
+        };
+        assert_eq!(spec.validate().unwrap_err().field, "cost");
+        spec.cost = -1.0;
+        assert_eq!(spec.validate().unwrap_err().field, "cost");
+        spec.cost = 1.0;
+        spec.timeout = Some(Duration::ZERO);
+        assert_eq!(spec.validate().unwrap_err().field, "timeout");
+        spec.timeout = None;
+        assert!(spec.validate().is_ok());
+    }
+
+    #[test]
+    fn spec_round_trips_through_json_like_serde() {
+        let spec = TaskSpec {
+            kind: TaskKind::Custom("embed".into()),
+            deadline: Some(Duration::from_millis(1500)),
+            ..TaskSpec::default()
+        };
+        let text = serde_json::to_string(&spec).unwrap();
+        let back: TaskSpec = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, spec);
+    }
+}
