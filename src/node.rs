@@ -13,7 +13,7 @@ use crate::ids::NodeId;
 use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
 use crate::ledger::{Ledger, Settled};
 use crate::metrics::NodeMetrics;
-use crate::policy::NodeView;
+use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
 use crate::sync::{Condvar, Mutex};
@@ -153,6 +153,8 @@ struct NodeState {
     idle: usize,
     running_demand: Resources,
     latency: hdrhistogram::Histogram<u64>,
+    /// Completions for a learning policy, drained by the supervisor.
+    feedback: Vec<Feedback>,
 }
 
 #[derive(Debug, Default)]
@@ -190,6 +192,11 @@ pub(crate) struct NodeShared {
     beats: AtomicU64,
     /// The runtime, for tasks that fork subtasks; set once after build.
     host: std::sync::OnceLock<Arc<dyn Host>>,
+    /// Whether to record completions for the policy.
+    feedback_on: AtomicBool,
+    /// The fastest nominal speed in the runtime: nodes run at
+    /// `speed / reference_speed` of the machine's pace.
+    reference_speed: AtomicU64,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -235,6 +242,7 @@ impl NodeShared {
                 idle: 0,
                 running_demand: Resources::ZERO,
                 latency: new_histogram(),
+                feedback: Vec::new(),
             }),
             cv: Condvar::new(),
             counters: NodeCounters::default(),
@@ -247,7 +255,24 @@ impl NodeShared {
             faults: Mutex::new(Arc::new(NodeFaults::default())),
             beats: AtomicU64::new(0),
             host: std::sync::OnceLock::new(),
+            feedback_on: AtomicBool::new(false),
+            reference_speed: AtomicU64::new(1.0f64.to_bits()),
         }
+    }
+
+    /// Turns completion feedback for the policy on.
+    pub(crate) fn enable_feedback(&self) {
+        self.feedback_on.store(true, Ordering::Relaxed);
+    }
+
+    /// Sets the speed that runs at the machine's own pace (the fastest node's).
+    pub(crate) fn set_reference_speed(&self, speed: f64) {
+        self.reference_speed.store(speed.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Takes the completions recorded since the last call.
+    pub(crate) fn take_feedback(&self) -> Vec<Feedback> {
+        std::mem::take(&mut self.state.lock().feedback)
     }
 
     /// Gives the node the runtime's fork-join host (once, after build).
@@ -652,8 +677,10 @@ fn spawn_executor(shared: Arc<NodeShared>, slot: usize, generation: u64) -> std:
         .map(|_| ())
 }
 
-/// Accumulates the idle time owed by a node slower than 1.0, and pays it in
-/// sleeps of at least a millisecond (shorter sleeps overshoot).
+/// Emulates relative speed on one machine: the fastest node runs at the
+/// machine's pace, and a node at half its speed owes as much idle time as it
+/// worked. The debt is paid in sleeps of at least a millisecond (shorter
+/// sleeps overshoot).
 struct Throttle {
     debt: Duration,
 }
@@ -661,7 +688,8 @@ struct Throttle {
 impl Throttle {
     /// Returns whether it slept.
     fn charge(&mut self, node: &NodeShared, worked: Duration) -> bool {
-        let speed = node.speed();
+        let reference = f64::from_bits(node.reference_speed.load(Ordering::Relaxed));
+        let speed = node.speed() / reference;
         if speed >= 1.0 || speed <= 0.0 {
             return false;
         }
@@ -683,6 +711,7 @@ struct Finished {
     cost_units: u64,
     demand: Resources,
     latency_us: Option<u64>,
+    feedback: Option<Feedback>,
 }
 
 fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
@@ -714,6 +743,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     }
                     if let Some(us) = f.latency_us {
                         st.latency.saturating_record(us.max(1));
+                    }
+                    if let Some(fb) = f.feedback {
+                        st.feedback.push(fb);
                     }
                 }
             }
@@ -804,10 +836,19 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         if throttle.charge(node, now.saturating_duration_since(started)) {
             now = Instant::now();
         }
+        let feedback = (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| {
+            Feedback {
+                node: node.id,
+                kind: core.spec.kind.clone(),
+                cost: core.spec.cost,
+                elapsed: now.saturating_duration_since(started),
+            }
+        });
         finished = Some(Finished {
             cost_units: core.cost_units,
             demand: core.spec.demand,
             latency_us,
+            feedback,
         });
     }
 }

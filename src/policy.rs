@@ -213,6 +213,13 @@ pub trait Policy: Send + fmt::Debug {
     fn observe(&mut self, feedback: &Feedback) {
         let _ = feedback;
     }
+
+    /// Whether the runtime should report completions to
+    /// [`observe`](Policy::observe). Off by default: collecting feedback
+    /// costs a little on every task.
+    fn wants_feedback(&self) -> bool {
+        false
+    }
 }
 
 /// A policy chosen by name, for builders and config files.

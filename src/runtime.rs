@@ -300,6 +300,13 @@ impl Builder {
             PolicySource::Kind(k) => k.build(self.rng_seed),
             PolicySource::Custom(f) => f(self.rng_seed),
         };
+        let fastest = nodes.iter().map(|n| n.spec.speed).fold(f64::MIN, f64::max);
+        for n in &nodes {
+            n.set_reference_speed(fastest);
+            if policy.wants_feedback() {
+                n.enable_feedback();
+            }
+        }
         let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
         let drain_scheduled = Arc::new(AtomicBool::new(false));
         let restarts = Arc::new(AtomicU64::new(0));

@@ -177,11 +177,24 @@ impl Supervisor {
         }
     }
 
+    /// Hands completions recorded by the nodes to a learning policy.
+    fn feed_policy(&mut self) {
+        if !self.policy.wants_feedback() {
+            return;
+        }
+        for node in &self.nodes {
+            for fb in node.take_feedback() {
+                self.policy.observe(&fb);
+            }
+        }
+    }
+
     /// Allocates pending jobs to available nodes and pushes them.
     fn dispatch(&mut self) {
         if self.stopping || self.pending.is_empty() {
             return;
         }
+        self.feed_policy();
         let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view()).collect();
         let mut held: Vec<JobRef> = Vec::new();
         while !self.pending.is_empty() {
@@ -486,6 +499,7 @@ impl Supervisor {
         if self.stopping {
             return;
         }
+        self.feed_policy();
         let now = Instant::now();
         let hang_timeout = self.config.supervision.hang_timeout;
         let nodes = self.nodes.clone();

@@ -117,6 +117,10 @@ impl Policy for UcbPlacement {
         best.map(|(j, _)| j)
     }
 
+    fn wants_feedback(&self) -> bool {
+        true
+    }
+
     fn observe(&mut self, fb: &Feedback) {
         let secs = fb.elapsed.as_secs_f64();
         if !(secs > 0.0 && fb.cost > 0.0 && fb.cost.is_finite()) {
