@@ -139,8 +139,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Trial::grid().len()
     );
     println!(
-        "{:<14} {:>9} {:>10}  {:<24} {}",
-        "policy", "wall", "best acc", "fast-a fast-b slow slower", "best trial"
+        "{:<14} {:>9} {:>10}  {:<24} best trial",
+        "policy", "wall", "best acc", "fast-a fast-b slow slower"
     );
     let mut walls = Vec::new();
     for policy in [PolicyKind::RoundRobin, PolicyKind::Ucb] {
