@@ -267,7 +267,8 @@ impl NodeShared {
 
     /// Sets the speed that runs at the machine's own pace (the fastest node's).
     pub(crate) fn set_reference_speed(&self, speed: f64) {
-        self.reference_speed.store(speed.to_bits(), Ordering::Relaxed);
+        self.reference_speed
+            .store(speed.to_bits(), Ordering::Relaxed);
     }
 
     /// Takes the completions recorded since the last call.
@@ -836,14 +837,13 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         if throttle.charge(node, now.saturating_duration_since(started)) {
             now = Instant::now();
         }
-        let feedback = (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| {
-            Feedback {
+        let feedback =
+            (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| Feedback {
                 node: node.id,
                 kind: core.spec.kind.clone(),
                 cost: core.spec.cost,
                 elapsed: now.saturating_duration_since(started),
-            }
-        });
+            });
         finished = Some(Finished {
             cost_units: core.cost_units,
             demand: core.spec.demand,

@@ -57,18 +57,26 @@ impl Policy for LeastLoaded {
         // Time to finish this task there, counting the work ahead of it:
         // (load + cost) / throughput. Compared as cross products, without
         // dividing (throughputs are positive).
+        // Ties (zero-cost tasks, idle nodes) go to the node with the fewest
+        // tasks per unit of throughput, then to the lowest index.
         let mut best = usize::MAX;
-        let (mut best_work, mut best_rate) = (0.0, 1.0);
+        let (mut best_work, mut best_rate, mut best_count) = (0.0, 1.0, 0.0);
         for (j, node) in nodes.iter().enumerate() {
             if !node.can_host(task) {
                 continue;
             }
             let work = node.load + task.cost;
             let rate = node.speed.max(1e-9) * node.slots.max(1) as f64;
-            if best == usize::MAX || work * best_rate < best_work * rate {
+            let count = (node.queued + node.running) as f64;
+            let (lhs, rhs) = (work * best_rate, best_work * rate);
+            if best == usize::MAX
+                || lhs < rhs
+                || (lhs == rhs && count * best_rate < best_count * rate)
+            {
                 best = j;
                 best_work = work;
                 best_rate = rate;
+                best_count = count;
             }
         }
         (best != usize::MAX).then_some(best)
@@ -124,6 +132,18 @@ mod tests {
         // Node 1 is twice as fast: it should take half of the work.
         assert_eq!(on_fast, 4);
         assert!(out.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn zero_cost_tasks_spread_by_count() {
+        let mut ll = LeastLoaded::new();
+        let mut ns = nodes();
+        let tasks = vec![task(0.0, 0); 8];
+        let mut out = Vec::new();
+        ll.allocate(&tasks, &mut ns, &mut out);
+        let on = |j| out.iter().filter(|c| **c == Some(j)).count();
+        // Node 1 is twice as fast: half the tasks, the others a quarter each.
+        assert_eq!((on(0), on(1), on(2)), (2, 4, 2));
     }
 
     #[test]
