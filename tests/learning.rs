@@ -9,7 +9,11 @@ fn ucb_learns_from_completions_to_send_less_work_to_a_slow_node() {
     let rt = support::builder(3).policy(PolicyKind::Ucb).build().unwrap();
     let h = rt.handle();
     // Node 0 runs at a tenth of the others' pace; the policy is not told.
-    h.inject(Fault::SlowNode { node: NodeId(0), factor: 0.1 }).unwrap();
+    h.inject(Fault::SlowNode {
+        node: NodeId(0),
+        factor: 0.1,
+    })
+    .unwrap();
     for _ in 0..30 {
         let batch = (0..40).map(|_| {
             Task::new(|ctx| Ok::<_, String>((ctx.node(), support::busy_work(20))))
@@ -24,5 +28,8 @@ fn ucb_learns_from_completions_to_send_less_work_to_a_slow_node() {
     let done: Vec<u64> = m.nodes.iter().map(|n| n.completed).collect();
     assert_eq!(done.iter().sum::<u64>(), 1_200);
     let fast = (done[1] + done[2]) / 2;
-    assert!(done[0] * 2 < fast, "the slow node should get far less: {done:?}");
+    assert!(
+        done[0] * 2 < fast,
+        "the slow node should get far less: {done:?}"
+    );
 }
