@@ -248,13 +248,13 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
         writeln!(out)?;
         writeln!(
             out,
-            "{title:<46} {:>12} {:>14}",
+            "{title:<58} {:>12} {:>14}",
             "rate (M/s)", "allot ÷ this"
         )?;
         for (name, rate) in names.iter().zip(rates.iter()) {
             writeln!(
                 out,
-                "  {name:<44} {:>12.3} {:>14.2}",
+                "  {name:<56} {:>12.3} {:>14.2}",
                 rate / 1e6,
                 rates[0] / rate
             )?;
@@ -263,13 +263,13 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
     writeln!(out)?;
     writeln!(
         out,
-        "{:<46} {:>12} {:>10} {:>14}",
+        "{:<58} {:>12} {:>10} {:>14}",
         "request/response (one at a time)", "p50 (µs)", "p99 (µs)", "allot p50 ÷"
     )?;
     for (i, name) in ROUND_TRIP.iter().enumerate() {
         writeln!(
             out,
-            "  {name:<44} {:>12.1} {:>10.1} {:>14.2}",
+            "  {name:<56} {:>12.1} {:>10.1} {:>14.2}",
             r.p50_us[i],
             r.p99_us[i],
             r.p50_us[0] / r.p50_us[i]
