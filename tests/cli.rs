@@ -196,6 +196,16 @@ fn a_run_writes_a_json_report_and_an_svg_plot_with_plotted_data() {
 }
 
 #[test]
+fn a_json_workload_runs_like_a_toml_one() {
+    // Two explicit nodes, a custom kind, a small queue (backpressure).
+    let o = allot(&["run", "tests/data/cli/small.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("small-json"), "{table}");
+    assert!(table.contains("submitted 200 · completed 200"), "{table}");
+}
+
+#[test]
 fn json_to_stdout_leaves_the_table_to_stderr() {
     let o = allot(&[
         "run",

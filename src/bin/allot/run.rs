@@ -293,6 +293,9 @@ impl Submitter<'_> {
     }
 }
 
+/// Most snapshots kept; past it the sampling interval doubles.
+const MAX_SAMPLES: usize = 4096;
+
 /// Samples `metrics()` every `interval` on its own thread, and drives the
 /// progress bar.
 struct Sampler {
@@ -312,6 +315,7 @@ impl Sampler {
             .name("allot-cli-sampler".into())
             .spawn(move || {
                 let mut samples: Vec<Sample> = Vec::new();
+                let mut interval = interval;
                 loop {
                     let m = handle.metrics();
                     let s = Sample::of(start.elapsed().as_secs_f64(), &m);
@@ -331,6 +335,17 @@ impl Sampler {
                         m.totals.failed, m.totals.restarts, m.totals.migrations
                     ));
                     samples.push(s);
+                    if samples.len() >= MAX_SAMPLES {
+                        // A long run: halve the resolution rather than grow
+                        // without bound. Counters are cumulative, so no
+                        // restart or migration is lost, only its precise time.
+                        let mut keep = false;
+                        samples.retain(|_| {
+                            keep = !keep;
+                            keep
+                        });
+                        interval *= 2;
+                    }
                     match stopped.recv_timeout(interval) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         _ => return samples,

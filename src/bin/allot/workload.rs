@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A parsed workload file.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Workload {
     /// A name for reports; the file stem when absent.
@@ -51,15 +51,14 @@ pub(crate) struct Workload {
     pub(crate) runtime: RuntimeConfig,
     /// The nodes, as a list or as `count` copies of a template; replaces
     /// `runtime.nodes`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub(crate) nodes: Option<Nodes>,
     /// What to submit.
     pub(crate) tasks: TaskMix,
 }
 
 /// The nodes of a workload.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Nodes {
     /// Every node spelled out.
     List(Vec<NodeSpec>),
@@ -69,7 +68,7 @@ pub(crate) enum Nodes {
 
 /// `count` nodes like `template`, named `<template.name>-<i>` when the
 /// template has a name.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NodeCount {
     /// How many.
