@@ -100,6 +100,12 @@ pub(crate) struct Counter {
 
 impl actix::Actor for Counter {
     type Context = actix::Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // `send` waits while the mailbox is full (16 by default); a caller
+        // with thousands of requests in flight would raise it too.
+        ctx.set_mailbox_capacity(1 << 20);
+    }
 }
 
 /// A fire-and-forget message, counted.
