@@ -102,6 +102,7 @@ where
     }
 
     let mut restart_labelled = false;
+    let mut restarts_drawn = 0usize;
     let mut migration_labelled = false;
     for ev in &report.events {
         match ev.kind {
@@ -121,9 +122,12 @@ where
                     6,
                     RED.filled(),
                 )))?;
+                // Staggered, so that labels of nearby restarts do not overlap.
+                let row = restarts_drawn % 4;
+                restarts_drawn += 1;
                 chart.draw_series(std::iter::once(Text::new(
-                    format!("restart {}", report.node_name(ev.node)),
-                    (ev.t_s, y_max * 0.93),
+                    format!(" {}", report.node_name(ev.node)),
+                    (ev.t_s, y_max * (0.92 - 0.06 * row as f64)),
                     ("sans-serif", 11).into_font().color(&RED),
                 )))?;
             }
