@@ -6,7 +6,6 @@
 //! round, so a slow spell of a shared machine hits them alike; the first
 //! round is a warm-up, and each figure is the median over the other rounds.
 
-#[allow(dead_code)]
 pub(crate) mod cases;
 
 use crate::error::CliError;
