@@ -312,6 +312,24 @@ fn a_missing_workload_file_is_an_error_naming_it() {
 }
 
 #[test]
+fn an_output_in_a_missing_directory_is_refused_before_the_run() {
+    let o = allot(&[
+        "run",
+        &workload("mixed.toml"),
+        "--plot",
+        "no/such/dir/p.svg",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).is_empty(), "nothing ran");
+    assert!(
+        stderr(&o)
+            .starts_with("error: cannot write no/such/dir/p.svg: no/such/dir is not a directory"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn bad_command_line_arguments_are_usage_errors() {
     let o = allot(&["run", &workload("mixed.toml"), "--policy", "no-such-policy"]);
     assert_eq!(o.status.code(), Some(2));

@@ -59,17 +59,24 @@ pub(crate) fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
     result.map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))
 }
 
+/// Fails early, before a run, when an output could not be written later.
+fn check_output_dir(path: &Path) -> Result<(), CliError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(CliError::Other(format!(
+            "cannot write {}: {} is not a directory",
+            path.display(),
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
+    for path in args.json.iter().chain(&args.plot) {
+        check_output_dir(path)?;
+    }
     let injected = logging::count_injected_panics();
     let report = run::run(args, &injected)?;
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)
-            .map_err(|e| CliError::Other(format!("cannot encode the report: {e}")))?;
-        write_output(path, &text)?;
-    }
-    if let Some(path) = &args.plot {
-        plot::write(&report, path).map_err(CliError::Other)?;
-    }
     let to_stdout = args.json.as_deref() == Some(Path::new("-"));
     if !args.quiet {
         // With `--json -` stdout carries the JSON; the table goes to stderr.
@@ -79,6 +86,14 @@ fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
             report.print_table(&mut std::io::stdout().lock())
         };
         shown.map_err(|e| CliError::Other(format!("cannot print the report: {e}")))?;
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::Other(format!("cannot encode the report: {e}")))?;
+        write_output(path, &text)?;
+    }
+    if let Some(path) = &args.plot {
+        plot::write(&report, path).map_err(CliError::Other)?;
     }
     if report.unaccounted != 0 {
         return Err(CliError::Other(format!(
