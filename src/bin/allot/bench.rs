@@ -303,7 +303,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
         Some(path) => {
             let text = serde_json::to_string_pretty(&to_json(args, &results))
                 .map_err(|e| CliError::Other(format!("cannot encode the results: {e}")))?;
-            crate::write_output(path, &text)
+            crate::output::write(path, &text)
         }
         None => print_table(args, &results, &mut io::stdout().lock())
             .map_err(|e| CliError::Other(format!("cannot print the results: {e}"))),

@@ -13,6 +13,7 @@ mod compute;
 mod error;
 mod locate;
 mod logging;
+mod output;
 mod plot;
 mod report;
 mod run;
@@ -20,7 +21,6 @@ mod workload;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -47,33 +47,9 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// Writes `text` to `path`, or to stdout for `-`.
-pub(crate) fn write_output(path: &Path, text: &str) -> Result<(), CliError> {
-    let result = if path == Path::new("-") {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|()| out.write_all(b"\n"))
-    } else {
-        std::fs::write(path, text)
-    };
-    result.map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Fails early, before a run, when an output could not be written later.
-fn check_output_dir(path: &Path) -> Result<(), CliError> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(CliError::Other(format!(
-            "cannot write {}: {} is not a directory",
-            path.display(),
-            dir.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
 fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
     for path in args.json.iter().chain(&args.plot) {
-        check_output_dir(path)?;
+        output::check_dir(path)?;
     }
     let injected = logging::count_injected_panics();
     let report = run::run(args, &injected)?;
@@ -90,7 +66,7 @@ fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::Other(format!("cannot encode the report: {e}")))?;
-        write_output(path, &text)?;
+        output::write(path, &text)?;
     }
     if let Some(path) = &args.plot {
         plot::write(&report, path).map_err(CliError::Other)?;
