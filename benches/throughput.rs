@@ -9,7 +9,7 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-#[path = "support/cases.rs"]
+#[path = "../src/bin/allot/bench/cases.rs"]
 #[allow(
     dead_code,
     unreachable_pub,

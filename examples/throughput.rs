@@ -10,7 +10,7 @@
 //! Every rate is the median of `--runs` runs; ratios divide medians from
 //! this run, so they compare like with like on a noisy machine.
 
-#[path = "../benches/support/cases.rs"]
+#[path = "../src/bin/allot/bench/cases.rs"]
 #[allow(
     dead_code,
     unreachable_pub,
