@@ -25,7 +25,7 @@ pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Everything a [`Builder`](crate::Builder) takes that is plain data,
 /// (de)serialisable with serde: read it from TOML or JSON and pass it to
-/// [`Builder::from_config`](crate::Builder::from_config)(crate::Builder::from_config).
+/// [`Builder::from_config`](crate::Builder::from_config).
 ///
 /// Durations are in seconds. Unknown fields are errors.
 ///

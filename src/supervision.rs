@@ -66,7 +66,8 @@ pub enum Health {
     Healthy,
     /// At least one node was retired; the rest carry on.
     Degraded,
-    /// Escalation stopped the runtime; it accepts no more work.
+    /// Escalation stopped the runtime, or every node was retired; it
+    /// accepts no more work.
     Stopped,
 }
 

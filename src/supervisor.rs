@@ -323,7 +323,13 @@ impl Supervisor {
 
     fn retire(&mut self, k: usize) {
         self.nodes[k].retire();
-        self.health.worsen(Health::Degraded);
+        if self.nodes.iter().all(|n| n.is_retired()) {
+            // Nothing is left to run anything: the runtime has stopped.
+            self.health.worsen(Health::Stopped);
+            tracing::error!("every node is retired");
+        } else {
+            self.health.worsen(Health::Degraded);
+        }
         tracing::warn!(node = %self.nodes[k].id, "node.retire");
     }
 
@@ -344,7 +350,7 @@ impl Supervisor {
             return;
         }
         let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
-        tracing::warn!("node down");
+        tracing::warn!(node = %node, ?reason, "node down");
         shared.count_failure();
         let sup = self.config.supervision.clone();
         let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())

@@ -298,3 +298,18 @@ fn restart_backoff_grows_exponentially_up_to_its_cap() {
         assert!(*late >= Duration::from_millis(300) && *late <= Duration::from_millis(330));
     }
 }
+
+#[test]
+fn a_runtime_whose_every_node_is_retired_reports_stopped_and_refuses_work() {
+    let cfg = SupervisionConfig {
+        policy: RestartPolicy::Temporary,
+        ..fast(RestartStrategy::OneForOne)
+    };
+    let rt = with_supervision(1, cfg);
+    let h = rt.handle();
+    h.inject(Fault::CrashNode { node: NodeId(0) }).unwrap();
+    eventually("the runtime to stop", || h.health() == Health::Stopped);
+    let err = h.submit(Task::new(|_| Ok::<_, String>(()))).unwrap_err();
+    assert!(err.is_shutting_down(), "{err}");
+    rt.shutdown();
+}
