@@ -37,10 +37,26 @@
 //!     .unwrap_err();
 //! assert!(err.is_infeasible());
 //!
+//! // A task can fork subtasks and join them; `join` runs subtasks that no
+//! // node has started yet on its own executor, so it never deadlocks.
+//! let total = handle.submit(Task::new(|ctx| {
+//!     let parts = ctx
+//!         .fork_join((1..=4u64).map(|k| Task::new(move |_| Ok::<_, String>(k * 10))))
+//!         .map_err(|e| e.to_string())?;
+//!     Ok::<_, String>(parts.into_iter().map(|r| r.unwrap()).sum::<u64>())
+//! }))?;
+//! assert_eq!(total.wait()?, 100);
+//!
 //! let metrics = runtime.shutdown();
-//! assert_eq!(metrics.totals.completed, 101);
+//! assert_eq!(metrics.totals.completed, 106);
+//! assert_eq!(metrics.totals.unaccounted(), 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Failures are supervised the Erlang/OTP way ([`SupervisionConfig`]), and
+//! faults can be injected from a seeded, serialisable [`FaultPlan`]; see
+//! `examples/chaos.rs`. Allocation policies live in [`policy`]; the
+//! simulator and trace loaders behind their evaluation in [`sim`].
 //!
 //! The guarantees (ordering, delivery, restarts, migration, shutdown) are in
 //! `docs/semantics.md`; the design in `docs/architecture.md`. actix is an
