@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod gap_file;
 pub mod makespan_gen;
 pub mod openb;
+pub mod replay;
 
 pub use bandit::{run_bandit, BanditConfig, BanditResult, Slowdown};
 pub use cluster::{simulate, FgdConfig, FgdRun, Scenario, SimError};

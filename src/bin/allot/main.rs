@@ -15,6 +15,7 @@ mod locate;
 mod logging;
 mod output;
 mod plot;
+mod replay;
 mod report;
 mod run;
 mod workload;
@@ -45,6 +46,11 @@ enum Command {
     /// Measure the node mailbox, end-to-end tasks and request/response
     /// latency against raw actix, crossbeam-channel, tokio::spawn and rayon.
     Bench(bench::BenchArgs),
+    /// Replay a GPU cluster trace (Alibaba openb format) through placement
+    /// policies in simulated time, and compare allocation ratio, waiting and
+    /// completion times.
+    #[command(after_long_help = replay::SEMANTICS)]
+    Replay(replay::ReplayArgs),
 }
 
 fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run_command(args),
         Command::Bench(args) => bench::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

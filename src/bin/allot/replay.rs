@@ -1,0 +1,691 @@
+//! `allot replay`: replays a GPU cluster trace in the Alibaba openb format
+//! through the multi-resource placement policies, in simulated time, and
+//! compares their allocation ratio, waiting and completion times.
+
+use crate::error::{CliError, Position};
+use crate::logging;
+use allot::policy::{BestFit, DotProduct, FragmentationAware, GpuPacking, GpuPlacement, RandomFit};
+use allot::sim::openb::TraceErrorKind;
+use allot::sim::replay::{
+    Progress, Replay, ReplayConfig, ReplayReport, TimeSummary, DEFAULT_REPLAY_SEED,
+};
+use allot::sim::TraceError;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// What `allot replay --help` says after the options: the semantics.
+pub(crate) const SEMANTICS: &str = "\
+How the replay works:
+  - A discrete-event simulation in trace seconds, no threads. Pods arrive at
+    creation_time (shifted so the first arrival is t = 0) and, once placed,
+    run max(1, deletion_time - scheduled_time) seconds, then leave and free
+    their CPU, memory and GPU share.
+  - A pod that cannot be placed now joins a FIFO queue. Whenever a pod leaves,
+    the queue is retried from its head, in order, and the retry stops at the
+    first pod that still does not fit (head-of-line blocking, no backfilling:
+    no pod overtakes an earlier one). While the queue is not empty, new
+    arrivals join its tail.
+  - A pod that no node could host even when empty is unplaceable: counted,
+    never queued. A pod with a missing or invalid time (the trace's Pending
+    pods have no scheduled_time) is skipped: counted, not replayed.
+  - The replay stops at the end of the trace (the last deletion_time): pods
+    still queued then are 'waiting'. --drain runs on until every pod has left.
+  - Nodes: GPU nodes only, as in the FGD paper (--all-nodes adds CPU-only
+    ones), at most 1001 pods each, sorted by name and shuffled with --seed:
+    the policies break ties by that order. --seed also seeds 'random'.
+  - Allocation ratio: allocated GPU milli (CPU milli-cores) integrated over
+    the replay, over the cluster's capacity times the replay's length; the
+    GPU peak is the most allocated at any instant.
+    Waiting time: start - arrival, of placed pods. Completion time: finish -
+    arrival, of pods that finished. placed + waiting + unplaceable + skipped
+    = pods.";
+
+/// Options of `allot replay`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// The pod list: CSV in the openb format (name, cpu_milli, memory_mib,
+    /// num_gpu, gpu_milli, gpu_spec, creation_time, deletion_time,
+    /// scheduled_time; other columns are ignored).
+    #[arg(value_name = "PODS.csv")]
+    pub(crate) pods: PathBuf,
+    /// The node list: CSV in the openb format (sn, cpu_milli, memory_mib,
+    /// gpu, model).
+    #[arg(long, value_name = "NODES.csv")]
+    pub(crate) nodes: PathBuf,
+    /// The placement policy: random, best-fit, dot-product, gpu-packing,
+    /// fragmentation-aware, or all (each of them on the same trace, side by
+    /// side).
+    #[arg(long, value_name = "P", default_value = "all")]
+    pub(crate) policy: PolicyChoice,
+    /// Pace the replay so that F trace seconds take one wall second
+    /// (default: as fast as possible).
+    #[arg(long, value_name = "F", value_parser = positive_factor)]
+    pub(crate) compress: Option<f64>,
+    /// Replay only the first N pods of the pod list.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
+    /// Seed of the node order (the policies' tie-break order) and of the
+    /// random policy.
+    #[arg(long, default_value_t = DEFAULT_REPLAY_SEED)]
+    pub(crate) seed: u64,
+    /// Include CPU-only nodes (by default only GPU nodes, as in the FGD
+    /// paper).
+    #[arg(long)]
+    pub(crate) all_nodes: bool,
+    /// Keep replaying after the end of the trace until every pod has left.
+    #[arg(long)]
+    pub(crate) drain: bool,
+    /// Write the full report as JSON to FILE (`-` for stdout; the table
+    /// then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+    /// Never show the progress bar (it is hidden anyway when stderr is not
+    /// a terminal).
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// Do not print the table (the JSON report is still written).
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+fn positive_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!("expected a positive number, got `{s}`")),
+    }
+}
+
+/// A multi-resource placement policy, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PolicyName {
+    Random,
+    BestFit,
+    DotProduct,
+    GpuPacking,
+    FragmentationAware,
+}
+
+impl PolicyName {
+    const ALL: [PolicyName; 5] = [
+        PolicyName::Random,
+        PolicyName::BestFit,
+        PolicyName::DotProduct,
+        PolicyName::GpuPacking,
+        PolicyName::FragmentationAware,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            PolicyName::Random => "random",
+            PolicyName::BestFit => "best-fit",
+            PolicyName::DotProduct => "dot-product",
+            PolicyName::GpuPacking => "gpu-packing",
+            PolicyName::FragmentationAware => "fragmentation-aware",
+        }
+    }
+
+    fn build(self, seed: u64) -> Box<dyn GpuPlacement> {
+        match self {
+            PolicyName::Random => Box::new(RandomFit::new(seed)),
+            PolicyName::BestFit => Box::new(BestFit::new()),
+            PolicyName::DotProduct => Box::new(DotProduct::new()),
+            PolicyName::GpuPacking => Box::new(GpuPacking::new()),
+            PolicyName::FragmentationAware => Box::new(FragmentationAware::new()),
+        }
+    }
+}
+
+/// `--policy`: one policy, or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PolicyChoice {
+    One(PolicyName),
+    All,
+}
+
+impl PolicyChoice {
+    fn policies(self) -> Vec<PolicyName> {
+        match self {
+            PolicyChoice::One(p) => vec![p],
+            PolicyChoice::All => PolicyName::ALL.to_vec(),
+        }
+    }
+}
+
+/// An unknown `--policy`.
+#[derive(Debug)]
+pub(crate) struct UnknownPolicy(String);
+
+impl fmt::Display for UnknownPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = PolicyName::ALL.iter().map(|p| p.name()).collect();
+        write!(
+            f,
+            "unknown policy `{}` (expected one of: {}, all)",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownPolicy {}
+
+impl FromStr for PolicyChoice {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        if norm == "all" {
+            return Ok(PolicyChoice::All);
+        }
+        PolicyName::ALL
+            .iter()
+            .find(|p| p.name() == norm)
+            .map(|&p| PolicyChoice::One(p))
+            .ok_or_else(|| UnknownPolicy(s.to_owned()))
+    }
+}
+
+/// The full report (`--json`).
+#[derive(Debug, Serialize)]
+pub(crate) struct ReplayOutput {
+    pods_file: String,
+    nodes_file: String,
+    seed: u64,
+    /// Trace seconds per wall second; `None`: as fast as possible.
+    compress: Option<f64>,
+    limit: Option<u64>,
+    all_nodes: bool,
+    drain: bool,
+    /// How waiting pods are retried.
+    queue: &'static str,
+    cluster: ClusterInfo,
+    trace: TraceInfo,
+    /// One per policy, in the order run.
+    policies: Vec<PolicyResult>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClusterInfo {
+    nodes: usize,
+    gpu_nodes: usize,
+    gpus: u64,
+    gpu_milli: u64,
+    cpu_milli: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct TraceInfo {
+    /// Pods considered (after `--limit`).
+    pods: usize,
+    replayed: usize,
+    skipped: usize,
+    /// Skipped pods by reason.
+    skipped_by_reason: BTreeMap<String, usize>,
+    /// The end of the trace, in seconds after the first arrival.
+    end_s: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct PolicyResult {
+    #[serde(flatten)]
+    report: ReplayReport,
+    /// Wall time of this policy's replay.
+    elapsed_s: f64,
+}
+
+/// `12s`, `3.5m`, `2.0h`, `4.1d`.
+fn span(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.0}s")
+    } else if s < 3_600.0 {
+        format!("{:.1}m", s / 60.0)
+    } else if s < 86_400.0 {
+        format!("{:.1}h", s / 3_600.0)
+    } else {
+        format!("{:.1}d", s / 86_400.0)
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2} %", 100.0 * x)
+}
+
+impl ReplayOutput {
+    /// Writes the comparison table.
+    fn print_table(&self, out: &mut impl Write) -> io::Result<()> {
+        let t = &self.trace;
+        let c = &self.cluster;
+        writeln!(out)?;
+        write!(
+            out,
+            "pods      {} · {} pods, {} replayed",
+            self.pods_file, t.pods, t.replayed
+        )?;
+        if t.skipped > 0 {
+            let why: Vec<String> = t
+                .skipped_by_reason
+                .iter()
+                .map(|(r, n)| format!("{n} {r}"))
+                .collect();
+            write!(out, ", {} skipped ({})", t.skipped, why.join(", "))?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "nodes     {} · {} nodes ({} with GPUs), {} GPUs, {} CPU cores",
+            self.nodes_file,
+            c.nodes,
+            c.gpu_nodes,
+            c.gpus,
+            c.cpu_milli / 1000
+        )?;
+        let end = self
+            .policies
+            .iter()
+            .map(|p| p.report.end_s)
+            .max()
+            .unwrap_or(0);
+        writeln!(
+            out,
+            "replay    {} of trace{} · FIFO queue, head-of-line · seed {} · {}",
+            span(end as f64),
+            if self.drain {
+                " (drained)"
+            } else {
+                " (to the trace's end)"
+            },
+            self.seed,
+            match self.compress {
+                Some(f) => format!("{f} trace seconds per wall second"),
+                None => "as fast as possible".to_owned(),
+            }
+        )?;
+        writeln!(out)?;
+        let w = self
+            .policies
+            .iter()
+            .map(|p| p.report.policy.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        writeln!(
+            out,
+            "{:<w$}  {:>9}  {:>8}  {:>9}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}",
+            "policy",
+            "GPU alloc",
+            "GPU peak",
+            "CPU alloc",
+            "placed",
+            "finished",
+            "waiting",
+            "unplaceable",
+            "skipped",
+            "max queue"
+        )?;
+        for p in &self.policies {
+            let r = &p.report;
+            writeln!(
+                out,
+                "{:<w$}  {:>9}  {:>8}  {:>9}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}",
+                r.policy,
+                pct(r.gpu_allocation),
+                pct(r.peak_gpu_allocation),
+                pct(r.cpu_allocation),
+                r.placed,
+                r.finished,
+                r.waiting,
+                r.unplaceable,
+                r.skipped,
+                r.max_queue
+            )?;
+        }
+        writeln!(out)?;
+        let times = |s: &TimeSummary| {
+            format!(
+                "{:>7} {:>7} {:>7} {:>7}",
+                span(s.p50),
+                span(s.p90),
+                span(s.p99),
+                span(s.mean)
+            )
+        };
+        writeln!(
+            out,
+            "{:<w$}   {:<31}   completion (finish − arrival)",
+            "", "waiting (start − arrival)"
+        )?;
+        writeln!(
+            out,
+            "{:<w$}   {:>7} {:>7} {:>7} {:>7}   {:>7} {:>7} {:>7} {:>7}",
+            "policy", "p50", "p90", "p99", "mean", "p50", "p90", "p99", "mean"
+        )?;
+        for p in &self.policies {
+            let r = &p.report;
+            writeln!(
+                out,
+                "{:<w$}   {}   {}",
+                r.policy,
+                times(&r.waiting_s),
+                times(&r.completion_s)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A trace error as an input error: file, line, column and field, with the
+/// line quoted.
+fn trace_error(e: TraceError) -> CliError {
+    let file = PathBuf::from(&e.file);
+    let (message, fault) = match &e.kind {
+        TraceErrorKind::Io(io) => {
+            return CliError::Input {
+                file,
+                position: None,
+                field: None,
+                message: format!("cannot read the trace file: {io}"),
+                source_line: None,
+            }
+        }
+        TraceErrorKind::MissingColumn => ("missing from the header".to_owned(), Fault::Header),
+        TraceErrorKind::FieldCount { expected, got } => (
+            format!("{got} fields, expected {expected}"),
+            Fault::Count {
+                expected: *expected,
+                got: *got,
+            },
+        ),
+        TraceErrorKind::BadNumber { value } => (format!("`{value}` is not a number"), Fault::Field),
+        TraceErrorKind::OutOfRange { value, expected } => (
+            format!("`{value}` is out of range ({expected})"),
+            Fault::Field,
+        ),
+        TraceErrorKind::TooManyModels => ("more than 64 GPU models".to_owned(), Fault::Field),
+        _ => (e.to_string(), Fault::Header),
+    };
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let line = e.line.max(1);
+    let column = character_column(&text, line, e.column.as_deref(), fault);
+    CliError::input_at_line(&file, &text, Position { line, column }, e.column, message)
+}
+
+/// What part of a CSV line a trace error is about.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// The field under the error's column.
+    Field,
+    /// The header as a whole.
+    Header,
+    /// A row with the wrong number of fields.
+    Count { expected: usize, got: usize },
+}
+
+/// The 1-based character column of the fault on `line` of `text`: the
+/// start of the field under header `column`, the first extra field of a
+/// row that has too many, just past the end of a row that has too few, or
+/// 1.
+fn character_column(text: &str, line: usize, column: Option<&str>, fault: Fault) -> usize {
+    let Some(row) = text.lines().nth(line.saturating_sub(1)) else {
+        return 1;
+    };
+    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let index = match fault {
+        Fault::Field => column.and_then(|c| header.split(',').position(|h| h.trim() == c)),
+        Fault::Count { expected, got } if got > expected => Some(expected),
+        Fault::Count { .. } => return row.chars().count() + 1,
+        Fault::Header => None,
+    };
+    let Some(index) = index else {
+        return 1;
+    };
+    let mut at = 1;
+    for (k, field) in row.split(',').enumerate() {
+        if k == index {
+            // Past leading blanks, which the loader trims.
+            return at + field.chars().take_while(|c| c.is_whitespace()).count();
+        }
+        at += field.chars().count() + 1;
+    }
+    1
+}
+
+fn progress_bar(hidden: bool, end: u64) -> ProgressBar {
+    let target = if hidden {
+        ProgressDrawTarget::hidden()
+    } else {
+        // Draws only when stderr is a terminal.
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(end.max(1)), target);
+    if let Ok(style) = ProgressStyle::with_template("{prefix:<20} [{bar:30}] {percent:>3}% · {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Shows progress, and with `--compress` waits until the wall clock has
+/// caught up with the simulated time.
+struct Pacer {
+    bar: ProgressBar,
+    compress: Option<f64>,
+    start: Instant,
+    end: u64,
+}
+
+/// Longest single sleep while pacing, so that the bar keeps moving.
+const PACE_STEP: Duration = Duration::from_millis(100);
+
+impl Pacer {
+    fn show(&self, time: u64, p: &Progress) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        self.bar.set_position(time.min(self.end));
+        self.bar.set_message(format!(
+            "day {:.1} · {} placed · {} waiting",
+            time as f64 / 86_400.0,
+            p.placed,
+            p.waiting
+        ));
+    }
+
+    fn on_time(&self, p: &Progress) {
+        if let Some(f) = self.compress {
+            let due = self.start + Duration::from_secs_f64(p.time as f64 / f);
+            loop {
+                let now = Instant::now();
+                if now >= due {
+                    break;
+                }
+                // Pacing a replay against the wall clock: wait for the next
+                // event's time, showing the simulated clock meanwhile.
+                std::thread::sleep((due - now).min(PACE_STEP));
+                let shown = (self.start.elapsed().as_secs_f64() * f) as u64;
+                self.show(shown.min(p.time), p);
+            }
+        }
+        self.show(p.time, p);
+    }
+}
+
+/// Replays the trace through each chosen policy and builds the report.
+fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
+    let config = ReplayConfig {
+        seed: args.seed,
+        all_nodes: args.all_nodes,
+        limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        drain: args.drain,
+        ..ReplayConfig::default()
+    };
+    let replay = Replay::load(&args.nodes, &args.pods, &config).map_err(trace_error)?;
+    if replay.nodes.is_empty() {
+        return Err(CliError::Other(format!(
+            "no node to replay on: {} has no {}node",
+            args.nodes.display(),
+            if args.all_nodes {
+                ""
+            } else {
+                "GPU node (--all-nodes includes CPU-only nodes) or no "
+            }
+        )));
+    }
+    for s in &replay.skipped {
+        tracing::debug!(pod = %s.name, reason = %s.reason, "pod skipped");
+    }
+    let mut skipped_by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &replay.skipped {
+        *skipped_by_reason.entry(s.reason.to_string()).or_default() += 1;
+    }
+    tracing::info!(
+        nodes = replay.nodes.len(),
+        pods = replay.pods.len(),
+        skipped = replay.skipped.len(),
+        trace_end_s = replay.trace_end,
+        "replay.load"
+    );
+
+    let mut policies = Vec::new();
+    for name in args.policy.policies() {
+        let mut policy = name.build(args.seed);
+        let bar = progress_bar(args.no_progress, replay.trace_end);
+        bar.set_prefix(name.name());
+        logging::show_bar(Some(bar.clone()));
+        let start = Instant::now();
+        let pacer = Pacer {
+            bar: bar.clone(),
+            compress: args.compress,
+            start,
+            end: replay.trace_end,
+        };
+        let run = replay.run_with(policy.as_mut(), |p| pacer.on_time(p));
+        bar.finish_and_clear();
+        logging::show_bar(None);
+        let mut run = run.map_err(|e| CliError::Other(format!("replay failed: {e}")))?;
+        run.report.policy = name.name().to_owned();
+        let elapsed_s = start.elapsed().as_secs_f64();
+        tracing::info!(
+            policy = name.name(),
+            elapsed_s,
+            gpu_allocation = run.report.gpu_allocation,
+            placed = run.report.placed,
+            waiting = run.report.waiting,
+            "replay.policy"
+        );
+        policies.push(PolicyResult {
+            report: run.report,
+            elapsed_s,
+        });
+    }
+
+    let gpus = replay.gpu_capacity_milli() / 1000;
+    Ok(ReplayOutput {
+        pods_file: args.pods.display().to_string(),
+        nodes_file: args.nodes.display().to_string(),
+        seed: args.seed,
+        compress: args.compress,
+        limit: args.limit,
+        all_nodes: args.all_nodes,
+        drain: args.drain,
+        queue: "fifo-head-of-line",
+        cluster: ClusterInfo {
+            nodes: replay.nodes.len(),
+            gpu_nodes: replay.nodes.iter().filter(|n| n.gpu_count() > 0).count(),
+            gpus,
+            gpu_milli: replay.gpu_capacity_milli(),
+            cpu_milli: replay.cpu_capacity_milli(),
+        },
+        trace: TraceInfo {
+            pods: replay.pods.len() + replay.skipped.len(),
+            replayed: replay.pods.len(),
+            skipped: replay.skipped.len(),
+            skipped_by_reason,
+            end_s: replay.trace_end,
+        },
+        policies,
+    })
+}
+
+/// Runs `allot replay`: prints the table and writes the JSON report.
+///
+/// # Errors
+///
+/// A [`CliError`] for a trace file that cannot be read or parsed (naming
+/// file, line, column and field), a cluster without nodes, or an output
+/// that cannot be written.
+pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
+    if let Some(path) = &args.json {
+        crate::output::check_dir(path)?;
+    }
+    let output = replay(args)?;
+    let to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    if !args.quiet {
+        // With `--json -` stdout carries the JSON; the table goes to stderr.
+        let shown = if to_stdout {
+            output.print_table(&mut io::stderr().lock())
+        } else {
+            output.print_table(&mut io::stdout().lock())
+        };
+        shown.map_err(|e| CliError::Other(format!("cannot print the report: {e}")))?;
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&output)
+            .map_err(|e| CliError::Other(format!("cannot encode the report: {e}")))?;
+        crate::output::write(path, &text)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_parse_and_unknown_ones_list_the_valid_ones() {
+        assert_eq!(
+            "Best_Fit".parse::<PolicyChoice>().unwrap(),
+            PolicyChoice::One(PolicyName::BestFit)
+        );
+        assert_eq!("all".parse::<PolicyChoice>().unwrap(), PolicyChoice::All);
+        let e = "fgd".parse::<PolicyChoice>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unknown policy `fgd` (expected one of: random, best-fit, dot-product, \
+             gpu-packing, fragmentation-aware, all)"
+        );
+    }
+
+    #[test]
+    fn spans_pick_a_readable_unit() {
+        assert_eq!(span(0.0), "0s");
+        assert_eq!(span(90.0), "1.5m");
+        assert_eq!(span(7_200.0), "2.0h");
+        assert_eq!(span(129_600.0), "1.5d");
+    }
+
+    #[test]
+    fn a_trace_error_points_at_the_field_on_its_line() {
+        let text = "name,cpu,gpu_milli\n\na, 1,x\nb,2\nc,1,2,3\n";
+        assert_eq!(
+            character_column(text, 3, Some("gpu_milli"), Fault::Field),
+            6
+        );
+        let short = Fault::Count {
+            expected: 3,
+            got: 2,
+        };
+        assert_eq!(character_column(text, 4, None, short), 4);
+        let long = Fault::Count {
+            expected: 3,
+            got: 4,
+        };
+        assert_eq!(character_column(text, 5, None, long), 7);
+        assert_eq!(character_column(text, 1, Some("gpu"), Fault::Header), 1);
+    }
+}

@@ -1,0 +1,388 @@
+//! `allot replay`: the binary on the in-repo openb trace (limited to a few
+//! hundred pods so that a debug build stays fast), its JSON report, its
+//! refusal of malformed trace files, and the discrete-event engine on a
+//! hand-made trace whose waiting and completion times are known exactly.
+
+use allot::policy::BestFit;
+use allot::sim::replay::{PodOutcome, Replay, ReplayConfig};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_allot");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const PODS: &str = "data/openb/openb_pod_list_default.csv";
+const NODES: &str = "data/openb/openb_node_list_all_node.csv";
+const POLICIES: [&str; 5] = [
+    "random",
+    "best-fit",
+    "dot-product",
+    "gpu-packing",
+    "fragmentation-aware",
+];
+
+/// Runs the binary from the crate root, without the caller's `RUST_LOG`.
+fn allot(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the allot binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `allot replay` on the openb trace, the report as JSON on stdout.
+fn replay_json(extra: &[&str]) -> Value {
+    let mut args = vec!["replay", PODS, "--nodes", NODES, "--json", "-"];
+    args.extend_from_slice(extra);
+    let o = allot(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).expect("stdout is JSON")
+}
+
+/// A fresh directory under cargo's scratch space for integration tests.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("replay")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+const POD_HEADER: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time";
+
+/// One node with one GPU, and a CPU-only node (left out by default).
+const TINY_NODES: &str = "sn,cpu_milli,memory_mib,gpu,model\n\
+                          gpu-node,8000,65536,1,V100M16\n\
+                          cpu-node,32000,65536,0,\n";
+
+/// Arrivals (creation − 100) and run times (deletion − scheduled):
+/// a at 0 for 60 s on the whole GPU; b at 10 for 30 s on the whole GPU;
+/// c at 20 for 20 s on half the GPU; d asks for 2 GPUs (no node has 2);
+/// e is Pending (no scheduled_time); f at 30 for 1 s, CPU only.
+fn tiny_pods() -> String {
+    format!(
+        "{POD_HEADER}\n\
+         a,1000,1024,1,1000,,LS,Running,100,160,100\n\
+         b,1000,1024,1,1000,,LS,Running,110,230,200\n\
+         c,1000,1024,1,500,,LS,Succeeded,120,145,125\n\
+         d,1000,1024,2,1000,,LS,Failed,130,150,130\n\
+         e,1000,1024,1,1000,,BE,Pending,135,140,\n\
+         f,1000,1024,0,0,,BE,Succeeded,130,131,130\n"
+    )
+}
+
+/// Checks what every report must satisfy, and returns its policies.
+fn consistent(report: &Value, pods: u64) -> Vec<Value> {
+    let policies = report["policies"].as_array().expect("policies").clone();
+    for p in &policies {
+        let n = |k: &str| p[k].as_u64().unwrap_or_else(|| panic!("{k} in {p}"));
+        assert_eq!(n("pods"), pods, "{p}");
+        assert_eq!(
+            n("placed") + n("waiting") + n("unplaceable") + n("skipped"),
+            n("pods"),
+            "{p}"
+        );
+        assert!(n("finished") <= n("placed"), "{p}");
+        assert_eq!(n("skipped"), report["trace"]["skipped"].as_u64().unwrap());
+        for key in ["gpu_allocation", "cpu_allocation", "peak_gpu_allocation"] {
+            let a = p[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&a), "{key} = {a}");
+        }
+        for key in ["waiting_s", "completion_s"] {
+            let s = &p[key];
+            let v: Vec<f64> = ["p50", "p90", "p99", "max"]
+                .iter()
+                .map(|q| s[q].as_f64().unwrap())
+                .collect();
+            assert!(v.windows(2).all(|w| w[0] <= w[1]), "{key}: {s}");
+            assert!(s["mean"].as_f64().unwrap() <= v[3], "{key}: {s}");
+        }
+        assert_eq!(p["waiting_s"]["count"].as_u64().unwrap(), n("placed"));
+        assert_eq!(p["completion_s"]["count"].as_u64().unwrap(), n("finished"));
+    }
+    policies
+}
+
+#[test]
+fn a_limited_replay_writes_a_json_report_whose_counts_add_up() {
+    let report = replay_json(&["--limit", "300", "--policy", "best-fit"]);
+    let policies = consistent(&report, 300);
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0]["policy"], "best-fit");
+    assert!(policies[0]["placed"].as_u64().unwrap() > 0);
+    assert!(policies[0]["gpu_allocation"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["cluster"]["nodes"], 1213, "GPU nodes only");
+    assert_eq!(report["cluster"]["gpus"], 6212);
+    assert_eq!(report["trace"]["pods"], 300);
+    assert_eq!(report["queue"], "fifo-head-of-line");
+}
+
+#[test]
+fn policy_all_replays_every_policy_on_the_same_trace_side_by_side() {
+    let dir = scratch("all");
+    let json = dir.join("r.json");
+    let o = allot(&[
+        "replay",
+        PODS,
+        "--nodes",
+        NODES,
+        "--policy",
+        "all",
+        "--limit",
+        "200",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("r.json is JSON");
+    let names: Vec<String> = consistent(&report, 200)
+        .iter()
+        .map(|p| p["policy"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, POLICIES);
+    let table = stdout(&o);
+    for name in POLICIES {
+        assert_eq!(
+            table.lines().filter(|l| l.starts_with(name)).count(),
+            2,
+            "{name}: one row for counts, one for times, in:\n{table}"
+        );
+    }
+    for column in [
+        "GPU alloc",
+        "CPU alloc",
+        "unplaceable",
+        "waiting",
+        "completion",
+    ] {
+        assert!(table.contains(column), "{column} in:\n{table}");
+    }
+}
+
+#[test]
+fn every_policy_can_be_chosen_by_name_and_all_nodes_adds_the_cpu_nodes() {
+    for name in POLICIES {
+        let report = replay_json(&["--limit", "50", "--policy", name, "--all-nodes"]);
+        let policies = consistent(&report, 50);
+        assert_eq!(policies[0]["policy"], name);
+        assert_eq!(report["cluster"]["nodes"], 1523);
+        assert_eq!(report["cluster"]["gpu_nodes"], 1213);
+    }
+}
+
+#[test]
+fn the_replay_is_deterministic_under_its_seed_and_unchanged_by_pacing() {
+    let strip = |mut v: Value| {
+        for p in v["policies"].as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("elapsed_s");
+        }
+        v["compress"] = Value::Null;
+        v
+    };
+    let args = ["--limit", "300", "--policy", "random", "--seed", "7"];
+    let a = strip(replay_json(&args));
+    let b = strip(replay_json(&args));
+    assert_eq!(a, b);
+    // A huge compression factor takes the pacing path without waiting.
+    let mut paced = args.to_vec();
+    paced.extend(["--compress", "1e15"]);
+    assert_eq!(strip(replay_json(&paced)), a);
+}
+
+#[test]
+fn the_binary_reports_the_exact_times_of_a_tiny_trace() {
+    let dir = scratch("tiny");
+    std::fs::write(dir.join("nodes.csv"), TINY_NODES).unwrap();
+    std::fs::write(dir.join("pods.csv"), tiny_pods()).unwrap();
+    let o = Command::new(BIN)
+        .args([
+            "replay",
+            "pods.csv",
+            "--nodes",
+            "nodes.csv",
+            "--policy",
+            "best-fit",
+            "--json",
+            "-",
+        ])
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the allot binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    let p = &consistent(&report, 6)[0];
+    assert_eq!(
+        ["placed", "finished", "waiting", "unplaceable", "skipped"].map(|k| p[k].as_u64()),
+        [4, 4, 0, 1, 1].map(Some)
+    );
+    assert_eq!(p["waiting_s"]["max"], 70.0);
+    assert_eq!(p["completion_s"]["max"], 90.0);
+    assert_eq!(p["end_s"], 130);
+    assert_eq!(report["trace"]["skipped_by_reason"]["no scheduled_time"], 1);
+}
+
+#[test]
+fn the_engine_gives_exact_waiting_and_completion_times_on_a_tiny_trace() {
+    let replay = Replay::parse(
+        "nodes.csv",
+        TINY_NODES,
+        "pods.csv",
+        &tiny_pods(),
+        &ReplayConfig::default(),
+    )
+    .expect("the tiny trace parses");
+    assert_eq!(replay.node_names, ["gpu-node"]);
+    assert_eq!(replay.trace_end, 130, "b left at 230 in the trace");
+    let run = replay.run(&mut BestFit::new()).expect("best fit is valid");
+    let by_name = |name: &str| {
+        let i = replay.pods.iter().position(|p| p.name == name).unwrap();
+        run.outcomes[i]
+    };
+    let done = |start, finish| PodOutcome::Finished {
+        node: 0,
+        start,
+        finish,
+    };
+    // a runs at once; b waits for a to leave at 60; c (half a GPU) waits
+    // for b; f needs no GPU but arrived after c, so it waits behind it
+    // (head-of-line) and starts with it at 90.
+    assert_eq!(by_name("a"), done(0, 60));
+    assert_eq!(by_name("b"), done(60, 90));
+    assert_eq!(by_name("c"), done(90, 110));
+    assert_eq!(by_name("f"), done(90, 91));
+    assert_eq!(by_name("d"), PodOutcome::Unplaceable);
+    assert_eq!(replay.skipped.len(), 1);
+    assert_eq!(replay.skipped[0].name, "e");
+
+    let r = &run.report;
+    assert_eq!(
+        (
+            r.pods,
+            r.placed,
+            r.finished,
+            r.waiting,
+            r.unplaceable,
+            r.skipped
+        ),
+        (6, 4, 4, 0, 1, 1)
+    );
+    // Waits 0, 50, 70, 60; completions 60, 80, 90, 61.
+    assert_eq!(r.waiting_s.count, 4);
+    assert_eq!(r.waiting_s.mean, 45.0);
+    assert_eq!((r.waiting_s.p50, r.waiting_s.max), (60.0, 70.0));
+    assert_eq!(r.completion_s.mean, 72.75);
+    assert_eq!(r.completion_s.max, 90.0);
+    assert_eq!(r.max_queue, 3, "b, c and f");
+    // The GPU is full for 90 s and half full for 20 s, out of 130 s.
+    assert_eq!(r.end_s, 130);
+    assert!((r.gpu_allocation - 100_000.0 / 130_000.0).abs() < 1e-12);
+    assert_eq!(r.peak_gpu_allocation, 1.0);
+    assert!((r.cpu_allocation - 111_000.0 / (8_000.0 * 130.0)).abs() < 1e-12);
+}
+
+#[test]
+fn a_malformed_pod_list_is_refused_naming_file_line_column_and_field() {
+    let dir = scratch("malformed");
+    std::fs::write(dir.join("nodes.csv"), TINY_NODES).unwrap();
+    std::fs::write(
+        dir.join("pods.csv"),
+        format!(
+            "{POD_HEADER}\n\
+             p0,1000,2048,1,500,,LS,Running,0,10,0\n\
+             p1,1000,2048,1,x,,LS,Running,0,10,0\n"
+        ),
+    )
+    .unwrap();
+    let pods = dir.join("pods.csv").display().to_string();
+    let nodes = dir.join("nodes.csv").display().to_string();
+    let o = allot(&["replay", &pods, "--nodes", &nodes]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let head = format!("error: {pods}:3:16: field `gpu_milli`: `x` is not a number");
+    assert!(err.starts_with(&head), "expected `{head}`, got: {err}");
+    assert!(
+        err.contains("3 | p1,1000,2048,1,x,"),
+        "quotes the line: {err}"
+    );
+    assert!(stdout(&o).is_empty(), "no report");
+}
+
+#[test]
+fn a_malformed_node_list_is_refused_naming_file_and_line() {
+    let dir = scratch("malformed-nodes");
+    std::fs::write(
+        dir.join("nodes.csv"),
+        "sn,cpu_milli,memory_mib,gpu,model\nn0,32000,65536,2\n",
+    )
+    .unwrap();
+    let nodes = dir.join("nodes.csv").display().to_string();
+    let o = allot(&["replay", PODS, "--nodes", &nodes]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.starts_with(&format!("error: {nodes}:2:17: 4 fields, expected 5")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_trace_file_is_an_error_naming_it() {
+    let o = allot(&["replay", "no/such/pods.csv", "--nodes", NODES]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("error: no/such/pods.csv: cannot read the trace file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_policy_is_a_usage_error_listing_the_valid_ones() {
+    let o = allot(&["replay", PODS, "--nodes", NODES, "--policy", "fifo"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(
+            "unknown policy `fifo` (expected one of: random, best-fit, dot-product, \
+             gpu-packing, fragmentation-aware, all)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_describes_the_replay_command_its_options_and_semantics() {
+    let top = stdout(&allot(&["--help"]));
+    assert!(top.contains("replay"), "{top}");
+    let help = stdout(&allot(&["replay", "--help"]));
+    for word in [
+        "--nodes",
+        "--policy",
+        "--compress",
+        "--limit",
+        "--seed",
+        "--all-nodes",
+        "--drain",
+        "--json",
+        "head-of-line",
+        "unplaceable",
+        "max(1, deletion_time - scheduled_time)",
+    ] {
+        assert!(help.contains(word), "{word} in {help}");
+    }
+}
