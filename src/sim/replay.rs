@@ -81,7 +81,7 @@ const TIME_COLUMNS: [&str; 3] = ["creation_time", "scheduled_time", "deletion_ti
 ///
 /// Seed [`DEFAULT_REPLAY_SEED`], GPU nodes only, every pod, stop at the end
 /// of the trace, [`DEFAULT_MAX_TASKS_PER_NODE`] pods per node at most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReplayConfig {
     /// Seed of the node order (the policies' tie-break order).
     pub seed: u64,
@@ -96,6 +96,10 @@ pub struct ReplayConfig {
     pub drain: bool,
     /// Most pods one node holds at once.
     pub max_tasks_per_node: u32,
+    /// Arrivals come this many times faster: every gap between arrivals is
+    /// divided by it, while each pod's running time is kept, so the offered
+    /// load grows by this factor. 1.0 replays the trace as recorded.
+    pub arrival_speedup: f64,
 }
 
 impl Default for ReplayConfig {
@@ -106,6 +110,7 @@ impl Default for ReplayConfig {
             limit: None,
             drain: false,
             max_tasks_per_node: DEFAULT_MAX_TASKS_PER_NODE,
+            arrival_speedup: 1.0,
         }
     }
 }
@@ -504,14 +509,27 @@ impl Replay {
             }
         }
         let first = valid.iter().map(|(_, t)| t.creation).min().unwrap_or(0);
+        let speedup = if config.arrival_speedup.is_finite() && config.arrival_speedup > 0.0 {
+            config.arrival_speedup
+        } else {
+            1.0
+        };
+        let scaled = |secs: u64| (secs as f64 / speedup) as u64;
         let mut trace_end = 0;
         let pods = valid
             .into_iter()
             .map(|(pod, t)| {
-                let arrival = t.creation - first;
+                let arrival = scaled(t.creation - first);
                 let duration = t.duration();
+                // With arrivals sped up, the trace ends when its last pod,
+                // placed on arrival, would leave.
+                let recorded_end = if speedup == 1.0 {
+                    t.deletion.saturating_sub(first)
+                } else {
+                    0
+                };
                 trace_end = trace_end
-                    .max(t.deletion.saturating_sub(first))
+                    .max(recorded_end)
                     .max(arrival.saturating_add(duration));
                 ReplayPod {
                     name: pod.name.clone(),
@@ -910,6 +928,36 @@ mod tests {
         assert_eq!(t[4].unwrap().duration(), 1);
         let e = parse_pod_times("pods.csv", "name,creation_time,deletion_time\n").unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (1, Some("scheduled_time")));
+    }
+
+    #[test]
+    fn sped_up_arrivals_keep_running_times_and_queue_pods() {
+        let nodes = "sn,cpu_milli,memory_mib,gpu,model\n\
+                     n1,32000,65536,1,V100\n";
+        // Two one-GPU pods, 1 000 s apart, each running 500 s.
+        let pods = format!(
+            "{HEADER}\n\
+             p0,1000,0,1,1000,,LS,Running,0,500,0\n\
+             p1,1000,0,1,1000,,LS,Running,1000,1500,1000\n"
+        );
+        let at = |speedup: f64| {
+            let config = ReplayConfig {
+                arrival_speedup: speedup,
+                ..ReplayConfig::default()
+            };
+            let r = Replay::parse("nodes.csv", nodes, "pods.csv", &pods, &config).unwrap();
+            let arrivals: Vec<(u64, u64)> =
+                r.pods.iter().map(|p| (p.arrival, p.duration)).collect();
+            (arrivals, r.run(&mut BestFit::new()).unwrap().report)
+        };
+        let (arrivals, report) = at(1.0);
+        assert_eq!(arrivals, [(0, 500), (1_000, 500)]);
+        assert_eq!(report.waiting_s.max, 0.0);
+        // Ten times faster: the second pod arrives at 100 s and waits 400 s.
+        let (arrivals, report) = at(10.0);
+        assert_eq!(arrivals, [(0, 500), (100, 500)]);
+        assert_eq!(report.waiting_s.max, 400.0);
+        assert_eq!(report.placed, 2);
     }
 
     #[test]
