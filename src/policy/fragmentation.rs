@@ -459,29 +459,7 @@ impl GpuPlacement for FragmentationAware {
     }
 }
 
-impl Policy for FragmentationAware {
-    fn name(&self) -> &'static str {
-        GpuPlacement::name(self)
-    }
-
-    fn place(&mut self, task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let pick = place_view(self, &mut scratch, task, nodes);
-        self.scratch = scratch;
-        pick
-    }
-
-    fn allocate(
-        &mut self,
-        tasks: &[TaskView<'_>],
-        nodes: &mut [NodeView],
-        out: &mut Vec<Option<usize>>,
-    ) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        allocate_views(self, &mut scratch, tasks, nodes, out);
-        self.scratch = scratch;
-    }
-}
+super::multi_resource::runtime_policy!(FragmentationAware);
 
 #[cfg(test)]
 mod tests {

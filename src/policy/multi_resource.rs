@@ -374,6 +374,10 @@ macro_rules! runtime_policy {
     };
 }
 
+/// `Policy` for a [`GpuPlacement`] with a `scratch` field, shared by the
+/// multi-resource policies here and the fragmentation-aware one.
+pub(crate) use runtime_policy;
+
 runtime_policy!(BestFit);
 runtime_policy!(DotProduct);
 runtime_policy!(GpuPacking);
