@@ -10,16 +10,15 @@
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
-use crate::spec::{BoxError, TaskSpec, TaskStatus};
+use crate::spec::{BoxError, PackedSpec, TaskSpec, TaskStatus};
 use crate::sync::Mutex;
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::task::{Poll, Waker};
-use std::thread::Thread;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Poll, Wake, Waker};
 use std::time::Instant;
 
 const PHASE_BITS: u32 = 3;
@@ -107,9 +106,9 @@ impl TaskContext<'_> {
         self.attempt
     }
 
-    /// The task's spec.
-    pub fn spec(&self) -> &TaskSpec {
-        &self.core.spec
+    /// The task's spec (rebuilt from the job's compact copy).
+    pub fn spec(&self) -> TaskSpec {
+        self.core.spec.unpack()
     }
 
     /// Reports that this attempt is alive and making progress. A long task
@@ -131,20 +130,53 @@ impl TaskContext<'_> {
     }
 }
 
+/// The instant job times count from: submission times and EDF deadlines
+/// are nanoseconds after it.
+pub(crate) fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds from [`epoch`] to `t` (0 for earlier instants).
+pub(crate) fn nanos_since_epoch(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Bits of [`JobCore`]'s flags: which parts of the cold state exist.
+const HAS_CHILDREN: u8 = 1;
+const HAS_WAITER: u8 = 2;
+const HAS_ERROR: u8 = 4;
+const TAKEN: u8 = 8;
+
+/// What few jobs need, allocated the first time one of them does: the
+/// errors of failed attempts, forked subtasks, a waiting handle's waker,
+/// and a failed outcome.
+#[derive(Default)]
+struct Cold {
+    errors: Vec<AttemptError>,
+    /// Subtasks forked by each attempt, cancelled when that attempt ends.
+    children: Vec<(u32, JobRef)>,
+    waker: Option<Waker>,
+    error: Option<TaskError>,
+}
+
 /// The plain part of every job.
+///
+/// Kept small on purpose (64 bytes): a job is allocated by the submitting
+/// thread and usually freed by an executor, and allocations of up to 120
+/// bytes take the allocator's lock-free path on both sides (see
+/// `docs/performance.md`). Rarely used state lives in a lazily boxed
+/// [`Cold`].
 pub(crate) struct JobCore {
-    pub(crate) id: TaskId,
-    pub(crate) spec: TaskSpec,
-    pub(crate) key: OrderKey,
-    pub(crate) cost_units: u64,
-    pub(crate) submitted_at: Option<Instant>,
     pub(crate) state: AtomicU64,
+    pub(crate) id: TaskId,
+    /// Nanoseconds from [`epoch`] to submission.
+    submitted: u64,
+    pub(crate) spec: PackedSpec,
     /// Where the ledger keeps this job: `(shard << 32) | index`.
     pub(crate) ledger_slot: AtomicU64,
-    errors: Mutex<Vec<AttemptError>>,
-    /// Subtasks forked by each attempt, cancelled when that attempt ends.
-    children: Mutex<Vec<(u32, JobRef)>>,
-    has_children: AtomicBool,
+    flags: AtomicU8,
+    cold: Mutex<Option<Box<Cold>>>,
 }
 
 impl fmt::Debug for JobCore {
@@ -158,33 +190,107 @@ impl fmt::Debug for JobCore {
 }
 
 impl JobCore {
-    /// A job not yet submitted: no id, no key, no submission time.
-    pub(crate) fn unsubmitted(spec: TaskSpec) -> Self {
+    /// A job not yet submitted: no id, no submission time.
+    pub(crate) fn unsubmitted(spec: PackedSpec) -> Self {
         JobCore {
-            id: TaskId(u64::MAX),
-            spec,
-            key: OrderKey {
-                seq: u64::MAX,
-                cost: 0.0,
-                priority: 0,
-                deadline_nanos: None,
-            },
-            cost_units: 0,
-            submitted_at: None,
             state: AtomicU64::new(pack(Phase::Pending, 0)),
+            id: TaskId(u64::MAX),
+            submitted: 0,
+            spec,
             ledger_slot: AtomicU64::new(u64::MAX),
-            errors: Mutex::new(Vec::new()),
-            children: Mutex::new(Vec::new()),
-            has_children: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
+            cold: Mutex::new(None),
         }
     }
 
     /// Stamps the job at submission (before anyone else can see it).
-    pub(crate) fn submit(&mut self, id: TaskId, key: OrderKey, now: Instant) {
+    pub(crate) fn submit(&mut self, id: TaskId, now: Instant) {
         self.id = id;
-        self.key = key;
-        self.cost_units = (self.spec.cost * COST_SCALE) as u64;
-        self.submitted_at = Some(now);
+        self.submitted = nanos_since_epoch(now);
+    }
+
+    /// Nanoseconds from [`epoch`] to submission.
+    pub(crate) fn submitted_nanos(&self) -> u64 {
+        self.submitted
+    }
+
+    /// The estimated cost in load-counter units.
+    pub(crate) fn cost_units(&self) -> u64 {
+        (self.spec.cost() * COST_SCALE) as u64
+    }
+
+    /// Where the job sorts in a queue.
+    pub(crate) fn key(&self) -> OrderKey {
+        OrderKey {
+            seq: self.id.0,
+            cost: self.spec.cost(),
+            priority: self.spec.priority(),
+            deadline_nanos: self.spec.deadline().map(|d| {
+                self.submitted
+                    .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            }),
+        }
+    }
+
+    fn has(&self, flag: u8) -> bool {
+        self.flags.load(Ordering::Acquire) & flag != 0
+    }
+
+    /// The cold state, created if need be, with `flag` raised under its lock.
+    fn with_cold<R>(&self, flag: u8, f: impl FnOnce(&mut Cold) -> R) -> R {
+        let mut guard = self.cold.lock();
+        let cold = guard.get_or_insert_with(Box::default);
+        let r = f(cold);
+        if flag != 0 {
+            self.flags.fetch_or(flag, Ordering::AcqRel);
+        }
+        r
+    }
+
+    /// Registers the waker to call when the outcome arrives.
+    fn register_waker(&self, waker: &Waker) {
+        self.with_cold(HAS_WAITER, |c| match &c.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => c.waker = Some(waker.clone()),
+        });
+    }
+
+    fn clear_waker(&self) {
+        if self.has(HAS_WAITER) {
+            if let Some(c) = self.cold.lock().as_mut() {
+                c.waker = None;
+            }
+        }
+    }
+
+    /// Wakes a registered waiter, if any.
+    fn wake_waiter(&self) {
+        if self.has(HAS_WAITER) {
+            let waker = self.cold.lock().as_mut().and_then(|c| c.waker.take());
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    /// Delivers a failed outcome; only the winner of the terminal
+    /// transition calls it.
+    pub(crate) fn deliver_error(&self, error: TaskError) {
+        let waker = self.with_cold(HAS_ERROR, |c| {
+            debug_assert!(c.error.is_none(), "outcome delivered twice");
+            c.error = Some(error);
+            c.waker.take()
+        });
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn take_error(&self) -> Option<TaskError> {
+        if !self.has(HAS_ERROR) {
+            return None;
+        }
+        self.cold.lock().as_mut().and_then(|c| c.error.take())
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -240,36 +346,35 @@ impl JobCore {
 
     /// Records a subtask forked by attempt `attempt`.
     pub(crate) fn add_child(&self, attempt: u32, child: JobRef) {
-        self.children.lock().push((attempt, child));
-        self.has_children.store(true, Ordering::Release);
+        self.with_cold(HAS_CHILDREN, |c| c.children.push((attempt, child)));
     }
 
     /// Cancels the unfinished subtasks of attempts up to `attempt` (all when
     /// `None`): when an attempt ends, its children go with it, so no orphan
     /// result outlives the attempt that would have used it.
     pub(crate) fn end_children(&self, attempt: Option<u32>) {
-        if !self.has_children.load(Ordering::Acquire) {
+        if !self.has(HAS_CHILDREN) {
             return;
         }
-        let ended: Vec<JobRef> = {
-            let mut kids = self.children.lock();
-            let (gone, keep): (Vec<_>, Vec<_>) = kids
+        let ended: Vec<JobRef> = self.with_cold(0, |c| {
+            let (gone, keep): (Vec<_>, Vec<_>) = c
+                .children
                 .drain(..)
                 .partition(|(a, _)| attempt.is_none_or(|max| *a <= max));
-            *kids = keep;
+            c.children = keep;
             gone.into_iter().map(|(_, j)| j).collect()
-        };
+        });
         for child in ended {
             cancel(&*child, crate::error::CancelReason::ParentEnded);
         }
     }
 
     fn push_error(&self, error: AttemptError) {
-        self.errors.lock().push(error);
+        self.with_cold(0, |c| c.errors.push(error));
     }
 
     fn take_errors(&self) -> Vec<AttemptError> {
-        std::mem::take(&mut *self.errors.lock())
+        self.with_cold(0, |c| std::mem::take(&mut c.errors))
     }
 }
 
@@ -338,7 +443,7 @@ pub(crate) fn after_failure(
 ) -> AfterFailure {
     let core = job.core();
     let retryable = match failure {
-        AttemptFailure::Error(_) | AttemptFailure::Panicked(_) => core.spec.retry_on_error,
+        AttemptFailure::Error(_) | AttemptFailure::Panicked(_) => core.spec.retry_on_error(),
         AttemptFailure::TimedOut | AttemptFailure::NodeLost => true,
     };
     let error = AttemptError {
@@ -346,7 +451,7 @@ pub(crate) fn after_failure(
         node,
         failure,
     };
-    if retryable && attempt < core.spec.max_retries {
+    if retryable && attempt < core.spec.max_retries() {
         if core.transition(from, attempt, Phase::Pending, attempt + 1) {
             core.push_error(error);
             core.end_children(Some(attempt));
@@ -400,46 +505,47 @@ pub(crate) fn cancel(job: &dyn ErasedJob, reason: crate::error::CancelReason) ->
     }
 }
 
-/// Where a task's outcome waits for its handle.
-struct CellState<T> {
-    value: Option<Result<T, TaskError>>,
-    taken: bool,
-    waker: Option<Waker>,
-    thread: Option<Thread>,
+/// Wakes a thread blocked in [`ResultCell::take`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
 }
 
 /// Looks at a result cell before parking on it.
 const SPIN_ROUNDS: u32 = 12;
 
+/// Where a task's value waits for its handle. A failed outcome and the
+/// waiter's waker live in the job's cold state, so the cell is just the
+/// value behind a one-byte lock.
 pub(crate) struct ResultCell<T> {
-    state: Mutex<CellState<T>>,
+    value: Mutex<Option<T>>,
 }
 
 impl<T> ResultCell<T> {
     pub(crate) fn new() -> Self {
         ResultCell {
-            state: Mutex::new(CellState {
-                value: None,
-                taken: false,
-                waker: None,
-                thread: None,
-            }),
+            value: Mutex::new(None),
         }
     }
 
-    fn put(&self, value: Result<T, TaskError>) {
-        let (waker, thread) = {
-            let mut st = self.state.lock();
-            debug_assert!(st.value.is_none() && !st.taken, "outcome delivered twice");
-            st.value = Some(value);
-            (st.waker.take(), st.thread.take())
-        };
-        if let Some(w) = waker {
-            w.wake();
+    fn put(&self, core: &JobCore, value: T) {
+        {
+            let mut v = self.value.lock();
+            debug_assert!(v.is_none() && !core.has(TAKEN), "outcome delivered twice");
+            *v = Some(value);
         }
-        if let Some(t) = thread {
-            t.unpark();
-        }
+        core.wake_waiter();
     }
 
     /// Takes the outcome, waiting until `deadline` (forever if `None`).
@@ -447,11 +553,15 @@ impl<T> ResultCell<T> {
     /// # Panics
     ///
     /// If the outcome was already taken.
-    pub(crate) fn take(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+    pub(crate) fn take(
+        &self,
+        core: &JobCore,
+        deadline: Option<Instant>,
+    ) -> Option<Result<T, TaskError>> {
         // Results often arrive within a microsecond or two when tasks are
         // short: look a few times before paying for a park and an unpark.
         for round in 0..SPIN_ROUNDS {
-            if let Some(v) = self.try_take() {
+            if let Some(v) = self.try_take(core) {
                 return Some(v);
             }
             if round < SPIN_ROUNDS / 2 {
@@ -463,28 +573,18 @@ impl<T> ResultCell<T> {
             }
         }
         loop {
-            {
-                let mut st = self.state.lock();
-                assert!(!st.taken, "task outcome already taken");
-                if let Some(v) = st.value.take() {
-                    st.taken = true;
-                    return Some(v);
-                }
-                st.thread = Some(std::thread::current());
+            THREAD_WAKER.with(|w| core.register_waker(w));
+            if let Some(v) = self.try_take(core) {
+                return Some(v);
             }
             match deadline {
                 None => std::thread::park(),
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        let mut st = self.state.lock();
-                        st.thread = None;
+                        core.clear_waker();
                         // One last look: it may have arrived meanwhile.
-                        if let Some(v) = st.value.take() {
-                            st.taken = true;
-                            return Some(v);
-                        }
-                        return None;
+                        return self.try_take(core);
                     }
                     std::thread::park_timeout(d - now);
                 }
@@ -492,32 +592,32 @@ impl<T> ResultCell<T> {
         }
     }
 
-    fn try_take(&self) -> Option<Result<T, TaskError>> {
-        let mut st = self.state.lock();
-        assert!(!st.taken, "task outcome already taken");
-        let v = st.value.take();
-        if v.is_some() {
-            st.taken = true;
+    fn try_take(&self, core: &JobCore) -> Option<Result<T, TaskError>> {
+        assert!(!core.has(TAKEN), "task outcome already taken");
+        let value = self.value.lock().take();
+        let out = match value {
+            Some(v) => Some(Ok(v)),
+            None => core.take_error().map(Err),
+        };
+        if out.is_some() {
+            core.flags.fetch_or(TAKEN, Ordering::AcqRel);
         }
-        v
+        out
     }
 
-    pub(crate) fn poll(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
-        let mut st = self.state.lock();
-        assert!(!st.taken, "task handle polled after completion");
-        if let Some(v) = st.value.take() {
-            st.taken = true;
+    pub(crate) fn poll(&self, core: &JobCore, waker: &Waker) -> Poll<Result<T, TaskError>> {
+        if let Some(v) = self.try_take(core) {
             return Poll::Ready(v);
         }
-        match &st.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => st.waker = Some(waker.clone()),
+        core.register_waker(waker);
+        match self.try_take(core) {
+            Some(v) => Poll::Ready(v),
+            None => Poll::Pending,
         }
-        Poll::Pending
     }
 
-    pub(crate) fn is_ready(&self) -> bool {
-        self.state.lock().value.is_some()
+    pub(crate) fn is_ready(&self, core: &JobCore) -> bool {
+        self.value.lock().is_some() || core.has(HAS_ERROR)
     }
 }
 
@@ -563,6 +663,20 @@ impl<T: Send + 'static> Work<T> for Rerun<T> {
 /// A job whose result type is known.
 pub(crate) trait TypedJob<T>: ErasedJob {
     fn cell(&self) -> &ResultCell<T>;
+
+    /// Takes the outcome, waiting until `deadline` (forever if `None`).
+    fn take_outcome(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        self.cell().take(self.core(), deadline)
+    }
+
+    fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
+        self.cell().poll(self.core(), waker)
+    }
+
+    fn is_ready(&self) -> bool {
+        self.cell().is_ready(self.core())
+    }
+
     fn core_mut(&mut self) -> &mut JobCore;
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
 }
@@ -600,7 +714,7 @@ impl<T: Send + 'static, W: Work<T>> TypedJob<T> for TaskInner<T, W> {
 }
 
 /// What `ErasedJob::handed_back` boxes: enough to rebuild a `Task<T>`.
-pub(crate) type HandedBack<T> = (TaskSpec, Arc<dyn TypedJob<T>>);
+pub(crate) type HandedBack<T> = (PackedSpec, Arc<dyn TypedJob<T>>);
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -642,7 +756,7 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
                     .core
                     .transition(Phase::Running, attempt, Phase::Completed, attempt)
                 {
-                    self.cell.put(Ok(value));
+                    self.cell.put(&self.core, value);
                     RunOutcome::Completed
                 } else {
                     RunOutcome::Stale
@@ -654,7 +768,7 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
     }
 
     fn deliver_error(&self, error: TaskError) {
-        self.cell.put(Err(error));
+        self.core.deliver_error(error);
     }
 
     fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send> {
@@ -676,14 +790,8 @@ mod tests {
             max_retries,
             ..TaskSpec::default()
         };
-        let key = OrderKey {
-            seq: 0,
-            cost: 1.0,
-            priority: 0,
-            deadline_nanos: None,
-        };
-        let mut core = JobCore::unsubmitted(spec);
-        core.submit(TaskId(0), key, Instant::now());
+        let mut core = JobCore::unsubmitted(PackedSpec::new(spec));
+        core.submit(TaskId(0), Instant::now());
         let work = FnWork::new(|ctx: &TaskContext<'_>| Ok::<_, BoxError>(ctx.attempt()));
         Arc::new(TaskInner::new(core, work))
     }
@@ -703,7 +811,7 @@ mod tests {
             RunOutcome::Stale
         ));
         assert_eq!(j.core().attempt(), 1);
-        assert!(!j.cell().is_ready());
+        assert!(!j.is_ready());
     }
 
     #[test]
@@ -715,7 +823,7 @@ mod tests {
             after_failure(&*j, Phase::Running, 0, None, f),
             AfterFailure::Failed
         );
-        let out = j.cell().take(None).unwrap();
+        let out = j.take_outcome(None).unwrap();
         assert!(matches!(out, Err(TaskError::Failed { ref attempts }) if attempts.len() == 1));
 
         let j = job(true, 1);
@@ -731,7 +839,7 @@ mod tests {
             after_failure(&*j, Phase::Running, 1, None, f),
             AfterFailure::Failed
         );
-        match j.cell().take(None).unwrap() {
+        match j.take_outcome(None).unwrap() {
             Err(TaskError::Failed { attempts }) => assert_eq!(attempts.len(), 2),
             other => panic!("unexpected {other:?}"),
         }
@@ -746,13 +854,13 @@ mod tests {
             &*j,
             TaskError::Unschedulable { reason: "x".into() }
         ));
-        assert!(j.cell().take(None).unwrap().unwrap_err().is_cancelled());
+        assert!(j.take_outcome(None).unwrap().unwrap_err().is_cancelled());
     }
 
     #[test]
     fn take_times_out_without_a_value() {
         let j = job(false, 0);
         let d = Instant::now() + std::time::Duration::from_millis(5);
-        assert!(j.cell().take(Some(d)).is_none());
+        assert!(j.take_outcome(Some(d)).is_none());
     }
 }

@@ -39,6 +39,14 @@ struct Slab {
 }
 
 impl Slab {
+    /// The index the next [`insert`](Slab::insert) will use.
+    fn next_index(&self) -> u32 {
+        match self.free.last() {
+            Some(&i) => i,
+            None => self.slots.len() as u32,
+        }
+    }
+
     fn insert(&mut self, job: JobRef) -> u32 {
         self.live += 1;
         match self.free.pop() {
@@ -124,7 +132,7 @@ impl Ledger {
     /// and batches rotate over the shards; executors settle neighbouring jobs
     /// of one batch together, so they too take that shard's lock once per
     /// flush.
-    pub(crate) fn admit(&self, jobs: &[JobRef]) {
+    pub(crate) fn admit(&self, jobs: impl ExactSizeIterator<Item = JobRef>) {
         let n = jobs.len();
         if n == 0 {
             return;
@@ -132,10 +140,10 @@ impl Ledger {
         let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
         let mut slab = self.shards[shard].lock();
         for job in jobs {
-            let index = slab.insert(JobRef::clone(job));
             job.core()
                 .ledger_slot
-                .store(pack_slot(shard, index), Ordering::Relaxed);
+                .store(pack_slot(shard, slab.next_index()), Ordering::Relaxed);
+            slab.insert(job);
         }
         drop(slab);
         self.submitted.fetch_add(n as u64, Ordering::Relaxed);

@@ -10,7 +10,9 @@
 use crate::error::AttemptFailure;
 use crate::fault::{Actions, NodeFaults};
 use crate::ids::NodeId;
-use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
+use crate::job::{
+    after_failure, nanos_since_epoch, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome,
+};
 use crate::ledger::{Ledger, Settled};
 use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
@@ -411,7 +413,7 @@ impl NodeShared {
 
     /// Pushes jobs (each `Pending`) into the queue and wakes an idle
     /// executor once. Hands the jobs back if the node is not accepting.
-    pub(crate) fn push_batch(&self, jobs: Vec<JobRef>) -> Result<(), Vec<JobRef>> {
+    pub(crate) fn push_batch<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
         let wake = {
             let mut st = self.state.lock();
             if !st.accepting {
@@ -423,8 +425,8 @@ impl NodeShared {
                 let core = job.core();
                 let attempt = core.attempt();
                 if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
-                    added += core.cost_units;
-                    st.queue.push(core.key, job);
+                    added += core.cost_units();
+                    st.queue.push(core.key(), job);
                     pushed += 1;
                 } else {
                     // Cancelled (or claimed by a joining parent) on its way here.
@@ -456,8 +458,8 @@ impl NodeShared {
             let core = job.core();
             let attempt = core.attempt();
             if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
-                self.load.fetch_add(core.cost_units, Ordering::Relaxed);
-                st.queue.push(core.key, job);
+                self.load.fetch_add(core.cost_units(), Ordering::Relaxed);
+                st.queue.push(core.key(), job);
                 st.idle > 0
             } else {
                 self.ledger.reap_if_cancelled(core);
@@ -487,9 +489,9 @@ impl NodeShared {
             };
             let core = job.core();
             let attempt = core.attempt();
-            self.load.fetch_sub(core.cost_units, Ordering::Relaxed);
+            self.load.fetch_sub(core.cost_units(), Ordering::Relaxed);
             if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
-                cost += core.cost_units;
+                cost += core.cost_units();
                 taken.push(job);
             } else {
                 self.ledger.reap_if_cancelled(core);
@@ -560,7 +562,7 @@ impl NodeShared {
                         .job
                         .core()
                         .spec
-                        .timeout
+                        .timeout()
                         .is_some_and(|t| now.saturating_duration_since(e.started) > t),
                     None => false,
                 };
@@ -568,8 +570,8 @@ impl NodeShared {
                     let e = slot.entry.take().expect("checked above");
                     slot.abandoned = true;
                     self.load
-                        .fetch_sub(e.job.core().cost_units, Ordering::Relaxed);
-                    freed = freed.saturating_add(&e.job.core().spec.demand);
+                        .fetch_sub(e.job.core().cost_units(), Ordering::Relaxed);
+                    freed = freed.saturating_add(&e.job.core().spec.demand());
                     out.push((e.job, e.attempt));
                     replacements.push(i);
                 }
@@ -760,7 +762,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     let core = job.core();
                     let attempt = core.attempt();
                     if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
-                        st.running_demand = st.running_demand.saturating_add(&core.spec.demand);
+                        st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
                         st.slots[slot].entry = Some(RunningEntry {
                             job: JobRef::clone(&job),
                             attempt,
@@ -768,7 +770,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         });
                         break (job, attempt);
                     }
-                    node.load.fetch_sub(core.cost_units, Ordering::Relaxed);
+                    node.load.fetch_sub(core.cost_units(), Ordering::Relaxed);
                     node.ledger.reap_if_cancelled(core);
                     continue;
                 }
@@ -821,9 +823,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 if done.len() >= SETTLE_BATCH {
                     node.flush_completed(&mut done);
                 }
-                latency_us = core
-                    .submitted_at
-                    .map(|t| now.saturating_duration_since(t).as_micros() as u64);
+                latency_us =
+                    Some(nanos_since_epoch(now).saturating_sub(core.submitted_nanos()) / 1_000);
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
@@ -840,13 +841,13 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         let feedback =
             (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| Feedback {
                 node: node.id,
-                kind: core.spec.kind.clone(),
-                cost: core.spec.cost,
+                kind: core.spec.kind().clone(),
+                cost: core.spec.cost(),
                 elapsed: now.saturating_duration_since(started),
             });
         finished = Some(Finished {
-            cost_units: core.cost_units,
-            demand: core.spec.demand,
+            cost_units: core.cost_units(),
+            demand: core.spec.demand(),
             latency_us,
             feedback,
         });

@@ -21,7 +21,7 @@ use crate::ledger::Ledger;
 use crate::metrics::{LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
-use crate::queue::{Discipline, OrderKey};
+use crate::queue::Discipline;
 use crate::resources::Resources;
 use crate::spec::{TaskSpec, TaskStatus};
 use crate::supervision::{Health, SupervisionConfig};
@@ -320,6 +320,7 @@ impl Builder {
             rng_seed: self.rng_seed,
         };
         let epoch = Instant::now();
+        crate::job::epoch();
         let health = Arc::new(HealthCell::default());
         let mut speed_changes = Vec::new();
         let mut fault_index = 0;
@@ -396,7 +397,6 @@ impl Builder {
             balancer,
             system,
             state: RwLock::new(RunState::Running),
-            epoch,
             health,
             rng_seed: self.rng_seed,
             fault_index: AtomicU64::new(fault_index),
@@ -444,7 +444,6 @@ pub(crate) struct Shared {
     balancer: Addr<Balancer>,
     system: System,
     state: RwLock<RunState>,
-    epoch: Instant,
     health: Arc<HealthCell>,
     rng_seed: u64,
     /// Fault indices used so far (plans injected later get new ones).
@@ -565,7 +564,7 @@ impl RuntimeHandle {
         &self,
         tasks: impl IntoIterator<Item = Task<T>>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
-        self.admit(tasks.into_iter().collect(), None)
+        self.admit(tasks.into_iter(), None)
     }
 
     /// Submits many tasks whose first placement is on `node`.
@@ -578,7 +577,7 @@ impl RuntimeHandle {
         node: NodeId,
         tasks: impl IntoIterator<Item = Task<T>>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
-        self.admit(tasks.into_iter().collect(), Some(node))
+        self.admit(tasks.into_iter(), Some(node))
     }
 
     fn check<T: 'static>(
@@ -586,8 +585,9 @@ impl RuntimeHandle {
         task: &Task<T>,
         pin: Option<NodeId>,
     ) -> Result<(), SubmitErrorKind> {
-        task.spec().validate().map_err(SubmitErrorKind::Invalid)?;
-        let demand = task.spec().demand;
+        let spec = &task.job.core().spec;
+        spec.validate().map_err(SubmitErrorKind::Invalid)?;
+        let demand = spec.demand();
         let nodes = &self.shared.nodes;
         if pin.is_none() && demand == Resources::ZERO && !self.shared.all_retired() {
             // Fits anywhere: skip the per-node scan on the common path.
@@ -660,7 +660,9 @@ impl RuntimeHandle {
         let now = Instant::now();
         let inner = self.stamp(id, now, task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
-        self.shared.ledger.admit(std::slice::from_ref(&job));
+        self.shared
+            .ledger
+            .admit(std::iter::once(JobRef::clone(&job)));
         let unplaced = match pin {
             Some(node) => self.shared.nodes[node.0].push_one(job).err(),
             None => Some(job),
@@ -683,60 +685,62 @@ impl RuntimeHandle {
         let core = Arc::get_mut(&mut job)
             .expect("a task is not shared before it is submitted")
             .core_mut();
-        let key = OrderKey {
-            seq: id.0,
-            cost: core.spec.cost,
-            priority: core.spec.priority,
-            deadline_nanos: core.spec.deadline.map(|d| {
-                let at = now.saturating_duration_since(self.shared.epoch) + d;
-                u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
-            }),
-        };
-        core.submit(id, key, now);
+        core.submit(id, now);
         job
     }
 
     fn admit<T: Send + 'static>(
         &self,
-        tasks: Vec<Task<T>>,
+        mut tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
         let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
+        let back = |held: Vec<Arc<dyn TypedJob<T>>>| -> Vec<Task<T>> {
+            held.into_iter().map(|job| Task { job }).collect()
+        };
         let state = self.shared.state.read();
         if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
-            return refuse(tasks, 0, SubmitErrorKind::ShuttingDown);
+            return refuse(tasks.collect(), 0, SubmitErrorKind::ShuttingDown);
         }
-        for (i, task) in tasks.iter().enumerate() {
-            if let Err(kind) = self.check(task, pin) {
-                return refuse(tasks, i, kind);
+        // Checked as they are collected, into the vector that becomes the
+        // handles: the only per-batch allocation on this path.
+        let mut held: Vec<Arc<dyn TypedJob<T>>> = Vec::with_capacity(tasks.size_hint().0);
+        while let Some(task) = tasks.next() {
+            if let Err(kind) = self.check(&task, pin) {
+                let index = held.len();
+                let mut all = back(held);
+                all.push(task);
+                all.extend(tasks);
+                return refuse(all, index, kind);
             }
+            held.push(task.job);
         }
-        let n = tasks.len() as u64;
+        let n = held.len() as u64;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
         if self.in_flight() + n > self.shared.queue_capacity {
-            return refuse(tasks, 0, SubmitErrorKind::Full);
+            return refuse(back(held), 0, SubmitErrorKind::Full);
         }
         let first = self.shared.ledger.reserve_ids(n);
         let now = Instant::now();
-        let mut jobs: Vec<JobRef> = Vec::with_capacity(tasks.len());
-        let mut handles = Vec::with_capacity(tasks.len());
-        for (k, task) in tasks.into_iter().enumerate() {
-            let inner = self.stamp(TaskId(first + k as u64), now, task);
-            jobs.push(Arc::clone(&inner) as JobRef);
-            handles.push(TaskHandle { inner });
+        for (k, job) in held.iter_mut().enumerate() {
+            Arc::get_mut(job)
+                .expect("a task is not shared before it is submitted")
+                .core_mut()
+                .submit(TaskId(first + k as u64), now);
         }
-        self.shared.ledger.admit(&jobs);
-        let jobs = match pin {
-            Some(node) => match self.shared.nodes[node.0].push_batch(jobs) {
-                Ok(()) => Vec::new(),
-                Err(back) => back,
-            },
-            None => jobs,
+        let refs = || held.iter().map(|j| Arc::clone(j) as JobRef);
+        self.shared.ledger.admit(refs());
+        let placed = match pin {
+            Some(node) => self.shared.nodes[node.0].push_batch(refs()).is_ok(),
+            None => false,
         };
-        if !jobs.is_empty() {
-            self.send_to_supervisor(Inbound::Many(jobs));
+        if !placed {
+            self.send_to_supervisor(Inbound::Many(refs().collect()));
         }
         drop(state);
-        Ok(handles)
+        Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
     }
 
     fn send_to_supervisor(&self, jobs: Inbound) {
@@ -1014,7 +1018,7 @@ impl<T: Send + 'static> TaskHandle<T> {
 
     /// Whether the outcome is ready to take without waiting.
     pub fn is_finished(&self) -> bool {
-        self.inner.cell().is_ready()
+        self.inner.is_ready()
     }
 
     /// Cancels the task if it has not finished. A running attempt is not
@@ -1031,8 +1035,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     /// The [`TaskError`] the task ended with.
     pub fn wait(self) -> Result<T, TaskError> {
         self.inner
-            .cell()
-            .take(None)
+            .take_outcome(None)
             .expect("waiting without a deadline returns a value")
     }
 
@@ -1042,7 +1045,7 @@ impl<T: Send + 'static> TaskHandle<T> {
     ///
     /// If the outcome was already taken by an earlier call.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.inner.cell().take(Some(Instant::now() + timeout))
+        self.inner.take_outcome(Some(Instant::now() + timeout))
     }
 }
 
@@ -1050,7 +1053,7 @@ impl<T: Send + 'static> Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
-        self.inner.cell().poll(cx.waker())
+        self.inner.poll_outcome(cx.waker())
     }
 }
 
@@ -1074,8 +1077,8 @@ impl UnfinishedTask {
     }
 
     /// Its spec.
-    pub fn spec(&self) -> &TaskSpec {
-        &self.job.core().spec
+    pub fn spec(&self) -> TaskSpec {
+        self.job.core().spec.unpack()
     }
 
     /// The task itself, ready to submit elsewhere, if its result type is `T`.

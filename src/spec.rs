@@ -83,7 +83,7 @@ impl Default for TaskSpec {
     fn default() -> Self {
         TaskSpec {
             kind: TaskKind::Unspecified,
-            cost: 1.0,
+            cost: TaskSpec::DEFAULT_COST,
             demand: Resources::ZERO,
             priority: 0,
             deadline: None,
@@ -113,6 +113,9 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 impl TaskSpec {
+    /// The default [`cost`](TaskSpec::cost): 1.0.
+    pub const DEFAULT_COST: f64 = 1.0;
+
     /// Checks the fields a caller can get wrong.
     ///
     /// # Errors
@@ -120,20 +123,173 @@ impl TaskSpec {
     /// A [`SpecError`] naming the first bad field: a negative, NaN or
     /// infinite `cost`, or a zero `timeout`.
     pub fn validate(&self) -> Result<(), SpecError> {
-        if !self.cost.is_finite() || self.cost < 0.0 {
-            return Err(SpecError {
-                field: "cost",
-                reason: format!("must be finite and >= 0, got {}", self.cost),
-            });
-        }
-        if self.timeout == Some(Duration::ZERO) {
-            return Err(SpecError {
-                field: "timeout",
-                reason: "must be greater than zero".to_owned(),
-            });
-        }
-        Ok(())
+        check_cost(self.cost)?;
+        check_timeout(self.timeout)
     }
+}
+
+/// The fields of a [`TaskSpec`] that most tasks leave at their defaults,
+/// kept out of line by [`PackedSpec`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SpecExtra {
+    pub(crate) kind: TaskKind,
+    pub(crate) demand: Resources,
+    pub(crate) priority: i32,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_on_error: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Default for SpecExtra {
+    fn default() -> Self {
+        SpecExtra {
+            kind: TaskKind::Unspecified,
+            demand: Resources::ZERO,
+            priority: 0,
+            deadline: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            retry_on_error: false,
+            timeout: None,
+        }
+    }
+}
+
+static DEFAULT_EXTRA: SpecExtra = SpecExtra {
+    kind: TaskKind::Unspecified,
+    demand: Resources::ZERO,
+    priority: 0,
+    deadline: None,
+    max_retries: DEFAULT_MAX_RETRIES,
+    retry_on_error: false,
+    timeout: None,
+};
+
+/// A [`TaskSpec`] as a job stores it: the cost inline and the rest boxed
+/// only when it differs from the defaults. Sixteen bytes instead of a
+/// hundred and twelve, so that a typical job fits the allocator's small,
+/// lock-free size classes (see `docs/performance.md`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PackedSpec {
+    cost: f64,
+    extra: Option<Box<SpecExtra>>,
+}
+
+impl PackedSpec {
+    pub(crate) fn new(spec: TaskSpec) -> Self {
+        let extra = SpecExtra {
+            kind: spec.kind,
+            demand: spec.demand,
+            priority: spec.priority,
+            deadline: spec.deadline,
+            max_retries: spec.max_retries,
+            retry_on_error: spec.retry_on_error,
+            timeout: spec.timeout,
+        };
+        PackedSpec {
+            cost: spec.cost,
+            extra: (extra != DEFAULT_EXTRA).then(|| Box::new(extra)),
+        }
+    }
+
+    /// The default spec: cost 1.0, nothing boxed.
+    pub(crate) fn default_spec() -> Self {
+        PackedSpec {
+            cost: TaskSpec::DEFAULT_COST,
+            extra: None,
+        }
+    }
+
+    /// The full spec, rebuilt.
+    pub(crate) fn unpack(&self) -> TaskSpec {
+        let e = self.extra();
+        TaskSpec {
+            kind: e.kind.clone(),
+            cost: self.cost,
+            demand: e.demand,
+            priority: e.priority,
+            deadline: e.deadline,
+            max_retries: e.max_retries,
+            retry_on_error: e.retry_on_error,
+            timeout: e.timeout,
+        }
+    }
+
+    fn extra(&self) -> &SpecExtra {
+        self.extra.as_deref().unwrap_or(&DEFAULT_EXTRA)
+    }
+
+    /// Changes the boxed fields, boxing them only if they end up differing
+    /// from the defaults.
+    pub(crate) fn edit(&mut self, f: impl FnOnce(&mut SpecExtra)) {
+        let mut extra = self.extra.take().unwrap_or_default();
+        f(&mut extra);
+        if *extra != DEFAULT_EXTRA {
+            self.extra = Some(extra);
+        }
+    }
+
+    pub(crate) fn set_cost(&mut self, cost: f64) {
+        self.cost = cost;
+    }
+
+    pub(crate) fn cost(&self) -> f64 {
+        self.cost
+    }
+
+    pub(crate) fn kind(&self) -> &TaskKind {
+        &self.extra().kind
+    }
+
+    pub(crate) fn demand(&self) -> Resources {
+        self.extra().demand
+    }
+
+    pub(crate) fn priority(&self) -> i32 {
+        self.extra().priority
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        self.extra().deadline
+    }
+
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.extra().max_retries
+    }
+
+    pub(crate) fn retry_on_error(&self) -> bool {
+        self.extra().retry_on_error
+    }
+
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.extra().timeout
+    }
+
+    /// [`TaskSpec::validate`] without rebuilding the spec.
+    pub(crate) fn validate(&self) -> Result<(), SpecError> {
+        check_cost(self.cost)?;
+        check_timeout(self.timeout())
+    }
+}
+
+fn check_cost(cost: f64) -> Result<(), SpecError> {
+    if !cost.is_finite() || cost < 0.0 {
+        return Err(SpecError {
+            field: "cost",
+            reason: format!("must be finite and >= 0, got {cost}"),
+        });
+    }
+    Ok(())
+}
+
+fn check_timeout(timeout: Option<Duration>) -> Result<(), SpecError> {
+    if timeout == Some(Duration::ZERO) {
+        return Err(SpecError {
+            field: "timeout",
+            reason: "must be greater than zero".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Where a task is in its life.

@@ -167,10 +167,10 @@ impl Supervisor {
         self.drain_scheduled.store(false, Ordering::SeqCst);
         while let Ok(inbound) = self.inbox.try_recv() {
             match inbound {
-                Inbound::One(job) => self.pending.push(job.core().key, job),
+                Inbound::One(job) => self.pending.push(job.core().key(), job),
                 Inbound::Many(batch) => {
                     for job in batch {
-                        self.pending.push(job.core().key, job);
+                        self.pending.push(job.core().key(), job);
                     }
                 }
             }
@@ -221,10 +221,10 @@ impl Supervisor {
                     let c = j.core();
                     TaskView {
                         id: c.id,
-                        kind: &c.spec.kind,
-                        cost: c.spec.cost,
-                        demand: c.spec.demand,
-                        priority: c.spec.priority,
+                        kind: c.spec.kind(),
+                        cost: c.spec.cost(),
+                        demand: c.spec.demand(),
+                        priority: c.spec.priority(),
                     }
                 })
                 .collect();
@@ -234,7 +234,7 @@ impl Supervisor {
             drop(tasks);
             let mut per_node: Vec<Vec<JobRef>> = vec![Vec::new(); self.nodes.len()];
             for (job, pick) in batch.into_iter().zip(choice.iter().copied()) {
-                let demand = job.core().spec.demand;
+                let demand = job.core().spec.demand();
                 let ok = |j: usize| views[j].available && demand.fits_in(&views[j].capacity);
                 let target = match pick {
                     Some(j) if j < views.len() && ok(j) => Some(j),
@@ -254,7 +254,7 @@ impl Supervisor {
         }
         for job in held {
             if self.can_ever_run(&job) {
-                self.pending.push(job.core().key, job);
+                self.pending.push(job.core().key(), job);
             } else {
                 self.fail_unschedulable(&job);
             }
@@ -279,7 +279,7 @@ impl Supervisor {
 
     /// Whether some node that is not retired could ever host the job.
     fn can_ever_run(&self, job: &JobRef) -> bool {
-        let demand = job.core().spec.demand;
+        let demand = job.core().spec.demand();
         self.nodes
             .iter()
             .any(|n| !n.is_retired() && demand.fits_in(&n.spec.capacity))
@@ -288,7 +288,7 @@ impl Supervisor {
     fn fail_unschedulable(&self, job: &JobRef) {
         let reason = format!(
             "no node that can fit {} is left in service",
-            job.core().spec.demand
+            job.core().spec.demand()
         );
         if fail_now(&**job, TaskError::Unschedulable { reason }) {
             self.ledger.settle(job.core(), Settled::Failed);
@@ -306,7 +306,7 @@ impl Supervisor {
         let evicted = node.evict_all();
         let (n_queued, n_running) = (evicted.queued.len(), evicted.running.len());
         for job in requeue_evicted(&self.ledger, evicted.queued) {
-            self.pending.push(job.core().key, job);
+            self.pending.push(job.core().key(), job);
         }
         for (job, attempt) in evicted.running {
             self.fail_attempt(
@@ -479,11 +479,11 @@ impl Supervisor {
     fn schedule_retry(&mut self, job: JobRef, ctx: &mut Context<Self>) {
         let delay = self.retry_backoff(job.core().attempt());
         if delay.is_zero() {
-            self.pending.push(job.core().key, job);
+            self.pending.push(job.core().key(), job);
             return;
         }
         ctx.run_later(delay, move |act, _| {
-            act.pending.push(job.core().key, job);
+            act.pending.push(job.core().key(), job);
             act.dispatch();
         });
     }
@@ -617,7 +617,7 @@ impl Handler<NodeEvent> for Supervisor {
             }
             NodeEvent::Redispatch(jobs) => {
                 for job in jobs {
-                    self.pending.push(job.core().key, job);
+                    self.pending.push(job.core().key(), job);
                 }
                 self.dispatch();
             }

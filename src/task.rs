@@ -3,7 +3,7 @@
 
 use crate::job::{FnWork, JobCore, TaskContext, TaskInner, TypedJob};
 use crate::resources::Resources;
-use crate::spec::{BoxError, TaskKind, TaskSpec};
+use crate::spec::{BoxError, PackedSpec, SpecExtra, TaskKind, TaskSpec};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,11 +47,19 @@ impl<T: Send + 'static> Task<T> {
         F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
         E: Into<BoxError> + 'static,
     {
-        Task::with_spec(TaskSpec::default(), work)
+        Task::packed(PackedSpec::default_spec(), work)
     }
 
     /// A task running `work` with the given spec.
     pub fn with_spec<F, E>(spec: TaskSpec, work: F) -> Self
+    where
+        F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        Task::packed(PackedSpec::new(spec), work)
+    }
+
+    fn packed<F, E>(spec: PackedSpec, work: F) -> Self
     where
         F: Fn(&TaskContext<'_>) -> Result<T, E> + Send + Sync + 'static,
         E: Into<BoxError> + 'static,
@@ -67,63 +75,65 @@ impl<T: Send + 'static> Task<T> {
 
 impl<T: 'static> Task<T> {
     /// The plain-data part.
-    pub fn spec(&self) -> &TaskSpec {
-        &self.job.core().spec
+    pub fn spec(&self) -> TaskSpec {
+        self.job.core().spec.unpack()
     }
 
-    /// Mutable access to the plain-data part.
-    pub fn spec_mut(&mut self) -> &mut TaskSpec {
+    fn packed_mut(&mut self) -> &mut PackedSpec {
         &mut Arc::get_mut(&mut self.job)
             .expect("a task is not shared before it is submitted")
             .core_mut()
             .spec
     }
 
-    /// Sets the kind.
-    pub fn kind(mut self, kind: TaskKind) -> Self {
-        self.spec_mut().kind = kind;
+    fn edit(mut self, f: impl FnOnce(&mut SpecExtra)) -> Self {
+        self.packed_mut().edit(f);
         self
+    }
+
+    /// Replaces the whole spec.
+    pub fn set_spec(&mut self, spec: TaskSpec) {
+        *self.packed_mut() = PackedSpec::new(spec);
+    }
+
+    /// Sets the kind.
+    pub fn kind(self, kind: TaskKind) -> Self {
+        self.edit(|e| e.kind = kind)
     }
 
     /// Sets the estimated cost (seconds on a speed-1.0 node).
     pub fn cost(mut self, cost: f64) -> Self {
-        self.spec_mut().cost = cost;
+        self.packed_mut().set_cost(cost);
         self
     }
 
     /// Sets the resource demand.
-    pub fn demand(mut self, demand: Resources) -> Self {
-        self.spec_mut().demand = demand;
-        self
+    pub fn demand(self, demand: Resources) -> Self {
+        self.edit(|e| e.demand = demand)
     }
 
     /// Sets the priority (larger first).
-    pub fn priority(mut self, priority: i32) -> Self {
-        self.spec_mut().priority = priority;
-        self
+    pub fn priority(self, priority: i32) -> Self {
+        self.edit(|e| e.priority = priority)
     }
 
     /// Sets the deadline, relative to submission.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.spec_mut().deadline = Some(deadline);
-        self
+    pub fn deadline(self, deadline: Duration) -> Self {
+        self.edit(|e| e.deadline = Some(deadline))
     }
 
     /// Sets how many retries follow a failed attempt.
-    pub fn max_retries(mut self, max_retries: u32) -> Self {
-        self.spec_mut().max_retries = max_retries;
-        self
+    pub fn max_retries(self, max_retries: u32) -> Self {
+        self.edit(|e| e.max_retries = max_retries)
     }
 
     /// Opts in to retrying the task's own errors and panics.
-    pub fn retry_on_error(mut self, retry: bool) -> Self {
-        self.spec_mut().retry_on_error = retry;
-        self
+    pub fn retry_on_error(self, retry: bool) -> Self {
+        self.edit(|e| e.retry_on_error = retry)
     }
 
     /// Sets the per-attempt timeout.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.spec_mut().timeout = Some(timeout);
-        self
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.edit(|e| e.timeout = Some(timeout))
     }
 }
