@@ -17,7 +17,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 use std::time::Instant;
 
@@ -130,18 +130,6 @@ impl TaskContext<'_> {
     }
 }
 
-/// The instant job times count from: submission times and EDF deadlines
-/// are nanoseconds after it.
-pub(crate) fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// Nanoseconds from [`epoch`] to `t` (0 for earlier instants).
-pub(crate) fn nanos_since_epoch(t: Instant) -> u64 {
-    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// Bits of [`JobCore`]'s flags: which parts of the cold state exist.
 const HAS_CHILDREN: u8 = 1;
 const HAS_WAITER: u8 = 2;
@@ -170,7 +158,7 @@ struct Cold {
 pub(crate) struct JobCore {
     pub(crate) state: AtomicU64,
     pub(crate) id: TaskId,
-    /// Nanoseconds from [`epoch`] to submission.
+    /// When it was submitted, from [`clock::now_nanos`](crate::clock::now_nanos).
     submitted: u64,
     pub(crate) spec: PackedSpec,
     /// Where the ledger keeps this job: `(shard << 32) | index`.
@@ -203,13 +191,14 @@ impl JobCore {
         }
     }
 
-    /// Stamps the job at submission (before anyone else can see it).
-    pub(crate) fn submit(&mut self, id: TaskId, now: Instant) {
+    /// Stamps the job at submission (before anyone else can see it), with
+    /// the time from [`clock::now_nanos`](crate::clock::now_nanos).
+    pub(crate) fn submit(&mut self, id: TaskId, now_nanos: u64) {
         self.id = id;
-        self.submitted = nanos_since_epoch(now);
+        self.submitted = now_nanos;
     }
 
-    /// Nanoseconds from [`epoch`] to submission.
+    /// When it was submitted, from [`clock::now_nanos`](crate::clock::now_nanos).
     pub(crate) fn submitted_nanos(&self) -> u64 {
         self.submitted
     }
@@ -405,6 +394,10 @@ pub(crate) enum AfterFailure {
 pub(crate) struct RunEnv<'a> {
     /// The node's heartbeat counter.
     pub(crate) beats: Option<&'a AtomicU64>,
+    /// The node's count of completed tasks, raised before the value is
+    /// delivered: a caller that has the value sees the task counted (and
+    /// its place in the submission bound freed).
+    pub(crate) completed: Option<&'a AtomicU64>,
     /// The runtime, for fork-join.
     pub(crate) host: Option<&'a dyn Host>,
     /// Panic instead of running the task code (fault injection).
@@ -756,6 +749,9 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
                     .core
                     .transition(Phase::Running, attempt, Phase::Completed, attempt)
                 {
+                    if let Some(c) = env.completed {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
                     self.cell.put(&self.core, value);
                     RunOutcome::Completed
                 } else {
@@ -791,7 +787,7 @@ mod tests {
             ..TaskSpec::default()
         };
         let mut core = JobCore::unsubmitted(PackedSpec::new(spec));
-        core.submit(TaskId(0), Instant::now());
+        core.submit(TaskId(0), 0);
         let work = FnWork::new(|ctx: &TaskContext<'_>| Ok::<_, BoxError>(ctx.attempt()));
         Arc::new(TaskInner::new(core, work))
     }

@@ -24,7 +24,6 @@ pub(crate) enum Settled {
 #[derive(Debug, Default)]
 pub(crate) struct LedgerTotals {
     pub(crate) submitted: u64,
-    pub(crate) completed: u64,
     pub(crate) failed: u64,
     pub(crate) cancelled: u64,
     pub(crate) retried: u64,
@@ -67,7 +66,6 @@ pub(crate) struct Ledger {
     next_shard: AtomicUsize,
     next_id: AtomicU64,
     submitted: AtomicU64,
-    completed: AtomicU64,
     failed: AtomicU64,
     cancelled: AtomicU64,
     retried: AtomicU64,
@@ -96,7 +94,6 @@ impl Ledger {
             next_shard: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             submitted: AtomicU64::new(0),
-            completed: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             retried: AtomicU64::new(0),
@@ -251,7 +248,7 @@ impl Ledger {
         all
     }
 
-    /// Totals; `completed` here excludes completions counted per node.
+    /// Totals but completions, which each node counts (see `RunEnv::completed`).
     pub(crate) fn totals(&self) -> LedgerTotals {
         LedgerTotals {
             live: self.live() as u64,
@@ -263,7 +260,6 @@ impl Ledger {
     pub(crate) fn totals_fast(&self) -> LedgerTotals {
         LedgerTotals {
             submitted: self.submitted.load(Ordering::Relaxed),
-            completed: self.completed.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             cancelled: self.cancelled.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
@@ -275,10 +271,11 @@ impl Ledger {
         self.cancelled.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Counts a job removed by a drain that had meanwhile ended.
+    /// Counts a job removed by a drain that had meanwhile ended. A
+    /// completed one was counted by its node when it completed.
     pub(crate) fn count_terminal(&self, phase: Phase) {
         let counter = match phase {
-            Phase::Completed => &self.completed,
+            Phase::Completed => return,
             Phase::Failed => &self.failed,
             _ => &self.cancelled,
         };

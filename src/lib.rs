@@ -65,6 +65,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod balancer;
+mod clock;
 mod config;
 mod drift;
 mod durations;

@@ -96,8 +96,15 @@ pub struct Totals {
     pub cancelled: u64,
     /// Retries scheduled (one task may retry several times).
     pub retried: u64,
-    /// Tasks not yet in a terminal state.
+    /// Tasks accepted and not yet finished: what
+    /// [`Builder::queue_capacity`](crate::Builder::queue_capacity) bounds.
+    /// Read so that it never overstates.
     pub in_flight: u64,
+    /// Unfinished tasks as the ledger's own entries count them (entries,
+    /// less completions awaiting their batched removal). Equal to
+    /// `in_flight` whenever the runtime is quiet; see
+    /// [`unaccounted`](Totals::unaccounted).
+    pub live: u64,
     /// Node restarts.
     pub restarts: u64,
     /// Balancer migrations.
@@ -105,11 +112,12 @@ pub struct Totals {
 }
 
 impl Totals {
-    /// Submitted tasks that are neither finished nor in flight: always 0
-    /// unless the ledger is broken.
+    /// Submitted tasks that are neither finished nor in the ledger: always
+    /// 0 in a quiet or stopped runtime unless the ledger is broken (a
+    /// snapshot of a busy one reads its counters at slightly different
+    /// moments).
     pub fn unaccounted(&self) -> i64 {
-        self.submitted as i64
-            - (self.completed + self.failed + self.cancelled + self.in_flight) as i64
+        self.submitted as i64 - (self.completed + self.failed + self.cancelled + self.live) as i64
     }
 }
 

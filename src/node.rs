@@ -7,12 +7,11 @@
 //! batch. Executor threads pop, run and account. A task that runs for a long
 //! time therefore never makes the actor deaf.
 
+use crate::clock;
 use crate::error::AttemptFailure;
 use crate::fault::{Actions, NodeFaults};
 use crate::ids::NodeId;
-use crate::job::{
-    after_failure, nanos_since_epoch, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome,
-};
+use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
 use crate::ledger::{Ledger, Settled};
 use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
@@ -135,7 +134,8 @@ pub(crate) enum NodeEvent {
 struct RunningEntry {
     job: JobRef,
     attempt: u32,
-    started: Instant,
+    /// From [`clock::now_nanos`].
+    started: u64,
 }
 
 #[derive(Debug, Default)]
@@ -162,7 +162,10 @@ struct NodeState {
 #[derive(Debug, Default)]
 struct NodeCounters {
     failures: AtomicU64,
+    /// Raised as each task completes, before its value is delivered.
     completed: AtomicU64,
+    /// Completed tasks since removed from the ledger (in batches).
+    settled: AtomicU64,
     failed: AtomicU64,
     restarts: AtomicU64,
     migrations_in: AtomicU64,
@@ -286,6 +289,7 @@ impl NodeShared {
     fn env(&self, inject_panic: bool) -> RunEnv<'_> {
         RunEnv {
             beats: Some(&self.beats),
+            completed: Some(&self.counters.completed),
             host: self.host.get().map(|h| &**h),
             inject_panic,
         }
@@ -409,6 +413,12 @@ impl NodeShared {
 
     pub(crate) fn completed(&self) -> u64 {
         self.counters.completed.load(Ordering::Relaxed)
+    }
+
+    /// Completed tasks still in the ledger, waiting for a batched settle.
+    pub(crate) fn unsettled(&self) -> u64 {
+        let settled = self.counters.settled.load(Ordering::Relaxed);
+        self.completed().saturating_sub(settled)
     }
 
     /// Pushes jobs (each `Pending`) into the queue and wakes an idle
@@ -545,7 +555,7 @@ impl NodeShared {
 
     /// Attempts that have run past their timeout: taken out of their slots,
     /// whose executors are abandoned and replaced.
-    pub(crate) fn take_timed_out(self: &Arc<Self>, now: Instant) -> Vec<(JobRef, u32)> {
+    pub(crate) fn take_timed_out(self: &Arc<Self>, now: u64) -> Vec<(JobRef, u32)> {
         let mut out = Vec::new();
         let mut replacements = Vec::new();
         let generation;
@@ -563,7 +573,7 @@ impl NodeShared {
                         .core()
                         .spec
                         .timeout()
-                        .is_some_and(|t| now.saturating_duration_since(e.started) > t),
+                        .is_some_and(|t| clock::between(e.started, now) > t),
                     None => false,
                 };
                 if late {
@@ -636,8 +646,9 @@ impl NodeShared {
 
     fn flush_completed(&self, done: &mut Vec<JobRef>) {
         if !done.is_empty() {
+            // Counted as completed when they completed (`RunEnv::completed`).
             let n = self.ledger.settle_completed_batch(done);
-            self.counters.completed.fetch_add(n, Ordering::Relaxed);
+            self.counters.settled.fetch_add(n, Ordering::Relaxed);
         }
     }
 
@@ -692,10 +703,11 @@ impl Throttle {
     /// Returns whether it slept.
     fn charge(&mut self, node: &NodeShared, worked: Duration) -> bool {
         let reference = f64::from_bits(node.reference_speed.load(Ordering::Relaxed));
-        let speed = node.speed() / reference;
-        if speed >= 1.0 || speed <= 0.0 {
+        let own = node.speed();
+        if own >= reference || own <= 0.0 {
             return false;
         }
+        let speed = own / reference;
         self.debt += worked.mul_f64(1.0 / speed - 1.0);
         if self.debt >= Duration::from_millis(1) {
             let start = Instant::now();
@@ -720,7 +732,7 @@ struct Finished {
 fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut finished: Option<Finished> = None;
     // One clock read per task: the end of one attempt starts the next.
-    let mut now = Instant::now();
+    let mut now = clock::now_nanos();
     // Completions leave the ledger in batches: one lock per shard per flush.
     let mut done: Vec<JobRef> = Vec::with_capacity(SETTLE_BATCH);
     let (mut unload, mut unloads) = (0u64, 0usize);
@@ -790,7 +802,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 st.idle += 1;
                 node.cv.wait(&mut st);
                 st.idle -= 1;
-                now = Instant::now();
+                now = clock::now_nanos();
             }
         };
         let core = job.core();
@@ -810,12 +822,12 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             }
         }
         let started = if actions.hang.is_some() {
-            Instant::now()
+            clock::now_nanos()
         } else {
             now
         };
         let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
-        now = Instant::now();
+        now = clock::now_nanos();
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {
@@ -823,8 +835,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 if done.len() >= SETTLE_BATCH {
                     node.flush_completed(&mut done);
                 }
-                latency_us =
-                    Some(nanos_since_epoch(now).saturating_sub(core.submitted_nanos()) / 1_000);
+                latency_us = Some(now.saturating_sub(core.submitted_nanos()) / 1_000);
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
@@ -835,15 +846,15 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 handle_failure(node, &job, attempt, failure);
             }
         }
-        if throttle.charge(node, now.saturating_duration_since(started)) {
-            now = Instant::now();
+        if throttle.charge(node, clock::between(started, now)) {
+            now = clock::now_nanos();
         }
         let feedback =
             (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| Feedback {
                 node: node.id,
                 kind: core.spec.kind().clone(),
                 cost: core.spec.cost(),
-                elapsed: now.saturating_duration_since(started),
+                elapsed: clock::between(started, now),
             });
         finished = Some(Finished {
             cost_units: core.cost_units(),
@@ -888,7 +899,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
     match job.run(node.id, attempt, node.env(false)) {
         RunOutcome::Completed => {
             if node.ledger.settle_completed(core) {
-                node.counters.completed.fetch_add(1, Ordering::Relaxed);
+                node.counters.settled.fetch_add(1, Ordering::Relaxed);
             }
         }
         RunOutcome::Stale => {
@@ -977,13 +988,13 @@ impl Handler<Ping> for NodeActor {
     type Result = Pong;
 
     fn handle(&mut self, _msg: Ping, _ctx: &mut Self::Context) -> Pong {
-        let now = Instant::now();
+        let now = clock::now_nanos();
         let st = self.shared.state.lock();
         let oldest_running = st
             .slots
             .iter()
             .filter_map(|s| s.entry.as_ref())
-            .map(|e| now.saturating_duration_since(e.started))
+            .map(|e| clock::between(e.started, now))
             .max();
         Pong {
             generation: self.generation,

@@ -320,7 +320,7 @@ impl Builder {
             rng_seed: self.rng_seed,
         };
         let epoch = Instant::now();
-        crate::job::epoch();
+        crate::clock::init();
         let health = Arc::new(HealthCell::default());
         let mut speed_changes = Vec::new();
         let mut fault_index = 0;
@@ -637,8 +637,7 @@ impl RuntimeHandle {
     fn in_flight(&self) -> u64 {
         let t = self.shared.ledger.totals_fast();
         let done: u64 = self.shared.nodes.iter().map(|n| n.completed()).sum();
-        t.submitted
-            .saturating_sub(done + t.completed + t.failed + t.cancelled)
+        t.submitted.saturating_sub(done + t.failed + t.cancelled)
     }
 
     fn admit_one<T: Send + 'static>(
@@ -657,8 +656,7 @@ impl RuntimeHandle {
             return Err(with_task(SubmitErrorKind::Full, task));
         }
         let id = TaskId(self.shared.ledger.reserve_ids(1));
-        let now = Instant::now();
-        let inner = self.stamp(id, now, task);
+        let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared
             .ledger
@@ -678,14 +676,14 @@ impl RuntimeHandle {
     fn stamp<T: Send + 'static>(
         &self,
         id: TaskId,
-        now: Instant,
+        now_nanos: u64,
         task: Task<T>,
     ) -> Arc<dyn TypedJob<T>> {
         let mut job = task.job;
         let core = Arc::get_mut(&mut job)
             .expect("a task is not shared before it is submitted")
             .core_mut();
-        core.submit(id, now);
+        core.submit(id, now_nanos);
         job
     }
 
@@ -723,7 +721,7 @@ impl RuntimeHandle {
             return refuse(back(held), 0, SubmitErrorKind::Full);
         }
         let first = self.shared.ledger.reserve_ids(n);
-        let now = Instant::now();
+        let now = crate::clock::now_nanos();
         for (k, job) in held.iter_mut().enumerate() {
             Arc::get_mut(job)
                 .expect("a task is not shared before it is submitted")
@@ -879,21 +877,29 @@ impl RuntimeHandle {
     pub fn metrics(&self) -> Metrics {
         let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2)
             .expect("valid histogram bounds");
+        // The ledger first: a task counted complete below was submitted
+        // before this read, so `in_flight` never overstates.
+        let t = self.shared.ledger.totals();
+        let unsettled: u64 = self.shared.nodes.iter().map(|n| n.unsettled()).sum();
         let mut nodes = Vec::with_capacity(self.shared.nodes.len());
         for n in &self.shared.nodes {
             let (m, h) = n.metrics();
             let _ = hist.add(h);
             nodes.push(m);
         }
-        let t = self.shared.ledger.totals();
         let node_completed: u64 = nodes.iter().map(|m| m.completed).sum();
         let totals = Totals {
             submitted: t.submitted,
-            completed: t.completed + node_completed,
+            completed: node_completed,
             failed: t.failed,
             cancelled: t.cancelled,
             retried: t.retried,
-            in_flight: t.live,
+            in_flight: t
+                .submitted
+                .saturating_sub(node_completed + t.failed + t.cancelled),
+            // The ledger holds completed tasks until their node settles
+            // them in a batch; they are no longer in flight.
+            live: t.live.saturating_sub(unsettled),
             restarts: self.shared.restarts.load(Ordering::Relaxed),
             migrations: nodes.iter().map(|m| m.migrations_in).sum(),
         };

@@ -530,7 +530,7 @@ impl Supervisor {
                 self.on_node_down(node.id, generation, DownReason::Hung, ctx);
                 continue;
             }
-            for (job, attempt) in node.take_timed_out(now) {
+            for (job, attempt) in node.take_timed_out(crate::clock::now_nanos()) {
                 tracing::debug!(node = %node.id, task = %job.core().id, attempt, "attempt timed out");
                 self.fail_attempt(
                     node,
