@@ -1,18 +1,27 @@
 //! The ledger: every task that has not reached a terminal state, and the
 //! totals of those that have.
 //!
-//! Live jobs sit in sharded slabs. Admission gives each job a slot (no
-//! hashing: the slot's address is stored in the job), and a job leaves the
-//! ledger exactly once, by [`Ledger::settle`]: the totals count only settles
-//! that found the job still in its slot, so a racing second settle of the same
-//! task counts nothing.
+//! Accepted jobs are kept in *cohorts*, one per submitted batch (a single
+//! submission is a cohort of one), in sharded slabs. Each job stores its
+//! cohort's slot. A job leaves the ledger exactly once: whoever settles it
+//! first swaps its slot for [`SETTLED`] ([`Ledger::claim`]); only that
+//! party counts it and lowers its cohort's count of unsettled jobs, and
+//! executors do that lowering for a whole run of completions at once. A
+//! cohort is dropped when its count reaches zero, and compacted (settled
+//! jobs let go) whenever it halves, so a straggler does not keep a whole
+//! batch alive.
+//!
+//! So the data path touches no shared ledger memory per task: one swap on
+//! the job's own word when it ends, one lock per cohort per flush.
 
 use crate::job::{JobCore, JobRef, Phase};
 use crate::sync::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 const SHARDS: usize = 16;
+
+/// A job's ledger slot once it has been settled (and before admission).
+pub(crate) const SETTLED: u64 = u64::MAX;
 
 /// How a task left the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,40 +36,74 @@ pub(crate) struct LedgerTotals {
     pub(crate) failed: u64,
     pub(crate) cancelled: u64,
     pub(crate) retried: u64,
+    /// Admitted jobs not yet settled.
     pub(crate) live: u64,
+}
+
+/// The jobs of one submission.
+struct Cohort {
+    jobs: Vec<JobRef>,
+    /// Of `jobs`, how many are not yet settled.
+    unsettled: usize,
+    generation: u32,
 }
 
 #[derive(Default)]
 struct Slab {
-    slots: Vec<Option<JobRef>>,
+    cohorts: Vec<Option<Cohort>>,
     free: Vec<u32>,
+    /// Unsettled jobs over all cohorts here.
     live: usize,
+    next_generation: u32,
+}
+
+/// `(generation << 32) | (index << 4) | shard`; generations stay below
+/// 2³¹, so no slot equals [`SETTLED`].
+fn pack_slot(shard: usize, index: u32, generation: u32) -> u64 {
+    debug_assert!(shard < SHARDS && index < (1 << 28));
+    (u64::from(generation) << 32) | (u64::from(index) << 4) | shard as u64
+}
+
+fn unpack_slot(slot: u64) -> (usize, usize, u32) {
+    (
+        (slot & 0xf) as usize,
+        ((slot >> 4) & 0x0fff_ffff) as usize,
+        (slot >> 32) as u32,
+    )
 }
 
 impl Slab {
-    /// The index the next [`insert`](Slab::insert) will use.
-    fn next_index(&self) -> u32 {
-        match self.free.last() {
-            Some(&i) => i,
-            None => self.slots.len() as u32,
+    /// Lowers the count of the cohort at `index` by `n`. Returns jobs to
+    /// drop (outside the lock): the whole cohort when none is left, the
+    /// settled ones when it has halved.
+    fn release(&mut self, index: usize, generation: u32, n: usize) -> Vec<JobRef> {
+        let Some(Some(cohort)) = self.cohorts.get_mut(index) else {
+            return Vec::new();
+        };
+        if cohort.generation != generation {
+            // Drained (shutdown) and the slot reused: nothing of ours here.
+            return Vec::new();
         }
-    }
-
-    fn insert(&mut self, job: JobRef) -> u32 {
-        self.live += 1;
-        match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(job);
-                i
-            }
-            None => {
-                self.slots.push(Some(job));
-                (self.slots.len() - 1) as u32
-            }
+        let n = n.min(cohort.unsettled);
+        cohort.unsettled -= n;
+        self.live -= n;
+        if cohort.unsettled == 0 {
+            let gone = self.cohorts[index].take().expect("checked above");
+            self.free.push(index as u32);
+            return gone.jobs;
         }
+        if cohort.jobs.len() >= 8 && cohort.unsettled * 2 <= cohort.jobs.len() {
+            let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut cohort.jobs)
+                .into_iter()
+                .partition(|j| j.core().ledger_slot.load(Ordering::Acquire) != SETTLED);
+            cohort.jobs = keep;
+            return gone;
+        }
+        Vec::new()
     }
 }
 
+/// The record of every accepted task.
 pub(crate) struct Ledger {
     shards: Box<[Mutex<Slab>]>,
     next_shard: AtomicUsize,
@@ -69,7 +112,6 @@ pub(crate) struct Ledger {
     failed: AtomicU64,
     cancelled: AtomicU64,
     retried: AtomicU64,
-    /// Submitters waiting for room (`submit_wait`).
     waiters: AtomicUsize,
     space: Condvar,
     space_lock: Mutex<()>,
@@ -81,10 +123,6 @@ impl std::fmt::Debug for Ledger {
             .field("totals", &self.totals())
             .finish_non_exhaustive()
     }
-}
-
-fn pack_slot(shard: usize, index: u32) -> u64 {
-    ((shard as u64) << 32) | u64::from(index)
 }
 
 impl Ledger {
@@ -125,130 +163,140 @@ impl Ledger {
         self.next_id.fetch_add(n, Ordering::Relaxed)
     }
 
-    /// Records newly accepted jobs. A batch goes into one shard (one lock),
-    /// and batches rotate over the shards; executors settle neighbouring jobs
-    /// of one batch together, so they too take that shard's lock once per
-    /// flush.
-    pub(crate) fn admit(&self, jobs: impl ExactSizeIterator<Item = JobRef>) {
+    /// Records newly accepted jobs as one cohort, under one lock; cohorts
+    /// rotate over the shards.
+    pub(crate) fn admit(&self, jobs: Vec<JobRef>) {
         let n = jobs.len();
         if n == 0 {
             return;
         }
         let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
         let mut slab = self.shards[shard].lock();
-        for job in jobs {
-            job.core()
-                .ledger_slot
-                .store(pack_slot(shard, slab.next_index()), Ordering::Relaxed);
-            slab.insert(job);
+        let generation = slab.next_generation;
+        slab.next_generation = (generation + 1) & 0x7fff_ffff;
+        let index = match slab.free.pop() {
+            Some(i) => i,
+            None => {
+                slab.cohorts.push(None);
+                (slab.cohorts.len() - 1) as u32
+            }
+        };
+        let slot = pack_slot(shard, index, generation);
+        for job in &jobs {
+            job.core().ledger_slot.store(slot, Ordering::Release);
         }
+        slab.cohorts[index as usize] = Some(Cohort {
+            jobs,
+            unsettled: n,
+            generation,
+        });
+        slab.live += n;
         drop(slab);
         self.submitted.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Takes a job out of its slot; true if it was still there.
-    fn remove(&self, core: &JobCore) -> bool {
-        let slot = core.ledger_slot.load(Ordering::Relaxed);
-        let (shard, index) = ((slot >> 32) as usize, slot as u32);
-        let mut slab = self.shards[shard].lock();
-        let cell = &mut slab.slots[index as usize];
-        if cell.as_ref().is_some_and(|j| std::ptr::eq(j.core(), core)) {
-            *cell = None;
-            slab.free.push(index);
-            slab.live -= 1;
-            drop(slab);
-            self.notify_space();
-            true
-        } else {
-            false
-        }
+    /// Takes the right to settle a job: true for exactly one caller, and
+    /// only for an admitted job. Returns the job's cohort slot, to
+    /// [`release`](Ledger::release) now or later.
+    pub(crate) fn claim(&self, core: &JobCore) -> Option<u64> {
+        let slot = core.ledger_slot.swap(SETTLED, Ordering::AcqRel);
+        (slot != SETTLED).then_some(slot)
     }
 
-    /// Removes a job that reached a terminal state and counts it. Returns
-    /// whether it was still live (and so counted now).
+    /// Lowers the unsettled count of the cohort at `slot` by `n` claimed
+    /// jobs.
+    pub(crate) fn release(&self, slot: u64, n: usize) {
+        let (shard, index, generation) = unpack_slot(slot);
+        let dropped = self.shards[shard].lock().release(index, generation, n);
+        drop(dropped);
+        self.notify_space();
+    }
+
+    /// Settles a failed or cancelled job. True if this call did it (and
+    /// counted it).
     pub(crate) fn settle(&self, core: &JobCore, how: Settled) -> bool {
-        let removed = self.remove(core);
-        if removed {
-            let counter = match how {
-                Settled::Failed => &self.failed,
-                Settled::Cancelled => &self.cancelled,
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        removed
+        let Some(slot) = self.claim(core) else {
+            return false;
+        };
+        self.release(slot, 1);
+        let counter = match how {
+            Settled::Failed => &self.failed,
+            Settled::Cancelled => &self.cancelled,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
-    /// Removes one completed job; the caller counts it. True if it was live.
+    /// Settles one completed job (its node counts it). True if this call
+    /// did it.
     pub(crate) fn settle_completed(&self, core: &JobCore) -> bool {
-        self.remove(core)
+        match self.claim(core) {
+            Some(slot) => {
+                self.release(slot, 1);
+                true
+            }
+            None => false,
+        }
     }
 
-    /// Settles a job some holder let go of because its state moved on: only
-    /// a cancellation is settled here. A job claimed by someone else (a
-    /// joining parent runs its child inline) is theirs to settle.
     pub(crate) fn reap_if_cancelled(&self, core: &JobCore) {
         if core.phase() == Phase::Cancelled {
             self.settle(core, Settled::Cancelled);
         }
     }
 
-    /// Settles many completions at once, one lock per shard; returns how
-    /// many were still live. Empties `jobs`.
-    pub(crate) fn settle_completed_batch(&self, jobs: &mut Vec<JobRef>) -> u64 {
-        let mut removed = 0;
+    /// Releases the cohort slots of claimed jobs, one lock per run of the
+    /// same cohort. Empties `slots`.
+    pub(crate) fn release_all(&self, slots: &mut Vec<u64>) {
         let mut i = 0;
-        while i < jobs.len() {
-            let shard = (jobs[i].core().ledger_slot.load(Ordering::Relaxed) >> 32) as usize;
-            let mut slab = self.shards[shard].lock();
-            // Neighbouring jobs mostly share a shard: take each lock once
-            // per run of them.
-            while i < jobs.len() {
-                let core = jobs[i].core();
-                let slot = core.ledger_slot.load(Ordering::Relaxed);
-                if (slot >> 32) as usize != shard {
-                    break;
-                }
-                let index = slot as u32;
-                let cell = &mut slab.slots[index as usize];
-                if cell.as_ref().is_some_and(|j| Arc::ptr_eq(j, &jobs[i])) {
-                    *cell = None;
-                    slab.free.push(index);
-                    slab.live -= 1;
-                    removed += 1;
-                }
-                i += 1;
-            }
+        while i < slots.len() {
+            let slot = slots[i];
+            let run = slots[i..].iter().take_while(|&&s| s == slot).count();
+            let (shard, index, generation) = unpack_slot(slot);
+            let dropped = self.shards[shard].lock().release(index, generation, run);
+            drop(dropped);
+            i += run;
         }
-        jobs.clear();
-        if removed > 0 {
-            self.notify_space();
-        }
-        removed
+        slots.clear();
+        self.notify_space();
     }
 
     pub(crate) fn note_retry(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Number of live (unfinished) tasks.
+    /// Admitted jobs not yet settled.
     pub(crate) fn live(&self) -> usize {
         self.shards.iter().map(|s| s.lock().live).sum()
     }
 
-    /// Removes and returns every live job, in id order.
+    /// Empties the ledger, claiming every job not yet settled: the caller
+    /// now settles them. In id order.
     pub(crate) fn drain_live(&self) -> Vec<JobRef> {
         let mut all: Vec<JobRef> = Vec::new();
         for shard in self.shards.iter() {
-            let mut slab = shard.lock();
-            all.extend(slab.slots.drain(..).flatten());
-            slab.free.clear();
-            slab.live = 0;
+            let cohorts: Vec<Cohort> = {
+                let mut slab = shard.lock();
+                slab.free.clear();
+                slab.live = 0;
+                std::mem::take(&mut slab.cohorts)
+                    .into_iter()
+                    .flatten()
+                    .collect()
+            };
+            for c in cohorts {
+                all.extend(
+                    c.jobs
+                        .into_iter()
+                        .filter(|j| self.claim(j.core()).is_some()),
+                );
+            }
         }
         all.sort_by_key(|j| j.core().id);
         all
     }
 
-    /// Totals but completions, which each node counts (see `RunEnv::completed`).
+    /// Totals, with the live count (takes every shard lock).
     pub(crate) fn totals(&self) -> LedgerTotals {
         LedgerTotals {
             live: self.live() as u64,
@@ -256,7 +304,8 @@ impl Ledger {
         }
     }
 
-    /// Totals without the live count (no locks); for the submit path.
+    /// Totals without the live count: counters only, no lock. Completions
+    /// are counted by the nodes (see `RunEnv::completed`).
     pub(crate) fn totals_fast(&self) -> LedgerTotals {
         LedgerTotals {
             submitted: self.submitted.load(Ordering::Relaxed),
@@ -271,7 +320,7 @@ impl Ledger {
         self.cancelled.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Counts a job removed by a drain that had meanwhile ended. A
+    /// Counts a job claimed by a drain that had meanwhile ended. A
     /// completed one was counted by its node when it completed.
     pub(crate) fn count_terminal(&self, phase: Phase) {
         let counter = match phase {
@@ -280,5 +329,80 @@ impl Ledger {
             _ => &self.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TaskId;
+    use crate::job::{FnWork, TaskContext, TaskInner};
+    use crate::spec::{BoxError, PackedSpec};
+    use std::sync::Arc;
+
+    fn jobs(n: usize) -> Vec<JobRef> {
+        (0..n)
+            .map(|i| {
+                let mut core = crate::job::JobCore::unsubmitted(PackedSpec::default_spec());
+                core.submit(TaskId(i as u64), 0);
+                let work = FnWork::new(|_: &TaskContext<'_>| Ok::<_, BoxError>(()));
+                Arc::new(TaskInner::new(core, work)) as JobRef
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_job_is_settled_once_and_its_cohort_leaves_with_its_last_job() {
+        let ledger = Ledger::new();
+        let batch = jobs(3);
+        ledger.admit(batch.clone());
+        assert_eq!(ledger.live(), 3);
+        assert!(ledger.settle(batch[0].core(), Settled::Failed));
+        assert!(!ledger.settle(batch[0].core(), Settled::Failed), "twice");
+        assert!(!ledger.settle_completed(batch[0].core()), "twice");
+        let mut slots: Vec<u64> = batch[1..]
+            .iter()
+            .filter_map(|j| ledger.claim(j.core()))
+            .collect();
+        assert_eq!(slots.len(), 2);
+        assert_eq!(ledger.live(), 2, "claimed, not yet released");
+        ledger.release_all(&mut slots);
+        assert_eq!(ledger.live(), 0);
+        assert_eq!(ledger.totals().failed, 1);
+        // The cohort let go of its jobs: ours are the only references.
+        assert!(batch.iter().all(|j| Arc::strong_count(j) == 1));
+    }
+
+    #[test]
+    fn a_halved_cohort_lets_its_settled_jobs_go() {
+        let ledger = Ledger::new();
+        let batch = jobs(16);
+        ledger.admit(batch.clone());
+        for j in &batch[..8] {
+            assert!(ledger.settle_completed(j.core()));
+        }
+        assert!(batch[..8].iter().all(|j| Arc::strong_count(j) == 1));
+        assert!(batch[8..].iter().all(|j| Arc::strong_count(j) == 2));
+        assert_eq!(ledger.live(), 8);
+    }
+
+    #[test]
+    fn a_drain_claims_only_unsettled_jobs_and_late_releases_are_harmless() {
+        let ledger = Ledger::new();
+        let a = jobs(4);
+        ledger.admit(a.clone());
+        let early = ledger.claim(a[0].core()).expect("first claim");
+        assert!(ledger.settle(a[1].core(), Settled::Cancelled));
+        let drained = ledger.drain_live();
+        assert_eq!(drained.len(), 2);
+        assert_eq!(ledger.live(), 0);
+        // New cohorts, one per shard, so one reuses the drained slot under
+        // a new generation; the stale release must not touch it.
+        let b: Vec<Vec<JobRef>> = (0..SHARDS).map(|_| jobs(2)).collect();
+        for c in &b {
+            ledger.admit(c.clone());
+        }
+        ledger.release(early, 1);
+        assert_eq!(ledger.live(), 2 * SHARDS);
     }
 }

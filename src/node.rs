@@ -644,10 +644,12 @@ impl NodeShared {
         (m, st.latency.clone())
     }
 
-    fn flush_completed(&self, done: &mut Vec<JobRef>) {
+    /// Releases the ledger slots of jobs this executor completed and
+    /// claimed (counted as completed already, see `RunEnv::completed`).
+    fn flush_completed(&self, done: &mut Vec<u64>) {
         if !done.is_empty() {
-            // Counted as completed when they completed (`RunEnv::completed`).
-            let n = self.ledger.settle_completed_batch(done);
+            let n = done.len() as u64;
+            self.ledger.release_all(done);
             self.counters.settled.fetch_add(n, Ordering::Relaxed);
         }
     }
@@ -733,8 +735,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut finished: Option<Finished> = None;
     // One clock read per task: the end of one attempt starts the next.
     let mut now = clock::now_nanos();
-    // Completions leave the ledger in batches: one lock per shard per flush.
-    let mut done: Vec<JobRef> = Vec::with_capacity(SETTLE_BATCH);
+    // Completions leave the ledger in batches: one lock per cohort per flush.
+    let mut done: Vec<u64> = Vec::with_capacity(SETTLE_BATCH);
     let (mut unload, mut unloads) = (0u64, 0usize);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
@@ -831,7 +833,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {
-                done.push(JobRef::clone(&job));
+                if let Some(slot) = node.ledger.claim(core) {
+                    done.push(slot);
+                }
                 if done.len() >= SETTLE_BATCH {
                     node.flush_completed(&mut done);
                 }

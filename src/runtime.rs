@@ -658,9 +658,7 @@ impl RuntimeHandle {
         let id = TaskId(self.shared.ledger.reserve_ids(1));
         let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
-        self.shared
-            .ledger
-            .admit(std::iter::once(JobRef::clone(&job)));
+        self.shared.ledger.admit(vec![JobRef::clone(&job)]);
         let unplaced = match pin {
             Some(node) => self.shared.nodes[node.0].push_one(job).err(),
             None => Some(job),
@@ -729,7 +727,7 @@ impl RuntimeHandle {
                 .submit(TaskId(first + k as u64), now);
         }
         let refs = || held.iter().map(|j| Arc::clone(j) as JobRef);
-        self.shared.ledger.admit(refs());
+        self.shared.ledger.admit(refs().collect());
         let placed = match pin {
             Some(node) => self.shared.nodes[node.0].push_batch(refs()).is_ok(),
             None => false,
