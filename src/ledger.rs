@@ -73,9 +73,9 @@ fn unpack_slot(slot: u64) -> (usize, usize, u32) {
 }
 
 impl Slab {
-    /// Lowers the count of the cohort at `index` by `n`. Returns jobs to
-    /// drop (outside the lock): the whole cohort when none is left, the
-    /// settled ones when it has halved.
+    /// Lowers the count of the cohort at `index` by `n`. Returns the
+    /// cohort's jobs when none is left unsettled, to drop outside the lock;
+    /// lets go of the settled ones when it has halved.
     fn release(&mut self, index: usize, generation: u32, n: usize) -> Vec<JobRef> {
         let Some(Some(cohort)) = self.cohorts.get_mut(index) else {
             return Vec::new();
@@ -93,11 +93,9 @@ impl Slab {
             return gone.jobs;
         }
         if cohort.jobs.len() >= 8 && cohort.unsettled * 2 <= cohort.jobs.len() {
-            let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut cohort.jobs)
-                .into_iter()
-                .partition(|j| j.core().ledger_slot.load(Ordering::Acquire) != SETTLED);
-            cohort.jobs = keep;
-            return gone;
+            cohort
+                .jobs
+                .retain(|j| j.core().ledger_slot.load(Ordering::Acquire) != SETTLED);
         }
         Vec::new()
     }
@@ -106,6 +104,9 @@ impl Slab {
 /// The record of every accepted task.
 pub(crate) struct Ledger {
     shards: Box<[Mutex<Slab>]>,
+    /// Emptied cohort vectors, reused: a batch's vector is large enough
+    /// for the allocator to treat it slowly.
+    spare: Mutex<Vec<Vec<JobRef>>>,
     next_shard: AtomicUsize,
     next_id: AtomicU64,
     submitted: AtomicU64,
@@ -129,6 +130,7 @@ impl Ledger {
     pub(crate) fn new() -> Self {
         Ledger {
             shards: (0..SHARDS).map(|_| Mutex::new(Slab::default())).collect(),
+            spare: Mutex::new(Vec::new()),
             next_shard: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             submitted: AtomicU64::new(0),
@@ -161,6 +163,25 @@ impl Ledger {
     /// Reserves `n` consecutive task ids.
     pub(crate) fn reserve_ids(&self, n: u64) -> u64 {
         self.next_id.fetch_add(n, Ordering::Relaxed)
+    }
+
+    /// Records newly accepted jobs as one cohort (in a reused vector).
+    pub(crate) fn admit_iter(&self, jobs: impl Iterator<Item = JobRef>) {
+        let mut v = self.spare.lock().pop().unwrap_or_default();
+        v.extend(jobs);
+        self.admit(v);
+    }
+
+    /// Empties a cohort's vector of jobs and keeps it for reuse.
+    fn recycle(&self, mut jobs: Vec<JobRef>) {
+        if jobs.capacity() == 0 {
+            return;
+        }
+        jobs.clear();
+        let mut spare = self.spare.lock();
+        if spare.len() < 8 && jobs.capacity() <= 1 << 16 {
+            spare.push(jobs);
+        }
     }
 
     /// Records newly accepted jobs as one cohort, under one lock; cohorts
@@ -208,7 +229,7 @@ impl Ledger {
     pub(crate) fn release(&self, slot: u64, n: usize) {
         let (shard, index, generation) = unpack_slot(slot);
         let dropped = self.shards[shard].lock().release(index, generation, n);
-        drop(dropped);
+        self.recycle(dropped);
         self.notify_space();
     }
 
@@ -254,7 +275,7 @@ impl Ledger {
             let run = slots[i..].iter().take_while(|&&s| s == slot).count();
             let (shard, index, generation) = unpack_slot(slot);
             let dropped = self.shards[shard].lock().release(index, generation, run);
-            drop(dropped);
+            self.recycle(dropped);
             i += run;
         }
         slots.clear();

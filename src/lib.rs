@@ -67,6 +67,7 @@
 mod balancer;
 mod clock;
 mod config;
+mod dispatch;
 mod drift;
 mod durations;
 mod error;

@@ -9,6 +9,7 @@ use crate::config::{
     RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
 };
+use crate::dispatch::{Backlog, Dispatcher};
 use crate::error::{
     BuildError, CancelReason, Infeasibility, InjectError, SubmitBatchError, SubmitError,
     SubmitErrorKind, TaskError,
@@ -307,6 +308,8 @@ impl Builder {
                 n.enable_feedback();
             }
         }
+        let dispatcher = Arc::new(Mutex::new(Dispatcher::new(policy)));
+        let backlog = Arc::new(Backlog::default());
         let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
         let drain_scheduled = Arc::new(AtomicBool::new(false));
         let restarts = Arc::new(AtomicU64::new(0));
@@ -339,6 +342,8 @@ impl Builder {
         let (started_tx, started_rx) = crossbeam_channel::bounded(1);
         let thread_nodes = nodes.clone();
         let thread_ledger = Arc::clone(&ledger);
+        let thread_dispatcher = Arc::clone(&dispatcher);
+        let thread_backlog = Arc::clone(&backlog);
         let thread_drain = Arc::clone(&drain_scheduled);
         let thread_restarts = Arc::clone(&restarts);
         let thread_rounds = Arc::clone(&rounds);
@@ -353,7 +358,8 @@ impl Builder {
                     arbiters: handles,
                     directory: Arc::clone(&directory),
                     ledger: thread_ledger,
-                    policy,
+                    dispatcher: thread_dispatcher,
+                    backlog: thread_backlog,
                     discipline,
                     inbox: inbox_rx,
                     drain_scheduled: thread_drain,
@@ -373,6 +379,10 @@ impl Builder {
                         thread_rounds,
                     )
                     .start();
+                    // Nodes start in the supervisor's `started`, which runs
+                    // before it handles any message: once this is answered,
+                    // every node accepts work, and `build` can return.
+                    let _ = supervisor.send(Drain).await;
                     (supervisor, balancer)
                 });
                 let _ = started_tx.send((supervisor, balancer, System::current()));
@@ -393,6 +403,8 @@ impl Builder {
             nodes,
             inbox: inbox_tx,
             drain_scheduled,
+            dispatcher,
+            backlog,
             supervisor,
             balancer,
             system,
@@ -440,6 +452,8 @@ pub(crate) struct Shared {
     nodes: Vec<Arc<NodeShared>>,
     inbox: Sender<Inbound>,
     drain_scheduled: Arc<AtomicBool>,
+    dispatcher: Arc<Mutex<Dispatcher>>,
+    backlog: Arc<Backlog>,
     supervisor: Addr<Supervisor>,
     balancer: Addr<Balancer>,
     system: System,
@@ -659,12 +673,13 @@ impl RuntimeHandle {
         let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared.ledger.admit(vec![JobRef::clone(&job)]);
-        let unplaced = match pin {
-            Some(node) => self.shared.nodes[node.0].push_one(job).err(),
-            None => Some(job),
-        };
-        if let Some(job) = unplaced {
-            self.send_to_supervisor(Inbound::One(job));
+        match pin {
+            Some(node) => {
+                if let Err(job) = self.shared.nodes[node.0].push_one(job) {
+                    self.send_to_supervisor(Inbound::One(job));
+                }
+            }
+            None => self.place(std::iter::once(job)),
         }
         drop(state);
         Ok(TaskHandle { inner })
@@ -727,19 +742,70 @@ impl RuntimeHandle {
                 .submit(TaskId(first + k as u64), now);
         }
         let refs = || held.iter().map(|j| Arc::clone(j) as JobRef);
-        self.shared.ledger.admit(refs().collect());
-        let placed = match pin {
-            Some(node) => self.shared.nodes[node.0].push_batch(refs()).is_ok(),
-            None => false,
-        };
-        if !placed {
-            self.send_to_supervisor(Inbound::Many(refs().collect()));
+        self.shared.ledger.admit_iter(refs());
+        match pin {
+            Some(node) => {
+                if let Err(back) = self.shared.nodes[node.0].push_batch(refs()) {
+                    self.send_to_supervisor(Inbound::Many(back.collect()));
+                }
+            }
+            None => self.place(refs()),
         }
         drop(state);
         Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
     }
 
+    /// Places jobs (`Pending`, in order) on nodes: here and now when
+    /// nothing waits at the supervisor and no one else is placing, through
+    /// the supervisor otherwise (and for whatever cannot be placed now).
+    fn place(&self, jobs: impl Iterator<Item = JobRef>) {
+        thread_local! {
+            /// The batch being placed: its buffer is kept for the next one.
+            static BATCH: std::cell::RefCell<Vec<JobRef>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let direct = if self.shared.backlog.is_empty() {
+            self.shared.dispatcher.try_lock()
+        } else {
+            None
+        };
+        let jobs: Vec<JobRef> = match direct {
+            Some(mut d) => BATCH.with(|b| {
+                let Ok(mut batch) = b.try_borrow_mut() else {
+                    // Re-entered (a policy that submits?): no scratch.
+                    let mut batch: Vec<JobRef> = jobs.collect();
+                    let mut held = Vec::new();
+                    d.place(
+                        &self.shared.nodes,
+                        &self.shared.ledger,
+                        &mut batch,
+                        &mut held,
+                    );
+                    return held;
+                };
+                batch.extend(jobs);
+                let mut held = Vec::new();
+                d.place(
+                    &self.shared.nodes,
+                    &self.shared.ledger,
+                    &mut batch,
+                    &mut held,
+                );
+                held
+            }),
+            None => jobs.collect(),
+        };
+        if !jobs.is_empty() {
+            self.send_to_supervisor(Inbound::Many(jobs));
+        }
+    }
+
     fn send_to_supervisor(&self, jobs: Inbound) {
+        let n = match &jobs {
+            Inbound::One(_) => 1,
+            Inbound::Many(v) => v.len(),
+        };
+        // Counted before it is visible, so no submitter places around it.
+        self.shared.backlog.add(n);
         // The receiver lives as long as the supervisor; if it is gone the
         // runtime is stopping and shutdown settles these from the ledger.
         let _ = self.shared.inbox.send(jobs);

@@ -155,6 +155,9 @@ impl Default for SpecExtra {
     }
 }
 
+/// [`TaskKind::Unspecified`], to lend.
+pub(crate) static UNSPECIFIED: TaskKind = TaskKind::Unspecified;
+
 static DEFAULT_EXTRA: SpecExtra = SpecExtra {
     kind: TaskKind::Unspecified,
     demand: Resources::ZERO,

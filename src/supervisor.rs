@@ -8,6 +8,7 @@
 //! queue discipline, asks the policy for a batch allocation, and pushes each
 //! node's share into that node's queue in one locked step.
 
+use crate::dispatch::{Backlog, Dispatcher};
 use crate::error::{AttemptFailure, TaskError};
 use crate::fault::{Fault, SpeedChange};
 use crate::ids::NodeId;
@@ -17,11 +18,11 @@ use crate::node::{
     count_failed, requeue_evicted, start_node, ActorFault, DownReason, NodeDirectory, NodeEvent,
     NodeShared, Ping, StopNode,
 };
-use crate::policy::{NodeView, Policy, TaskView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::supervision::{
     restart_set, Escalation, Health, RestartPolicy, RestartWindow, SupervisionConfig,
 };
+use crate::sync::Mutex;
 use actix::prelude::*;
 use crossbeam_channel::Receiver;
 use rand::SeedableRng;
@@ -29,8 +30,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Largest share pushed into one node under one lock.
-const PUSH_CHUNK: usize = 4096;
 /// Largest batch handed to the policy at once.
 const ALLOCATE_CHUNK: usize = 16_384;
 
@@ -79,7 +78,8 @@ pub(crate) struct Supervisor {
     arbiters: Vec<ArbiterHandle>,
     directory: NodeDirectory,
     ledger: Arc<Ledger>,
-    policy: Box<dyn Policy>,
+    dispatcher: Arc<Mutex<Dispatcher>>,
+    backlog: Arc<Backlog>,
     pending: DisciplineQueue<JobRef>,
     inbox: Receiver<Inbound>,
     drain_scheduled: Arc<AtomicBool>,
@@ -94,7 +94,6 @@ pub(crate) struct Supervisor {
     epoch: Instant,
     speed_changes: Vec<SpeedChange>,
     stopping: bool,
-    scratch_choice: Vec<Option<usize>>,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -102,7 +101,7 @@ impl std::fmt::Debug for Supervisor {
         f.debug_struct("Supervisor")
             .field("nodes", &self.nodes.len())
             .field("pending", &self.pending.len())
-            .field("policy", &self.policy.name())
+            .field("policy", &self.dispatcher.lock().policy_name())
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +112,8 @@ pub(crate) struct SupervisorParts {
     pub(crate) arbiters: Vec<ArbiterHandle>,
     pub(crate) directory: NodeDirectory,
     pub(crate) ledger: Arc<Ledger>,
-    pub(crate) policy: Box<dyn Policy>,
+    pub(crate) dispatcher: Arc<Mutex<Dispatcher>>,
+    pub(crate) backlog: Arc<Backlog>,
     pub(crate) discipline: Discipline,
     pub(crate) inbox: Receiver<Inbound>,
     pub(crate) drain_scheduled: Arc<AtomicBool>,
@@ -133,7 +133,8 @@ impl Supervisor {
             arbiters: parts.arbiters,
             directory: parts.directory,
             ledger: parts.ledger,
-            policy: parts.policy,
+            dispatcher: parts.dispatcher,
+            backlog: parts.backlog,
             pending: DisciplineQueue::new(parts.discipline),
             inbox: parts.inbox,
             drain_scheduled: parts.drain_scheduled,
@@ -147,7 +148,6 @@ impl Supervisor {
             epoch: parts.epoch,
             speed_changes: parts.speed_changes,
             stopping: false,
-            scratch_choice: Vec::new(),
         }
     }
 
@@ -167,6 +167,7 @@ impl Supervisor {
         self.drain_scheduled.store(false, Ordering::SeqCst);
         while let Ok(inbound) = self.inbox.try_recv() {
             match inbound {
+                // Counted in the backlog by their sender.
                 Inbound::One(job) => self.pending.push(job.core().key(), job),
                 Inbound::Many(batch) => {
                     for job in batch {
@@ -177,16 +178,11 @@ impl Supervisor {
         }
     }
 
-    /// Hands completions recorded by the nodes to a learning policy.
-    fn feed_policy(&mut self) {
-        if !self.policy.wants_feedback() {
-            return;
-        }
-        for node in &self.nodes {
-            for fb in node.take_feedback() {
-                self.policy.observe(&fb);
-            }
-        }
+    /// Puts a job that did not come through the inbox (a retry, a job
+    /// taken back from a node) into the pending queue.
+    fn hold(&mut self, job: JobRef) {
+        self.backlog.add(1);
+        self.pending.push(job.core().key(), job);
     }
 
     /// Allocates pending jobs to available nodes and pushes them.
@@ -194,87 +190,32 @@ impl Supervisor {
         if self.stopping || self.pending.is_empty() {
             return;
         }
-        self.feed_policy();
-        let mut views: Vec<NodeView> = self.nodes.iter().map(|n| n.view()).collect();
+        let taken = self.pending.len();
         let mut held: Vec<JobRef> = Vec::new();
-        while !self.pending.is_empty() {
+        {
+            let mut dispatcher = self.dispatcher.lock();
             let mut batch = Vec::with_capacity(self.pending.len().min(ALLOCATE_CHUNK));
-            while batch.len() < ALLOCATE_CHUNK {
-                match self.pending.pop() {
-                    Some(job) => {
-                        if job.core().phase() == Phase::Pending {
-                            batch.push(job);
-                        } else {
-                            // Cancelled, or claimed by a joining parent.
-                            self.ledger.reap_if_cancelled(job.core());
-                        }
+            while !self.pending.is_empty() {
+                while batch.len() < ALLOCATE_CHUNK {
+                    match self.pending.pop() {
+                        Some(job) => batch.push(job),
+                        None => break,
                     }
-                    None => break,
                 }
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let tasks: Vec<TaskView<'_>> = batch
-                .iter()
-                .map(|j| {
-                    let c = j.core();
-                    TaskView {
-                        id: c.id,
-                        kind: c.spec.kind(),
-                        cost: c.spec.cost(),
-                        demand: c.spec.demand(),
-                        priority: c.spec.priority(),
-                    }
-                })
-                .collect();
-            let mut choice = std::mem::take(&mut self.scratch_choice);
-            let _span = tracing::trace_span!("task.allocate", tasks = tasks.len()).entered();
-            self.policy.allocate(&tasks, &mut views, &mut choice);
-            drop(tasks);
-            let mut per_node: Vec<Vec<JobRef>> = vec![Vec::new(); self.nodes.len()];
-            for (job, pick) in batch.into_iter().zip(choice.iter().copied()) {
-                let demand = job.core().spec.demand();
-                let ok = |j: usize| views[j].available && demand.fits_in(&views[j].capacity);
-                let target = match pick {
-                    Some(j) if j < views.len() && ok(j) => Some(j),
-                    _ => (0..views.len()).find(|&j| ok(j)),
-                };
-                match target {
-                    Some(j) => per_node[j].push(job),
-                    None => held.push(job),
-                }
-            }
-            self.scratch_choice = choice;
-            for (j, jobs) in per_node.into_iter().enumerate() {
-                if !jobs.is_empty() {
-                    self.push_to(j, jobs, &mut held);
-                }
+                dispatcher.place(&self.nodes, &self.ledger, &mut batch, &mut held);
             }
         }
+        let mut kept = 0;
         for job in held {
             if self.can_ever_run(&job) {
                 self.pending.push(job.core().key(), job);
+                kept += 1;
             } else {
                 self.fail_unschedulable(&job);
             }
         }
-    }
-
-    fn push_to(&self, j: usize, mut jobs: Vec<JobRef>, held: &mut Vec<JobRef>) {
-        while !jobs.is_empty() {
-            let rest = if jobs.len() > PUSH_CHUNK {
-                jobs.split_off(PUSH_CHUNK)
-            } else {
-                Vec::new()
-            };
-            if let Err(back) = self.nodes[j].push_batch(jobs) {
-                held.extend(back);
-                held.extend(rest);
-                return;
-            }
-            jobs = rest;
-        }
+        // Lowered only now, after the placed jobs are in node queues.
+        self.backlog.sub(taken - kept);
     }
 
     /// Whether some node that is not retired could ever host the job.
@@ -306,7 +247,7 @@ impl Supervisor {
         let evicted = node.evict_all();
         let (n_queued, n_running) = (evicted.queued.len(), evicted.running.len());
         for job in requeue_evicted(&self.ledger, evicted.queued) {
-            self.pending.push(job.core().key(), job);
+            self.hold(job);
         }
         for (job, attempt) in evicted.running {
             self.fail_attempt(
@@ -479,11 +420,11 @@ impl Supervisor {
     fn schedule_retry(&mut self, job: JobRef, ctx: &mut Context<Self>) {
         let delay = self.retry_backoff(job.core().attempt());
         if delay.is_zero() {
-            self.pending.push(job.core().key(), job);
+            self.hold(job);
             return;
         }
         ctx.run_later(delay, move |act, _| {
-            act.pending.push(job.core().key(), job);
+            act.hold(job);
             act.dispatch();
         });
     }
@@ -505,7 +446,7 @@ impl Supervisor {
         if self.stopping {
             return;
         }
-        self.feed_policy();
+        self.dispatcher.lock().feed_policy(&self.nodes);
         let now = Instant::now();
         let hang_timeout = self.config.supervision.hang_timeout;
         let nodes = self.nodes.clone();
@@ -617,7 +558,7 @@ impl Handler<NodeEvent> for Supervisor {
             }
             NodeEvent::Redispatch(jobs) => {
                 for job in jobs {
-                    self.pending.push(job.core().key(), job);
+                    self.hold(job);
                 }
                 self.dispatch();
             }
