@@ -1,8 +1,10 @@
 //! Message and task throughput, each allot path beside its baselines in the
 //! same criterion group.
 //!
-//! - `mailbox`: fire-and-forget messages into one node's mailbox, against
-//!   raw actix `do_send` and crossbeam-channel.
+//! - `mailbox`: fire-and-forget messages into one node's mailbox
+//!   (`submit_batch_detached_to`, or `submit_to` one at a time), against raw
+//!   actix `do_send` and crossbeam-channel; and the same batches with
+//!   handles.
 //! - `end_to_end`: no-op tasks, `submit_batch` until every result is
 //!   received, against `tokio::spawn` + await and rayon `scope.spawn`.
 
@@ -46,6 +48,13 @@ fn mailbox(c: &mut Criterion) {
             },
         );
     }
+    g.bench_function("allot_submit_batch_to_with_handles/1024", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| cases::allot_mailbox_handles(&h, N, 1024))
+                .sum()
+        })
+    });
     rt.shutdown();
     g.finish();
 }

@@ -27,7 +27,8 @@ struct Args {
     batch: usize,
     runs: usize,
     json: bool,
-    /// Run only this allot case, for profiling: `mailbox`, `single` or `e2e`.
+    /// Run only this allot case, for profiling: `mailbox`, `handles`,
+    /// `single` or `e2e`.
     profile: Option<String>,
 }
 
@@ -58,7 +59,7 @@ fn parse_args() -> Result<Args, String> {
             "--profile" => a.profile = Some(it.next().ok_or("--profile needs a case")?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|single|e2e]"
+                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|handles|single|e2e]"
                         .into(),
                 )
             }
@@ -66,6 +67,26 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
+}
+
+/// Every thread of this process with its time on a CPU so far, from
+/// `/proc/self/task/*/schedstat` (empty where there is none).
+fn thread_cpu_ns() -> Vec<(String, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+        if let Some(ns) = ns {
+            out.push((name.trim().to_owned(), ns));
+        }
+    }
+    out
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -90,14 +111,23 @@ fn main() {
         for _ in 0..runs {
             let d = match case.as_str() {
                 "mailbox" => cases::allot_mailbox(&h, n, args.batch),
+                "handles" => cases::allot_mailbox_handles(&h, n, args.batch),
                 "single" => cases::allot_mailbox(&h, n, 1),
                 "e2e" => cases::allot_e2e(&h, n, args.batch),
                 other => {
-                    eprintln!("unknown case `{other}` (mailbox, single, e2e)");
+                    eprintln!("unknown case `{other}` (mailbox, handles, single, e2e)");
                     std::process::exit(2);
                 }
             };
             println!("{case}: {:.2} M/s", n as f64 / d.as_secs_f64() / 1e6);
+        }
+        // CPU time per task and thread: steadier than wall time on a
+        // shared machine (Linux only).
+        let tasks = (n * runs) as f64;
+        for (name, ns) in thread_cpu_ns() {
+            if ns as f64 / tasks >= 1.0 {
+                println!("cpu {name:<18} {:>8.1} ns/task", ns as f64 / tasks);
+            }
         }
         rt.shutdown();
         return;
@@ -119,7 +149,7 @@ fn main() {
     let h = rt.handle().clone();
     let single_n = n.min(100_000);
     let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 8];
     for round in 0..=runs {
         let got = [
             rate(n, cases::crossbeam(n)),
@@ -129,6 +159,7 @@ fn main() {
             rate(n, cases::allot_mailbox(&h, n, args.batch)),
             rate(single_n, cases::allot_mailbox(&h, single_n, 1)),
             rate(n, cases::allot_e2e(&h, n, args.batch)),
+            rate(n, cases::allot_mailbox_handles(&h, n, args.batch)),
         ];
         if round > 0 {
             for (s, g) in samples.iter_mut().zip(got) {
@@ -141,8 +172,8 @@ fn main() {
     drop(tokio_rt);
     drop(pool);
     let m: Vec<f64> = samples.into_iter().map(median).collect();
-    let (crossbeam, actix, tokio, rayon, mailbox_batched, mailbox_single, e2e) =
-        (m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
+    let (crossbeam, actix, tokio, rayon, mailbox_batched, mailbox_single, e2e, mailbox_handles) =
+        (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
 
     let rows = [
         ("crossbeam-channel send", crossbeam),
@@ -150,6 +181,7 @@ fn main() {
         ("tokio::spawn + await", tokio),
         ("rayon scope.spawn", rayon),
         ("allot mailbox (batched)", mailbox_batched),
+        ("allot mailbox (batched, handles)", mailbox_handles),
         ("allot mailbox (one at a time)", mailbox_single),
         ("allot end-to-end (submit_batch)", e2e),
     ];

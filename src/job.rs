@@ -341,10 +341,14 @@ impl JobCore {
     /// Cancels the unfinished subtasks of attempts up to `attempt` (all when
     /// `None`): when an attempt ends, its children go with it, so no orphan
     /// result outlives the attempt that would have used it.
+    #[inline]
     pub(crate) fn end_children(&self, attempt: Option<u32>) {
-        if !self.has(HAS_CHILDREN) {
-            return;
+        if self.has(HAS_CHILDREN) {
+            self.end_children_slow(attempt);
         }
+    }
+
+    fn end_children_slow(&self, attempt: Option<u32>) {
         let ended: Vec<JobRef> = self.with_cold(0, |c| {
             let (gone, keep): (Vec<_>, Vec<_>) = c
                 .children
@@ -415,6 +419,10 @@ pub(crate) trait ErasedJob: Send + Sync + 'static {
     fn deliver_error(&self, error: TaskError);
     /// The job's spec and typed self, boxed as a [`HandedBack<T>`].
     fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send>;
+    /// The same job as an `Arc<dyn TypedJob<T>>`, boxed: how a refused
+    /// detached batch goes back to its caller as tasks.
+    fn into_typed(self: Arc<Self>) -> Box<dyn Any + Send>;
+    fn core_mut(&mut self) -> &mut JobCore;
 }
 
 pub(crate) type JobRef = Arc<dyn ErasedJob>;
@@ -670,7 +678,6 @@ pub(crate) trait TypedJob<T>: ErasedJob {
         self.cell().is_ready(self.core())
     }
 
-    fn core_mut(&mut self) -> &mut JobCore;
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
 }
 
@@ -695,10 +702,6 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
 impl<T: Send + 'static, W: Work<T>> TypedJob<T> for TaskInner<T, W> {
     fn cell(&self) -> &ResultCell<T> {
         &self.cell
-    }
-
-    fn core_mut(&mut self) -> &mut JobCore {
-        &mut self.core
     }
 
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
@@ -765,6 +768,15 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
 
     fn deliver_error(&self, error: TaskError) {
         self.core.deliver_error(error);
+    }
+
+    fn into_typed(self: Arc<Self>) -> Box<dyn Any + Send> {
+        let typed: Arc<dyn TypedJob<T>> = self;
+        Box::new(typed)
+    }
+
+    fn core_mut(&mut self) -> &mut JobCore {
+        &mut self.core
     }
 
     fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send> {

@@ -8,8 +8,9 @@
 //! party counts it and lowers its cohort's count of unsettled jobs, and
 //! executors do that lowering for a whole run of completions at once. A
 //! cohort is dropped when its count reaches zero, and compacted (settled
-//! jobs let go) whenever it halves, so a straggler does not keep a whole
-//! batch alive.
+//! jobs let go) whenever an eighth or less is left, so a straggler does not
+//! keep a whole batch alive (a cohort holds at most eight times its
+//! unsettled jobs, and compaction reads each job about once more).
 //!
 //! So the data path touches no shared ledger memory per task: one swap on
 //! the job's own word when it ends, one lock per cohort per flush.
@@ -40,10 +41,20 @@ pub(crate) struct LedgerTotals {
     pub(crate) live: u64,
 }
 
+/// Jobs per chunk of a cohort: a chunk (992 bytes) stays below glibc's
+/// large-request size (1 KiB), whose every allocation first consolidates
+/// the small free chunks that executors return, a cost per task.
+const CHUNK: usize = 62;
+
+/// The jobs of one submission, in chunks of at most [`CHUNK`].
+type Chunks = Vec<Vec<JobRef>>;
+
 /// The jobs of one submission.
 struct Cohort {
-    jobs: Vec<JobRef>,
-    /// Of `jobs`, how many are not yet settled.
+    jobs: Chunks,
+    /// Jobs held (settled ones go at compaction).
+    held: usize,
+    /// Of the jobs admitted, how many are not yet settled.
     unsettled: usize,
     generation: u32,
 }
@@ -75,14 +86,14 @@ fn unpack_slot(slot: u64) -> (usize, usize, u32) {
 impl Slab {
     /// Lowers the count of the cohort at `index` by `n`. Returns the
     /// cohort's jobs when none is left unsettled, to drop outside the lock;
-    /// lets go of the settled ones when it has halved.
-    fn release(&mut self, index: usize, generation: u32, n: usize) -> Vec<JobRef> {
+    /// lets go of the settled ones when at most an eighth is left.
+    fn release(&mut self, index: usize, generation: u32, n: usize) -> Chunks {
         let Some(Some(cohort)) = self.cohorts.get_mut(index) else {
-            return Vec::new();
+            return Chunks::new();
         };
         if cohort.generation != generation {
             // Drained (shutdown) and the slot reused: nothing of ours here.
-            return Vec::new();
+            return Chunks::new();
         }
         let n = n.min(cohort.unsettled);
         cohort.unsettled -= n;
@@ -92,20 +103,23 @@ impl Slab {
             self.free.push(index as u32);
             return gone.jobs;
         }
-        if cohort.jobs.len() >= 8 && cohort.unsettled * 2 <= cohort.jobs.len() {
-            cohort
-                .jobs
-                .retain(|j| j.core().ledger_slot.load(Ordering::Acquire) != SETTLED);
+        if cohort.held >= 64 && cohort.unsettled * 8 <= cohort.held {
+            let mut held = 0;
+            cohort.jobs.retain_mut(|chunk| {
+                chunk.retain(|j| j.core().ledger_slot.load(Ordering::Acquire) != SETTLED);
+                held += chunk.len();
+                !chunk.is_empty()
+            });
+            cohort.held = held;
         }
-        Vec::new()
+        Chunks::new()
     }
 }
 
 /// The record of every accepted task.
 pub(crate) struct Ledger {
     shards: Box<[Mutex<Slab>]>,
-    /// Emptied cohort vectors, reused: a batch's vector is large enough
-    /// for the allocator to treat it slowly.
+    /// Emptied chunks, reused.
     spare: Mutex<Vec<Vec<JobRef>>>,
     next_shard: AtomicUsize,
     next_id: AtomicU64,
@@ -165,29 +179,19 @@ impl Ledger {
         self.next_id.fetch_add(n, Ordering::Relaxed)
     }
 
-    /// Records newly accepted jobs as one cohort (in a reused vector).
-    pub(crate) fn admit_iter(&self, jobs: impl Iterator<Item = JobRef>) {
-        let mut v = self.spare.lock().pop().unwrap_or_default();
-        v.extend(jobs);
-        self.admit(v);
-    }
-
-    /// Empties a cohort's vector of jobs and keeps it for reuse.
-    fn recycle(&self, mut jobs: Vec<JobRef>) {
-        if jobs.capacity() == 0 {
-            return;
-        }
-        jobs.clear();
-        let mut spare = self.spare.lock();
-        if spare.len() < 8 && jobs.capacity() <= 1 << 16 {
-            spare.push(jobs);
-        }
-    }
-
     /// Records newly accepted jobs as one cohort, under one lock; cohorts
     /// rotate over the shards.
-    pub(crate) fn admit(&self, jobs: Vec<JobRef>) {
-        let n = jobs.len();
+    pub(crate) fn admit(&self, jobs: impl Iterator<Item = JobRef>) {
+        let mut chunks = Chunks::new();
+        let mut n = 0;
+        let mut jobs = jobs.peekable();
+        while jobs.peek().is_some() {
+            let mut chunk = self.spare.lock().pop().unwrap_or_default();
+            chunk.reserve_exact(CHUNK);
+            chunk.extend(jobs.by_ref().take(CHUNK));
+            n += chunk.len();
+            chunks.push(chunk);
+        }
         if n == 0 {
             return;
         }
@@ -203,17 +207,30 @@ impl Ledger {
             }
         };
         let slot = pack_slot(shard, index, generation);
-        for job in &jobs {
+        for job in chunks.iter().flatten() {
             job.core().ledger_slot.store(slot, Ordering::Release);
         }
         slab.cohorts[index as usize] = Some(Cohort {
-            jobs,
+            jobs: chunks,
+            held: n,
             unsettled: n,
             generation,
         });
         slab.live += n;
         drop(slab);
         self.submitted.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Drops a gone cohort's jobs (outside any lock) and keeps a few of its
+    /// chunks for reuse.
+    fn recycle(&self, mut chunks: Chunks) {
+        if chunks.is_empty() {
+            return;
+        }
+        chunks.iter_mut().for_each(Vec::clear);
+        let mut spare = self.spare.lock();
+        let room = 64usize.saturating_sub(spare.len());
+        spare.extend(chunks.into_iter().take(room));
     }
 
     /// Takes the right to settle a job: true for exactly one caller, and
@@ -309,6 +326,7 @@ impl Ledger {
                 all.extend(
                     c.jobs
                         .into_iter()
+                        .flatten()
                         .filter(|j| self.claim(j.core()).is_some()),
                 );
             }
@@ -376,7 +394,7 @@ mod tests {
     fn a_job_is_settled_once_and_its_cohort_leaves_with_its_last_job() {
         let ledger = Ledger::new();
         let batch = jobs(3);
-        ledger.admit(batch.clone());
+        ledger.admit(batch.iter().cloned());
         assert_eq!(ledger.live(), 3);
         assert!(ledger.settle(batch[0].core(), Settled::Failed));
         assert!(!ledger.settle(batch[0].core(), Settled::Failed), "twice");
@@ -395,15 +413,20 @@ mod tests {
     }
 
     #[test]
-    fn a_halved_cohort_lets_its_settled_jobs_go() {
+    fn a_mostly_settled_cohort_lets_its_settled_jobs_go() {
         let ledger = Ledger::new();
-        let batch = jobs(16);
-        ledger.admit(batch.clone());
-        for j in &batch[..8] {
+        let batch = jobs(64);
+        ledger.admit(batch.iter().cloned());
+        for j in &batch[..55] {
             assert!(ledger.settle_completed(j.core()));
         }
-        assert!(batch[..8].iter().all(|j| Arc::strong_count(j) == 1));
-        assert!(batch[8..].iter().all(|j| Arc::strong_count(j) == 2));
+        assert!(
+            batch.iter().all(|j| Arc::strong_count(j) == 2),
+            "9 of 64 left"
+        );
+        assert!(ledger.settle_completed(batch[55].core()));
+        assert!(batch[..56].iter().all(|j| Arc::strong_count(j) == 1));
+        assert!(batch[56..].iter().all(|j| Arc::strong_count(j) == 2));
         assert_eq!(ledger.live(), 8);
     }
 
@@ -411,7 +434,7 @@ mod tests {
     fn a_drain_claims_only_unsettled_jobs_and_late_releases_are_harmless() {
         let ledger = Ledger::new();
         let a = jobs(4);
-        ledger.admit(a.clone());
+        ledger.admit(a.iter().cloned());
         let early = ledger.claim(a[0].core()).expect("first claim");
         assert!(ledger.settle(a[1].core(), Settled::Cancelled));
         let drained = ledger.drain_live();
@@ -421,7 +444,7 @@ mod tests {
         // a new generation; the stale release must not touch it.
         let b: Vec<Vec<JobRef>> = (0..SHARDS).map(|_| jobs(2)).collect();
         for c in &b {
-            ledger.admit(c.clone());
+            ledger.admit(c.iter().cloned());
         }
         ledger.release(early, 1);
         assert_eq!(ledger.live(), 2 * SHARDS);

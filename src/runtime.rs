@@ -581,6 +581,35 @@ impl RuntimeHandle {
         self.admit(tasks.into_iter(), None)
     }
 
+    /// Submits many tasks without handles: fire and forget. Each still
+    /// ends in exactly one terminal state, counted in [`metrics`](Self::metrics),
+    /// and its value is dropped. Cheaper than [`submit_batch`](Self::submit_batch)
+    /// by the vector of handles.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_batch`](Self::submit_batch): every task is handed back.
+    pub fn submit_batch_detached<T: Send + 'static>(
+        &self,
+        tasks: impl IntoIterator<Item = Task<T>>,
+    ) -> Result<(), SubmitBatchError<T>> {
+        self.admit_detached(tasks.into_iter(), None)
+    }
+
+    /// [`submit_batch_detached`](Self::submit_batch_detached) with every
+    /// task's first placement on `node`.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_batch_to`](Self::submit_batch_to).
+    pub fn submit_batch_detached_to<T: Send + 'static>(
+        &self,
+        node: NodeId,
+        tasks: impl IntoIterator<Item = Task<T>>,
+    ) -> Result<(), SubmitBatchError<T>> {
+        self.admit_detached(tasks.into_iter(), Some(node))
+    }
+
     /// Submits many tasks whose first placement is on `node`.
     ///
     /// # Errors
@@ -672,7 +701,9 @@ impl RuntimeHandle {
         let id = TaskId(self.shared.ledger.reserve_ids(1));
         let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
-        self.shared.ledger.admit(vec![JobRef::clone(&job)]);
+        self.shared
+            .ledger
+            .admit(std::iter::once(JobRef::clone(&job)));
         match pin {
             Some(node) => {
                 if let Err(job) = self.shared.nodes[node.0].push_one(job) {
@@ -741,18 +772,94 @@ impl RuntimeHandle {
                 .core_mut()
                 .submit(TaskId(first + k as u64), now);
         }
-        let refs = || held.iter().map(|j| Arc::clone(j) as JobRef);
-        self.shared.ledger.admit_iter(refs());
+        self.enqueue(held.iter().map(|j| Arc::clone(j) as JobRef), pin);
+        drop(state);
+        Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
+    }
+
+    /// Records stamped jobs in the ledger (one cohort) and sends them on
+    /// their way: into `pin`'s queue, or placed.
+    fn enqueue(&self, refs: impl ExactSizeIterator<Item = JobRef> + Clone, pin: Option<NodeId>) {
+        self.shared.ledger.admit(refs.clone());
         match pin {
             Some(node) => {
-                if let Err(back) = self.shared.nodes[node.0].push_batch(refs()) {
+                if let Err(back) = self.shared.nodes[node.0].push_batch(refs) {
                     self.send_to_supervisor(Inbound::Many(back.collect()));
                 }
             }
-            None => self.place(refs()),
+            None => self.place(refs),
         }
+    }
+
+    fn admit_detached<T: Send + 'static>(
+        &self,
+        tasks: impl Iterator<Item = Task<T>>,
+        pin: Option<NodeId>,
+    ) -> Result<(), SubmitBatchError<T>> {
+        thread_local! {
+            /// The batch being admitted: its buffer is kept for the next.
+            static SCRATCH: std::cell::RefCell<Vec<JobRef>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.admit_detached_into(tasks, pin, &mut scratch),
+            // Re-entered (from a task's drop?): a fresh buffer.
+            Err(_) => self.admit_detached_into(tasks, pin, &mut Vec::new()),
+        })
+    }
+
+    fn admit_detached_into<T: Send + 'static>(
+        &self,
+        mut tasks: impl Iterator<Item = Task<T>>,
+        pin: Option<NodeId>,
+        jobs: &mut Vec<JobRef>,
+    ) -> Result<(), SubmitBatchError<T>> {
+        debug_assert!(jobs.is_empty());
+        let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
+        // Back to typed tasks: the same allocations, boxed once each (only
+        // on refusal).
+        let back = |jobs: &mut Vec<JobRef>| -> Vec<Task<T>> {
+            jobs.drain(..)
+                .map(|j| Task {
+                    job: *j
+                        .into_typed()
+                        .downcast::<Arc<dyn TypedJob<T>>>()
+                        .expect("a batch holds tasks of one type"),
+                })
+                .collect()
+        };
+        let state = self.shared.state.read();
+        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
+            return refuse(tasks.collect(), 0, SubmitErrorKind::ShuttingDown);
+        }
+        while let Some(task) = tasks.next() {
+            if let Err(kind) = self.check(&task, pin) {
+                let index = jobs.len();
+                let mut all = back(jobs);
+                all.push(task);
+                all.extend(tasks);
+                return refuse(all, index, kind);
+            }
+            jobs.push(task.job as JobRef);
+        }
+        let n = jobs.len() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        if self.in_flight() + n > self.shared.queue_capacity {
+            return refuse(back(jobs), 0, SubmitErrorKind::Full);
+        }
+        let first = self.shared.ledger.reserve_ids(n);
+        let now = crate::clock::now_nanos();
+        for (k, job) in jobs.iter_mut().enumerate() {
+            Arc::get_mut(job)
+                .expect("a task is not shared before it is submitted")
+                .core_mut()
+                .submit(TaskId(first + k as u64), now);
+        }
+        self.enqueue(jobs.iter().cloned(), pin);
+        jobs.clear();
         drop(state);
-        Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
+        Ok(())
     }
 
     /// Places jobs (`Pending`, in order) on nodes: here and now when

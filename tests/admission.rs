@@ -141,3 +141,36 @@ fn bad_builder_settings_are_named() {
     let err = builder(1).queue_capacity(0).build().unwrap_err();
     assert!(err.to_string().contains("queue_capacity"), "{err}");
 }
+
+#[test]
+fn a_refused_detached_batch_comes_back_whole_and_in_order() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let batch = (0..5).map(|i| {
+        let t = Task::new(move |_| Ok::<_, String>(i)).priority(i);
+        if i == 3 {
+            t.demand(Resources::cpu(1_000).with_gpu_milli(9_000))
+        } else {
+            t
+        }
+    });
+    let err = h.submit_batch_detached(batch).unwrap_err();
+    assert_eq!(err.index, 3);
+    assert!(
+        matches!(err.kind, SubmitErrorKind::Infeasible(_)),
+        "{:?}",
+        err.kind
+    );
+    let priorities: Vec<i32> = err.tasks.iter().map(|t| t.spec().priority).collect();
+    assert_eq!(priorities, [0, 1, 2, 3, 4]);
+    // The handed-back tasks are the originals and still run.
+    let ok: Vec<Task<i32>> = err
+        .tasks
+        .into_iter()
+        .filter(|t| t.spec().priority != 3)
+        .collect();
+    let handles = h.submit_batch(ok).unwrap();
+    let values: Vec<i32> = handles.into_iter().map(|t| t.wait().unwrap()).collect();
+    assert_eq!(values, [0, 1, 2, 4]);
+    assert_eq!(runtime.shutdown().totals.submitted, 4);
+}

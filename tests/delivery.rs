@@ -211,3 +211,37 @@ fn a_task_that_exhausts_its_retries_reports_every_attempt() {
     }
     runtime.shutdown();
 }
+
+#[test]
+fn detached_tasks_each_run_once_and_are_counted_without_handles() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let runtime = builder(2).build().unwrap();
+    let h = runtime.handle();
+    let runs = Arc::new(AtomicU64::new(0));
+    for round in 0..20u64 {
+        let tasks = (0..500u64).map(|i| {
+            let runs = Arc::clone(&runs);
+            Task::new(move |_| {
+                runs.fetch_add(1, Ordering::Relaxed);
+                if (round * 500 + i) % 97 == 0 {
+                    Err("every 97th fails".to_owned())
+                } else {
+                    Ok(i)
+                }
+            })
+        });
+        if round % 2 == 0 {
+            h.submit_batch_detached(tasks).unwrap();
+        } else {
+            h.submit_batch_detached_to(allot::NodeId(1), tasks).unwrap();
+        }
+    }
+    let m = runtime.shutdown();
+    let failed = (0..10_000u64).filter(|k| k % 97 == 0).count() as u64;
+    assert_eq!(m.totals.submitted, 10_000);
+    assert_eq!(m.totals.failed, failed);
+    assert_eq!(m.totals.completed, 10_000 - failed);
+    assert_eq!(m.totals.unaccounted(), 0);
+    assert_eq!(runs.load(Ordering::Relaxed), 10_000, "each ran once");
+}

@@ -58,13 +58,14 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-const MAILBOX: [&str; 6] = [
+const MAILBOX: [&str; 7] = [
     "allot mailbox (batched)",
     "allot mailbox (one at a time)",
     "actix do_send",
     "crossbeam-channel send",
     "tokio::spawn (detached)",
     "rayon spawn (detached)",
+    "allot mailbox (batched, handles)",
 ];
 
 const END_TO_END: [&str; 5] = [
@@ -126,6 +127,7 @@ fn measure(args: &BenchArgs) -> Results {
             rate(n, cases::crossbeam(n)),
             rate(n, cases::tokio_spawn_detached(&tokio_rt, n)),
             rate(n, cases::rayon_spawn_detached(&rayon_pool, n)),
+            rate(n, cases::allot_mailbox_handles(&h, n, args.batch)),
         ];
         let e = [
             rate(n, cases::allot_e2e(&h, n, args.batch)),
