@@ -623,6 +623,7 @@ impl RuntimeHandle {
         self.admit(tasks.into_iter(), Some(node))
     }
 
+    #[inline]
     fn check<T: 'static>(
         &self,
         task: &Task<T>,
@@ -630,12 +631,15 @@ impl RuntimeHandle {
     ) -> Result<(), SubmitErrorKind> {
         let spec = &task.job.core().spec;
         spec.validate().map_err(SubmitErrorKind::Invalid)?;
-        let demand = spec.demand();
-        let nodes = &self.shared.nodes;
-        if pin.is_none() && demand == Resources::ZERO && !self.shared.all_retired() {
+        if pin.is_none() && spec.has_no_demand() && !self.shared.all_retired() {
             // Fits anywhere: skip the per-node scan on the common path.
             return Ok(());
         }
+        self.check_fit(spec.demand(), pin)
+    }
+
+    fn check_fit(&self, demand: Resources, pin: Option<NodeId>) -> Result<(), SubmitErrorKind> {
+        let nodes = &self.shared.nodes;
         let usable = |n: &Arc<NodeShared>| !n.is_retired() && demand.fits_in(&n.spec.capacity);
         let fits = match pin {
             Some(n) => nodes.get(n.0).is_some_and(usable),

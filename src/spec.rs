@@ -269,9 +269,27 @@ impl PackedSpec {
     }
 
     /// [`TaskSpec::validate`] without rebuilding the spec.
+    #[inline]
     pub(crate) fn validate(&self) -> Result<(), SpecError> {
+        // The common case in two comparisons.
+        if self.extra.is_none() && self.cost >= 0.0 && self.cost.is_finite() {
+            return Ok(());
+        }
+        self.validate_slow()
+    }
+
+    #[cold]
+    fn validate_slow(&self) -> Result<(), SpecError> {
         check_cost(self.cost)?;
         check_timeout(self.timeout())
+    }
+
+    /// Whether the task asks for no resources (the common case).
+    #[inline]
+    pub(crate) fn has_no_demand(&self) -> bool {
+        self.extra
+            .as_ref()
+            .is_none_or(|e| e.demand == Resources::ZERO)
     }
 }
 
