@@ -436,7 +436,7 @@ impl NodeShared {
                 let attempt = core.attempt();
                 if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
                     added += core.cost_units();
-                    st.queue.push(core.key(), job);
+                    st.queue.push_with(job, |j| j.core().key());
                     pushed += 1;
                 } else {
                     // Cancelled (or claimed by a joining parent) on its way here.
@@ -469,7 +469,7 @@ impl NodeShared {
             let attempt = core.attempt();
             if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
                 self.load.fetch_add(core.cost_units(), Ordering::Relaxed);
-                st.queue.push(core.key(), job);
+                st.queue.push_with(job, |j| j.core().key());
                 st.idle > 0
             } else {
                 self.ledger.reap_if_cancelled(core);

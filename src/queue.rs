@@ -110,11 +110,19 @@ impl<T> DisciplineQueue<T> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn push(&mut self, key: OrderKey, item: T) {
+        self.push_with(item, |_| key);
+    }
+
+    /// [`push`](Self::push), computing the key from the item only if the
+    /// discipline orders by it (FCFS does not).
+    #[inline]
+    pub(crate) fn push_with(&mut self, item: T, key: impl FnOnce(&T) -> OrderKey) {
         match self {
             DisciplineQueue::Fifo(q) => q.push_back(item),
             DisciplineQueue::Ordered(d, map) => {
-                map.insert(d.sort_key(&key), item);
+                map.insert(d.sort_key(&key(&item)), item);
             }
         }
     }

@@ -860,8 +860,17 @@ impl RuntimeHandle {
                 .core_mut()
                 .submit(TaskId(first + k as u64), now);
         }
-        self.enqueue(jobs.iter().cloned(), pin);
-        jobs.clear();
+        // The ledger gets clones; the queues get these references.
+        self.shared.ledger.admit(jobs.iter().cloned());
+        match pin {
+            Some(node) => {
+                if let Err(back) = self.shared.nodes[node.0].push_batch(jobs.drain(..)) {
+                    let back: Vec<JobRef> = back.collect();
+                    self.send_to_supervisor(Inbound::Many(back));
+                }
+            }
+            None => self.place(jobs.drain(..)),
+        }
         drop(state);
         Ok(())
     }

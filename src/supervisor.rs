@@ -168,10 +168,10 @@ impl Supervisor {
         while let Ok(inbound) = self.inbox.try_recv() {
             match inbound {
                 // Counted in the backlog by their sender.
-                Inbound::One(job) => self.pending.push(job.core().key(), job),
+                Inbound::One(job) => self.pending.push_with(job, |j| j.core().key()),
                 Inbound::Many(batch) => {
                     for job in batch {
-                        self.pending.push(job.core().key(), job);
+                        self.pending.push_with(job, |j| j.core().key());
                     }
                 }
             }
@@ -182,7 +182,7 @@ impl Supervisor {
     /// taken back from a node) into the pending queue.
     fn hold(&mut self, job: JobRef) {
         self.backlog.add(1);
-        self.pending.push(job.core().key(), job);
+        self.pending.push_with(job, |j| j.core().key());
     }
 
     /// Allocates pending jobs to available nodes and pushes them.
@@ -208,7 +208,7 @@ impl Supervisor {
         let mut kept = 0;
         for job in held {
             if self.can_ever_run(&job) {
-                self.pending.push(job.core().key(), job);
+                self.pending.push_with(job, |j| j.core().key());
                 kept += 1;
             } else {
                 self.fail_unschedulable(&job);
