@@ -101,7 +101,13 @@ impl std::fmt::Debug for Supervisor {
         f.debug_struct("Supervisor")
             .field("nodes", &self.nodes.len())
             .field("pending", &self.pending.len())
-            .field("policy", &self.dispatcher.lock().policy_name())
+            .field(
+                "policy",
+                &self
+                    .dispatcher
+                    .try_lock()
+                    .map(|d| d.policy_name().to_owned()),
+            )
             .finish_non_exhaustive()
     }
 }
