@@ -186,8 +186,16 @@ impl Ledger {
         let mut n = 0;
         let mut jobs = jobs.peekable();
         while jobs.peek().is_some() {
-            let mut chunk = self.spare.lock().pop().unwrap_or_default();
-            chunk.reserve_exact(CHUNK);
+            let mut chunk = match jobs.size_hint() {
+                // A few jobs (a single submission): a small vector of
+                // their own, no trip to the shared pool.
+                (_, Some(max)) if max < CHUNK / 4 => Vec::with_capacity(max),
+                _ => {
+                    let mut c = self.spare.lock().pop().unwrap_or_default();
+                    c.reserve_exact(CHUNK);
+                    c
+                }
+            };
             chunk.extend(jobs.by_ref().take(CHUNK));
             n += chunk.len();
             chunks.push(chunk);
@@ -228,6 +236,10 @@ impl Ledger {
             return;
         }
         chunks.iter_mut().for_each(Vec::clear);
+        chunks.retain(|c| c.capacity() >= CHUNK);
+        if chunks.is_empty() {
+            return;
+        }
         let mut spare = self.spare.lock();
         let room = 64usize.saturating_sub(spare.len());
         spare.extend(chunks.into_iter().take(room));

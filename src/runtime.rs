@@ -413,6 +413,7 @@ impl Builder {
             rng_seed: self.rng_seed,
             fault_index: AtomicU64::new(fault_index),
             queue_capacity: self.queue_capacity as u64,
+            finished_floor: AtomicU64::new(0),
             restarts,
             rounds,
             thread: Mutex::new(Some(thread)),
@@ -463,6 +464,9 @@ pub(crate) struct Shared {
     /// Fault indices used so far (plans injected later get new ones).
     fault_index: AtomicU64,
     queue_capacity: u64,
+    /// A lower bound on finished tasks (completed, failed, cancelled),
+    /// refreshed only when the cheap bound says the queue may be full.
+    finished_floor: AtomicU64,
     restarts: Arc<AtomicU64>,
     rounds: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -681,10 +685,23 @@ impl RuntimeHandle {
         Err(SubmitErrorKind::Infeasible(reason))
     }
 
-    fn in_flight(&self) -> u64 {
+    /// Whether `n` more tasks fit under `queue_capacity`. Reads the
+    /// per-node completion counters (written by executors on every task)
+    /// only when a stale lower bound on finished tasks says they might not.
+    fn has_room(&self, n: u64) -> bool {
+        let cap = self.shared.queue_capacity;
+        let submitted = self.shared.ledger.totals_fast().submitted;
+        let floor = self.shared.finished_floor.load(Ordering::Relaxed);
+        if submitted.saturating_sub(floor) + n <= cap {
+            return true;
+        }
         let t = self.shared.ledger.totals_fast();
         let done: u64 = self.shared.nodes.iter().map(|n| n.completed()).sum();
-        t.submitted.saturating_sub(done + t.failed + t.cancelled)
+        let finished = done + t.failed + t.cancelled;
+        self.shared
+            .finished_floor
+            .fetch_max(finished, Ordering::Relaxed);
+        t.submitted.saturating_sub(finished) + n <= cap
     }
 
     fn admit_one<T: Send + 'static>(
@@ -699,7 +716,7 @@ impl RuntimeHandle {
         if let Err(kind) = self.check(&task, pin) {
             return Err(with_task(kind, task));
         }
-        if self.in_flight() + 1 > self.shared.queue_capacity {
+        if !self.has_room(1) {
             return Err(with_task(SubmitErrorKind::Full, task));
         }
         let id = TaskId(self.shared.ledger.reserve_ids(1));
@@ -765,7 +782,7 @@ impl RuntimeHandle {
         if n == 0 {
             return Ok(Vec::new());
         }
-        if self.in_flight() + n > self.shared.queue_capacity {
+        if !self.has_room(n) {
             return refuse(back(held), 0, SubmitErrorKind::Full);
         }
         let first = self.shared.ledger.reserve_ids(n);
@@ -849,7 +866,7 @@ impl RuntimeHandle {
         if n == 0 {
             return Ok(());
         }
-        if self.in_flight() + n > self.shared.queue_capacity {
+        if !self.has_room(n) {
             return refuse(back(jobs), 0, SubmitErrorKind::Full);
         }
         let first = self.shared.ledger.reserve_ids(n);
