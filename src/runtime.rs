@@ -17,7 +17,7 @@ use crate::error::{
 use crate::fault::{self, Fault, FaultPlan};
 use crate::forkjoin::ForkJoinHost;
 use crate::ids::{NodeId, TaskId};
-use crate::job::{self, HandedBack, JobRef, Rerun, TaskInner, TypedJob};
+use crate::job::{self, HandedBack, JobCore, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::Ledger;
 use crate::metrics::{LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
@@ -754,48 +754,73 @@ impl RuntimeHandle {
 
     fn admit<T: Send + 'static>(
         &self,
-        mut tasks: impl Iterator<Item = Task<T>>,
+        tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
-        let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
-        let back = |held: Vec<Arc<dyn TypedJob<T>>>| -> Vec<Task<T>> {
-            held.into_iter().map(|job| Task { job }).collect()
-        };
         let state = self.shared.state.read();
         if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
-            return refuse(tasks.collect(), 0, SubmitErrorKind::ShuttingDown);
+            return Err(SubmitBatchError {
+                tasks: tasks.collect(),
+                index: 0,
+                kind: SubmitErrorKind::ShuttingDown,
+            });
         }
         // Checked as they are collected, into the vector that becomes the
         // handles: the only per-batch allocation on this path.
         let mut held: Vec<Arc<dyn TypedJob<T>>> = Vec::with_capacity(tasks.size_hint().0);
-        while let Some(task) = tasks.next() {
-            if let Err(kind) = self.check(&task, pin) {
-                let index = held.len();
-                let mut all = back(held);
-                all.push(task);
-                all.extend(tasks);
-                return refuse(all, index, kind);
-            }
-            held.push(task.job);
-        }
-        let n = held.len() as u64;
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        if !self.has_room(n) {
-            return refuse(back(held), 0, SubmitErrorKind::Full);
-        }
-        let first = self.shared.ledger.reserve_ids(n);
-        let now = crate::clock::now_nanos();
-        for (k, job) in held.iter_mut().enumerate() {
-            Arc::get_mut(job)
+        self.collect_batch(tasks, pin, &mut held, |j| j, |job| Task { job })?;
+        self.stamp_batch(held.iter_mut().map(|j| {
+            Arc::get_mut(j)
                 .expect("a task is not shared before it is submitted")
                 .core_mut()
-                .submit(TaskId(first + k as u64), now);
-        }
+        }));
         self.enqueue(held.iter().map(|j| Arc::clone(j) as JobRef), pin);
         drop(state);
         Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
+    }
+
+    /// Moves a batch into `out` (through `wrap`), checking each task, and
+    /// checks that it fits under the bound. On refusal every task goes back
+    /// (through `unwrap`), in order, with the index of the first bad one.
+    fn collect_batch<T: Send + 'static, J>(
+        &self,
+        mut tasks: impl Iterator<Item = Task<T>>,
+        pin: Option<NodeId>,
+        out: &mut Vec<J>,
+        wrap: impl Fn(Arc<dyn TypedJob<T>>) -> J,
+        unwrap: impl Fn(J) -> Task<T>,
+    ) -> Result<(), SubmitBatchError<T>> {
+        while let Some(task) = tasks.next() {
+            if let Err(kind) = self.check(&task, pin) {
+                let index = out.len();
+                let mut all: Vec<Task<T>> = out.drain(..).map(&unwrap).collect();
+                all.push(task);
+                all.extend(tasks);
+                return Err(SubmitBatchError {
+                    tasks: all,
+                    index,
+                    kind,
+                });
+            }
+            out.push(wrap(task.job));
+        }
+        if !out.is_empty() && !self.has_room(out.len() as u64) {
+            return Err(SubmitBatchError {
+                tasks: out.drain(..).map(&unwrap).collect(),
+                index: 0,
+                kind: SubmitErrorKind::Full,
+            });
+        }
+        Ok(())
+    }
+
+    /// Gives accepted jobs consecutive ids and one submission time.
+    fn stamp_batch<'a>(&self, cores: impl ExactSizeIterator<Item = &'a mut JobCore>) {
+        let first = self.shared.ledger.reserve_ids(cores.len() as u64);
+        let now = crate::clock::now_nanos();
+        for (k, core) in cores.enumerate() {
+            core.submit(TaskId(first + k as u64), now);
+        }
     }
 
     /// Records stamped jobs in the ledger (one cohort) and sends them on
@@ -830,53 +855,36 @@ impl RuntimeHandle {
 
     fn admit_detached_into<T: Send + 'static>(
         &self,
-        mut tasks: impl Iterator<Item = Task<T>>,
+        tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
         jobs: &mut Vec<JobRef>,
     ) -> Result<(), SubmitBatchError<T>> {
         debug_assert!(jobs.is_empty());
-        let refuse = |tasks, index, kind| Err(SubmitBatchError { tasks, index, kind });
-        // Back to typed tasks: the same allocations, boxed once each (only
-        // on refusal).
-        let back = |jobs: &mut Vec<JobRef>| -> Vec<Task<T>> {
-            jobs.drain(..)
-                .map(|j| Task {
-                    job: *j
-                        .into_typed()
-                        .downcast::<Arc<dyn TypedJob<T>>>()
-                        .expect("a batch holds tasks of one type"),
-                })
-                .collect()
-        };
         let state = self.shared.state.read();
         if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
-            return refuse(tasks.collect(), 0, SubmitErrorKind::ShuttingDown);
+            return Err(SubmitBatchError {
+                tasks: tasks.collect(),
+                index: 0,
+                kind: SubmitErrorKind::ShuttingDown,
+            });
         }
-        while let Some(task) = tasks.next() {
-            if let Err(kind) = self.check(&task, pin) {
-                let index = jobs.len();
-                let mut all = back(jobs);
-                all.push(task);
-                all.extend(tasks);
-                return refuse(all, index, kind);
-            }
-            jobs.push(task.job as JobRef);
-        }
-        let n = jobs.len() as u64;
-        if n == 0 {
+        // Back to typed tasks on refusal: the same allocations, boxed once
+        // each.
+        let typed = |j: JobRef| Task {
+            job: *j
+                .into_typed()
+                .downcast::<Arc<dyn TypedJob<T>>>()
+                .expect("a batch holds tasks of one type"),
+        };
+        self.collect_batch(tasks, pin, jobs, |j| j as JobRef, typed)?;
+        if jobs.is_empty() {
             return Ok(());
         }
-        if !self.has_room(n) {
-            return refuse(back(jobs), 0, SubmitErrorKind::Full);
-        }
-        let first = self.shared.ledger.reserve_ids(n);
-        let now = crate::clock::now_nanos();
-        for (k, job) in jobs.iter_mut().enumerate() {
-            Arc::get_mut(job)
+        self.stamp_batch(jobs.iter_mut().map(|j| {
+            Arc::get_mut(j)
                 .expect("a task is not shared before it is submitted")
                 .core_mut()
-                .submit(TaskId(first + k as u64), now);
-        }
+        }));
         // The ledger gets clones; the queues get these references.
         self.shared.ledger.admit(jobs.iter().cloned());
         match pin {
