@@ -143,15 +143,7 @@ pub(crate) struct SpecExtra {
 
 impl Default for SpecExtra {
     fn default() -> Self {
-        SpecExtra {
-            kind: TaskKind::Unspecified,
-            demand: Resources::ZERO,
-            priority: 0,
-            deadline: None,
-            max_retries: DEFAULT_MAX_RETRIES,
-            retry_on_error: false,
-            timeout: None,
-        }
+        DEFAULT_EXTRA.clone()
     }
 }
 
