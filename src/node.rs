@@ -424,14 +424,17 @@ impl NodeShared {
     /// Pushes jobs (each `Pending`) into the queue and wakes an idle
     /// executor once. Hands the jobs back if the node is not accepting.
     pub(crate) fn push_batch<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
-        let wake = {
-            let mut st = self.state.lock();
-            if !st.accepting {
-                return Err(jobs);
-            }
+        let mut st = self.state.lock();
+        if !st.accepting {
+            return Err(jobs);
+        }
+        let mut jobs = jobs.into_iter().peekable();
+        loop {
+            // A run at a time, so an executor waiting for its next job is
+            // not held off (and parked) for a whole large batch.
             let mut added = 0u64;
             let mut pushed = 0usize;
-            for job in jobs {
+            for job in jobs.by_ref().take(PUSH_RUN) {
                 let core = job.core();
                 let attempt = core.attempt();
                 if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
@@ -444,18 +447,30 @@ impl NodeShared {
                 }
             }
             self.load.fetch_add(added, Ordering::Relaxed);
-            (st.idle > 0).then_some(pushed)
-        };
-        match wake {
-            Some(1) => {
-                self.cv.notify_one();
+            let idle = st.idle;
+            drop(st);
+            match (idle, pushed) {
+                (0, _) | (_, 0) => {}
+                (_, 1) => {
+                    self.cv.notify_one();
+                }
+                _ => {
+                    self.cv.notify_all();
+                }
             }
-            Some(n) if n > 1 => {
-                self.cv.notify_all();
+            if jobs.peek().is_none() {
+                return Ok(());
             }
-            _ => {}
+            st = self.state.lock();
+            if !st.accepting {
+                // Went down between runs: the rest goes back to the
+                // supervisor, still pending.
+                drop(st);
+                let rest: Vec<JobRef> = jobs.collect();
+                self.send_event(NodeEvent::Redispatch(rest));
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Pushes one job (`Pending`); hands it back if the node is not accepting.
@@ -720,6 +735,9 @@ impl Throttle {
         false
     }
 }
+
+/// Jobs pushed into a node's queue under one hold of its lock.
+const PUSH_RUN: usize = 128;
 
 /// Completions an executor settles with the ledger at once.
 const SETTLE_BATCH: usize = 64;
