@@ -4,42 +4,11 @@
 //! and the log formats.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/bin.rs"]
+mod bin;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allot");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// Runs the binary from the crate root, without the caller's `RUST_LOG`.
-fn allot(args: &[&str]) -> Output {
-    allot_in(Path::new(ROOT), args)
-}
-
-fn allot_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the allot binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A fresh directory under cargo's scratch space for integration tests.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
+use bin::{allot, allot_in, scratch, stderr, stdout, BIN, ROOT};
+use std::process::Command;
 
 fn workload(name: &str) -> String {
     Path::new(ROOT)

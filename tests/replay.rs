@@ -6,11 +6,12 @@
 use allot::policy::BestFit;
 use allot::sim::replay::{PodOutcome, Replay, ReplayConfig};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/bin.rs"]
+mod bin;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allot");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use bin::{allot, scratch, stderr, stdout, BIN};
+use std::process::Command;
+
 const PODS: &str = "data/openb/openb_pod_list_default.csv";
 const NODES: &str = "data/openb/openb_node_list_all_node.csv";
 const POLICIES: [&str; 5] = [
@@ -21,24 +22,6 @@ const POLICIES: [&str; 5] = [
     "fragmentation-aware",
 ];
 
-/// Runs the binary from the crate root, without the caller's `RUST_LOG`.
-fn allot(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the allot binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// `allot replay` on the openb trace, the report as JSON on stdout.
 fn replay_json(extra: &[&str]) -> Value {
     let mut args = vec!["replay", PODS, "--nodes", NODES, "--json", "-"];
@@ -46,16 +29,6 @@ fn replay_json(extra: &[&str]) -> Value {
     let o = allot(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     serde_json::from_str(&stdout(&o)).expect("stdout is JSON")
-}
-
-/// A fresh directory under cargo's scratch space for integration tests.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("replay")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
 }
 
 const POD_HEADER: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time";
