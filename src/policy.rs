@@ -355,6 +355,14 @@ impl FromStr for PolicyKind {
     }
 }
 
+/// Fills `order` with the indices of `tasks`, largest cost first (ties in
+/// submission order): the order of LPT-style list scheduling.
+pub(crate) fn largest_first(order: &mut Vec<usize>, tasks: &[TaskView<'_>]) {
+    order.clear();
+    order.extend(0..tasks.len());
+    order.sort_by(|&a, &b| tasks[b].cost.total_cmp(&tasks[a].cost).then(a.cmp(&b)));
+}
+
 /// Index of the node that can host `task` and would finish it soonest
 /// ([`NodeView::finish_time`]); ties go to the lowest index.
 pub(crate) fn least_finish(task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {

@@ -1,6 +1,6 @@
 //! Longest processing time first, and plain list scheduling.
 
-use super::{least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
+use super::{largest_first, least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
 
 /// Longest processing time first (Graham): in a batch, the longest task is
 /// placed first, each on the node that would finish it soonest.
@@ -36,10 +36,7 @@ impl Policy for Lpt {
     ) {
         out.clear();
         out.resize(tasks.len(), None);
-        self.order.clear();
-        self.order.extend(0..tasks.len());
-        self.order
-            .sort_by(|&a, &b| tasks[b].cost.total_cmp(&tasks[a].cost).then(a.cmp(&b)));
+        largest_first(&mut self.order, tasks);
         for &i in &self.order {
             let choice = least_finish(&tasks[i], nodes);
             if let Some(j) = choice {

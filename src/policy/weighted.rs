@@ -1,6 +1,6 @@
 //! Weighted greedy matching: the heaviest task to the strongest node.
 
-use super::{least_finish, NodeView, Policy, TaskView};
+use super::{largest_first, least_finish, NodeView, Policy, TaskView};
 
 /// Greedy weighted matching between tasks and nodes.
 ///
@@ -54,10 +54,7 @@ impl Policy for WeightedGreedy {
     ) {
         out.clear();
         out.resize(tasks.len(), None);
-        self.tasks.clear();
-        self.tasks.extend(0..tasks.len());
-        self.tasks
-            .sort_by(|&a, &b| tasks[b].cost.total_cmp(&tasks[a].cost).then(a.cmp(&b)));
+        largest_first(&mut self.tasks, tasks);
         self.nodes.clear();
         self.nodes
             .extend((0..nodes.len()).filter(|&j| nodes[j].available));
