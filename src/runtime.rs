@@ -704,13 +704,19 @@ impl RuntimeHandle {
         t.submitted.saturating_sub(finished) + n <= cap
     }
 
+    /// Whether submissions are refused: shutting down, or stopped by
+    /// escalation.
+    fn is_closed(&self, state: &RunState) -> bool {
+        *state != RunState::Running || self.shared.health.get() == Health::Stopped
+    }
+
     fn admit_one<T: Send + 'static>(
         &self,
         task: Task<T>,
         pin: Option<NodeId>,
     ) -> Result<TaskHandle<T>, SubmitError<T>> {
         let state = self.shared.state.read();
-        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
+        if self.is_closed(&state) {
             return Err(with_task(SubmitErrorKind::ShuttingDown, task));
         }
         if let Err(kind) = self.check(&task, pin) {
@@ -758,7 +764,7 @@ impl RuntimeHandle {
         pin: Option<NodeId>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
         let state = self.shared.state.read();
-        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
+        if self.is_closed(&state) {
             return Err(SubmitBatchError {
                 tasks: tasks.collect(),
                 index: 0,
@@ -861,7 +867,7 @@ impl RuntimeHandle {
     ) -> Result<(), SubmitBatchError<T>> {
         debug_assert!(jobs.is_empty());
         let state = self.shared.state.read();
-        if *state != RunState::Running || self.shared.health.get() == Health::Stopped {
+        if self.is_closed(&state) {
             return Err(SubmitBatchError {
                 tasks: tasks.collect(),
                 index: 0,

@@ -81,16 +81,7 @@ pub struct TaskSpec {
 
 impl Default for TaskSpec {
     fn default() -> Self {
-        TaskSpec {
-            kind: TaskKind::Unspecified,
-            cost: TaskSpec::DEFAULT_COST,
-            demand: Resources::ZERO,
-            priority: 0,
-            deadline: None,
-            max_retries: DEFAULT_MAX_RETRIES,
-            retry_on_error: false,
-            timeout: None,
-        }
+        PackedSpec::default_spec().unpack()
     }
 }
 
