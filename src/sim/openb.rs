@@ -153,14 +153,15 @@ impl std::error::Error for TraceError {
 }
 
 /// A CSV table: header names and rows of fields, with line numbers.
-struct Table<'a> {
+/// Blank lines are ignored; the first other line is the header.
+pub(crate) struct Table<'a> {
     file: &'a str,
     header: Vec<&'a str>,
-    rows: Vec<(usize, Vec<&'a str>)>,
+    pub(crate) rows: Vec<(usize, Vec<&'a str>)>,
 }
 
 impl<'a> Table<'a> {
-    fn parse(file: &'a str, text: &'a str) -> Result<Self, TraceError> {
+    pub(crate) fn parse(file: &'a str, text: &'a str) -> Result<Self, TraceError> {
         let mut lines = text
             .lines()
             .enumerate()
@@ -188,7 +189,7 @@ impl<'a> Table<'a> {
         Ok(Table { file, header, rows })
     }
 
-    fn column(&self, name: &str) -> Result<usize, TraceError> {
+    pub(crate) fn column(&self, name: &str) -> Result<usize, TraceError> {
         self.header
             .iter()
             .position(|h| *h == name)

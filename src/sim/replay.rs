@@ -58,7 +58,7 @@
 //! ```
 
 use super::cluster::{SimError, DEFAULT_MAX_TASKS_PER_NODE};
-use super::openb::{Trace, TraceError, TraceErrorKind};
+use super::openb::{Table, Trace, TraceError, TraceErrorKind};
 use crate::policy::{GpuChoice, GpuDemand, GpuNode, GpuPlacement};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -179,42 +179,13 @@ pub fn parse_pod_times(
     file: &str,
     text: &str,
 ) -> Result<Vec<Result<PodTimes, SkipReason>>, TraceError> {
-    let error = |line: usize, column: Option<&str>, kind: TraceErrorKind| TraceError {
-        file: file.to_owned(),
-        line,
-        column: column.map(str::to_owned),
-        kind,
-    };
-    // The same lines as the pod loader: blank ones are ignored, the first
-    // other one is the header.
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let header: Vec<&str> = match lines.next() {
-        Some((_, l)) => l.split(',').map(str::trim).collect(),
-        None => Vec::new(),
-    };
+    let table = Table::parse(file, text)?;
     let mut cols = [0usize; 3];
     for (c, name) in cols.iter_mut().zip(TIME_COLUMNS) {
-        *c = header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| error(1, Some(name), TraceErrorKind::MissingColumn))?;
+        *c = table.column(name)?;
     }
-    let mut out = Vec::new();
-    for (k, l) in lines {
-        let fields: Vec<&str> = l.split(',').map(str::trim).collect();
-        if fields.len() != header.len() {
-            return Err(error(
-                k + 1,
-                None,
-                TraceErrorKind::FieldCount {
-                    expected: header.len(),
-                    got: fields.len(),
-                },
-            ));
-        }
+    let mut out = Vec::with_capacity(table.rows.len());
+    for (_, fields) in &table.rows {
         let time = |i: usize| {
             let v = fields[cols[i]];
             if v.is_empty() {
