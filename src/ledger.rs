@@ -18,6 +18,7 @@
 use crate::job::{JobCore, JobRef, Phase};
 use crate::sync::{Condvar, Mutex};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 const SHARDS: usize = 16;
 
@@ -45,6 +46,10 @@ pub(crate) struct LedgerTotals {
 /// large-request size (1 KiB), whose every allocation first consolidates
 /// the small free chunks that executors return, a cost per task.
 const CHUNK: usize = 62;
+
+/// At most this many finished jobs wait for a submitter to free them
+/// ([`Ledger::bury`]); beyond it, executors free them as they go.
+pub(crate) const DEAD_CAP: usize = 4096;
 
 /// The jobs of one submission, in chunks of at most [`CHUNK`].
 type Chunks = Vec<Vec<JobRef>>;
@@ -87,7 +92,14 @@ impl Slab {
     /// Lowers the count of the cohort at `index` by `n`. Returns the
     /// cohort's jobs when none is left unsettled, to drop outside the lock;
     /// lets go of the settled ones when at most an eighth is left.
-    fn release(&mut self, index: usize, generation: u32, n: usize) -> Chunks {
+    /// Settled jobs let go move to `dead`.
+    fn release(
+        &mut self,
+        index: usize,
+        generation: u32,
+        n: usize,
+        dead: &mut Vec<JobRef>,
+    ) -> Chunks {
         let Some(Some(cohort)) = self.cohorts.get_mut(index) else {
             return Chunks::new();
         };
@@ -105,11 +117,13 @@ impl Slab {
         }
         if cohort.held >= 64 && cohort.unsettled * 8 <= cohort.held {
             let mut held = 0;
-            cohort.jobs.retain_mut(|chunk| {
-                chunk.retain(|j| j.core().ledger_slot.load(Ordering::Acquire) != SETTLED);
+            for chunk in &mut cohort.jobs {
+                dead.extend(chunk.extract_if(.., |j| {
+                    j.core().ledger_slot.load(Ordering::Acquire) == SETTLED
+                }));
                 held += chunk.len();
-                !chunk.is_empty()
-            });
+            }
+            cohort.jobs.retain(|chunk| !chunk.is_empty());
             cohort.held = held;
         }
         Chunks::new()
@@ -121,6 +135,11 @@ pub(crate) struct Ledger {
     shards: Box<[Mutex<Slab>]>,
     /// Emptied chunks, reused.
     spare: Mutex<Vec<Vec<JobRef>>>,
+    /// Settled jobs whose last reference was the ledger's, waiting for the
+    /// next batch submission to free them (see [`Ledger::exhume`]).
+    dead: Mutex<Vec<JobRef>>,
+    /// `dead.len()`, read without the lock.
+    dead_hint: AtomicUsize,
     next_shard: AtomicUsize,
     next_id: AtomicU64,
     submitted: AtomicU64,
@@ -145,6 +164,8 @@ impl Ledger {
         Ledger {
             shards: (0..SHARDS).map(|_| Mutex::new(Slab::default())).collect(),
             spare: Mutex::new(Vec::new()),
+            dead: Mutex::new(Vec::new()),
+            dead_hint: AtomicUsize::new(0),
             next_shard: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             submitted: AtomicU64::new(0),
@@ -229,13 +250,15 @@ impl Ledger {
         self.submitted.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Drops a gone cohort's jobs (outside any lock) and keeps a few of its
-    /// chunks for reuse.
-    fn recycle(&self, mut chunks: Chunks) {
+    /// Moves a gone cohort's jobs to `dead` (outside any lock) and keeps a
+    /// few of its chunks for reuse.
+    fn recycle(&self, mut chunks: Chunks, dead: &mut Vec<JobRef>) {
         if chunks.is_empty() {
             return;
         }
-        chunks.iter_mut().for_each(Vec::clear);
+        for chunk in &mut chunks {
+            dead.append(chunk);
+        }
         chunks.retain(|c| c.capacity() >= CHUNK);
         if chunks.is_empty() {
             return;
@@ -257,9 +280,62 @@ impl Ledger {
     /// jobs.
     pub(crate) fn release(&self, slot: u64, n: usize) {
         let (shard, index, generation) = unpack_slot(slot);
-        let dropped = self.shards[shard].lock().release(index, generation, n);
-        self.recycle(dropped);
+        let mut dead = Vec::new();
+        let gone = self.shards[shard]
+            .lock()
+            .release(index, generation, n, &mut dead);
+        self.recycle(gone, &mut dead);
+        self.bury(&mut dead);
         self.notify_space();
+    }
+
+    /// Keeps the jobs in `dead` that only the ledger still holds, for a
+    /// submitter to free ([`exhume`](Self::exhume)), up to [`DEAD_CAP`];
+    /// lets go of the others here. Empties `dead`.
+    ///
+    /// Why: a job is allocated by the thread that builds the task and, in a
+    /// fire-and-forget flood, last held by the ledger, which lets go of it
+    /// on an executor. Freed there, every job's memory crosses to the
+    /// executor's allocator cache and back; freed by the submitter just
+    /// before it builds the next task, the memory is reused while hot.
+    pub(crate) fn bury(&self, dead: &mut Vec<JobRef>) {
+        // A count of one is ours alone: no one can clone it meanwhile.
+        dead.retain(|j| Arc::strong_count(j) == 1);
+        if dead.is_empty() {
+            return;
+        }
+        let mut kept = self.dead.lock();
+        let room = DEAD_CAP.saturating_sub(kept.len()).min(dead.len());
+        kept.extend(dead.drain(..room));
+        self.dead_hint.store(kept.len(), Ordering::Relaxed);
+        drop(kept);
+        // No room: freed here after all.
+        dead.clear();
+    }
+
+    /// Moves up to `max` finished jobs, held by no one else, into `into`:
+    /// the caller frees them (see [`bury`](Self::bury)).
+    pub(crate) fn exhume(&self, max: usize, into: &mut Vec<JobRef>) {
+        if max == 0 || self.dead_hint.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut kept = self.dead.lock();
+        let k = max.min(kept.len());
+        let from = kept.len() - k;
+        into.extend(kept.drain(from..));
+        self.dead_hint.store(kept.len(), Ordering::Relaxed);
+    }
+
+    /// Whether finished jobs wait to be freed.
+    pub(crate) fn has_dead(&self) -> bool {
+        self.dead_hint.load(Ordering::Relaxed) > 0
+    }
+
+    /// Frees every finished job waiting (an executor about to idle).
+    pub(crate) fn free_dead(&self) {
+        let dead = std::mem::take(&mut *self.dead.lock());
+        self.dead_hint.store(0, Ordering::Relaxed);
+        drop(dead);
     }
 
     /// Settles a failed or cancelled job. True if this call did it (and
@@ -297,17 +373,21 @@ impl Ledger {
 
     /// Releases the cohort slots of claimed jobs, one lock per run of the
     /// same cohort. Empties `slots`.
-    pub(crate) fn release_all(&self, slots: &mut Vec<u64>) {
+    /// Settled jobs let go go through `dead` (left empty).
+    pub(crate) fn release_all(&self, slots: &mut Vec<u64>, dead: &mut Vec<JobRef>) {
         let mut i = 0;
         while i < slots.len() {
             let slot = slots[i];
             let run = slots[i..].iter().take_while(|&&s| s == slot).count();
             let (shard, index, generation) = unpack_slot(slot);
-            let dropped = self.shards[shard].lock().release(index, generation, run);
-            self.recycle(dropped);
+            let gone = self.shards[shard]
+                .lock()
+                .release(index, generation, run, dead);
+            self.recycle(gone, dead);
             i += run;
         }
         slots.clear();
+        self.bury(dead);
         self.notify_space();
     }
 
@@ -417,7 +497,7 @@ mod tests {
             .collect();
         assert_eq!(slots.len(), 2);
         assert_eq!(ledger.live(), 2, "claimed, not yet released");
-        ledger.release_all(&mut slots);
+        ledger.release_all(&mut slots, &mut Vec::new());
         assert_eq!(ledger.live(), 0);
         assert_eq!(ledger.totals().failed, 1);
         // The cohort let go of its jobs: ours are the only references.
@@ -460,5 +540,28 @@ mod tests {
         }
         ledger.release(early, 1);
         assert_eq!(ledger.live(), 2 * SHARDS);
+    }
+
+    #[test]
+    fn only_jobs_the_ledger_alone_holds_wait_for_a_submitter_and_no_more_than_the_cap() {
+        let ledger = Ledger::new();
+        let shared = jobs(3);
+        let mut dead: Vec<JobRef> = shared.to_vec();
+        dead.extend(jobs(DEAD_CAP + 5));
+        ledger.bury(&mut dead);
+        assert!(dead.is_empty());
+        // The shared ones were let go (ours are the only references left);
+        // of the others, the cap.
+        assert!(shared.iter().all(|j| Arc::strong_count(j) == 1));
+        assert!(ledger.has_dead());
+        let mut got = Vec::new();
+        ledger.exhume(10, &mut got);
+        assert_eq!(got.len(), 10);
+        assert!(got.iter().all(|j| Arc::strong_count(j) == 1));
+        ledger.exhume(usize::MAX, &mut got);
+        assert_eq!(got.len(), DEAD_CAP);
+        assert!(!ledger.has_dead());
+        ledger.exhume(1, &mut got);
+        assert_eq!(got.len(), DEAD_CAP);
     }
 }

@@ -661,10 +661,10 @@ impl NodeShared {
 
     /// Releases the ledger slots of jobs this executor completed and
     /// claimed (counted as completed already, see `RunEnv::completed`).
-    fn flush_completed(&self, done: &mut Vec<u64>) {
+    fn flush_completed(&self, done: &mut Vec<u64>, dead: &mut Vec<JobRef>) {
         if !done.is_empty() {
             let n = done.len() as u64;
-            self.ledger.release_all(done);
+            self.ledger.release_all(done, dead);
             self.counters.settled.fetch_add(n, Ordering::Relaxed);
         }
     }
@@ -755,6 +755,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut now = clock::now_nanos();
     // Completions leave the ledger in batches: one lock per cohort per flush.
     let mut done: Vec<u64> = Vec::with_capacity(SETTLE_BATCH);
+    // Jobs the ledger lets go of pass through here (see `Ledger::bury`).
+    let mut dead: Vec<JobRef> = Vec::new();
     let (mut unload, mut unloads) = (0u64, 0usize);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
@@ -787,7 +789,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             loop {
                 if st.generation != generation || st.slots[slot].abandoned {
                     drop(st);
-                    node.flush_completed(&mut done);
+                    node.flush_completed(&mut done, &mut dead);
                     return;
                 }
                 if let Some(job) = st.queue.pop() {
@@ -811,11 +813,13 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
                     unloads = 0;
                 }
-                if !done.is_empty() {
+                if !done.is_empty() || node.ledger.has_dead() {
                     // About to idle: settle what we finished first, so the
-                    // ledger never waits on a sleeping executor.
+                    // ledger never waits on a sleeping executor, and free
+                    // what no submitter came back for.
                     drop(st);
-                    node.flush_completed(&mut done);
+                    node.flush_completed(&mut done, &mut dead);
+                    node.ledger.free_dead();
                     st = node.state.lock();
                     continue;
                 }
@@ -855,7 +859,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     done.push(slot);
                 }
                 if done.len() >= SETTLE_BATCH {
-                    node.flush_completed(&mut done);
+                    node.flush_completed(&mut done, &mut dead);
                 }
                 latency_us = Some(now.saturating_sub(core.submitted_nanos()) / 1_000);
             }

@@ -18,7 +18,7 @@ use crate::fault::{self, Fault, FaultPlan};
 use crate::forkjoin::ForkJoinHost;
 use crate::ids::{NodeId, TaskId};
 use crate::job::{self, HandedBack, JobCore, JobRef, Rerun, TaskInner, TypedJob};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, DEAD_CAP};
 use crate::metrics::{LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
@@ -786,7 +786,8 @@ impl RuntimeHandle {
     }
 
     /// Moves a batch into `out` (through `wrap`), checking each task, and
-    /// checks that it fits under the bound. On refusal every task goes back
+    /// checks that it fits under the bound. Frees finished jobs the ledger
+    /// kept for a submitter (`Ledger::bury`) as it goes. On refusal every task goes back
     /// (through `unwrap`), in order, with the index of the first bad one.
     fn collect_batch<T: Send + 'static, J>(
         &self,
@@ -796,7 +797,15 @@ impl RuntimeHandle {
         wrap: impl Fn(Arc<dyn TypedJob<T>>) -> J,
         unwrap: impl Fn(J) -> Task<T>,
     ) -> Result<(), SubmitBatchError<T>> {
-        while let Some(task) = tasks.next() {
+        let mut dead = Reaper::take();
+        self.shared
+            .ledger
+            .exhume(tasks.size_hint().0.min(DEAD_CAP), &mut dead.0);
+        loop {
+            // A finished job freed just before the next task is built: its
+            // memory is reused while it is hot in this thread's cache.
+            drop(dead.0.pop());
+            let Some(task) = tasks.next() else { break };
             if let Err(kind) = self.check(&task, pin) {
                 let index = out.len();
                 let mut all: Vec<Task<T>> = out.drain(..).map(&unwrap).collect();
@@ -1319,5 +1328,29 @@ impl UnfinishedTask {
             }
             Err(_) => Err(self),
         }
+    }
+}
+
+thread_local! {
+    /// Finished jobs a submitting thread frees while it builds a batch; the
+    /// buffer is kept for the next.
+    static DEAD: std::cell::Cell<Vec<JobRef>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// This thread's buffer of finished jobs to free; whatever is left is freed
+/// when it drops (also when a batch is refused, or unwinds).
+struct Reaper(Vec<JobRef>);
+
+impl Reaper {
+    fn take() -> Self {
+        Reaper(DEAD.try_with(std::cell::Cell::take).unwrap_or_default())
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.0);
+        buf.clear();
+        let _ = DEAD.try_with(|c| c.set(buf));
     }
 }

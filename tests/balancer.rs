@@ -19,10 +19,15 @@ fn the_balancer_moves_queued_tasks_off_a_node_whose_speed_drops() {
             .build()
             .unwrap();
         let h = runtime.handle();
-        // Round-robin splits the work evenly...
+        // Round-robin splits the work evenly... (each task computes for a
+        // fixed time, so the run spans many balancer rounds in debug and
+        // release builds alike)
         let hs = h
             .submit_batch((0..400).map(|_| {
-                Task::new(|ctx| Ok::<_, String>((ctx.node(), support::busy_work(40)))).cost(0.001)
+                Task::new(|ctx| {
+                    Ok::<_, String>((ctx.node(), support::compute_for(Duration::from_micros(300))))
+                })
+                .cost(0.001)
             }))
             .unwrap();
         // ...then node 0 slows to a twentieth of its speed.

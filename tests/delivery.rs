@@ -245,3 +245,44 @@ fn detached_tasks_each_run_once_and_are_counted_without_handles() {
     assert_eq!(m.totals.unaccounted(), 0);
     assert_eq!(runs.load(Ordering::Relaxed), 10_000, "each ran once");
 }
+
+#[test]
+fn finished_detached_closures_are_dropped_without_further_submissions() {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    /// Says when the closure that owns it is dropped.
+    struct DropSignal(mpsc::Sender<()>);
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    for _ in 0..3 {
+        let runtime = builder(2).build().unwrap();
+        let h = runtime.handle();
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..10 {
+            h.submit_batch_detached((0..500).map(|_| {
+                let signal = DropSignal(tx.clone());
+                Task::new(move |_| {
+                    let _keep = &signal;
+                    Ok::<_, String>(())
+                })
+            }))
+            .unwrap();
+        }
+        drop(tx);
+        // No more submissions: the idle executors free what the ledger kept
+        // for a submitter.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for k in 0..5_000 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            rx.recv_timeout(left)
+                .unwrap_or_else(|e| panic!("closure {k} of 5000 not dropped: {e}"));
+        }
+        let m = h.metrics();
+        assert_eq!(m.totals.completed, 5_000);
+        runtime.shutdown();
+        assert!(rx.try_recv().is_err(), "each closure dropped once");
+    }
+}

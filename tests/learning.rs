@@ -3,6 +3,7 @@
 mod support;
 
 use allot::{Fault, NodeId, PolicyKind, Task, TaskKind};
+use std::time::Duration;
 
 #[test]
 fn ucb_learns_from_completions_to_send_less_work_to_a_slow_node() {
@@ -16,9 +17,11 @@ fn ucb_learns_from_completions_to_send_less_work_to_a_slow_node() {
     .unwrap();
     for _ in 0..30 {
         let batch = (0..40).map(|_| {
-            Task::new(|ctx| Ok::<_, String>((ctx.node(), support::busy_work(20))))
-                .kind(TaskKind::Inference)
-                .cost(0.000_2)
+            Task::new(|ctx| {
+                Ok::<_, String>((ctx.node(), support::compute_for(Duration::from_micros(100))))
+            })
+            .kind(TaskKind::Inference)
+            .cost(0.000_2)
         });
         for t in h.submit_batch(batch).unwrap() {
             t.wait().unwrap();

@@ -71,6 +71,19 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Real compute for about `d`: the same work time in debug and release
+/// builds, for tests that need runs longer than the runtime's own pace
+/// (balancer rounds, speed throttling).
+#[allow(dead_code)]
+pub fn compute_for(d: std::time::Duration) -> f64 {
+    let start = std::time::Instant::now();
+    let mut acc = 0.0;
+    while start.elapsed() < d {
+        acc += busy_work(1);
+    }
+    acc
+}
+
 /// Real compute standing for a small model step: a few matrix-vector products.
 pub fn busy_work(rounds: usize) -> f64 {
     let n = 32;
