@@ -47,6 +47,10 @@ pub(crate) struct LedgerTotals {
 /// the small free chunks that executors return, a cost per task.
 const CHUNK: usize = 62;
 
+/// Empty chunks kept for reuse (about 1 MiB): enough for the chunks of
+/// the batches in flight in a flood, so executors rarely free one.
+const SPARE_CAP: usize = 1024;
+
 /// At most this many finished jobs wait for a submitter to free them
 /// ([`Ledger::bury`]); beyond it, executors free them as they go.
 pub(crate) const DEAD_CAP: usize = 4096;
@@ -90,9 +94,9 @@ fn unpack_slot(slot: u64) -> (usize, usize, u32) {
 
 impl Slab {
     /// Lowers the count of the cohort at `index` by `n`. Returns the
-    /// cohort's jobs when none is left unsettled, to drop outside the lock;
-    /// lets go of the settled ones when at most an eighth is left.
-    /// Settled jobs let go move to `dead`.
+    /// cohort's chunks when none is left unsettled, to empty and recycle
+    /// outside the lock; lets go of the settled jobs (into `dead`) when at
+    /// most an eighth is left, returning the chunks that emptied.
     fn release(
         &mut self,
         index: usize,
@@ -123,8 +127,14 @@ impl Slab {
                 }));
                 held += chunk.len();
             }
-            cohort.jobs.retain(|chunk| !chunk.is_empty());
             cohort.held = held;
+            // Emptied chunks go back to the pool with the caller, not to the
+            // allocator here: an executor freeing them would wait on the
+            // allocator's lock behind submitters.
+            return cohort
+                .jobs
+                .extract_if(.., |chunk| chunk.is_empty())
+                .collect();
         }
         Chunks::new()
     }
@@ -264,7 +274,7 @@ impl Ledger {
             return;
         }
         let mut spare = self.spare.lock();
-        let room = 64usize.saturating_sub(spare.len());
+        let room = SPARE_CAP.saturating_sub(spare.len());
         spare.extend(chunks.into_iter().take(room));
     }
 

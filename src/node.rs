@@ -17,7 +17,7 @@ use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{lock_spinning, Condvar, Mutex};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -424,7 +424,7 @@ impl NodeShared {
     /// Pushes jobs (each `Pending`) into the queue and wakes an idle
     /// executor once. Hands the jobs back if the node is not accepting.
     pub(crate) fn push_batch<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
-        let mut st = self.state.lock();
+        let mut st = lock_spinning(&self.state);
         if !st.accepting {
             return Err(jobs);
         }
@@ -461,7 +461,7 @@ impl NodeShared {
             if jobs.peek().is_none() {
                 return Ok(());
             }
-            st = self.state.lock();
+            st = lock_spinning(&self.state);
             if !st.accepting {
                 // Went down between runs: the rest goes back to the
                 // supervisor, still pending.
@@ -763,7 +763,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     };
     loop {
         let (job, attempt) = {
-            let mut st = node.state.lock();
+            let mut st = lock_spinning(&node.state);
             if let Some(f) = finished.take() {
                 if st.generation == generation && !st.slots[slot].abandoned {
                     st.slots[slot].entry = None;
@@ -820,7 +820,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     drop(st);
                     node.flush_completed(&mut done, &mut dead);
                     node.ledger.free_dead();
-                    st = node.state.lock();
+                    st = lock_spinning(&node.state);
                     continue;
                 }
                 st.idle += 1;
