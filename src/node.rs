@@ -476,7 +476,7 @@ impl NodeShared {
     /// Pushes one job (`Pending`); hands it back if the node is not accepting.
     pub(crate) fn push_one(&self, job: JobRef) -> Result<(), JobRef> {
         let wake = {
-            let mut st = self.state.lock();
+            let mut st = lock_spinning(&self.state);
             if !st.accepting {
                 return Err(job);
             }
