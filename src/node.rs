@@ -757,6 +757,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut done: Vec<u64> = Vec::with_capacity(SETTLE_BATCH);
     // Jobs the ledger lets go of pass through here (see `Ledger::bury`).
     let mut dead: Vec<JobRef> = Vec::new();
+    let mut swept = false;
     let (mut unload, mut unloads) = (0u64, 0usize);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
@@ -793,6 +794,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     return;
                 }
                 if let Some(job) = st.queue.pop() {
+                    swept = false;
                     let core = job.core();
                     let attempt = core.attempt();
                     if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
@@ -813,13 +815,16 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
                     unloads = 0;
                 }
-                if !done.is_empty() || node.ledger.has_dead() {
+                if !done.is_empty() || (!swept && node.ledger.has_dead()) {
                     // About to idle: settle what we finished first, so the
                     // ledger never waits on a sleeping executor, and free
                     // what no submitter came back for.
                     drop(st);
                     node.flush_completed(&mut done, &mut dead);
                     node.ledger.free_dead();
+                    // Once per idle spell: others' later frees wait for a
+                    // submitter or for their own executor to idle.
+                    swept = true;
                     st = lock_spinning(&node.state);
                     continue;
                 }
