@@ -60,6 +60,8 @@ type Chunks = Vec<Vec<JobRef>>;
 
 /// The jobs of one submission.
 struct Cohort {
+    /// A single submission's job, kept without allocating any chunk.
+    one: Option<JobRef>,
     jobs: Chunks,
     /// Jobs held (settled ones go at compaction).
     held: usize,
@@ -117,6 +119,7 @@ impl Slab {
         if cohort.unsettled == 0 {
             let gone = self.cohorts[index].take().expect("checked above");
             self.free.push(index as u32);
+            dead.extend(gone.one);
             return gone.jobs;
         }
         if cohort.held >= 64 && cohort.unsettled * 8 <= cohort.held {
@@ -214,8 +217,14 @@ impl Ledger {
     /// rotate over the shards.
     pub(crate) fn admit(&self, jobs: impl Iterator<Item = JobRef>) {
         let mut chunks = Chunks::new();
+        let mut one = None;
         let mut n = 0;
         let mut jobs = jobs.peekable();
+        if jobs.size_hint() == (1, Some(1)) {
+            // A single submission: no chunk at all.
+            one = jobs.next();
+            n = 1;
+        }
         while jobs.peek().is_some() {
             let mut chunk = match jobs.size_hint() {
                 // A few jobs (a single submission): a small vector of
@@ -246,10 +255,11 @@ impl Ledger {
             }
         };
         let slot = pack_slot(shard, index, generation);
-        for job in chunks.iter().flatten() {
+        for job in one.iter().chain(chunks.iter().flatten()) {
             job.core().ledger_slot.store(slot, Ordering::Release);
         }
         slab.cohorts[index as usize] = Some(Cohort {
+            one,
             jobs: chunks,
             held: n,
             unsettled: n,
@@ -426,9 +436,9 @@ impl Ledger {
             };
             for c in cohorts {
                 all.extend(
-                    c.jobs
+                    c.one
                         .into_iter()
-                        .flatten()
+                        .chain(c.jobs.into_iter().flatten())
                         .filter(|j| self.claim(j.core()).is_some()),
                 );
             }
@@ -573,5 +583,22 @@ mod tests {
         assert!(!ledger.has_dead());
         ledger.exhume(1, &mut got);
         assert_eq!(got.len(), DEAD_CAP);
+    }
+
+    #[test]
+    fn a_single_submission_is_a_cohort_without_chunks_that_settles_and_drains_like_any() {
+        let ledger = Ledger::new();
+        let a = jobs(2);
+        ledger.admit(std::iter::once(JobRef::clone(&a[0])));
+        ledger.admit(std::iter::once(JobRef::clone(&a[1])));
+        assert_eq!(ledger.live(), 2);
+        assert!(a.iter().all(|j| Arc::strong_count(j) == 2));
+        assert!(ledger.settle_completed(a[0].core()));
+        assert_eq!(ledger.live(), 1);
+        assert_eq!(Arc::strong_count(&a[0]), 1, "let go when it settled");
+        let drained = ledger.drain_live();
+        assert_eq!(drained.len(), 1);
+        assert!(Arc::ptr_eq(&drained[0], &a[1]));
+        assert_eq!(ledger.live(), 0);
     }
 }
