@@ -17,7 +17,7 @@ use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
-use crate::sync::{lock_spinning, Condvar, Mutex};
+use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -153,6 +153,8 @@ struct NodeState {
     queue: DisciplineQueue<JobRef>,
     slots: Vec<Slot>,
     idle: usize,
+    /// An idle executor is watching for pushes before it parks.
+    spinner: bool,
     running_demand: Resources,
     latency: hdrhistogram::Histogram<u64>,
     /// Completions for a learning policy, drained by the supervisor.
@@ -181,6 +183,9 @@ pub(crate) struct NodeShared {
     speed_bits: AtomicU64,
     /// Estimated cost queued + running, in micro-units; read without locking.
     load: AtomicU64,
+    /// Raised (under the state lock) whenever jobs are pushed: what an
+    /// executor about to idle watches for a while before it parks.
+    pushes: AtomicU64,
     state: Mutex<NodeState>,
     cv: Condvar,
     counters: NodeCounters,
@@ -238,6 +243,7 @@ impl NodeShared {
             spec,
             speed_bits: AtomicU64::new(speed.to_bits()),
             load: AtomicU64::new(0),
+            pushes: AtomicU64::new(0),
             state: Mutex::new(NodeState {
                 generation: 0,
                 accepting: false,
@@ -245,6 +251,7 @@ impl NodeShared {
                 queue: DisciplineQueue::new(discipline),
                 slots: Vec::new(),
                 idle: 0,
+                spinner: false,
                 running_demand: Resources::ZERO,
                 latency: new_histogram(),
                 feedback: Vec::new(),
@@ -447,6 +454,9 @@ impl NodeShared {
                 }
             }
             self.load.fetch_add(added, Ordering::Relaxed);
+            if pushed > 0 {
+                self.pushes.fetch_add(1, Ordering::Release);
+            }
             let idle = st.idle;
             drop(st);
             match (idle, pushed) {
@@ -485,6 +495,7 @@ impl NodeShared {
             if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
                 self.load.fetch_add(core.cost_units(), Ordering::Relaxed);
                 st.queue.push_with(job, |j| j.core().key());
+                self.pushes.fetch_add(1, Ordering::Release);
                 st.idle > 0
             } else {
                 self.ledger.reap_if_cancelled(core);
@@ -758,6 +769,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     // Jobs the ledger lets go of pass through here (see `Ledger::bury`).
     let mut dead: Vec<JobRef> = Vec::new();
     let mut swept = false;
+    let mut spun = false;
     let (mut unload, mut unloads) = (0u64, 0usize);
     let mut throttle = Throttle {
         debt: Duration::ZERO,
@@ -795,6 +807,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 }
                 if let Some(job) = st.queue.pop() {
                     swept = false;
+                    spun = false;
                     let core = job.core();
                     let attempt = core.attempt();
                     if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
@@ -826,6 +839,22 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     // submitter or for their own executor to idle.
                     swept = true;
                     st = lock_spinning(&node.state);
+                    continue;
+                }
+                if !spun && !st.spinner {
+                    // Work often comes back within microseconds (the next
+                    // run of a batch, the next single submission): watch
+                    // for a push a while before parking, so neither side
+                    // pays a futex wake. One executor per node does this;
+                    // then it looks at the queue again, under the lock,
+                    // before waiting.
+                    spun = true;
+                    st.spinner = true;
+                    let seen = node.pushes.load(Ordering::Acquire);
+                    MutexGuard::unlocked(&mut st, || {
+                        spin_until(|| node.pushes.load(Ordering::Acquire) != seen)
+                    });
+                    st.spinner = false;
                     continue;
                 }
                 st.idle += 1;
