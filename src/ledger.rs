@@ -305,7 +305,8 @@ impl Ledger {
             .lock()
             .release(index, generation, n, &mut dead);
         self.recycle(gone, &mut dead);
-        self.bury(&mut dead);
+        // Settled one at a time (a failure, a cancel): rare, freed here.
+        drop(dead);
         self.notify_space();
     }
 
