@@ -17,7 +17,7 @@ use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
-use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
+use crate::sync::{lock_spinning, yield_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -186,6 +186,9 @@ pub(crate) struct NodeShared {
     /// Raised (under the state lock) whenever jobs are pushed: what an
     /// executor about to idle watches for a while before it parks.
     pushes: AtomicU64,
+    /// Whether an idle executor watches `pushes` before parking: only when
+    /// the runtime has no more executors than the machine has cores.
+    watch_idle: AtomicBool,
     state: Mutex<NodeState>,
     cv: Condvar,
     counters: NodeCounters,
@@ -244,6 +247,7 @@ impl NodeShared {
             speed_bits: AtomicU64::new(speed.to_bits()),
             load: AtomicU64::new(0),
             pushes: AtomicU64::new(0),
+            watch_idle: AtomicBool::new(false),
             state: Mutex::new(NodeState {
                 generation: 0,
                 accepting: false,
@@ -270,6 +274,11 @@ impl NodeShared {
             feedback_on: AtomicBool::new(false),
             reference_speed: AtomicU64::new(1.0f64.to_bits()),
         }
+    }
+
+    /// Whether an idle executor watches for pushes before it parks.
+    pub(crate) fn set_watch_idle(&self, on: bool) {
+        self.watch_idle.store(on, Ordering::Relaxed);
     }
 
     /// Turns completion feedback for the policy on.
@@ -841,18 +850,19 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     st = lock_spinning(&node.state);
                     continue;
                 }
-                if !spun && !st.spinner {
+                if !spun && !st.spinner && node.watch_idle.load(Ordering::Relaxed) {
                     // Work often comes back within microseconds (the next
                     // run of a batch, the next single submission): watch
                     // for a push a while before parking, so neither side
-                    // pays a futex wake. One executor per node does this;
-                    // then it looks at the queue again, under the lock,
-                    // before waiting.
+                    // pays a futex wake. One executor per node does this,
+                    // and only when executors do not outnumber cores; then
+                    // it looks at the queue again, under the lock, before
+                    // waiting.
                     spun = true;
                     st.spinner = true;
                     let seen = node.pushes.load(Ordering::Acquire);
                     MutexGuard::unlocked(&mut st, || {
-                        spin_until(|| node.pushes.load(Ordering::Acquire) != seen)
+                        yield_until(|| node.pushes.load(Ordering::Acquire) != seen)
                     });
                     st.spinner = false;
                     continue;

@@ -302,8 +302,14 @@ impl Builder {
             PolicySource::Custom(f) => f(self.rng_seed),
         };
         let fastest = nodes.iter().map(|n| n.spec.speed).fold(f64::MIN, f64::max);
+        // Idle executors watch for work before parking only when every
+        // executor can have a core of its own: with more executors than
+        // cores a watcher holds back one that has work.
+        let executors: usize = nodes.iter().map(|n| n.spec.slots.max(1)).sum();
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         for n in &nodes {
             n.set_reference_speed(fastest);
+            n.set_watch_idle(executors <= cores);
             if policy.wants_feedback() {
                 n.enable_feedback();
             }
