@@ -17,7 +17,7 @@ use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
-use crate::sync::{lock_spinning, yield_until, Condvar, Mutex, MutexGuard};
+use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -862,7 +862,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     st.spinner = true;
                     let seen = node.pushes.load(Ordering::Acquire);
                     MutexGuard::unlocked(&mut st, || {
-                        yield_until(|| node.pushes.load(Ordering::Acquire) != seen)
+                        spin_until(|| node.pushes.load(Ordering::Acquire) != seen)
                     });
                     st.spinner = false;
                     continue;

@@ -35,22 +35,6 @@ pub(crate) fn spin_until(mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// Waits until `done()` holds, yielding the CPU between checks, for about
-/// 20 µs (a yield costs ~0.8 µs here when no other thread wants the CPU).
-/// For an idle thread that expects work soon: unlike [`spin_until`], it
-/// gives the CPU to any thread that is ready to run, so on a machine with
-/// more threads than cores it does not hold back the ones with work.
-/// Returns whether `done()` held.
-pub(crate) fn yield_until(mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..24 {
-        if done() {
-            return true;
-        }
-        std::thread::yield_now();
-    }
-    done()
-}
-
 /// Locks `m`, spinning a while before parking: for the locks of the data
 /// path, held for well under a microsecond to a few microseconds by the
 /// thread on the other core. Parking there costs a futex wait and a wake
