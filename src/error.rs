@@ -201,8 +201,10 @@ impl<T> std::error::Error for SubmitBatchError<T> {}
 pub enum BuildError {
     /// A setting is out of range; names the setting and the value.
     InvalidConfig {
-        /// The setting at fault.
+        /// The setting at fault, e.g. `queue_capacity` or `nodes.speed`.
         field: &'static str,
+        /// For a per-node setting (`nodes.*`), the node's index.
+        index: Option<usize>,
         /// What is wrong with it.
         reason: String,
     },
@@ -213,7 +215,21 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::InvalidConfig { field, reason } => write!(f, "invalid `{field}`: {reason}"),
+            BuildError::InvalidConfig {
+                field,
+                index: Some(i),
+                reason,
+            } => {
+                // `nodes.speed` of node 3 reads `nodes[3].speed`.
+                let (list, rest) = field.split_once('.').unwrap_or((field, ""));
+                let dot = if rest.is_empty() { "" } else { "." };
+                write!(f, "invalid `{list}[{i}]{dot}{rest}`: {reason}")
+            }
+            BuildError::InvalidConfig {
+                field,
+                index: None,
+                reason,
+            } => write!(f, "invalid `{field}`: {reason}"),
             BuildError::Spawn(_) => f.write_str("failed to start a runtime thread"),
         }
     }

@@ -216,20 +216,33 @@ impl Builder {
     }
 
     fn validate(&self) -> Result<(), BuildError> {
-        let bad =
-            |field: &'static str, reason: String| Err(BuildError::InvalidConfig { field, reason });
+        let bad = |field: &'static str, reason: String| {
+            Err(BuildError::InvalidConfig {
+                field,
+                index: None,
+                reason,
+            })
+        };
+        let bad_node = |field: &'static str, index: usize, reason: String| {
+            Err(BuildError::InvalidConfig {
+                field,
+                index: Some(index),
+                reason,
+            })
+        };
         if self.nodes.is_empty() {
             return bad("nodes", "at least one node is required".into());
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if !(n.speed.is_finite() && n.speed > 0.0) {
-                return bad(
+                return bad_node(
                     "nodes.speed",
-                    format!("node {i}: must be finite and > 0, got {}", n.speed),
+                    i,
+                    format!("must be finite and > 0, got {}", n.speed),
                 );
             }
             if n.slots == 0 {
-                return bad("nodes.slots", format!("node {i}: must be at least 1"));
+                return bad_node("nodes.slots", i, "must be at least 1".into());
             }
         }
         if self.queue_capacity == 0 {

@@ -137,7 +137,18 @@ fn bad_builder_settings_are_named() {
         .nodes([NodeSpec::default().speed(f64::NAN)])
         .build()
         .unwrap_err();
-    assert!(err.to_string().contains("nodes.speed"), "{err}");
+    assert!(err.to_string().contains("`nodes[0].speed`"), "{err}");
+    match err {
+        allot::BuildError::InvalidConfig { field, index, .. } => {
+            assert_eq!((field, index), ("nodes.speed", Some(0)));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = builder(1)
+        .nodes([NodeSpec::default(), NodeSpec::default().slots(0)])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("`nodes[1].slots`"), "{err}");
     let err = builder(1).queue_capacity(0).build().unwrap_err();
     assert!(err.to_string().contains("queue_capacity"), "{err}");
 }

@@ -260,6 +260,16 @@ fn zero_nodes_are_refused_by_the_runtime_as_an_invalid_config() {
 }
 
 #[test]
+fn a_bad_setting_of_one_listed_node_is_refused_at_that_node() {
+    refused(
+        "zero_speed_node.toml",
+        "8:9",
+        "nodes[1].speed",
+        "invalid `nodes[1].speed`: must be finite and > 0, got 0",
+    );
+}
+
+#[test]
 fn an_infeasible_demand_is_refused_by_the_runtime_naming_the_resource() {
     refused(
         "infeasible_demand.toml",

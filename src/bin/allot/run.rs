@@ -154,8 +154,8 @@ fn make_task(env: &Arc<TaskEnv>, kind: &KindSpec, index: u64, cost: f64) -> Task
 /// The runtime's typed build error, pointed at the setting in the file.
 fn build_error(loaded: &Loaded, e: BuildError) -> CliError {
     match &e {
-        BuildError::InvalidConfig { field, .. } => loaded.error_at(
-            &loaded.runtime_field(field),
+        BuildError::InvalidConfig { field, index, .. } => loaded.error_at(
+            &loaded.runtime_field(field, *index),
             format!("runtime refused: {e}"),
         ),
         _ => CliError::Other(format!("cannot start the runtime: {e}")),

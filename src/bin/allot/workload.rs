@@ -587,14 +587,20 @@ impl Loaded {
 
     /// Where the file sets the runtime setting `field` (as named by
     /// `BuildError::InvalidConfig`, e.g. `balancer.high`).
-    pub(crate) fn runtime_field(&self, field: &str) -> FieldPath {
+    pub(crate) fn runtime_field(&self, field: &str, node: Option<usize>) -> FieldPath {
         let nodes_setting = field == "nodes" || field.starts_with("nodes.");
+        // `nodes.speed` of node `i` is `nodes[i].speed` in a list.
+        let in_list = |list: &str| match (node, field.strip_prefix("nodes.")) {
+            (Some(i), Some(rest)) => FieldPath::parse(list).index(i).key(rest),
+            _ => FieldPath::parse(&format!("{}{}", list, &field["nodes".len()..])),
+        };
         match &self.workload.nodes {
             Some(Nodes::Count(_)) if field == "nodes" => FieldPath::parse("nodes.count"),
             Some(Nodes::Count(_)) if nodes_setting => {
                 FieldPath::parse(&format!("nodes.template.{}", &field["nodes.".len()..]))
             }
-            Some(Nodes::List(_)) if nodes_setting => FieldPath::parse(field),
+            Some(Nodes::List(_)) if nodes_setting => in_list("nodes"),
+            _ if nodes_setting => in_list("runtime.nodes"),
             _ => FieldPath::parse(&format!("runtime.{field}")),
         }
     }
