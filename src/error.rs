@@ -166,6 +166,15 @@ impl fmt::Display for SubmitErrorKind {
 }
 
 impl<T> SubmitBatchError<T> {
+    /// The whole batch refused for one reason, none of it looked at.
+    pub(crate) fn whole(tasks: impl Iterator<Item = Task<T>>, kind: SubmitErrorKind) -> Self {
+        SubmitBatchError {
+            tasks: tasks.collect(),
+            index: 0,
+            kind,
+        }
+    }
+
     /// Every task of the batch, in order.
     pub fn into_inner(self) -> Vec<Task<T>> {
         self.tasks

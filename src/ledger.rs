@@ -227,8 +227,8 @@ impl Ledger {
         }
         while jobs.peek().is_some() {
             let mut chunk = match jobs.size_hint() {
-                // A few jobs (a single submission): a small vector of
-                // their own, no trip to the shared pool.
+                // A small batch: a small vector of its own, no trip to
+                // the shared pool.
                 (_, Some(max)) if max < CHUNK / 4 => Vec::with_capacity(max),
                 _ => {
                     let mut c = self.spare.lock().pop().unwrap_or_default();
@@ -354,6 +354,9 @@ impl Ledger {
 
     /// Frees every finished job waiting (an executor about to idle).
     pub(crate) fn free_dead(&self) {
+        if !self.has_dead() {
+            return;
+        }
         let dead = std::mem::take(&mut *self.dead.lock());
         self.dead_hint.store(0, Ordering::Relaxed);
         drop(dead);
@@ -393,8 +396,8 @@ impl Ledger {
     }
 
     /// Releases the cohort slots of claimed jobs, one lock per run of the
-    /// same cohort. Empties `slots`.
-    /// Settled jobs let go go through `dead` (left empty).
+    /// same cohort, and [`bury`](Self::bury)s the jobs the cohorts let go
+    /// of, through the caller's buffer `dead`. Empties `slots` and `dead`.
     pub(crate) fn release_all(&self, slots: &mut Vec<u64>, dead: &mut Vec<JobRef>) {
         let mut i = 0;
         while i < slots.len() {

@@ -17,7 +17,7 @@ use crate::error::{
 use crate::fault::{self, Fault, FaultPlan};
 use crate::forkjoin::ForkJoinHost;
 use crate::ids::{NodeId, TaskId};
-use crate::job::{self, HandedBack, JobCore, JobRef, Rerun, TaskInner, TypedJob};
+use crate::job::{self, ErasedJob, HandedBack, JobCore, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::{Ledger, DEAD_CAP};
 use crate::metrics::{LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
@@ -770,10 +770,7 @@ impl RuntimeHandle {
         task: Task<T>,
     ) -> Arc<dyn TypedJob<T>> {
         let mut job = task.job;
-        let core = Arc::get_mut(&mut job)
-            .expect("a task is not shared before it is submitted")
-            .core_mut();
-        core.submit(id, now_nanos);
+        unsubmitted_core(&mut job).submit(id, now_nanos);
         job
     }
 
@@ -784,21 +781,16 @@ impl RuntimeHandle {
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
         let state = self.shared.state.read();
         if self.is_closed(&state) {
-            return Err(SubmitBatchError {
-                tasks: tasks.collect(),
-                index: 0,
-                kind: SubmitErrorKind::ShuttingDown,
-            });
+            return Err(SubmitBatchError::whole(
+                tasks,
+                SubmitErrorKind::ShuttingDown,
+            ));
         }
         // Checked as they are collected, into the vector that becomes the
         // handles: the only per-batch allocation on this path.
         let mut held: Vec<Arc<dyn TypedJob<T>>> = Vec::with_capacity(tasks.size_hint().0);
         self.collect_batch(tasks, pin, &mut held, |j| j, |job| Task { job })?;
-        self.stamp_batch(held.iter_mut().map(|j| {
-            Arc::get_mut(j)
-                .expect("a task is not shared before it is submitted")
-                .core_mut()
-        }));
+        self.stamp_batch(held.iter_mut().map(unsubmitted_core));
         self.enqueue(held.iter().map(|j| Arc::clone(j) as JobRef), pin);
         drop(state);
         Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
@@ -806,8 +798,9 @@ impl RuntimeHandle {
 
     /// Moves a batch into `out` (through `wrap`), checking each task, and
     /// checks that it fits under the bound. Frees finished jobs the ledger
-    /// kept for a submitter (`Ledger::bury`) as it goes. On refusal every task goes back
-    /// (through `unwrap`), in order, with the index of the first bad one.
+    /// kept for a submitter (`Ledger::bury`) as it goes. On refusal every
+    /// task goes back (through `unwrap`), in order, with the index of the
+    /// first bad one.
     fn collect_batch<T: Send + 'static, J>(
         &self,
         mut tasks: impl Iterator<Item = Task<T>>,
@@ -839,11 +832,10 @@ impl RuntimeHandle {
             out.push(wrap(task.job));
         }
         if !out.is_empty() && !self.has_room(out.len() as u64) {
-            return Err(SubmitBatchError {
-                tasks: out.drain(..).map(&unwrap).collect(),
-                index: 0,
-                kind: SubmitErrorKind::Full,
-            });
+            return Err(SubmitBatchError::whole(
+                out.drain(..).map(&unwrap),
+                SubmitErrorKind::Full,
+            ));
         }
         Ok(())
     }
@@ -896,11 +888,10 @@ impl RuntimeHandle {
         debug_assert!(jobs.is_empty());
         let state = self.shared.state.read();
         if self.is_closed(&state) {
-            return Err(SubmitBatchError {
-                tasks: tasks.collect(),
-                index: 0,
-                kind: SubmitErrorKind::ShuttingDown,
-            });
+            return Err(SubmitBatchError::whole(
+                tasks,
+                SubmitErrorKind::ShuttingDown,
+            ));
         }
         // Back to typed tasks on refusal: the same allocations, boxed once
         // each.
@@ -914,11 +905,7 @@ impl RuntimeHandle {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.stamp_batch(jobs.iter_mut().map(|j| {
-            Arc::get_mut(j)
-                .expect("a task is not shared before it is submitted")
-                .core_mut()
-        }));
+        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core));
         // The ledger gets clones; the queues get these references.
         self.shared.ledger.admit(jobs.iter().cloned());
         match pin {
@@ -1348,6 +1335,13 @@ impl UnfinishedTask {
             Err(_) => Err(self),
         }
     }
+}
+
+/// The core of a job not yet submitted, which no one else holds yet.
+fn unsubmitted_core<J: ErasedJob + ?Sized>(job: &mut Arc<J>) -> &mut JobCore {
+    Arc::get_mut(job)
+        .expect("a task is not shared before it is submitted")
+        .core_mut()
 }
 
 thread_local! {
