@@ -198,6 +198,24 @@ impl JobCore {
         self.submitted = now_nanos;
     }
 
+    /// Asks the CPU to start loading this job's lines into its cache: a
+    /// hint with no effect on behaviour. An executor calls it for a job a
+    /// few places down its queue; the job was written on the submitting
+    /// core, and its first touch is otherwise a cache miss the executor
+    /// waits for (about a fifth of its time per no-op task, measured).
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        #[cfg(all(
+            any(target_arch = "x86", target_arch = "x86_64"),
+            target_feature = "sse"
+        ))]
+        {
+            // The first and the last field: the core spans two lines.
+            safe_arch::prefetch_t0(self);
+            safe_arch::prefetch_t0(&self.flags);
+        }
+    }
+
     /// When it was submitted, from [`clock::now_nanos`](crate::clock::now_nanos).
     pub(crate) fn submitted_nanos(&self) -> u64 {
         self.submitted

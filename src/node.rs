@@ -758,6 +758,9 @@ impl Throttle {
 
 /// Jobs pushed into a node's queue under one hold of its lock.
 const PUSH_RUN: usize = 128;
+/// How far down its queue an executor prefetches (see `JobCore::prefetch`):
+/// a few tasks' time ahead of the first touch.
+const PREFETCH_AHEAD: usize = 4;
 
 /// Completions an executor settles with the ledger at once.
 const SETTLE_BATCH: usize = 64;
@@ -815,6 +818,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     return;
                 }
                 if let Some(job) = st.queue.pop() {
+                    if let Some(ahead) = st.queue.peek(PREFETCH_AHEAD) {
+                        ahead.core().prefetch();
+                    }
                     swept = false;
                     spun = false;
                     let core = job.core();

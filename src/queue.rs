@@ -135,6 +135,15 @@ impl<T> DisciplineQueue<T> {
         }
     }
 
+    /// The item `k` places behind the most urgent one (`peek(0)` is what
+    /// [`pop`](Self::pop) takes next).
+    pub(crate) fn peek(&self, k: usize) -> Option<&T> {
+        match self {
+            DisciplineQueue::Fifo(q) => q.get(k),
+            DisciplineQueue::Ordered(_, map) => map.values().nth(k),
+        }
+    }
+
     /// The least urgent item.
     pub(crate) fn pop_last(&mut self) -> Option<T> {
         match self {
@@ -207,6 +216,30 @@ mod tests {
         assert_eq!(q.pop_last(), Some(2));
         assert_eq!(q.pop(), Some(1));
         assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn peek_k_is_the_item_the_kth_next_pop_takes() {
+        let keys = [
+            key(0, 3.0, 1, Some(30)),
+            key(1, 1.0, 5, None),
+            key(2, 2.0, 5, Some(10)),
+            key(3, 1.0, -2, Some(20)),
+        ];
+        for d in [
+            Discipline::Fcfs,
+            Discipline::Sjf,
+            Discipline::Priority,
+            Discipline::Edf,
+        ] {
+            let mut q = DisciplineQueue::new(d);
+            for k in &keys {
+                q.push(*k, k.seq);
+            }
+            let peeked: Vec<u64> = (0..keys.len()).map(|k| *q.peek(k).unwrap()).collect();
+            assert_eq!(q.peek(keys.len()), None);
+            assert_eq!(peeked, order(d, &keys), "{d:?}");
+        }
     }
 
     #[test]
