@@ -135,6 +135,8 @@ const HAS_CHILDREN: u8 = 1;
 const HAS_WAITER: u8 = 2;
 const HAS_ERROR: u8 = 4;
 const TAKEN: u8 = 8;
+/// Submitted without a handle: its value is dropped where it is made.
+const DETACHED: u8 = 16;
 
 /// What few jobs need, allocated the first time one of them does: the
 /// errors of failed attempts, forked subtasks, a waiting handle's waker,
@@ -193,9 +195,16 @@ impl JobCore {
 
     /// Stamps the job at submission (before anyone else can see it), with
     /// the time from [`clock::now_nanos`](crate::clock::now_nanos).
-    pub(crate) fn submit(&mut self, id: TaskId, now_nanos: u64) {
+    pub(crate) fn submit(&mut self, id: TaskId, now_nanos: u64, detached: bool) {
         self.id = id;
         self.submitted = now_nanos;
+        // A task handed back unfinished may come back with a handle.
+        let flags = self.flags.get_mut();
+        if detached {
+            *flags |= DETACHED;
+        } else {
+            *flags &= !DETACHED;
+        }
     }
 
     /// Asks the CPU to start loading this job's lines into its cache: a
@@ -773,7 +782,12 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
                     if let Some(c) = env.completed {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
-                    self.cell.put(&self.core, value);
+                    if self.core.has(DETACHED) {
+                        // No handle will ever ask for it.
+                        drop(value);
+                    } else {
+                        self.cell.put(&self.core, value);
+                    }
                     RunOutcome::Completed
                 } else {
                     RunOutcome::Stale
@@ -817,7 +831,7 @@ mod tests {
             ..TaskSpec::default()
         };
         let mut core = JobCore::unsubmitted(PackedSpec::new(spec));
-        core.submit(TaskId(0), 0);
+        core.submit(TaskId(0), 0, false);
         let work = FnWork::new(|ctx: &TaskContext<'_>| Ok::<_, BoxError>(ctx.attempt()));
         Arc::new(TaskInner::new(core, work))
     }

@@ -499,7 +499,7 @@ mod tests {
         (0..n)
             .map(|i| {
                 let mut core = crate::job::JobCore::unsubmitted(PackedSpec::default_spec());
-                core.submit(TaskId(i as u64), 0);
+                core.submit(TaskId(i as u64), 0, false);
                 let work = FnWork::new(|_: &TaskContext<'_>| Ok::<_, BoxError>(()));
                 Arc::new(TaskInner::new(core, work)) as JobRef
             })

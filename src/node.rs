@@ -197,6 +197,7 @@ pub(crate) struct NodeShared {
     /// The current incarnation's actor, for faults raised by executors.
     actor: Mutex<Option<Addr<NodeActor>>>,
     /// Tasks started here, across restarts: what fault triggers count.
+    /// Written only under the state lock.
     started: AtomicU64,
     has_faults: AtomicBool,
     faults: Mutex<Arc<NodeFaults>>,
@@ -321,8 +322,8 @@ impl NodeShared {
         self.has_faults.store(true, Ordering::Release);
     }
 
-    fn fault_actions(&self, job: &JobRef, attempt: u32) -> Actions {
-        let count = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+    /// What injected faults do as the `count`th task here starts.
+    fn fault_actions(&self, job: &JobRef, attempt: u32, count: u64) -> Actions {
         if !self.has_faults.load(Ordering::Acquire) {
             return Actions::default();
         }
@@ -787,7 +788,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         debt: Duration::ZERO,
     };
     loop {
-        let (job, attempt) = {
+        let (job, attempt, count) = {
             let mut st = lock_spinning(&node.state);
             if let Some(f) = finished.take() {
                 if st.generation == generation && !st.slots[slot].abandoned {
@@ -826,13 +827,16 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     let core = job.core();
                     let attempt = core.attempt();
                     if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
+                        // Every writer holds the state lock: no read-modify-write.
+                        let count = node.started.load(Ordering::Relaxed) + 1;
+                        node.started.store(count, Ordering::Relaxed);
                         st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
                         st.slots[slot].entry = Some(RunningEntry {
                             job: JobRef::clone(&job),
                             attempt,
                             started: now,
                         });
-                        break (job, attempt);
+                        break (job, attempt, count);
                     }
                     node.load.fetch_sub(core.cost_units(), Ordering::Relaxed);
                     node.ledger.reap_if_cancelled(core);
@@ -880,7 +884,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
             }
         };
         let core = job.core();
-        let actions = node.fault_actions(&job, attempt);
+        let actions = node.fault_actions(&job, attempt, count);
         if actions != Actions::default() {
             if actions.flood > 0 {
                 node.flood(actions.flood);

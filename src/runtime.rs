@@ -770,7 +770,7 @@ impl RuntimeHandle {
         task: Task<T>,
     ) -> Arc<dyn TypedJob<T>> {
         let mut job = task.job;
-        unsubmitted_core(&mut job).submit(id, now_nanos);
+        unsubmitted_core(&mut job).submit(id, now_nanos, false);
         job
     }
 
@@ -790,7 +790,7 @@ impl RuntimeHandle {
         // handles: the only per-batch allocation on this path.
         let mut held: Vec<Arc<dyn TypedJob<T>>> = Vec::with_capacity(tasks.size_hint().0);
         self.collect_batch(tasks, pin, &mut held, |j| j, |job| Task { job })?;
-        self.stamp_batch(held.iter_mut().map(unsubmitted_core));
+        self.stamp_batch(held.iter_mut().map(unsubmitted_core), false);
         self.enqueue(held.iter().map(|j| Arc::clone(j) as JobRef), pin);
         drop(state);
         Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
@@ -840,12 +840,17 @@ impl RuntimeHandle {
         Ok(())
     }
 
-    /// Gives accepted jobs consecutive ids and one submission time.
-    fn stamp_batch<'a>(&self, cores: impl ExactSizeIterator<Item = &'a mut JobCore>) {
+    /// Gives accepted jobs consecutive ids and one submission time, and
+    /// marks them `detached` (no handles) or not.
+    fn stamp_batch<'a>(
+        &self,
+        cores: impl ExactSizeIterator<Item = &'a mut JobCore>,
+        detached: bool,
+    ) {
         let first = self.shared.ledger.reserve_ids(cores.len() as u64);
         let now = crate::clock::now_nanos();
         for (k, core) in cores.enumerate() {
-            core.submit(TaskId(first + k as u64), now);
+            core.submit(TaskId(first + k as u64), now, detached);
         }
     }
 
@@ -905,7 +910,7 @@ impl RuntimeHandle {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core));
+        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true);
         // The ledger gets clones; the queues get these references.
         self.shared.ledger.admit(jobs.iter().cloned());
         match pin {

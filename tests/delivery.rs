@@ -286,3 +286,40 @@ fn finished_detached_closures_are_dropped_without_further_submissions() {
         assert!(rx.try_recv().is_err(), "each closure dropped once");
     }
 }
+
+#[test]
+fn the_value_of_a_detached_task_is_dropped_once() {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    /// Says when the value that owns it is dropped.
+    struct DropSignal(mpsc::Sender<u32>, u32);
+    impl Drop for DropSignal {
+        fn drop(&mut self) {
+            let _ = self.0.send(self.1);
+        }
+    }
+    for _ in 0..3 {
+        let runtime = builder(2).build().unwrap();
+        let h = runtime.handle();
+        let (tx, rx) = mpsc::channel();
+        h.submit_batch_detached((0..2_000u32).map(|i| {
+            let tx = tx.clone();
+            // The closure keeps no signal: only the value it makes does.
+            Task::new(move |_| Ok::<_, String>(DropSignal(tx.clone(), i)))
+        }))
+        .unwrap();
+        drop(tx);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = vec![false; 2_000];
+        for k in 0..2_000 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let i = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("value {k} of 2000 not dropped: {e}"));
+            assert!(!seen[i as usize], "value of task {i} dropped twice");
+            seen[i as usize] = true;
+        }
+        runtime.shutdown();
+        assert!(rx.try_recv().is_err(), "each value dropped once");
+    }
+}
