@@ -20,7 +20,7 @@ use crate::resources::Resources;
 use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,8 +151,9 @@ struct NodeState {
     accepting: bool,
     retired: bool,
     queue: DisciplineQueue<JobRef>,
+    /// The emptied buffer traded for the inbox's full one (see `absorb`).
+    spare: Vec<JobRef>,
     slots: Vec<Slot>,
-    idle: usize,
     /// An idle executor is watching for pushes before it parks.
     spinner: bool,
     running_demand: Resources,
@@ -176,6 +177,17 @@ struct NodeCounters {
     timed_out: AtomicU64,
 }
 
+/// Where pushed jobs wait for the next holder of the state lock to move
+/// them into the queue: pushers take only this lock, held for a few
+/// pointer copies, so they never hold the state lock an executor needs
+/// for every task.
+struct Inbox {
+    /// Mirrors `NodeState::accepting` (both change under the state lock).
+    accepting: bool,
+    /// `Queued` jobs, oldest first.
+    jobs: Vec<JobRef>,
+}
+
 /// Everything about a node that outlives one incarnation of its actor.
 pub(crate) struct NodeShared {
     pub(crate) id: NodeId,
@@ -190,6 +202,14 @@ pub(crate) struct NodeShared {
     /// the runtime has no more executors than the machine has cores.
     watch_idle: AtomicBool,
     state: Mutex<NodeState>,
+    /// Lock order: `state`, then `inbox`.
+    inbox: Mutex<Inbox>,
+    /// Jobs in the inbox, written under its lock: read without it.
+    inbox_len: AtomicUsize,
+    /// Executors waiting (or about to wait) on `cv`: changed under the
+    /// state lock, read by pushers after they push, so one of the two
+    /// always sees the other (see `executor_loop`).
+    parked: AtomicUsize,
     cv: Condvar,
     counters: NodeCounters,
     ledger: Arc<Ledger>,
@@ -254,13 +274,19 @@ impl NodeShared {
                 accepting: false,
                 retired: false,
                 queue: DisciplineQueue::new(discipline),
+                spare: Vec::new(),
                 slots: Vec::new(),
-                idle: 0,
                 spinner: false,
                 running_demand: Resources::ZERO,
                 latency: new_histogram(),
                 feedback: Vec::new(),
             }),
+            inbox: Mutex::new(Inbox {
+                accepting: false,
+                jobs: Vec::new(),
+            }),
+            inbox_len: AtomicUsize::new(0),
+            parked: AtomicUsize::new(0),
             cv: Condvar::new(),
             counters: NodeCounters::default(),
             ledger,
@@ -438,17 +464,18 @@ impl NodeShared {
         self.completed().saturating_sub(settled)
     }
 
-    /// Pushes jobs (each `Pending`) into the queue and wakes an idle
-    /// executor once. Hands the jobs back if the node is not accepting.
+    /// Pushes jobs (each `Pending`) into the inbox, a run at a time, and
+    /// wakes a waiting executor once per run. Hands the jobs back if the
+    /// node is not accepting.
     pub(crate) fn push_batch<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
-        let mut st = lock_spinning(&self.state);
-        if !st.accepting {
+        let mut inbox = lock_spinning(&self.inbox);
+        if !inbox.accepting {
             return Err(jobs);
         }
         let mut jobs = jobs.into_iter().peekable();
         loop {
-            // A run at a time, so an executor waiting for its next job is
-            // not held off (and parked) for a whole large batch.
+            // A run at a time, so an executor trading for the inbox's jobs
+            // is not held off for a whole large batch.
             let mut added = 0u64;
             let mut pushed = 0usize;
             for job in jobs.by_ref().take(PUSH_RUN) {
@@ -456,36 +483,27 @@ impl NodeShared {
                 let attempt = core.attempt();
                 if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
                     added += core.cost_units();
-                    st.queue.push_with(job, |j| j.core().key());
+                    inbox.jobs.push(job);
                     pushed += 1;
                 } else {
                     // Cancelled (or claimed by a joining parent) on its way here.
                     self.ledger.reap_if_cancelled(core);
                 }
             }
+            self.inbox_len.store(inbox.jobs.len(), Ordering::SeqCst);
+            drop(inbox);
             self.load.fetch_add(added, Ordering::Relaxed);
             if pushed > 0 {
-                self.pushes.fetch_add(1, Ordering::Release);
-            }
-            let idle = st.idle;
-            drop(st);
-            match (idle, pushed) {
-                (0, _) | (_, 0) => {}
-                (_, 1) => {
-                    self.cv.notify_one();
-                }
-                _ => {
-                    self.cv.notify_all();
-                }
+                self.signal(pushed);
             }
             if jobs.peek().is_none() {
                 return Ok(());
             }
-            st = lock_spinning(&self.state);
-            if !st.accepting {
+            inbox = lock_spinning(&self.inbox);
+            if !inbox.accepting {
                 // Went down between runs: the rest goes back to the
                 // supervisor, still pending.
-                drop(st);
+                drop(inbox);
                 let rest: Vec<JobRef> = jobs.collect();
                 self.send_event(NodeEvent::Redispatch(rest));
                 return Ok(());
@@ -495,27 +513,68 @@ impl NodeShared {
 
     /// Pushes one job (`Pending`); hands it back if the node is not accepting.
     pub(crate) fn push_one(&self, job: JobRef) -> Result<(), JobRef> {
-        let wake = {
-            let mut st = lock_spinning(&self.state);
-            if !st.accepting {
-                return Err(job);
-            }
-            let core = job.core();
-            let attempt = core.attempt();
-            if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
-                self.load.fetch_add(core.cost_units(), Ordering::Relaxed);
-                st.queue.push_with(job, |j| j.core().key());
-                self.pushes.fetch_add(1, Ordering::Release);
-                st.idle > 0
-            } else {
-                self.ledger.reap_if_cancelled(core);
-                false
-            }
-        };
-        if wake {
-            self.cv.notify_one();
+        let mut inbox = lock_spinning(&self.inbox);
+        if !inbox.accepting {
+            return Err(job);
         }
+        let core = job.core();
+        let attempt = core.attempt();
+        if !core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
+            drop(inbox);
+            self.ledger.reap_if_cancelled(job.core());
+            return Ok(());
+        }
+        self.load.fetch_add(core.cost_units(), Ordering::Relaxed);
+        inbox.jobs.push(job);
+        self.inbox_len.store(inbox.jobs.len(), Ordering::SeqCst);
+        drop(inbox);
+        self.signal(1);
         Ok(())
+    }
+
+    /// After a push of `n` jobs: tells a watching executor, and wakes
+    /// waiting ones (one for one job, all for more).
+    fn signal(&self, n: usize) {
+        // `inbox_len` was stored SeqCst, so `parked` is read after the
+        // push is visible (the executor's side is in `executor_loop`).
+        self.pushes.fetch_add(1, Ordering::Release);
+        if self.parked.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        // Taking the lock means a waiter that counted itself is waiting.
+        drop(self.state.lock());
+        if n == 1 {
+            self.cv.notify_one();
+        } else {
+            self.cv.notify_all();
+        }
+    }
+
+    /// Moves the inbox's jobs into the queue (the state lock held). With
+    /// jobs queued already it does not wait for a pusher mid-run.
+    fn absorb(&self, st: &mut NodeState) {
+        {
+            let mut inbox = if st.queue.is_empty() {
+                lock_spinning(&self.inbox)
+            } else {
+                match self.inbox.try_lock() {
+                    Some(inbox) => inbox,
+                    None => return,
+                }
+            };
+            if inbox.jobs.is_empty() {
+                return;
+            }
+            // Trade buffers: the inbox keeps an emptied one's capacity.
+            std::mem::swap(&mut inbox.jobs, &mut st.spare);
+            self.inbox_len.store(0, Ordering::SeqCst);
+        }
+        st.queue.append_with(&mut st.spare, |j| j.core().key());
+    }
+
+    /// Jobs queued here, in the queue and the inbox.
+    fn queued(&self, st: &NodeState) -> usize {
+        st.queue.len() + self.inbox_len.load(Ordering::Relaxed)
     }
 
     /// Takes up to `max_tasks` not-yet-started jobs, least urgent first, until
@@ -527,6 +586,7 @@ impl NodeShared {
         if !st.accepting {
             return taken;
         }
+        self.absorb(&mut st);
         let mut cost = 0u64;
         // Leave the most urgent task for this node's next free slot.
         while taken.len() < max_tasks && cost < budget && st.queue.len() > 1 {
@@ -554,7 +614,16 @@ impl NodeShared {
             let mut st = self.state.lock();
             st.generation += 1;
             st.accepting = false;
+            {
+                // Closed and emptied in one hold: no push lands after.
+                let mut inbox = self.inbox.lock();
+                inbox.accepting = false;
+                std::mem::swap(&mut inbox.jobs, &mut st.spare);
+                self.inbox_len.store(0, Ordering::SeqCst);
+            }
+            // The queue's jobs came first, then the inbox's.
             out.queued = st.queue.drain_all();
+            out.queued.append(&mut st.spare);
             for slot in st.slots.drain(..) {
                 if let Some(e) = slot.entry {
                     out.running.push((e.job, e.attempt));
@@ -583,6 +652,7 @@ impl NodeShared {
     fn reopen(&self) -> u64 {
         let mut st = self.state.lock();
         st.accepting = true;
+        self.inbox.lock().accepting = true;
         st.slots = (0..self.spec.slots.max(1))
             .map(|_| Slot::default())
             .collect();
@@ -650,7 +720,7 @@ impl NodeShared {
             slots: self.spec.slots.max(1),
             capacity: self.spec.capacity,
             free: self.spec.capacity.saturating_sub(&st.running_demand),
-            queued: st.queue.len(),
+            queued: self.queued(&st),
             running,
             available: st.accepting,
         }
@@ -663,7 +733,7 @@ impl NodeShared {
             id: Some(self.id),
             name: self.name(),
             load: self.load(),
-            queued: st.queue.len() as u64,
+            queued: self.queued(&st) as u64,
             running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,
             completed: c.completed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
@@ -818,6 +888,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     node.flush_completed(&mut done, &mut dead);
                     return;
                 }
+                if node.inbox_len.load(Ordering::Relaxed) > 0 {
+                    node.absorb(&mut st);
+                }
                 if let Some(job) = st.queue.pop() {
                     if let Some(ahead) = st.queue.peek(PREFETCH_AHEAD) {
                         ahead.core().prefetch();
@@ -877,9 +950,17 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     st.spinner = false;
                     continue;
                 }
-                st.idle += 1;
-                node.cv.wait(&mut st);
-                st.idle -= 1;
+                // Count ourselves as waiting, then look at the inbox once
+                // more: a pusher that pushed before our count sees it and
+                // takes the state lock to wake us (which it cannot get
+                // until we wait); one that pushed after is seen here. Both
+                // sides use read-modify-writes or SeqCst, so neither look
+                // can miss the other's write.
+                node.parked.fetch_add(1, Ordering::SeqCst);
+                if node.inbox_len.load(Ordering::SeqCst) == 0 {
+                    node.cv.wait(&mut st);
+                }
+                node.parked.fetch_sub(1, Ordering::SeqCst);
                 now = clock::now_nanos();
             }
         };

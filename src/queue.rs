@@ -127,6 +127,24 @@ impl<T> DisciplineQueue<T> {
         }
     }
 
+    /// Pushes every item of `items`, oldest first, leaving it empty (with
+    /// some capacity). Into an empty FCFS queue this trades buffers instead
+    /// of moving items.
+    pub(crate) fn append_with(&mut self, items: &mut Vec<T>, key: impl Fn(&T) -> OrderKey) {
+        match self {
+            DisciplineQueue::Fifo(q) if q.is_empty() => {
+                let emptied = std::mem::replace(q, VecDeque::from(std::mem::take(items)));
+                *items = Vec::from(emptied);
+            }
+            DisciplineQueue::Fifo(q) => q.extend(items.drain(..)),
+            DisciplineQueue::Ordered(d, map) => {
+                for item in items.drain(..) {
+                    map.insert(d.sort_key(&key(&item)), item);
+                }
+            }
+        }
+    }
+
     /// The most urgent item.
     pub(crate) fn pop(&mut self) -> Option<T> {
         match self {
@@ -239,6 +257,33 @@ mod tests {
             let peeked: Vec<u64> = (0..keys.len()).map(|k| *q.peek(k).unwrap()).collect();
             assert_eq!(q.peek(keys.len()), None);
             assert_eq!(peeked, order(d, &keys), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn appending_keeps_each_disciplines_order_and_empties_the_source() {
+        let keys = [
+            key(0, 3.0, 1, Some(30)),
+            key(1, 1.0, 5, None),
+            key(2, 2.0, 5, Some(10)),
+            key(3, 1.0, -2, Some(20)),
+        ];
+        for d in [
+            Discipline::Fcfs,
+            Discipline::Sjf,
+            Discipline::Priority,
+            Discipline::Edf,
+        ] {
+            // Into an empty queue, then into a non-empty one.
+            let mut q = DisciplineQueue::new(d);
+            let mut first: Vec<OrderKey> = keys[..2].to_vec();
+            q.append_with(&mut first, |k| *k);
+            assert!(first.is_empty());
+            let mut rest: Vec<OrderKey> = keys[2..].to_vec();
+            q.append_with(&mut rest, |k| *k);
+            assert!(rest.is_empty());
+            let got: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|k| k.seq).collect();
+            assert_eq!(got, order(d, &keys), "{d:?}");
         }
     }
 
