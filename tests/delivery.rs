@@ -323,3 +323,34 @@ fn the_value_of_a_detached_task_is_dropped_once() {
         assert!(rx.try_recv().is_err(), "each value dropped once");
     }
 }
+
+#[test]
+fn a_task_pushed_to_an_idle_node_is_always_picked_up() {
+    use allot::NodeId;
+    use std::time::{Duration, Instant};
+    // Between submissions the node's executor watches for a while and then
+    // waits: a push must wake it whichever it is doing when the push lands.
+    let runtime = builder(2).build().unwrap();
+    let h = runtime.handle();
+    for i in 0..3_000u64 {
+        let idle_until = Instant::now() + Duration::from_micros(i % 60);
+        while Instant::now() < idle_until {
+            std::hint::spin_loop();
+        }
+        let node = NodeId((i % 2) as usize);
+        let mut handle = if i % 3 == 0 {
+            h.submit_batch_to(node, [Task::new(move |_| Ok::<_, String>(i))])
+                .unwrap()
+                .pop()
+                .unwrap()
+        } else {
+            h.submit_to(node, Task::new(move |_| Ok::<_, String>(i)))
+                .unwrap()
+        };
+        let got = handle
+            .wait_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("task {i} on an idle node never ran"));
+        assert_eq!(got.unwrap(), i);
+    }
+    runtime.shutdown();
+}
