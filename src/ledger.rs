@@ -3,14 +3,13 @@
 //!
 //! Accepted jobs are kept in *cohorts*, one per submitted batch (a single
 //! submission is a cohort of one), in sharded slabs. Each job stores its
-//! cohort's slot. A job leaves the ledger exactly once: whoever settles it
-//! first swaps its slot for [`SETTLED`] ([`Ledger::claim`]); only that
-//! party counts it and lowers its cohort's count of unsettled jobs, and
-//! executors do that lowering for a whole run of completions at once. A
-//! cohort is dropped when its count reaches zero, and compacted (settled
-//! jobs let go) whenever an eighth or less is left, so a straggler does not
-//! keep a whole batch alive (a cohort holds at most eight times its
-//! unsettled jobs, and compaction reads each job about once more).
+//! *slot*: its cohort and its place in it. A job leaves the ledger exactly
+//! once: whoever settles it first swaps its slot for [`SETTLED`]
+//! ([`Ledger::claim`]); only that party counts it and takes it out of its
+//! place, and executors do that for a whole run of completions at once. A
+//! settled job is let go as soon as its settlement is released, and a
+//! cohort's chunks when its last job is, so a straggler keeps nothing of
+//! its batch alive but the 16-byte places of the others.
 //!
 //! So the data path touches no shared ledger memory per task: one swap on
 //! the job's own word when it ends, one lock per cohort per flush.
@@ -55,16 +54,16 @@ const SPARE_CAP: usize = 1024;
 /// ([`Ledger::bury`]); beyond it, executors free them as they go.
 pub(crate) const DEAD_CAP: usize = 4096;
 
-/// The jobs of one submission, in chunks of at most [`CHUNK`].
-type Chunks = Vec<Vec<JobRef>>;
+/// The jobs of one submission, in chunks of at most [`CHUNK`]; a settled
+/// job's place is emptied.
+type Chunks = Vec<Vec<Option<JobRef>>>;
 
 /// The jobs of one submission.
 struct Cohort {
-    /// A single submission's job, kept without allocating any chunk.
+    /// A single submission's job (place 0), kept without allocating any
+    /// chunk.
     one: Option<JobRef>,
     jobs: Chunks,
-    /// Jobs held (settled ones go at compaction).
-    held: usize,
     /// Of the jobs admitted, how many are not yet settled.
     unsettled: usize,
     generation: u32,
@@ -79,31 +78,46 @@ struct Slab {
     next_generation: u32,
 }
 
-/// `(generation << 32) | (index << 4) | shard`; generations stay below
-/// 2³¹, so no slot equals [`SETTLED`].
-fn pack_slot(shard: usize, index: u32, generation: u32) -> u64 {
-    debug_assert!(shard < SHARDS && index < (1 << 28));
-    (u64::from(generation) << 32) | (u64::from(index) << 4) | shard as u64
+/// Bits of a slot: `generation (15) | place (20) | index (24) | shard (4)`.
+/// The top bit stays clear, so no slot equals [`SETTLED`].
+const SHARD_BITS: u32 = 4;
+const INDEX_BITS: u32 = 24;
+const PLACE_BITS: u32 = 20;
+const GENERATION_MASK: u32 = (1 << 15) - 1;
+
+/// The most jobs in one cohort; a larger batch becomes several cohorts.
+const COHORT_MAX: usize = 1 << PLACE_BITS;
+
+/// A job's slot, without its place: the same for its whole cohort.
+const COHORT_MASK: u64 = !(((1u64 << PLACE_BITS) - 1) << (SHARD_BITS + INDEX_BITS));
+
+fn pack_slot(shard: usize, index: u32, generation: u32, place: usize) -> u64 {
+    debug_assert!(shard < SHARDS && index < (1 << INDEX_BITS) && place < COHORT_MAX);
+    (u64::from(generation & GENERATION_MASK) << (SHARD_BITS + INDEX_BITS + PLACE_BITS))
+        | ((place as u64) << (SHARD_BITS + INDEX_BITS))
+        | (u64::from(index) << SHARD_BITS)
+        | shard as u64
 }
 
-fn unpack_slot(slot: u64) -> (usize, usize, u32) {
+/// `(shard, index, generation, place)`.
+fn unpack_slot(slot: u64) -> (usize, usize, u32, usize) {
     (
-        (slot & 0xf) as usize,
-        ((slot >> 4) & 0x0fff_ffff) as usize,
-        (slot >> 32) as u32,
+        (slot & ((1 << SHARD_BITS) - 1)) as usize,
+        ((slot >> SHARD_BITS) & ((1 << INDEX_BITS) - 1)) as usize,
+        (slot >> (SHARD_BITS + INDEX_BITS + PLACE_BITS)) as u32,
+        ((slot >> (SHARD_BITS + INDEX_BITS)) & ((1 << PLACE_BITS) - 1)) as usize,
     )
 }
 
 impl Slab {
-    /// Lowers the count of the cohort at `index` by `n`. Returns the
-    /// cohort's chunks when none is left unsettled, to empty and recycle
-    /// outside the lock; lets go of the settled jobs (into `dead`) when at
-    /// most an eighth is left, returning the chunks that emptied.
+    /// Takes the settled jobs at `places` out of the cohort at `index`
+    /// (into `dead`). Returns the cohort's chunks when none is left
+    /// unsettled, to recycle outside the lock.
     fn release(
         &mut self,
         index: usize,
         generation: u32,
-        n: usize,
+        places: impl Iterator<Item = usize>,
         dead: &mut Vec<JobRef>,
     ) -> Chunks {
         let Some(Some(cohort)) = self.cohorts.get_mut(index) else {
@@ -113,31 +127,28 @@ impl Slab {
             // Drained (shutdown) and the slot reused: nothing of ours here.
             return Chunks::new();
         }
+        let mut n = 0;
+        for place in places {
+            let job = match &mut cohort.one {
+                Some(_) => cohort.one.take(),
+                None => cohort
+                    .jobs
+                    .get_mut(place / CHUNK)
+                    .and_then(|chunk| chunk.get_mut(place % CHUNK))
+                    .and_then(Option::take),
+            };
+            // Each place is released once: its job's claim was unique.
+            debug_assert!(job.is_some(), "a place released twice");
+            dead.extend(job);
+            n += 1;
+        }
         let n = n.min(cohort.unsettled);
         cohort.unsettled -= n;
         self.live -= n;
         if cohort.unsettled == 0 {
             let gone = self.cohorts[index].take().expect("checked above");
             self.free.push(index as u32);
-            dead.extend(gone.one);
             return gone.jobs;
-        }
-        if cohort.held >= 64 && cohort.unsettled * 8 <= cohort.held {
-            let mut held = 0;
-            for chunk in &mut cohort.jobs {
-                dead.extend(chunk.extract_if(.., |j| {
-                    j.core().ledger_slot.load(Ordering::Acquire) == SETTLED
-                }));
-                held += chunk.len();
-            }
-            cohort.held = held;
-            // Emptied chunks go back to the pool with the caller, not to the
-            // allocator here: an executor freeing them would wait on the
-            // allocator's lock behind submitters.
-            return cohort
-                .jobs
-                .extract_if(.., |chunk| chunk.is_empty())
-                .collect();
         }
         Chunks::new()
     }
@@ -147,7 +158,7 @@ impl Slab {
 pub(crate) struct Ledger {
     shards: Box<[Mutex<Slab>]>,
     /// Emptied chunks, reused.
-    spare: Mutex<Vec<Vec<JobRef>>>,
+    spare: Mutex<Vec<Vec<Option<JobRef>>>>,
     /// Settled jobs whose last reference was the ledger's, waiting for the
     /// next batch submission to free them (see [`Ledger::exhume`]).
     dead: Mutex<Vec<JobRef>>,
@@ -213,40 +224,48 @@ impl Ledger {
         self.next_id.fetch_add(n, Ordering::Relaxed)
     }
 
-    /// Records newly accepted jobs as one cohort, under one lock; cohorts
-    /// rotate over the shards.
+    /// Records newly accepted jobs as one cohort (several for a batch of
+    /// more than a million), under one lock each; cohorts rotate over the
+    /// shards.
     pub(crate) fn admit(&self, jobs: impl Iterator<Item = JobRef>) {
-        let mut chunks = Chunks::new();
-        let mut one = None;
-        let mut n = 0;
         let mut jobs = jobs.peekable();
         if jobs.size_hint() == (1, Some(1)) {
             // A single submission: no chunk at all.
-            one = jobs.next();
-            n = 1;
+            if let Some(job) = jobs.next() {
+                self.admit_cohort(Some(job), Chunks::new(), 1);
+            }
+            return;
         }
         while jobs.peek().is_some() {
-            let mut chunk = match jobs.size_hint() {
-                // A small batch: a small vector of its own, no trip to
-                // the shared pool.
-                (_, Some(max)) if max < CHUNK / 4 => Vec::with_capacity(max),
-                _ => {
-                    let mut c = self.spare.lock().pop().unwrap_or_default();
-                    c.reserve_exact(CHUNK);
-                    c
-                }
-            };
-            chunk.extend(jobs.by_ref().take(CHUNK));
-            n += chunk.len();
-            chunks.push(chunk);
+            let mut chunks = Chunks::new();
+            let mut n = 0;
+            while n < COHORT_MAX && jobs.peek().is_some() {
+                let mut chunk = match jobs.size_hint() {
+                    // A small batch: a small vector of its own, no trip to
+                    // the shared pool.
+                    (_, Some(max)) if max < CHUNK / 4 => Vec::with_capacity(max),
+                    _ => {
+                        let mut c = self.spare.lock().pop().unwrap_or_default();
+                        c.reserve_exact(CHUNK);
+                        c
+                    }
+                };
+                chunk.extend(jobs.by_ref().take(CHUNK.min(COHORT_MAX - n)).map(Some));
+                n += chunk.len();
+                chunks.push(chunk);
+            }
+            self.admit_cohort(None, chunks, n);
         }
+    }
+
+    fn admit_cohort(&self, one: Option<JobRef>, chunks: Chunks, n: usize) {
         if n == 0 {
             return;
         }
         let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
         let mut slab = self.shards[shard].lock();
         let generation = slab.next_generation;
-        slab.next_generation = (generation + 1) & 0x7fff_ffff;
+        slab.next_generation = (generation + 1) & GENERATION_MASK;
         let index = match slab.free.pop() {
             Some(i) => i,
             None => {
@@ -254,14 +273,14 @@ impl Ledger {
                 (slab.cohorts.len() - 1) as u32
             }
         };
-        let slot = pack_slot(shard, index, generation);
-        for job in one.iter().chain(chunks.iter().flatten()) {
+        let jobs = one.iter().chain(chunks.iter().flatten().flatten());
+        for (place, job) in jobs.enumerate() {
+            let slot = pack_slot(shard, index, generation, place);
             job.core().ledger_slot.store(slot, Ordering::Release);
         }
         slab.cohorts[index as usize] = Some(Cohort {
             one,
             jobs: chunks,
-            held: n,
             unsettled: n,
             generation,
         });
@@ -270,16 +289,15 @@ impl Ledger {
         self.submitted.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    /// Moves a gone cohort's jobs to `dead` (outside any lock) and keeps a
-    /// few of its chunks for reuse.
-    fn recycle(&self, mut chunks: Chunks, dead: &mut Vec<JobRef>) {
+    /// Keeps a few of a gone cohort's (emptied) chunks for reuse.
+    fn recycle(&self, mut chunks: Chunks) {
         if chunks.is_empty() {
             return;
         }
-        for chunk in &mut chunks {
-            dead.append(chunk);
-        }
         chunks.retain(|c| c.capacity() >= CHUNK);
+        for chunk in &mut chunks {
+            chunk.clear();
+        }
         if chunks.is_empty() {
             return;
         }
@@ -296,15 +314,15 @@ impl Ledger {
         (slot != SETTLED).then_some(slot)
     }
 
-    /// Lowers the unsettled count of the cohort at `slot` by `n` claimed
-    /// jobs.
-    pub(crate) fn release(&self, slot: u64, n: usize) {
-        let (shard, index, generation) = unpack_slot(slot);
+    /// Takes the claimed job at `slot` out of its cohort and lets go of it.
+    pub(crate) fn release(&self, slot: u64) {
+        let (shard, index, generation, place) = unpack_slot(slot);
         let mut dead = Vec::new();
-        let gone = self.shards[shard]
-            .lock()
-            .release(index, generation, n, &mut dead);
-        self.recycle(gone, &mut dead);
+        let gone =
+            self.shards[shard]
+                .lock()
+                .release(index, generation, std::iter::once(place), &mut dead);
+        self.recycle(gone);
         // Settled one at a time (a failure, a cancel): rare, freed here.
         drop(dead);
         self.notify_space();
@@ -368,7 +386,7 @@ impl Ledger {
         let Some(slot) = self.claim(core) else {
             return false;
         };
-        self.release(slot, 1);
+        self.release(slot);
         let counter = match how {
             Settled::Failed => &self.failed,
             Settled::Cancelled => &self.cancelled,
@@ -382,7 +400,7 @@ impl Ledger {
     pub(crate) fn settle_completed(&self, core: &JobCore) -> bool {
         match self.claim(core) {
             Some(slot) => {
-                self.release(slot, 1);
+                self.release(slot);
                 true
             }
             None => false,
@@ -395,19 +413,23 @@ impl Ledger {
         }
     }
 
-    /// Releases the cohort slots of claimed jobs, one lock per run of the
-    /// same cohort, and [`bury`](Self::bury)s the jobs the cohorts let go
-    /// of, through the caller's buffer `dead`. Empties `slots` and `dead`.
+    /// Takes claimed jobs out of their cohorts, one lock per run of the
+    /// same cohort, and [`bury`](Self::bury)s them through the caller's
+    /// buffer `dead`. Empties `slots` and `dead`.
     pub(crate) fn release_all(&self, slots: &mut Vec<u64>, dead: &mut Vec<JobRef>) {
         let mut i = 0;
         while i < slots.len() {
-            let slot = slots[i];
-            let run = slots[i..].iter().take_while(|&&s| s == slot).count();
-            let (shard, index, generation) = unpack_slot(slot);
+            let cohort = slots[i] & COHORT_MASK;
+            let run = slots[i..]
+                .iter()
+                .take_while(|&&s| s & COHORT_MASK == cohort)
+                .count();
+            let (shard, index, generation, _) = unpack_slot(slots[i]);
+            let places = slots[i..i + run].iter().map(|&s| unpack_slot(s).3);
             let gone = self.shards[shard]
                 .lock()
-                .release(index, generation, run, dead);
-            self.recycle(gone, dead);
+                .release(index, generation, places, dead);
+            self.recycle(gone);
             i += run;
         }
         slots.clear();
@@ -442,7 +464,7 @@ impl Ledger {
                 all.extend(
                     c.one
                         .into_iter()
-                        .chain(c.jobs.into_iter().flatten())
+                        .chain(c.jobs.into_iter().flatten().flatten())
                         .filter(|j| self.claim(j.core()).is_some()),
                 );
             }
@@ -529,21 +551,53 @@ mod tests {
     }
 
     #[test]
-    fn a_mostly_settled_cohort_lets_its_settled_jobs_go() {
+    fn a_settled_job_leaves_its_cohort_at_once_and_the_cohort_with_its_last() {
         let ledger = Ledger::new();
-        let batch = jobs(64);
+        let batch = jobs(200);
         ledger.admit(batch.iter().cloned());
-        for j in &batch[..55] {
+        // Settled out of order, some one at a time and some in runs.
+        for j in batch.iter().skip(1).step_by(2) {
             assert!(ledger.settle_completed(j.core()));
         }
-        assert!(
-            batch.iter().all(|j| Arc::strong_count(j) == 2),
-            "9 of 64 left"
-        );
-        assert!(ledger.settle_completed(batch[55].core()));
-        assert!(batch[..56].iter().all(|j| Arc::strong_count(j) == 1));
-        assert!(batch[56..].iter().all(|j| Arc::strong_count(j) == 2));
-        assert_eq!(ledger.live(), 8);
+        let mut slots: Vec<u64> = batch
+            .iter()
+            .step_by(2)
+            .skip(1)
+            .filter_map(|j| ledger.claim(j.core()))
+            .collect();
+        ledger.release_all(&mut slots, &mut Vec::new());
+        assert_eq!(ledger.live(), 1);
+        assert_eq!(Arc::strong_count(&batch[0]), 2, "still held");
+        assert!(batch[1..].iter().all(|j| Arc::strong_count(j) == 1));
+        assert!(ledger.settle_completed(batch[0].core()));
+        assert_eq!(ledger.live(), 0);
+        assert_eq!(Arc::strong_count(&batch[0]), 1);
+    }
+
+    #[test]
+    fn slots_keep_shard_index_generation_and_place_apart() {
+        for (shard, index, generation, place) in [
+            (0, 0, 0, 0),
+            (
+                SHARDS - 1,
+                (1 << INDEX_BITS) - 1,
+                GENERATION_MASK,
+                COHORT_MAX - 1,
+            ),
+            (3, 12_345, 77, 61),
+        ] {
+            let slot = pack_slot(shard, index, generation, place);
+            assert_ne!(slot, SETTLED);
+            assert_eq!(
+                unpack_slot(slot),
+                (shard, index as usize, generation, place)
+            );
+            assert_eq!(
+                slot & COHORT_MASK,
+                pack_slot(shard, index, generation, 0),
+                "the cohort part leaves the place out"
+            );
+        }
     }
 
     #[test]
@@ -562,7 +616,7 @@ mod tests {
         for c in &b {
             ledger.admit(c.iter().cloned());
         }
-        ledger.release(early, 1);
+        ledger.release(early);
         assert_eq!(ledger.live(), 2 * SHARDS);
     }
 

@@ -19,6 +19,7 @@ use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
 use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
+use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -188,28 +189,38 @@ struct Inbox {
     jobs: Vec<JobRef>,
 }
 
-/// Everything about a node that outlives one incarnation of its actor.
-pub(crate) struct NodeShared {
-    pub(crate) id: NodeId,
-    pub(crate) spec: NodeSpec,
-    speed_bits: AtomicU64,
+/// The counters pushers and executors signal each other with.
+#[derive(Debug, Default)]
+struct Signal {
     /// Estimated cost queued + running, in micro-units; read without locking.
     load: AtomicU64,
-    /// Raised (under the state lock) whenever jobs are pushed: what an
-    /// executor about to idle watches for a while before it parks.
+    /// Raised whenever jobs are pushed: what an executor about to idle
+    /// watches for a while before it parks.
     pushes: AtomicU64,
-    /// Whether an idle executor watches `pushes` before parking: only when
-    /// the runtime has no more executors than the machine has cores.
-    watch_idle: AtomicBool,
-    state: Mutex<NodeState>,
-    /// Lock order: `state`, then `inbox`.
-    inbox: Mutex<Inbox>,
     /// Jobs in the inbox, written under its lock: read without it.
     inbox_len: AtomicUsize,
     /// Executors waiting (or about to wait) on `cv`: changed under the
     /// state lock, read by pushers after they push, so one of the two
     /// always sees the other (see `executor_loop`).
     parked: AtomicUsize,
+}
+
+/// Everything about a node that outlives one incarnation of its actor.
+pub(crate) struct NodeShared {
+    pub(crate) id: NodeId,
+    pub(crate) spec: NodeSpec,
+    speed_bits: AtomicU64,
+    /// Whether an idle executor watches `pushes` before parking: only when
+    /// the runtime has no more executors than the machine has cores.
+    watch_idle: AtomicBool,
+    /// Written by pushers once per run, read by executors once per task.
+    signal: CachePadded<Signal>,
+    /// Written by pushers once per job: a line of its own, so executors
+    /// reading `signal` or taking `state` do not lose theirs to it.
+    /// Lock order: `state`, then `inbox`.
+    inbox: CachePadded<Mutex<Inbox>>,
+    /// Taken by executors once per task.
+    state: CachePadded<Mutex<NodeState>>,
     cv: Condvar,
     counters: NodeCounters,
     ledger: Arc<Ledger>,
@@ -237,7 +248,7 @@ impl std::fmt::Debug for NodeShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NodeShared")
             .field("id", &self.id)
-            .field("load", &self.load.load(Ordering::Relaxed))
+            .field("load", &self.signal.load.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -266,10 +277,9 @@ impl NodeShared {
             id,
             spec,
             speed_bits: AtomicU64::new(speed.to_bits()),
-            load: AtomicU64::new(0),
-            pushes: AtomicU64::new(0),
             watch_idle: AtomicBool::new(false),
-            state: Mutex::new(NodeState {
+            signal: CachePadded::new(Signal::default()),
+            state: CachePadded::new(Mutex::new(NodeState {
                 generation: 0,
                 accepting: false,
                 retired: false,
@@ -280,13 +290,11 @@ impl NodeShared {
                 running_demand: Resources::ZERO,
                 latency: new_histogram(),
                 feedback: Vec::new(),
-            }),
-            inbox: Mutex::new(Inbox {
+            })),
+            inbox: CachePadded::new(Mutex::new(Inbox {
                 accepting: false,
                 jobs: Vec::new(),
-            }),
-            inbox_len: AtomicUsize::new(0),
-            parked: AtomicUsize::new(0),
+            })),
             cv: Condvar::new(),
             counters: NodeCounters::default(),
             ledger,
@@ -421,7 +429,7 @@ impl NodeShared {
 
     /// Load in cost units (seconds at speed 1.0).
     pub(crate) fn load(&self) -> f64 {
-        self.load.load(Ordering::Relaxed) as f64 / crate::job::COST_SCALE
+        self.signal.load.load(Ordering::Relaxed) as f64 / crate::job::COST_SCALE
     }
 
     pub(crate) fn generation(&self) -> u64 {
@@ -490,9 +498,11 @@ impl NodeShared {
                     self.ledger.reap_if_cancelled(core);
                 }
             }
-            self.inbox_len.store(inbox.jobs.len(), Ordering::SeqCst);
+            self.signal
+                .inbox_len
+                .store(inbox.jobs.len(), Ordering::SeqCst);
             drop(inbox);
-            self.load.fetch_add(added, Ordering::Relaxed);
+            self.signal.load.fetch_add(added, Ordering::Relaxed);
             if pushed > 0 {
                 self.signal(pushed);
             }
@@ -524,9 +534,13 @@ impl NodeShared {
             self.ledger.reap_if_cancelled(job.core());
             return Ok(());
         }
-        self.load.fetch_add(core.cost_units(), Ordering::Relaxed);
+        self.signal
+            .load
+            .fetch_add(core.cost_units(), Ordering::Relaxed);
         inbox.jobs.push(job);
-        self.inbox_len.store(inbox.jobs.len(), Ordering::SeqCst);
+        self.signal
+            .inbox_len
+            .store(inbox.jobs.len(), Ordering::SeqCst);
         drop(inbox);
         self.signal(1);
         Ok(())
@@ -537,8 +551,8 @@ impl NodeShared {
     fn signal(&self, n: usize) {
         // `inbox_len` was stored SeqCst, so `parked` is read after the
         // push is visible (the executor's side is in `executor_loop`).
-        self.pushes.fetch_add(1, Ordering::Release);
-        if self.parked.load(Ordering::SeqCst) == 0 {
+        self.signal.pushes.fetch_add(1, Ordering::Release);
+        if self.signal.parked.load(Ordering::SeqCst) == 0 {
             return;
         }
         // Taking the lock means a waiter that counted itself is waiting.
@@ -567,14 +581,14 @@ impl NodeShared {
             }
             // Trade buffers: the inbox keeps an emptied one's capacity.
             std::mem::swap(&mut inbox.jobs, &mut st.spare);
-            self.inbox_len.store(0, Ordering::SeqCst);
+            self.signal.inbox_len.store(0, Ordering::SeqCst);
         }
         st.queue.append_with(&mut st.spare, |j| j.core().key());
     }
 
     /// Jobs queued here, in the queue and the inbox.
     fn queued(&self, st: &NodeState) -> usize {
-        st.queue.len() + self.inbox_len.load(Ordering::Relaxed)
+        st.queue.len() + self.signal.inbox_len.load(Ordering::Relaxed)
     }
 
     /// Takes up to `max_tasks` not-yet-started jobs, least urgent first, until
@@ -595,7 +609,9 @@ impl NodeShared {
             };
             let core = job.core();
             let attempt = core.attempt();
-            self.load.fetch_sub(core.cost_units(), Ordering::Relaxed);
+            self.signal
+                .load
+                .fetch_sub(core.cost_units(), Ordering::Relaxed);
             if core.transition(Phase::Queued, attempt, Phase::Pending, attempt) {
                 cost += core.cost_units();
                 taken.push(job);
@@ -619,7 +635,7 @@ impl NodeShared {
                 let mut inbox = self.inbox.lock();
                 inbox.accepting = false;
                 std::mem::swap(&mut inbox.jobs, &mut st.spare);
-                self.inbox_len.store(0, Ordering::SeqCst);
+                self.signal.inbox_len.store(0, Ordering::SeqCst);
             }
             // The queue's jobs came first, then the inbox's.
             out.queued = st.queue.drain_all();
@@ -630,7 +646,7 @@ impl NodeShared {
                 }
             }
             st.running_demand = Resources::ZERO;
-            self.load.store(0, Ordering::Relaxed);
+            self.signal.load.store(0, Ordering::Relaxed);
         }
         self.cv.notify_all();
         out
@@ -685,7 +701,8 @@ impl NodeShared {
                 if late {
                     let e = slot.entry.take().expect("checked above");
                     slot.abandoned = true;
-                    self.load
+                    self.signal
+                        .load
                         .fetch_sub(e.job.core().cost_units(), Ordering::Relaxed);
                     freed = freed.saturating_add(&e.job.core().spec.demand());
                     out.push((e.job, e.attempt));
@@ -870,7 +887,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     unload += f.cost_units;
                     unloads += 1;
                     if unloads >= SETTLE_BATCH {
-                        node.load
+                        node.signal
+                            .load
                             .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
                         unloads = 0;
                     }
@@ -888,7 +906,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     node.flush_completed(&mut done, &mut dead);
                     return;
                 }
-                if node.inbox_len.load(Ordering::Relaxed) > 0 {
+                if node.signal.inbox_len.load(Ordering::Relaxed) > 0 {
                     node.absorb(&mut st);
                 }
                 if let Some(job) = st.queue.pop() {
@@ -911,25 +929,23 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         });
                         break (job, attempt, count);
                     }
-                    node.load.fetch_sub(core.cost_units(), Ordering::Relaxed);
+                    node.signal
+                        .load
+                        .fetch_sub(core.cost_units(), Ordering::Relaxed);
                     node.ledger.reap_if_cancelled(core);
                     continue;
                 }
                 if unloads > 0 {
-                    node.load
+                    node.signal
+                        .load
                         .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
                     unloads = 0;
                 }
-                if !done.is_empty() || (!swept && node.ledger.has_dead()) {
+                if !done.is_empty() {
                     // About to idle: settle what we finished first, so the
-                    // ledger never waits on a sleeping executor, and free
-                    // what no submitter came back for.
+                    // ledger never waits on a sleeping executor.
                     drop(st);
                     node.flush_completed(&mut done, &mut dead);
-                    node.ledger.free_dead();
-                    // Once per idle spell: others' later frees wait for a
-                    // submitter or for their own executor to idle.
-                    swept = true;
                     st = lock_spinning(&node.state);
                     continue;
                 }
@@ -943,11 +959,24 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     // waiting.
                     spun = true;
                     st.spinner = true;
-                    let seen = node.pushes.load(Ordering::Acquire);
+                    let seen = node.signal.pushes.load(Ordering::Acquire);
                     MutexGuard::unlocked(&mut st, || {
-                        spin_until(|| node.pushes.load(Ordering::Acquire) != seen)
+                        spin_until(|| node.signal.pushes.load(Ordering::Acquire) != seen)
                     });
                     st.spinner = false;
+                    continue;
+                }
+                if !swept && node.ledger.has_dead() {
+                    // About to wait: free what no submitter came back for.
+                    // Not before the watch: in a flood the next run comes
+                    // within microseconds, and its submitter frees these
+                    // where its allocator reuses the memory at once.
+                    drop(st);
+                    node.ledger.free_dead();
+                    // Once per idle spell: others' later frees wait for a
+                    // submitter or for their own executor to idle.
+                    swept = true;
+                    st = lock_spinning(&node.state);
                     continue;
                 }
                 // Count ourselves as waiting, then look at the inbox once
@@ -956,11 +985,11 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 // until we wait); one that pushed after is seen here. Both
                 // sides use read-modify-writes or SeqCst, so neither look
                 // can miss the other's write.
-                node.parked.fetch_add(1, Ordering::SeqCst);
-                if node.inbox_len.load(Ordering::SeqCst) == 0 {
+                node.signal.parked.fetch_add(1, Ordering::SeqCst);
+                if node.signal.inbox_len.load(Ordering::SeqCst) == 0 {
                     node.cv.wait(&mut st);
                 }
-                node.parked.fetch_sub(1, Ordering::SeqCst);
+                node.signal.parked.fetch_sub(1, Ordering::SeqCst);
                 now = clock::now_nanos();
             }
         };
