@@ -633,6 +633,24 @@ impl RuntimeHandle {
         self.admit_detached(tasks.into_iter(), Some(node))
     }
 
+    /// [`submit_batch`](Self::submit_batch), appending the handles to
+    /// `handles` instead of returning a new vector: for callers that submit
+    /// batch after batch and keep (or reuse) one buffer. Returns how many
+    /// handles it appended.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_batch`](Self::submit_batch); `handles` is then as it was.
+    pub fn submit_batch_into<T: Send + 'static>(
+        &self,
+        tasks: impl IntoIterator<Item = Task<T>>,
+        handles: &mut Vec<TaskHandle<T>>,
+    ) -> Result<usize, SubmitBatchError<T>> {
+        let before = handles.len();
+        self.admit_into(tasks.into_iter(), None, handles)?;
+        Ok(handles.len() - before)
+    }
+
     /// Submits many tasks whose first placement is on `node`.
     ///
     /// # Errors
@@ -779,6 +797,20 @@ impl RuntimeHandle {
         tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+        // The vector of handles: the only per-batch allocation on this path.
+        let mut handles = Vec::with_capacity(tasks.size_hint().0);
+        self.admit_into(tasks, pin, &mut handles)?;
+        Ok(handles)
+    }
+
+    /// Appends the batch's handles to `out`, which is left as it was on
+    /// refusal.
+    fn admit_into<T: Send + 'static>(
+        &self,
+        tasks: impl Iterator<Item = Task<T>>,
+        pin: Option<NodeId>,
+        out: &mut Vec<TaskHandle<T>>,
+    ) -> Result<(), SubmitBatchError<T>> {
         let state = self.shared.state.read();
         if self.is_closed(&state) {
             return Err(SubmitBatchError::whole(
@@ -786,21 +818,31 @@ impl RuntimeHandle {
                 SubmitErrorKind::ShuttingDown,
             ));
         }
-        // Checked as they are collected, into the vector that becomes the
-        // handles: the only per-batch allocation on this path.
-        let mut held: Vec<Arc<dyn TypedJob<T>>> = Vec::with_capacity(tasks.size_hint().0);
-        self.collect_batch(tasks, pin, &mut held, |j| j, |job| Task { job })?;
-        self.stamp_batch(held.iter_mut().map(unsubmitted_core), false);
-        self.enqueue(held.iter().map(|j| Arc::clone(j) as JobRef), pin);
+        let base = out.len();
+        out.reserve(tasks.size_hint().0);
+        // Checked as they are collected, straight into handles.
+        self.collect_batch(
+            tasks,
+            pin,
+            out,
+            |inner| TaskHandle { inner },
+            |h| Task { job: h.inner },
+        )?;
+        let added = &mut out[base..];
+        self.stamp_batch(
+            added.iter_mut().map(|h| unsubmitted_core(&mut h.inner)),
+            false,
+        );
+        self.enqueue(added.iter().map(|h| Arc::clone(&h.inner) as JobRef), pin);
         drop(state);
-        Ok(held.into_iter().map(|inner| TaskHandle { inner }).collect())
+        Ok(())
     }
 
-    /// Moves a batch into `out` (through `wrap`), checking each task, and
+    /// Appends a batch to `out` (through `wrap`), checking each task, and
     /// checks that it fits under the bound. Frees finished jobs the ledger
     /// kept for a submitter (`Ledger::bury`) as it goes. On refusal every
     /// task goes back (through `unwrap`), in order, with the index of the
-    /// first bad one.
+    /// first bad one, and `out` is as it was.
     fn collect_batch<T: Send + 'static, J>(
         &self,
         mut tasks: impl Iterator<Item = Task<T>>,
@@ -809,6 +851,7 @@ impl RuntimeHandle {
         wrap: impl Fn(Arc<dyn TypedJob<T>>) -> J,
         unwrap: impl Fn(J) -> Task<T>,
     ) -> Result<(), SubmitBatchError<T>> {
+        let base = out.len();
         let mut dead = Reaper::take();
         self.shared
             .ledger
@@ -819,8 +862,8 @@ impl RuntimeHandle {
             drop(dead.0.pop());
             let Some(task) = tasks.next() else { break };
             if let Err(kind) = self.check(&task, pin) {
-                let index = out.len();
-                let mut all: Vec<Task<T>> = out.drain(..).map(&unwrap).collect();
+                let index = out.len() - base;
+                let mut all: Vec<Task<T>> = out.drain(base..).map(&unwrap).collect();
                 all.push(task);
                 all.extend(tasks);
                 return Err(SubmitBatchError {
@@ -831,9 +874,9 @@ impl RuntimeHandle {
             }
             out.push(wrap(task.job));
         }
-        if !out.is_empty() && !self.has_room(out.len() as u64) {
+        if out.len() > base && !self.has_room((out.len() - base) as u64) {
             return Err(SubmitBatchError::whole(
-                out.drain(..).map(&unwrap),
+                out.drain(base..).map(&unwrap),
                 SubmitErrorKind::Full,
             ));
         }

@@ -185,3 +185,40 @@ fn a_refused_detached_batch_comes_back_whole_and_in_order() {
     assert_eq!(values, [0, 1, 2, 4]);
     assert_eq!(runtime.shutdown().totals.submitted, 4);
 }
+
+#[test]
+fn submit_batch_into_appends_handles_and_leaves_the_buffer_alone_on_refusal() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let mut handles = Vec::new();
+    let n = h
+        .submit_batch_into(
+            (0..3).map(|i| Task::new(move |_| Ok::<_, String>(i))),
+            &mut handles,
+        )
+        .unwrap();
+    assert_eq!(n, 3);
+    // A refused batch hands its tasks back and adds nothing.
+    let batch = (10..14).map(|i| {
+        let t = Task::new(move |_| Ok::<_, String>(i));
+        if i == 12 {
+            t.demand(Resources::cpu(1_000).with_gpu_milli(9_000))
+        } else {
+            t
+        }
+    });
+    let err = h.submit_batch_into(batch, &mut handles).unwrap_err();
+    assert_eq!(err.index, 2);
+    assert_eq!(err.tasks.len(), 4);
+    assert_eq!(handles.len(), 3);
+    let n = h
+        .submit_batch_into(
+            (3..5).map(|i| Task::new(move |_| Ok::<_, String>(i))),
+            &mut handles,
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    let values: Vec<i32> = handles.into_iter().map(|t| t.wait().unwrap()).collect();
+    assert_eq!(values, [0, 1, 2, 3, 4]);
+    assert_eq!(runtime.shutdown().totals.submitted, 5);
+}

@@ -73,7 +73,8 @@ pub(crate) fn allot_mailbox_handles(rt: &RuntimeHandle, n: usize, batch: usize) 
 }
 
 /// End to end: `n` no-op tasks through the supervisor and policy in batches
-/// of `batch`, then every result received.
+/// of `batch` (their handles appended to one vector), then every result
+/// received.
 pub(crate) fn allot_e2e(rt: &RuntimeHandle, n: usize, batch: usize) -> Duration {
     let start = Instant::now();
     let mut handles = Vec::with_capacity(n);
@@ -81,7 +82,8 @@ pub(crate) fn allot_e2e(rt: &RuntimeHandle, n: usize, batch: usize) -> Duration 
     while left > 0 {
         let k = batch.min(left);
         left -= k;
-        handles.extend(rt.submit_batch((0..k).map(|_| noop())).expect("accepted"));
+        rt.submit_batch_into((0..k).map(|_| noop()), &mut handles)
+            .expect("accepted");
     }
     for h in handles {
         h.wait().expect("no-op succeeds");
