@@ -89,36 +89,6 @@ fn thread_cpu_ns() -> Vec<(String, u64)> {
     out
 }
 
-/// This machine's core-to-core round trip right now, in ns: one thread
-/// flips an atomic and waits for another to flip it back, `rounds` times.
-/// On a shared VM it is bimodal (about 30 vs 70+ ns here), and the baselines
-/// that pass a message per item (actix, rayon) speed up about twofold in the
-/// fast mode while batched paths barely move; the table reports it so each
-/// run's mode is on record.
-fn core_round_trip_ns(rounds: u64) -> f64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let flag = std::sync::Arc::new(AtomicU64::new(0));
-    let peer = std::sync::Arc::clone(&flag);
-    let echo = std::thread::spawn(move || {
-        for i in 0..rounds {
-            while peer.load(Ordering::Acquire) != 2 * i + 1 {
-                std::hint::spin_loop();
-            }
-            peer.store(2 * i + 2, Ordering::Release);
-        }
-    });
-    let start = std::time::Instant::now();
-    for i in 0..rounds {
-        flag.store(2 * i + 1, Ordering::Release);
-        while flag.load(Ordering::Acquire) != 2 * i + 2 {
-            std::hint::spin_loop();
-        }
-    }
-    let ns = start.elapsed().as_nanos() as f64 / rounds as f64;
-    echo.join().expect("echo thread");
-    ns
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -180,9 +150,7 @@ fn main() {
     let single_n = n.min(100_000);
     let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 8];
-    let mut round_trips = Vec::new();
     for round in 0..=runs {
-        round_trips.push(core_round_trip_ns(20_000));
         let got = [
             rate(n, cases::crossbeam(n)),
             rate(n, actix_base.do_send(n)),
@@ -203,7 +171,6 @@ fn main() {
     drop(actix_base);
     drop(tokio_rt);
     drop(pool);
-    let round_trip = median(round_trips);
     let m: Vec<f64> = samples.into_iter().map(median).collect();
     let (crossbeam, actix, tokio, rayon, mailbox_batched, mailbox_single, e2e, mailbox_handles) =
         (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
@@ -228,7 +195,6 @@ fn main() {
         obj.insert("nodes".into(), args.nodes.into());
         obj.insert("batch".into(), args.batch.into());
         obj.insert("runs".into(), runs.into());
-        obj.insert("core_round_trip_ns".into(), round_trip.into());
         let mut rates = serde_json::Map::new();
         for (name, r) in rows {
             rates.insert(name.into(), r.into());
@@ -247,7 +213,6 @@ fn main() {
             "{} messages, {} nodes, batch {}, median of {} runs",
             n, args.nodes, args.batch, runs
         );
-        println!("core-to-core round trip: {round_trip:.0} ns (median of the rounds)");
         println!("{:<34} {:>14}", "path", "rate (M/s)");
         for (name, r) in rows {
             println!("{:<34} {:>14.2}", name, r / 1e6);
