@@ -2,10 +2,12 @@
 //!
 //! The actor's mailbox takes control messages (heartbeat pings, migration
 //! requests, stop, injected faults). Tasks do not pass through it: the
-//! supervisor and balancer push batches straight into the node's queue, a
-//! [`DisciplineQueue`] under one lock, and wake an idle executor once per
-//! batch. Executor threads pop, run and account. A task that runs for a long
-//! time therefore never makes the actor deaf.
+//! supervisor, submitters and the balancer push batches straight into the
+//! node's inbox (a vector under its own lock) and wake a waiting executor
+//! once per run; whoever holds the node's state lock moves the inbox into
+//! the [`DisciplineQueue`] before picking from it. Executor threads pick,
+//! run and account. A task that runs for a long time therefore never makes
+//! the actor deaf.
 
 use crate::clock;
 use crate::error::AttemptFailure;
