@@ -328,6 +328,23 @@ impl JobCore {
         }
     }
 
+    /// Marks a job not yet shared as `Queued` (no atomic operation): for a
+    /// batch pushed straight into a node, which no one else can reach
+    /// before the push (see `RuntimeHandle::enqueue`).
+    pub(crate) fn mark_queued(&mut self) {
+        let state = self.state.get_mut();
+        *state = pack(Phase::Queued, attempt_of(*state));
+    }
+
+    /// Undoes [`mark_queued`](Self::mark_queued) for a job whose push was
+    /// refused, while still no one else can reach it.
+    pub(crate) fn unmark_queued(&self) {
+        let state = self.state.load(Ordering::Relaxed);
+        debug_assert_eq!(Phase::of(state), Phase::Queued);
+        self.state
+            .store(pack(Phase::Pending, attempt_of(state)), Ordering::Release);
+    }
+
     /// Compare-and-swap `(from, attempt)` to `(to, to_attempt)`.
     pub(crate) fn transition(&self, from: Phase, attempt: u32, to: Phase, to_attempt: u32) -> bool {
         self.state

@@ -478,6 +478,18 @@ impl NodeShared {
     /// wakes a waiting executor once per run. Hands the jobs back if the
     /// node is not accepting.
     pub(crate) fn push_batch<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
+        self.push_runs(jobs, false)
+    }
+
+    /// [`push_batch`](Self::push_batch) for jobs just submitted and already
+    /// marked `Queued` ([`JobCore::mark_queued`]), which no one else can
+    /// reach yet: no compare-and-swap per job. Jobs handed back, or sent
+    /// back to the supervisor, are `Pending` again.
+    pub(crate) fn push_fresh<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
+        self.push_runs(jobs, true)
+    }
+
+    fn push_runs<I: IntoIterator<Item = JobRef>>(&self, jobs: I, fresh: bool) -> Result<(), I> {
         let mut inbox = lock_spinning(&self.inbox);
         if !inbox.accepting {
             return Err(jobs);
@@ -490,6 +502,12 @@ impl NodeShared {
             let mut pushed = 0usize;
             for job in jobs.by_ref().take(PUSH_RUN) {
                 let core = job.core();
+                if fresh {
+                    added += core.cost_units();
+                    inbox.jobs.push(job);
+                    pushed += 1;
+                    continue;
+                }
                 let attempt = core.attempt();
                 if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
                     added += core.cost_units();
@@ -517,6 +535,11 @@ impl NodeShared {
                 // supervisor, still pending.
                 drop(inbox);
                 let rest: Vec<JobRef> = jobs.collect();
+                if fresh {
+                    for job in &rest {
+                        job.core().unmark_queued();
+                    }
+                }
                 self.send_event(NodeEvent::Redispatch(rest));
                 return Ok(());
             }

@@ -832,6 +832,7 @@ impl RuntimeHandle {
         self.stamp_batch(
             added.iter_mut().map(|h| unsubmitted_core(&mut h.inner)),
             false,
+            pin,
         );
         self.enqueue(added.iter().map(|h| Arc::clone(&h.inner) as JobRef), pin);
         drop(state);
@@ -889,25 +890,44 @@ impl RuntimeHandle {
         &self,
         cores: impl ExactSizeIterator<Item = &'a mut JobCore>,
         detached: bool,
+        pin: Option<NodeId>,
     ) {
         let first = self.shared.ledger.reserve_ids(cores.len() as u64);
         let now = crate::clock::now_nanos();
         for (k, core) in cores.enumerate() {
             core.submit(TaskId(first + k as u64), now, detached);
+            if pin.is_some() {
+                // Pushed straight into that node (see `push_fresh`).
+                core.mark_queued();
+            }
         }
     }
 
     /// Records stamped jobs in the ledger (one cohort) and sends them on
-    /// their way: into `pin`'s queue, or placed.
+    /// their way: into `pin`'s queue, or placed. Jobs for `pin` were marked
+    /// `Queued` when stamped.
     fn enqueue(&self, refs: impl ExactSizeIterator<Item = JobRef> + Clone, pin: Option<NodeId>) {
         self.shared.ledger.admit(refs.clone());
         match pin {
-            Some(node) => {
-                if let Err(back) = self.shared.nodes[node.0].push_batch(refs) {
-                    self.send_to_supervisor(Inbound::Many(back.collect()));
-                }
-            }
+            Some(node) => self.push_fresh(node, refs),
             None => self.place(refs),
+        }
+    }
+
+    /// Pushes a just-submitted batch, marked `Queued` when stamped, into
+    /// `node`; a refused batch goes to the supervisor, `Pending` again.
+    ///
+    /// Why no compare-and-swap per job is needed: until the push, no one
+    /// else can reach these jobs. Their handles are not returned yet,
+    /// `shutdown_now` drains the ledger only after taking the state lock
+    /// the caller reads under, and no queue holds them.
+    fn push_fresh(&self, node: NodeId, jobs: impl Iterator<Item = JobRef>) {
+        if let Err(back) = self.shared.nodes[node.0].push_fresh(jobs) {
+            let back: Vec<JobRef> = back.collect();
+            for job in &back {
+                job.core().unmark_queued();
+            }
+            self.send_to_supervisor(Inbound::Many(back));
         }
     }
 
@@ -953,16 +973,11 @@ impl RuntimeHandle {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true);
+        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true, pin);
         // The ledger gets clones; the queues get these references.
         self.shared.ledger.admit(jobs.iter().cloned());
         match pin {
-            Some(node) => {
-                if let Err(back) = self.shared.nodes[node.0].push_batch(jobs.drain(..)) {
-                    let back: Vec<JobRef> = back.collect();
-                    self.send_to_supervisor(Inbound::Many(back));
-                }
-            }
+            Some(node) => self.push_fresh(node, jobs.drain(..)),
             None => self.place(jobs.drain(..)),
         }
         drop(state);

@@ -313,3 +313,56 @@ fn a_runtime_whose_every_node_is_retired_reports_stopped_and_refuses_work() {
     assert!(err.is_shutting_down(), "{err}");
     rt.shutdown();
 }
+
+#[test]
+fn a_batch_pinned_to_a_node_that_is_down_runs_elsewhere_exactly_once() {
+    // Node 0 stays down for a long backoff after it is stopped; batches
+    // pinned to it meanwhile go to the supervisor and run on node 1.
+    let cfg = SupervisionConfig {
+        backoff_min: Duration::from_secs(30),
+        backoff_max: Duration::from_secs(30),
+        backoff_jitter: 0.0,
+        ..SupervisionConfig::default()
+    };
+    let rt = with_supervision(2, cfg);
+    let h = rt.handle();
+    h.inject(Fault::StopNode { node: NodeId(0) }).unwrap();
+    eventually("node 0 to be down", || !h.metrics().nodes[0].available);
+    let with_handles = h
+        .submit_batch_to(
+            NodeId(0),
+            (0..300).map(|_| Task::new(|ctx| Ok::<_, String>(ctx.node().0))),
+        )
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    h.submit_batch_detached_to(
+        NodeId(0),
+        (0..300).map(|i| {
+            let tx = tx.clone();
+            Task::new(move |ctx| {
+                tx.send((i, ctx.node().0)).map_err(|e| e.to_string())?;
+                Ok::<_, String>(())
+            })
+        }),
+    )
+    .unwrap();
+    drop(tx);
+    for mut t in with_handles {
+        let got = t
+            .wait_timeout(Duration::from_secs(30))
+            .expect("every pinned task runs");
+        assert_eq!(got.unwrap(), 1, "ran on the node that was up");
+    }
+    let mut seen = vec![false; 300];
+    for _ in 0..300 {
+        let (i, node) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("every detached task runs");
+        assert_eq!(node, 1);
+        assert!(!seen[i], "task {i} ran twice");
+        seen[i] = true;
+    }
+    let totals = rt.shutdown().totals;
+    assert_eq!(totals.completed, 600);
+    assert_eq!(totals.failed, 0);
+}
