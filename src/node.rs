@@ -546,19 +546,15 @@ impl NodeShared {
         }
     }
 
-    /// Pushes one job (`Pending`); hands it back if the node is not accepting.
+    /// Pushes one job just submitted and already marked `Queued`
+    /// ([`JobCore::mark_queued`]); hands it back (still `Queued`) if the
+    /// node is not accepting.
     pub(crate) fn push_one(&self, job: JobRef) -> Result<(), JobRef> {
         let mut inbox = lock_spinning(&self.inbox);
         if !inbox.accepting {
             return Err(job);
         }
         let core = job.core();
-        let attempt = core.attempt();
-        if !core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
-            drop(inbox);
-            self.ledger.reap_if_cancelled(job.core());
-            return Ok(());
-        }
         self.signal
             .load
             .fetch_add(core.cost_units(), Ordering::Relaxed);

@@ -763,7 +763,9 @@ impl RuntimeHandle {
             return Err(with_task(SubmitErrorKind::Full, task));
         }
         let id = TaskId(self.shared.ledger.reserve_ids(1));
-        let inner = self.stamp(id, crate::clock::now_nanos(), task);
+        // Pushed straight into a pinned node, it is marked `Queued` now
+        // (see `push_fresh`).
+        let inner = self.stamp(id, crate::clock::now_nanos(), task, pin.is_some());
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared
             .ledger
@@ -771,6 +773,7 @@ impl RuntimeHandle {
         match pin {
             Some(node) => {
                 if let Err(job) = self.shared.nodes[node.0].push_one(job) {
+                    job.core().unmark_queued();
                     self.send_to_supervisor(Inbound::One(job));
                 }
             }
@@ -780,15 +783,21 @@ impl RuntimeHandle {
         Ok(TaskHandle { inner })
     }
 
-    /// Gives an accepted task its id, order key and submission time.
+    /// Gives an accepted task its id, order key and submission time, and
+    /// marks it `Queued` if it goes straight into a node.
     fn stamp<T: Send + 'static>(
         &self,
         id: TaskId,
         now_nanos: u64,
         task: Task<T>,
+        queued: bool,
     ) -> Arc<dyn TypedJob<T>> {
         let mut job = task.job;
-        unsubmitted_core(&mut job).submit(id, now_nanos, false);
+        let core = unsubmitted_core(&mut job);
+        core.submit(id, now_nanos, false);
+        if queued {
+            core.mark_queued();
+        }
         job
     }
 

@@ -315,7 +315,7 @@ fn a_runtime_whose_every_node_is_retired_reports_stopped_and_refuses_work() {
 }
 
 #[test]
-fn a_batch_pinned_to_a_node_that_is_down_runs_elsewhere_exactly_once() {
+fn tasks_pinned_to_a_node_that_is_down_run_elsewhere_exactly_once() {
     // Node 0 stays down for a long backoff after it is stopped; batches
     // pinned to it meanwhile go to the supervisor and run on node 1.
     let cfg = SupervisionConfig {
@@ -328,12 +328,18 @@ fn a_batch_pinned_to_a_node_that_is_down_runs_elsewhere_exactly_once() {
     let h = rt.handle();
     h.inject(Fault::StopNode { node: NodeId(0) }).unwrap();
     eventually("node 0 to be down", || !h.metrics().nodes[0].available);
-    let with_handles = h
+    let mut with_handles = h
         .submit_batch_to(
             NodeId(0),
             (0..300).map(|_| Task::new(|ctx| Ok::<_, String>(ctx.node().0))),
         )
         .unwrap();
+    for _ in 0..50 {
+        with_handles.push(
+            h.submit_to(NodeId(0), Task::new(|ctx| Ok::<_, String>(ctx.node().0)))
+                .unwrap(),
+        );
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     h.submit_batch_detached_to(
         NodeId(0),
@@ -363,6 +369,6 @@ fn a_batch_pinned_to_a_node_that_is_down_runs_elsewhere_exactly_once() {
         seen[i] = true;
     }
     let totals = rt.shutdown().totals;
-    assert_eq!(totals.completed, 600);
+    assert_eq!(totals.completed, 650);
     assert_eq!(totals.failed, 0);
 }
