@@ -95,22 +95,27 @@ impl Dispatcher {
     /// Places `batch` (in queue order; left empty): the policy picks a
     /// node for each job, and each node's share is pushed in one locked
     /// step. Jobs that are no longer pending are reaped; jobs that no
-    /// available node can take are added to `held`, still pending.
+    /// available node can take are added to `held`, still pending. A
+    /// `fresh` batch is one just submitted, which no one else can reach
+    /// yet (see `NodeShared::push_fresh`).
     pub(crate) fn place(
         &mut self,
         nodes: &[Arc<NodeShared>],
         ledger: &Ledger,
         batch: &mut Vec<JobRef>,
         held: &mut Vec<JobRef>,
+        fresh: bool,
     ) {
-        batch.retain(|job| {
-            let pending = job.core().phase() == Phase::Pending;
-            if !pending {
-                // Cancelled, or claimed by a joining parent.
-                ledger.reap_if_cancelled(job.core());
-            }
-            pending
-        });
+        if !fresh {
+            batch.retain(|job| {
+                let pending = job.core().phase() == Phase::Pending;
+                if !pending {
+                    // Cancelled, or claimed by a joining parent.
+                    ledger.reap_if_cancelled(job.core());
+                }
+                pending
+            });
+        }
         if batch.is_empty() {
             return;
         }
@@ -156,11 +161,19 @@ impl Dispatcher {
             let share = &mut self.per_node[j];
             while !share.is_empty() {
                 let k = share.len().min(PUSH_CHUNK);
-                let refused = match node.push_batch(share.drain(..k)) {
-                    Ok(()) => false,
-                    Err(back) => {
-                        held.extend(back);
-                        true
+                let refused = {
+                    let drained = share.drain(..k);
+                    let pushed = if fresh {
+                        node.push_fresh(drained)
+                    } else {
+                        node.push_batch(drained)
+                    };
+                    match pushed {
+                        Ok(()) => false,
+                        Err(back) => {
+                            held.extend(back);
+                            true
+                        }
                     }
                 };
                 if refused {

@@ -328,21 +328,14 @@ impl JobCore {
         }
     }
 
-    /// Marks a job not yet shared as `Queued` (no atomic operation): for a
-    /// batch pushed straight into a node, which no one else can reach
-    /// before the push (see `RuntimeHandle::enqueue`).
-    pub(crate) fn mark_queued(&mut self) {
-        let state = self.state.get_mut();
-        *state = pack(Phase::Queued, attempt_of(*state));
-    }
-
-    /// Undoes [`mark_queued`](Self::mark_queued) for a job whose push was
-    /// refused, while still no one else can reach it.
-    pub(crate) fn unmark_queued(&self) {
+    /// Marks a job that no one else can reach yet (see
+    /// `RuntimeHandle::push_fresh`) `Queued`: a plain store where others
+    /// need a compare-and-swap.
+    pub(crate) fn queue_fresh(&self) {
         let state = self.state.load(Ordering::Relaxed);
-        debug_assert_eq!(Phase::of(state), Phase::Queued);
+        debug_assert_eq!(Phase::of(state), Phase::Pending);
         self.state
-            .store(pack(Phase::Pending, attempt_of(state)), Ordering::Release);
+            .store(pack(Phase::Queued, attempt_of(state)), Ordering::Release);
     }
 
     /// Compare-and-swap `(from, attempt)` to `(to, to_attempt)`.

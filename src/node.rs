@@ -481,10 +481,11 @@ impl NodeShared {
         self.push_runs(jobs, false)
     }
 
-    /// [`push_batch`](Self::push_batch) for jobs just submitted and already
-    /// marked `Queued` ([`JobCore::mark_queued`]), which no one else can
-    /// reach yet: no compare-and-swap per job. Jobs handed back, or sent
-    /// back to the supervisor, are `Pending` again.
+    /// [`push_batch`](Self::push_batch) for jobs just submitted, which no
+    /// one else can reach yet: each is marked `Queued` with a plain store
+    /// ([`JobCore::queue_fresh`]) as it goes in, not a compare-and-swap.
+    /// Jobs handed back, or sent back to the supervisor, are still
+    /// `Pending`.
     pub(crate) fn push_fresh<I: IntoIterator<Item = JobRef>>(&self, jobs: I) -> Result<(), I> {
         self.push_runs(jobs, true)
     }
@@ -503,6 +504,7 @@ impl NodeShared {
             for job in jobs.by_ref().take(PUSH_RUN) {
                 let core = job.core();
                 if fresh {
+                    core.queue_fresh();
                     added += core.cost_units();
                     inbox.jobs.push(job);
                     pushed += 1;
@@ -535,26 +537,22 @@ impl NodeShared {
                 // supervisor, still pending.
                 drop(inbox);
                 let rest: Vec<JobRef> = jobs.collect();
-                if fresh {
-                    for job in &rest {
-                        job.core().unmark_queued();
-                    }
-                }
                 self.send_event(NodeEvent::Redispatch(rest));
                 return Ok(());
             }
         }
     }
 
-    /// Pushes one job just submitted and already marked `Queued`
-    /// ([`JobCore::mark_queued`]); hands it back (still `Queued`) if the
-    /// node is not accepting.
-    pub(crate) fn push_one(&self, job: JobRef) -> Result<(), JobRef> {
+    /// Pushes one job just submitted, which no one else can reach yet (see
+    /// [`push_fresh`](Self::push_fresh)); hands it back, still `Pending`,
+    /// if the node is not accepting.
+    pub(crate) fn push_one_fresh(&self, job: JobRef) -> Result<(), JobRef> {
         let mut inbox = lock_spinning(&self.inbox);
         if !inbox.accepting {
             return Err(job);
         }
         let core = job.core();
+        core.queue_fresh();
         self.signal
             .load
             .fetch_add(core.cost_units(), Ordering::Relaxed);

@@ -763,17 +763,15 @@ impl RuntimeHandle {
             return Err(with_task(SubmitErrorKind::Full, task));
         }
         let id = TaskId(self.shared.ledger.reserve_ids(1));
-        // Pushed straight into a pinned node, it is marked `Queued` now
-        // (see `push_fresh`).
-        let inner = self.stamp(id, crate::clock::now_nanos(), task, pin.is_some());
+        let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared
             .ledger
             .admit(std::iter::once(JobRef::clone(&job)));
         match pin {
             Some(node) => {
-                if let Err(job) = self.shared.nodes[node.0].push_one(job) {
-                    job.core().unmark_queued();
+                // No one else can reach it yet (see `push_fresh`).
+                if let Err(job) = self.shared.nodes[node.0].push_one_fresh(job) {
                     self.send_to_supervisor(Inbound::One(job));
                 }
             }
@@ -783,21 +781,15 @@ impl RuntimeHandle {
         Ok(TaskHandle { inner })
     }
 
-    /// Gives an accepted task its id, order key and submission time, and
-    /// marks it `Queued` if it goes straight into a node.
+    /// Gives an accepted task its id, order key and submission time.
     fn stamp<T: Send + 'static>(
         &self,
         id: TaskId,
         now_nanos: u64,
         task: Task<T>,
-        queued: bool,
     ) -> Arc<dyn TypedJob<T>> {
         let mut job = task.job;
-        let core = unsubmitted_core(&mut job);
-        core.submit(id, now_nanos, false);
-        if queued {
-            core.mark_queued();
-        }
+        unsubmitted_core(&mut job).submit(id, now_nanos, false);
         job
     }
 
@@ -841,7 +833,6 @@ impl RuntimeHandle {
         self.stamp_batch(
             added.iter_mut().map(|h| unsubmitted_core(&mut h.inner)),
             false,
-            pin,
         );
         self.enqueue(added.iter().map(|h| Arc::clone(&h.inner) as JobRef), pin);
         drop(state);
@@ -899,22 +890,16 @@ impl RuntimeHandle {
         &self,
         cores: impl ExactSizeIterator<Item = &'a mut JobCore>,
         detached: bool,
-        pin: Option<NodeId>,
     ) {
         let first = self.shared.ledger.reserve_ids(cores.len() as u64);
         let now = crate::clock::now_nanos();
         for (k, core) in cores.enumerate() {
             core.submit(TaskId(first + k as u64), now, detached);
-            if pin.is_some() {
-                // Pushed straight into that node (see `push_fresh`).
-                core.mark_queued();
-            }
         }
     }
 
     /// Records stamped jobs in the ledger (one cohort) and sends them on
-    /// their way: into `pin`'s queue, or placed. Jobs for `pin` were marked
-    /// `Queued` when stamped.
+    /// their way: into `pin`'s queue, or placed.
     fn enqueue(&self, refs: impl ExactSizeIterator<Item = JobRef> + Clone, pin: Option<NodeId>) {
         self.shared.ledger.admit(refs.clone());
         match pin {
@@ -923,20 +908,17 @@ impl RuntimeHandle {
         }
     }
 
-    /// Pushes a just-submitted batch, marked `Queued` when stamped, into
-    /// `node`; a refused batch goes to the supervisor, `Pending` again.
+    /// Pushes a just-submitted batch into `node`; a refused batch goes to
+    /// the supervisor, still `Pending`.
     ///
-    /// Why no compare-and-swap per job is needed: until the push, no one
-    /// else can reach these jobs. Their handles are not returned yet,
-    /// `shutdown_now` drains the ledger only after taking the state lock
-    /// the caller reads under, and no queue holds them.
+    /// Why no compare-and-swap per job is needed to mark it `Queued`: until
+    /// the push, no one else can reach these jobs. Their handles are not
+    /// returned yet, `shutdown_now` drains the ledger only after taking the
+    /// state lock the caller reads under, and no queue holds them. The
+    /// same holds for a batch the submitter places itself (`place`).
     fn push_fresh(&self, node: NodeId, jobs: impl Iterator<Item = JobRef>) {
         if let Err(back) = self.shared.nodes[node.0].push_fresh(jobs) {
-            let back: Vec<JobRef> = back.collect();
-            for job in &back {
-                job.core().unmark_queued();
-            }
-            self.send_to_supervisor(Inbound::Many(back));
+            self.send_to_supervisor(Inbound::Many(back.collect()));
         }
     }
 
@@ -982,7 +964,7 @@ impl RuntimeHandle {
         if jobs.is_empty() {
             return Ok(());
         }
-        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true, pin);
+        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true);
         // The ledger gets clones; the queues get these references.
         self.shared.ledger.admit(jobs.iter().cloned());
         match pin {
@@ -993,9 +975,10 @@ impl RuntimeHandle {
         Ok(())
     }
 
-    /// Places jobs (`Pending`, in order) on nodes: here and now when
-    /// nothing waits at the supervisor and no one else is placing, through
-    /// the supervisor otherwise (and for whatever cannot be placed now).
+    /// Places jobs just submitted (`Pending`, in order, reachable by no one
+    /// else yet) on nodes: here and now when nothing waits at the
+    /// supervisor and no one else is placing, through the supervisor
+    /// otherwise (and for whatever cannot be placed now).
     fn place(&self, jobs: impl Iterator<Item = JobRef>) {
         thread_local! {
             /// The batch being placed: its buffer is kept for the next one.
@@ -1017,6 +1000,7 @@ impl RuntimeHandle {
                         &self.shared.ledger,
                         &mut batch,
                         &mut held,
+                        true,
                     );
                     return held;
                 };
@@ -1027,6 +1011,7 @@ impl RuntimeHandle {
                     &self.shared.ledger,
                     &mut batch,
                     &mut held,
+                    true,
                 );
                 held
             }),

@@ -208,7 +208,7 @@ impl Supervisor {
                         None => break,
                     }
                 }
-                dispatcher.place(&self.nodes, &self.ledger, &mut batch, &mut held);
+                dispatcher.place(&self.nodes, &self.ledger, &mut batch, &mut held, false);
             }
         }
         let mut kept = 0;
