@@ -203,6 +203,23 @@ mod tests {
         }
     }
 
+    /// Four tasks whose order differs under each discipline.
+    fn sample_keys() -> [OrderKey; 4] {
+        [
+            key(0, 3.0, 1, Some(30)),
+            key(1, 1.0, 5, None),
+            key(2, 2.0, 5, Some(10)),
+            key(3, 1.0, -2, Some(20)),
+        ]
+    }
+
+    const ALL: [Discipline; 4] = [
+        Discipline::Fcfs,
+        Discipline::Sjf,
+        Discipline::Priority,
+        Discipline::Edf,
+    ];
+
     fn order(d: Discipline, keys: &[OrderKey]) -> Vec<u64> {
         let mut q = DisciplineQueue::new(d);
         for k in keys {
@@ -213,12 +230,7 @@ mod tests {
 
     #[test]
     fn each_discipline_pops_in_its_order_with_ties_by_submission() {
-        let keys = [
-            key(0, 3.0, 1, Some(30)),
-            key(1, 1.0, 5, None),
-            key(2, 2.0, 5, Some(10)),
-            key(3, 1.0, -2, Some(20)),
-        ];
+        let keys = sample_keys();
         assert_eq!(order(Discipline::Fcfs, &keys), vec![0, 1, 2, 3]);
         assert_eq!(order(Discipline::Sjf, &keys), vec![1, 3, 2, 0]);
         assert_eq!(order(Discipline::Priority, &keys), vec![1, 2, 0, 3]);
@@ -238,18 +250,8 @@ mod tests {
 
     #[test]
     fn peek_k_is_the_item_the_kth_next_pop_takes() {
-        let keys = [
-            key(0, 3.0, 1, Some(30)),
-            key(1, 1.0, 5, None),
-            key(2, 2.0, 5, Some(10)),
-            key(3, 1.0, -2, Some(20)),
-        ];
-        for d in [
-            Discipline::Fcfs,
-            Discipline::Sjf,
-            Discipline::Priority,
-            Discipline::Edf,
-        ] {
+        let keys = sample_keys();
+        for d in ALL {
             let mut q = DisciplineQueue::new(d);
             for k in &keys {
                 q.push(*k, k.seq);
@@ -262,18 +264,8 @@ mod tests {
 
     #[test]
     fn appending_keeps_each_disciplines_order_and_empties_the_source() {
-        let keys = [
-            key(0, 3.0, 1, Some(30)),
-            key(1, 1.0, 5, None),
-            key(2, 2.0, 5, Some(10)),
-            key(3, 1.0, -2, Some(20)),
-        ];
-        for d in [
-            Discipline::Fcfs,
-            Discipline::Sjf,
-            Discipline::Priority,
-            Discipline::Edf,
-        ] {
+        let keys = sample_keys();
+        for d in ALL {
             // Into an empty queue, then into a non-empty one.
             let mut q = DisciplineQueue::new(d);
             let mut first: Vec<OrderKey> = keys[..2].to_vec();

@@ -191,17 +191,12 @@ fn submit_batch_into_appends_handles_and_leaves_the_buffer_alone_on_refusal() {
     let runtime = gpu_runtime();
     let h = runtime.handle();
     let mut handles = Vec::new();
-    let n = h
-        .submit_batch_into(
-            (0..3).map(|i| Task::new(move |_| Ok::<_, String>(i))),
-            &mut handles,
-        )
-        .unwrap();
+    let returning = |r: std::ops::Range<i32>| r.map(|i| Task::new(move |_| Ok::<_, String>(i)));
+    let n = h.submit_batch_into(returning(0..3), &mut handles).unwrap();
     assert_eq!(n, 3);
     // A refused batch hands its tasks back and adds nothing.
-    let batch = (10..14).map(|i| {
-        let t = Task::new(move |_| Ok::<_, String>(i));
-        if i == 12 {
+    let batch = returning(10..14).enumerate().map(|(k, t)| {
+        if k == 2 {
             t.demand(Resources::cpu(1_000).with_gpu_milli(9_000))
         } else {
             t
@@ -211,12 +206,7 @@ fn submit_batch_into_appends_handles_and_leaves_the_buffer_alone_on_refusal() {
     assert_eq!(err.index, 2);
     assert_eq!(err.tasks.len(), 4);
     assert_eq!(handles.len(), 3);
-    let n = h
-        .submit_batch_into(
-            (3..5).map(|i| Task::new(move |_| Ok::<_, String>(i))),
-            &mut handles,
-        )
-        .unwrap();
+    let n = h.submit_batch_into(returning(3..5), &mut handles).unwrap();
     assert_eq!(n, 2);
     let values: Vec<i32> = handles.into_iter().map(|t| t.wait().unwrap()).collect();
     assert_eq!(values, [0, 1, 2, 3, 4]);
