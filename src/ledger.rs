@@ -314,6 +314,30 @@ impl Ledger {
         (slot != SETTLED).then_some(slot)
     }
 
+    /// The job at `slot` (as it was when the job was admitted), if it is
+    /// still in the ledger: not yet settled, or claimed and not yet
+    /// released.
+    pub(crate) fn get(&self, slot: u64) -> Option<JobRef> {
+        if slot == SETTLED {
+            return None;
+        }
+        let (shard, index, generation, place) = unpack_slot(slot);
+        let slab = self.shards.get(shard)?.lock();
+        let cohort = slab.cohorts.get(index)?.as_ref()?;
+        if cohort.generation != generation {
+            return None;
+        }
+        match &cohort.one {
+            Some(job) if place == 0 => Some(JobRef::clone(job)),
+            _ => cohort
+                .jobs
+                .get(place / CHUNK)?
+                .get(place % CHUNK)?
+                .as_ref()
+                .map(JobRef::clone),
+        }
+    }
+
     /// Takes the claimed job at `slot` out of its cohort and lets go of it.
     pub(crate) fn release(&self, slot: u64) {
         let (shard, index, generation, place) = unpack_slot(slot);
@@ -572,6 +596,29 @@ mod tests {
         assert!(ledger.settle_completed(batch[0].core()));
         assert_eq!(ledger.live(), 0);
         assert_eq!(Arc::strong_count(&batch[0]), 1);
+    }
+
+    #[test]
+    fn a_job_is_found_by_its_slot_until_it_is_released() {
+        let ledger = Ledger::new();
+        let batch = jobs(130);
+        ledger.admit(batch.iter().cloned());
+        let single = jobs(1);
+        ledger.admit(single.iter().cloned());
+        for j in batch.iter().chain(&single) {
+            let slot = j.core().ledger_slot.load(Ordering::Acquire);
+            let found = ledger.get(slot).expect("admitted");
+            assert!(Arc::ptr_eq(&found, j));
+        }
+        let slot = batch[70].core().ledger_slot.load(Ordering::Acquire);
+        let claimed = ledger.claim(batch[70].core()).expect("first claim");
+        assert!(ledger.get(slot).is_some(), "claimed, not yet released");
+        ledger.release(claimed);
+        assert!(ledger.get(slot).is_none(), "released");
+        assert!(ledger.get(SETTLED).is_none());
+        let slot = single[0].core().ledger_slot.load(Ordering::Acquire);
+        assert!(ledger.settle_completed(single[0].core()));
+        assert!(ledger.get(slot).is_none(), "a single job, settled");
     }
 
     #[test]

@@ -134,11 +134,19 @@ pub(crate) enum NodeEvent {
 }
 
 #[derive(Debug)]
+/// An attempt running in a slot. It names the job by its ledger slot
+/// instead of holding a reference: the rare paths that need the job
+/// (eviction, timeouts) look it up in the ledger, and the executor does
+/// not touch the job's reference count to start and finish it.
 struct RunningEntry {
-    job: JobRef,
+    /// The job's ledger slot when it started ([`Ledger::get`]).
+    slot: u64,
     attempt: u32,
     /// From [`clock::now_nanos`].
     started: u64,
+    timeout: Option<Duration>,
+    cost_units: u64,
+    demand: Resources,
 }
 
 #[derive(Debug, Default)]
@@ -645,6 +653,7 @@ impl NodeShared {
     /// running job taken out, old executors told to exit.
     pub(crate) fn evict_all(&self) -> Evicted {
         let mut out = Evicted::default();
+        let running: Vec<(u64, u32)>;
         {
             let mut st = self.state.lock();
             st.generation += 1;
@@ -659,15 +668,21 @@ impl NodeShared {
             // The queue's jobs came first, then the inbox's.
             out.queued = st.queue.drain_all();
             out.queued.append(&mut st.spare);
-            for slot in st.slots.drain(..) {
-                if let Some(e) = slot.entry {
-                    out.running.push((e.job, e.attempt));
-                }
-            }
+            running = st
+                .slots
+                .drain(..)
+                .filter_map(|slot| slot.entry.map(|e| (e.slot, e.attempt)))
+                .collect();
             st.running_demand = Resources::ZERO;
             self.signal.load.store(0, Ordering::Relaxed);
         }
         self.cv.notify_all();
+        // A job settled meanwhile (cancelled, or completed and released)
+        // is no longer in the ledger: nothing to take.
+        out.running = running
+            .into_iter()
+            .filter_map(|(slot, attempt)| Some((self.ledger.get(slot)?, attempt)))
+            .collect();
         out
     }
 
@@ -697,34 +712,29 @@ impl NodeShared {
     /// Attempts that have run past their timeout: taken out of their slots,
     /// whose executors are abandoned and replaced.
     pub(crate) fn take_timed_out(self: &Arc<Self>, now: u64) -> Vec<(JobRef, u32)> {
-        let mut out = Vec::new();
+        let mut late_jobs = Vec::new();
         let mut replacements = Vec::new();
         let generation;
         {
             let mut st = self.state.lock();
             generation = st.generation;
             if !st.accepting {
-                return out;
+                return Vec::new();
             }
             let mut freed = Resources::ZERO;
             for (i, slot) in st.slots.iter_mut().enumerate() {
                 let late = match &slot.entry {
                     Some(e) => e
-                        .job
-                        .core()
-                        .spec
-                        .timeout()
+                        .timeout
                         .is_some_and(|t| clock::between(e.started, now) > t),
                     None => false,
                 };
                 if late {
                     let e = slot.entry.take().expect("checked above");
                     slot.abandoned = true;
-                    self.signal
-                        .load
-                        .fetch_sub(e.job.core().cost_units(), Ordering::Relaxed);
-                    freed = freed.saturating_add(&e.job.core().spec.demand());
-                    out.push((e.job, e.attempt));
+                    self.signal.load.fetch_sub(e.cost_units, Ordering::Relaxed);
+                    freed = freed.saturating_add(&e.demand);
+                    late_jobs.push((e.slot, e.attempt));
                     replacements.push(i);
                 }
             }
@@ -735,6 +745,12 @@ impl NodeShared {
             let n = st.slots.len();
             replacements = ((n - replacements.len())..n).collect();
         }
+        // A job settled meanwhile is no longer in the ledger: its executor
+        // is still replaced, but there is nothing to retry.
+        let out: Vec<(JobRef, u32)> = late_jobs
+            .into_iter()
+            .filter_map(|(slot, attempt)| Some((self.ledger.get(slot)?, attempt)))
+            .collect();
         self.counters
             .timed_out
             .fetch_add(out.len() as u64, Ordering::Relaxed);
@@ -942,9 +958,12 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         node.started.store(count, Ordering::Relaxed);
                         st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
                         st.slots[slot].entry = Some(RunningEntry {
-                            job: JobRef::clone(&job),
+                            slot: core.ledger_slot.load(Ordering::Acquire),
                             attempt,
                             started: now,
+                            timeout: core.spec.timeout(),
+                            cost_units: core.cost_units(),
+                            demand: core.spec.demand(),
                         });
                         break (job, attempt, count);
                     }
