@@ -354,3 +354,18 @@ fn a_task_pushed_to_an_idle_node_is_always_picked_up() {
     }
     runtime.shutdown();
 }
+
+#[test]
+#[should_panic(expected = "task outcome already taken")]
+fn asking_a_handle_for_its_outcome_again_after_it_gave_it_panics() {
+    let runtime = builder(1).build().unwrap();
+    let mut h = runtime
+        .handle()
+        .submit(Task::new(|_| Ok::<_, String>(7)))
+        .unwrap();
+    let first = h
+        .wait_timeout(std::time::Duration::from_secs(30))
+        .expect("it ends");
+    assert_eq!(first.unwrap(), 7);
+    let _ = h.wait_timeout(std::time::Duration::from_secs(1));
+}
