@@ -69,6 +69,16 @@ struct Cohort {
     generation: u32,
 }
 
+impl Cohort {
+    /// Where the job admitted at `place` is kept (emptied once it settles).
+    fn place_mut(&mut self, place: usize) -> Option<&mut Option<JobRef>> {
+        if self.jobs.is_empty() {
+            return (place == 0).then_some(&mut self.one);
+        }
+        self.jobs.get_mut(place / CHUNK)?.get_mut(place % CHUNK)
+    }
+}
+
 #[derive(Default)]
 struct Slab {
     cohorts: Vec<Option<Cohort>>,
@@ -129,14 +139,7 @@ impl Slab {
         }
         let mut n = 0;
         for place in places {
-            let job = match &mut cohort.one {
-                Some(_) => cohort.one.take(),
-                None => cohort
-                    .jobs
-                    .get_mut(place / CHUNK)
-                    .and_then(|chunk| chunk.get_mut(place % CHUNK))
-                    .and_then(Option::take),
-            };
+            let job = cohort.place_mut(place).and_then(Option::take);
             // Each place is released once: its job's claim was unique.
             debug_assert!(job.is_some(), "a place released twice");
             dead.extend(job);
@@ -322,20 +325,12 @@ impl Ledger {
             return None;
         }
         let (shard, index, generation, place) = unpack_slot(slot);
-        let slab = self.shards.get(shard)?.lock();
-        let cohort = slab.cohorts.get(index)?.as_ref()?;
+        let mut slab = self.shards.get(shard)?.lock();
+        let cohort = slab.cohorts.get_mut(index)?.as_mut()?;
         if cohort.generation != generation {
             return None;
         }
-        match &cohort.one {
-            Some(job) if place == 0 => Some(JobRef::clone(job)),
-            _ => cohort
-                .jobs
-                .get(place / CHUNK)?
-                .get(place % CHUNK)?
-                .as_ref()
-                .map(JobRef::clone),
-        }
+        cohort.place_mut(place)?.clone()
     }
 
     /// Takes the claimed job at `slot` out of its cohort and lets go of it.

@@ -133,11 +133,11 @@ pub(crate) enum NodeEvent {
     Redispatch(Vec<JobRef>),
 }
 
-#[derive(Debug)]
 /// An attempt running in a slot. It names the job by its ledger slot
 /// instead of holding a reference: the rare paths that need the job
 /// (eviction, timeouts) look it up in the ledger, and the executor does
 /// not touch the job's reference count to start and finish it.
+#[derive(Debug)]
 struct RunningEntry {
     /// The job's ledger slot when it started ([`Ledger::get`]).
     slot: u64,
@@ -511,15 +511,14 @@ impl NodeShared {
             let mut pushed = 0usize;
             for job in jobs.by_ref().take(PUSH_RUN) {
                 let core = job.core();
-                if fresh {
+                let queued = if fresh {
                     core.queue_fresh();
-                    added += core.cost_units();
-                    inbox.jobs.push(job);
-                    pushed += 1;
-                    continue;
-                }
-                let attempt = core.attempt();
-                if core.transition(Phase::Pending, attempt, Phase::Queued, attempt) {
+                    true
+                } else {
+                    let attempt = core.attempt();
+                    core.transition(Phase::Pending, attempt, Phase::Queued, attempt)
+                };
+                if queued {
                     added += core.cost_units();
                     inbox.jobs.push(job);
                     pushed += 1;
@@ -549,28 +548,6 @@ impl NodeShared {
                 return Ok(());
             }
         }
-    }
-
-    /// Pushes one job just submitted, which no one else can reach yet (see
-    /// [`push_fresh`](Self::push_fresh)); hands it back, still `Pending`,
-    /// if the node is not accepting.
-    pub(crate) fn push_one_fresh(&self, job: JobRef) -> Result<(), JobRef> {
-        let mut inbox = lock_spinning(&self.inbox);
-        if !inbox.accepting {
-            return Err(job);
-        }
-        let core = job.core();
-        core.queue_fresh();
-        self.signal
-            .load
-            .fetch_add(core.cost_units(), Ordering::Relaxed);
-        inbox.jobs.push(job);
-        self.signal
-            .inbox_len
-            .store(inbox.jobs.len(), Ordering::SeqCst);
-        drop(inbox);
-        self.signal(1);
-        Ok(())
     }
 
     /// After a push of `n` jobs: tells a watching executor, and wakes

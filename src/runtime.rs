@@ -769,12 +769,7 @@ impl RuntimeHandle {
             .ledger
             .admit(std::iter::once(JobRef::clone(&job)));
         match pin {
-            Some(node) => {
-                // No one else can reach it yet (see `push_fresh`).
-                if let Err(job) = self.shared.nodes[node.0].push_one_fresh(job) {
-                    self.send_to_supervisor(Inbound::One(job));
-                }
-            }
+            Some(node) => self.push_fresh(node, std::iter::once(job)),
             None => self.place(std::iter::once(job)),
         }
         drop(state);
@@ -918,7 +913,7 @@ impl RuntimeHandle {
     /// same holds for a batch the submitter places itself (`place`).
     fn push_fresh(&self, node: NodeId, jobs: impl Iterator<Item = JobRef>) {
         if let Err(back) = self.shared.nodes[node.0].push_fresh(jobs) {
-            self.send_to_supervisor(Inbound::Many(back.collect()));
+            self.send_to_supervisor(back.collect());
         }
     }
 
@@ -1018,15 +1013,12 @@ impl RuntimeHandle {
             None => jobs.collect(),
         };
         if !jobs.is_empty() {
-            self.send_to_supervisor(Inbound::Many(jobs));
+            self.send_to_supervisor(jobs);
         }
     }
 
     fn send_to_supervisor(&self, jobs: Inbound) {
-        let n = match &jobs {
-            Inbound::One(_) => 1,
-            Inbound::Many(v) => v.len(),
-        };
+        let n = jobs.len();
         // Counted before it is visible, so no submitter places around it.
         self.shared.backlog.add(n);
         // The receiver lives as long as the supervisor; if it is gone the

@@ -33,11 +33,8 @@ use std::time::{Duration, Instant};
 /// Largest batch handed to the policy at once.
 const ALLOCATE_CHUNK: usize = 16_384;
 
-/// What submitters put in the supervisor's inbox.
-pub(crate) enum Inbound {
-    One(JobRef),
-    Many(Vec<JobRef>),
-}
+/// What submitters put in the supervisor's inbox: jobs to place, in order.
+pub(crate) type Inbound = Vec<JobRef>;
 
 /// The runtime's health as one shared byte (see [`Health`]).
 #[derive(Debug, Default)]
@@ -171,15 +168,10 @@ impl Supervisor {
     /// Takes everything from the inbox into the pending queue.
     fn drain_inbox(&mut self) {
         self.drain_scheduled.store(false, Ordering::SeqCst);
-        while let Ok(inbound) = self.inbox.try_recv() {
-            match inbound {
-                // Counted in the backlog by their sender.
-                Inbound::One(job) => self.pending.push_with(job, |j| j.core().key()),
-                Inbound::Many(batch) => {
-                    for job in batch {
-                        self.pending.push_with(job, |j| j.core().key());
-                    }
-                }
+        while let Ok(batch) = self.inbox.try_recv() {
+            // Counted in the backlog by their sender.
+            for job in batch {
+                self.pending.push_with(job, |j| j.core().key());
             }
         }
     }
