@@ -807,8 +807,7 @@ impl RuntimeHandle {
         pin: Option<NodeId>,
         out: &mut Vec<TaskHandle<T>>,
     ) -> Result<(), SubmitBatchError<T>> {
-        let state = self.shared.state.read();
-        if self.is_closed(&state) {
+        if self.is_closed(&self.shared.state.read()) {
             return Err(SubmitBatchError::whole(
                 tasks,
                 SubmitErrorKind::ShuttingDown,
@@ -816,14 +815,17 @@ impl RuntimeHandle {
         }
         let base = out.len();
         out.reserve(tasks.size_hint().0);
-        // Checked as they are collected, straight into handles.
-        self.collect_batch(
-            tasks,
-            pin,
-            out,
-            |inner| TaskHandle { inner },
-            |h| Task { job: h.inner },
-        )?;
+        let unwrap = |h: TaskHandle<T>| Task { job: h.inner };
+        // Checked as they are collected, straight into handles, before the
+        // state lock is taken (see `collect_batch`).
+        self.collect_batch(tasks, pin, out, |inner| TaskHandle { inner }, unwrap)?;
+        let state = self.shared.state.read();
+        if self.is_closed(&state) {
+            return Err(SubmitBatchError::whole(
+                out.drain(base..).map(unwrap),
+                SubmitErrorKind::ShuttingDown,
+            ));
+        }
         let added = &mut out[base..];
         self.stamp_batch(
             added.iter_mut().map(|h| unsubmitted_core(&mut h.inner)),
@@ -839,6 +841,12 @@ impl RuntimeHandle {
     /// kept for a submitter (`Ledger::bury`) as it goes. On refusal every
     /// task goes back (through `unwrap`), in order, with the index of the
     /// first bad one, and `out` is as it was.
+    ///
+    /// Runs the caller's code (the iterator, and the drops of finished
+    /// closures), so callers call it before they take the state lock: that
+    /// code may call back into the runtime, even `shutdown`, which takes
+    /// the lock for writing (and a read lock taken again on one thread
+    /// waits behind a waiting writer).
     fn collect_batch<T: Send + 'static, J>(
         &self,
         mut tasks: impl Iterator<Item = Task<T>>,
@@ -940,8 +948,7 @@ impl RuntimeHandle {
         jobs: &mut Vec<JobRef>,
     ) -> Result<(), SubmitBatchError<T>> {
         debug_assert!(jobs.is_empty());
-        let state = self.shared.state.read();
-        if self.is_closed(&state) {
+        if self.is_closed(&self.shared.state.read()) {
             return Err(SubmitBatchError::whole(
                 tasks,
                 SubmitErrorKind::ShuttingDown,
@@ -955,9 +962,17 @@ impl RuntimeHandle {
                 .downcast::<Arc<dyn TypedJob<T>>>()
                 .expect("a batch holds tasks of one type"),
         };
+        // Before the state lock is taken (see `collect_batch`).
         self.collect_batch(tasks, pin, jobs, |j| j as JobRef, typed)?;
         if jobs.is_empty() {
             return Ok(());
+        }
+        let state = self.shared.state.read();
+        if self.is_closed(&state) {
+            return Err(SubmitBatchError::whole(
+                jobs.drain(..).map(typed),
+                SubmitErrorKind::ShuttingDown,
+            ));
         }
         self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true);
         // The ledger gets clones; the queues get these references.

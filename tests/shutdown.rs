@@ -91,3 +91,46 @@ fn submit_after_shutdown_is_refused_and_hands_the_task_back() {
     assert_eq!(err.into_inner().spec().priority, 2);
     assert!(h.shutdown_now().is_empty(), "a second shutdown is a no-op");
 }
+
+#[test]
+fn a_batch_whose_iterator_shuts_the_runtime_down_is_handed_back_whole() {
+    // The caller's iterator runs outside the runtime's locks: it may call
+    // back into the runtime, even to shut it down (which would deadlock if
+    // the submission held the state lock while pulling tasks).
+    for path in ["submit_batch", "submit_batch_detached", "submit_batch_into"] {
+        let runtime = builder(2).build().unwrap();
+        let h = runtime.handle().clone();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let stopper = h.clone();
+            let batch = (0..4).map(move |i| {
+                if i == 2 {
+                    stopper.shutdown();
+                }
+                Task::new(|_| Ok::<_, String>(())).priority(i)
+            });
+            let err = match path {
+                "submit_batch" => h.submit_batch(batch).map(drop).unwrap_err(),
+                "submit_batch_detached" => h.submit_batch_detached(batch).unwrap_err(),
+                _ => h
+                    .submit_batch_into(batch, &mut Vec::new())
+                    .map(drop)
+                    .unwrap_err(),
+            };
+            let _ = tx.send((err.kind, err.tasks));
+        });
+        let Ok((kind, tasks)) = rx.recv_timeout(support::DEADLINE) else {
+            // Dropping it would wait on the hung thread's lock.
+            std::mem::forget(runtime);
+            panic!("{path}: a shutdown from the batch's iterator hung");
+        };
+        assert_eq!(kind, allot::SubmitErrorKind::ShuttingDown, "{path}");
+        let priorities: Vec<i32> = tasks.iter().map(|t| t.spec().priority).collect();
+        assert_eq!(
+            priorities,
+            [0, 1, 2, 3],
+            "{path}: every task back, in order"
+        );
+        assert_eq!(runtime.shutdown().totals.submitted, 0, "{path}");
+    }
+}
