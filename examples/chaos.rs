@@ -226,7 +226,7 @@ fn main() {
     let seen = Arc::clone(&injected);
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if info.to_string().contains("injected panic") {
+        if allot::is_injected_panic(info.payload()) {
             seen.fetch_add(1, Ordering::Relaxed);
         } else {
             default_hook(info);

@@ -11,6 +11,39 @@ use crate::ids::NodeId;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// How the message of every panic that fault injection raises begins.
+pub(crate) const INJECTED_PANIC: &str = "injected panic";
+
+/// Whether a panic's payload is one that fault injection raised on purpose
+/// ([`Fault::PanicNode`], [`FaultSpec::PanicNode`], [`FaultSpec::PanicTask`]),
+/// not a panic of the program's own.
+///
+/// For panic hooks that report injected panics briefly (or count them) and
+/// other panics in full. An injected panic's message begins "injected
+/// panic", so a panic of the program's own whose message
+/// begins the same way counts as injected too.
+///
+/// # Examples
+///
+/// ```
+/// let default_hook = std::panic::take_hook();
+/// std::panic::set_hook(Box::new(move |info| {
+///     if allot::is_injected_panic(info.payload()) {
+///         eprintln!("(expected) {info}");
+///     } else {
+///         default_hook(info);
+///     }
+/// }));
+/// # let _ = std::panic::take_hook();
+/// ```
+pub fn is_injected_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&'static str>().copied());
+    message.is_some_and(|m| m.starts_with(INJECTED_PANIC))
+}
+
 /// One fault to inject now, through
 /// [`RuntimeHandle::inject`](crate::RuntimeHandle::inject).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -775,7 +775,8 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
         let result = catch_unwind(AssertUnwindSafe(|| {
             if env.inject_panic {
                 panic!(
-                    "injected panic in task code ({} attempt {attempt})",
+                    "{} in task code ({} attempt {attempt})",
+                    crate::fault::INJECTED_PANIC,
                     self.core.id
                 );
             }

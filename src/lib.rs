@@ -101,7 +101,7 @@ pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
     SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
 };
-pub use fault::{Fault, FaultPlan, FaultSpec};
+pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
 pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};

@@ -1239,7 +1239,11 @@ impl Handler<ActorFault> for NodeActor {
 
     fn handle(&mut self, msg: ActorFault, ctx: &mut Self::Context) {
         match msg {
-            ActorFault::Panic => panic!("injected panic in {} actor", self.shared.id),
+            ActorFault::Panic => panic!(
+                "{} in {} actor",
+                crate::fault::INJECTED_PANIC,
+                self.shared.id
+            ),
             ActorFault::Stop => ctx.stop(),
             ActorFault::Crash => {
                 self.crashed = true;

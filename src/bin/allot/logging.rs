@@ -73,15 +73,15 @@ pub(crate) fn init(format: LogFormat) {
     }
 }
 
-/// Counts the panics that fault injection causes on purpose (their message
-/// says "injected panic") instead of printing each; other panics print as
+/// Counts the panics that fault injection causes on purpose
+/// ([`allot::is_injected_panic`]) instead of printing each; other panics print as
 /// usual. Returns the counter.
 pub(crate) fn count_injected_panics() -> Arc<AtomicU64> {
     let injected = Arc::new(AtomicU64::new(0));
     let seen = Arc::clone(&injected);
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if info.to_string().contains("injected panic") {
+        if allot::is_injected_panic(info.payload()) {
             seen.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(panic = %info, "injected panic");
         } else {
