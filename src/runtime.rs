@@ -525,6 +525,12 @@ impl Runtime {
     pub fn shutdown_now(self) -> Vec<UnfinishedTask> {
         self.handle.shutdown_now()
     }
+
+    /// Drains for at most `timeout`, then stops and hands back what is
+    /// unfinished. See [`RuntimeHandle::shutdown_timeout`].
+    pub fn shutdown_timeout(self, timeout: Duration) -> Vec<UnfinishedTask> {
+        self.handle.shutdown_timeout(timeout)
+    }
 }
 
 impl Drop for Runtime {
@@ -1212,20 +1218,66 @@ impl RuntimeHandle {
     ///
     /// Blocks the calling thread; do not call it from inside a task.
     pub fn shutdown(&self) -> Metrics {
+        let left = self.drain_then_stop(None);
+        debug_assert!(left.is_empty() || *self.shared.state.read() == RunState::Stopped);
+        self.metrics()
+    }
+
+    /// [`shutdown`](Self::shutdown) with a bound on the wait: stops
+    /// accepting tasks, waits up to `timeout` for every accepted task to
+    /// reach a terminal state, then does what
+    /// [`shutdown_now`](Self::shutdown_now) does with whatever is left: each
+    /// unfinished task is cancelled ([`CancelReason::Shutdown`]) and handed
+    /// back, in submission order. Returns them (none if everything ended in
+    /// time); [`metrics`](Self::metrics) still answers afterwards.
+    ///
+    /// Blocks the calling thread for at most about `timeout` (plus the time
+    /// the actor threads take to stop); do not call it from inside a task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{NodeSpec, Resources, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .nodes([NodeSpec::new(Resources::cpu(1_000))])
+    ///     .build()?;
+    /// let task = runtime.handle().submit(Task::new(|_| Ok::<_, String>(2 + 2)))?;
+    /// let unfinished = runtime.shutdown_timeout(Duration::from_secs(10));
+    /// assert!(unfinished.is_empty());
+    /// assert_eq!(task.wait()?, 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) -> Vec<UnfinishedTask> {
+        // A timeout too long to represent waits as `shutdown` does.
+        self.drain_then_stop(Instant::now().checked_add(timeout))
+    }
+
+    /// Stops accepting tasks, waits until none is live (or `deadline`, or
+    /// a stop by someone else), then stops.
+    fn drain_then_stop(&self, deadline: Option<Instant>) -> Vec<UnfinishedTask> {
         {
             let mut st = self.shared.state.write();
             if *st == RunState::Running {
                 *st = RunState::Draining;
             }
         }
-        let mut pause = Duration::from_micros(50);
-        while self.shared.ledger.live() > 0 && *self.shared.state.read() == RunState::Draining {
-            std::thread::park_timeout(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
+        // Woken as tasks leave the ledger; the timeout covers a wake-up
+        // that raced with going to sleep.
+        const LOOK_AGAIN: Duration = Duration::from_millis(5);
+        let ledger = &self.shared.ledger;
+        while ledger.live() > 0 && *self.shared.state.read() == RunState::Draining {
+            let wait = match deadline {
+                None => LOOK_AGAIN,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(LOOK_AGAIN),
+                    _ => break,
+                },
+            };
+            ledger.wait_for_space(wait);
         }
-        let left = self.shutdown_now();
-        debug_assert!(left.is_empty() || *self.shared.state.read() == RunState::Stopped);
-        self.metrics()
+        self.shutdown_now()
     }
 
     /// Stops now. Every task not yet finished is cancelled (its handle sees

@@ -134,3 +134,74 @@ fn a_batch_whose_iterator_shuts_the_runtime_down_is_handed_back_whole() {
         assert_eq!(runtime.shutdown().totals.submitted, 0, "{path}");
     }
 }
+
+#[test]
+fn shutdown_timeout_drains_what_ends_in_time_and_hands_back_the_rest() {
+    for _ in 0..2 {
+        let runtime = builder(2).build().unwrap();
+        let h = runtime.handle().clone();
+        let gate = Gate::new();
+        let (started_tx, started) = signal();
+        // Node 0 is stuck on a task that waits for the gate, with 20 tasks
+        // queued behind it; node 1 gets 200 tasks that end on their own.
+        let g = gate.clone();
+        let stuck = h
+            .submit_to(
+                NodeId(0),
+                Task::new(move |_| {
+                    let _ = started_tx.send(());
+                    g.wait();
+                    Ok::<_, String>(u32::MAX)
+                }),
+            )
+            .unwrap();
+        expect(&started, "node 0's task to start");
+        let behind = h
+            .submit_batch_to(
+                NodeId(0),
+                (0..20u32).map(|i| Task::new(move |_| Ok::<_, String>(i))),
+            )
+            .unwrap();
+        let free = h
+            .submit_batch_to(
+                NodeId(1),
+                (0..200u32).map(|i| Task::new(move |_| Ok::<_, String>(i))),
+            )
+            .unwrap();
+        let mut ids = vec![stuck.id()];
+        ids.extend(behind.iter().map(|t| t.id()));
+        // Node 1's no-ops end well within the timeout; node 0's cannot.
+        let back = h.shutdown_timeout(std::time::Duration::from_secs(1));
+        gate.open();
+        let back_ids: Vec<_> = back.iter().map(|t| t.id()).collect();
+        assert_eq!(back_ids, ids, "node 0's tasks, in submission order");
+        for t in std::iter::once(stuck).chain(behind) {
+            assert!(matches!(
+                t.wait(),
+                Err(TaskError::Cancelled(CancelReason::Shutdown))
+            ));
+        }
+        let values: Vec<u32> = free.into_iter().map(|t| t.wait().unwrap()).collect();
+        assert_eq!(values, (0..200).collect::<Vec<_>>());
+        let m = h.metrics();
+        assert_eq!((m.totals.completed, m.totals.cancelled), (200, 21));
+        let err = h.submit(Task::new(|_| Ok::<_, String>(0))).unwrap_err();
+        assert!(err.is_shutting_down());
+        assert!(h.shutdown_timeout(std::time::Duration::ZERO).is_empty());
+    }
+}
+
+#[test]
+fn shutdown_timeout_returns_nothing_when_every_task_ends_in_time() {
+    let runtime = builder(2).build().unwrap();
+    let hs = runtime
+        .handle()
+        .submit_batch((0..1_000u64).map(|i| Task::new(move |_| Ok::<_, String>(i * 2))))
+        .unwrap();
+    let h = runtime.handle().clone();
+    assert!(runtime.shutdown_timeout(support::DEADLINE).is_empty());
+    assert_eq!(h.metrics().totals.completed, 1_000);
+    for (i, t) in hs.into_iter().enumerate() {
+        assert_eq!(t.wait().unwrap(), i as u64 * 2);
+    }
+}
