@@ -73,6 +73,7 @@ mod durations;
 mod error;
 mod fault;
 mod forkjoin;
+mod hooks;
 mod ids;
 mod job;
 mod ledger;
@@ -105,16 +106,16 @@ pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
 pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};
-pub use node::{DownReason, NodeSpec, DEFAULT_NODE_SLOTS};
+pub use node::{NodeSpec, DEFAULT_NODE_SLOTS};
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
 pub use runtime::{Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask};
 pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES};
 pub use supervision::{
-    Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig, DEFAULT_BACKOFF_JITTER,
-    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS,
-    DEFAULT_RESTART_PERIOD,
+    DownReason, Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig,
+    SupervisorEvent, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN,
+    DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_PERIOD,
 };
 pub use task::Task;
 

@@ -12,6 +12,7 @@
 use crate::clock;
 use crate::error::AttemptFailure;
 use crate::fault::{Actions, NodeFaults};
+use crate::hooks::Hooks;
 use crate::ids::NodeId;
 use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
 use crate::ledger::{Ledger, Settled};
@@ -19,6 +20,7 @@ use crate::metrics::NodeMetrics;
 use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
+use crate::supervision::DownReason;
 use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
 use crossbeam_utils::CachePadded;
@@ -91,30 +93,6 @@ impl NodeSpec {
 /// The current actor address of every node, for whoever needs to message
 /// them (supervisor, balancer). Updated on every (re)start.
 pub(crate) type NodeDirectory = Arc<Mutex<Vec<Option<Addr<NodeActor>>>>>;
-
-/// Why a node went down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DownReason {
-    /// Code in the node actor panicked.
-    Panicked,
-    /// The node actor stopped without being asked to.
-    Stopped,
-    /// The node crashed (an injected abnormal exit without a panic).
-    Crashed,
-    /// Its executors made no progress, or its actor did not answer a
-    /// heartbeat, within the hang timeout.
-    Hung,
-}
-
-impl DownReason {
-    /// Whether this is an abnormal exit (OTP: anything but `normal`).
-    /// Only [`Stopped`](DownReason::Stopped) is normal.
-    pub fn is_abnormal(self) -> bool {
-        !matches!(self, DownReason::Stopped)
-    }
-}
 
 /// Sent by nodes to their supervisor.
 #[derive(Message)]
@@ -252,6 +230,8 @@ pub(crate) struct NodeShared {
     /// The fastest nominal speed in the runtime: nodes run at
     /// `speed / reference_speed` of the machine's pace.
     reference_speed: AtomicU64,
+    /// The user's executor thread hooks.
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -281,6 +261,7 @@ impl NodeShared {
         spec: NodeSpec,
         discipline: Discipline,
         ledger: Arc<Ledger>,
+        hooks: Hooks,
     ) -> Self {
         let speed = spec.speed;
         NodeShared {
@@ -318,6 +299,7 @@ impl NodeShared {
             host: std::sync::OnceLock::new(),
             feedback_on: AtomicBool::new(false),
             reference_speed: AtomicU64::new(1.0f64.to_bits()),
+            hooks,
         }
     }
 
@@ -461,6 +443,11 @@ impl NodeShared {
 
     pub(crate) fn count_restart(&self) {
         self.counters.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Restarts so far.
+    pub(crate) fn restart_count(&self) -> u64 {
+        self.counters.restarts.load(Ordering::Relaxed)
     }
 
     pub(crate) fn count_migrations(&self, n_in: u64, n_out: u64) {
@@ -824,7 +811,11 @@ pub(crate) fn start_node(
 fn spawn_executor(shared: Arc<NodeShared>, slot: usize, generation: u64) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name(format!("allot-{}-x{slot}", shared.id))
-        .spawn(move || executor_loop(&shared, slot, generation))
+        .spawn(move || {
+            shared.hooks.executor_started(shared.id);
+            executor_loop(&shared, slot, generation);
+            shared.hooks.executor_stopped(shared.id);
+        })
         .map(|_| ())
 }
 

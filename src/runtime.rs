@@ -16,6 +16,7 @@ use crate::error::{
 };
 use crate::fault::{self, Fault, FaultPlan};
 use crate::forkjoin::ForkJoinHost;
+use crate::hooks::Hooks;
 use crate::ids::{NodeId, TaskId};
 use crate::job::{self, ErasedJob, HandedBack, JobCore, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::{Ledger, DEAD_CAP};
@@ -25,7 +26,7 @@ use crate::policy::{Policy, PolicyKind};
 use crate::queue::Discipline;
 use crate::resources::Resources;
 use crate::spec::{TaskSpec, TaskStatus};
-use crate::supervision::{Health, SupervisionConfig};
+use crate::supervision::{Health, SupervisionConfig, SupervisorEvent};
 use crate::supervisor::{
     Drain, HealthCell, Inbound, Inject, ScheduleSpeed, Stop, Supervisor, SupervisorConfig,
     SupervisorParts,
@@ -101,6 +102,7 @@ pub struct Builder {
     balancer: BalancerConfig,
     supervision: SupervisionConfig,
     fault_plan: Option<FaultPlan>,
+    hooks: Hooks,
 }
 
 impl Default for Builder {
@@ -116,6 +118,7 @@ impl Default for Builder {
             balancer: BalancerConfig::default(),
             supervision: SupervisionConfig::default(),
             fault_plan: None,
+            hooks: Hooks::default(),
         }
     }
 }
@@ -206,6 +209,90 @@ impl Builder {
     /// How failed nodes are restarted.
     pub fn supervision(&mut self, config: SupervisionConfig) -> &mut Self {
         self.supervision = config;
+        self
+    }
+    /// Runs `f` on every executor thread as it starts, before it runs any
+    /// task, with the node it works for: to pin it to a core, pick a
+    /// device, or set up what a model library keeps per thread. Executors
+    /// start with their node, again when the node restarts, and when one
+    /// abandoned with a hung or timed-out task is replaced. A panic in `f`
+    /// is logged and goes no further.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{NodeSpec, Resources, Runtime};
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .nodes(vec![NodeSpec::new(Resources::cpu(2_000)); 2])
+    ///     .on_executor_start(|node| {
+    ///         let thread = std::thread::current();
+    ///         eprintln!("{} works for {node}", thread.name().unwrap_or("?"));
+    ///     })
+    ///     .build()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), allot::BuildError>(())
+    /// ```
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn on_executor_start<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(NodeId) + Send + Sync + 'static,
+    {
+        self.hooks.executor_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every executor thread just before it exits (its node
+    /// stopped, restarted or shut down), with the node it worked for. An
+    /// executor abandoned inside a task that never returns never gets
+    /// here. A panic in `f` is logged and goes no further.
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn on_executor_stop<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(NodeId) + Send + Sync + 'static,
+    {
+        self.hooks.executor_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` for each [`SupervisorEvent`]: a node down (with why), a
+    /// node restarted, a node retired. It runs on the supervisor's thread,
+    /// in the order the supervisor acts, so keep it short and do not wait
+    /// on the runtime in it (`shutdown` from here would wait for the
+    /// supervisor itself). A panic in `f` is logged and goes no further.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{Fault, NodeId, NodeSpec, Resources, Runtime, SupervisorEvent};
+    ///
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let runtime = Runtime::builder()
+    ///     .nodes(vec![NodeSpec::new(Resources::cpu(2_000)); 2])
+    ///     .on_supervisor_event(move |e| drop(tx.lock().unwrap().send(e.clone())))
+    ///     .build()?;
+    /// runtime.handle().inject(Fault::CrashNode { node: NodeId(1) })?;
+    /// assert!(matches!(rx.recv()?, SupervisorEvent::NodeDown { node: NodeId(1), .. }));
+    /// assert!(matches!(rx.recv()?, SupervisorEvent::NodeRestarted { node: NodeId(1), restarts: 1 }));
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn on_supervisor_event<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&SupervisorEvent) + Send + Sync + 'static,
+    {
+        self.hooks.supervisor_event = Some(Arc::new(f));
         self
     }
 
@@ -307,6 +394,7 @@ impl Builder {
                     spec.clone(),
                     self.discipline,
                     Arc::clone(&ledger),
+                    self.hooks.clone(),
                 ))
             })
             .collect();
@@ -357,6 +445,7 @@ impl Builder {
         let thread_health = Arc::clone(&health);
         let balancer_config = self.balancer.clone();
         let discipline = self.discipline;
+        let hooks = self.hooks.clone();
 
         let (started_tx, started_rx) = crossbeam_channel::bounded(1);
         let thread_nodes = nodes.clone();
@@ -387,6 +476,7 @@ impl Builder {
                     config,
                     epoch,
                     speed_changes,
+                    hooks,
                 };
                 let (supervisor, balancer) = system.block_on(async move {
                     let supervisor = Supervisor::new(parts).start();

@@ -2,11 +2,70 @@
 //! and policies with Erlang/OTP meaning, restart intensity, Akka-style
 //! backoff. The supervisor actor only calls into this module.
 
+use crate::ids::NodeId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
+
+/// Why a node went down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DownReason {
+    /// Code in the node actor panicked.
+    Panicked,
+    /// The node actor stopped without being asked to.
+    Stopped,
+    /// The node crashed (an injected abnormal exit without a panic).
+    Crashed,
+    /// Its executors made no progress, or its actor did not answer a
+    /// heartbeat, within the hang timeout.
+    Hung,
+}
+
+impl DownReason {
+    /// Whether this is an abnormal exit (OTP: anything but `normal`).
+    /// Only [`Stopped`](DownReason::Stopped) is normal.
+    pub fn is_abnormal(self) -> bool {
+        !matches!(self, DownReason::Stopped)
+    }
+}
+
+/// What the supervisor did or saw, as reported to
+/// [`Builder::on_supervisor_event`](crate::Builder::on_supervisor_event)
+/// (OTP's supervisor reports).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SupervisorEvent {
+    /// `node` failed. Its queued tasks go elsewhere and its running ones
+    /// are retried (see `docs/semantics.md`); a restart or a retirement
+    /// follows.
+    NodeDown {
+        /// The node.
+        node: NodeId,
+        /// Why.
+        reason: DownReason,
+    },
+    /// `node` was started again: after its own failure, or with a failed
+    /// sibling under [`RestartStrategy::OneForAll`] or
+    /// [`RestartStrategy::RestForOne`].
+    NodeRestarted {
+        /// The node.
+        node: NodeId,
+        /// Its restarts so far, this one included.
+        restarts: u64,
+    },
+    /// `node` will never run anything again: its [`RestartPolicy`] does not
+    /// restart it, it went past its restart intensity, or the runtime was
+    /// stopped by escalation.
+    NodeRetired {
+        /// The node.
+        node: NodeId,
+    },
+}
 
 /// Which nodes restart when one fails (OTP's restart strategies).
 ///

@@ -11,16 +11,18 @@
 use crate::dispatch::{Backlog, Dispatcher};
 use crate::error::{AttemptFailure, TaskError};
 use crate::fault::{Fault, SpeedChange};
+use crate::hooks::Hooks;
 use crate::ids::NodeId;
 use crate::job::{after_failure, fail_now, AfterFailure, JobRef, Phase};
 use crate::ledger::{Ledger, Settled};
 use crate::node::{
-    count_failed, requeue_evicted, start_node, ActorFault, DownReason, NodeDirectory, NodeEvent,
-    NodeShared, Ping, StopNode,
+    count_failed, requeue_evicted, start_node, ActorFault, NodeDirectory, NodeEvent, NodeShared,
+    Ping, StopNode,
 };
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::supervision::{
-    restart_set, Escalation, Health, RestartPolicy, RestartWindow, SupervisionConfig,
+    restart_set, DownReason, Escalation, Health, RestartPolicy, RestartWindow, SupervisionConfig,
+    SupervisorEvent,
 };
 use crate::sync::Mutex;
 use actix::prelude::*;
@@ -85,12 +87,16 @@ pub(crate) struct Supervisor {
     config: SupervisorConfig,
     windows: Vec<RestartWindow>,
     ping_outstanding: Vec<bool>,
+    /// Per node: the generation whose actor a tick found gone, with no
+    /// report of it yet.
+    gone_unreported: Vec<Option<u64>>,
     /// Per node: the progress value last seen and when it last changed.
     progress_seen: Vec<(u64, Instant)>,
     rng: rand::rngs::StdRng,
     epoch: Instant,
     speed_changes: Vec<SpeedChange>,
     stopping: bool,
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for Supervisor {
@@ -125,6 +131,7 @@ pub(crate) struct SupervisorParts {
     pub(crate) config: SupervisorConfig,
     pub(crate) epoch: Instant,
     pub(crate) speed_changes: Vec<SpeedChange>,
+    pub(crate) hooks: Hooks,
 }
 
 impl Supervisor {
@@ -146,11 +153,13 @@ impl Supervisor {
             config: parts.config,
             windows: vec![RestartWindow::default(); n],
             ping_outstanding: vec![false; n],
+            gone_unreported: vec![None; n],
             progress_seen: vec![(u64::MAX, Instant::now()); n],
             rng,
             epoch: parts.epoch,
             speed_changes: parts.speed_changes,
             stopping: false,
+            hooks: parts.hooks,
         }
     }
 
@@ -262,6 +271,9 @@ impl Supervisor {
 
     fn retire(&mut self, k: usize) {
         self.nodes[k].retire();
+        self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
+            node: self.nodes[k].id,
+        });
         if self.nodes.iter().all(|n| n.is_retired()) {
             // Nothing is left to run anything: the runtime has stopped.
             self.health.worsen(Health::Stopped);
@@ -291,6 +303,8 @@ impl Supervisor {
         let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
         tracing::warn!(node = %node, ?reason, "node down");
         shared.count_failure();
+        self.hooks
+            .supervisor_event(SupervisorEvent::NodeDown { node, reason });
         let sup = self.config.supervision.clone();
         let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())
             .into_iter()
@@ -356,6 +370,10 @@ impl Supervisor {
         self.restarts.fetch_add(1, Ordering::Relaxed);
         self.start_node(k, ctx);
         tracing::info!(node = %self.nodes[k].id, "node restarted");
+        self.hooks.supervisor_event(SupervisorEvent::NodeRestarted {
+            node: self.nodes[k].id,
+            restarts: self.nodes[k].restart_count(),
+        });
     }
 
     /// Escalation past the intensity limit with `StopRuntime`: every node
@@ -366,7 +384,12 @@ impl Supervisor {
             if self.nodes[k].is_available() {
                 self.take_down(k, ctx);
             }
-            self.nodes[k].retire();
+            if !self.nodes[k].is_retired() {
+                self.nodes[k].retire();
+                self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
+                    node: self.nodes[k].id,
+                });
+            }
         }
         self.stopping = true;
         let reason = "runtime stopped: restart intensity exceeded".to_owned();
@@ -456,10 +479,18 @@ impl Supervisor {
             let addr = self.directory.lock()[j].clone();
             let Some(addr) = addr else { continue };
             // Missed notification: the actor is gone but we did not hear.
+            // Its own report (with the true reason: a crash or a panic is
+            // not a normal stop) is sent as it goes, so it gets one tick to
+            // arrive before the node is taken down as stopped.
             if !addr.connected() {
-                self.on_node_down(node.id, generation, DownReason::Stopped, ctx);
+                if self.gone_unreported[j] == Some(generation) {
+                    self.on_node_down(node.id, generation, DownReason::Stopped, ctx);
+                } else {
+                    self.gone_unreported[j] = Some(generation);
+                }
                 continue;
             }
+            self.gone_unreported[j] = None;
             // Executors stuck: work is running and nothing moved for too long.
             let progress = node.progress();
             let seen = &mut self.progress_seen[j];

@@ -4,7 +4,7 @@ mod support;
 
 use allot::{
     Escalation, Fault, Health, NodeId, RestartPolicy, RestartStrategy, Runtime, SupervisionConfig,
-    Task, TaskError,
+    SupervisorEvent, Task, TaskError,
 };
 use rand::SeedableRng;
 use std::time::Duration;
@@ -111,11 +111,52 @@ fn a_transient_node_that_stops_normally_is_retired_and_its_work_moves() {
     for t in hs {
         assert_eq!(t.wait().unwrap(), 1, "only node 1 is left");
     }
-    // A transient node is restarted after an abnormal exit.
+    // The permanent node is restarted after its crash.
     h.inject(Fault::CrashNode { node: NodeId(1) }).unwrap();
     eventually("node 1 to restart", || restarts(&rt) == vec![0, 1]);
     let m = rt.shutdown();
     assert!(m.nodes[0].retired && !m.nodes[1].retired);
+}
+
+#[test]
+fn a_transient_node_that_crashes_or_panics_is_always_restarted() {
+    // The node's report of an abnormal exit must win over the heartbeat
+    // noticing the closed mailbox first (which alone would read as a
+    // normal stop, and retire a transient node).
+    for round in 0..60 {
+        let (tx, events) = crossbeam_channel::unbounded();
+        let rt = builder(2)
+            .supervision(SupervisionConfig {
+                policies: vec![RestartPolicy::Transient; 2],
+                ..fast(RestartStrategy::OneForOne)
+            })
+            .on_supervisor_event(move |e| {
+                let _ = tx.send(e.clone());
+            })
+            .build()
+            .unwrap();
+        let fault = if round % 2 == 0 {
+            Fault::CrashNode { node: NodeId(0) }
+        } else {
+            Fault::PanicNode { node: NodeId(0) }
+        };
+        rt.handle().inject(fault.clone()).unwrap();
+        let next = || events.recv_timeout(support::DEADLINE).expect("an event");
+        let down = next();
+        assert!(
+            matches!(down, SupervisorEvent::NodeDown { reason, .. } if reason.is_abnormal()),
+            "{fault:?} reported as {down:?}"
+        );
+        assert_eq!(
+            next(),
+            SupervisorEvent::NodeRestarted {
+                node: NodeId(0),
+                restarts: 1
+            },
+            "{fault:?}"
+        );
+        rt.shutdown();
+    }
 }
 
 #[test]
