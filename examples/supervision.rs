@@ -85,7 +85,14 @@ fn run(strategy: RestartStrategy) -> Result<String, Box<dyn std::error::Error>> 
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The injected actor panic is expected; keep its report short.
-    std::panic::set_hook(Box::new(|info| eprintln!("(expected) {info}")));
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if allot::is_injected_panic(info.payload()) {
+            eprintln!("(expected) {info}");
+        } else {
+            default_hook(info);
+        }
+    }));
     println!(
         "{:<12} {:>16} {:>8} {:>10} {:>6} {:>9}",
         "strategy", "restarts/node", "retried", "completed", "lost", "time"
