@@ -1,8 +1,11 @@
 //! The ledger: every task that has not reached a terminal state, and the
 //! totals of those that have.
 //!
-//! Accepted jobs are kept in *cohorts*, one per submitted batch (a single
-//! submission is a cohort of one), in sharded slabs. Each job stores its
+//! Accepted jobs are kept in *cohorts*, one per submitted batch, in sharded
+//! slabs. Single submissions join their thread's *open cohort* (one per
+//! shard, the thread keeping to one shard), so that a stream of them costs
+//! what a batch does: no cohort made per task, and executors release their
+//! completions in runs, one lock per run. Each job stores its
 //! *slot*: its cohort and its place in it. A job leaves the ledger exactly
 //! once: whoever settles it first swaps its slot for [`SETTLED`]
 //! ([`Ledger::claim`]); only that party counts it and takes it out of its
@@ -58,12 +61,15 @@ pub(crate) const DEAD_CAP: usize = 4096;
 /// job's place is emptied.
 type Chunks = Vec<Vec<Option<JobRef>>>;
 
-/// The jobs of one submission.
+/// The most places an open cohort of single submissions takes (16 chunks,
+/// ~16 KiB of places a straggler can keep alive); then another opens.
+const OPEN_MAX: usize = 16 * CHUNK;
+
+/// The jobs of one submission, or of a run of single submissions.
 struct Cohort {
-    /// A single submission's job (place 0), kept without allocating any
-    /// chunk.
-    one: Option<JobRef>,
     jobs: Chunks,
+    /// Places taken: jobs admitted so far.
+    places: usize,
     /// Of the jobs admitted, how many are not yet settled.
     unsettled: usize,
     generation: u32,
@@ -72,9 +78,6 @@ struct Cohort {
 impl Cohort {
     /// Where the job admitted at `place` is kept (emptied once it settles).
     fn place_mut(&mut self, place: usize) -> Option<&mut Option<JobRef>> {
-        if self.jobs.is_empty() {
-            return (place == 0).then_some(&mut self.one);
-        }
         self.jobs.get_mut(place / CHUNK)?.get_mut(place % CHUNK)
     }
 }
@@ -83,9 +86,17 @@ impl Cohort {
 struct Slab {
     cohorts: Vec<Option<Cohort>>,
     free: Vec<u32>,
+    /// The cohort single submissions join, while it has room and jobs.
+    open: Option<u32>,
     /// Unsettled jobs over all cohorts here.
     live: usize,
     next_generation: u32,
+}
+
+thread_local! {
+    /// The shard this thread's single submissions go to (`usize::MAX`:
+    /// not chosen yet).
+    static HOME_SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 /// Bits of a slot: `generation (15) | place (20) | index (24) | shard (4)`.
@@ -120,6 +131,20 @@ fn unpack_slot(slot: u64) -> (usize, usize, u32, usize) {
 }
 
 impl Slab {
+    /// Makes room for a new cohort: its index and generation.
+    fn new_cohort(&mut self) -> (u32, u32) {
+        let generation = self.next_generation;
+        self.next_generation = (generation + 1) & GENERATION_MASK;
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.cohorts.push(None);
+                (self.cohorts.len() - 1) as u32
+            }
+        };
+        (index, generation)
+    }
+
     /// Takes the settled jobs at `places` out of the cohort at `index`
     /// (into `dead`). Returns the cohort's chunks when none is left
     /// unsettled, to recycle outside the lock.
@@ -151,6 +176,10 @@ impl Slab {
         if cohort.unsettled == 0 {
             let gone = self.cohorts[index].take().expect("checked above");
             self.free.push(index as u32);
+            if self.open == Some(index as u32) {
+                // Caught up with: the next single submission opens another.
+                self.open = None;
+            }
             return gone.jobs;
         }
         Chunks::new()
@@ -229,13 +258,13 @@ impl Ledger {
 
     /// Records newly accepted jobs as one cohort (several for a batch of
     /// more than a million), under one lock each; cohorts rotate over the
-    /// shards.
+    /// shards. A single job joins its thread's open cohort
+    /// ([`admit_single`](Self::admit_single)).
     pub(crate) fn admit(&self, jobs: impl Iterator<Item = JobRef>) {
         let mut jobs = jobs.peekable();
         if jobs.size_hint() == (1, Some(1)) {
-            // A single submission: no chunk at all.
             if let Some(job) = jobs.next() {
-                self.admit_cohort(Some(job), Chunks::new(), 1);
+                self.admit_single(job);
             }
             return;
         }
@@ -257,33 +286,84 @@ impl Ledger {
                 n += chunk.len();
                 chunks.push(chunk);
             }
-            self.admit_cohort(None, chunks, n);
+            self.admit_cohort(chunks, n);
         }
     }
 
-    fn admit_cohort(&self, one: Option<JobRef>, chunks: Chunks, n: usize) {
+    /// Records one newly accepted job in the open cohort of this thread's
+    /// shard, opening one if there is none (or it is full).
+    ///
+    /// Why: a cohort of its own per single submission meant, per task, a
+    /// free index and a cohort entry that an executor had written last (two
+    /// cache misses on the submitter) and one ledger lock per completion on
+    /// the executor. Joined in one cohort, a thread's single submissions
+    /// take consecutive places, so executors release them in runs and the
+    /// submitter writes lines no one else touched since.
+    pub(crate) fn admit_single(&self, job: JobRef) {
+        let shard = HOME_SHARD.with(|home| {
+            let mut s = home.get();
+            if s == usize::MAX {
+                s = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
+                home.set(s);
+            }
+            s
+        });
+        let mut guard = self.shards[shard].lock();
+        let slab = &mut *guard;
+        let index = match slab.open {
+            Some(i) => i,
+            None => {
+                let (i, generation) = slab.new_cohort();
+                slab.cohorts[i as usize] = Some(Cohort {
+                    jobs: Chunks::new(),
+                    places: 0,
+                    unsettled: 0,
+                    generation,
+                });
+                slab.open = Some(i);
+                i
+            }
+        };
+        let cohort = slab.cohorts[index as usize]
+            .as_mut()
+            .expect("the open cohort is kept until it is closed");
+        let place = cohort.places;
+        if place.is_multiple_of(CHUNK) {
+            let mut chunk = self.spare.lock().pop().unwrap_or_default();
+            chunk.reserve_exact(CHUNK);
+            cohort.jobs.push(chunk);
+        }
+        let slot = pack_slot(shard, index, cohort.generation, place);
+        job.core().ledger_slot.store(slot, Ordering::Release);
+        cohort
+            .jobs
+            .last_mut()
+            .expect("a chunk with room")
+            .push(Some(job));
+        cohort.places += 1;
+        cohort.unsettled += 1;
+        if cohort.places == OPEN_MAX {
+            slab.open = None;
+        }
+        slab.live += 1;
+        drop(guard);
+        self.submitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn admit_cohort(&self, chunks: Chunks, n: usize) {
         if n == 0 {
             return;
         }
         let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % SHARDS;
         let mut slab = self.shards[shard].lock();
-        let generation = slab.next_generation;
-        slab.next_generation = (generation + 1) & GENERATION_MASK;
-        let index = match slab.free.pop() {
-            Some(i) => i,
-            None => {
-                slab.cohorts.push(None);
-                (slab.cohorts.len() - 1) as u32
-            }
-        };
-        let jobs = one.iter().chain(chunks.iter().flatten().flatten());
-        for (place, job) in jobs.enumerate() {
+        let (index, generation) = slab.new_cohort();
+        for (place, job) in chunks.iter().flatten().flatten().enumerate() {
             let slot = pack_slot(shard, index, generation, place);
             job.core().ledger_slot.store(slot, Ordering::Release);
         }
         slab.cohorts[index as usize] = Some(Cohort {
-            one,
             jobs: chunks,
+            places: n,
             unsettled: n,
             generation,
         });
@@ -473,6 +553,7 @@ impl Ledger {
             let cohorts: Vec<Cohort> = {
                 let mut slab = shard.lock();
                 slab.free.clear();
+                slab.open = None;
                 slab.live = 0;
                 std::mem::take(&mut slab.cohorts)
                     .into_iter()
@@ -481,9 +562,10 @@ impl Ledger {
             };
             for c in cohorts {
                 all.extend(
-                    c.one
+                    c.jobs
                         .into_iter()
-                        .chain(c.jobs.into_iter().flatten().flatten())
+                        .flatten()
+                        .flatten()
                         .filter(|j| self.claim(j.core()).is_some()),
                 );
             }
@@ -686,19 +768,67 @@ mod tests {
     }
 
     #[test]
-    fn a_single_submission_is_a_cohort_without_chunks_that_settles_and_drains_like_any() {
+    fn a_threads_single_submissions_share_an_open_cohort_that_settles_and_drains_like_any() {
         let ledger = Ledger::new();
-        let a = jobs(2);
-        ledger.admit(std::iter::once(JobRef::clone(&a[0])));
-        ledger.admit(std::iter::once(JobRef::clone(&a[1])));
-        assert_eq!(ledger.live(), 2);
+        let a = jobs(3);
+        for j in &a {
+            ledger.admit(std::iter::once(JobRef::clone(j)));
+        }
+        assert_eq!(ledger.live(), 3);
         assert!(a.iter().all(|j| Arc::strong_count(j) == 2));
+        let slots: Vec<u64> = a
+            .iter()
+            .map(|j| j.core().ledger_slot.load(Ordering::Acquire))
+            .collect();
+        assert!(
+            slots
+                .iter()
+                .all(|s| s & COHORT_MASK == slots[0] & COHORT_MASK),
+            "one cohort"
+        );
+        let places: Vec<usize> = slots.iter().map(|&s| unpack_slot(s).3).collect();
+        assert_eq!(places, [0, 1, 2], "consecutive places");
         assert!(ledger.settle_completed(a[0].core()));
-        assert_eq!(ledger.live(), 1);
+        assert_eq!(ledger.live(), 2);
         assert_eq!(Arc::strong_count(&a[0]), 1, "let go when it settled");
         let drained = ledger.drain_live();
-        assert_eq!(drained.len(), 1);
-        assert!(Arc::ptr_eq(&drained[0], &a[1]));
+        assert_eq!(drained.len(), 2);
+        assert!(Arc::ptr_eq(&drained[0], &a[1]) && Arc::ptr_eq(&drained[1], &a[2]));
         assert_eq!(ledger.live(), 0);
+        // After a drain a new cohort opens; the drained slots find nothing.
+        let b = jobs(1);
+        ledger.admit(std::iter::once(JobRef::clone(&b[0])));
+        assert!(slots.iter().all(|&s| ledger.get(s).is_none()));
+        assert_eq!(ledger.live(), 1);
+    }
+
+    #[test]
+    fn an_open_cohort_closes_when_full_or_caught_up_with() {
+        let ledger = Ledger::new();
+        let a = jobs(OPEN_MAX + 1);
+        for j in &a {
+            ledger.admit(std::iter::once(JobRef::clone(j)));
+        }
+        let cohort = |j: &JobRef| j.core().ledger_slot.load(Ordering::Acquire) & COHORT_MASK;
+        assert_eq!(cohort(&a[0]), cohort(&a[OPEN_MAX - 1]));
+        assert_ne!(cohort(&a[OPEN_MAX - 1]), cohort(&a[OPEN_MAX]), "full");
+        // Released in one run of the cohort.
+        let mut slots: Vec<u64> = a[..OPEN_MAX]
+            .iter()
+            .filter_map(|j| ledger.claim(j.core()))
+            .collect();
+        ledger.release_all(&mut slots, &mut Vec::new());
+        assert_eq!(ledger.live(), 1);
+        assert!(a[..OPEN_MAX].iter().all(|j| Arc::strong_count(j) == 1));
+        // Every job of the second cohort settled: the next opens a third.
+        assert!(ledger.settle_completed(a[OPEN_MAX].core()));
+        let b = jobs(1);
+        ledger.admit(std::iter::once(JobRef::clone(&b[0])));
+        assert_ne!(cohort(&b[0]), cohort(&a[OPEN_MAX]), "caught up with");
+        assert_eq!(
+            unpack_slot(b[0].core().ledger_slot.load(Ordering::Acquire)).3,
+            0
+        );
+        assert_eq!(ledger.live(), 1);
     }
 }

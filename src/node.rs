@@ -947,14 +947,6 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
                     unloads = 0;
                 }
-                if !done.is_empty() {
-                    // About to idle: settle what we finished first, so the
-                    // ledger never waits on a sleeping executor.
-                    drop(st);
-                    node.flush_completed(&mut done, &mut dead);
-                    st = lock_spinning(&node.state);
-                    continue;
-                }
                 if !spun && !st.spinner && node.watch_idle.load(Ordering::Relaxed) {
                     // Work often comes back within microseconds (the next
                     // run of a batch, the next single submission): watch
@@ -970,6 +962,18 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         spin_until(|| node.signal.pushes.load(Ordering::Acquire) != seen)
                     });
                     st.spinner = false;
+                    continue;
+                }
+                if !done.is_empty() {
+                    // About to sleep: settle what we finished first, so the
+                    // ledger never waits on a sleeping executor. Not before
+                    // the watch: a stream of single submissions keeps an
+                    // executor idle between tasks, and settling each on its
+                    // own would take a ledger lock per task, on lines the
+                    // submitter writes next.
+                    drop(st);
+                    node.flush_completed(&mut done, &mut dead);
+                    st = lock_spinning(&node.state);
                     continue;
                 }
                 if !swept && node.ledger.has_dead() {

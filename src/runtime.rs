@@ -848,6 +848,15 @@ impl RuntimeHandle {
         task: Task<T>,
         pin: Option<NodeId>,
     ) -> Result<TaskHandle<T>, SubmitError<T>> {
+        if self.shared.ledger.has_dead() {
+            // Frees finished jobs the ledger kept (`Ledger::bury`), before
+            // the state lock (their drops run the caller's code): the next
+            // task built on this thread reuses the memory while it is hot.
+            // Two, so a stream of single submissions keeps up with its
+            // executors.
+            let mut dead = Reaper::take();
+            self.shared.ledger.exhume(2, &mut dead.0);
+        }
         let state = self.shared.state.read();
         if self.is_closed(&state) {
             return Err(with_task(SubmitErrorKind::ShuttingDown, task));
