@@ -177,16 +177,20 @@ struct Inbox {
     jobs: Vec<JobRef>,
 }
 
+/// The inbox and its length: one line, which a pusher takes once per run
+/// (the length written in the same hold, no further line to fetch) and an
+/// idle executor watches before it parks.
+struct InboxLine {
+    /// Jobs in the inbox, written under its lock: read without it.
+    len: AtomicUsize,
+    mutex: Mutex<Inbox>,
+}
+
 /// The counters pushers and executors signal each other with.
 #[derive(Debug, Default)]
 struct Signal {
     /// Estimated cost queued + running, in micro-units; read without locking.
     load: AtomicU64,
-    /// Raised whenever jobs are pushed: what an executor about to idle
-    /// watches for a while before it parks.
-    pushes: AtomicU64,
-    /// Jobs in the inbox, written under its lock: read without it.
-    inbox_len: AtomicUsize,
     /// Executors waiting (or about to wait) on `cv`: changed under the
     /// state lock, read by pushers after they push, so one of the two
     /// always sees the other (see `executor_loop`).
@@ -198,7 +202,7 @@ pub(crate) struct NodeShared {
     pub(crate) id: NodeId,
     pub(crate) spec: NodeSpec,
     speed_bits: AtomicU64,
-    /// Whether an idle executor watches `pushes` before parking: only when
+    /// Whether an idle executor watches the inbox before parking: only when
     /// the runtime has no more executors than the machine has cores.
     watch_idle: AtomicBool,
     /// Written by pushers once per run, read by executors once per task.
@@ -206,7 +210,7 @@ pub(crate) struct NodeShared {
     /// Written by pushers once per job: a line of its own, so executors
     /// reading `signal` or taking `state` do not lose theirs to it.
     /// Lock order: `state`, then `inbox`.
-    inbox: CachePadded<Mutex<Inbox>>,
+    inbox: CachePadded<InboxLine>,
     /// Taken by executors once per task.
     state: CachePadded<Mutex<NodeState>>,
     cv: Condvar,
@@ -282,10 +286,13 @@ impl NodeShared {
                 latency: new_histogram(),
                 feedback: Vec::new(),
             })),
-            inbox: CachePadded::new(Mutex::new(Inbox {
-                accepting: false,
-                jobs: Vec::new(),
-            })),
+            inbox: CachePadded::new(InboxLine {
+                len: AtomicUsize::new(0),
+                mutex: Mutex::new(Inbox {
+                    accepting: false,
+                    jobs: Vec::new(),
+                }),
+            }),
             cv: Condvar::new(),
             counters: NodeCounters::default(),
             ledger,
@@ -486,7 +493,7 @@ impl NodeShared {
     }
 
     fn push_runs<I: IntoIterator<Item = JobRef>>(&self, jobs: I, fresh: bool) -> Result<(), I> {
-        let mut inbox = lock_spinning(&self.inbox);
+        let mut inbox = lock_spinning(&self.inbox.mutex);
         if !inbox.accepting {
             return Err(jobs);
         }
@@ -514,9 +521,7 @@ impl NodeShared {
                     self.ledger.reap_if_cancelled(core);
                 }
             }
-            self.signal
-                .inbox_len
-                .store(inbox.jobs.len(), Ordering::SeqCst);
+            self.inbox.len.store(inbox.jobs.len(), Ordering::SeqCst);
             drop(inbox);
             self.signal.load.fetch_add(added, Ordering::Relaxed);
             if pushed > 0 {
@@ -525,7 +530,7 @@ impl NodeShared {
             if jobs.peek().is_none() {
                 return Ok(());
             }
-            inbox = lock_spinning(&self.inbox);
+            inbox = lock_spinning(&self.inbox.mutex);
             if !inbox.accepting {
                 // Went down between runs: the rest goes back to the
                 // supervisor, still pending.
@@ -540,9 +545,8 @@ impl NodeShared {
     /// After a push of `n` jobs: tells a watching executor, and wakes
     /// waiting ones (one for one job, all for more).
     fn signal(&self, n: usize) {
-        // `inbox_len` was stored SeqCst, so `parked` is read after the
+        // The inbox's length was stored SeqCst, so `parked` is read after the
         // push is visible (the executor's side is in `executor_loop`).
-        self.signal.pushes.fetch_add(1, Ordering::Release);
         if self.signal.parked.load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -560,9 +564,9 @@ impl NodeShared {
     fn absorb(&self, st: &mut NodeState) {
         {
             let mut inbox = if st.queue.is_empty() {
-                lock_spinning(&self.inbox)
+                lock_spinning(&self.inbox.mutex)
             } else {
-                match self.inbox.try_lock() {
+                match self.inbox.mutex.try_lock() {
                     Some(inbox) => inbox,
                     None => return,
                 }
@@ -572,14 +576,14 @@ impl NodeShared {
             }
             // Trade buffers: the inbox keeps an emptied one's capacity.
             std::mem::swap(&mut inbox.jobs, &mut st.spare);
-            self.signal.inbox_len.store(0, Ordering::SeqCst);
+            self.inbox.len.store(0, Ordering::SeqCst);
         }
         st.queue.append_with(&mut st.spare, |j| j.core().key());
     }
 
     /// Jobs queued here, in the queue and the inbox.
     fn queued(&self, st: &NodeState) -> usize {
-        st.queue.len() + self.signal.inbox_len.load(Ordering::Relaxed)
+        st.queue.len() + self.inbox.len.load(Ordering::Relaxed)
     }
 
     /// Takes up to `max_tasks` not-yet-started jobs, least urgent first, until
@@ -624,10 +628,10 @@ impl NodeShared {
             st.accepting = false;
             {
                 // Closed and emptied in one hold: no push lands after.
-                let mut inbox = self.inbox.lock();
+                let mut inbox = self.inbox.mutex.lock();
                 inbox.accepting = false;
                 std::mem::swap(&mut inbox.jobs, &mut st.spare);
-                self.signal.inbox_len.store(0, Ordering::SeqCst);
+                self.inbox.len.store(0, Ordering::SeqCst);
             }
             // The queue's jobs came first, then the inbox's.
             out.queued = st.queue.drain_all();
@@ -666,7 +670,7 @@ impl NodeShared {
     fn reopen(&self) -> u64 {
         let mut st = self.state.lock();
         st.accepting = true;
-        self.inbox.lock().accepting = true;
+        self.inbox.mutex.lock().accepting = true;
         st.slots = (0..self.spec.slots.max(1))
             .map(|_| Slot::default())
             .collect();
@@ -855,6 +859,12 @@ const PREFETCH_AHEAD: usize = 4;
 
 /// Completions an executor settles with the ledger at once.
 const SETTLE_BATCH: usize = 64;
+/// With jobs queued, how often an executor looks at the inbox (ns): once
+/// per task for tasks this long or longer, so new urgent work is ordered
+/// in within one task; for a flood of short ones, less often than per
+/// task, because each look takes the inbox's line from a pusher in the
+/// middle of its run.
+const INBOX_LOOK_NANOS: u64 = 10_000;
 
 struct Finished {
     cost_units: u64,
@@ -867,6 +877,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut finished: Option<Finished> = None;
     // One clock read per task: the end of one attempt starts the next.
     let mut now = clock::now_nanos();
+    let mut looked = now;
     // Completions leave the ledger in batches: one lock per cohort per flush.
     let mut done: Vec<u64> = Vec::with_capacity(SETTLE_BATCH);
     // Jobs the ledger lets go of pass through here (see `Ledger::bury`).
@@ -909,8 +920,11 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     node.flush_completed(&mut done, &mut dead);
                     return;
                 }
-                if node.signal.inbox_len.load(Ordering::Relaxed) > 0 {
-                    node.absorb(&mut st);
+                if st.queue.is_empty() || now.wrapping_sub(looked) >= INBOX_LOOK_NANOS {
+                    looked = now;
+                    if node.inbox.len.load(Ordering::Relaxed) > 0 {
+                        node.absorb(&mut st);
+                    }
                 }
                 if let Some(job) = st.queue.pop() {
                     if let Some(ahead) = st.queue.peek(PREFETCH_AHEAD) {
@@ -957,9 +971,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     // waiting.
                     spun = true;
                     st.spinner = true;
-                    let seen = node.signal.pushes.load(Ordering::Acquire);
                     MutexGuard::unlocked(&mut st, || {
-                        spin_until(|| node.signal.pushes.load(Ordering::Acquire) != seen)
+                        spin_until(|| node.inbox.len.load(Ordering::Acquire) != 0)
                     });
                     st.spinner = false;
                     continue;
@@ -996,7 +1009,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 // sides use read-modify-writes or SeqCst, so neither look
                 // can miss the other's write.
                 node.signal.parked.fetch_add(1, Ordering::SeqCst);
-                if node.signal.inbox_len.load(Ordering::SeqCst) == 0 {
+                if node.inbox.len.load(Ordering::SeqCst) == 0 {
                     node.cv.wait(&mut st);
                 }
                 node.signal.parked.fetch_sub(1, Ordering::SeqCst);

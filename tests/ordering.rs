@@ -4,9 +4,10 @@ mod support;
 
 use allot::{Discipline, NodeId, Task};
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{builder, eventually, expect, signal, Gate};
+use support::{builder, compute_for, eventually, expect, signal, Gate};
 
 struct Job {
     label: usize,
@@ -113,4 +114,53 @@ fn priority_starts_the_highest_priority_first_with_ties_in_submission_order() {
 fn edf_starts_the_earliest_deadline_first_and_tasks_without_one_last() {
     assert_eq!(start_order(Discipline::Edf, false), vec![4, 2, 5, 3, 0, 1]);
     assert_eq!(start_order(Discipline::Edf, true), vec![4, 2, 5, 3, 0, 1]);
+}
+
+/// An executor looks at its inbox before a pick at least every 10 µs of
+/// work (and whenever its queue is empty): with tasks of 50 µs, before
+/// every pick. So an urgent task pushed behind a queue of less urgent ones
+/// starts after at most the one task whose pick raced with the push.
+#[test]
+fn an_urgent_task_pushed_to_a_busy_node_starts_after_at_most_one_task_picked_before_it_landed() {
+    for _ in 0..5 {
+        let runtime = builder(1).discipline(Discipline::Priority).build().unwrap();
+        let h = runtime.handle();
+        let pushed = Arc::new(AtomicBool::new(false));
+        let started_after = Arc::new(AtomicUsize::new(0));
+        let lows: Vec<_> = (0..400)
+            .map(|_| {
+                let pushed = Arc::clone(&pushed);
+                let started_after = Arc::clone(&started_after);
+                Task::new(move |_| {
+                    if pushed.load(Ordering::SeqCst) {
+                        started_after.fetch_add(1, Ordering::SeqCst);
+                    }
+                    compute_for(Duration::from_micros(50));
+                    Ok::<_, String>(0)
+                })
+                .priority(0)
+            })
+            .collect();
+        let lows = h.submit_batch_to(NodeId(0), lows).unwrap();
+        eventually("the node to be working through its queue", || {
+            h.metrics().nodes[0].completed >= 3
+        });
+        let seen = Arc::clone(&started_after);
+        let urgent = h
+            .submit_to(
+                NodeId(0),
+                Task::new(move |_| Ok::<_, String>(seen.load(Ordering::SeqCst))).priority(10),
+            )
+            .unwrap();
+        pushed.store(true, Ordering::SeqCst);
+        let before_urgent = urgent.wait().unwrap();
+        assert!(
+            before_urgent <= 1,
+            "{before_urgent} less urgent tasks started after the urgent one was pushed"
+        );
+        let left = h.metrics().nodes[0].queued;
+        assert!(left > 100, "the queue was still long ({left} left)");
+        runtime.shutdown_now();
+        drop(lows);
+    }
 }
