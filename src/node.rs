@@ -186,6 +186,93 @@ struct InboxLine {
     mutex: Mutex<Inbox>,
 }
 
+/// What a placement needs of a node's state, published by each holder of
+/// the state lock that changes it, so views are read without that lock
+/// (the lock an executor takes for every task). Each field is exact as of
+/// the last release of the lock; fields read together may be from
+/// different moments.
+#[derive(Debug, Default)]
+struct Gauge {
+    /// Jobs in the discipline queue (not counting the inbox).
+    queued: AtomicUsize,
+    /// Slots running a task.
+    running: AtomicUsize,
+    /// Resources held by running tasks: CPU, memory, GPU, bandwidth.
+    held: [AtomicU64; 4],
+    /// Whether the current incarnation accepts work.
+    accepting: AtomicBool,
+}
+
+impl Gauge {
+    /// Copies what views read from `st` (the state lock held).
+    fn publish(&self, st: &NodeState) {
+        fn set<A: Copy + PartialEq>(cell: &impl AtomicCell<A>, value: A) {
+            // Stores only on change: a line no one else reads stays put.
+            if cell.get() != value {
+                cell.set(value);
+            }
+        }
+        set(&self.queued, st.queue.len());
+        set(
+            &self.running,
+            st.slots.iter().filter(|s| s.entry.is_some()).count(),
+        );
+        let d = &st.running_demand;
+        for (cell, v) in
+            self.held
+                .iter()
+                .zip([d.cpu_milli, d.memory_mib, d.gpu_milli, d.bandwidth_mbps])
+        {
+            set(cell, v);
+        }
+        set(&self.accepting, st.accepting);
+    }
+
+    fn held(&self) -> Resources {
+        let [cpu_milli, memory_mib, gpu_milli, bandwidth_mbps] =
+            self.held.each_ref().map(|a| a.load(Ordering::Relaxed));
+        Resources {
+            cpu_milli,
+            memory_mib,
+            gpu_milli,
+            bandwidth_mbps,
+        }
+    }
+}
+
+/// Relaxed loads and stores of the gauge's cells.
+trait AtomicCell<A> {
+    fn get(&self) -> A;
+    fn set(&self, value: A);
+}
+
+impl AtomicCell<usize> for AtomicUsize {
+    fn get(&self) -> usize {
+        self.load(Ordering::Relaxed)
+    }
+    fn set(&self, value: usize) {
+        self.store(value, Ordering::Relaxed);
+    }
+}
+
+impl AtomicCell<u64> for AtomicU64 {
+    fn get(&self) -> u64 {
+        self.load(Ordering::Relaxed)
+    }
+    fn set(&self, value: u64) {
+        self.store(value, Ordering::Relaxed);
+    }
+}
+
+impl AtomicCell<bool> for AtomicBool {
+    fn get(&self) -> bool {
+        self.load(Ordering::Acquire)
+    }
+    fn set(&self, value: bool) {
+        self.store(value, Ordering::Release);
+    }
+}
+
 /// The counters pushers and executors signal each other with.
 #[derive(Debug, Default)]
 struct Signal {
@@ -213,6 +300,8 @@ pub(crate) struct NodeShared {
     inbox: CachePadded<InboxLine>,
     /// Taken by executors once per task.
     state: CachePadded<Mutex<NodeState>>,
+    /// What views read of the state, without its lock.
+    gauge: CachePadded<Gauge>,
     cv: Condvar,
     counters: NodeCounters,
     ledger: Arc<Ledger>,
@@ -286,6 +375,7 @@ impl NodeShared {
                 latency: new_histogram(),
                 feedback: Vec::new(),
             })),
+            gauge: CachePadded::new(Gauge::default()),
             inbox: CachePadded::new(InboxLine {
                 len: AtomicUsize::new(0),
                 mutex: Mutex::new(Inbox {
@@ -614,6 +704,7 @@ impl NodeShared {
                 self.ledger.reap_if_cancelled(core);
             }
         }
+        self.gauge.publish(&st);
         taken
     }
 
@@ -643,6 +734,7 @@ impl NodeShared {
                 .collect();
             st.running_demand = Resources::ZERO;
             self.signal.load.store(0, Ordering::Relaxed);
+            self.gauge.publish(&st);
         }
         self.cv.notify_all();
         // A job settled meanwhile (cancelled, or completed and released)
@@ -674,6 +766,7 @@ impl NodeShared {
         st.slots = (0..self.spec.slots.max(1))
             .map(|_| Slot::default())
             .collect();
+        self.gauge.publish(&st);
         st.generation
     }
 
@@ -712,6 +805,7 @@ impl NodeShared {
             }
             let n = st.slots.len();
             replacements = ((n - replacements.len())..n).collect();
+            self.gauge.publish(&st);
         }
         // A job settled meanwhile is no longer in the ledger: its executor
         // is still replaced, but there is nothing to retry.
@@ -730,19 +824,20 @@ impl NodeShared {
         out
     }
 
+    /// What a policy sees of this node, read without the state lock (see
+    /// [`Gauge`]).
     pub(crate) fn view(&self) -> NodeView {
-        let st = self.state.lock();
-        let running = st.slots.iter().filter(|s| s.entry.is_some()).count();
+        let g = &self.gauge;
         NodeView {
             id: self.id,
             load: self.load(),
             speed: self.speed(),
             slots: self.spec.slots.max(1),
             capacity: self.spec.capacity,
-            free: self.spec.capacity.saturating_sub(&st.running_demand),
-            queued: self.queued(&st),
-            running,
-            available: st.accepting,
+            free: self.spec.capacity.saturating_sub(&g.held()),
+            queued: g.queued.get() + self.inbox.len.load(Ordering::Relaxed),
+            running: g.running.get(),
+            available: g.accepting.get(),
         }
     }
 
@@ -947,6 +1042,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                             cost_units: core.cost_units(),
                             demand: core.spec.demand(),
                         });
+                        node.gauge.publish(&st);
                         break (job, attempt, count);
                     }
                     node.signal
@@ -955,6 +1051,10 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     node.ledger.reap_if_cancelled(core);
                     continue;
                 }
+                // Out of work: what views read may have changed since the
+                // last publish (a finished task), and the lock is let go
+                // below.
+                node.gauge.publish(&st);
                 if unloads > 0 {
                     node.signal
                         .load

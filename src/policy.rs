@@ -70,6 +70,11 @@ pub use ucb::{UcbPlacement, DEFAULT_UCB_DISCOUNT, DEFAULT_UCB_EXPLORATION};
 pub use weighted::WeightedGreedy;
 
 /// What a policy may know about a node.
+///
+/// The runtime reads each field without locking the node (the node
+/// publishes them as its state changes), so each is exact as of a moment
+/// just before the policy is asked, and two fields may be from moments a
+/// task start or finish apart.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeView {
     /// The node.

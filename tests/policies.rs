@@ -835,3 +835,100 @@ fn least_loaded_is_the_default_policy_and_leaves_no_node_idle_with_work_waiting(
     views[1].load = 1.0;
     assert_eq!(p.place(&task, &views), Some(2));
 }
+
+// ------------------------------------------------- what policies see --
+
+/// Records the views the runtime hands it, and places everything on node 0.
+#[derive(Debug)]
+struct ViewRecorder(std::sync::Arc<parking_lot::Mutex<Vec<Vec<NodeView>>>>);
+
+impl Policy for ViewRecorder {
+    fn name(&self) -> &'static str {
+        "view-recorder"
+    }
+
+    fn place(&mut self, _task: &TaskView<'_>, nodes: &[NodeView]) -> Option<usize> {
+        self.0.lock().push(nodes.to_vec());
+        Some(0)
+    }
+}
+
+/// Node views are read without the node's state lock (from what each
+/// holder of it publishes); they must still show what runs and waits there.
+#[test]
+fn a_policy_sees_a_nodes_running_task_its_queue_and_the_resources_held_until_they_end() {
+    let capacity = Resources {
+        cpu_milli: 4_000,
+        memory_mib: 8_192,
+        gpu_milli: 1_000,
+        bandwidth_mbps: 1_000,
+    };
+    let held = Resources {
+        cpu_milli: 1_000,
+        memory_mib: 1_024,
+        gpu_milli: 500,
+        bandwidth_mbps: 0,
+    };
+    let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let recorder = std::sync::Arc::clone(&seen);
+    let runtime = Runtime::builder()
+        .nodes(vec![NodeSpec::new(capacity)])
+        .policy_with(move |_| Box::new(ViewRecorder(std::sync::Arc::clone(&recorder))))
+        .build()
+        .unwrap();
+    let h = runtime.handle();
+    let (started_tx, started) = crossbeam_channel::unbounded();
+    let (gate_tx, gate) = crossbeam_channel::bounded::<()>(0);
+    let big = h
+        .submit(
+            Task::new(move |_| {
+                started_tx.send(()).unwrap();
+                // Held until the test drops its end of the gate.
+                let _ = gate.recv_timeout(Duration::from_secs(30));
+                Ok::<_, String>(())
+            })
+            .demand(held),
+        )
+        .unwrap();
+    started
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the task to start");
+    // Placing a task shows the views as they were just before it (placed
+    // by this thread, or by the supervisor if it held the policy then).
+    let place = || {
+        let before = seen.lock().len();
+        let handle = h.submit(Task::new(|_| Ok::<_, String>(()))).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while seen.lock().len() == before {
+            assert!(std::time::Instant::now() < deadline, "never placed");
+            std::thread::yield_now();
+        }
+        let v = seen.lock()[before][0].clone();
+        (handle, v)
+    };
+    let (first, v) = place();
+    assert_eq!(v.running, 1, "{v:?}");
+    assert_eq!(v.free, capacity.saturating_sub(&held), "{v:?}");
+    assert_eq!(v.queued, 0, "{v:?}");
+    assert!(v.available, "{v:?}");
+    let (second, v) = place();
+    assert_eq!((v.running, v.queued), (1, 1), "{v:?}");
+    drop(gate_tx);
+    for t in [big, first, second] {
+        t.wait().unwrap();
+    }
+    // The executor publishes as it goes idle, just after it delivers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (probe, v) = place();
+        probe.wait().unwrap();
+        if v.running == 0 && v.queued == 0 && v.free == capacity {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the view never showed the tasks gone: {v:?}"
+        );
+    }
+    runtime.shutdown();
+}
