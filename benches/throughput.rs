@@ -87,6 +87,11 @@ fn end_to_end(c: &mut Criterion) {
             &nodes,
             |b, _| b.iter_custom(|iters| (0..iters).map(|_| cases::allot_e2e(&h, N, 1024)).sum()),
         );
+        if nodes == 2 {
+            g.bench_function("allot_submit_one_at_a_time/2", |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| cases::allot_e2e_single(&h, N)).sum())
+            });
+        }
         rt.shutdown();
     }
     g.finish();

@@ -28,7 +28,7 @@ struct Args {
     runs: usize,
     json: bool,
     /// Run only this allot case, for profiling: `mailbox`, `handles`,
-    /// `single` or `e2e`.
+    /// `single`, `e2e` or `e2e-single`.
     profile: Option<String>,
 }
 
@@ -59,7 +59,7 @@ fn parse_args() -> Result<Args, String> {
             "--profile" => a.profile = Some(it.next().ok_or("--profile needs a case")?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|handles|single|e2e]"
+                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|handles|single|e2e|e2e-single]"
                         .into(),
                 )
             }
@@ -114,8 +114,9 @@ fn main() {
                 "handles" => cases::allot_mailbox_handles(&h, n, args.batch),
                 "single" => cases::allot_mailbox(&h, n, 1),
                 "e2e" => cases::allot_e2e(&h, n, args.batch),
+                "e2e-single" => cases::allot_e2e_single(&h, n),
                 other => {
-                    eprintln!("unknown case `{other}` (mailbox, handles, single, e2e)");
+                    eprintln!("unknown case `{other}` (mailbox, handles, single, e2e, e2e-single)");
                     std::process::exit(2);
                 }
             };
@@ -149,7 +150,7 @@ fn main() {
     let h = rt.handle().clone();
     let single_n = n.min(100_000);
     let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 8];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 9];
     for round in 0..=runs {
         let got = [
             rate(n, cases::crossbeam(n)),
@@ -160,6 +161,7 @@ fn main() {
             rate(single_n, cases::allot_mailbox(&h, single_n, 1)),
             rate(n, cases::allot_e2e(&h, n, args.batch)),
             rate(n, cases::allot_mailbox_handles(&h, n, args.batch)),
+            rate(single_n, cases::allot_e2e_single(&h, single_n)),
         ];
         if round > 0 {
             for (s, g) in samples.iter_mut().zip(got) {
@@ -174,6 +176,7 @@ fn main() {
     let m: Vec<f64> = samples.into_iter().map(median).collect();
     let (crossbeam, actix, tokio, rayon, mailbox_batched, mailbox_single, e2e, mailbox_handles) =
         (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]);
+    let e2e_single = m[8];
 
     let rows = [
         ("crossbeam-channel send", crossbeam),
@@ -184,11 +187,13 @@ fn main() {
         ("allot mailbox (batched, handles)", mailbox_handles),
         ("allot mailbox (one at a time)", mailbox_single),
         ("allot end-to-end (submit_batch)", e2e),
+        ("allot end-to-end (submit, one at a time)", e2e_single),
     ];
     let mailbox_vs_actix = mailbox_batched / actix;
     let mailbox_single_vs_actix = mailbox_single / actix;
     let e2e_vs_tokio_spawn = e2e / tokio;
     let e2e_vs_rayon = e2e / rayon;
+    let e2e_single_vs_tokio_spawn = e2e_single / tokio;
     if args.json {
         let mut obj = serde_json::Map::new();
         obj.insert("messages".into(), n.into());
@@ -207,20 +212,25 @@ fn main() {
         );
         obj.insert("e2e_vs_tokio_spawn".into(), e2e_vs_tokio_spawn.into());
         obj.insert("e2e_vs_rayon".into(), e2e_vs_rayon.into());
+        obj.insert(
+            "e2e_single_vs_tokio_spawn".into(),
+            e2e_single_vs_tokio_spawn.into(),
+        );
         println!("{}", serde_json::Value::Object(obj));
     } else {
         println!(
             "{} messages, {} nodes, batch {}, median of {} runs",
             n, args.nodes, args.batch, runs
         );
-        println!("{:<34} {:>14}", "path", "rate (M/s)");
+        println!("{:<42} {:>14}", "path", "rate (M/s)");
         for (name, r) in rows {
-            println!("{:<34} {:>14.2}", name, r / 1e6);
+            println!("{:<42} {:>14.2}", name, r / 1e6);
         }
         println!();
         println!("mailbox_vs_actix        = {mailbox_vs_actix:.2}");
         println!("mailbox_single_vs_actix = {mailbox_single_vs_actix:.2}");
         println!("e2e_vs_tokio_spawn      = {e2e_vs_tokio_spawn:.2}");
         println!("e2e_vs_rayon            = {e2e_vs_rayon:.2}");
+        println!("e2e_single_vs_tokio_spawn = {e2e_single_vs_tokio_spawn:.2}");
     }
 }

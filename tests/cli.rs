@@ -353,6 +353,7 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "mailbox_vs_actix",
         "e2e_vs_tokio_spawn",
         "e2e_vs_rayon",
+        "e2e_single_vs_tokio_spawn",
         "rr_p50_vs_crossbeam",
     ] {
         assert!(b["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");

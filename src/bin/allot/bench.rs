@@ -68,12 +68,13 @@ const MAILBOX: [&str; 7] = [
     "allot mailbox (batched, handles)",
 ];
 
-const END_TO_END: [&str; 5] = [
+const END_TO_END: [&str; 6] = [
     "allot submit_batch + wait",
     "actix send + await",
     "crossbeam-channel worker pool",
     "tokio::spawn + await",
     "rayon scope.spawn",
+    "allot submit + wait (one at a time)",
 ];
 
 const ROUND_TRIP: [&str; 5] = [
@@ -135,6 +136,7 @@ fn measure(args: &BenchArgs) -> Results {
             rate(n, pool.all(n)),
             rate(n, cases::tokio_spawn(&tokio_rt, n)),
             rate(n, cases::rayon_spawn(&rayon_pool, n)),
+            rate(single_n, cases::allot_e2e_single(&h, single_n)),
         ];
         let trips =
             |f: &dyn Fn() -> Duration| percentiles((0..args.requests).map(|_| f()).collect());
@@ -183,6 +185,8 @@ fn throughput_ratios(r: &Results) -> Vec<(&'static str, f64)> {
         ("e2e_vs_crossbeam", e[0] / e[2]),
         ("e2e_vs_tokio_spawn", e[0] / e[3]),
         ("e2e_vs_rayon", e[0] / e[4]),
+        ("e2e_single_vs_tokio_spawn", e[5] / e[3]),
+        ("e2e_single_vs_actix", e[5] / e[1]),
     ]
 }
 

@@ -91,6 +91,21 @@ pub(crate) fn allot_e2e(rt: &RuntimeHandle, n: usize, batch: usize) -> Duration 
     start.elapsed()
 }
 
+/// End to end, one at a time: `n` no-op tasks each submitted on its own
+/// through the policy (`submit`, handles kept), then every result received:
+/// what `tokio::spawn` + await and rayon's `scope.spawn` do per task.
+pub(crate) fn allot_e2e_single(rt: &RuntimeHandle, n: usize) -> Duration {
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        handles.push(rt.submit(noop()).expect("accepted"));
+    }
+    for h in handles {
+        h.wait().expect("no-op succeeds");
+    }
+    start.elapsed()
+}
+
 /// Request/response: one no-op task submitted through the policy, then its
 /// result awaited.
 pub(crate) fn allot_round_trip(rt: &RuntimeHandle) -> Duration {
