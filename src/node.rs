@@ -5,7 +5,9 @@
 //! supervisor, submitters and the balancer push batches straight into the
 //! node's inbox (a vector under its own lock) and wake a waiting executor
 //! once per run; whoever holds the node's state lock moves the inbox into
-//! the [`DisciplineQueue`] before picking from it. Executor threads pick,
+//! the [`DisciplineQueue`] before picking from it (an executor with work
+//! queued does so every 10 µs at most). What placement reads of a node
+//! (its [`NodeView`]) comes from atomics, never from behind the state lock. Executor threads pick,
 //! run and account. A task that runs for a long time therefore never makes
 //! the actor deaf.
 
@@ -204,28 +206,28 @@ struct Gauge {
 }
 
 impl Gauge {
-    /// Copies what views read from `st` (the state lock held).
+    /// Copies what views read from `st` (the state lock held). Stores only
+    /// what changed: a line no one else reads stays put.
     fn publish(&self, st: &NodeState) {
-        fn set<A: Copy + PartialEq>(cell: &impl AtomicCell<A>, value: A) {
-            // Stores only on change: a line no one else reads stays put.
-            if cell.get() != value {
-                cell.set(value);
+        let running = st.slots.iter().filter(|s| s.entry.is_some()).count();
+        for (cell, v) in [(&self.queued, st.queue.len()), (&self.running, running)] {
+            if cell.load(Ordering::Relaxed) != v {
+                cell.store(v, Ordering::Relaxed);
             }
         }
-        set(&self.queued, st.queue.len());
-        set(
-            &self.running,
-            st.slots.iter().filter(|s| s.entry.is_some()).count(),
-        );
         let d = &st.running_demand;
         for (cell, v) in
             self.held
                 .iter()
                 .zip([d.cpu_milli, d.memory_mib, d.gpu_milli, d.bandwidth_mbps])
         {
-            set(cell, v);
+            if cell.load(Ordering::Relaxed) != v {
+                cell.store(v, Ordering::Relaxed);
+            }
         }
-        set(&self.accepting, st.accepting);
+        if self.accepting.load(Ordering::Relaxed) != st.accepting {
+            self.accepting.store(st.accepting, Ordering::Release);
+        }
     }
 
     fn held(&self) -> Resources {
@@ -237,39 +239,6 @@ impl Gauge {
             gpu_milli,
             bandwidth_mbps,
         }
-    }
-}
-
-/// Relaxed loads and stores of the gauge's cells.
-trait AtomicCell<A> {
-    fn get(&self) -> A;
-    fn set(&self, value: A);
-}
-
-impl AtomicCell<usize> for AtomicUsize {
-    fn get(&self) -> usize {
-        self.load(Ordering::Relaxed)
-    }
-    fn set(&self, value: usize) {
-        self.store(value, Ordering::Relaxed);
-    }
-}
-
-impl AtomicCell<u64> for AtomicU64 {
-    fn get(&self) -> u64 {
-        self.load(Ordering::Relaxed)
-    }
-    fn set(&self, value: u64) {
-        self.store(value, Ordering::Relaxed);
-    }
-}
-
-impl AtomicCell<bool> for AtomicBool {
-    fn get(&self) -> bool {
-        self.load(Ordering::Acquire)
-    }
-    fn set(&self, value: bool) {
-        self.store(value, Ordering::Release);
     }
 }
 
@@ -292,7 +261,8 @@ pub(crate) struct NodeShared {
     /// Whether an idle executor watches the inbox before parking: only when
     /// the runtime has no more executors than the machine has cores.
     watch_idle: AtomicBool,
-    /// Written by pushers once per run, read by executors once per task.
+    /// The load, written by pushers once per run and by executors in
+    /// batches, read by placement; and the parked count.
     signal: CachePadded<Signal>,
     /// Written by pushers once per job: a line of its own, so executors
     /// reading `signal` or taking `state` do not lose theirs to it.
@@ -835,9 +805,9 @@ impl NodeShared {
             slots: self.spec.slots.max(1),
             capacity: self.spec.capacity,
             free: self.spec.capacity.saturating_sub(&g.held()),
-            queued: g.queued.get() + self.inbox.len.load(Ordering::Relaxed),
-            running: g.running.get(),
-            available: g.accepting.get(),
+            queued: g.queued.load(Ordering::Relaxed) + self.inbox.len.load(Ordering::Relaxed),
+            running: g.running.load(Ordering::Relaxed),
+            available: g.accepting.load(Ordering::Acquire),
         }
     }
 
