@@ -924,6 +924,9 @@ const PREFETCH_AHEAD: usize = 4;
 
 /// Completions an executor settles with the ledger at once.
 const SETTLE_BATCH: usize = 64;
+/// How long an idle executor waits for work before it frees the finished
+/// jobs kept for submitters (see `Ledger::bury`).
+const DEAD_LINGER: Duration = Duration::from_millis(1);
 /// With jobs queued, how often an executor looks at the inbox (ns): once
 /// per task for tasks this long or longer, so new urgent work is ordered
 /// in within one task; for a flood of short ones, less often than per
@@ -1059,19 +1062,12 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     st = lock_spinning(&node.state);
                     continue;
                 }
-                if !swept && node.ledger.has_dead() {
-                    // About to wait: free what no submitter came back for.
-                    // Not before the watch: in a flood the next run comes
-                    // within microseconds, and its submitter frees these
-                    // where its allocator reuses the memory at once.
-                    drop(st);
-                    node.ledger.free_dead();
-                    // Once per idle spell: others' later frees wait for a
-                    // submitter or for their own executor to idle.
-                    swept = true;
-                    st = lock_spinning(&node.state);
-                    continue;
-                }
+                // Finished jobs no submitter came back for are freed here
+                // once per idle spell, but only after a short wait with no
+                // work: a submitter that comes back within it (the next
+                // burst after it waited for the last) frees them itself,
+                // where its allocator reuses the memory at once.
+                let linger = !swept && node.ledger.has_dead();
                 // Count ourselves as waiting, then look at the inbox once
                 // more: a pusher that pushed before our count sees it and
                 // takes the state lock to wake us (which it cannot get
@@ -1080,7 +1076,20 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 // can miss the other's write.
                 node.signal.parked.fetch_add(1, Ordering::SeqCst);
                 if node.inbox.len.load(Ordering::SeqCst) == 0 {
-                    node.cv.wait(&mut st);
+                    if linger {
+                        if node.cv.wait_for(&mut st, DEAD_LINGER).timed_out() {
+                            node.signal.parked.fetch_sub(1, Ordering::SeqCst);
+                            drop(st);
+                            node.ledger.free_dead();
+                            // Once per idle spell: others' later frees wait
+                            // for a submitter or their own executor's idling.
+                            swept = true;
+                            st = lock_spinning(&node.state);
+                            continue;
+                        }
+                    } else {
+                        node.cv.wait(&mut st);
+                    }
                 }
                 node.signal.parked.fetch_sub(1, Ordering::SeqCst);
                 now = clock::now_nanos();
