@@ -1075,23 +1075,24 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 // sides use read-modify-writes or SeqCst, so neither look
                 // can miss the other's write.
                 node.signal.parked.fetch_add(1, Ordering::SeqCst);
+                let mut lingered = false;
                 if node.inbox.len.load(Ordering::SeqCst) == 0 {
                     if linger {
-                        if node.cv.wait_for(&mut st, DEAD_LINGER).timed_out() {
-                            node.signal.parked.fetch_sub(1, Ordering::SeqCst);
-                            drop(st);
-                            node.ledger.free_dead();
-                            // Once per idle spell: others' later frees wait
-                            // for a submitter or their own executor's idling.
-                            swept = true;
-                            st = lock_spinning(&node.state);
-                            continue;
-                        }
+                        lingered = node.cv.wait_for(&mut st, DEAD_LINGER).timed_out();
                     } else {
                         node.cv.wait(&mut st);
                     }
                 }
                 node.signal.parked.fetch_sub(1, Ordering::SeqCst);
+                if lingered {
+                    drop(st);
+                    node.ledger.free_dead();
+                    // Once per idle spell: others' later frees wait for a
+                    // submitter or their own executor's idling.
+                    swept = true;
+                    st = lock_spinning(&node.state);
+                }
+                // Waited: the next task's start is timed from here.
                 now = clock::now_nanos();
             }
         };
