@@ -24,6 +24,13 @@ fn source() -> &'static Source {
     })
 }
 
+/// The instant `timeout` from now, or `None` when that is past the
+/// clock's range: a timeout that long (such as `Duration::MAX`, the usual
+/// "wait for ever") is no deadline.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<std::time::Instant> {
+    std::time::Instant::now().checked_add(timeout)
+}
+
 /// Calibrates the clock, if not done yet: call before the hot path starts.
 pub(crate) fn init() {
     source();

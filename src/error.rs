@@ -219,6 +219,17 @@ pub enum BuildError {
     },
     /// A thread could not be started.
     Spawn(std::io::Error),
+    /// The runtime needs more threads than this machine lets the process
+    /// start: one per executor slot and one per node, plus two. Checked
+    /// before any thread starts.
+    TooManyThreads {
+        /// Threads the configuration needs.
+        needed: usize,
+        /// Threads the process may still start (the smaller of the
+        /// kernel's `threads-max` and the process limit, less the threads
+        /// running now).
+        limit: usize,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -240,6 +251,11 @@ impl fmt::Display for BuildError {
                 reason,
             } => write!(f, "invalid `{field}`: {reason}"),
             BuildError::Spawn(_) => f.write_str("failed to start a runtime thread"),
+            BuildError::TooManyThreads { needed, limit } => write!(
+                f,
+                "the nodes need {needed} threads (one per slot and one per node, plus 2), \
+                 but this machine lets the process start at most {limit} more"
+            ),
         }
     }
 }
@@ -248,7 +264,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Spawn(e) => Some(e),
-            BuildError::InvalidConfig { .. } => None,
+            BuildError::InvalidConfig { .. } | BuildError::TooManyThreads { .. } => None,
         }
     }
 }

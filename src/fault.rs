@@ -76,6 +76,10 @@ pub enum Fault {
     },
 }
 
+/// The most messages one [`FaultSpec::FloodMailbox`] may send: an
+/// executor sends them one by one before it runs its task.
+pub const MAX_FLOOD: u64 = 10_000_000;
+
 /// One entry of a [`FaultPlan`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -210,8 +214,16 @@ impl FaultPlan {
             match f {
                 FaultSpec::CrashNode { node, .. }
                 | FaultSpec::PanicNode { node, .. }
-                | FaultSpec::HangNode { node, .. }
-                | FaultSpec::FloodMailbox { node, .. } => node_ok(node)?,
+                | FaultSpec::HangNode { node, .. } => node_ok(node)?,
+                FaultSpec::FloodMailbox { node, messages, .. } => {
+                    node_ok(node)?;
+                    if *messages > MAX_FLOOD {
+                        return Err((
+                            i,
+                            format!("`messages` must be at most {MAX_FLOOD}, got {messages}"),
+                        ));
+                    }
+                }
                 FaultSpec::CrashProbability { node, p } => {
                     if let Some(n) = node {
                         node_ok(n)?;
@@ -382,7 +394,7 @@ pub(crate) fn compile(
                 if let Some(r) = recover_after {
                     speed.push(SpeedChange {
                         node,
-                        at: at + r,
+                        at: at.saturating_add(r),
                         factor: 1.0,
                     });
                 }

@@ -424,7 +424,8 @@ pub(crate) enum RunOutcome {
 pub(crate) enum AfterFailure {
     /// Now `Pending` with the next attempt number; hand to the supervisor.
     Retry,
-    /// Now `Failed`; the error was delivered.
+    /// Now `Failed`; counted by `count_failed`, then the error was
+    /// delivered.
     Failed,
     /// Someone else moved the job first; nothing to do.
     Superseded,
@@ -471,13 +472,17 @@ impl fmt::Debug for dyn ErasedJob {
 }
 
 /// After attempt `attempt` failed in phase `from` (Running, or Queued when a
-/// node was lost before it started): retry or fail for good.
+/// node was lost before it started): retry or fail for good. A task that
+/// fails for good is counted (`count_failed`: settled in the ledger) before
+/// its error is delivered, as a completion is counted before its value is:
+/// a caller that has the error sees the task in the totals.
 pub(crate) fn after_failure(
     job: &dyn ErasedJob,
     from: Phase,
     attempt: u32,
     node: Option<NodeId>,
     failure: AttemptFailure,
+    count_failed: impl FnOnce(),
 ) -> AfterFailure {
     let core = job.core();
     let retryable = match failure {
@@ -501,6 +506,7 @@ pub(crate) fn after_failure(
         core.push_error(error);
         core.end_children(None);
         let attempts = core.take_errors();
+        count_failed();
         job.deliver_error(TaskError::Failed { attempts });
         return AfterFailure::Failed;
     }
@@ -854,7 +860,14 @@ mod tests {
         assert!(j.core().transition(Phase::Queued, 0, Phase::Running, 0));
         // The supervisor moves it after a node loss.
         assert_eq!(
-            after_failure(&*j, Phase::Running, 0, None, AttemptFailure::NodeLost),
+            after_failure(
+                &*j,
+                Phase::Running,
+                0,
+                None,
+                AttemptFailure::NodeLost,
+                || {}
+            ),
             AfterFailure::Retry
         );
         assert!(matches!(
@@ -871,7 +884,7 @@ mod tests {
         j.core().transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Error("boom".into());
         assert_eq!(
-            after_failure(&*j, Phase::Running, 0, None, f),
+            after_failure(&*j, Phase::Running, 0, None, f, || {}),
             AfterFailure::Failed
         );
         let out = j.take_outcome(None).unwrap();
@@ -881,13 +894,13 @@ mod tests {
         j.core().transition(Phase::Pending, 0, Phase::Running, 0);
         let f = AttemptFailure::Panicked("p".into());
         assert_eq!(
-            after_failure(&*j, Phase::Running, 0, None, f),
+            after_failure(&*j, Phase::Running, 0, None, f, || {}),
             AfterFailure::Retry
         );
         j.core().transition(Phase::Pending, 1, Phase::Running, 1);
         let f = AttemptFailure::TimedOut;
         assert_eq!(
-            after_failure(&*j, Phase::Running, 1, None, f),
+            after_failure(&*j, Phase::Running, 1, None, f, || {}),
             AfterFailure::Failed
         );
         match j.take_outcome(None).unwrap() {

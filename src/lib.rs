@@ -89,6 +89,7 @@ mod supervision;
 mod supervisor;
 mod sync;
 mod task;
+mod threads;
 
 pub use balancer::{
     BalancerConfig, DEFAULT_BALANCER_HIGH, DEFAULT_BALANCER_INTERVAL, DEFAULT_BALANCER_LOW,
@@ -102,20 +103,23 @@ pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
     SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
 };
-pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
+pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec, MAX_FLOOD};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
-pub use metrics::{LatencySummary, Metrics, NodeMetrics, Totals};
+pub use metrics::{AbandonReason, AbandonedAttempt, LatencySummary, Metrics, NodeMetrics, Totals};
 pub use node::{NodeSpec, DEFAULT_NODE_SLOTS};
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
-pub use runtime::{Builder, Runtime, RuntimeHandle, TaskHandle, UnfinishedTask};
+pub use runtime::{
+    Builder, CancelHandle, Runtime, RuntimeHandle, ShutdownReport, TaskHandle, UnfinishedTask,
+};
 pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES};
 pub use supervision::{
     DownReason, Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig,
     SupervisorEvent, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN,
-    DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_PERIOD,
+    DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_PERIOD, MAX_BACKOFF,
+    MAX_BACKOFF_JITTER,
 };
 pub use task::Task;
 

@@ -1,7 +1,8 @@
 //! Metrics snapshots: plain, serialisable data.
 
-use crate::ids::NodeId;
+use crate::ids::{NodeId, TaskId};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// One node's counters at the time of the snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -101,9 +102,11 @@ pub struct Totals {
     /// Read so that it never overstates.
     pub in_flight: u64,
     /// Unfinished tasks as the ledger's own entries count them (entries,
-    /// less completions awaiting their batched removal). Equal to
+    /// less completions awaiting their batched removal): exactly what
+    /// [`shutdown`](crate::RuntimeHandle::shutdown) waits for. Equal to
     /// `in_flight` whenever the runtime is quiet; see
-    /// [`unaccounted`](Totals::unaccounted).
+    /// [`unaccounted`](Totals::unaccounted). Abandoned attempts
+    /// ([`Metrics::abandoned`]) are not in it: their tasks have ended.
     pub live: u64,
     /// Node restarts.
     pub restarts: u64,
@@ -135,4 +138,47 @@ pub struct Metrics {
     pub balancer_rounds: u64,
     /// Whether every node is in service.
     pub health: crate::supervision::Health,
+    /// Attempts whose code still runs on a thread the runtime has let go
+    /// of: their tasks ended (timed out, cancelled, moved after their node
+    /// went down, or cancelled by a shutdown) and nothing waits for them.
+    /// In task id order.
+    pub abandoned: Vec<AbandonedAttempt>,
+}
+
+/// An attempt whose code still runs after the runtime let go of it.
+///
+/// A thread cannot be killed: when an attempt times out, its task is
+/// cancelled while it runs, its node goes down, or a shutdown cancels it,
+/// the runtime stops waiting for it, replaces its executor and ignores its
+/// result. Its code runs on until it returns (it can see
+/// [`TaskContext::is_abandoned`](crate::TaskContext::is_abandoned)), and
+/// the attempt is listed here until then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AbandonedAttempt {
+    /// The task.
+    pub task: TaskId,
+    /// The node whose executor runs it.
+    pub node: NodeId,
+    /// Which attempt (0 for the first run).
+    pub attempt: u32,
+    /// Why the runtime let go of it.
+    pub reason: AbandonReason,
+    /// How long its code has run, as of the snapshot.
+    pub running_for: Duration,
+}
+
+/// Why the runtime let go of a running attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AbandonReason {
+    /// It ran past its task's timeout.
+    TimedOut,
+    /// Its task was cancelled while it ran.
+    Cancelled,
+    /// Its node went down (crashed, panicked, stopped or hung).
+    NodeDown,
+    /// The runtime shut down while it ran.
+    Shutdown,
 }

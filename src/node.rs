@@ -15,10 +15,10 @@ use crate::clock;
 use crate::error::AttemptFailure;
 use crate::fault::{Actions, NodeFaults};
 use crate::hooks::Hooks;
-use crate::ids::NodeId;
+use crate::ids::{NodeId, TaskId};
 use crate::job::{after_failure, AfterFailure, Host, JobRef, Phase, RunEnv, RunOutcome};
 use crate::ledger::{Ledger, Settled};
-use crate::metrics::NodeMetrics;
+use crate::metrics::{AbandonReason, AbandonedAttempt, NodeMetrics};
 use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
@@ -29,6 +29,7 @@ use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 /// Default for [`NodeSpec::slots`]: one task at a time.
@@ -121,6 +122,10 @@ pub(crate) enum NodeEvent {
 struct RunningEntry {
     /// The job's ledger slot when it started ([`Ledger::get`]).
     slot: u64,
+    task: TaskId,
+    /// The executor running it: an abandoned attempt is listed by it
+    /// until that executor returns.
+    thread: ThreadId,
     attempt: u32,
     /// From [`clock::now_nanos`].
     started: u64,
@@ -132,9 +137,20 @@ struct RunningEntry {
 #[derive(Debug, Default)]
 struct Slot {
     entry: Option<RunningEntry>,
-    /// Its executor was given up on (a timed-out task); it exits when it
-    /// returns.
+    /// Its executor was given up on (a timed-out or cancelled task); it
+    /// exits when it returns.
     abandoned: bool,
+}
+
+/// An attempt the runtime let go of, listed until its executor returns.
+#[derive(Debug)]
+struct Abandoned {
+    task: TaskId,
+    attempt: u32,
+    reason: AbandonReason,
+    /// From [`clock::now_nanos`].
+    started: u64,
+    thread: ThreadId,
 }
 
 struct NodeState {
@@ -151,6 +167,21 @@ struct NodeState {
     latency: hdrhistogram::Histogram<u64>,
     /// Completions for a learning policy, drained by the supervisor.
     feedback: Vec<Feedback>,
+    /// Attempts whose executors were let go of and still run their code.
+    abandoned: Vec<Abandoned>,
+}
+
+impl NodeState {
+    /// Lists the attempt in `entry` as abandoned for `reason`.
+    fn abandon(&mut self, entry: &RunningEntry, reason: AbandonReason) {
+        self.abandoned.push(Abandoned {
+            task: entry.task,
+            attempt: entry.attempt,
+            reason,
+            started: entry.started,
+            thread: entry.thread,
+        });
+    }
 }
 
 #[derive(Debug, Default)]
@@ -295,6 +326,9 @@ pub(crate) struct NodeShared {
     reference_speed: AtomicU64,
     /// The user's executor thread hooks.
     hooks: Hooks,
+    /// Every executor thread started and not yet joined, with whether it
+    /// is inside task code now.
+    threads: Mutex<Vec<(JoinHandle<()>, Arc<AtomicBool>)>>,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -344,6 +378,7 @@ impl NodeShared {
                 running_demand: Resources::ZERO,
                 latency: new_histogram(),
                 feedback: Vec::new(),
+                abandoned: Vec::new(),
             })),
             gauge: CachePadded::new(Gauge::default()),
             inbox: CachePadded::new(InboxLine {
@@ -367,6 +402,7 @@ impl NodeShared {
             feedback_on: AtomicBool::new(false),
             reference_speed: AtomicU64::new(1.0f64.to_bits()),
             hooks,
+            threads: Mutex::new(Vec::new()),
         }
     }
 
@@ -493,6 +529,10 @@ impl NodeShared {
 
     pub(crate) fn generation(&self) -> u64 {
         self.state.lock().generation
+    }
+
+    fn generation_is(&self, generation: u64) -> bool {
+        self.generation() == generation
     }
 
     pub(crate) fn is_available(&self) -> bool {
@@ -680,7 +720,7 @@ impl NodeShared {
 
     /// Stops the current incarnation: no more accepting, every queued and
     /// running job taken out, old executors told to exit.
-    pub(crate) fn evict_all(&self) -> Evicted {
+    pub(crate) fn evict_all(&self, reason: AbandonReason) -> Evicted {
         let mut out = Evicted::default();
         let running: Vec<(u64, u32)>;
         {
@@ -697,11 +737,13 @@ impl NodeShared {
             // The queue's jobs came first, then the inbox's.
             out.queued = st.queue.drain_all();
             out.queued.append(&mut st.spare);
-            running = st
-                .slots
-                .drain(..)
-                .filter_map(|slot| slot.entry.map(|e| (e.slot, e.attempt)))
-                .collect();
+            let entries: Vec<RunningEntry> =
+                st.slots.drain(..).filter_map(|slot| slot.entry).collect();
+            // Their executors run on, let go of: listed until they return.
+            for e in &entries {
+                st.abandon(e, reason);
+            }
+            running = entries.iter().map(|e| (e.slot, e.attempt)).collect();
             st.running_demand = Resources::ZERO;
             self.signal.load.store(0, Ordering::Relaxed);
             self.gauge.publish(&st);
@@ -740,9 +782,39 @@ impl NodeShared {
         st.generation
     }
 
-    /// Attempts that have run past their timeout: taken out of their slots,
-    /// whose executors are abandoned and replaced.
-    pub(crate) fn take_timed_out(self: &Arc<Self>, now: u64) -> Vec<(JobRef, u32)> {
+    /// Attempts the runtime lets go of, taken out of their slots, whose
+    /// executors are abandoned (listed in [`abandoned`](Self::abandoned)
+    /// until they return) and replaced: those that have run past their
+    /// timeout, returned for the supervisor to fail, and those whose task
+    /// was cancelled while they ran and that have run at least `linger`
+    /// (a cancelled attempt about to return is left to return), settled
+    /// here as cancelled.
+    pub(crate) fn take_abandoned(
+        self: &Arc<Self>,
+        now: u64,
+        linger: Duration,
+    ) -> Vec<(JobRef, u32)> {
+        // Cancelled attempts need their job's phase, which only the ledger
+        // can give (a slot names its job by ledger slot): look them up
+        // outside the state lock, then take the slots still running them.
+        let long: Vec<(usize, u64, u32)> = {
+            let st = self.state.lock();
+            st.slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, slot)| {
+                    let e = slot.entry.as_ref()?;
+                    (clock::between(e.started, now) >= linger).then_some((i, e.slot, e.attempt))
+                })
+                .collect()
+        };
+        let mut cancelled: Vec<(usize, u64, u32, JobRef)> = long
+            .into_iter()
+            .filter_map(|(i, slot, attempt)| {
+                let job = self.ledger.get(slot)?;
+                (job.core().phase() == Phase::Cancelled).then_some((i, slot, attempt, job))
+            })
+            .collect();
         let mut late_jobs = Vec::new();
         let mut replacements = Vec::new();
         let generation;
@@ -753,22 +825,38 @@ impl NodeShared {
                 return Vec::new();
             }
             let mut freed = Resources::ZERO;
-            for (i, slot) in st.slots.iter_mut().enumerate() {
-                let late = match &slot.entry {
-                    Some(e) => e
-                        .timeout
-                        .is_some_and(|t| clock::between(e.started, now) > t),
-                    None => false,
+            for i in 0..st.slots.len() {
+                let reason = match &st.slots[i].entry {
+                    Some(e)
+                        if e.timeout
+                            .is_some_and(|t| clock::between(e.started, now) > t) =>
+                    {
+                        AbandonReason::TimedOut
+                    }
+                    Some(e)
+                        if cancelled
+                            .iter()
+                            .any(|c| c.0 == i && c.1 == e.slot && c.2 == e.attempt) =>
+                    {
+                        AbandonReason::Cancelled
+                    }
+                    _ => continue,
                 };
-                if late {
-                    let e = slot.entry.take().expect("checked above");
-                    slot.abandoned = true;
-                    self.signal.load.fetch_sub(e.cost_units, Ordering::Relaxed);
-                    freed = freed.saturating_add(&e.demand);
+                let slot = &mut st.slots[i];
+                let e = slot.entry.take().expect("matched above");
+                slot.abandoned = true;
+                self.signal.load.fetch_sub(e.cost_units, Ordering::Relaxed);
+                freed = freed.saturating_add(&e.demand);
+                st.abandon(&e, reason);
+                if reason == AbandonReason::TimedOut {
                     late_jobs.push((e.slot, e.attempt));
-                    replacements.push(i);
+                    cancelled.retain(|c| c.0 != i);
                 }
+                replacements.push(i);
             }
+            // Cancelled attempts whose slot was not taken here returned or
+            // moved meanwhile: their executors settle them.
+            cancelled.retain(|c| replacements.contains(&c.0));
             st.running_demand = st.running_demand.saturating_sub(&freed);
             for _ in &replacements {
                 st.slots.push(Slot::default());
@@ -776,6 +864,9 @@ impl NodeShared {
             let n = st.slots.len();
             replacements = ((n - replacements.len())..n).collect();
             self.gauge.publish(&st);
+        }
+        for (_, _, _, job) in &cancelled {
+            self.ledger.settle(job.core(), Settled::Cancelled);
         }
         // A job settled meanwhile is no longer in the ledger: its executor
         // is still replaced, but there is nothing to retry.
@@ -788,10 +879,53 @@ impl NodeShared {
             .fetch_add(out.len() as u64, Ordering::Relaxed);
         for slot in replacements {
             if let Err(e) = spawn_executor(Arc::clone(self), slot, generation) {
-                tracing::error!(node = %self.id, error = %e, "failed to start replacement executor");
+                tracing::error!(node = %self.id, error = %e, "node.executor replacement failed");
             }
         }
         out
+    }
+
+    /// Attempts let go of whose code still runs, as of `now`.
+    pub(crate) fn abandoned(&self, now: u64) -> Vec<AbandonedAttempt> {
+        let st = self.state.lock();
+        st.abandoned
+            .iter()
+            .map(|a| AbandonedAttempt {
+                task: a.task,
+                node: self.id,
+                attempt: a.attempt,
+                reason: a.reason,
+                running_for: clock::between(a.started, now),
+            })
+            .collect()
+    }
+
+    /// After the last incarnation ended (shutdown): waits for every
+    /// executor thread to exit, except those still running an abandoned
+    /// attempt, and waits at most until `deadline` for any one of them.
+    /// Returns how many threads it left running.
+    pub(crate) fn join_executors(&self, deadline: Instant) -> usize {
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let mut left = 0;
+        for (t, in_code) in threads {
+            loop {
+                if t.is_finished() {
+                    let _ = t.join();
+                    break;
+                }
+                // Inside task code it was let go of: not waited for. Once
+                // out of it, its bookkeeping (a settle) is waited for.
+                let id = t.thread().id();
+                let running_abandoned = in_code.load(Ordering::SeqCst)
+                    && self.state.lock().abandoned.iter().any(|a| a.thread == id);
+                if running_abandoned || Instant::now() >= deadline {
+                    left += 1;
+                    break;
+                }
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+        }
+        left
     }
 
     /// What a policy sees of this node, read without the state lock (see
@@ -839,9 +973,12 @@ impl NodeShared {
     /// claimed (counted as completed already, see `RunEnv::completed`).
     fn flush_completed(&self, done: &mut Vec<u64>, dead: &mut Vec<JobRef>) {
         if !done.is_empty() {
+            // Counted before they leave the ledger: `completed − settled`
+            // never undercounts what the ledger still holds, so the live
+            // count read from both never understates (shutdown waits on it).
             let n = done.len() as u64;
-            self.ledger.release_all(done, dead);
             self.counters.settled.fetch_add(n, Ordering::Relaxed);
+            self.ledger.release_all(done, dead);
         }
     }
 
@@ -878,14 +1015,21 @@ pub(crate) fn start_node(
 }
 
 fn spawn_executor(shared: Arc<NodeShared>, slot: usize, generation: u64) -> std::io::Result<()> {
-    std::thread::Builder::new()
+    let node = Arc::clone(&shared);
+    let in_code = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&in_code);
+    let handle = std::thread::Builder::new()
         .name(format!("allot-{}-x{slot}", shared.id))
         .spawn(move || {
-            shared.hooks.executor_started(shared.id);
-            executor_loop(&shared, slot, generation);
-            shared.hooks.executor_stopped(shared.id);
-        })
-        .map(|_| ())
+            node.hooks.executor_started(node.id);
+            executor_loop(&node, slot, generation, &flag);
+            node.hooks.executor_stopped(node.id);
+        })?;
+    let mut threads = shared.threads.lock();
+    // Threads that have ended need no join: let go of their handles.
+    threads.retain(|(t, _)| !t.is_finished());
+    threads.push((handle, in_code));
+    Ok(())
 }
 
 /// Emulates relative speed on one machine: the fastest node runs at the
@@ -898,23 +1042,39 @@ struct Throttle {
 
 impl Throttle {
     /// Returns whether it slept.
-    fn charge(&mut self, node: &NodeShared, worked: Duration) -> bool {
+    fn charge(&mut self, node: &NodeShared, generation: u64, worked: Duration) -> bool {
         let reference = f64::from_bits(node.reference_speed.load(Ordering::Relaxed));
         let own = node.speed();
         if own >= reference || own <= 0.0 {
             return false;
         }
-        let speed = own / reference;
-        self.debt += worked.mul_f64(1.0 / speed - 1.0);
+        // Slower than `MAX_SLOWDOWN` × the reference runs at that pace: a
+        // speed of 1e-300 (or a reference of 1e300) must not overflow.
+        let owed = (reference / own - 1.0).min(MAX_SLOWDOWN - 1.0);
+        self.debt = self.debt.saturating_add(worked.mul_f64(owed));
         if self.debt >= Duration::from_millis(1) {
+            // In pieces, so that an executor whose incarnation ends (a
+            // restart, a shutdown) stops paying and exits.
+            const PIECE: Duration = Duration::from_millis(10);
             let start = Instant::now();
-            std::thread::sleep(self.debt);
+            while node.generation_is(generation) {
+                let left = self.debt.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(PIECE));
+            }
             self.debt = self.debt.saturating_sub(start.elapsed());
             return true;
         }
         false
     }
 }
+
+/// The most a node's speed throttle slows it: a node slower than this
+/// fraction of the fastest node (or slowed by a fault factor beyond it)
+/// runs at `1 / MAX_SLOWDOWN` of the fastest's pace.
+pub(crate) const MAX_SLOWDOWN: f64 = 1e3;
 
 /// Jobs pushed into a node's queue under one hold of its lock.
 const PUSH_RUN: usize = 128;
@@ -941,7 +1101,10 @@ struct Finished {
     feedback: Option<Feedback>,
 }
 
-fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
+/// `in_code` is raised while the executor runs task code: a shutdown waits
+/// for an executor outside it (its bookkeeping may settle a task), never
+/// for one inside abandoned code.
+fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64, in_code: &AtomicBool) {
     let mut finished: Option<Finished> = None;
     // One clock read per task: the end of one attempt starts the next.
     let mut now = clock::now_nanos();
@@ -956,6 +1119,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
     let mut throttle = Throttle {
         debt: Duration::ZERO,
     };
+    let me = std::thread::current().id();
     loop {
         let (job, attempt, count) = {
             let mut st = lock_spinning(&node.state);
@@ -980,6 +1144,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                     if let Some(fb) = f.feedback {
                         st.feedback.push(fb);
                     }
+                } else {
+                    // Let go of while it ran: its code has returned.
+                    st.abandoned.retain(|a| a.thread != me);
                 }
             }
             loop {
@@ -1009,6 +1176,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                         st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
                         st.slots[slot].entry = Some(RunningEntry {
                             slot: core.ledger_slot.load(Ordering::Acquire),
+                            task: core.id,
+                            thread: me,
                             attempt,
                             started: now,
                             timeout: core.spec.timeout(),
@@ -1117,7 +1286,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
         } else {
             now
         };
+        in_code.store(true, Ordering::SeqCst);
         let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
+        in_code.store(false, Ordering::SeqCst);
         now = clock::now_nanos();
         let mut latency_us = None;
         match outcome {
@@ -1139,7 +1310,7 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
                 handle_failure(node, &job, attempt, failure);
             }
         }
-        if throttle.charge(node, clock::between(started, now)) {
+        if throttle.charge(node, generation, clock::between(started, now)) {
             now = clock::now_nanos();
         }
         let feedback =
@@ -1161,16 +1332,24 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64) {
 fn handle_failure(node: &NodeShared, job: &JobRef, attempt: u32, failure: AttemptFailure) {
     let core = job.core();
     tracing::debug!(node = %node.id, task = %core.id, attempt, %failure, "attempt failed");
-    match after_failure(&**job, Phase::Running, attempt, Some(node.id), failure) {
+    let count_failed = || {
+        if node.ledger.settle(core, Settled::Failed) {
+            node.counters.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    match after_failure(
+        &**job,
+        Phase::Running,
+        attempt,
+        Some(node.id),
+        failure,
+        count_failed,
+    ) {
         AfterFailure::Retry => {
             node.ledger.note_retry();
             node.send_event(NodeEvent::Retry(JobRef::clone(job)));
         }
-        AfterFailure::Failed => {
-            if node.ledger.settle(core, Settled::Failed) {
-                node.counters.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        AfterFailure::Failed => {}
         AfterFailure::Superseded => {
             node.ledger.reap_if_cancelled(core);
         }

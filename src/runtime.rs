@@ -5,6 +5,7 @@
 //! background thread, and no actix type appears in this API.
 
 use crate::balancer::{Balancer, BalancerConfig, StopBalancer};
+use crate::clock;
 use crate::config::{
     RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
     DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
@@ -20,7 +21,7 @@ use crate::hooks::Hooks;
 use crate::ids::{NodeId, TaskId};
 use crate::job::{self, ErasedJob, HandedBack, JobCore, JobRef, Rerun, TaskInner, TypedJob};
 use crate::ledger::{Ledger, DEAD_CAP};
-use crate::metrics::{LatencySummary, Metrics, Totals};
+use crate::metrics::{AbandonReason, AbandonedAttempt, LatencySummary, Metrics, Totals};
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
 use crate::queue::Discipline;
@@ -335,8 +336,24 @@ impl Builder {
         if self.queue_capacity == 0 {
             return bad("queue_capacity", "must be at least 1".into());
         }
-        if self.heartbeat_interval.is_zero() {
-            return bad("heartbeat_interval", "must be greater than zero".into());
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval > MAX_INTERVAL {
+            return bad(
+                "heartbeat_interval",
+                format!(
+                    "must be in (0, {MAX_INTERVAL:?}], got {:?}",
+                    self.heartbeat_interval
+                ),
+            );
+        }
+        if self.retry_backoff.1 > crate::supervision::MAX_BACKOFF {
+            return bad(
+                "retry_backoff",
+                format!(
+                    "max must be at most {:?}, got {:?}",
+                    crate::supervision::MAX_BACKOFF,
+                    self.retry_backoff.1
+                ),
+            );
         }
         if self.retry_backoff.0 > self.retry_backoff.1 {
             return bad(
@@ -360,8 +377,11 @@ impl Builder {
                 format!("must be in [0, high), got {}", b.low),
             );
         }
-        if b.enabled && b.interval.is_zero() {
-            return bad("balancer.interval", "must be greater than zero".into());
+        if b.enabled && (b.interval.is_zero() || b.interval > MAX_INTERVAL) {
+            return bad(
+                "balancer.interval",
+                format!("must be in (0, {MAX_INTERVAL:?}], got {:?}", b.interval),
+            );
         }
         if let Err((field, reason)) = self.supervision.validate() {
             return bad(field, reason);
@@ -383,6 +403,15 @@ impl Builder {
     /// [`BuildError::Spawn`] if a thread cannot start.
     pub fn build(&mut self) -> Result<Runtime, BuildError> {
         self.validate()?;
+        let needed = self
+            .nodes
+            .iter()
+            .fold(2usize, |n, s| n.saturating_add(s.slots).saturating_add(1));
+        if let Some(limit) = crate::threads::available() {
+            if needed > limit {
+                return Err(BuildError::TooManyThreads { needed, limit });
+            }
+        }
         let ledger = Arc::new(Ledger::new());
         let nodes: Vec<Arc<NodeShared>> = self
             .nodes
@@ -459,7 +488,15 @@ impl Builder {
             .name("allot-system".into())
             .spawn(move || {
                 let system = System::new();
-                let arbiters: Vec<Arbiter> = thread_nodes.iter().map(|_| Arbiter::new()).collect();
+                // `Arbiter::new` panics when its thread cannot start: that
+                // is a build error, not a crash.
+                let count = thread_nodes.len();
+                let arbiters = std::panic::catch_unwind(|| {
+                    (0..count).map(|_| Arbiter::new()).collect::<Vec<Arbiter>>()
+                });
+                let Ok(arbiters) = arbiters else {
+                    return;
+                };
                 let handles = arbiters.iter().map(Arbiter::handle).collect();
                 let parts = SupervisorParts {
                     nodes: thread_nodes.clone(),
@@ -612,13 +649,13 @@ impl Runtime {
 
     /// Stops now and hands back every unfinished task. See
     /// [`RuntimeHandle::shutdown_now`].
-    pub fn shutdown_now(self) -> Vec<UnfinishedTask> {
+    pub fn shutdown_now(self) -> ShutdownReport {
         self.handle.shutdown_now()
     }
 
     /// Drains for at most `timeout`, then stops and hands back what is
     /// unfinished. See [`RuntimeHandle::shutdown_timeout`].
-    pub fn shutdown_timeout(self, timeout: Duration) -> Vec<UnfinishedTask> {
+    pub fn shutdown_timeout(self, timeout: Duration) -> ShutdownReport {
         self.handle.shutdown_timeout(timeout)
     }
 }
@@ -626,6 +663,75 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         drop(self.handle.shutdown_now());
+    }
+}
+
+/// Cancels one task from anywhere: see [`TaskHandle::cancel_handle`].
+///
+/// Holding one keeps the task's record (not its result) alive; dropping it
+/// does nothing to the task.
+#[derive(Clone)]
+pub struct CancelHandle {
+    job: JobRef,
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("id", &self.job.core().id)
+            .field("status", &self.job.core().status())
+            .finish()
+    }
+}
+
+impl CancelHandle {
+    /// Cancels the task if it has not finished, exactly as
+    /// [`TaskHandle::cancel`] does. Returns whether this call cancelled it.
+    pub fn cancel(&self) -> bool {
+        job::cancel(&*self.job, CancelReason::Caller)
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.job.core().id
+    }
+
+    /// Whether the task has reached a terminal state.
+    pub fn is_finished(&self) -> bool {
+        self.job.core().phase().is_terminal()
+    }
+}
+
+/// The longest heartbeat or balancer interval accepted: timers past it
+/// would, in effect, never fire.
+const MAX_INTERVAL: Duration = Duration::from_secs(3_600);
+
+/// How long a shutdown waits for the executor threads it ended to exit.
+/// Executors not running task code exit within microseconds; those running
+/// abandoned code are not waited for at all.
+const EXECUTOR_EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// What [`shutdown_now`](RuntimeHandle::shutdown_now) and
+/// [`shutdown_timeout`](RuntimeHandle::shutdown_timeout) leave behind.
+///
+/// `unfinished` are the tasks they cancelled, handed back whole; `abandoned`
+/// the attempts whose code was still running when the runtime stopped and
+/// which it did not wait for (a thread cannot be killed). Every executor
+/// thread not running such code has exited when the call returns.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Tasks cancelled by the shutdown, in submission order.
+    pub unfinished: Vec<UnfinishedTask>,
+    /// Attempts still running code the runtime let go of, in task id order
+    /// (the same list as [`Metrics::abandoned`] at that moment).
+    pub abandoned: Vec<AbandonedAttempt>,
+}
+
+impl ShutdownReport {
+    /// Whether nothing was cancelled and no code was left running.
+    pub fn is_clean(&self) -> bool {
+        self.unfinished.is_empty() && self.abandoned.is_empty()
     }
 }
 
@@ -1249,17 +1355,19 @@ impl RuntimeHandle {
         task: Task<T>,
         timeout: Duration,
     ) -> Result<TaskHandle<T>, SubmitError<T>> {
-        let deadline = Instant::now() + timeout;
+        // A deadline past the clock's range is no deadline.
+        let deadline = clock::deadline_after(timeout);
         let mut task = task;
         loop {
             match self.admit_one(task, None) {
                 Err(SubmitError::Full(t)) => {
                     let now = Instant::now();
-                    if now >= deadline {
+                    if deadline.is_some_and(|d| now >= d) {
                         return Err(SubmitError::Full(t));
                     }
                     task = t;
-                    let wait = (deadline - now).min(Duration::from_millis(5));
+                    let left = deadline.map_or(Duration::MAX, |d| d - now);
+                    let wait = left.min(Duration::from_millis(5));
                     self.shared.ledger.wait_for_space(wait);
                 }
                 other => return other,
@@ -1302,13 +1410,34 @@ impl RuntimeHandle {
             restarts: self.shared.restarts.load(Ordering::Relaxed),
             migrations: nodes.iter().map(|m| m.migrations_in).sum(),
         };
+        let now = clock::now_nanos();
+        let mut abandoned: Vec<AbandonedAttempt> = self
+            .shared
+            .nodes
+            .iter()
+            .flat_map(|n| n.abandoned(now))
+            .collect();
+        abandoned.sort_by_key(|a| a.task);
         Metrics {
             nodes,
             totals,
             latency: LatencySummary::from_histogram(&hist),
             balancer_rounds: self.shared.rounds.load(Ordering::Relaxed),
             health: self.shared.health.get(),
+            abandoned,
         }
+    }
+
+    /// Tasks accepted and not ended, as the ledger counts them: its entries
+    /// less the completions executors hold for a batched release (an
+    /// executor let go of may hold them for as long as its code runs).
+    /// What [`Totals::live`] reports and what `shutdown` waits for. Never
+    /// understates: the ledger is read first, and a node counts a release
+    /// before it makes it.
+    fn live(&self) -> u64 {
+        let entries = self.shared.ledger.live() as u64;
+        let unsettled: u64 = self.shared.nodes.iter().map(|n| n.unsettled()).sum();
+        entries.saturating_sub(unsettled)
     }
 
     /// Stops accepting tasks, waits until every accepted task has reached a
@@ -1317,8 +1446,10 @@ impl RuntimeHandle {
     ///
     /// Blocks the calling thread; do not call it from inside a task.
     pub fn shutdown(&self) -> Metrics {
-        let left = self.drain_then_stop(None);
-        debug_assert!(left.is_empty() || *self.shared.state.read() == RunState::Stopped);
+        let report = self.drain_then_stop(None);
+        debug_assert!(
+            report.unfinished.is_empty() || *self.shared.state.read() == RunState::Stopped
+        );
         self.metrics()
     }
 
@@ -1343,19 +1474,19 @@ impl RuntimeHandle {
     ///     .nodes([NodeSpec::new(Resources::cpu(1_000))])
     ///     .build()?;
     /// let task = runtime.handle().submit(Task::new(|_| Ok::<_, String>(2 + 2)))?;
-    /// let unfinished = runtime.shutdown_timeout(Duration::from_secs(10));
-    /// assert!(unfinished.is_empty());
+    /// let report = runtime.shutdown_timeout(Duration::from_secs(10));
+    /// assert!(report.is_clean());
     /// assert_eq!(task.wait()?, 4);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn shutdown_timeout(&self, timeout: Duration) -> Vec<UnfinishedTask> {
+    pub fn shutdown_timeout(&self, timeout: Duration) -> ShutdownReport {
         // A timeout too long to represent waits as `shutdown` does.
-        self.drain_then_stop(Instant::now().checked_add(timeout))
+        self.drain_then_stop(clock::deadline_after(timeout))
     }
 
     /// Stops accepting tasks, waits until none is live (or `deadline`, or
     /// a stop by someone else), then stops.
-    fn drain_then_stop(&self, deadline: Option<Instant>) -> Vec<UnfinishedTask> {
+    fn drain_then_stop(&self, deadline: Option<Instant>) -> ShutdownReport {
         {
             let mut st = self.shared.state.write();
             if *st == RunState::Running {
@@ -1366,7 +1497,7 @@ impl RuntimeHandle {
         // that raced with going to sleep.
         const LOOK_AGAIN: Duration = Duration::from_millis(5);
         let ledger = &self.shared.ledger;
-        while ledger.live() > 0 && *self.shared.state.read() == RunState::Draining {
+        while self.live() > 0 && *self.shared.state.read() == RunState::Draining {
             let wait = match deadline {
                 None => LOOK_AGAIN,
                 Some(d) => match d.checked_duration_since(Instant::now()) {
@@ -1383,11 +1514,11 @@ impl RuntimeHandle {
     /// [`TaskError::Cancelled`] with [`CancelReason::Shutdown`]) and handed
     /// back, in submission order. Attempts still running are abandoned; their
     /// results are ignored.
-    pub fn shutdown_now(&self) -> Vec<UnfinishedTask> {
+    pub fn shutdown_now(&self) -> ShutdownReport {
         {
             let mut st = self.shared.state.write();
             if *st == RunState::Stopped {
-                return Vec::new();
+                return ShutdownReport::default();
             }
             *st = RunState::Stopped;
         }
@@ -1412,8 +1543,46 @@ impl RuntimeHandle {
                 let _ = t.join();
             }
         }
-        tracing::info!(unfinished = out.len(), "runtime.stop");
-        out
+        // The supervisor may have stopped before its `Stop`: end every
+        // node's incarnation here too (a second eviction finds nothing),
+        // so that every executor not running abandoned code exits, and
+        // wait for those.
+        for node in &self.shared.nodes {
+            drop(node.evict_all(AbandonReason::Shutdown));
+        }
+        let deadline = Instant::now() + EXECUTOR_EXIT_GRACE;
+        let inside = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("allot-"));
+        let left: usize = if inside {
+            // Called from a task: this executor cannot wait for itself.
+            0
+        } else {
+            self.shared
+                .nodes
+                .iter()
+                .map(|n| n.join_executors(deadline))
+                .sum()
+        };
+        let abandoned = self.metrics().abandoned;
+        if !abandoned.is_empty() {
+            let tasks: Vec<TaskId> = abandoned.iter().map(|a| a.task).collect();
+            tracing::warn!(
+                count = abandoned.len(),
+                ?tasks,
+                threads = left,
+                "runtime.abandoned"
+            );
+        }
+        tracing::info!(
+            unfinished = out.len(),
+            abandoned = abandoned.len(),
+            "runtime.stop"
+        );
+        ShutdownReport {
+            unfinished: out,
+            abandoned,
+        }
     }
 }
 
@@ -1479,6 +1648,37 @@ impl<T: Send + 'static> TaskHandle<T> {
         job::cancel(&*self.inner, CancelReason::Caller)
     }
 
+    /// A handle that cancels this task and nothing else: `Clone + Send +
+    /// Sync`, so another thread can cancel the task while this handle is
+    /// being waited on (tokio's `abort_handle`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{NodeSpec, Resources, Runtime, Task, TaskError};
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .nodes([NodeSpec::new(Resources::cpu(1_000))])
+    ///     .build()?;
+    /// let task = runtime.handle().submit(Task::new(|ctx| {
+    ///     // Runs until cancelled.
+    ///     while !ctx.is_abandoned() {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     Ok::<_, String>(())
+    /// }))?;
+    /// let canceller = task.cancel_handle();
+    /// let waiter = std::thread::spawn(move || task.wait());
+    /// assert!(canceller.cancel());
+    /// assert!(matches!(waiter.join().unwrap(), Err(TaskError::Cancelled(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle {
+            job: self.job_ref(),
+        }
+    }
+
     /// Blocks until the task ends; its value or why it has none.
     ///
     /// # Errors
@@ -1491,12 +1691,21 @@ impl<T: Send + 'static> TaskHandle<T> {
     }
 
     /// Blocks until the task ends or `timeout` passes; `None` on timeout.
+    /// A timeout past the clock's range (such as `Duration::MAX`) waits as
+    /// [`wait`](Self::wait) does.
     ///
     /// # Panics
     ///
     /// If the outcome was already taken by an earlier call.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        self.inner.take_outcome(Some(Instant::now() + timeout))
+        match clock::deadline_after(timeout) {
+            Some(deadline) => self.inner.take_outcome(Some(deadline)),
+            None => Some(
+                self.inner
+                    .take_outcome(None)
+                    .expect("waiting without a deadline returns a value"),
+            ),
+        }
     }
 }
 

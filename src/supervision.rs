@@ -150,6 +150,14 @@ pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Default for [`SupervisionConfig::backoff_jitter`].
 pub const DEFAULT_BACKOFF_JITTER: f64 = 0.2;
+/// The longest [`SupervisionConfig::backoff_max`] (and
+/// [`Builder::retry_backoff`](crate::Builder::retry_backoff)'s max) accepted:
+/// a node waiting longer than this to restart is, in effect, retired
+/// without saying so.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(3_600);
+/// The largest [`SupervisionConfig::backoff_jitter`] accepted (a delay
+/// up to 11 × its base).
+pub const MAX_BACKOFF_JITTER: f64 = 10.0;
 /// Default for [`SupervisionConfig::hang_timeout`].
 pub const DEFAULT_HANG_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -240,10 +248,24 @@ impl SupervisionConfig {
                 ),
             ));
         }
-        if !(self.backoff_jitter.is_finite() && self.backoff_jitter >= 0.0) {
+        if self.backoff_max > MAX_BACKOFF {
+            return Err((
+                "supervision.backoff_max",
+                format!(
+                    "must be at most {MAX_BACKOFF:?}, got {:?}",
+                    self.backoff_max
+                ),
+            ));
+        }
+        if !(self.backoff_jitter.is_finite()
+            && (0.0..=MAX_BACKOFF_JITTER).contains(&self.backoff_jitter))
+        {
             return Err((
                 "supervision.backoff_jitter",
-                format!("must be finite and >= 0, got {}", self.backoff_jitter),
+                format!(
+                    "must be in [0, {MAX_BACKOFF_JITTER}], got {}",
+                    self.backoff_jitter
+                ),
             ));
         }
         if self.hang_timeout.is_zero() {
@@ -268,7 +290,9 @@ impl SupervisionConfig {
         } else {
             0.0
         };
-        base.mul_f64(1.0 + jitter)
+        // `base · (1 + jitter)` saturates: a jitter of 1e300 or a base of
+        // `Duration::MAX` must not overflow.
+        Duration::try_from_secs_f64(base.as_secs_f64() * (1.0 + jitter)).unwrap_or(Duration::MAX)
     }
 }
 

@@ -15,6 +15,7 @@ use crate::hooks::Hooks;
 use crate::ids::NodeId;
 use crate::job::{after_failure, fail_now, AfterFailure, JobRef, Phase};
 use crate::ledger::{Ledger, Settled};
+use crate::metrics::AbandonReason;
 use crate::node::{
     count_failed, requeue_evicted, start_node, ActorFault, NodeDirectory, NodeEvent, NodeShared,
     Ping, StopNode,
@@ -251,7 +252,7 @@ impl Supervisor {
             addr.do_send(StopNode);
         }
         *node.actor_slot() = None;
-        let evicted = node.evict_all();
+        let evicted = node.evict_all(AbandonReason::NodeDown);
         let (n_queued, n_running) = (evicted.queued.len(), evicted.running.len());
         for job in requeue_evicted(&self.ledger, evicted.queued) {
             self.hold(job);
@@ -269,11 +270,10 @@ impl Supervisor {
         tracing::debug!(node = %node.id, queued = n_queued, running = n_running, "node.evict");
     }
 
+    /// Retires node `k`. Its event is emitted last, once its metrics and
+    /// `health()` show the retirement (as every supervisor event is).
     fn retire(&mut self, k: usize) {
         self.nodes[k].retire();
-        self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
-            node: self.nodes[k].id,
-        });
         if self.nodes.iter().all(|n| n.is_retired()) {
             // Nothing is left to run anything: the runtime has stopped.
             self.health.worsen(Health::Stopped);
@@ -282,6 +282,9 @@ impl Supervisor {
             self.health.worsen(Health::Degraded);
         }
         tracing::warn!(node = %self.nodes[k].id, "node.retire");
+        self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
+            node: self.nodes[k].id,
+        });
     }
 
     /// A node went down: apply the restart strategy and policy, the
@@ -303,15 +306,20 @@ impl Supervisor {
         let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
         tracing::warn!(node = %node, ?reason, "node down");
         shared.count_failure();
-        self.hooks
-            .supervisor_event(SupervisorEvent::NodeDown { node, reason });
         let sup = self.config.supervision.clone();
         let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())
             .into_iter()
             .filter(|&k| k == j || self.nodes[k].is_available())
             .collect();
+        // Taken down first: a hook that reads the node's metrics on
+        // `NodeDown` sees it unavailable, its failure counted.
+        self.take_down(j, ctx);
+        self.hooks
+            .supervisor_event(SupervisorEvent::NodeDown { node, reason });
         for &k in &set {
-            self.take_down(k, ctx);
+            if k != j {
+                self.take_down(k, ctx);
+            }
         }
         // The failed node: restart, or retire, or escalate.
         let restart_failed = match sup.policy_of(j) {
@@ -418,16 +426,18 @@ impl Supervisor {
         failure: AttemptFailure,
         ctx: &mut Context<Self>,
     ) {
-        match after_failure(&*job, from, attempt, Some(node.id), failure) {
+        let ledger = &self.ledger;
+        let counted = || {
+            if ledger.settle(job.core(), Settled::Failed) {
+                count_failed(node);
+            }
+        };
+        match after_failure(&*job, from, attempt, Some(node.id), failure, counted) {
             AfterFailure::Retry => {
                 self.ledger.note_retry();
                 self.schedule_retry(job, ctx);
             }
-            AfterFailure::Failed => {
-                if self.ledger.settle(job.core(), Settled::Failed) {
-                    count_failed(node);
-                }
-            }
+            AfterFailure::Failed => {}
             AfterFailure::Superseded => self.ledger.reap_if_cancelled(job.core()),
         }
     }
@@ -500,7 +510,8 @@ impl Supervisor {
                 self.on_node_down(node.id, generation, DownReason::Hung, ctx);
                 continue;
             }
-            for (job, attempt) in node.take_timed_out(crate::clock::now_nanos()) {
+            let linger = self.config.heartbeat_interval;
+            for (job, attempt) in node.take_abandoned(crate::clock::now_nanos(), linger) {
                 tracing::debug!(node = %node.id, task = %job.core().id, attempt, "attempt timed out");
                 self.fail_attempt(
                     node,
@@ -650,7 +661,7 @@ impl Handler<Stop> for Supervisor {
                 addr.do_send(StopNode);
             }
             // Whatever is left is settled by the caller from the ledger.
-            drop(node.evict_all());
+            drop(node.evict_all(AbandonReason::Shutdown));
         }
         ctx.stop();
     }

@@ -154,3 +154,75 @@ fn a_panicking_hook_neither_stops_supervision_nor_loses_tasks() {
     assert_eq!(values, (0..200).collect::<Vec<_>>());
     assert_eq!(runtime.shutdown().totals.completed, 200);
 }
+
+#[test]
+fn every_supervisor_event_is_emitted_after_the_state_it_announces_is_visible() {
+    use allot::{Health, RuntimeHandle};
+    use std::sync::{Arc, OnceLock};
+    for _ in 0..5 {
+        let handle: Arc<OnceLock<RuntimeHandle>> = Arc::new(OnceLock::new());
+        let (tx, seen) = crossbeam_channel::unbounded();
+        let look = Arc::clone(&handle);
+        let runtime = builder(2)
+            .supervision(SupervisionConfig {
+                strategy: RestartStrategy::OneForOne,
+                policies: vec![RestartPolicy::Permanent, RestartPolicy::Temporary],
+                backoff_min: Duration::from_millis(1),
+                backoff_max: Duration::from_millis(5),
+                ..SupervisionConfig::default()
+            })
+            .on_supervisor_event(move |e| {
+                // What a hook sees of the runtime as the event arrives.
+                let h = look.get().expect("the handle is set before any fault");
+                let m = h.metrics();
+                let _ = tx.send((e.clone(), h.health(), m.nodes));
+            })
+            .build()
+            .unwrap();
+        handle.set(runtime.handle().clone()).unwrap();
+        let h = runtime.handle();
+        let next = || seen.recv_timeout(DEADLINE).expect("a supervisor event");
+
+        h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
+        let (e, health, nodes) = next();
+        assert!(matches!(
+            e,
+            SupervisorEvent::NodeDown {
+                node: NodeId(0),
+                ..
+            }
+        ));
+        assert!(!nodes[0].available, "NodeDown: the node shows unavailable");
+        assert_eq!(nodes[0].failures, 1, "NodeDown: its failure is counted");
+        assert_eq!(health, Health::Healthy);
+        let (e, _, nodes) = next();
+        assert_eq!(
+            e,
+            SupervisorEvent::NodeRestarted {
+                node: NodeId(0),
+                restarts: 1
+            }
+        );
+        assert!(nodes[0].available, "NodeRestarted: the node is back");
+        assert_eq!(
+            nodes[0].restarts, 1,
+            "NodeRestarted: the restart is counted"
+        );
+
+        h.inject(Fault::CrashNode { node: NodeId(1) }).unwrap();
+        let (e, _, nodes) = next();
+        assert!(matches!(
+            e,
+            SupervisorEvent::NodeDown {
+                node: NodeId(1),
+                ..
+            }
+        ));
+        assert!(!nodes[1].available);
+        let (e, health, nodes) = next();
+        assert_eq!(e, SupervisorEvent::NodeRetired { node: NodeId(1) });
+        assert!(nodes[1].retired, "NodeRetired: the node shows retired");
+        assert_eq!(health, Health::Degraded, "NodeRetired: health has changed");
+        runtime.shutdown();
+    }
+}

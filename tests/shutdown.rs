@@ -36,7 +36,7 @@ fn shutdown_now_returns_every_unfinished_task() {
                 .unwrap(),
         );
         let ids: Vec<_> = handles.iter().map(|t| t.id()).collect();
-        let back = runtime.shutdown_now();
+        let back = runtime.shutdown_now().unfinished;
         gate.open();
         let back_ids: Vec<_> = back.iter().map(|t| t.id()).collect();
         assert_eq!(back_ids, ids, "every unfinished task, in submission order");
@@ -89,7 +89,7 @@ fn submit_after_shutdown_is_refused_and_hands_the_task_back() {
         .unwrap_err();
     assert!(err.is_shutting_down());
     assert_eq!(err.into_inner().spec().priority, 2);
-    assert!(h.shutdown_now().is_empty(), "a second shutdown is a no-op");
+    assert!(h.shutdown_now().is_clean(), "a second shutdown is a no-op");
 }
 
 #[test]
@@ -171,7 +171,9 @@ fn shutdown_timeout_drains_what_ends_in_time_and_hands_back_the_rest() {
         let mut ids = vec![stuck.id()];
         ids.extend(behind.iter().map(|t| t.id()));
         // Node 1's no-ops end well within the timeout; node 0's cannot.
-        let back = h.shutdown_timeout(std::time::Duration::from_secs(1));
+        let back = h
+            .shutdown_timeout(std::time::Duration::from_secs(1))
+            .unfinished;
         gate.open();
         let back_ids: Vec<_> = back.iter().map(|t| t.id()).collect();
         assert_eq!(back_ids, ids, "node 0's tasks, in submission order");
@@ -187,7 +189,7 @@ fn shutdown_timeout_drains_what_ends_in_time_and_hands_back_the_rest() {
         assert_eq!((m.totals.completed, m.totals.cancelled), (200, 21));
         let err = h.submit(Task::new(|_| Ok::<_, String>(0))).unwrap_err();
         assert!(err.is_shutting_down());
-        assert!(h.shutdown_timeout(std::time::Duration::ZERO).is_empty());
+        assert!(h.shutdown_timeout(std::time::Duration::ZERO).is_clean());
     }
 }
 
@@ -199,7 +201,7 @@ fn shutdown_timeout_returns_nothing_when_every_task_ends_in_time() {
         .submit_batch((0..1_000u64).map(|i| Task::new(move |_| Ok::<_, String>(i * 2))))
         .unwrap();
     let h = runtime.handle().clone();
-    assert!(runtime.shutdown_timeout(support::DEADLINE).is_empty());
+    assert!(runtime.shutdown_timeout(support::DEADLINE).is_clean());
     assert_eq!(h.metrics().totals.completed, 1_000);
     for (i, t) in hs.into_iter().enumerate() {
         assert_eq!(t.wait().unwrap(), i as u64 * 2);

@@ -49,6 +49,14 @@ impl Gate {
             other => panic!("gate never opened: {other:?}"),
         }
     }
+
+    /// Blocks until the gate opens or `d` passes; whether it opened.
+    pub fn wait_up_to(&self, d: Duration) -> bool {
+        matches!(
+            self.rx.recv_timeout(d),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+        )
+    }
 }
 
 /// A one-shot signal from a task to the test.
