@@ -225,9 +225,9 @@ pub enum BuildError {
     TooManyThreads {
         /// Threads the configuration needs.
         needed: usize,
-        /// Threads the process may still start (the smaller of the
-        /// kernel's `threads-max` and the process limit, less the threads
-        /// running now).
+        /// Threads the process may still start (the smallest of the
+        /// kernel's `threads-max`, the process limit and half the kernel's
+        /// `max_map_count`, less the threads running now).
         limit: usize,
     },
 }

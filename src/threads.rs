@@ -5,9 +5,10 @@
 //! some of it, in actix, aborts the process). `Builder::build` checks the
 //! count against this limit first.
 
-/// Threads this process may still start: the smaller of the kernel's
-/// `threads-max` and the soft "Max processes" limit, less the threads the
-/// process runs now. `None` where the machine does not say (not Linux).
+/// Threads this process may still start: the smallest of the kernel's
+/// `threads-max`, the soft "Max processes" limit and half the kernel's
+/// `max_map_count` (a thread's stack takes two mappings), less the threads
+/// the process runs now. `None` where the machine does not say (not Linux).
 pub(crate) fn available() -> Option<usize> {
     let kernel = read_number("/proc/sys/kernel/threads-max")?;
     let process = std::fs::read_to_string("/proc/self/limits")
@@ -17,7 +18,10 @@ pub(crate) fn available() -> Option<usize> {
         .ok()
         .and_then(|text| status_field(&text, "Threads"))
         .unwrap_or(0);
-    let limit = process.map_or(kernel, |p| p.min(kernel));
+    // Each thread's stack takes two memory mappings (the stack and its
+    // guard page), and the kernel caps a process's mappings.
+    let maps = read_number("/proc/sys/vm/max_map_count").map_or(usize::MAX, |m| m / 2);
+    let limit = process.map_or(kernel, |p| p.min(kernel)).min(maps);
     Some(limit.saturating_sub(running))
 }
 

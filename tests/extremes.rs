@@ -346,3 +346,23 @@ fn huge_restart_backoffs_do_not_panic_the_supervisor() {
         drop(runtime.shutdown_now());
     }
 }
+
+#[test]
+fn a_runtime_with_more_threads_than_the_machine_allows_is_refused_before_it_starts() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let err = Runtime::builder()
+        .nodes(vec![NodeSpec::new(Resources::cpu(1_000)); 100_000])
+        .build()
+        .unwrap_err();
+    match err {
+        BuildError::TooManyThreads { needed, limit } => {
+            assert_eq!(needed, 200_002);
+            assert!(limit < needed);
+            let text = BuildError::TooManyThreads { needed, limit }.to_string();
+            assert!(text.contains(&limit.to_string()), "{text}");
+        }
+        other => panic!("expected TooManyThreads, got {other:?}"),
+    }
+}
