@@ -26,6 +26,10 @@ const PHASE_MASK: u64 = (1 << PHASE_BITS) - 1;
 
 /// Fixed-point scale of cost in load counters: micro-units.
 pub(crate) const COST_SCALE: f64 = 1_000_000.0;
+/// The most one task adds to its node's load counter: a cost of 1e7 (a
+/// cost of 1e300 counts as that). 2^20 such tasks on one node still sum
+/// without wrapping the counter.
+pub(crate) const MAX_COST_UNITS: u64 = 10_000_000 * COST_SCALE as u64;
 
 /// Where a job is; the low bits of its state word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,9 +234,10 @@ impl JobCore {
         self.submitted
     }
 
-    /// The estimated cost in load-counter units.
+    /// The estimated cost in load-counter units, at most [`MAX_COST_UNITS`]
+    /// (so that a node's load, a sum of them, cannot wrap).
     pub(crate) fn cost_units(&self) -> u64 {
-        (self.spec.cost() * COST_SCALE) as u64
+        ((self.spec.cost() * COST_SCALE) as u64).min(MAX_COST_UNITS)
     }
 
     /// Where the job sorts in a queue.
