@@ -121,6 +121,8 @@ struct Outcome {
     lost: u64,
     duplicated: u64,
     elapsed: Duration,
+    /// How long `shutdown` took once every handle had answered.
+    shutdown: Duration,
 }
 
 fn run(
@@ -187,7 +189,9 @@ fn run(
         }
     }
     let elapsed = start.elapsed();
+    let stopping = Instant::now();
     let metrics = runtime.shutdown();
+    let shutdown = stopping.elapsed();
     let t = &metrics.totals;
     let answered = completed + failed + cancelled;
     let lost = t.submitted.saturating_sub(answered).max(timed_out) + t.unaccounted().unsigned_abs();
@@ -203,6 +207,7 @@ fn run(
         lost,
         duplicated,
         elapsed,
+        shutdown,
     })
 }
 
@@ -235,6 +240,7 @@ fn main() {
 
     if let Some(seeds) = args.sweep {
         let mut sum = [0u64; 8];
+        let (mut slowest_stop, mut abandoned) = (Duration::ZERO, 0usize);
         let start = Instant::now();
         for seed in args.seed..args.seed + seeds {
             let o = run(seed, args.tasks, args.only).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -251,10 +257,17 @@ fn main() {
             ]) {
                 *s += v;
             }
+            slowest_stop = slowest_stop.max(o.shutdown);
+            abandoned += o.metrics.abandoned.len();
             if o.lost != 0 || o.duplicated != 0 {
                 println!("seed {seed}: {}", ledger_line(&o));
             }
         }
+        // Every handle has answered before `shutdown`: it waits for nothing
+        // but the threads it ends.
+        println!(
+            "shutdown: slowest={slowest_stop:.1?} (after every handle answered) abandoned_attempts={abandoned}"
+        );
         println!(
             "sweep: seeds={} tasks_per_seed={} in {:.1?}: restarts={} retried={}",
             seeds,
@@ -317,6 +330,11 @@ fn main() {
         m.health
     );
     println!("{}", ledger_line(&o));
+    println!(
+        "shutdown took {:.1?}; abandoned attempts: {}",
+        o.shutdown,
+        m.abandoned.len()
+    );
     if o.lost != 0 || o.duplicated != 0 {
         std::process::exit(1);
     }
