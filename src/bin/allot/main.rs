@@ -11,6 +11,7 @@
 mod bench;
 mod compute;
 mod error;
+mod limits;
 mod locate;
 mod logging;
 mod output;

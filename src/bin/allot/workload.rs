@@ -27,6 +27,7 @@
 //! it, so the messages are the runtime's typed errors.
 
 use crate::error::{CliError, Position};
+use crate::limits::MachineLimits;
 use crate::locate::{self, FieldPath};
 use allot::{NodeSpec, Resources, RuntimeConfig, TaskKind, TaskSpec, DEFAULT_MAX_RETRIES};
 use rand::Rng;
@@ -79,6 +80,15 @@ pub(crate) struct NodeCount {
 }
 
 impl Nodes {
+    /// Threads the runtime starts for these nodes: one per slot (at least
+    /// one) and one per node. Counted wide, so no count overflows.
+    pub(crate) fn threads(&self) -> u128 {
+        match self {
+            Nodes::List(v) => node_threads(v),
+            Nodes::Count(c) => c.count as u128 * (c.template.slots.max(1) as u128 + 1),
+        }
+    }
+
     /// The node list this stands for.
     pub(crate) fn specs(&self) -> Vec<NodeSpec> {
         match self {
@@ -116,19 +126,33 @@ impl<'de> Deserialize<'de> for Nodes {
     }
 }
 
+/// Threads the runtime starts for `nodes`: one per slot and one per node.
+pub(crate) fn node_threads(nodes: &[NodeSpec]) -> u128 {
+    nodes.iter().map(|n| n.slots.max(1) as u128 + 1).sum()
+}
+
+/// Most tasks a run takes (`tasks.count`, `--tasks`): 2^53, the largest
+/// count that the report's rates and shares (f64) hold exactly. Tasks are
+/// generated as the run goes, so memory does not grow with the count.
+pub(crate) const MAX_TASKS: u64 = 1 << 53;
+
+/// Most tasks per `submit_batch` call (`tasks.batch`).
+pub(crate) const MAX_BATCH: usize = 1 << 16;
+
 /// What to submit, how many, how fast.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TaskMix {
-    /// Tasks in all.
-    #[serde(deserialize_with = "at_least_one")]
+    /// Tasks in all: 1 to [`MAX_TASKS`].
+    #[serde(deserialize_with = "task_count")]
     pub(crate) count: u64,
     /// Tasks per second, as a Poisson process; 0 submits as fast as
     /// possible, in batches of `batch`.
     #[serde(default, deserialize_with = "non_negative")]
     pub(crate) arrival_rate: f64,
-    /// Tasks per `submit_batch` call when `arrival_rate` is 0.
-    #[serde(default = "default_batch", deserialize_with = "at_least_one_usize")]
+    /// Tasks per `submit_batch` call when `arrival_rate` is 0: 1 to
+    /// [`MAX_BATCH`].
+    #[serde(default = "default_batch", deserialize_with = "batch_size")]
     pub(crate) batch: usize,
     /// The kinds of task, drawn by weight.
     #[serde(deserialize_with = "non_empty")]
@@ -382,18 +406,22 @@ impl<'de> Deserialize<'de> for CostDist {
     }
 }
 
-fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+fn task_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = u64::deserialize(d)?;
-    if v == 0 {
-        return Err(de::Error::custom("must be at least 1"));
+    if !(1..=MAX_TASKS).contains(&v) {
+        return Err(de::Error::custom(format!(
+            "must be from 1 to {MAX_TASKS} (2^53), got {v}"
+        )));
     }
     Ok(v)
 }
 
-fn at_least_one_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     let v = usize::deserialize(d)?;
-    if v == 0 {
-        return Err(de::Error::custom("must be at least 1"));
+    if !(1..=MAX_BATCH).contains(&v) {
+        return Err(de::Error::custom(format!(
+            "must be from 1 to {MAX_BATCH}, got {v}"
+        )));
     }
     Ok(v)
 }
@@ -566,20 +594,41 @@ impl Loaded {
         )
     }
 
-    /// The runtime settings with the workload's nodes in place.
+    /// The runtime settings with the workload's nodes in place, once the
+    /// nodes are known to fit this machine (`limits`), with at most
+    /// `pending` tasks submitted and not yet tallied at a time.
     ///
     /// # Errors
     ///
-    /// When nodes are given both as `nodes` and as `runtime.nodes`.
-    pub(crate) fn runtime_config(&self) -> Result<RuntimeConfig, CliError> {
+    /// When nodes are given both as `nodes` and as `runtime.nodes`, or
+    /// need more threads or memory than the machine allows (checked before
+    /// the node list is built: a `count` of 10^9 allocates nothing).
+    pub(crate) fn runtime_config(
+        &self,
+        limits: &MachineLimits,
+        pending: u64,
+    ) -> Result<RuntimeConfig, CliError> {
         let mut cfg = self.workload.runtime.clone();
-        if let Some(nodes) = &self.workload.nodes {
-            if cfg.nodes != RuntimeConfig::default().nodes {
-                return Err(self.error_at(
-                    &FieldPath::parse("nodes"),
-                    "nodes are given twice, as `nodes` and as `runtime.nodes`: keep one",
-                ));
+        let (threads, field) = match &self.workload.nodes {
+            Some(nodes) => {
+                if cfg.nodes != RuntimeConfig::default().nodes {
+                    return Err(self.error_at(
+                        &FieldPath::parse("nodes"),
+                        "nodes are given twice, as `nodes` and as `runtime.nodes`: keep one",
+                    ));
+                }
+                let field = match nodes {
+                    Nodes::Count(_) => "nodes.count",
+                    Nodes::List(_) => "nodes",
+                };
+                (nodes.threads(), field)
             }
+            None => (node_threads(&cfg.nodes), "runtime.nodes"),
+        };
+        limits
+            .check(threads, pending)
+            .map_err(|e| self.error_at(&FieldPath::parse(field), e.to_string()))?;
+        if let Some(nodes) = &self.workload.nodes {
             cfg.nodes = nodes.specs();
         }
         Ok(cfg)
