@@ -303,6 +303,28 @@ fn nodes_needing_more_threads_than_the_machine_allows_are_refused_before_any_sta
 }
 
 #[test]
+fn numbers_past_their_documented_range_are_refused_naming_the_field_and_the_range() {
+    refused(
+        "extreme_speed.toml",
+        "5:9",
+        "nodes[0].speed",
+        "must be from 0.001 to 1000, got 1e300",
+    );
+    refused(
+        "extreme_jitter.toml",
+        "3:18",
+        "runtime.supervision.backoff_jitter",
+        "must be from 0 to 100, got 1e300",
+    );
+    refused(
+        "extreme_durations.json",
+        "3:37",
+        "runtime.supervision.backoff_min",
+        "must be at most 1e9 seconds, got 1000000000000000.0",
+    );
+}
+
+#[test]
 fn a_bad_setting_of_one_listed_node_is_refused_at_that_node() {
     refused(
         "zero_speed_node.toml",

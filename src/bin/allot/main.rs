@@ -10,6 +10,8 @@
 
 mod bench;
 mod compute;
+#[cfg(test)]
+mod edge_values;
 mod error;
 mod limits;
 mod locate;

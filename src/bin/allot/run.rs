@@ -191,7 +191,7 @@ fn make_task(env: &Arc<TaskEnv>, kind: &KindSpec, index: u64, cost: f64) -> Task
 }
 
 /// The runtime's typed build error, pointed at the setting in the file.
-fn build_error(loaded: &Loaded, e: BuildError) -> CliError {
+pub(crate) fn build_error(loaded: &Loaded, e: BuildError) -> CliError {
     match &e {
         BuildError::InvalidConfig { field, index, .. } => loaded.error_at(
             &loaded.runtime_field(field, *index),
@@ -221,7 +221,7 @@ fn submit_error(loaded: &Loaded, k: usize, kind: &SubmitErrorKind) -> CliError {
 /// NaN cost). A batch is accepted whole or refused whole, with the index of
 /// its first bad task, so nothing runs: the index says whether a probe or
 /// only the sentinel was refused.
-fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result<(), CliError> {
+pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result<(), CliError> {
     let mut owners = Vec::new();
     let mut probes = Vec::new();
     for (k, kind) in loaded.workload.tasks.kinds.iter().enumerate() {
