@@ -385,6 +385,30 @@ fn bad_command_line_arguments_are_usage_errors() {
 }
 
 #[test]
+fn bench_sizes_past_the_machine_or_their_caps_are_refused_before_anything_starts() {
+    let o = allot(&["bench", "--nodes", "1000000"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: --nodes 1000000: the nodes need 6000016 threads"),
+        "{err}"
+    );
+    assert!(err.contains("but this machine allows a run"), "{err}");
+    for (flag, value) in [
+        ("--messages", "18446744073709551615"),
+        ("--requests", "100000001"),
+        ("--batch", "65537"),
+        ("--runs", "0"),
+    ] {
+        let o = allot(&["bench", flag, value]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains("expected a whole number from 1 to"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
 fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
     let o = allot(&[
         "bench",

@@ -404,6 +404,20 @@ fn negative_and_overlong_numbers_are_refused_naming_the_value_and_the_range() {
 }
 
 #[test]
+fn a_pace_that_puts_the_trace_past_the_clocks_range_is_refused_before_the_run() {
+    let dir = scratch("tiny-pace");
+    std::fs::write(dir.join("nodes.csv"), TINY_NODES).unwrap();
+    std::fs::write(dir.join("pods.csv"), tiny_pods()).unwrap();
+    let pods = dir.join("pods.csv").display().to_string();
+    let nodes = dir.join("nodes.csv").display().to_string();
+    let o = allot(&["replay", &pods, "--nodes", &nodes, "--compress", "1e-300"]);
+    refused_trace(
+        &o,
+        "error: --compress 1e-300: the trace's end (130 s) would be past the clock's range",
+    );
+}
+
+#[test]
 fn a_missing_trace_file_is_an_error_naming_it() {
     let o = allot(&["replay", "no/such/pods.csv", "--nodes", NODES]);
     assert_eq!(o.status.code(), Some(1));

@@ -452,7 +452,12 @@ impl Pacer {
 
     fn on_time(&self, p: &Progress) {
         if let Some(f) = self.compress {
-            let due = self.start + Duration::from_secs_f64(p.time as f64 / f);
+            // Checked before the run for the trace's end; a drained replay
+            // can go past it, and is not paced beyond the clock's range.
+            let Some(due) = due(self.start, p.time, f) else {
+                self.show(p.time, p);
+                return;
+            };
             loop {
                 let now = Instant::now();
                 if now >= due {
@@ -467,6 +472,14 @@ impl Pacer {
         }
         self.show(p.time, p);
     }
+}
+
+/// When simulated second `time` is due on the wall clock, at `f` trace
+/// seconds per wall second from `start`; `None` past the clock's range.
+fn due(start: Instant, time: u64, f: f64) -> Option<Instant> {
+    Duration::try_from_secs_f64(time as f64 / f)
+        .ok()
+        .and_then(|d| start.checked_add(d))
 }
 
 /// Replays the trace through each chosen policy and builds the report.
@@ -490,6 +503,15 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
                 "GPU node (--all-nodes includes CPU-only nodes) or no "
             }
         )));
+    }
+    if let Some(f) = args.compress {
+        if due(Instant::now(), replay.trace_end, f).is_none() {
+            return Err(CliError::Other(format!(
+                "--compress {f:?}: the trace's end ({} s) would be past the clock's range at \
+                 {f:?} trace seconds per wall second; use a larger factor",
+                replay.trace_end
+            )));
+        }
     }
     for s in &replay.skipped {
         tracing::debug!(pod = %s.name, reason = %s.reason, "pod skipped");
@@ -615,6 +637,15 @@ mod tests {
             "unknown policy `fgd` (expected one of: random, best-fit, dot-product, \
              gpu-packing, fragmentation-aware, all)"
         );
+    }
+
+    #[test]
+    fn pacing_past_the_clocks_range_is_none_not_a_panic() {
+        let start = Instant::now();
+        assert_eq!(due(start, 10, 2.0), Some(start + Duration::from_secs(5)));
+        assert_eq!(due(start, 12_902_960, 1e-300), None);
+        assert_eq!(due(start, u64::MAX, f64::MIN_POSITIVE), None);
+        assert_eq!(due(start, 0, 1e-300), Some(start));
     }
 
     #[test]
