@@ -420,7 +420,7 @@ impl Sampler {
                             keep = !keep;
                             keep
                         });
-                        interval *= 2;
+                        interval = interval.saturating_mul(2);
                     }
                     match stopped.recv_timeout(interval) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
