@@ -260,6 +260,71 @@ fn zero_nodes_are_refused_by_the_runtime_as_an_invalid_config() {
 }
 
 #[test]
+fn a_task_count_beyond_two_to_the_53_is_refused_naming_the_field_and_the_range() {
+    for (file, at) in [
+        ("huge_task_count.toml", "4:9"),
+        ("huge_task_count.json", "3:33"),
+    ] {
+        let err = refused(
+            file,
+            at,
+            "tasks.count",
+            "must be from 1 to 9007199254740992 (2^53), got 18446744073709551615",
+        );
+        assert!(!err.contains("backtrace"), "{err}");
+    }
+    let o = allot(&[
+        "run",
+        &workload("mixed.toml"),
+        "--tasks",
+        "9007199254740993",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "a usage error: {}", stderr(&o));
+    assert!(stderr(&o).contains("9007199254740993"), "{}", stderr(&o));
+}
+
+#[test]
+fn nodes_needing_more_threads_than_the_machine_allows_are_refused_before_any_starts() {
+    let err = refused(
+        "too_many_nodes.toml",
+        "4:9",
+        "nodes.count",
+        "the nodes need 200016 threads (one per slot and one per node, plus 16 for the \
+         runtime), but this machine allows a run ",
+    );
+    assert!(!err.contains("fatal runtime error"), "{err}");
+    let err = refused(
+        "too_many_slots.toml",
+        "2:1",
+        "nodes",
+        "the nodes need 18446744073709551632 threads",
+    );
+    assert!(err.contains("use fewer nodes or slots"), "{err}");
+}
+
+#[test]
+fn numbers_past_their_documented_range_are_refused_naming_the_field_and_the_range() {
+    refused(
+        "extreme_speed.toml",
+        "5:9",
+        "nodes[0].speed",
+        "must be from 0.001 to 1000, got 1e300",
+    );
+    refused(
+        "extreme_jitter.toml",
+        "3:18",
+        "runtime.supervision.backoff_jitter",
+        "must be from 0 to 100, got 1e300",
+    );
+    refused(
+        "extreme_durations.json",
+        "3:37",
+        "runtime.supervision.backoff_min",
+        "must be at most 1e9 seconds, got 1000000000000000.0",
+    );
+}
+
+#[test]
 fn a_bad_setting_of_one_listed_node_is_refused_at_that_node() {
     refused(
         "zero_speed_node.toml",
@@ -317,6 +382,30 @@ fn bad_command_line_arguments_are_usage_errors() {
     assert!(!err.contains("panicked"), "{err}");
     let o = allot(&["bench", "--messages", "0"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn bench_sizes_past_the_machine_or_their_caps_are_refused_before_anything_starts() {
+    let o = allot(&["bench", "--nodes", "1000000"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: --nodes 1000000: the nodes need 6000016 threads"),
+        "{err}"
+    );
+    assert!(err.contains("but this machine allows a run"), "{err}");
+    for (flag, value) in [
+        ("--messages", "18446744073709551615"),
+        ("--requests", "100000001"),
+        ("--batch", "65537"),
+        ("--runs", "0"),
+    ] {
+        let o = allot(&["bench", flag, value]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains("expected a whole number from 1 to"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }
 
 #[test]

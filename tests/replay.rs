@@ -312,6 +312,111 @@ fn a_malformed_node_list_is_refused_naming_file_and_line() {
     );
 }
 
+/// Runs `allot replay` on these node and pod lists (written to a scratch
+/// directory) and returns the output and the two paths.
+fn replay_files(name: &str, nodes: &str, pods: &str) -> (std::process::Output, String, String) {
+    let dir = scratch(name);
+    std::fs::write(dir.join("nodes.csv"), nodes).unwrap();
+    std::fs::write(dir.join("pods.csv"), pods).unwrap();
+    let pods = dir.join("pods.csv").display().to_string();
+    let nodes = dir.join("nodes.csv").display().to_string();
+    let o = allot(&[
+        "replay", &pods, "--nodes", &nodes, "--policy", "best-fit", "--json", "-",
+    ]);
+    (o, nodes, pods)
+}
+
+/// Checks a refused trace: exit code 1, no panic, no report, and an
+/// `error:` line starting with `head`.
+fn refused_trace(o: &std::process::Output, head: &str) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with(head), "expected `{head}`, got: {err}");
+    assert!(stdout(o).is_empty(), "no report");
+    err
+}
+
+#[test]
+fn quoted_fields_and_a_byte_order_mark_are_read_as_a_csv_reader_reads_them() {
+    let nodes = format!("\u{feff}{TINY_NODES}");
+    let pods = tiny_pods().replacen("\na,", "\n\"a,1\",", 1).replacen(
+        ",,BE,Pending",
+        ",\"V100M16|A10\",BE,Pending",
+        1,
+    );
+    let (o, _, _) = replay_files("quoted", &nodes, &pods);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    let p = &consistent(&report, 6)[0];
+    assert_eq!(p["placed"], 4, "the same replay as the unquoted trace");
+    assert_eq!(report["cluster"]["nodes"], 1);
+
+    // An error after a quoted field points at the right column.
+    let bad = pods.replacen("\"a,1\",1000,1024,1,1000", "\"a,1\",1000,1024,1,x", 1);
+    let (o, _, pods) = replay_files("quoted-bad", &nodes, &bad);
+    let err = refused_trace(
+        &o,
+        &format!("error: {pods}:2:19: field `gpu_milli`: `x` is not a number"),
+    );
+    assert!(err.contains("2 | \"a,1\",1000,1024,1,x,"), "{err}");
+}
+
+#[test]
+fn an_empty_trace_file_is_refused_as_empty_not_as_missing_a_column() {
+    let (o, nodes, _) = replay_files("empty", "", &tiny_pods());
+    refused_trace(
+        &o,
+        &format!("error: {nodes}:1:1: the file is empty: expected a header row naming the columns"),
+    );
+}
+
+#[test]
+fn duplicate_node_names_are_refused_naming_both_lines() {
+    let nodes = format!("{TINY_NODES}gpu-node,8000,65536,1,V100M16\n");
+    let (o, nodes, _) = replay_files("duplicate", &nodes, &tiny_pods());
+    refused_trace(
+        &o,
+        &format!("error: {nodes}:4:1: field `sn`: `gpu-node` is named twice: first on line 2"),
+    );
+}
+
+#[test]
+fn negative_and_overlong_numbers_are_refused_naming_the_value_and_the_range() {
+    let pods = tiny_pods().replacen("a,1000,1024", "a,-1000,1024", 1);
+    let (o, _, pods) = replay_files("negative", TINY_NODES, &pods);
+    refused_trace(
+        &o,
+        &format!(
+            "error: {pods}:2:3: field `cpu_milli`: `-1000` is out of range \
+             (a whole number from 0 to 18446744073709551615)"
+        ),
+    );
+    let nodes = TINY_NODES.replacen("1,V100M16", "99999999999999999999,V100M16", 1);
+    let (o, nodes, _) = replay_files("overlong", &nodes, &tiny_pods());
+    refused_trace(
+        &o,
+        &format!(
+            "error: {nodes}:2:21: field `gpu`: `99999999999999999999` is out of range \
+             (a whole number from 0 to 4294967295)"
+        ),
+    );
+}
+
+#[test]
+fn a_pace_that_puts_the_trace_past_the_clocks_range_is_refused_before_the_run() {
+    let dir = scratch("tiny-pace");
+    std::fs::write(dir.join("nodes.csv"), TINY_NODES).unwrap();
+    std::fs::write(dir.join("pods.csv"), tiny_pods()).unwrap();
+    let pods = dir.join("pods.csv").display().to_string();
+    let nodes = dir.join("nodes.csv").display().to_string();
+    let o = allot(&["replay", &pods, "--nodes", &nodes, "--compress", "1e-300"]);
+    refused_trace(
+        &o,
+        "error: --compress 1e-300: the trace's end (130 s) would be past the clock's range",
+    );
+}
+
 #[test]
 fn a_missing_trace_file_is_an_error_naming_it() {
     let o = allot(&["replay", "no/such/pods.csv", "--nodes", NODES]);

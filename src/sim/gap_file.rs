@@ -192,24 +192,58 @@ pub struct KnownOptimum {
 }
 
 /// Parses an `optima.csv` with columns `Path` and `Optimum` (others are
-/// ignored); rows without an integer optimum are skipped.
+/// ignored), with the `csv` crate (quoted fields, a byte-order mark, blanks
+/// around fields). Rows without an integer optimum are skipped; so is
+/// everything when the header lacks either column.
 pub fn parse_optima(text: &str) -> Vec<KnownOptimum> {
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let (Some(p), Some(o)) = (
-        header.iter().position(|h| h.trim() == "Path"),
-        header.iter().position(|h| h.trim() == "Optimum"),
-    ) else {
+    #[derive(serde::Deserialize)]
+    struct OptimumRow {
+        #[serde(rename = "Path")]
+        path: String,
+        #[serde(rename = "Optimum")]
+        optimum: i64,
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader.headers().cloned().unwrap_or_default();
+    let has = |name: &str| header.iter().any(|c| c == name);
+    if !(has("Path") && has("Optimum")) {
         return Vec::new();
-    };
-    lines
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let optimum = f.get(o)?.trim().parse().ok()?;
-            Some(KnownOptimum {
-                name: f.get(p)?.trim().to_owned(),
-                optimum,
-            })
+    }
+    reader
+        .deserialize::<OptimumRow>()
+        .filter_map(Result::ok)
+        .map(|r| KnownOptimum {
+            name: r.path,
+            optimum: r.optimum,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optima_are_read_by_column_name_through_quotes_and_a_byte_order_mark() {
+        let text =
+            "\u{feff}Path,Note,Optimum\n\"a,1\",\"x, y\",-12\nb,,n/a\n  c , z , 99999999999 \n";
+        assert_eq!(
+            parse_optima(text),
+            [
+                KnownOptimum {
+                    name: "a,1".into(),
+                    optimum: -12
+                },
+                KnownOptimum {
+                    name: "c".into(),
+                    optimum: 99_999_999_999
+                },
+            ]
+        );
+        assert!(parse_optima("").is_empty());
+        assert!(parse_optima("Path,Best\na,1\n").is_empty());
+    }
 }

@@ -58,7 +58,7 @@
 //! ```
 
 use super::cluster::{SimError, DEFAULT_MAX_TASKS_PER_NODE};
-use super::openb::{Table, Trace, TraceError, TraceErrorKind};
+use super::openb::{is_integer, read, Row, Table, Trace, TraceError};
 use crate::policy::{GpuChoice, GpuDemand, GpuNode, GpuPlacement};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -141,8 +141,11 @@ pub enum SkipReason {
     /// A time column is empty (the trace's Pending pods have no
     /// `scheduled_time`).
     MissingTime(&'static str),
-    /// A time column is not a whole, non-negative number of seconds.
+    /// A time column is not a whole number of seconds.
     InvalidTime(&'static str),
+    /// A time column is a whole number, but negative or above
+    /// `u64::MAX` seconds.
+    TimeOutOfRange(&'static str),
     /// `deletion_time` comes before `scheduled_time`.
     EndsBeforeStart,
 }
@@ -152,6 +155,9 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::MissingTime(c) => write!(f, "no {c}"),
             SkipReason::InvalidTime(c) => write!(f, "{c} is not a whole number of seconds"),
+            SkipReason::TimeOutOfRange(c) => {
+                write!(f, "{c} is out of range (0 to 18446744073709551615 s)")
+            }
             SkipReason::EndsBeforeStart => f.write_str("deletion_time before scheduled_time"),
         }
     }
@@ -184,31 +190,33 @@ pub fn parse_pod_times(
     for (c, name) in cols.iter_mut().zip(TIME_COLUMNS) {
         *c = table.column(name)?;
     }
-    let mut out = Vec::with_capacity(table.rows.len());
-    for (_, fields) in &table.rows {
-        let time = |i: usize| {
-            let v = fields[cols[i]];
-            if v.is_empty() {
-                Err(SkipReason::MissingTime(TIME_COLUMNS[i]))
-            } else {
-                v.parse::<u64>()
-                    .map_err(|_| SkipReason::InvalidTime(TIME_COLUMNS[i]))
-            }
-        };
-        let times = (|| {
+    let time = |row: &Row, i: usize| {
+        let v = &row.record[cols[i]];
+        if v.is_empty() {
+            Err(SkipReason::MissingTime(TIME_COLUMNS[i]))
+        } else if let Ok(t) = v.parse::<u64>() {
+            Ok(t)
+        } else if is_integer(v) {
+            Err(SkipReason::TimeOutOfRange(TIME_COLUMNS[i]))
+        } else {
+            Err(SkipReason::InvalidTime(TIME_COLUMNS[i]))
+        }
+    };
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| {
             let t = PodTimes {
-                creation: time(0)?,
-                scheduled: time(1)?,
-                deletion: time(2)?,
+                creation: time(row, 0)?,
+                scheduled: time(row, 1)?,
+                deletion: time(row, 2)?,
             };
             if t.deletion < t.scheduled {
                 return Err(SkipReason::EndsBeforeStart);
             }
             Ok(t)
-        })();
-        out.push(times);
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// A pod to replay.
@@ -375,15 +383,6 @@ pub struct ReplayRun {
     pub report: ReplayReport,
     /// One per [`Replay::pods`], same order.
     pub outcomes: Vec<PodOutcome>,
-}
-
-fn read(path: &Path) -> Result<String, TraceError> {
-    std::fs::read_to_string(path).map_err(|e| TraceError {
-        file: path.display().to_string(),
-        line: 0,
-        column: None,
-        kind: TraceErrorKind::Io(e),
-    })
 }
 
 impl Replay {
@@ -899,6 +898,31 @@ mod tests {
         assert_eq!(t[4].unwrap().duration(), 1);
         let e = parse_pod_times("pods.csv", "name,creation_time,deletion_time\n").unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (1, Some("scheduled_time")));
+    }
+
+    #[test]
+    fn times_are_read_through_quoted_fields_and_out_of_range_ones_skip_the_pod() {
+        let text = format!(
+            "{HEADER}\n\
+             \"p,0\",1000,0,1,500,\"A10|T4\",LS,Running,10,40,20\n\
+             p1,1000,0,1,500,,BE,Failed,-10,40,20\n\
+             p2,1000,0,1,500,,BE,Failed,10,99999999999999999999999,20\n\
+             p3,1000,0,1,500,,BE,Failed,10,4e1,20\n"
+        );
+        let t = parse_pod_times("pods.csv", &text).unwrap();
+        assert_eq!(
+            t,
+            [
+                Ok(PodTimes {
+                    creation: 10,
+                    scheduled: 20,
+                    deletion: 40
+                }),
+                Err(SkipReason::TimeOutOfRange("creation_time")),
+                Err(SkipReason::TimeOutOfRange("deletion_time")),
+                Err(SkipReason::InvalidTime("deletion_time")),
+            ]
+        );
     }
 
     #[test]

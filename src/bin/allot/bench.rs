@@ -17,21 +17,24 @@ use std::time::Duration;
 /// Options of `allot bench`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// Messages (or tasks) per throughput case per round.
-    #[arg(long, default_value_t = 200_000, value_parser = positive)]
+    /// Messages (or tasks) per throughput case per round (1 to 10^8: a
+    /// case holds a handle for each).
+    #[arg(long, default_value_t = 200_000, value_parser = up_to::<100_000_000>)]
     pub(crate) messages: usize,
     /// allot nodes, and threads of every baseline pool (tokio, rayon, the
-    /// crossbeam-channel workers).
-    #[arg(long, default_value_t = 2, value_parser = positive)]
+    /// crossbeam-channel workers); within the machine's threads.
+    #[arg(long, default_value_t = 2, value_parser = up_to::<{ 1 << 20 }>)]
     pub(crate) nodes: usize,
-    /// Tasks per `submit_batch` call in the batched allot cases.
-    #[arg(long, default_value_t = 1024, value_parser = positive)]
+    /// Tasks per `submit_batch` call in the batched allot cases (1 to
+    /// 65536).
+    #[arg(long, default_value_t = 1024, value_parser = up_to::<65_536>)]
     pub(crate) batch: usize,
-    /// Measured rounds (after one warm-up); figures are medians over them.
-    #[arg(long, default_value_t = 5, value_parser = positive)]
+    /// Measured rounds (after one warm-up); figures are medians over them
+    /// (1 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = up_to::<1_000>)]
     pub(crate) runs: usize,
-    /// Round trips per request/response case per round.
-    #[arg(long, default_value_t = 2_000, value_parser = positive)]
+    /// Round trips per request/response case per round (1 to 10^8).
+    #[arg(long, default_value_t = 2_000, value_parser = up_to::<100_000_000>)]
     pub(crate) requests: usize,
     /// Write the results as JSON to FILE (`-` for stdout, instead of the
     /// table).
@@ -39,10 +42,13 @@ pub(crate) struct BenchArgs {
     pub(crate) json: Option<PathBuf>,
 }
 
-fn positive(s: &str) -> Result<usize, String> {
+/// A whole number from 1 to `MAX`.
+fn up_to<const MAX: usize>(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("expected a positive integer, got `{s}`")),
+        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 1 to {MAX}, got `{s}`"
+        )),
     }
 }
 
@@ -304,6 +310,13 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
 ///
 /// When the JSON file cannot be written.
 pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
+    // The crossbeam, tokio and rayon pools start `nodes` threads each, an
+    // allot node two (its executor and its actor's), all alive for the
+    // whole run: five per node, counted as six for what else runs.
+    let threads = args.nodes as u128 * 6;
+    crate::limits::MachineLimits::read()
+        .check(threads, 0)
+        .map_err(|e| CliError::Other(format!("--nodes {}: {e}", args.nodes)))?;
     let results = measure(args);
     match &args.json {
         Some(path) => {

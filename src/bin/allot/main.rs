@@ -10,7 +10,10 @@
 
 mod bench;
 mod compute;
+#[cfg(test)]
+mod edge_values;
 mod error;
+mod limits;
 mod locate;
 mod logging;
 mod output;

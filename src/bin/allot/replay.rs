@@ -50,8 +50,8 @@ How the replay works:
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReplayArgs {
     /// The pod list: CSV in the openb format (name, cpu_milli, memory_mib,
-    /// num_gpu, gpu_milli, gpu_spec, creation_time, deletion_time,
-    /// scheduled_time; other columns are ignored).
+    /// num_gpu, gpu_milli, creation_time, deletion_time, scheduled_time,
+    /// optionally gpu_spec; other columns are ignored).
     #[arg(value_name = "PODS.csv")]
     pub(crate) pods: PathBuf,
     /// The node list: CSV in the openb format (sn, cpu_milli, memory_mib,
@@ -388,79 +388,25 @@ impl ReplayOutput {
 }
 
 /// A trace error as an input error: file, line, column and field, with the
-/// line quoted.
+/// line quoted. The library's reader gives the line and character column
+/// (it reads quoted fields as one, so the column counts the raw text).
 fn trace_error(e: TraceError) -> CliError {
     let file = PathBuf::from(&e.file);
-    let (message, fault) = match &e.kind {
-        TraceErrorKind::Io(io) => {
-            return CliError::Input {
-                file,
-                position: None,
-                field: None,
-                message: format!("cannot read the trace file: {io}"),
-                source_line: None,
-            }
-        }
-        TraceErrorKind::MissingColumn => ("missing from the header".to_owned(), Fault::Header),
-        TraceErrorKind::FieldCount { expected, got } => (
-            format!("{got} fields, expected {expected}"),
-            Fault::Count {
-                expected: *expected,
-                got: *got,
-            },
-        ),
-        TraceErrorKind::BadNumber { value } => (format!("`{value}` is not a number"), Fault::Field),
-        TraceErrorKind::OutOfRange { value, expected } => (
-            format!("`{value}` is out of range ({expected})"),
-            Fault::Field,
-        ),
-        TraceErrorKind::TooManyModels => ("more than 64 GPU models".to_owned(), Fault::Field),
-        _ => (e.to_string(), Fault::Header),
-    };
-    let text = std::fs::read_to_string(&file).unwrap_or_default();
-    let line = e.line.max(1);
-    let column = character_column(&text, line, e.column.as_deref(), fault);
-    CliError::input_at_line(&file, &text, Position { line, column }, e.column, message)
-}
-
-/// What part of a CSV line a trace error is about.
-#[derive(Clone, Copy, Debug)]
-enum Fault {
-    /// The field under the error's column.
-    Field,
-    /// The header as a whole.
-    Header,
-    /// A row with the wrong number of fields.
-    Count { expected: usize, got: usize },
-}
-
-/// The 1-based character column of the fault on `line` of `text`: the
-/// start of the field under header `column`, the first extra field of a
-/// row that has too many, just past the end of a row that has too few, or
-/// 1.
-fn character_column(text: &str, line: usize, column: Option<&str>, fault: Fault) -> usize {
-    let Some(row) = text.lines().nth(line.saturating_sub(1)) else {
-        return 1;
-    };
-    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let index = match fault {
-        Fault::Field => column.and_then(|c| header.split(',').position(|h| h.trim() == c)),
-        Fault::Count { expected, got } if got > expected => Some(expected),
-        Fault::Count { .. } => return row.chars().count() + 1,
-        Fault::Header => None,
-    };
-    let Some(index) = index else {
-        return 1;
-    };
-    let mut at = 1;
-    for (k, field) in row.split(',').enumerate() {
-        if k == index {
-            // Past leading blanks, which the loader trims.
-            return at + field.chars().take_while(|c| c.is_whitespace()).count();
-        }
-        at += field.chars().count() + 1;
+    if let TraceErrorKind::Io(io) = &e.kind {
+        return CliError::Input {
+            file,
+            position: None,
+            field: None,
+            message: format!("cannot read the trace file: {io}"),
+            source_line: None,
+        };
     }
-    1
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let position = Position {
+        line: e.line.max(1),
+        column: e.char_column.unwrap_or(1),
+    };
+    CliError::input_at_line(&file, &text, position, e.column, e.kind.to_string())
 }
 
 fn progress_bar(hidden: bool, end: u64) -> ProgressBar {
@@ -506,7 +452,12 @@ impl Pacer {
 
     fn on_time(&self, p: &Progress) {
         if let Some(f) = self.compress {
-            let due = self.start + Duration::from_secs_f64(p.time as f64 / f);
+            // Checked before the run for the trace's end; a drained replay
+            // can go past it, and is not paced beyond the clock's range.
+            let Some(due) = due(self.start, p.time, f) else {
+                self.show(p.time, p);
+                return;
+            };
             loop {
                 let now = Instant::now();
                 if now >= due {
@@ -521,6 +472,14 @@ impl Pacer {
         }
         self.show(p.time, p);
     }
+}
+
+/// When simulated second `time` is due on the wall clock, at `f` trace
+/// seconds per wall second from `start`; `None` past the clock's range.
+fn due(start: Instant, time: u64, f: f64) -> Option<Instant> {
+    Duration::try_from_secs_f64(time as f64 / f)
+        .ok()
+        .and_then(|d| start.checked_add(d))
 }
 
 /// Replays the trace through each chosen policy and builds the report.
@@ -544,6 +503,15 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
                 "GPU node (--all-nodes includes CPU-only nodes) or no "
             }
         )));
+    }
+    if let Some(f) = args.compress {
+        if due(Instant::now(), replay.trace_end, f).is_none() {
+            return Err(CliError::Other(format!(
+                "--compress {f:?}: the trace's end ({} s) would be past the clock's range at \
+                 {f:?} trace seconds per wall second; use a larger factor",
+                replay.trace_end
+            )));
+        }
     }
     for s in &replay.skipped {
         tracing::debug!(pod = %s.name, reason = %s.reason, "pod skipped");
@@ -672,30 +640,19 @@ mod tests {
     }
 
     #[test]
+    fn pacing_past_the_clocks_range_is_none_not_a_panic() {
+        let start = Instant::now();
+        assert_eq!(due(start, 10, 2.0), Some(start + Duration::from_secs(5)));
+        assert_eq!(due(start, 12_902_960, 1e-300), None);
+        assert_eq!(due(start, u64::MAX, f64::MIN_POSITIVE), None);
+        assert_eq!(due(start, 0, 1e-300), Some(start));
+    }
+
+    #[test]
     fn spans_pick_a_readable_unit() {
         assert_eq!(span(0.0), "0s");
         assert_eq!(span(90.0), "1.5m");
         assert_eq!(span(7_200.0), "2.0h");
         assert_eq!(span(129_600.0), "1.5d");
-    }
-
-    #[test]
-    fn a_trace_error_points_at_the_field_on_its_line() {
-        let text = "name,cpu,gpu_milli\n\na, 1,x\nb,2\nc,1,2,3\n";
-        assert_eq!(
-            character_column(text, 3, Some("gpu_milli"), Fault::Field),
-            6
-        );
-        let short = Fault::Count {
-            expected: 3,
-            got: 2,
-        };
-        assert_eq!(character_column(text, 4, None, short), 4);
-        let long = Fault::Count {
-            expected: 3,
-            got: 4,
-        };
-        assert_eq!(character_column(text, 5, None, long), 7);
-        assert_eq!(character_column(text, 1, Some("gpu"), Fault::Header), 1);
     }
 }

@@ -22,13 +22,19 @@
 //! cost = { dist = "exponential", mean = 0.001 }
 //! ```
 //!
-//! Unknown fields are errors everywhere. Checks that the runtime itself
-//! makes (cost, timeout, feasibility of demands, node settings) are left to
-//! it, so the messages are the runtime's typed errors.
+//! Unknown fields are errors everywhere. Every number is checked against
+//! a documented range ([`check_ranges`], `docs/guide.md`) so that none
+//! reaches arithmetic that overflows; checks that the runtime itself makes
+//! (a negative or NaN cost, a zero timeout, feasibility of demands, zero
+//! nodes or slots) are left to it, so the messages are the runtime's typed
+//! errors.
 
 use crate::error::{CliError, Position};
+use crate::limits::MachineLimits;
 use crate::locate::{self, FieldPath};
-use allot::{NodeSpec, Resources, RuntimeConfig, TaskKind, TaskSpec, DEFAULT_MAX_RETRIES};
+use allot::{
+    FaultSpec, NodeSpec, Resources, RuntimeConfig, TaskKind, TaskSpec, DEFAULT_MAX_RETRIES,
+};
 use rand::Rng;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -79,6 +85,15 @@ pub(crate) struct NodeCount {
 }
 
 impl Nodes {
+    /// Threads the runtime starts for these nodes: one per slot (at least
+    /// one) and one per node. Counted wide, so no count overflows.
+    pub(crate) fn threads(&self) -> u128 {
+        match self {
+            Nodes::List(v) => node_threads(v),
+            Nodes::Count(c) => c.count as u128 * (c.template.slots.max(1) as u128 + 1),
+        }
+    }
+
     /// The node list this stands for.
     pub(crate) fn specs(&self) -> Vec<NodeSpec> {
         match self {
@@ -116,19 +131,33 @@ impl<'de> Deserialize<'de> for Nodes {
     }
 }
 
+/// Threads the runtime starts for `nodes`: one per slot and one per node.
+pub(crate) fn node_threads(nodes: &[NodeSpec]) -> u128 {
+    nodes.iter().map(|n| n.slots.max(1) as u128 + 1).sum()
+}
+
+/// Most tasks a run takes (`tasks.count`, `--tasks`): 2^53, the largest
+/// count that the report's rates and shares (f64) hold exactly. Tasks are
+/// generated as the run goes, so memory does not grow with the count.
+pub(crate) const MAX_TASKS: u64 = 1 << 53;
+
+/// Most tasks per `submit_batch` call (`tasks.batch`).
+pub(crate) const MAX_BATCH: usize = 1 << 16;
+
 /// What to submit, how many, how fast.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TaskMix {
-    /// Tasks in all.
-    #[serde(deserialize_with = "at_least_one")]
+    /// Tasks in all: 1 to [`MAX_TASKS`].
+    #[serde(deserialize_with = "task_count")]
     pub(crate) count: u64,
     /// Tasks per second, as a Poisson process; 0 submits as fast as
     /// possible, in batches of `batch`.
     #[serde(default, deserialize_with = "non_negative")]
     pub(crate) arrival_rate: f64,
-    /// Tasks per `submit_batch` call when `arrival_rate` is 0.
-    #[serde(default = "default_batch", deserialize_with = "at_least_one_usize")]
+    /// Tasks per `submit_batch` call when `arrival_rate` is 0: 1 to
+    /// [`MAX_BATCH`].
+    #[serde(default = "default_batch", deserialize_with = "batch_size")]
     pub(crate) batch: usize,
     /// The kinds of task, drawn by weight.
     #[serde(deserialize_with = "non_empty")]
@@ -259,8 +288,13 @@ impl CostDist {
         }
     }
 
-    /// One sample.
+    /// One sample, at most [`MAX_COST`] (an exponential or normal tail
+    /// can pass its parameters).
     pub(crate) fn sample(&self, rng: &mut impl Rng) -> f64 {
+        self.draw(rng).min(MAX_COST)
+    }
+
+    fn draw(&self, rng: &mut impl Rng) -> f64 {
         match *self {
             CostDist::Fixed { value } => value,
             CostDist::Uniform { min, max } => min + rng.random::<f64>() * (max - min),
@@ -325,7 +359,7 @@ impl CostTable {
                 let std_dev = need(self.std_dev, "std_dev")?;
                 if !(std_dev.is_finite() && std_dev >= 0.0) {
                     return Err(E::custom(format!(
-                        "`std_dev` must be finite and >= 0, got {std_dev}"
+                        "`std_dev` must be finite and >= 0, got {std_dev:?}"
                     )));
                 }
                 (
@@ -382,18 +416,22 @@ impl<'de> Deserialize<'de> for CostDist {
     }
 }
 
-fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+fn task_count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let v = u64::deserialize(d)?;
-    if v == 0 {
-        return Err(de::Error::custom("must be at least 1"));
+    if !(1..=MAX_TASKS).contains(&v) {
+        return Err(de::Error::custom(format!(
+            "must be from 1 to {MAX_TASKS} (2^53), got {v}"
+        )));
     }
     Ok(v)
 }
 
-fn at_least_one_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     let v = usize::deserialize(d)?;
-    if v == 0 {
-        return Err(de::Error::custom("must be at least 1"));
+    if !(1..=MAX_BATCH).contains(&v) {
+        return Err(de::Error::custom(format!(
+            "must be from 1 to {MAX_BATCH}, got {v}"
+        )));
     }
     Ok(v)
 }
@@ -402,7 +440,7 @@ fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;
     if !(v.is_finite() && v >= 0.0) {
         return Err(de::Error::custom(format!(
-            "must be finite and >= 0, got {v}"
+            "must be finite and >= 0, got {v:?}"
         )));
     }
     Ok(v)
@@ -412,7 +450,7 @@ fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;
     if !(v.is_finite() && v > 0.0) {
         return Err(de::Error::custom(format!(
-            "must be finite and > 0, got {v}"
+            "must be finite and > 0, got {v:?}"
         )));
     }
     Ok(v)
@@ -421,7 +459,7 @@ fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 fn probability<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;
     if !(0.0..=1.0).contains(&v) {
-        return Err(de::Error::custom(format!("must be in [0, 1], got {v}")));
+        return Err(de::Error::custom(format!("must be in [0, 1], got {v:?}")));
     }
     Ok(v)
 }
@@ -457,6 +495,187 @@ mod opt_secs {
     }
 }
 
+/// Longest duration a workload file may give (any of them: intervals,
+/// backoffs, timeouts, deadlines, fault times), in seconds: 10^9 s, about
+/// 31.7 years. Longer ones would reach the clock's range in arithmetic.
+pub(crate) const MAX_SECONDS: f64 = 1e9;
+
+/// Largest task cost, in seconds on a speed-1.0 node, for every parameter
+/// of a cost distribution; samples past it are clamped to it.
+pub(crate) const MAX_COST: f64 = 1e9;
+
+/// Range of a node's `speed` and of a `slow_node` fault's `factor`: so the
+/// fastest node is at most 10^6 times the slowest (10^12 with a slowdown),
+/// a ratio the runtime's speed throttle multiplies durations by.
+pub(crate) const SPEED_RANGE: (f64, f64) = (1e-3, 1e3);
+
+/// Largest `supervision.backoff_jitter` (a restart waits up to
+/// `1 + jitter` times its backoff).
+pub(crate) const MAX_JITTER: f64 = 100.0;
+
+/// Largest `weight` of a kind of task.
+pub(crate) const MAX_WEIGHT: f64 = 1e12;
+
+/// Most messages one `flood_mailbox` fault sends.
+pub(crate) const MAX_FLOOD: u64 = 1_000_000;
+
+/// A value outside its documented range: the field and why.
+type RangeError = (FieldPath, String);
+
+fn at_most_seconds(field: &str, d: std::time::Duration) -> Result<(), RangeError> {
+    if d.as_secs_f64() > MAX_SECONDS {
+        return Err((
+            FieldPath::parse(field),
+            format!(
+                "must be at most {MAX_SECONDS:e} seconds, got {:?}",
+                d.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A speed or speed factor: NaN, zero and negatives are the runtime's to
+/// refuse (it does, by name); positive values outside [`SPEED_RANGE`] and
+/// infinity are refused here.
+fn speed(field: FieldPath, v: f64) -> Result<(), RangeError> {
+    let (lo, hi) = SPEED_RANGE;
+    if v == f64::INFINITY || (v > 0.0 && !(lo..=hi).contains(&v)) {
+        return Err((field, format!("must be from {lo} to {hi}, got {v:?}")));
+    }
+    Ok(())
+}
+
+/// A cost parameter: NaN and negatives are the runtime's to refuse (it
+/// does, as an invalid task); above [`MAX_COST`] is refused here.
+fn cost(field: FieldPath, v: f64) -> Result<(), RangeError> {
+    if v > MAX_COST {
+        return Err((
+            field,
+            format!("must be at most {MAX_COST:e} seconds, got {v:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn node(field: FieldPath, n: &NodeSpec) -> Result<(), RangeError> {
+    speed(field.key("speed"), n.speed)
+}
+
+/// Checks every number of the workload against the ranges the guide
+/// documents, so that none reaches arithmetic that overflows or panics:
+/// durations, speeds, jitter, costs, weights, fault settings. Settings the
+/// runtime itself refuses by a typed error (no nodes, zero slots, a
+/// negative or NaN cost or speed, a probability outside [0, 1], a zero
+/// interval) are left to it, so its messages name them.
+///
+/// # Errors
+///
+/// The first field out of range, and why.
+pub(crate) fn check_ranges(w: &Workload) -> Result<(), RangeError> {
+    let r = &w.runtime;
+    for (field, d) in [
+        ("runtime.heartbeat_interval", r.heartbeat_interval),
+        ("runtime.retry_backoff_min", r.retry_backoff_min),
+        ("runtime.retry_backoff_max", r.retry_backoff_max),
+        ("runtime.balancer.interval", r.balancer.interval),
+        ("runtime.balancer.min_gap", r.balancer.min_gap),
+        (
+            "runtime.supervision.restart_period",
+            r.supervision.restart_period,
+        ),
+        ("runtime.supervision.backoff_min", r.supervision.backoff_min),
+        ("runtime.supervision.backoff_max", r.supervision.backoff_max),
+        (
+            "runtime.supervision.hang_timeout",
+            r.supervision.hang_timeout,
+        ),
+    ] {
+        at_most_seconds(field, d)?;
+    }
+    let jitter = r.supervision.backoff_jitter;
+    if jitter > MAX_JITTER {
+        return Err((
+            FieldPath::parse("runtime.supervision.backoff_jitter"),
+            format!("must be from 0 to {MAX_JITTER}, got {jitter:?}"),
+        ));
+    }
+    for (i, n) in r.nodes.iter().enumerate() {
+        node(FieldPath::parse("runtime.nodes").index(i), n)?;
+    }
+    match &w.nodes {
+        Some(Nodes::List(v)) => {
+            for (i, n) in v.iter().enumerate() {
+                node(FieldPath::parse("nodes").index(i), n)?;
+            }
+        }
+        Some(Nodes::Count(c)) => node(FieldPath::parse("nodes.template"), &c.template)?,
+        None => {}
+    }
+    if let Some(plan) = &r.fault_plan {
+        for (i, f) in plan.faults.iter().enumerate() {
+            let at = |key: &str| {
+                FieldPath::parse("runtime.fault_plan.faults")
+                    .index(i)
+                    .key(key)
+                    .to_string()
+            };
+            match f {
+                FaultSpec::HangNode {
+                    duration: Some(d), ..
+                } => at_most_seconds(&at("duration"), *d)?,
+                FaultSpec::SlowNode {
+                    factor,
+                    at: start,
+                    recover_after,
+                    ..
+                } => {
+                    speed(FieldPath::parse(&at("factor")), *factor)?;
+                    at_most_seconds(&at("at"), *start)?;
+                    if let Some(d) = recover_after {
+                        at_most_seconds(&at("recover_after"), *d)?;
+                    }
+                }
+                FaultSpec::FloodMailbox { messages, .. } if *messages > MAX_FLOOD => {
+                    return Err((
+                        FieldPath::parse(&at("messages")),
+                        format!("must be at most {MAX_FLOOD}, got {messages}"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, k) in w.tasks.kinds.iter().enumerate() {
+        let kind = FieldPath::parse("tasks.kinds").index(i);
+        if k.weight > MAX_WEIGHT {
+            return Err((
+                kind.key("weight"),
+                format!("must be at most {MAX_WEIGHT:e}, got {:?}", k.weight),
+            ));
+        }
+        let c = kind.clone().key("cost");
+        match k.cost {
+            CostDist::Fixed { value } => cost(c, value)?,
+            CostDist::Uniform { min, max } => {
+                cost(c.clone().key("min"), min)?;
+                cost(c.key("max"), max)?;
+            }
+            CostDist::Exponential { mean } => cost(c.key("mean"), mean)?,
+            CostDist::Normal { mean, std_dev } => {
+                cost(c.clone().key("mean"), mean)?;
+                cost(c.key("std_dev"), std_dev)?;
+            }
+        }
+        for (key, d) in [("deadline", k.deadline), ("timeout", k.timeout)] {
+            if let Some(d) = d {
+                at_most_seconds(&kind.clone().key(key).to_string(), d)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A workload file and its parsed contents, kept together so that later
 /// errors can point into the text.
 #[derive(Debug)]
@@ -480,6 +699,16 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, CliError> {
         message: format!("cannot read the workload file: {e}"),
         source_line: None,
     })?;
+    from_text(path, text)
+}
+
+/// Parses the text of workload file `path` and checks its ranges
+/// ([`check_ranges`]).
+///
+/// # Errors
+///
+/// [`CliError::Input`] naming the file, the position and the field.
+pub(crate) fn from_text(path: &Path, text: String) -> Result<Loaded, CliError> {
     let is_json = match path.extension().and_then(|e| e.to_str()) {
         Some("json") => true,
         Some("toml") => false,
@@ -490,12 +719,14 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, CliError> {
     } else {
         parse_toml(path, &text)?
     };
-    Ok(Loaded {
+    let loaded = Loaded {
         path: path.to_owned(),
         text,
         is_json,
         workload,
-    })
+    };
+    check_ranges(&loaded.workload).map_err(|(field, why)| loaded.error_at(&field, why))?;
+    Ok(loaded)
 }
 
 fn field_of(path: &serde_path_to_error::Path) -> Option<String> {
@@ -566,20 +797,41 @@ impl Loaded {
         )
     }
 
-    /// The runtime settings with the workload's nodes in place.
+    /// The runtime settings with the workload's nodes in place, once the
+    /// nodes are known to fit this machine (`limits`), with at most
+    /// `pending` tasks submitted and not yet tallied at a time.
     ///
     /// # Errors
     ///
-    /// When nodes are given both as `nodes` and as `runtime.nodes`.
-    pub(crate) fn runtime_config(&self) -> Result<RuntimeConfig, CliError> {
+    /// When nodes are given both as `nodes` and as `runtime.nodes`, or
+    /// need more threads or memory than the machine allows (checked before
+    /// the node list is built: a `count` of 10^9 allocates nothing).
+    pub(crate) fn runtime_config(
+        &self,
+        limits: &MachineLimits,
+        pending: u64,
+    ) -> Result<RuntimeConfig, CliError> {
         let mut cfg = self.workload.runtime.clone();
-        if let Some(nodes) = &self.workload.nodes {
-            if cfg.nodes != RuntimeConfig::default().nodes {
-                return Err(self.error_at(
-                    &FieldPath::parse("nodes"),
-                    "nodes are given twice, as `nodes` and as `runtime.nodes`: keep one",
-                ));
+        let (threads, field) = match &self.workload.nodes {
+            Some(nodes) => {
+                if cfg.nodes != RuntimeConfig::default().nodes {
+                    return Err(self.error_at(
+                        &FieldPath::parse("nodes"),
+                        "nodes are given twice, as `nodes` and as `runtime.nodes`: keep one",
+                    ));
+                }
+                let field = match nodes {
+                    Nodes::Count(_) => "nodes.count",
+                    Nodes::List(_) => "nodes",
+                };
+                (nodes.threads(), field)
             }
+            None => (node_threads(&cfg.nodes), "runtime.nodes"),
+        };
+        limits
+            .check(threads, pending)
+            .map_err(|e| self.error_at(&FieldPath::parse(field), e.to_string()))?;
+        if let Some(nodes) = &self.workload.nodes {
             cfg.nodes = nodes.specs();
         }
         Ok(cfg)
