@@ -314,7 +314,7 @@ impl NodeFaults {
                     CountAction::Crash => a.crash = true,
                     CountAction::PanicActor => a.panic_actor = true,
                     CountAction::Hang(d) => a.hang = Some(d),
-                    CountAction::Flood(n) => a.flood += n,
+                    CountAction::Flood(n) => a.flood = a.flood.saturating_add(n),
                 }
             }
         }
