@@ -24,7 +24,7 @@ const CLOCK_STRIDE: u64 = 4_096;
 /// for makespan, one regret-greedy assignment for GAP) counts against the
 /// budget, and always completes, because it is what makes the answer
 /// complete; it is `O(n·m)` for `n` tasks on `m` nodes for makespan, as
-/// for the greedy policies, and roughly `O(n² + n·m)` for GAP. Everything after it
+/// for the greedy policies, and about `O(n·m)` for GAP. Everything after it
 /// (re-splits, local search, branch-and-bound, subgradient steps) reports
 /// its work as it goes, and the clock is read after about 4 096
 /// inner-loop iterations (microseconds); when the time is up, the step in
