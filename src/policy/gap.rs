@@ -725,6 +725,7 @@ mod tests {
 
     /// The regret greedy as first written: every round rescans every task
     /// on every node.
+    #[allow(clippy::needless_range_loop)] // index loops over a matrix read clearer
     fn regret_greedy_by_rescans(
         g: &Gap,
         desire: impl Fn(usize, usize) -> f64,
