@@ -74,10 +74,14 @@ impl Exact {
     ///
     /// If some task has no eligible node.
     pub fn solve_makespan(&self, p: &Makespan) -> Schedule {
+        self.solve_makespan_within(p, &mut self.budget.start())
+    }
+
+    /// [`solve_makespan`](Self::solve_makespan) on a meter already running.
+    fn solve_makespan_within(&self, p: &Makespan, meter: &mut Meter) -> Schedule {
         let start = lpt_schedule(p);
-        let mut meter = self.budget.start();
         let mut search = MakespanSearch::new(p, start.assignment.clone(), start.makespan);
-        let finished = search.run(&mut meter);
+        let finished = search.run(meter);
         let proved = finished || start.makespan <= p.lower_bound() + 1e-9;
         Schedule {
             makespan: search.best,
@@ -92,23 +96,33 @@ impl Exact {
     pub fn solve_gap(&self, g: &Gap) -> Option<GapSolution> {
         let mut meter = self.budget.start();
         // An incumbent from the regret greedy, improved by moves and swaps.
+        // The first construction always completes (it may be the answer);
+        // the others only within the budget.
         let mut incumbent: Option<(Vec<usize>, i64)> = None;
         for k in 0..3 {
+            if k > 0 && meter.is_spent() {
+                break;
+            }
+            let mut first = Meter::unlimited();
+            let build = if k == 0 { &mut first } else { &mut meter };
             let a = match k {
-                0 => g.regret_greedy(|j, i| g.cost(j, i) as f64),
-                1 => g.regret_greedy(|j, i| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64),
-                _ => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64),
+                0 => g.regret_greedy(|j, i| g.cost(j, i) as f64, build),
+                1 => g.regret_greedy(
+                    |j, i| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64,
+                    build,
+                ),
+                _ => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64, build),
             };
             if let Some(mut a) = a {
                 let mut r = g.residual(&a);
-                g.descend(&mut a, &mut r);
+                g.descend(&mut a, &mut r, &mut meter);
                 let c = g.evaluate(&a).expect("feasible");
                 if incumbent.as_ref().is_none_or(|(_, b)| c < *b) {
                     incumbent = Some((a, c));
                 }
             }
         }
-        let lag = g.lagrangian(incumbent.as_ref().map(|x| x.1), 300);
+        let lag = g.lagrangian(incumbent.as_ref().map(|x| x.1), 300, &mut meter);
         let mut assign = incumbent
             .as_ref()
             .map_or_else(|| vec![0; g.items()], |x| x.0.clone());
@@ -156,8 +170,44 @@ impl<'a> MakespanSearch<'a> {
         }
     }
 
+    /// The depth-first search, with an explicit stack (a batch may hold
+    /// more tasks than a thread's stack has room for frames). Returns
+    /// whether it finished (so `best` is optimal) before the meter ran out.
     fn run(&mut self, meter: &mut Meter) -> bool {
-        self.dfs(0, meter)
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut pool: Vec<Vec<(f64, usize)>> = Vec::new();
+        match self.enter(0, meter, &mut pool) {
+            Entered::Stop => return false,
+            Entered::Done => return true,
+            Entered::Branch(f) => stack.push(f),
+        }
+        while !stack.is_empty() {
+            let depth = stack.len() - 1;
+            let top = &mut stack[depth];
+            let i = self.order[depth];
+            if let Some((j, old)) = top.placed.take() {
+                self.finish[j] = old;
+                self.work[i] = usize::MAX;
+            }
+            // Candidates in increasing finish time: once one reaches the
+            // incumbent, so do the rest.
+            let next = top.cands.get(top.next).copied();
+            let Some((f, j)) = next.filter(|&(f, _)| f < self.best - 1e-9) else {
+                let done = stack.pop().expect("a frame");
+                pool.push(done.cands);
+                continue;
+            };
+            top.next += 1;
+            top.placed = Some((j, self.finish[j]));
+            self.finish[j] = f;
+            self.work[i] = j;
+            match self.enter(depth + 1, meter, &mut pool) {
+                Entered::Stop => return false,
+                Entered::Done => {}
+                Entered::Branch(f) => stack.push(f),
+            }
+        }
+        true
     }
 
     /// Lower bound on any completion: the fluid bound of the work left on
@@ -176,9 +226,19 @@ impl<'a> MakespanSearch<'a> {
         current.max(next).max(fluid)
     }
 
-    fn dfs(&mut self, depth: usize, meter: &mut Meter) -> bool {
-        if !meter.step() {
-            return false;
+    /// Visits the search node at `depth` (one step of the budget): a
+    /// complete assignment is scored, a node its bound cuts is done, any
+    /// other yields its candidate nodes for the next task.
+    fn enter(
+        &mut self,
+        depth: usize,
+        meter: &mut Meter,
+        pool: &mut Vec<Vec<(f64, usize)>>,
+    ) -> Entered {
+        // One step; its bound and candidates look at every node a few times.
+        let m = self.p.nodes();
+        if !meter.step(8 * m as u64) {
+            return Entered::Stop;
         }
         if depth == self.order.len() {
             let ms = self.finish.iter().copied().fold(0.0, f64::max);
@@ -186,14 +246,14 @@ impl<'a> MakespanSearch<'a> {
                 self.best = ms;
                 self.best_assign = self.work.clone();
             }
-            return true;
+            return Entered::Done;
         }
         if self.bound(depth) >= self.best - 1e-9 {
-            return true;
+            return Entered::Done;
         }
         let i = self.order[depth];
-        let m = self.p.nodes();
-        let mut cands: Vec<(f64, usize)> = Vec::with_capacity(m);
+        let mut cands = pool.pop().unwrap_or_default();
+        cands.clear();
         for j in 0..m {
             if !self.p.is_eligible(i, j) {
                 continue;
@@ -209,42 +269,64 @@ impl<'a> MakespanSearch<'a> {
                 cands.push((self.finish[j] + self.p.work[i] / self.p.speeds[j], j));
             }
         }
-        cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (f, j) in cands {
-            if f >= self.best - 1e-9 {
-                break;
-            }
-            let old = self.finish[j];
-            self.finish[j] = f;
-            self.work[i] = j;
-            let ok = self.dfs(depth + 1, meter);
-            self.finish[j] = old;
-            self.work[i] = usize::MAX;
-            if !ok {
-                return false;
-            }
+        // Each node was compared with the candidates before it.
+        if !meter.work((m * cands.len()) as u64) {
+            return Entered::Stop;
         }
-        true
+        cands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        Entered::Branch(Frame {
+            cands,
+            next: 0,
+            placed: None,
+        })
     }
+}
+
+/// One level of [`MakespanSearch::run`]: the next task's candidate nodes
+/// with their finish times, the next to try, and the placement to undo.
+struct Frame {
+    cands: Vec<(f64, usize)>,
+    next: usize,
+    placed: Option<(usize, f64)>,
+}
+
+/// What [`MakespanSearch::enter`] found.
+enum Entered {
+    /// The budget ran out.
+    Stop,
+    /// A leaf or a cut: nothing below to search.
+    Done,
+    /// Candidates to branch on.
+    Branch(Frame),
 }
 
 /// The makespan problem of a runtime batch: each node's queued work as its
 /// ready time, `speed · slots` as its speed, `can_host` as eligibility.
 /// `None` when some task has no node.
 pub(crate) fn batch_problem(tasks: &[TaskView<'_>], nodes: &[NodeView]) -> Option<Makespan> {
-    let eligible: Vec<Vec<bool>> = tasks
-        .iter()
-        .map(|t| nodes.iter().map(|n| n.can_host(t)).collect())
-        .collect();
-    if eligible.iter().any(|e| !e.iter().any(|&x| x)) {
+    // The matrix only when some task may not go everywhere (the usual
+    // batch may: no n × m allocation then).
+    let everywhere = tasks.iter().all(|t| nodes.iter().all(|n| n.can_host(t)));
+    let eligible = if everywhere {
+        None
+    } else {
+        let e: Vec<Vec<bool>> = tasks
+            .iter()
+            .map(|t| nodes.iter().map(|n| n.can_host(t)).collect())
+            .collect();
+        if e.iter().any(|row| !row.iter().any(|&x| x)) {
+            return None;
+        }
+        Some(e)
+    };
+    if nodes.is_empty() {
         return None;
     }
-    let all = eligible.iter().all(|e| e.iter().all(|&x| x));
     Some(Makespan {
         work: tasks.iter().map(|t| t.cost).collect(),
         speeds: nodes.iter().map(NodeView::throughput).collect(),
         ready: nodes.iter().map(NodeView::drain_time).collect(),
-        eligible: (!all).then_some(eligible),
+        eligible,
     })
 }
 
@@ -278,12 +360,17 @@ impl Policy for Exact {
         nodes: &mut [NodeView],
         out: &mut Vec<Option<usize>>,
     ) {
+        if tasks.len() > self.batch_limit {
+            return super::Lpt::new().allocate(tasks, nodes, out);
+        }
+        // The budget counts from here: building the problem is part of it.
+        let mut meter = self.budget.start();
         match batch_problem(tasks, nodes) {
-            Some(p) if tasks.len() <= self.batch_limit => {
-                let s = self.solve_makespan(&p);
+            Some(p) => {
+                let s = self.solve_makespan_within(&p, &mut meter);
                 apply_schedule(&s, tasks, nodes, out);
             }
-            _ => super::Lpt::new().allocate(tasks, nodes, out),
+            None => super::Lpt::new().allocate(tasks, nodes, out),
         }
     }
 }

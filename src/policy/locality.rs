@@ -92,6 +92,21 @@ pub fn group_cost(cost: &[Vec<f64>], nodes: &[usize]) -> f64 {
     c
 }
 
+/// [`group_cost`] of a placement given as runs `(node, tasks)`, each node
+/// in one run: `O(runs²)` rather than `O(tasks²)`, so a group of thousands
+/// of tasks costs no more than its nodes.
+fn runs_cost(cost: &[Vec<f64>], runs: &[(usize, usize)]) -> f64 {
+    let mut c = 0.0;
+    for (a, &(u, ku)) in runs.iter().enumerate() {
+        let (ku, pairs_within) = (ku as f64, (ku * ku.saturating_sub(1) / 2) as f64);
+        c += pairs_within * cost[u][u];
+        for &(v, kv) in &runs[a + 1..] {
+            c += ku * kv as f64 * cost[u][v];
+        }
+    }
+    c
+}
+
 /// Places groups of communicating tasks on nodes with free slots, each
 /// group on a set of nodes close to each other: from each possible first
 /// node, the group grows Prim-style (the node nearest to the set so far
@@ -124,24 +139,27 @@ pub fn place_groups(
         if size == 0 {
             continue;
         }
-        let mut best: Option<(f64, Vec<usize>)> = None;
+        let mut best: Option<(f64, Vec<(usize, usize)>)> = None;
         for start in (0..n).filter(|&s| free[s] > 0) {
-            let mut placed = Vec::with_capacity(size);
-            let mut left = free.clone();
+            // The set grows node by node; each node takes as many of the
+            // group's tasks as it has room for, in one run.
+            let mut runs: Vec<(usize, usize)> = Vec::new();
+            let mut count = 0;
             let mut in_set = vec![false; n];
             let mut dist: Vec<f64> = cost[start].clone();
             let mut u = start;
             loop {
                 in_set[u] = true;
-                while left[u] > 0 && placed.len() < size {
-                    placed.push(u);
-                    left[u] -= 1;
+                let take = free[u].min(size - count);
+                if take > 0 {
+                    runs.push((u, take));
+                    count += take;
                 }
-                if placed.len() == size {
+                if count == size {
                     break;
                 }
                 let next = (0..n)
-                    .filter(|&v| !in_set[v] && left[v] > 0)
+                    .filter(|&v| !in_set[v] && free[v] > 0)
                     .min_by(|&a, &b| dist[a].total_cmp(&dist[b]).then(a.cmp(&b)));
                 let Some(v) = next else { break };
                 for w in 0..n {
@@ -149,21 +167,68 @@ pub fn place_groups(
                 }
                 u = v;
             }
-            if placed.len() < size {
+            if count < size {
                 continue;
             }
-            let c = group_cost(cost, &placed);
+            let c = runs_cost(cost, &runs);
             if best.as_ref().is_none_or(|(bc, _)| c < *bc) {
-                best = Some((c, placed));
+                best = Some((c, runs));
             }
         }
-        let (_, placed) = best?;
+        let (_, runs) = best?;
+        let placed: Vec<usize> = runs
+            .iter()
+            .flat_map(|&(u, k)| std::iter::repeat_n(u, k))
+            .collect();
         for &j in &placed {
             free[j] -= 1;
         }
         out[g] = placed;
     }
     Some(out)
+}
+
+/// [`place_groups`] for one group of `size` tasks when every pair of
+/// nodes is equally far apart (cost 0 on a node, 1 across nodes), in
+/// `O(nodes × nodes used)` rather than `O(nodes² × nodes used)`: from each
+/// first node the set grows in index order (all other nodes are equally
+/// near), and the cost of a set is the number of pairs of tasks on
+/// different nodes, `(size² − Σ k²) / 2` for `k` tasks per node.
+fn place_uniform(free: &[usize], size: usize) -> Option<Vec<usize>> {
+    if size == 0 {
+        return Some(Vec::new());
+    }
+    let open: Vec<usize> = (0..free.len()).filter(|&j| free[j] > 0).collect();
+    let mut best: Option<(u128, usize)> = None; // pairs across nodes, first node
+    for &start in &open {
+        let mut count = free[start].min(size);
+        let mut squares = (count as u128).pow(2);
+        for &v in open.iter().filter(|&&v| v != start) {
+            if count == size {
+                break;
+            }
+            let take = free[v].min(size - count);
+            count += take;
+            squares += (take as u128).pow(2);
+        }
+        if count < size {
+            continue;
+        }
+        let across = ((size as u128).pow(2) - squares) / 2;
+        if best.is_none_or(|(c, _)| across < c) {
+            best = Some((across, start));
+        }
+    }
+    let (_, start) = best?;
+    let mut placed = Vec::with_capacity(size);
+    for &u in std::iter::once(&start).chain(open.iter().filter(|&&v| v != start)) {
+        let take = free[u].min(size - placed.len());
+        placed.extend(std::iter::repeat_n(u, take));
+        if placed.len() == size {
+            break;
+        }
+    }
+    Some(placed)
 }
 
 /// Places communicating groups close together.
@@ -209,11 +274,11 @@ impl Policy for Locality {
     ) {
         out.clear();
         let n = nodes.len();
+        // Without a matrix of the right size every pair of nodes is equally
+        // far apart, and the groups are placed without one.
         let cost = match &self.cost {
-            Some(c) if c.len() == n && c.iter().all(|r| r.len() == n) => c.clone(),
-            _ => (0..n)
-                .map(|a| (0..n).map(|b| if a == b { 0.0 } else { 1.0 }).collect())
-                .collect(),
+            Some(c) if c.len() == n && c.iter().all(|r| r.len() == n) => Some(c),
+            _ => None,
         };
         let mut start = 0;
         while start < tasks.len() {
@@ -254,7 +319,10 @@ impl Policy for Locality {
                     };
                 }
             }
-            let placed = place_groups(&cost, &free, &[group.len()]).map(|mut v| v.remove(0));
+            let placed = match cost {
+                Some(cost) => place_groups(cost, &free, &[group.len()]).map(|mut v| v.remove(0)),
+                None => place_uniform(&free, group.len()),
+            };
             for (k, task) in group.iter().enumerate() {
                 let pick = placed
                     .as_ref()
@@ -267,6 +335,67 @@ impl Policy for Locality {
                 out.push(pick);
             }
             start = end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placing_on_equally_far_nodes_matches_place_groups_with_a_uniform_matrix() {
+        let mut x = 9u64;
+        let mut next = |k: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % k
+        };
+        let mut placed_some = 0;
+        for _ in 0..500 {
+            let n = 1 + next(7) as usize;
+            let free: Vec<usize> = (0..n).map(|_| next(5) as usize).collect();
+            let size = next(12) as usize;
+            let uniform: Vec<Vec<f64>> = (0..n)
+                .map(|a| (0..n).map(|b| if a == b { 0.0 } else { 1.0 }).collect())
+                .collect();
+            let by_matrix = place_groups(&uniform, &free, &[size]).map(|mut v| v.remove(0));
+            let fast = place_uniform(&free, size);
+            assert_eq!(fast, by_matrix, "free {free:?}, size {size}");
+            placed_some += usize::from(fast.is_some_and(|p| !p.is_empty()));
+        }
+        assert!(placed_some > 100);
+    }
+
+    #[test]
+    fn the_cost_of_runs_is_the_cost_of_every_pair_of_their_tasks() {
+        let mut x = 3u64;
+        let mut next = |k: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % k
+        };
+        for _ in 0..200 {
+            let n = 1 + next(6) as usize;
+            // Integer costs, so both sums are exact; not symmetric, so the
+            // order of the runs counts.
+            let cost: Vec<Vec<f64>> = (0..n)
+                .map(|_| (0..n).map(|_| next(10) as f64).collect())
+                .collect();
+            let mut nodes: Vec<usize> = (0..n).collect();
+            nodes.rotate_left(next(n as u64) as usize);
+            let runs: Vec<(usize, usize)> = nodes.iter().map(|&u| (u, next(5) as usize)).collect();
+            let tasks: Vec<usize> = runs
+                .iter()
+                .flat_map(|&(u, k)| std::iter::repeat_n(u, k))
+                .collect();
+            assert_eq!(
+                runs_cost(&cost, &runs),
+                group_cost(&cost, &tasks),
+                "{runs:?}"
+            );
         }
     }
 }

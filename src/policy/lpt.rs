@@ -61,8 +61,9 @@ pub fn list_schedule(problem: &Makespan, order: &[usize]) -> Schedule {
     let mut assignment = vec![usize::MAX; problem.tasks()];
     for &i in order {
         let mut best = (usize::MAX, f64::INFINITY);
+        let eligible = problem.eligible.as_ref().map(|e| &e[i]);
         for j in 0..m {
-            if !problem.is_eligible(i, j) {
+            if eligible.is_some_and(|e| !e[j]) {
                 continue;
             }
             let f = finish[j] + problem.work[i] / problem.speeds[j];

@@ -113,13 +113,23 @@ impl Makespan {
         if m == 0 {
             return f64::INFINITY;
         }
-        let mut lb: f64 = 0.0;
-        for i in 0..self.tasks() {
-            let best = (0..m)
+        let earliest = |i: usize| {
+            (0..m)
                 .filter(|&j| self.is_eligible(i, j))
                 .map(|j| self.ready[j] + self.work[i] / self.speeds[j])
-                .fold(f64::INFINITY, f64::min);
-            lb = lb.max(best);
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut lb: f64 = 0.0;
+        if self.eligible.is_some() {
+            for i in 0..self.tasks() {
+                lb = lb.max(earliest(i));
+            }
+        } else if let Some(longest) =
+            (0..self.tasks()).max_by(|&a, &b| self.work[a].total_cmp(&self.work[b]))
+        {
+            // Where every task may go anywhere, the earliest finish grows
+            // with the work: the longest task's is the largest.
+            lb = earliest(longest);
         }
         lb = lb.max(self.fluid_bound(self.work.iter().sum()));
         if self.is_identical() && self.tasks() > m {
