@@ -32,17 +32,28 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 /// Preemptions explored per execution unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: enough for every two-party race here, few enough to finish
-/// in seconds.
-pub(crate) const PREEMPTIONS: usize = 2;
+/// otherwise: every model here fails at 2 when its protocol is broken; 3
+/// takes them all about 40 s in release mode (4: about 7 minutes).
+pub(crate) const PREEMPTIONS: usize = 3;
 
-/// Runs `f` under loom with the bounded preemptions.
+/// Runs `f` under loom with the bounded preemptions, and prints how many
+/// executions it explored (seen with `--nocapture`).
 pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
         builder.preemption_bound = Some(PREEMPTIONS);
     }
-    builder.check(f);
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    builder.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    let name = std::thread::current().name().unwrap_or("model").to_owned();
+    eprintln!(
+        "{name}: {} executions explored",
+        runs.load(std::sync::atomic::Ordering::Relaxed)
+    );
 }
 
 /// The value every modelled task returns.
@@ -339,5 +350,59 @@ fn loom_single_submissions_join_an_open_cohort_while_it_settles() {
         drop(handed);
         assert_eq!(Arc::strong_count(&a), 1, "the ledger let go of a");
         assert_eq!(Arc::strong_count(&b), 1, "the ledger let go of b");
+    });
+}
+
+/// (a, c) `shutdown_now` drains the ledger while an executor completes one
+/// of the two tasks in it (the other is still queued): each task ends once,
+/// either completed (counted by its node) or cancelled by the drain
+/// (counted by the shutdown), never both, and the ledger ends empty.
+#[test]
+fn loom_a_shutdown_drain_races_a_completion_and_each_task_ends_once() {
+    model(|| {
+        let ledger = Arc::new(Ledger::new());
+        let completed = Arc::new(AtomicU64::new(0));
+        let (running_handle, running) = job(0, 0);
+        let (queued_handle, queued) = job(1, 0);
+        admitted_and_running(&ledger, &running);
+        ledger.admit(std::iter::once(JobRef::clone(&queued)));
+        assert!(queued
+            .core()
+            .transition(Phase::Pending, 0, Phase::Queued, 0));
+
+        let executor = {
+            let (ledger, job, completed) = (ledger.clone(), running.clone(), completed.clone());
+            thread::spawn(move || executor_finishes(&ledger, &job, 0, &completed))
+        };
+        // As `RuntimeHandle::shutdown_now` does.
+        let mut cancelled = 0;
+        for job in ledger.drain_live() {
+            if cancel(&*job, CancelReason::Shutdown) {
+                cancelled += 1;
+            } else {
+                ledger.count_terminal(job.core().phase());
+            }
+        }
+        ledger.add_cancelled(cancelled);
+        let ran = executor.join().expect("the executor does not panic");
+
+        let t = ledger.totals();
+        assert_eq!(t.live, 0, "the ledger ends empty");
+        assert_eq!(completed.load(Ordering::Relaxed), u64::from(ran));
+        assert_eq!(
+            t.cancelled,
+            2 - u64::from(ran),
+            "each task counted once: {t:?}"
+        );
+        assert_eq!(t.failed, 0);
+        match wait_for_outcome(&running_handle) {
+            Ok(v) => assert!(ran && v == VALUE),
+            Err(TaskError::Cancelled(CancelReason::Shutdown)) => assert!(!ran),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        assert!(matches!(
+            wait_for_outcome(&queued_handle),
+            Err(TaskError::Cancelled(CancelReason::Shutdown))
+        ));
     });
 }

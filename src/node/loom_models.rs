@@ -22,7 +22,12 @@ use loom::thread;
 use std::sync::Arc;
 
 /// A node open for work, as `start_node` leaves it (without threads).
-fn open_node(slots: usize) -> Arc<NodeShared> {
+/// With `watch`, an idle executor watches the inbox before it parks (the
+/// runtime does so when executors do not outnumber cores). Loom explores
+/// few interleavings around a watching executor's yields (a yielding
+/// thread waits for the others to move), so the models of the wait itself
+/// turn the watch off, as the runtime does on a busy machine.
+fn open_node(slots: usize, watch: bool) -> Arc<NodeShared> {
     let node = NodeShared::new(
         NodeId(0),
         NodeSpec::default().slots(slots),
@@ -30,7 +35,7 @@ fn open_node(slots: usize) -> Arc<NodeShared> {
         Arc::new(Ledger::new()),
         Hooks::default(),
     );
-    node.set_watch_idle(true);
+    node.set_watch_idle(watch);
     node.reopen();
     Arc::new(node)
 }
@@ -77,7 +82,23 @@ fn push_one(node: &NodeShared, id: u64) -> JobRef {
 #[test]
 fn loom_a_push_racing_an_executor_going_to_sleep_wakes_it() {
     model(|| {
-        let node = open_node(1);
+        let node = open_node(1, false);
+        let executor = {
+            let node = node.clone();
+            thread::spawn(move || next_job(&node, false))
+        };
+        let pushed = push_one(&node, 0);
+        let got = executor.join().expect("the executor does not panic");
+        assert!(Arc::ptr_eq(&got, &pushed));
+    });
+}
+
+/// (b) The same race with an executor that first watches the inbox for a
+/// while (the runtime's one spinner per node), then parks.
+#[test]
+fn loom_a_push_racing_an_executor_that_watches_first_wakes_it() {
+    model(|| {
+        let node = open_node(1, true);
         let executor = {
             let node = node.clone();
             thread::spawn(move || next_job(&node, false))
@@ -94,7 +115,7 @@ fn loom_a_push_racing_an_executor_going_to_sleep_wakes_it() {
 #[test]
 fn loom_a_push_racing_a_lingering_executor_wakes_it() {
     model(|| {
-        let node = open_node(1);
+        let node = open_node(1, false);
         let executor = {
             let node = node.clone();
             thread::spawn(move || next_job(&node, true))
@@ -111,7 +132,7 @@ fn loom_a_push_racing_a_lingering_executor_wakes_it() {
 #[test]
 fn loom_two_pushes_racing_one_executor_both_reach_it() {
     model(|| {
-        let node = open_node(1);
+        let node = open_node(1, false);
         let executor = {
             let node = node.clone();
             thread::spawn(move || [next_job(&node, false), next_job(&node, false)])
@@ -131,10 +152,11 @@ fn loom_two_pushes_racing_one_executor_both_reach_it() {
 
 /// (b) Two executors go idle while a batch of two jobs is pushed in one
 /// run (which wakes every waiting executor): each executor gets a job.
+/// One of them watches the inbox first, the other parks at once.
 #[test]
 fn loom_a_batch_racing_two_executors_going_to_sleep_reaches_both() {
     model(|| {
-        let node = open_node(2);
+        let node = open_node(2, true);
         let executors: Vec<_> = (0..2)
             .map(|_| {
                 let node = node.clone();
