@@ -38,6 +38,7 @@ pub(crate) const PREEMPTIONS: usize = 3;
 
 /// Runs `f` under loom with the bounded preemptions, and prints how many
 /// executions it explored (seen with `--nocapture`).
+#[allow(clippy::print_stderr, reason = "a test's report, not library output")]
 pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
