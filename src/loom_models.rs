@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!     cargo test --release --lib loom
+//!     cargo test --release --lib loom_
 //! ```
 //!
 //! Each party runs the calls the runtime makes on its path, in the same
@@ -16,6 +16,11 @@
 //!
 //! `LOOM_MAX_PREEMPTIONS` overrides the bound (default
 //! [`PREEMPTIONS`]).
+//!
+//! An executor claims only jobs it was handed after their admission, as in
+//! the runtime: loom 0.7 lets a read-modify-write race a plain store to the
+//! same word wrongly (tokio-rs/loom#254), so a claim racing the admission's
+//! store of the slot would report a false failure.
 
 use crate::error::{AttemptFailure, CancelReason, TaskError};
 use crate::ids::{NodeId, TaskId};
@@ -32,8 +37,9 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 /// Preemptions explored per execution unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: every model here fails at 2 when its protocol is broken; 3
-/// takes them all about 40 s in release mode (4: about 7 minutes).
+/// otherwise. At 3 every broken protocol tried so far failed a model, and
+/// all models take about 35 s in release mode on 2 cores (4: about 6½
+/// minutes).
 pub(crate) const PREEMPTIONS: usize = 3;
 
 /// Runs `f` under loom with the bounded preemptions, and prints how many

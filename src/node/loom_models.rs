@@ -71,7 +71,7 @@ fn next_job(node: &NodeShared, linger: bool) -> JobRef {
     }
 }
 
-/// Pushes one fresh job (id `id`) as a single submission does.
+/// Pushes one pending job (id `id`), as dispatch and migration do.
 fn push_one(node: &NodeShared, id: u64) -> JobRef {
     let (_, job) = job(id, 0);
     assert!(node.push_batch(vec![JobRef::clone(&job)]).is_ok());
