@@ -147,10 +147,12 @@ enum Winner {
 }
 
 /// Checks that exactly one party won, that the outcome the waiter got is
-/// the winner's, and that the ledger counted the task once and let go of it.
+/// the winner's and nothing else was delivered, and that the ledger
+/// counted the task once and let go of it.
 fn check_one_end(
     winners: &[Winner],
     outcome: &Result<u32, TaskError>,
+    handle: &Arc<dyn TypedJob<u32>>,
     ledger: &Ledger,
     completed: &AtomicU64,
     job: &JobRef,
@@ -161,7 +163,12 @@ fn check_one_end(
         "exactly one terminal transition: {winners:?}"
     );
     match (winners[0], outcome) {
-        (Winner::Completion, Ok(v)) => assert_eq!(*v, VALUE),
+        (Winner::Completion, Ok(v)) => {
+            assert_eq!(*v, VALUE);
+            // A delivered error would still be waiting; a second value
+            // trips the cell's debug assertion.
+            assert!(!handle.is_ready(), "an error delivered besides the value");
+        }
         (Winner::Cancel, Err(TaskError::Cancelled(CancelReason::Caller))) => {}
         (Winner::Failure, Err(TaskError::Failed { attempts })) => {
             assert_eq!(attempts.len(), 1, "one failed attempt recorded");
@@ -219,7 +226,7 @@ fn loom_complete_cancel_and_timeout_race_to_one_end_and_one_outcome() {
             .collect();
         // A cancelled job is reaped by whoever next meets it: here the
         // executor's stale result or the supervisor's superseded decision.
-        check_one_end(&winners, &outcome, &ledger, &completed, &job);
+        check_one_end(&winners, &outcome, &handle, &ledger, &completed, &job);
         drop(handle);
     });
 }
@@ -279,7 +286,7 @@ fn loom_a_node_loss_retry_races_the_old_attempt_and_a_cancel() {
             "a node loss with a retry left"
         );
         let outcome = wait_for_outcome(&handle);
-        check_one_end(&winners, &outcome, &ledger, &completed, &job);
+        check_one_end(&winners, &outcome, &handle, &ledger, &completed, &job);
         assert_eq!(
             ledger.totals().retried,
             u64::from(decided == AfterFailure::Retry)
