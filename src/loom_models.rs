@@ -410,7 +410,13 @@ fn loom_a_shutdown_drain_races_a_completion_and_each_task_ends_once() {
         );
         assert_eq!(t.failed, 0);
         match wait_for_outcome(&running_handle) {
-            Ok(v) => assert!(ran && v == VALUE),
+            Ok(v) => {
+                assert!(ran && v == VALUE);
+                assert!(
+                    !running_handle.is_ready(),
+                    "nothing delivered besides the value"
+                );
+            }
             Err(TaskError::Cancelled(CancelReason::Shutdown)) => assert!(!ran),
             other => panic!("unexpected outcome {other:?}"),
         }
