@@ -3,9 +3,12 @@
 //! cell and the ledger. Built only with `RUSTFLAGS="--cfg loom"`:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg loom -C debug-assertions" CARGO_TARGET_DIR=target/loom \
 //!     cargo test --release --lib loom_
 //! ```
+//!
+//! (`-C debug-assertions` arms the result cell's "outcome delivered twice"
+//! and the ledger's "a place released twice" checks in the release build.)
 //!
 //! Each party runs the calls the runtime makes on its path, in the same
 //! order: an executor runs the attempt and handles its outcome as
