@@ -11,12 +11,12 @@ use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
 use crate::spec::{BoxError, PackedSpec, TaskSpec, TaskStatus};
+use crate::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use crate::sync::Mutex;
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
 use std::time::Instant;
@@ -202,13 +202,16 @@ impl JobCore {
     pub(crate) fn submit(&mut self, id: TaskId, now_nanos: u64, detached: bool) {
         self.id = id;
         self.submitted = now_nanos;
-        // A task handed back unfinished may come back with a handle.
-        let flags = self.flags.get_mut();
-        if detached {
-            *flags |= DETACHED;
+        // A task handed back unfinished may come back with a handle. No one
+        // else sees the job yet (`&mut self`): plain accesses (loom's atomics
+        // have no `get_mut`).
+        let flags = self.flags.load(Ordering::Relaxed);
+        let flags = if detached {
+            flags | DETACHED
         } else {
-            *flags &= !DETACHED;
-        }
+            flags & !DETACHED
+        };
+        self.flags.store(flags, Ordering::Relaxed);
     }
 
     /// Asks the CPU to start loading this job's lines into its cache: a

@@ -18,8 +18,8 @@
 //! the job's own word when it ends, one lock per cohort per flush.
 
 use crate::job::{JobCore, JobRef, Phase};
-use crate::sync::{Condvar, Mutex};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{thread_local, Condvar, Mutex};
 use std::sync::Arc;
 
 const SHARDS: usize = 16;
@@ -93,10 +93,18 @@ struct Slab {
     next_generation: u32,
 }
 
+#[cfg(not(loom))]
 thread_local! {
     /// The shard this thread's single submissions go to (`usize::MAX`:
     /// not chosen yet).
     static HOME_SHARD: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+// Loom's thread-locals (one per model thread, new in every execution) take
+// no `const` initialiser.
+#[cfg(loom)]
+thread_local! {
+    static HOME_SHARD: std::cell::Cell<usize> = std::cell::Cell::new(usize::MAX);
 }
 
 /// Bits of a slot: `generation (15) | place (20) | index (24) | shard (4)`.

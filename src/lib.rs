@@ -77,6 +77,8 @@ mod hooks;
 mod ids;
 mod job;
 mod ledger;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod metrics;
 mod node;
 pub mod policy;

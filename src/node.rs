@@ -23,11 +23,11 @@ use crate::policy::{Feedback, NodeView};
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::resources::Resources;
 use crate::supervision::DownReason;
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{lock_spinning, spin_until, Condvar, Mutex, MutexGuard};
 use actix::prelude::*;
 use crossbeam_utils::CachePadded;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -645,9 +645,14 @@ impl NodeShared {
     /// After a push of `n` jobs: tells a watching executor, and wakes
     /// waiting ones (one for one job, all for more).
     fn signal(&self, n: usize) {
-        // The inbox's length was stored SeqCst, so `parked` is read after the
-        // push is visible (the executor's side is in `executor_loop`).
-        if self.signal.parked.load(Ordering::SeqCst) == 0 {
+        // The inbox's length is stored first, then `parked` read with a
+        // read-modify-write (adding nothing), which reads the latest count:
+        // either it sees an executor that counted itself, or that
+        // executor's own read-modify-write comes later, reads ours, and so
+        // sees the length (see `park`). A plain `SeqCst` load would do as
+        // well, but a model checker that takes `SeqCst` loads for acquire
+        // loads (loom) could not tell.
+        if self.signal.parked.fetch_add(0, Ordering::SeqCst) == 0 {
             return;
         }
         // Taking the lock means a waiter that counted itself is waiting.
@@ -657,6 +662,30 @@ impl NodeShared {
         } else {
             self.cv.notify_all();
         }
+    }
+
+    /// An executor with nothing to do waits for a push (the state lock
+    /// held, released while it waits), for at most `linger` if given.
+    /// Returns whether the wait timed out.
+    ///
+    /// It counts itself as waiting, then looks at the inbox once more: a
+    /// pusher that pushed before our count sees it and takes the state lock
+    /// to wake us (which it cannot get until we wait); one that pushed
+    /// after is seen here. Each side writes its word and then reads the
+    /// other's, so neither look can miss the other's write: `parked` is
+    /// written and read with read-modify-writes (see [`signal`](Self::signal)),
+    /// the inbox length stored and loaded `SeqCst`.
+    fn park(&self, st: &mut MutexGuard<'_, NodeState>, linger: Option<Duration>) -> bool {
+        self.signal.parked.fetch_add(1, Ordering::SeqCst);
+        let mut timed_out = false;
+        if self.inbox.len.load(Ordering::SeqCst) == 0 {
+            match linger {
+                Some(d) => timed_out = self.cv.wait_for(st, d).timed_out(),
+                None => self.cv.wait(st),
+            }
+        }
+        self.signal.parked.fetch_sub(1, Ordering::SeqCst);
+        timed_out
     }
 
     /// Moves the inbox's jobs into the queue (the state lock held). With
@@ -1237,22 +1266,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64, in_code: 
                 // burst after it waited for the last) frees them itself,
                 // where its allocator reuses the memory at once.
                 let linger = !swept && node.ledger.has_dead();
-                // Count ourselves as waiting, then look at the inbox once
-                // more: a pusher that pushed before our count sees it and
-                // takes the state lock to wake us (which it cannot get
-                // until we wait); one that pushed after is seen here. Both
-                // sides use read-modify-writes or SeqCst, so neither look
-                // can miss the other's write.
-                node.signal.parked.fetch_add(1, Ordering::SeqCst);
-                let mut lingered = false;
-                if node.inbox.len.load(Ordering::SeqCst) == 0 {
-                    if linger {
-                        lingered = node.cv.wait_for(&mut st, DEAD_LINGER).timed_out();
-                    } else {
-                        node.cv.wait(&mut st);
-                    }
-                }
-                node.signal.parked.fetch_sub(1, Ordering::SeqCst);
+                // Waits unless a push landed meanwhile (`park` says why
+                // none is missed).
+                let lingered = node.park(&mut st, linger.then_some(DEAD_LINGER));
                 if lingered {
                     drop(st);
                     node.ledger.free_dead();
@@ -1562,3 +1578,6 @@ pub(crate) fn requeue_evicted(ledger: &Ledger, jobs: Vec<JobRef>) -> Vec<JobRef>
     }
     out
 }
+
+#[cfg(all(test, loom))]
+mod loom_models;
