@@ -124,12 +124,13 @@ fn executor_finishes(ledger: &Ledger, job: &JobRef, attempt: u32, completed: &At
 /// loss), as its `fail_attempt` does.
 fn supervisor_fails(ledger: &Ledger, job: &JobRef, failure: AttemptFailure) -> AfterFailure {
     let core = job.core();
-    let decided = after_failure(&**job, Phase::Running, 0, Some(NodeId(0)), failure);
+    let counted = || {
+        ledger.settle(core, Settled::Failed);
+    };
+    let decided = after_failure(&**job, Phase::Running, 0, Some(NodeId(0)), failure, counted);
     match decided {
         AfterFailure::Retry => ledger.note_retry(),
-        AfterFailure::Failed => {
-            ledger.settle(core, Settled::Failed);
-        }
+        AfterFailure::Failed => {}
         AfterFailure::Superseded => ledger.reap_if_cancelled(core),
     }
     decided
