@@ -212,8 +212,15 @@ fn loom_complete_cancel_and_timeout_race_to_one_end_and_one_outcome() {
             })
         };
         let caller = {
-            let job = job.clone();
-            thread::spawn(move || cancel(&*job, CancelReason::Caller).then_some(Winner::Cancel))
+            let (ledger, job) = (ledger.clone(), job.clone());
+            thread::spawn(move || {
+                let won = cancel(&*job, CancelReason::Caller);
+                // The supervisor's tick settles a cancelled attempt it finds
+                // still running (`NodeShared::take_abandoned`), racing the
+                // executor's own reap of its stale result.
+                ledger.reap_if_cancelled(job.core());
+                won.then_some(Winner::Cancel)
+            })
         };
         let supervisor = {
             let (ledger, job) = (ledger.clone(), job.clone());
@@ -229,7 +236,8 @@ fn loom_complete_cancel_and_timeout_race_to_one_end_and_one_outcome() {
             .filter_map(|t| t.join().expect("no party panics"))
             .collect();
         // A cancelled job is reaped by whoever next meets it: here the
-        // executor's stale result or the supervisor's superseded decision.
+        // tick, the executor's stale result or the supervisor's superseded
+        // decision.
         check_one_end(&winners, &outcome, &handle, &ledger, &completed, &job);
         drop(handle);
     });
