@@ -78,9 +78,9 @@ for t in "${targets[@]}"; do
     last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-    corpus=$(find "corpus/$t" -type f | wc -l)
+    corpus=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[A-Za-z]*\).*/\1/p' <<<"$last")
     echo "fuzz: target=$t result=$result execs=${execs:-?} exec_per_s=${rate:-?}" \
-        "seconds=$elapsed corpus=$corpus cov=${cov:-?} ft=${ft:-?} peak_rss_mb=${rss:-?}"
+        "seconds=$elapsed corpus=${corpus:-?} cov=${cov:-?} ft=${ft:-?} peak_rss_mb=${rss:-?}"
     if [[ "$result" != ok ]]; then
         grep -E -A 12 "panicked|ERROR: libFuzzer|SUMMARY|Test unit written" "$log" | head -n 40 >&2 || true
         tail -n 5 "$log" >&2
