@@ -15,9 +15,10 @@
 //! cancelled from another thread while they run. Every second a line of
 //! samples goes to stderr (RSS and thread count from `/proc/self/status`,
 //! the ledger's totals); the last line on stdout begins `soak:` and gives
-//! `lost=` and `duplicated=` (both must be 0: the program exits non-zero
-//! otherwise), the RSS at minute 1 and at the end (it must not grow after
-//! warm-up) and the peak thread count (it must stay bounded).
+//! `lost=`, `duplicated=` and `mismatched=` (the ledger's counts against
+//! the handles'; all must be 0: the program exits non-zero otherwise), the
+//! RSS at minute 1 and at the end (it must not grow after warm-up) and the
+//! peak thread count (it must stay bounded).
 
 use allot::{
     BalancerConfig, Fault, FaultPlan, FaultSpec, NodeId, NodeSpec, Resources, Runtime,
