@@ -222,14 +222,13 @@ fn burst(h: &RuntimeHandle, next_id: &mut u64, n: usize, rng: &mut StdRng, tally
         }
     };
     tally.accepted += handles.len() as u64;
-    // Cancels race with execution, completion, timeouts and node failures:
-    // a canceller thread picks handles while the executors run them.
-    let picks: Vec<usize> = (0..n / 20).map(|_| rng.random_range(0..n)).collect();
-    let won = std::thread::scope(|s| {
-        let canceller = s.spawn(|| picks.iter().filter(|&&k| handles[k].cancel()).count());
-        canceller.join().expect("the canceller thread panicked")
-    });
-    tally.cancel_calls_won += won as u64;
+    // Cancels race with execution, completion, timeouts, node failures and
+    // this thread waiting on the same handles: a canceller thread cancels
+    // picked tasks through their cancel handles while we wait.
+    let picks: Vec<allot::CancelHandle> = (0..n / 20)
+        .map(|_| handles[rng.random_range(0..n)].cancel_handle())
+        .collect();
+    let canceller = std::thread::spawn(move || picks.iter().filter(|c| c.cancel()).count());
     for (k, mut handle) in handles.into_iter().enumerate() {
         let own = first + k as u64;
         match handle.wait_timeout(Duration::from_secs(120)) {
@@ -243,6 +242,8 @@ fn burst(h: &RuntimeHandle, next_id: &mut u64, n: usize, rng: &mut StdRng, tally
             None => tally.unresolved += 1,
         }
     }
+    let won = canceller.join().expect("the canceller thread panicked");
+    tally.cancel_calls_won += won as u64;
 }
 
 /// One task at a time, each waited for: the single-submission path.
@@ -461,7 +462,7 @@ fn main() {
     let ran_for = start.elapsed();
     let before_shutdown = h.metrics();
     let shutdown_start = Instant::now();
-    let unfinished = runtime.shutdown_timeout(Duration::from_secs(30));
+    let report = runtime.shutdown_timeout(Duration::from_secs(30));
     let shutdown_took = shutdown_start.elapsed();
     let end = h.metrics();
     let (rss_end, threads_end) = process_status();
@@ -517,12 +518,13 @@ fn main() {
         end.health
     );
     println!(
-        "shutdown: took {:.1?}, {} unfinished handed back, {} in flight before; \
+        "shutdown: took {:.1?}, {} unfinished handed back, {} abandoned attempts, {} in flight before; \
          threads before start={} after shutdown={} (after up to 2 s more: {}); \
          rss before start={} after shutdown={}; peak_in_flight={} samples={} \
          unresolved_handles={}",
         shutdown_took,
-        unfinished.len(),
+        report.unfinished.len(),
+        report.abandoned.len(),
         before_shutdown.totals.in_flight,
         threads_start,
         threads_end,

@@ -55,6 +55,16 @@ pub enum GapError {
     },
     /// No agents, or no items.
     Empty,
+    /// A cost, weight or capacity beyond [`Gap::MAX_VALUE`] in size: sums
+    /// of them could overflow.
+    TooLarge {
+        /// Which one: `cost`, `weight` or `capacity`.
+        what: &'static str,
+        /// Its index (row-major for matrices).
+        index: usize,
+        /// The value.
+        value: i64,
+    },
 }
 
 impl fmt::Display for GapError {
@@ -71,6 +81,11 @@ impl fmt::Display for GapError {
                 write!(f, "`{what}` entry {index} is negative")
             }
             GapError::Empty => f.write_str("an instance needs at least one agent and one item"),
+            GapError::TooLarge { what, index, value } => write!(
+                f,
+                "`{what}` entry {index} is {value}, beyond ±{} (sums could overflow)",
+                Gap::MAX_VALUE
+            ),
         }
     }
 }
@@ -91,6 +106,10 @@ pub struct GapSolution {
 }
 
 impl Gap {
+    /// The largest cost, weight or capacity (in size) an instance may hold:
+    /// 2^40, so that sums over up to 2^23 tasks cannot overflow.
+    pub const MAX_VALUE: i64 = 1 << 40;
+
     /// An instance from row-major matrices (`cost[j * items + i]` is task
     /// `i` on node `j`) and the node capacities.
     ///
@@ -118,6 +137,22 @@ impl Gap {
                     what,
                     expected,
                     got: len,
+                });
+            }
+        }
+        for (what, values) in [
+            ("cost", &cost),
+            ("weight", &weight),
+            ("capacity", &capacity),
+        ] {
+            if let Some(index) = values
+                .iter()
+                .position(|v| v.unsigned_abs() > Self::MAX_VALUE.unsigned_abs())
+            {
+                return Err(GapError::TooLarge {
+                    what,
+                    index,
+                    value: values[index],
                 });
             }
         }

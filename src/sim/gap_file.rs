@@ -135,7 +135,9 @@ pub fn parse_gap(file: &str, text: &str) -> Result<Gap, GapFileError> {
     }
     let (m, n) = (m as usize, n as usize);
     let mut read = |count: usize, what: &'static str| -> Result<(Vec<i64>, usize), GapFileError> {
-        let mut v = Vec::with_capacity(count);
+        // Grown as numbers are read: a header may promise more than the
+        // text holds (`65536 1048576` asks for 2^37 numbers).
+        let mut v = Vec::with_capacity(count.min(text.len() / 2 + 1));
         let mut line = 0;
         for _ in 0..count {
             let (l, x) = next(what)?;
@@ -225,6 +227,31 @@ pub fn parse_optima(text: &str) -> Vec<KnownOptimum> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_promising_more_numbers_than_the_text_holds_is_refused_without_reserving_them() {
+        // 65 536 × 1 048 576 costs would be 512 GiB reserved up front.
+        let e = parse_gap("big", "65536 1048576").unwrap_err();
+        assert!(
+            matches!(e.kind, GapFileErrorKind::UnexpectedEnd { .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn values_whose_sums_could_overflow_are_refused_naming_the_entry() {
+        for (text, what) in [
+            ("1 2\n9223372036854775807 1\n0 0\n0\n", "cost"),
+            ("1 2\n0 0\n9223372036854775807 1\n0\n", "weight"),
+            ("1 1\n0\n0\n-9223372036854775808\n", "capacity"),
+        ] {
+            let e = parse_gap("huge", text).unwrap_err();
+            assert!(
+                matches!(e.kind, GapFileErrorKind::Invalid(GapError::TooLarge { what: w, .. }) if w == what),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn optima_are_read_by_column_name_through_quotes_and_a_byte_order_mark() {

@@ -212,6 +212,10 @@ impl std::error::Error for TraceError {
     }
 }
 
+/// The most GPUs one node of a trace may have (the largest machines of the
+/// openb trace have 8).
+pub(crate) const MAX_NODE_GPUS: u32 = 1024;
+
 /// The range of a whole-number column, as errors state it.
 const U64_RANGE: &str = "a whole number from 0 to 18446744073709551615";
 /// The range of a GPU count column.
@@ -559,9 +563,21 @@ pub fn parse_nodes(
     let (sn, model_col) = (t.column("sn")?, t.column("model")?);
     let mut names = HashMap::with_capacity(t.rows.len());
     let mut out = Vec::with_capacity(t.rows.len());
+    let gpu_col = t.column("gpu")?;
     for row in &t.rows {
         let r: NodeRow = t.deserialize(row)?;
         t.unique(&mut names, row, sn)?;
+        if r.gpu > MAX_NODE_GPUS {
+            // The simulator keeps an entry per GPU: 4e9 of them is 16 GB.
+            return Err(t.error(
+                row,
+                gpu_col,
+                TraceErrorKind::OutOfRange {
+                    value: row.record[gpu_col].to_owned(),
+                    expected: "0 to 1024 GPUs on one node",
+                },
+            ));
+        }
         let model = if r.model.is_empty() {
             None
         } else {
@@ -727,6 +743,17 @@ impl TraceNode {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_node_with_more_gpus_than_any_machine_is_refused_naming_the_column() {
+        let mut m = ModelTable::default();
+        let text = "sn,cpu_milli,memory_mib,gpu,model\nn0,1,1,4000000000,A\n";
+        let e = parse_nodes("n.csv", text, &mut m).unwrap_err();
+        assert!(
+            matches!(&e.kind, TraceErrorKind::OutOfRange { value, .. } if value == "4000000000"),
+            "{e}"
+        );
+    }
+
     const NODES: &str = "sn,cpu_milli,memory_mib,gpu,model\n";
     const PODS: &str = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec\n";
 
@@ -817,11 +844,11 @@ mod tests {
         assert!(
             matches!(&e.kind, TraceErrorKind::OutOfRange { expected, .. } if *expected == U32_RANGE)
         );
-        // The largest values of each type are read.
-        let n = nodes("n0,18446744073709551615,+7,4294967295,\n").unwrap();
+        // The largest values of each column are read.
+        let n = nodes("n0,18446744073709551615,+7,1024,\n").unwrap();
         assert_eq!(
             (n[0].cpu_milli, n[0].memory_mib, n[0].gpus),
-            (u64::MAX, 7, u32::MAX)
+            (u64::MAX, 7, MAX_NODE_GPUS)
         );
         let e = nodes("n0,1e3,1,1,\n").unwrap_err();
         assert!(matches!(&e.kind, TraceErrorKind::BadNumber { value } if value == "1e3"));

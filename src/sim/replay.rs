@@ -524,12 +524,17 @@ impl Replay {
 
     /// Total milli-GPUs of the cluster.
     pub fn gpu_capacity_milli(&self) -> u64 {
-        self.nodes.iter().map(GpuNode::gpu_capacity_total).sum()
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(n.gpu_capacity_total()))
     }
 
     /// Total CPU milli-cores of the cluster.
     pub fn cpu_capacity_milli(&self) -> u64 {
-        self.nodes.iter().map(|n| n.cpu_capacity).sum()
+        // Saturating: a trace's node list may add up past `u64`.
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(n.cpu_capacity))
     }
 
     /// Replays the pods through `policy`.
@@ -801,6 +806,19 @@ mod tests {
 
     fn one_gpu_node() -> Vec<GpuNode> {
         vec![GpuNode::new(8_000, 16_384, 1, None)]
+    }
+
+    #[test]
+    fn capacities_that_add_up_past_u64_saturate_instead_of_panicking() {
+        let nodes = vec![
+            GpuNode::new(u64::MAX, 1, 1, None),
+            GpuNode::new(1, 1, 1, None),
+        ];
+        let pods = vec![ReplayPod::new("a", GpuDemand::cpu_only(1, 0), 0, 10)];
+        let replay = Replay::new(nodes, pods);
+        assert_eq!(replay.cpu_capacity_milli(), u64::MAX);
+        let run = replay.run(&mut BestFit::new()).unwrap();
+        assert_eq!(run.outcomes.len(), 1);
     }
 
     #[test]

@@ -77,7 +77,9 @@ pub(crate) enum Nodes {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NodeCount {
-    /// How many.
+    /// How many: 1 to [`MAX_NODES`] (the machine's thread limit is checked
+    /// later, before the run).
+    #[serde(deserialize_with = "node_count")]
     pub(crate) count: usize,
     /// What each is like.
     #[serde(default)]
@@ -413,6 +415,21 @@ impl<'de> Deserialize<'de> for CostDist {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// Most nodes a `[nodes] count` may ask for: 2^20. The node list is built
+/// whole, so this bounds its memory (about 100 MiB) whatever the file says;
+/// a machine's thread limit refuses far fewer.
+pub(crate) const MAX_NODES: usize = 1 << 20;
+
+fn node_count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = u64::deserialize(d)?;
+    match usize::try_from(v) {
+        Ok(n) if (1..=MAX_NODES).contains(&n) => Ok(n),
+        _ => Err(de::Error::custom(format!(
+            "must be from 1 to {MAX_NODES} (2^20), got {v}"
+        ))),
     }
 }
 
@@ -932,6 +949,18 @@ mod tests {
         .unwrap();
         let specs = w.nodes.unwrap().specs();
         assert_eq!((specs[0].name.as_str(), specs[1].speed), ("a", 2.0));
+    }
+
+    #[test]
+    fn a_node_count_past_2_to_the_20_is_refused_before_any_node_is_built() {
+        for count in ["100000000", "18446744073709551615", "0"] {
+            let e = toml_workload(&format!("[nodes]\ncount = {count}\n{MINIMAL}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("nodes.count") && e.contains(count), "{e}");
+        }
+        let w = toml_workload(&format!("[nodes]\ncount = 1048576\n{MINIMAL}")).unwrap();
+        assert!(matches!(w.nodes, Some(Nodes::Count(ref c)) if c.count == MAX_NODES));
     }
 
     #[test]
