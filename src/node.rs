@@ -945,7 +945,7 @@ impl NodeShared {
                 // Inside task code it was let go of: not waited for. Once
                 // out of it, its bookkeeping (a settle) is waited for.
                 let id = t.thread().id();
-                let running_abandoned = in_code.load(Ordering::SeqCst)
+                let running_abandoned = in_code.load(Ordering::Acquire)
                     && self.state.lock().abandoned.iter().any(|a| a.thread == id);
                 if running_abandoned || Instant::now() >= deadline {
                     left += 1;
@@ -1214,6 +1214,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64, in_code: 
                             demand: core.spec.demand(),
                         });
                         node.gauge.publish(&st);
+                        // Raised under the lock that lists the attempt: an
+                        // eviction that lists it as abandoned sees it raised.
+                        in_code.store(true, Ordering::Relaxed);
                         break (job, attempt, count);
                     }
                     node.signal
@@ -1302,9 +1305,8 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64, in_code: 
         } else {
             now
         };
-        in_code.store(true, Ordering::SeqCst);
         let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
-        in_code.store(false, Ordering::SeqCst);
+        in_code.store(false, Ordering::Release);
         now = clock::now_nanos();
         let mut latency_us = None;
         match outcome {
