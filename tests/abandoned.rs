@@ -291,3 +291,31 @@ fn a_cancel_handle_cancels_a_task_another_thread_is_waiting_on() {
         );
     }
 }
+
+#[test]
+fn shutdown_with_a_hang_that_never_ends_returns_once_the_node_is_declared_hung() {
+    let mut b0 = builder(2);
+    b0.fault_plan(FaultPlan::new(1).with(FaultSpec::HangNode {
+        node: NodeId(0),
+        after_tasks: 1,
+        duration: None,
+    }))
+    .supervision(allot::SupervisionConfig {
+        hang_timeout: Duration::from_millis(300),
+        ..allot::SupervisionConfig::default()
+    });
+    let runtime = b0.build().unwrap();
+    let h = runtime.handle().clone();
+    let hung = h
+        .submit_to(NodeId(0), Task::new(|_| Ok::<_, String>(1)))
+        .unwrap();
+    eventually("the hang to start", || h.metrics().nodes[0].running == 1);
+    let t = Instant::now();
+    let m = runtime.shutdown();
+    let took = t.elapsed();
+    // The hung node is replaced after its hang timeout and the task runs
+    // again (it was pinned, but a node that is down sends its work on).
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+    assert_eq!(hung.wait().unwrap(), 1);
+    assert_eq!((m.totals.completed, m.totals.unaccounted()), (1, 0));
+}
