@@ -28,6 +28,9 @@ use std::sync::OnceLock;
 #[path = "../../src/bin/allot/error.rs"]
 mod error;
 #[allow(dead_code)]
+#[path = "../../src/bin/allot/limits.rs"]
+mod limits;
+
 #[path = "../../src/bin/allot/locate.rs"]
 mod locate;
 #[allow(dead_code)]
@@ -94,7 +97,11 @@ fuzz_target!(|data: &[u8]| {
     if too_many_nodes(&loaded.workload) {
         return;
     }
-    let nodes = match loaded.runtime_config() {
+    // The machine's limits as the CLI reads them, once; the pending window
+    // as `allot run` uses it.
+    static LIMITS: OnceLock<limits::MachineLimits> = OnceLock::new();
+    let machine = LIMITS.get_or_init(limits::MachineLimits::read);
+    let nodes = match loaded.runtime_config(machine, 8_192) {
         Ok(cfg) => {
             let _ = Builder::from_config(&cfg);
             if let Some(plan) = &cfg.fault_plan {
