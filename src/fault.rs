@@ -405,11 +405,17 @@ pub(crate) fn compile(
 }
 
 /// Appends `more` to `base` (plans injected later add to earlier ones).
-pub(crate) fn merge(base: &NodeFaults, more: &NodeFaults) -> NodeFaults {
+///
+/// Count triggers at or before `started` (the node's task count now) can
+/// never fire again (a trigger fires when the count equals it): they are
+/// dropped, so that a runtime injected into for hours keeps a short list
+/// (it is scanned at every task start).
+pub(crate) fn merge(base: &NodeFaults, more: &NodeFaults, started: u64) -> NodeFaults {
     let mut out = base.clone();
     if out.is_empty() {
         out.seed = more.seed;
     }
+    out.at_count.retain(|&(_, at, _)| at > started);
     out.at_count.extend_from_slice(&more.at_count);
     out.crash_p.extend_from_slice(&more.crash_p);
     out.panic_task_p.extend_from_slice(&more.panic_task_p);
@@ -425,6 +431,32 @@ mod tests {
         (1..=counts)
             .map(|c| per_node[node].actions(NodeId(node), c, c * 7, 0))
             .collect()
+    }
+
+    #[test]
+    fn merging_drops_count_triggers_that_can_no_longer_fire() {
+        let plan = |at| {
+            FaultPlan::new(1).with(FaultSpec::CrashNode {
+                node: NodeId(0),
+                after_tasks: at,
+            })
+        };
+        let mut faults = NodeFaults::default();
+        for at in 1..=1_000 {
+            let (more, _) = compile(&plan(at), 0, 1, at);
+            // Injected as the node starts its `at`-th task: every earlier
+            // trigger has had its count.
+            faults = merge(&faults, &more[0], at - 1);
+        }
+        assert_eq!(
+            faults.at_count.len(),
+            1,
+            "only the trigger still ahead is kept"
+        );
+        let (more, _) = compile(&plan(5_000), 0, 1, 0);
+        let kept = merge(&faults, &more[0], 10);
+        assert_eq!(kept.at_count.len(), 2);
+        assert!(kept.actions(NodeId(0), 5_000, 0, 0).crash);
     }
 
     #[test]

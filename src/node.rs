@@ -447,7 +447,8 @@ impl NodeShared {
             return;
         }
         let mut f = self.faults.lock();
-        *f = Arc::new(crate::fault::merge(&f, more));
+        let started = self.started.load(Ordering::Relaxed);
+        *f = Arc::new(crate::fault::merge(&f, more, started));
         self.has_faults.store(true, Ordering::Release);
     }
 
