@@ -140,6 +140,9 @@ struct Slot {
     /// Its executor was given up on (a timed-out or cancelled task); it
     /// exits when it returns.
     abandoned: bool,
+    /// Its abandoned executor has exited: a replacement may take the slot
+    /// (so the slot list does not grow with every timeout).
+    vacant: bool,
 }
 
 /// An attempt the runtime let go of, listed until its executor returns.
@@ -888,11 +891,23 @@ impl NodeShared {
             // moved meanwhile: their executors settle them.
             cancelled.retain(|c| replacements.contains(&c.0));
             st.running_demand = st.running_demand.saturating_sub(&freed);
-            for _ in &replacements {
+            // Each replacement takes a slot whose abandoned executor has
+            // exited, or a new one.
+            let wanted = replacements.len();
+            replacements.clear();
+            for (i, slot) in st.slots.iter_mut().enumerate() {
+                if replacements.len() == wanted {
+                    break;
+                }
+                if slot.vacant {
+                    *slot = Slot::default();
+                    replacements.push(i);
+                }
+            }
+            while replacements.len() < wanted {
+                replacements.push(st.slots.len());
                 st.slots.push(Slot::default());
             }
-            let n = st.slots.len();
-            replacements = ((n - replacements.len())..n).collect();
             self.gauge.publish(&st);
         }
         for (_, _, _, job) in &cancelled {
@@ -1181,6 +1196,9 @@ fn executor_loop(node: &Arc<NodeShared>, slot: usize, generation: u64, in_code: 
             }
             loop {
                 if st.generation != generation || st.slots[slot].abandoned {
+                    if st.generation == generation {
+                        st.slots[slot].vacant = true;
+                    }
                     drop(st);
                     node.flush_completed(&mut done, &mut dead);
                     return;
