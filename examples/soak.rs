@@ -230,20 +230,32 @@ fn burst(h: &RuntimeHandle, next_id: &mut u64, n: usize, rng: &mut StdRng, tally
         .collect();
     let canceller = std::thread::spawn(move || picks.iter().filter(|c| c.cancel()).count());
     for (k, mut handle) in handles.into_iter().enumerate() {
-        let own = first + k as u64;
-        match handle.wait_timeout(Duration::from_secs(120)) {
-            Some(Ok(v)) if v == own => tally.completed += 1,
-            Some(Ok(_)) => {
-                tally.completed += 1;
-                tally.misdelivered += 1;
-            }
-            Some(Err(TaskError::Cancelled(_))) => tally.cancelled += 1,
-            Some(Err(_)) => tally.failed += 1,
-            None => tally.unresolved += 1,
-        }
+        tally.answer(
+            first + k as u64,
+            handle.wait_timeout(Duration::from_secs(120)),
+        );
     }
     let won = canceller.join().expect("the canceller thread panicked");
     tally.cancel_calls_won += won as u64;
+}
+
+impl Tally {
+    /// Counts what the handle of task `own` answered (`None`: nothing in
+    /// time). A value is the task's own number, so a value of another task
+    /// is a misdelivery.
+    fn answer(&mut self, own: u64, outcome: Option<Result<u64, TaskError>>) {
+        match outcome {
+            Some(Ok(v)) => {
+                self.completed += 1;
+                if v != own {
+                    self.misdelivered += 1;
+                }
+            }
+            Some(Err(TaskError::Cancelled(_))) => self.cancelled += 1,
+            Some(Err(_)) => self.failed += 1,
+            None => self.unresolved += 1,
+        }
+    }
 }
 
 /// One task at a time, each waited for: the single-submission path.
@@ -254,16 +266,7 @@ fn trickle(h: &RuntimeHandle, next_id: &mut u64, n: usize, rng: &mut StdRng, tal
         match h.submit(task(i, Behaviour::Compute, rng)) {
             Ok(mut handle) => {
                 tally.accepted += 1;
-                match handle.wait_timeout(Duration::from_secs(120)) {
-                    Some(Ok(v)) if v == i => tally.completed += 1,
-                    Some(Ok(_)) => {
-                        tally.completed += 1;
-                        tally.misdelivered += 1;
-                    }
-                    Some(Err(TaskError::Cancelled(_))) => tally.cancelled += 1,
-                    Some(Err(_)) => tally.failed += 1,
-                    None => tally.unresolved += 1,
-                }
+                tally.answer(i, handle.wait_timeout(Duration::from_secs(120)));
             }
             Err(_) => tally.refused += 1,
         }
