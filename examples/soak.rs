@@ -19,6 +19,11 @@
 //! the handles'; all must be 0: the program exits non-zero otherwise), the
 //! RSS at minute 1 and at the end (it must not grow after warm-up) and the
 //! peak thread count (it must stay bounded).
+//!
+//! The program counts the bytes it holds on the heap (a counting global
+//! allocator, the `cap` crate around the system allocator), so that
+//! growth of the live heap (a leak, or buffers growing) can be told from
+//! growth of RSS alone (memory the allocator keeps after it was freed).
 
 use allot::{
     BalancerConfig, Fault, FaultPlan, FaultSpec, NodeId, NodeSpec, Resources, Runtime,
@@ -29,6 +34,10 @@ use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Counts the bytes live on the heap; no limit.
+#[global_allocator]
+static HEAP: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 const NODES: usize = 6;
 /// The most tasks in one batch.
@@ -85,19 +94,29 @@ struct Watch {
     rss_max_after_min1_kib: Option<u64>,
     /// RSS at the last sample.
     rss_last_kib: u64,
+    /// Live heap bytes at the first sample at or after one minute.
+    heap_min1: Option<u64>,
+    /// Largest live heap from minute 1 on.
+    heap_max_after_min1: Option<u64>,
+    /// Live heap bytes at the last sample.
+    heap_last: u64,
     peak_threads: u64,
     peak_in_flight: u64,
 }
 
 impl Watch {
-    fn add(&mut self, at: Duration, rss_kib: u64, threads: u64, in_flight: u64) {
+    fn add(&mut self, at: Duration, rss_kib: u64, heap: u64, threads: u64, in_flight: u64) {
         self.samples += 1;
         if at >= Duration::from_secs(60) {
             self.rss_min1_kib.get_or_insert(rss_kib);
             let max = self.rss_max_after_min1_kib.get_or_insert(rss_kib);
             *max = (*max).max(rss_kib);
+            self.heap_min1.get_or_insert(heap);
+            let max = self.heap_max_after_min1.get_or_insert(heap);
+            *max = (*max).max(heap);
         }
         self.rss_last_kib = rss_kib;
+        self.heap_last = heap;
         self.peak_threads = self.peak_threads.max(threads);
         self.peak_in_flight = self.peak_in_flight.max(in_flight);
     }
@@ -403,12 +422,14 @@ fn main() {
                 }
                 let (rss_kib, threads) = process_status();
                 let metrics = h.metrics();
+                let heap = HEAP.allocated() as u64;
                 let t = &metrics.totals;
                 eprintln!(
-                    "{:>5}s rss={} threads={} submitted={} completed={} failed={} \
+                    "{:>5}s rss={} heap={} threads={} submitted={} completed={} failed={} \
                      cancelled={} in_flight={} restarts={} health={}",
                     now.as_secs(),
                     mib(rss_kib),
+                    mib(heap / 1024),
                     threads,
                     t.submitted,
                     t.completed,
@@ -421,7 +442,7 @@ fn main() {
                 watch
                     .lock()
                     .unwrap()
-                    .add(now, rss_kib, threads, t.in_flight);
+                    .add(now, rss_kib, heap, threads, t.in_flight);
                 next += Duration::from_secs(1);
             }
         });
@@ -540,10 +561,16 @@ fn main() {
     );
     println!(
         "soak: lost={lost} duplicated={duplicated} mismatched={mismatched} rss_min1={} \
-         rss_end={} rss_max_after_min1={} peak_threads={} tasks={} seconds={}",
+         rss_end={} rss_max_after_min1={} heap_min1={} heap_end={} heap_max_after_min1={} \
+         peak_threads={} tasks={} seconds={}",
         watch.rss_min1_kib.map_or("-".into(), mib),
         mib(watch.rss_last_kib),
         watch.rss_max_after_min1_kib.map_or("-".into(), mib),
+        watch.heap_min1.map_or("-".into(), |b| mib(b / 1024)),
+        mib(watch.heap_last / 1024),
+        watch
+            .heap_max_after_min1
+            .map_or("-".into(), |b| mib(b / 1024)),
         watch.peak_threads,
         tally.accepted,
         ran_for.as_secs()
