@@ -2,7 +2,6 @@
 
 use crate::ids::NodeId;
 use crate::spec::SpecError;
-use crate::task::Task;
 use std::fmt;
 
 /// Why no node could ever run a task: its demand exceeds every node's
@@ -28,63 +27,99 @@ impl fmt::Display for Infeasibility {
     }
 }
 
-/// Why [`submit`](crate::RuntimeHandle::submit) refused a task. Every variant
-/// hands the task back: see [`into_inner`](SubmitError::into_inner).
+/// Why a task (or a batch) was refused for good: retrying the same
+/// submission cannot succeed, unlike [`SubmitError::Full`]. Shared by every
+/// submit operation's error.
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum SubmitError<T> {
-    /// The submission queue is at its bound; try again later.
-    Full(Task<T>),
+pub enum Refusal {
     /// The runtime is shutting down or has stopped.
-    ShuttingDown(Task<T>),
+    ShuttingDown,
     /// A subtask was spawned from an attempt that has already been
     /// abandoned (cancelled, timed out, or lost with its node).
-    ParentAbandoned(Task<T>),
-    /// No node could ever fit the task.
-    Infeasible {
-        /// The refused task.
-        task: Task<T>,
-        /// Which resource does not fit.
-        reason: Infeasibility,
-    },
+    ParentAbandoned,
+    /// No node in service could ever fit the task.
+    Infeasible(Infeasibility),
     /// A field of the task's spec is invalid.
-    Invalid {
-        /// The refused task.
-        task: Task<T>,
-        /// Which field, and why.
-        error: SpecError,
+    Invalid(SpecError),
+    /// A pinned submission named a node the runtime does not have.
+    UnknownNode {
+        /// The node asked for.
+        node: NodeId,
+        /// How many nodes the runtime has (ids `0..nodes`).
+        nodes: usize,
+    },
+    /// A pinned submission named a node that has been retired (it failed
+    /// more often than its restart intensity allows).
+    NodeRetired(NodeId),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::ShuttingDown => f.write_str("runtime is shutting down"),
+            Refusal::ParentAbandoned => f.write_str("parent attempt was abandoned"),
+            Refusal::Infeasible(r) => write!(f, "task is infeasible: {r}"),
+            Refusal::Invalid(e) => write!(f, "task is invalid: {e}"),
+            Refusal::UnknownNode { node, nodes } => {
+                write!(f, "no node {node} (the runtime has {nodes})")
+            }
+            Refusal::NodeRetired(node) => write!(f, "node {node} is retired"),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Refusal::Infeasible(r) => Some(r),
+            Refusal::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::error::Error for Infeasibility {}
+
+/// Why [`submit`](crate::RuntimeHandle::submit),
+/// [`submit_to`](crate::RuntimeHandle::submit_to) or
+/// [`TaskContext::spawn`](crate::TaskContext::spawn) refused a task. Hands
+/// back what was submitted (`T`, a [`Task`](crate::Task)): see
+/// [`into_inner`](SubmitError::into_inner).
+#[non_exhaustive]
+pub enum SubmitError<T> {
+    /// [`queue_capacity`](crate::Builder::queue_capacity) tasks are in
+    /// flight: backpressure, retrying later may work (or use
+    /// [`submit_wait`](crate::RuntimeHandle::submit_wait)).
+    Full(T),
+    /// Refused for good.
+    Refused {
+        /// What was submitted.
+        task: T,
+        /// Why.
+        reason: Refusal,
     },
 }
 
 impl<T> SubmitError<T> {
-    /// The task that was not accepted.
-    pub fn into_inner(self) -> Task<T> {
+    /// What was submitted.
+    pub fn into_inner(self) -> T {
         match self {
-            SubmitError::Full(task)
-            | SubmitError::ShuttingDown(task)
-            | SubmitError::ParentAbandoned(task)
-            | SubmitError::Infeasible { task, .. }
-            | SubmitError::Invalid { task, .. } => task,
+            SubmitError::Full(task) | SubmitError::Refused { task, .. } => task,
         }
     }
 
-    /// Whether the queue was full (backpressure: retrying later may work).
+    /// Whether the queue was full (retrying later may work).
     pub fn is_full(&self) -> bool {
         matches!(self, SubmitError::Full(_))
     }
 
-    /// Whether the runtime is shutting down.
-    pub fn is_shutting_down(&self) -> bool {
-        matches!(self, SubmitError::ShuttingDown(_))
-    }
-
-    /// Whether no node could ever fit the task.
-    pub fn is_infeasible(&self) -> bool {
-        matches!(self, SubmitError::Infeasible { .. })
-    }
-
-    /// Whether the task's spec was invalid.
-    pub fn is_invalid(&self) -> bool {
-        matches!(self, SubmitError::Invalid { .. })
+    /// Why it was refused for good; `None` when the queue was full.
+    pub fn reason(&self) -> Option<&Refusal> {
+        match self {
+            SubmitError::Full(_) => None,
+            SubmitError::Refused { reason, .. } => Some(reason),
+        }
     }
 }
 
@@ -92,15 +127,9 @@ impl<T> fmt::Debug for SubmitError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubmitError::Full(_) => f.write_str("Full(..)"),
-            SubmitError::ShuttingDown(_) => f.write_str("ShuttingDown(..)"),
-            SubmitError::ParentAbandoned(_) => f.write_str("ParentAbandoned(..)"),
-            SubmitError::Infeasible { reason, .. } => f
-                .debug_struct("Infeasible")
+            SubmitError::Refused { reason, .. } => f
+                .debug_struct("Refused")
                 .field("reason", reason)
-                .finish_non_exhaustive(),
-            SubmitError::Invalid { error, .. } => f
-                .debug_struct("Invalid")
-                .field("error", error)
                 .finish_non_exhaustive(),
         }
     }
@@ -110,99 +139,224 @@ impl<T> fmt::Display for SubmitError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubmitError::Full(_) => f.write_str("submission queue is full"),
-            SubmitError::ShuttingDown(_) => f.write_str("runtime is shutting down"),
-            SubmitError::ParentAbandoned(_) => f.write_str("parent attempt was abandoned"),
-            SubmitError::Infeasible { reason, .. } => write!(f, "task is infeasible: {reason}"),
-            SubmitError::Invalid { error, .. } => write!(f, "task is invalid: {error}"),
+            SubmitError::Refused { reason, .. } => fmt::Display::fmt(reason, f),
         }
     }
 }
 
 impl<T> std::error::Error for SubmitError<T> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason().and_then(std::error::Error::source)
+    }
+}
+
+/// Why [`submit_wait`](crate::RuntimeHandle::submit_wait) refused a task:
+/// it waits out a full queue, so only a [`Refusal`] ends it. Hands the task
+/// back.
+pub struct SubmitWaitError<T> {
+    /// What was submitted.
+    pub task: T,
+    /// Why it was refused.
+    pub reason: Refusal,
+}
+
+impl<T> SubmitWaitError<T> {
+    /// What was submitted.
+    pub fn into_inner(self) -> T {
+        self.task
+    }
+}
+
+impl<T> fmt::Debug for SubmitWaitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitWaitError")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for SubmitWaitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.reason, f)
+    }
+}
+
+impl<T> std::error::Error for SubmitWaitError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason.source()
+    }
+}
+
+/// Why [`submit_wait_timeout`](crate::RuntimeHandle::submit_wait_timeout)
+/// did not submit a task. Hands the task back.
+#[non_exhaustive]
+pub enum SubmitTimeoutError<T> {
+    /// The queue stayed full for the whole timeout.
+    Timeout(T),
+    /// Refused for good.
+    Refused {
+        /// What was submitted.
+        task: T,
+        /// Why.
+        reason: Refusal,
+    },
+}
+
+impl<T> SubmitTimeoutError<T> {
+    /// What was submitted.
+    pub fn into_inner(self) -> T {
         match self {
-            SubmitError::Invalid { error, .. } => Some(error),
-            _ => None,
+            SubmitTimeoutError::Timeout(task) | SubmitTimeoutError::Refused { task, .. } => task,
+        }
+    }
+
+    /// Whether the timeout passed with the queue still full.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, SubmitTimeoutError::Timeout(_))
+    }
+
+    /// Why it was refused for good; `None` on a timeout.
+    pub fn reason(&self) -> Option<&Refusal> {
+        match self {
+            SubmitTimeoutError::Timeout(_) => None,
+            SubmitTimeoutError::Refused { reason, .. } => Some(reason),
         }
     }
 }
 
-/// Why [`submit_batch`](crate::RuntimeHandle::submit_batch) refused a batch.
-///
-/// A batch is accepted whole or not at all; on refusal every task comes back,
-/// in order, and `index` points at the first task that caused it.
-pub struct SubmitBatchError<T> {
-    /// Every task of the batch, in submission order.
-    pub tasks: Vec<Task<T>>,
-    /// The index of the first task that could not be accepted.
-    pub index: usize,
-    /// Why the task at `index` was refused.
-    pub kind: SubmitErrorKind,
-}
-
-/// The kind of a submission failure, without the task.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum SubmitErrorKind {
-    /// The submission queue is at its bound.
-    Full,
-    /// The runtime is shutting down.
-    ShuttingDown,
-    /// No node could ever fit the task.
-    Infeasible(Infeasibility),
-    /// A field of the spec is invalid.
-    Invalid(SpecError),
-}
-
-impl fmt::Display for SubmitErrorKind {
+impl<T> fmt::Debug for SubmitTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SubmitErrorKind::Full => f.write_str("submission queue is full"),
-            SubmitErrorKind::ShuttingDown => f.write_str("runtime is shutting down"),
-            SubmitErrorKind::Infeasible(r) => write!(f, "task is infeasible: {r}"),
-            SubmitErrorKind::Invalid(e) => write!(f, "task is invalid: {e}"),
+            SubmitTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            SubmitTimeoutError::Refused { reason, .. } => f
+                .debug_struct("Refused")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
         }
     }
+}
+
+impl<T> fmt::Display for SubmitTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitTimeoutError::Timeout(_) => {
+                f.write_str("timed out waiting for room in the submission queue")
+            }
+            SubmitTimeoutError::Refused { reason, .. } => fmt::Display::fmt(reason, f),
+        }
+    }
+}
+
+impl<T> std::error::Error for SubmitTimeoutError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason().and_then(std::error::Error::source)
+    }
+}
+
+/// Why a batch submission ([`submit_batch`](crate::RuntimeHandle::submit_batch)
+/// and its `_into`/`_detached` forms, `_to` too, and
+/// [`TaskContext::spawn_batch`](crate::TaskContext::spawn_batch)) was
+/// refused.
+///
+/// A batch is accepted whole or not at all; on refusal every task comes
+/// back, in submission order.
+#[non_exhaustive]
+pub enum SubmitBatchError<T> {
+    /// The batch does not fit under
+    /// [`queue_capacity`](crate::Builder::queue_capacity) now.
+    Full(Vec<T>),
+    /// A task of the batch was refused for good.
+    Refused {
+        /// Every task of the batch, in submission order.
+        tasks: Vec<T>,
+        /// The index of the first task refused (0 when the whole batch
+        /// was, e.g. at shutdown).
+        index: usize,
+        /// Why.
+        reason: Refusal,
+    },
 }
 
 impl<T> SubmitBatchError<T> {
     /// The whole batch refused for one reason, none of it looked at.
-    pub(crate) fn whole(tasks: impl Iterator<Item = Task<T>>, kind: SubmitErrorKind) -> Self {
-        SubmitBatchError {
+    pub(crate) fn whole(tasks: impl Iterator<Item = T>, reason: Refusal) -> Self {
+        SubmitBatchError::Refused {
             tasks: tasks.collect(),
             index: 0,
-            kind,
+            reason,
         }
     }
 
     /// Every task of the batch, in order.
-    pub fn into_inner(self) -> Vec<Task<T>> {
-        self.tasks
+    pub fn into_inner(self) -> Vec<T> {
+        match self {
+            SubmitBatchError::Full(tasks) | SubmitBatchError::Refused { tasks, .. } => tasks,
+        }
     }
 
     /// Whether the batch was refused because the queue is full.
     pub fn is_full(&self) -> bool {
-        self.kind == SubmitErrorKind::Full
+        matches!(self, SubmitBatchError::Full(_))
+    }
+
+    /// Why it was refused for good; `None` when the queue was full.
+    pub fn reason(&self) -> Option<&Refusal> {
+        match self {
+            SubmitBatchError::Full(_) => None,
+            SubmitBatchError::Refused { reason, .. } => Some(reason),
+        }
+    }
+
+    /// The index of the first task refused; `None` when the queue was full.
+    pub fn index(&self) -> Option<usize> {
+        match self {
+            SubmitBatchError::Full(_) => None,
+            SubmitBatchError::Refused { index, .. } => Some(*index),
+        }
     }
 }
 
 impl<T> fmt::Debug for SubmitBatchError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SubmitBatchError")
-            .field("len", &self.tasks.len())
-            .field("index", &self.index)
-            .field("kind", &self.kind)
-            .finish()
+        match self {
+            SubmitBatchError::Full(tasks) => f
+                .debug_struct("Full")
+                .field("len", &tasks.len())
+                .finish_non_exhaustive(),
+            SubmitBatchError::Refused {
+                tasks,
+                index,
+                reason,
+            } => f
+                .debug_struct("Refused")
+                .field("len", &tasks.len())
+                .field("index", index)
+                .field("reason", reason)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
 impl<T> fmt::Display for SubmitBatchError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "batch refused at task {}: {}", self.index, self.kind)
+        match self {
+            SubmitBatchError::Full(tasks) => write!(
+                f,
+                "batch of {} refused: submission queue is full",
+                tasks.len()
+            ),
+            SubmitBatchError::Refused { index, reason, .. } => {
+                write!(f, "batch refused at task {index}: {reason}")
+            }
+        }
     }
 }
 
-impl<T> std::error::Error for SubmitBatchError<T> {}
+impl<T> std::error::Error for SubmitBatchError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.reason().and_then(std::error::Error::source)
+    }
+}
 
 /// Why [`Builder::build`](crate::Builder::build) failed.
 #[derive(Debug)]
@@ -283,6 +437,15 @@ pub enum AttemptFailure {
     NodeLost,
 }
 
+impl std::error::Error for AttemptFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AttemptFailure::Error(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for AttemptFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -312,6 +475,12 @@ impl fmt::Display for AttemptError {
             Some(node) => write!(f, "attempt {} on {node}: {}", self.attempt, self.failure),
             None => write!(f, "attempt {}: {}", self.attempt, self.failure),
         }
+    }
+}
+
+impl std::error::Error for AttemptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.failure)
     }
 }
 
@@ -384,7 +553,17 @@ impl fmt::Display for TaskError {
     }
 }
 
-impl std::error::Error for TaskError {}
+impl std::error::Error for TaskError {
+    /// The last failed attempt, for a task that failed after running.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TaskError::Failed { attempts } => attempts
+                .last()
+                .map(|a| a as &(dyn std::error::Error + 'static)),
+            _ => None,
+        }
+    }
+}
 
 /// Why [`RuntimeHandle::inject`](crate::RuntimeHandle::inject) refused a fault.
 #[derive(Clone, Debug, PartialEq)]

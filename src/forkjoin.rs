@@ -13,7 +13,7 @@
 //! retried parent forks afresh, so no subtask result is used twice and none
 //! is left behind.
 
-use crate::error::{SubmitBatchError, SubmitError, TaskError};
+use crate::error::{Refusal, SubmitBatchError, SubmitError, TaskError};
 use crate::job::{Host, JobRef, TaskContext};
 use crate::node::{run_inline, NodeShared};
 use crate::runtime::{RuntimeHandle, Shared, TaskHandle};
@@ -61,14 +61,23 @@ impl TaskContext<'_> {
     /// # Errors
     ///
     /// As [`RuntimeHandle::submit`], and
-    /// [`SubmitError::ParentAbandoned`] when this attempt was already
+    /// [`Refusal::ParentAbandoned`] when this attempt was already
     /// abandoned. The task comes back in every case.
-    pub fn spawn<U: Send + 'static>(&self, task: Task<U>) -> Result<TaskHandle<U>, SubmitError<U>> {
+    pub fn spawn<U: Send + 'static>(
+        &self,
+        task: Task<U>,
+    ) -> Result<TaskHandle<U>, SubmitError<Task<U>>> {
         let Some((runtime, _)) = self.runtime() else {
-            return Err(SubmitError::ShuttingDown(task));
+            return Err(SubmitError::Refused {
+                task,
+                reason: Refusal::ShuttingDown,
+            });
         };
         if self.is_abandoned() {
-            return Err(SubmitError::ParentAbandoned(task));
+            return Err(SubmitError::Refused {
+                task,
+                reason: Refusal::ParentAbandoned,
+            });
         }
         let handle = runtime.submit(task)?;
         self.adopt(handle.job_ref());
@@ -80,22 +89,23 @@ impl TaskContext<'_> {
     /// # Errors
     ///
     /// As [`RuntimeHandle::submit_batch`]; a batch from an abandoned attempt
-    /// is refused as `ShuttingDown`.
+    /// is refused whole with [`Refusal::ParentAbandoned`].
     pub fn spawn_batch<U: Send + 'static>(
         &self,
         tasks: impl IntoIterator<Item = Task<U>>,
-    ) -> Result<Vec<TaskHandle<U>>, SubmitBatchError<U>> {
+    ) -> Result<Vec<TaskHandle<U>>, SubmitBatchError<Task<U>>> {
         let tasks: Vec<Task<U>> = tasks.into_iter().collect();
-        let refuse = |tasks| SubmitBatchError {
-            tasks,
-            index: 0,
-            kind: crate::error::SubmitErrorKind::ShuttingDown,
-        };
         let Some((runtime, _)) = self.runtime() else {
-            return Err(refuse(tasks));
+            return Err(SubmitBatchError::whole(
+                tasks.into_iter(),
+                Refusal::ShuttingDown,
+            ));
         };
         if self.is_abandoned() {
-            return Err(refuse(tasks));
+            return Err(SubmitBatchError::whole(
+                tasks.into_iter(),
+                Refusal::ParentAbandoned,
+            ));
         }
         let handles = runtime.submit_batch(tasks)?;
         for h in &handles {
@@ -164,7 +174,7 @@ impl TaskContext<'_> {
     pub fn fork_join<U: Send + 'static>(
         &self,
         tasks: impl IntoIterator<Item = Task<U>>,
-    ) -> Result<Vec<Result<U, TaskError>>, SubmitBatchError<U>> {
+    ) -> Result<Vec<Result<U, TaskError>>, SubmitBatchError<Task<U>>> {
         let handles = self.spawn_batch(tasks)?;
         Ok(self.join(handles))
     }

@@ -35,7 +35,7 @@
 //! let err = handle
 //!     .submit(Task::new(|_| Ok::<_, String>(())).demand(Resources::cpu(1_000).with_gpu_milli(4_000)))
 //!     .unwrap_err();
-//! assert!(err.is_infeasible());
+//! assert!(matches!(err.reason(), Some(allot::Refusal::Infeasible(_))));
 //!
 //! // A task can fork subtasks and join them; `join` runs subtasks that no
 //! // node has started yet on its own executor, so it never deadlocks.
@@ -102,8 +102,8 @@ pub use config::{
     DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
 };
 pub use error::{
-    AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError,
-    SubmitBatchError, SubmitError, SubmitErrorKind, TaskError,
+    AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError, Refusal,
+    SubmitBatchError, SubmitError, SubmitTimeoutError, SubmitWaitError, TaskError,
 };
 pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec, MAX_FLOOD};
 pub use ids::{NodeId, TaskId};

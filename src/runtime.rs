@@ -12,8 +12,8 @@ use crate::config::{
 };
 use crate::dispatch::{Backlog, Dispatcher};
 use crate::error::{
-    BuildError, CancelReason, Infeasibility, InjectError, SubmitBatchError, SubmitError,
-    SubmitErrorKind, TaskError,
+    BuildError, CancelReason, Infeasibility, InjectError, Refusal, SubmitBatchError, SubmitError,
+    SubmitTimeoutError, SubmitWaitError, TaskError,
 };
 use crate::fault::{self, Fault, FaultPlan};
 use crate::forkjoin::ForkJoinHost;
@@ -771,7 +771,7 @@ impl RuntimeHandle {
     pub fn submit<T: Send + 'static>(
         &self,
         task: Task<T>,
-    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+    ) -> Result<TaskHandle<T>, SubmitError<Task<T>>> {
         self.admit_one(task, None)
     }
 
@@ -787,7 +787,7 @@ impl RuntimeHandle {
         &self,
         node: NodeId,
         task: Task<T>,
-    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+    ) -> Result<TaskHandle<T>, SubmitError<Task<T>>> {
         self.admit_one(task, Some(node))
     }
 
@@ -802,7 +802,7 @@ impl RuntimeHandle {
     pub fn submit_batch<T: Send + 'static>(
         &self,
         tasks: impl IntoIterator<Item = Task<T>>,
-    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<Task<T>>> {
         self.admit(tasks.into_iter(), None)
     }
 
@@ -817,7 +817,7 @@ impl RuntimeHandle {
     pub fn submit_batch_detached<T: Send + 'static>(
         &self,
         tasks: impl IntoIterator<Item = Task<T>>,
-    ) -> Result<(), SubmitBatchError<T>> {
+    ) -> Result<(), SubmitBatchError<Task<T>>> {
         self.admit_detached(tasks.into_iter(), None)
     }
 
@@ -831,7 +831,7 @@ impl RuntimeHandle {
         &self,
         node: NodeId,
         tasks: impl IntoIterator<Item = Task<T>>,
-    ) -> Result<(), SubmitBatchError<T>> {
+    ) -> Result<(), SubmitBatchError<Task<T>>> {
         self.admit_detached(tasks.into_iter(), Some(node))
     }
 
@@ -847,7 +847,7 @@ impl RuntimeHandle {
         &self,
         tasks: impl IntoIterator<Item = Task<T>>,
         handles: &mut Vec<TaskHandle<T>>,
-    ) -> Result<usize, SubmitBatchError<T>> {
+    ) -> Result<usize, SubmitBatchError<Task<T>>> {
         let before = handles.len();
         self.admit_into(tasks.into_iter(), None, handles)?;
         Ok(handles.len() - before)
@@ -862,18 +862,14 @@ impl RuntimeHandle {
         &self,
         node: NodeId,
         tasks: impl IntoIterator<Item = Task<T>>,
-    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<Task<T>>> {
         self.admit(tasks.into_iter(), Some(node))
     }
 
     #[inline]
-    fn check<T: 'static>(
-        &self,
-        task: &Task<T>,
-        pin: Option<NodeId>,
-    ) -> Result<(), SubmitErrorKind> {
+    fn check<T: 'static>(&self, task: &Task<T>, pin: Option<NodeId>) -> Result<(), Refusal> {
         let spec = &task.job.core().spec;
-        spec.validate().map_err(SubmitErrorKind::Invalid)?;
+        spec.validate().map_err(Refusal::Invalid)?;
         if pin.is_none() && spec.has_no_demand() && !self.shared.all_retired() {
             // Fits anywhere: skip the per-node scan on the common path.
             return Ok(());
@@ -881,7 +877,7 @@ impl RuntimeHandle {
         self.check_fit(spec.demand(), pin)
     }
 
-    fn check_fit(&self, demand: Resources, pin: Option<NodeId>) -> Result<(), SubmitErrorKind> {
+    fn check_fit(&self, demand: Resources, pin: Option<NodeId>) -> Result<(), Refusal> {
         let nodes = &self.shared.nodes;
         let usable = |n: &Arc<NodeShared>| !n.is_retired() && demand.fits_in(&n.spec.capacity);
         let fits = match pin {
@@ -892,16 +888,13 @@ impl RuntimeHandle {
             return Ok(());
         }
         let reason = match pin.map(|n| (n, nodes.get(n.0))) {
-            Some((n, None)) => Infeasibility {
-                resource: "node",
-                demand: n.0 as u64,
-                largest_capacity: nodes.len() as u64 - 1,
-            },
-            Some((n, Some(node))) if node.is_retired() => Infeasibility {
-                resource: "node (retired)",
-                demand: n.0 as u64,
-                largest_capacity: 0,
-            },
+            Some((node, None)) => {
+                return Err(Refusal::UnknownNode {
+                    node,
+                    nodes: nodes.len(),
+                })
+            }
+            Some((n, Some(node))) if node.is_retired() => return Err(Refusal::NodeRetired(n)),
             Some((_, Some(node))) => excess(&demand, &node.spec.capacity),
             None => {
                 // The largest of each resource among nodes still in service.
@@ -921,7 +914,7 @@ impl RuntimeHandle {
                 excess(&demand, &cap)
             }
         };
-        Err(SubmitErrorKind::Infeasible(reason))
+        Err(Refusal::Infeasible(reason))
     }
 
     /// Whether `n` more tasks fit under `queue_capacity`. Reads the
@@ -953,7 +946,7 @@ impl RuntimeHandle {
         &self,
         task: Task<T>,
         pin: Option<NodeId>,
-    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+    ) -> Result<TaskHandle<T>, SubmitError<Task<T>>> {
         if self.shared.ledger.has_dead() {
             // Frees finished jobs the ledger kept (`Ledger::bury`), before
             // the state lock (their drops run the caller's code): the next
@@ -965,13 +958,16 @@ impl RuntimeHandle {
         }
         let state = self.shared.state.read();
         if self.is_closed(&state) {
-            return Err(with_task(SubmitErrorKind::ShuttingDown, task));
+            return Err(SubmitError::Refused {
+                task,
+                reason: Refusal::ShuttingDown,
+            });
         }
-        if let Err(kind) = self.check(&task, pin) {
-            return Err(with_task(kind, task));
+        if let Err(reason) = self.check(&task, pin) {
+            return Err(SubmitError::Refused { task, reason });
         }
         if !self.has_room(1) {
-            return Err(with_task(SubmitErrorKind::Full, task));
+            return Err(SubmitError::Full(task));
         }
         let id = TaskId(self.shared.ledger.reserve_ids(1));
         let inner = self.stamp(id, crate::clock::now_nanos(), task);
@@ -1003,7 +999,7 @@ impl RuntimeHandle {
         &self,
         tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
-    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<T>> {
+    ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<Task<T>>> {
         // The vector of handles: the only per-batch allocation on this path.
         let mut handles = Vec::with_capacity(tasks.size_hint().0);
         self.admit_into(tasks, pin, &mut handles)?;
@@ -1017,12 +1013,9 @@ impl RuntimeHandle {
         tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
         out: &mut Vec<TaskHandle<T>>,
-    ) -> Result<(), SubmitBatchError<T>> {
+    ) -> Result<(), SubmitBatchError<Task<T>>> {
         if self.is_closed(&self.shared.state.read()) {
-            return Err(SubmitBatchError::whole(
-                tasks,
-                SubmitErrorKind::ShuttingDown,
-            ));
+            return Err(SubmitBatchError::whole(tasks, Refusal::ShuttingDown));
         }
         let base = out.len();
         out.reserve(tasks.size_hint().0);
@@ -1034,7 +1027,7 @@ impl RuntimeHandle {
         if self.is_closed(&state) {
             return Err(SubmitBatchError::whole(
                 out.drain(base..).map(unwrap),
-                SubmitErrorKind::ShuttingDown,
+                Refusal::ShuttingDown,
             ));
         }
         let added = &mut out[base..];
@@ -1065,7 +1058,7 @@ impl RuntimeHandle {
         out: &mut Vec<J>,
         wrap: impl Fn(Arc<dyn TypedJob<T>>) -> J,
         unwrap: impl Fn(J) -> Task<T>,
-    ) -> Result<(), SubmitBatchError<T>> {
+    ) -> Result<(), SubmitBatchError<Task<T>>> {
         let base = out.len();
         let mut dead = Reaper::take();
         self.shared
@@ -1076,23 +1069,22 @@ impl RuntimeHandle {
             // memory is reused while it is hot in this thread's cache.
             drop(dead.0.pop());
             let Some(task) = tasks.next() else { break };
-            if let Err(kind) = self.check(&task, pin) {
+            if let Err(reason) = self.check(&task, pin) {
                 let index = out.len() - base;
                 let mut all: Vec<Task<T>> = out.drain(base..).map(&unwrap).collect();
                 all.push(task);
                 all.extend(tasks);
-                return Err(SubmitBatchError {
+                return Err(SubmitBatchError::Refused {
                     tasks: all,
                     index,
-                    kind,
+                    reason,
                 });
             }
             out.push(wrap(task.job));
         }
         if out.len() > base && !self.has_room((out.len() - base) as u64) {
-            return Err(SubmitBatchError::whole(
-                out.drain(base..).map(&unwrap),
-                SubmitErrorKind::Full,
+            return Err(SubmitBatchError::Full(
+                out.drain(base..).map(&unwrap).collect(),
             ));
         }
         Ok(())
@@ -1140,7 +1132,7 @@ impl RuntimeHandle {
         &self,
         tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
-    ) -> Result<(), SubmitBatchError<T>> {
+    ) -> Result<(), SubmitBatchError<Task<T>>> {
         thread_local! {
             /// The batch being admitted: its buffer is kept for the next.
             static SCRATCH: std::cell::RefCell<Vec<JobRef>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -1157,13 +1149,10 @@ impl RuntimeHandle {
         tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
         jobs: &mut Vec<JobRef>,
-    ) -> Result<(), SubmitBatchError<T>> {
+    ) -> Result<(), SubmitBatchError<Task<T>>> {
         debug_assert!(jobs.is_empty());
         if self.is_closed(&self.shared.state.read()) {
-            return Err(SubmitBatchError::whole(
-                tasks,
-                SubmitErrorKind::ShuttingDown,
-            ));
+            return Err(SubmitBatchError::whole(tasks, Refusal::ShuttingDown));
         }
         // Back to typed tasks on refusal: the same allocations, boxed once
         // each.
@@ -1182,7 +1171,7 @@ impl RuntimeHandle {
         if self.is_closed(&state) {
             return Err(SubmitBatchError::whole(
                 jobs.drain(..).map(typed),
-                SubmitErrorKind::ShuttingDown,
+                Refusal::ShuttingDown,
             ));
         }
         self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true);
@@ -1328,19 +1317,22 @@ impl RuntimeHandle {
     ///
     /// # Errors
     ///
-    /// As `submit`, except `Full`.
+    /// A [`SubmitWaitError`] with the task and the [`Refusal`].
     pub fn submit_wait<T: Send + 'static>(
         &self,
         task: Task<T>,
-    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+    ) -> Result<TaskHandle<T>, SubmitWaitError<Task<T>>> {
         let mut task = task;
         loop {
             match self.admit_one(task, None) {
+                Ok(handle) => return Ok(handle),
                 Err(SubmitError::Full(t)) => {
                     task = t;
                     self.shared.ledger.wait_for_space(Duration::from_millis(5));
                 }
-                other => return other,
+                Err(SubmitError::Refused { task, reason }) => {
+                    return Err(SubmitWaitError { task, reason })
+                }
             }
         }
     }
@@ -1349,28 +1341,32 @@ impl RuntimeHandle {
     ///
     /// # Errors
     ///
-    /// As `submit`; `Full` only once `timeout` has passed.
+    /// [`SubmitTimeoutError::Timeout`] once `timeout` has passed with the
+    /// queue still full, or `Refused` with the [`Refusal`].
     pub fn submit_wait_timeout<T: Send + 'static>(
         &self,
         task: Task<T>,
         timeout: Duration,
-    ) -> Result<TaskHandle<T>, SubmitError<T>> {
+    ) -> Result<TaskHandle<T>, SubmitTimeoutError<Task<T>>> {
         // A deadline past the clock's range is no deadline.
         let deadline = clock::deadline_after(timeout);
         let mut task = task;
         loop {
             match self.admit_one(task, None) {
+                Ok(handle) => return Ok(handle),
                 Err(SubmitError::Full(t)) => {
                     let now = Instant::now();
                     if deadline.is_some_and(|d| now >= d) {
-                        return Err(SubmitError::Full(t));
+                        return Err(SubmitTimeoutError::Timeout(t));
                     }
                     task = t;
                     let left = deadline.map_or(Duration::MAX, |d| d - now);
                     let wait = left.min(Duration::from_millis(5));
                     self.shared.ledger.wait_for_space(wait);
                 }
-                other => return other,
+                Err(SubmitError::Refused { task, reason }) => {
+                    return Err(SubmitTimeoutError::Refused { task, reason })
+                }
             }
         }
     }
@@ -1592,15 +1588,6 @@ fn excess(demand: &Resources, capacity: &Resources) -> Infeasibility {
         resource,
         demand: want,
         largest_capacity: have,
-    }
-}
-
-fn with_task<T>(kind: SubmitErrorKind, task: Task<T>) -> SubmitError<T> {
-    match kind {
-        SubmitErrorKind::Full => SubmitError::Full(task),
-        SubmitErrorKind::ShuttingDown => SubmitError::ShuttingDown(task),
-        SubmitErrorKind::Infeasible(reason) => SubmitError::Infeasible { task, reason },
-        SubmitErrorKind::Invalid(error) => SubmitError::Invalid { task, error },
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod support;
 
-use allot::{NodeSpec, Resources, Runtime, SubmitError, SubmitErrorKind, Task};
+use allot::{NodeId, NodeSpec, Refusal, Resources, Runtime, SubmitBatchError, SubmitError, Task};
 use support::{builder, expect, signal, Gate};
 
 fn gpu_runtime() -> Runtime {
@@ -23,7 +23,10 @@ fn an_infeasible_task_is_handed_back_with_the_resource_that_does_not_fit() {
         .demand(Resources::cpu(1_000).with_gpu_milli(3_000))
         .priority(7);
     match h.submit(task) {
-        Err(SubmitError::Infeasible { task, reason }) => {
+        Err(SubmitError::Refused {
+            task,
+            reason: Refusal::Infeasible(reason),
+        }) => {
             assert_eq!(reason.resource, "gpu_milli");
             assert_eq!((reason.demand, reason.largest_capacity), (3_000, 2_000));
             assert!(reason.to_string().contains("gpu_milli"));
@@ -62,7 +65,7 @@ fn a_nan_or_negative_cost_is_refused_naming_the_field() {
         let err = h
             .submit(Task::new(|_| Ok::<_, String>(())).cost(cost))
             .unwrap_err();
-        assert!(err.is_invalid(), "{err}");
+        assert!(matches!(err.reason(), Some(Refusal::Invalid(_))), "{err}");
         assert!(err.to_string().contains("`cost`"), "{err}");
     }
     assert_eq!(runtime.shutdown().totals.submitted, 0);
@@ -83,8 +86,8 @@ fn a_refused_batch_hands_back_every_task_and_names_the_first_bad_one() {
         })
         .collect();
     let err = h.submit_batch(tasks).unwrap_err();
-    assert_eq!(err.index, 3);
-    assert!(matches!(err.kind, SubmitErrorKind::Infeasible(ref r) if r.resource == "cpu_milli"));
+    assert_eq!(err.index(), Some(3));
+    assert!(matches!(err.reason(), Some(Refusal::Infeasible(r)) if r.resource == "cpu_milli"));
     let back = err.into_inner();
     assert_eq!(back.len(), 5);
     assert_eq!(runtime.shutdown().totals.submitted, 0);
@@ -166,17 +169,16 @@ fn a_refused_detached_batch_comes_back_whole_and_in_order() {
         }
     });
     let err = h.submit_batch_detached(batch).unwrap_err();
-    assert_eq!(err.index, 3);
+    assert_eq!(err.index(), Some(3));
     assert!(
-        matches!(err.kind, SubmitErrorKind::Infeasible(_)),
-        "{:?}",
-        err.kind
+        matches!(err.reason(), Some(Refusal::Infeasible(_))),
+        "{err:?}"
     );
-    let priorities: Vec<i32> = err.tasks.iter().map(|t| t.spec().priority).collect();
+    let back = err.into_inner();
+    let priorities: Vec<i32> = back.iter().map(|t| t.spec().priority).collect();
     assert_eq!(priorities, [0, 1, 2, 3, 4]);
     // The handed-back tasks are the originals and still run.
-    let ok: Vec<Task<i32>> = err
-        .tasks
+    let ok: Vec<Task<i32>> = back
         .into_iter()
         .filter(|t| t.spec().priority != 3)
         .collect();
@@ -203,12 +205,42 @@ fn submit_batch_into_appends_handles_and_leaves_the_buffer_alone_on_refusal() {
         }
     });
     let err = h.submit_batch_into(batch, &mut handles).unwrap_err();
-    assert_eq!(err.index, 2);
-    assert_eq!(err.tasks.len(), 4);
+    assert_eq!(err.index(), Some(2));
+    assert_eq!(err.into_inner().len(), 4);
     assert_eq!(handles.len(), 3);
     let n = h.submit_batch_into(returning(3..5), &mut handles).unwrap();
     assert_eq!(n, 2);
     let values: Vec<i32> = handles.into_iter().map(|t| t.wait().unwrap()).collect();
     assert_eq!(values, [0, 1, 2, 3, 4]);
     assert_eq!(runtime.shutdown().totals.submitted, 5);
+}
+
+#[test]
+fn a_pinned_submission_to_a_node_that_does_not_exist_names_the_node() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let err = h
+        .submit_to(NodeId(7), Task::new(|_| Ok::<_, String>(())).priority(4))
+        .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        Some(&Refusal::UnknownNode {
+            node: NodeId(7),
+            nodes: 2
+        })
+    );
+    assert!(err.to_string().contains("no node"), "{err}");
+    assert_eq!(err.into_inner().spec().priority, 4);
+    let batch = (0..3).map(|_| Task::new(|_| Ok::<_, String>(())));
+    match h.submit_batch_to(NodeId(2), batch) {
+        Err(SubmitBatchError::Refused {
+            tasks,
+            index: 0,
+            reason: Refusal::UnknownNode {
+                node: NodeId(2), ..
+            },
+        }) => assert_eq!(tasks.len(), 3),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(runtime.shutdown().totals.submitted, 0);
 }

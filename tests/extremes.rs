@@ -5,8 +5,8 @@
 mod support;
 
 use allot::{
-    BalancerConfig, BuildError, Fault, FaultPlan, FaultSpec, NodeId, NodeSpec, Resources, Runtime,
-    RuntimeHandle, SubmitError, SupervisionConfig, Task,
+    BalancerConfig, BuildError, Fault, FaultPlan, FaultSpec, NodeId, NodeSpec, Refusal, Resources,
+    Runtime, RuntimeHandle, SubmitError, SupervisionConfig, Task,
 };
 use proptest::prelude::*;
 use std::time::Duration;
@@ -256,11 +256,17 @@ proptest! {
                 let out = t.wait_timeout(DEADLINE);
                 prop_assert!(out.is_some(), "the task never ended");
             }
-            Err(SubmitError::Invalid { error, .. }) => {
+            Err(SubmitError::Refused {
+                reason: Refusal::Invalid(error),
+                ..
+            }) => {
                 let text = error.to_string();
                 prop_assert!(text.contains("cost") || text.contains("timeout"), "{text}");
             }
-            Err(SubmitError::Infeasible { .. }) => prop_assert!(cpu > 4_000),
+            Err(SubmitError::Refused {
+                reason: Refusal::Infeasible(_),
+                ..
+            }) => prop_assert!(cpu > 4_000),
             Err(other) => prop_assert!(false, "unexpected {other:?}"),
         }
         let m = runtime.shutdown();

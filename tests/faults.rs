@@ -185,7 +185,7 @@ fn submit_wait_timeout_gives_the_task_back_when_no_room_frees_in_time() {
             Duration::from_millis(20),
         )
         .unwrap_err();
-    assert!(err.is_full());
+    assert!(err.is_timeout());
     assert_eq!(err.into_inner().spec().priority, 9);
     gate.open();
     blocker.wait().unwrap();

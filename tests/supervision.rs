@@ -225,10 +225,14 @@ fn a_node_past_its_restart_intensity_is_retired_and_its_tasks_run_elsewhere() {
         "the running task was retried on node 1"
     );
     gate.open();
+    // A task pinned to a retired node is refused at once, naming it.
+    let err = h
+        .submit_to(NodeId(0), Task::new(|_| Ok::<_, String>(0)))
+        .unwrap_err();
+    assert_eq!(err.reason(), Some(&allot::Refusal::NodeRetired(NodeId(0))));
     let m = rt.shutdown();
     assert_eq!(m.nodes[0].restarts, 2);
     assert!(m.nodes[0].retired);
-    // A task pinned to a retired node is refused at once.
     assert_eq!(m.totals.failed, 0);
 }
 
@@ -278,7 +282,10 @@ fn tasks_that_only_a_retired_node_could_run_fail_with_a_typed_error() {
     let err = h
         .submit(Task::new(|_| Ok::<_, String>(())).demand(gpu))
         .unwrap_err();
-    assert!(err.is_infeasible(), "no node left can fit it: {err}");
+    assert!(
+        matches!(err.reason(), Some(allot::Refusal::Infeasible(_))),
+        "no node left can fit it: {err}"
+    );
     let m = rt.shutdown();
     assert_eq!(m.totals.failed, 2);
 }
@@ -312,10 +319,12 @@ fn escalation_can_stop_the_runtime_and_fail_every_unfinished_task() {
         assert!(matches!(t.wait(), Err(TaskError::Unschedulable { .. })));
     }
     gate.open();
-    assert!(h
-        .submit(Task::new(|_| Ok::<_, String>(())))
-        .unwrap_err()
-        .is_shutting_down());
+    assert_eq!(
+        h.submit(Task::new(|_| Ok::<_, String>(())))
+            .unwrap_err()
+            .reason(),
+        Some(&allot::Refusal::ShuttingDown)
+    );
     let m = rt.shutdown();
     assert_eq!(m.totals.failed, 6);
     assert_eq!(m.totals.unaccounted(), 0);
@@ -351,7 +360,7 @@ fn a_runtime_whose_every_node_is_retired_reports_stopped_and_refuses_work() {
     h.inject(Fault::CrashNode { node: NodeId(0) }).unwrap();
     eventually("the runtime to stop", || h.health() == Health::Stopped);
     let err = h.submit(Task::new(|_| Ok::<_, String>(()))).unwrap_err();
-    assert!(err.is_shutting_down(), "{err}");
+    assert_eq!(err.reason(), Some(&allot::Refusal::ShuttingDown), "{err}");
     rt.shutdown();
 }
 

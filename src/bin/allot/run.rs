@@ -11,8 +11,8 @@ use crate::report::{
 };
 use crate::workload::{self, KindSpec, Loaded};
 use allot::{
-    AttemptFailure, BuildError, Discipline, PolicyKind, Runtime, RuntimeHandle, SubmitBatchError,
-    SubmitError, SubmitErrorKind, Task, TaskError, TaskHandle,
+    AttemptFailure, BuildError, Discipline, PolicyKind, Refusal, Runtime, RuntimeHandle,
+    SubmitBatchError, SubmitWaitError, Task, TaskError, TaskHandle,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::{Rng, SeedableRng};
@@ -202,14 +202,14 @@ pub(crate) fn build_error(loaded: &Loaded, e: BuildError) -> CliError {
 }
 
 /// The runtime's typed submission error for kind `k`, pointed at the field.
-fn submit_error(loaded: &Loaded, k: usize, kind: &SubmitErrorKind) -> CliError {
+fn submit_error(loaded: &Loaded, k: usize, reason: &Refusal) -> CliError {
     let base = FieldPath::parse("tasks.kinds").index(k);
-    let field = match kind {
-        SubmitErrorKind::Infeasible(reason) => base.key("demand").key(reason.resource),
-        SubmitErrorKind::Invalid(error) => base.key(error.field),
+    let field = match reason {
+        Refusal::Infeasible(r) => base.key("demand").key(r.resource),
+        Refusal::Invalid(error) => base.key(error.field),
         _ => base,
     };
-    loaded.error_at(&field, format!("runtime refused the task: {kind}"))
+    loaded.error_at(&field, format!("runtime refused the task: {reason}"))
 }
 
 /// Shows the runtime one task of each kind at each of its extreme costs, so
@@ -235,8 +235,8 @@ pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result
     let sentinel = probes.len();
     probes.push(Task::new(|_| Ok::<(), std::convert::Infallible>(())).cost(f64::NAN));
     match handle.submit_batch(probes) {
-        Err(SubmitBatchError { index, kind, .. }) if index < sentinel => {
-            Err(submit_error(loaded, owners[index], &kind))
+        Err(SubmitBatchError::Refused { index, reason, .. }) if index < sentinel => {
+            Err(submit_error(loaded, owners[index], &reason))
         }
         Err(_) => Ok(()),
         Ok(handles) => {
@@ -252,10 +252,10 @@ pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result
 }
 
 /// Why a refused task was refused, for the report.
-fn refusal_reason<T>(e: &SubmitError<T>) -> String {
-    match e {
-        SubmitError::Infeasible { reason, .. } => format!("refused: infeasible ({reason})"),
-        SubmitError::ShuttingDown(_) => "refused: runtime stopped".to_owned(),
+fn refusal_reason<T>(e: &SubmitWaitError<T>) -> String {
+    match &e.reason {
+        Refusal::Infeasible(reason) => format!("refused: infeasible ({reason})"),
+        Refusal::ShuttingDown => "refused: runtime stopped".to_owned(),
         other => format!("refused: {other}"),
     }
 }
