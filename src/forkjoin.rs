@@ -14,38 +14,33 @@
 //! is left behind.
 
 use crate::error::{Refusal, SubmitBatchError, SubmitError, TaskError};
-use crate::job::{Host, JobRef, TaskContext};
-use crate::node::{run_inline, NodeShared};
-use crate::runtime::{RuntimeHandle, Shared, TaskHandle};
+use crate::job::{JobRef, Rejection, TaskContext, TypedJob};
 use crate::task::Task;
-use std::any::Any;
-use std::sync::{Arc, Weak};
+use crate::task_handle::TaskHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a joiner waits on one subtask before looking again for
 /// subtasks it can run itself.
 const JOIN_POLL: Duration = Duration::from_millis(1);
 
-/// The runtime as seen from one node's running tasks.
-pub(crate) struct ForkJoinHost {
-    pub(crate) shared: Weak<Shared>,
-    pub(crate) node: usize,
+/// A submitted job as a handle of its result type.
+fn handle_of<U: Send + 'static>(job: JobRef) -> TaskHandle<U> {
+    TaskHandle { inner: typed(job) }
 }
 
-impl Host for ForkJoinHost {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
+/// A refused job as the task it was.
+fn task_of<U: Send + 'static>(job: JobRef) -> Task<U> {
+    Task { job: typed(job) }
+}
+
+fn typed<U: Send + 'static>(job: JobRef) -> Arc<dyn TypedJob<U>> {
+    *job.into_typed()
+        .downcast::<Arc<dyn TypedJob<U>>>()
+        .expect("a batch holds tasks of one type")
 }
 
 impl TaskContext<'_> {
-    fn runtime(&self) -> Option<(RuntimeHandle, Arc<NodeShared>)> {
-        let host = self.host?.as_any().downcast_ref::<ForkJoinHost>()?;
-        let handle = RuntimeHandle::from_shared(host.shared.upgrade()?);
-        let node = Arc::clone(handle.node_shared(host.node));
-        Some((handle, node))
-    }
-
     fn adopt(&self, child: JobRef) {
         self.core.add_child(self.attempt, child);
         if self.is_abandoned() {
@@ -60,58 +55,62 @@ impl TaskContext<'_> {
     ///
     /// # Errors
     ///
-    /// As [`RuntimeHandle::submit`], and
+    /// As [`RuntimeHandle::submit`](crate::RuntimeHandle::submit), and
     /// [`Refusal::ParentAbandoned`] when this attempt was already
     /// abandoned. The task comes back in every case.
     pub fn spawn<U: Send + 'static>(
         &self,
         task: Task<U>,
     ) -> Result<TaskHandle<U>, SubmitError<Task<U>>> {
-        let Some((runtime, _)) = self.runtime() else {
-            return Err(SubmitError::Refused {
-                task,
-                reason: Refusal::ShuttingDown,
-            });
-        };
-        if self.is_abandoned() {
-            return Err(SubmitError::Refused {
-                task,
-                reason: Refusal::ParentAbandoned,
-            });
+        match self.spawn_batch(std::iter::once(task)) {
+            Ok(mut handles) => Ok(handles.pop().expect("one handle per task")),
+            Err(SubmitBatchError::Full(mut tasks)) => {
+                Err(SubmitError::Full(tasks.pop().expect("the task comes back")))
+            }
+            Err(SubmitBatchError::Refused {
+                mut tasks, reason, ..
+            }) => Err(SubmitError::Refused {
+                task: tasks.pop().expect("the task comes back"),
+                reason,
+            }),
         }
-        let handle = runtime.submit(task)?;
-        self.adopt(handle.job_ref());
-        Ok(handle)
     }
 
     /// Submits many subtasks at once (accepted whole or refused whole).
     ///
     /// # Errors
     ///
-    /// As [`RuntimeHandle::submit_batch`]; a batch from an abandoned attempt
-    /// is refused whole with [`Refusal::ParentAbandoned`].
+    /// As [`RuntimeHandle::submit_batch`](crate::RuntimeHandle::submit_batch);
+    /// a batch from an abandoned attempt is refused whole with
+    /// [`Refusal::ParentAbandoned`].
     pub fn spawn_batch<U: Send + 'static>(
         &self,
         tasks: impl IntoIterator<Item = Task<U>>,
     ) -> Result<Vec<TaskHandle<U>>, SubmitBatchError<Task<U>>> {
-        let tasks: Vec<Task<U>> = tasks.into_iter().collect();
-        let Some((runtime, _)) = self.runtime() else {
-            return Err(SubmitBatchError::whole(
-                tasks.into_iter(),
-                Refusal::ShuttingDown,
-            ));
+        let tasks = tasks.into_iter();
+        let Some(host) = self.host else {
+            return Err(SubmitBatchError::whole(tasks, Refusal::ShuttingDown));
         };
         if self.is_abandoned() {
-            return Err(SubmitBatchError::whole(
-                tasks.into_iter(),
-                Refusal::ParentAbandoned,
-            ));
+            return Err(SubmitBatchError::whole(tasks, Refusal::ParentAbandoned));
         }
-        let handles = runtime.submit_batch(tasks)?;
-        for h in &handles {
-            self.adopt(h.job_ref());
+        let mut jobs: Vec<JobRef> = tasks.map(|t| t.job as JobRef).collect();
+        match host.submit(&mut jobs) {
+            Ok(()) => {
+                for job in &jobs {
+                    self.adopt(JobRef::clone(job));
+                }
+                Ok(jobs.into_iter().map(handle_of).collect())
+            }
+            Err(Rejection::Full) => Err(SubmitBatchError::Full(
+                jobs.into_iter().map(task_of).collect(),
+            )),
+            Err(Rejection::Refused { index, reason }) => Err(SubmitBatchError::Refused {
+                tasks: jobs.into_iter().map(task_of).collect(),
+                index,
+                reason,
+            }),
         }
-        Ok(handles)
     }
 
     /// Waits for subtasks and returns their outcomes in order. Subtasks that
@@ -121,7 +120,6 @@ impl TaskContext<'_> {
         &self,
         handles: Vec<TaskHandle<U>>,
     ) -> Vec<Result<U, TaskError>> {
-        let node = self.runtime().map(|(_, node)| node);
         let n = handles.len();
         let mut out: Vec<Option<Result<U, TaskError>>> = (0..n).map(|_| None).collect();
         let mut waiting: Vec<Option<TaskHandle<U>>> = handles.into_iter().map(Some).collect();
@@ -133,9 +131,7 @@ impl TaskContext<'_> {
                     continue;
                 };
                 if !h.is_finished() {
-                    let ran = node
-                        .as_ref()
-                        .is_some_and(|node| run_inline(node, &h.job_ref()));
+                    let ran = self.host.is_some_and(|host| host.run_here(&h.job_ref()));
                     progressed |= ran;
                     if !ran {
                         continue;

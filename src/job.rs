@@ -7,6 +7,7 @@
 //! node failure, a caller cancelling) exactly one wins, and a result from a
 //! superseded attempt cannot complete the task.
 
+use crate::error::Refusal;
 use crate::error::{AttemptError, AttemptFailure, TaskError};
 use crate::ids::{NodeId, TaskId};
 use crate::queue::OrderKey;
@@ -67,10 +68,28 @@ fn pack(phase: Phase, attempt: u32) -> u64 {
     (u64::from(attempt) << PHASE_BITS) | phase as u64
 }
 
-/// What fork-join needs from the layer that can submit tasks: the runtime
-/// implements it, and `TaskContext::spawn` finds it again by downcasting.
+/// What fork-join needs from the runtime, in this layer's terms (as tokio's
+/// `task::Schedule` is what a task needs from its scheduler): the runtime
+/// implements it for each node, and [`TaskContext`] reaches it through the
+/// attempt it runs.
 pub(crate) trait Host: Send + Sync + 'static {
-    fn as_any(&self) -> &dyn Any;
+    /// Submits `jobs` (built, not yet submitted, in order) as one batch,
+    /// whole or not at all. On success `jobs` holds them submitted; on
+    /// refusal `jobs` is as it was, for the caller to hand back.
+    fn submit(&self, jobs: &mut Vec<JobRef>) -> Result<(), Rejection>;
+
+    /// Runs `job` on the calling executor if no node has started it;
+    /// whether it ran.
+    fn run_here(&self, job: &JobRef) -> bool;
+}
+
+/// Why a [`Host`] refused a batch.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    /// Not under the queue's bound now.
+    Full,
+    /// The task at `index` was refused for good.
+    Refused { index: usize, reason: Refusal },
 }
 
 /// What a running attempt can see about itself, and how it forks subtasks

@@ -91,6 +91,7 @@ mod supervision;
 mod supervisor;
 mod sync;
 mod task;
+mod task_handle;
 mod threads;
 
 pub use balancer::{
@@ -113,9 +114,7 @@ pub use node::{NodeSpec, DEFAULT_NODE_SLOTS};
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
-pub use runtime::{
-    Builder, CancelHandle, Runtime, RuntimeHandle, ShutdownReport, TaskHandle, UnfinishedTask,
-};
+pub use runtime::{Builder, Runtime, RuntimeHandle, ShutdownReport, UnfinishedTask};
 pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES};
 pub use supervision::{
     DownReason, Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig,
@@ -124,6 +123,7 @@ pub use supervision::{
     MAX_BACKOFF_JITTER,
 };
 pub use task::Task;
+pub use task_handle::{CancelHandle, TaskHandle};
 
 /// What most files that use allot need.
 pub mod prelude {

@@ -1,0 +1,570 @@
+//! [`Builder`]: the settings, their validation, and `build`, which wires
+//! the parts and starts them.
+
+use crate::balancer::{Balancer, BalancerConfig};
+use crate::config::{
+    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
+};
+use crate::dispatch::{Backlog, Dispatcher};
+use crate::error::BuildError;
+use crate::fault::{self, FaultPlan};
+use crate::hooks::Hooks;
+use crate::ids::NodeId;
+
+use super::core::{Core, RunState};
+use super::fork_host::ForkJoinHost;
+use super::handle::RuntimeHandle;
+use super::Runtime;
+use crate::ledger::Ledger;
+use crate::node::{NodeDirectory, NodeShared, NodeSpec};
+use crate::policy::{Policy, PolicyKind};
+use crate::queue::Discipline;
+use crate::supervision::{SupervisionConfig, SupervisorEvent};
+use crate::supervisor::{Drain, HealthCell, Supervisor, SupervisorConfig, SupervisorParts};
+use crate::sync::{Mutex, RwLock};
+use actix::prelude::*;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type PolicyFactory = Arc<dyn Fn(u64) -> Box<dyn Policy> + Send + Sync>;
+
+#[derive(Clone)]
+enum PolicySource {
+    Kind(PolicyKind),
+    Custom(PolicyFactory),
+}
+
+impl fmt::Debug for PolicySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicySource::Kind(k) => write!(f, "{k}"),
+            PolicySource::Custom(_) => f.write_str("custom"),
+        }
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+///
+/// Setters take `&mut self`, so one builder can start several runtimes.
+///
+/// # Examples
+///
+/// ```
+/// use allot::{Discipline, NodeSpec, PolicyKind, Resources, Runtime, Task};
+///
+/// let runtime = Runtime::builder()
+///     .nodes(vec![NodeSpec::new(Resources::cpu(4_000)); 2])
+///     .policy(PolicyKind::RoundRobin)
+///     .discipline(Discipline::Sjf)
+///     .rng_seed(7)
+///     .build()
+///     .unwrap();
+/// let handle = runtime.handle();
+/// let task = handle.submit(Task::new(|_| Ok::<_, String>(6 * 7))).unwrap();
+/// assert_eq!(task.wait().unwrap(), 42);
+/// runtime.shutdown();
+/// ```
+///
+/// # Default
+///
+/// [`DEFAULT_NODE_COUNT`] default nodes, [`PolicyKind::LeastLoaded`],
+/// [`Discipline::Fcfs`], [`DEFAULT_RNG_SEED`], [`DEFAULT_QUEUE_CAPACITY`],
+/// [`DEFAULT_HEARTBEAT_INTERVAL`], retry backoff from
+/// [`DEFAULT_RETRY_BACKOFF_MIN`] to [`DEFAULT_RETRY_BACKOFF_MAX`], and the
+/// default [`BalancerConfig`].
+#[derive(Clone, Debug)]
+pub struct Builder {
+    nodes: Vec<NodeSpec>,
+    policy: PolicySource,
+    discipline: Discipline,
+    rng_seed: u64,
+    queue_capacity: usize,
+    heartbeat_interval: Duration,
+    retry_backoff: (Duration, Duration),
+    balancer: BalancerConfig,
+    supervision: SupervisionConfig,
+    fault_plan: Option<FaultPlan>,
+    hooks: Hooks,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            nodes: vec![NodeSpec::default(); DEFAULT_NODE_COUNT],
+            policy: PolicySource::Kind(PolicyKind::default()),
+            discipline: Discipline::default(),
+            rng_seed: DEFAULT_RNG_SEED,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            retry_backoff: (DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
+            balancer: BalancerConfig::default(),
+            supervision: SupervisionConfig::default(),
+            fault_plan: None,
+            hooks: Hooks::default(),
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with every default.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// A builder set from a [`RuntimeConfig`] (a config file's contents).
+    /// Settings are checked by [`build`](Builder::build).
+    pub fn from_config(config: &RuntimeConfig) -> Self {
+        let mut b = Builder::new();
+        b.nodes(config.nodes.iter().cloned())
+            .policy(config.policy)
+            .discipline(config.discipline)
+            .rng_seed(config.rng_seed)
+            .queue_capacity(config.queue_capacity)
+            .heartbeat_interval(config.heartbeat_interval)
+            .retry_backoff(config.retry_backoff_min, config.retry_backoff_max)
+            .balancer(config.balancer.clone())
+            .supervision(config.supervision.clone());
+        if let Some(plan) = &config.fault_plan {
+            b.fault_plan(plan.clone());
+        }
+        b
+    }
+
+    /// Replaces the node list.
+    pub fn nodes(&mut self, nodes: impl IntoIterator<Item = NodeSpec>) -> &mut Self {
+        self.nodes = nodes.into_iter().collect();
+        self
+    }
+
+    /// The allocation policy, by kind.
+    pub fn policy(&mut self, policy: PolicyKind) -> &mut Self {
+        self.policy = PolicySource::Kind(policy);
+        self
+    }
+
+    /// A custom allocation policy, made from the runtime's seed.
+    pub fn policy_with<F>(&mut self, make: F) -> &mut Self
+    where
+        F: Fn(u64) -> Box<dyn Policy> + Send + Sync + 'static,
+    {
+        self.policy = PolicySource::Custom(Arc::new(make));
+        self
+    }
+
+    /// The queue discipline of the pending queue and of every node queue.
+    pub fn discipline(&mut self, discipline: Discipline) -> &mut Self {
+        self.discipline = discipline;
+        self
+    }
+
+    /// The seed for every random choice (allocation, balancing, faults).
+    pub fn rng_seed(&mut self, seed: u64) -> &mut Self {
+        self.rng_seed = seed;
+        self
+    }
+
+    /// Most tasks in flight (accepted and not finished); beyond it `submit`
+    /// returns [`SubmitError::Full`].
+    pub fn queue_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// How often the supervisor checks nodes and timeouts.
+    pub fn heartbeat_interval(&mut self, interval: Duration) -> &mut Self {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Backoff before a retry: `min · 2^(n−1)` for the n-th retry, at most `max`.
+    pub fn retry_backoff(&mut self, min: Duration, max: Duration) -> &mut Self {
+        self.retry_backoff = (min, max);
+        self
+    }
+
+    /// Balancer settings.
+    pub fn balancer(&mut self, config: BalancerConfig) -> &mut Self {
+        self.balancer = config;
+        self
+    }
+
+    /// How failed nodes are restarted.
+    pub fn supervision(&mut self, config: SupervisionConfig) -> &mut Self {
+        self.supervision = config;
+        self
+    }
+    /// Runs `f` on every executor thread as it starts, before it runs any
+    /// task, with the node it works for: to pin it to a core, pick a
+    /// device, or set up what a model library keeps per thread. Executors
+    /// start with their node, again when the node restarts, and when one
+    /// abandoned with a hung or timed-out task is replaced. A panic in `f`
+    /// is logged and goes no further.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{NodeSpec, Resources, Runtime};
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .nodes(vec![NodeSpec::new(Resources::cpu(2_000)); 2])
+    ///     .on_executor_start(|node| {
+    ///         let thread = std::thread::current();
+    ///         eprintln!("{} works for {node}", thread.name().unwrap_or("?"));
+    ///     })
+    ///     .build()?;
+    /// runtime.shutdown();
+    /// # Ok::<(), allot::BuildError>(())
+    /// ```
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn on_executor_start<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(NodeId) + Send + Sync + 'static,
+    {
+        self.hooks.executor_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every executor thread just before it exits (its node
+    /// stopped, restarted or shut down), with the node it worked for. An
+    /// executor abandoned inside a task that never returns never gets
+    /// here. A panic in `f` is logged and goes no further.
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn on_executor_stop<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(NodeId) + Send + Sync + 'static,
+    {
+        self.hooks.executor_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` for each [`SupervisorEvent`]: a node down (with why), a
+    /// node restarted, a node retired. It runs on the supervisor's thread,
+    /// in the order the supervisor acts, so keep it short and do not wait
+    /// on the runtime in it (`shutdown` from here would wait for the
+    /// supervisor itself). A panic in `f` is logged and goes no further.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{Fault, NodeId, NodeSpec, Resources, Runtime, SupervisorEvent};
+    ///
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let runtime = Runtime::builder()
+    ///     .nodes(vec![NodeSpec::new(Resources::cpu(2_000)); 2])
+    ///     .on_supervisor_event(move |e| drop(tx.lock().unwrap().send(e.clone())))
+    ///     .build()?;
+    /// runtime.handle().inject(Fault::CrashNode { node: NodeId(1) })?;
+    /// assert!(matches!(rx.recv()?, SupervisorEvent::NodeDown { node: NodeId(1), .. }));
+    /// assert!(matches!(rx.recv()?, SupervisorEvent::NodeRestarted { node: NodeId(1), restarts: 1 }));
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn on_supervisor_event<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&SupervisorEvent) + Send + Sync + 'static,
+    {
+        self.hooks.supervisor_event = Some(Arc::new(f));
+        self
+    }
+
+    /// Faults to inject while running (fault-injection runs and tests).
+    pub fn fault_plan(&mut self, plan: FaultPlan) -> &mut Self {
+        self.fault_plan = Some(plan);
+        self
+    }
+
+    fn validate(&self) -> Result<(), BuildError> {
+        let bad = |field: &'static str, reason: String| {
+            Err(BuildError::InvalidConfig {
+                field,
+                index: None,
+                reason,
+            })
+        };
+        let bad_node = |field: &'static str, index: usize, reason: String| {
+            Err(BuildError::InvalidConfig {
+                field,
+                index: Some(index),
+                reason,
+            })
+        };
+        if self.nodes.is_empty() {
+            return bad("nodes", "at least one node is required".into());
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !(n.speed.is_finite() && n.speed > 0.0) {
+                return bad_node(
+                    "nodes.speed",
+                    i,
+                    format!("must be finite and > 0, got {}", n.speed),
+                );
+            }
+            if n.slots == 0 {
+                return bad_node("nodes.slots", i, "must be at least 1".into());
+            }
+        }
+        if self.queue_capacity == 0 {
+            return bad("queue_capacity", "must be at least 1".into());
+        }
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval > MAX_INTERVAL {
+            return bad(
+                "heartbeat_interval",
+                format!(
+                    "must be in (0, {MAX_INTERVAL:?}], got {:?}",
+                    self.heartbeat_interval
+                ),
+            );
+        }
+        if self.retry_backoff.1 > crate::supervision::MAX_BACKOFF {
+            return bad(
+                "retry_backoff",
+                format!(
+                    "max must be at most {:?}, got {:?}",
+                    crate::supervision::MAX_BACKOFF,
+                    self.retry_backoff.1
+                ),
+            );
+        }
+        if self.retry_backoff.0 > self.retry_backoff.1 {
+            return bad(
+                "retry_backoff",
+                format!(
+                    "min {:?} exceeds max {:?}",
+                    self.retry_backoff.0, self.retry_backoff.1
+                ),
+            );
+        }
+        let b = &self.balancer;
+        if !(b.high.is_finite() && b.high > 0.0 && b.high <= 1.0) {
+            return bad(
+                "balancer.high",
+                format!("must be in (0, 1], got {}", b.high),
+            );
+        }
+        if !(b.low.is_finite() && b.low >= 0.0 && b.low < b.high) {
+            return bad(
+                "balancer.low",
+                format!("must be in [0, high), got {}", b.low),
+            );
+        }
+        if b.enabled && (b.interval.is_zero() || b.interval > MAX_INTERVAL) {
+            return bad(
+                "balancer.interval",
+                format!("must be in (0, {MAX_INTERVAL:?}], got {:?}", b.interval),
+            );
+        }
+        if let Err((field, reason)) = self.supervision.validate() {
+            return bad(field, reason);
+        }
+        if let Some(plan) = &self.fault_plan {
+            if let Err((i, reason)) = plan.validate(self.nodes.len()) {
+                return bad("fault_plan.faults", format!("entry {i}: {reason}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the runtime: its actix system, node actors and executors,
+    /// supervisor and balancer, on background threads.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::InvalidConfig`] naming the bad setting, or
+    /// [`BuildError::Spawn`] if a thread cannot start.
+    pub fn build(&mut self) -> Result<Runtime, BuildError> {
+        self.validate()?;
+        let needed = self
+            .nodes
+            .iter()
+            .fold(2usize, |n, s| n.saturating_add(s.slots).saturating_add(1));
+        if let Some(limit) = crate::threads::available() {
+            if needed > limit {
+                return Err(BuildError::TooManyThreads { needed, limit });
+            }
+        }
+        let ledger = Arc::new(Ledger::new());
+        let nodes: Vec<Arc<NodeShared>> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                Arc::new(NodeShared::new(
+                    NodeId(i),
+                    spec.clone(),
+                    self.discipline,
+                    Arc::clone(&ledger),
+                    self.hooks.clone(),
+                ))
+            })
+            .collect();
+        let policy = match &self.policy {
+            PolicySource::Kind(k) => k.build(self.rng_seed),
+            PolicySource::Custom(f) => f(self.rng_seed),
+        };
+        let fastest = nodes.iter().map(|n| n.spec.speed).fold(f64::MIN, f64::max);
+        // Idle executors watch for work before parking only when every
+        // executor can have a core of its own: with more executors than
+        // cores a watcher holds back one that has work.
+        let executors: usize = nodes.iter().map(|n| n.spec.slots.max(1)).sum();
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        for n in &nodes {
+            n.set_reference_speed(fastest);
+            n.set_watch_idle(executors <= cores);
+            if policy.wants_feedback() {
+                n.enable_feedback();
+            }
+        }
+        let dispatcher = Arc::new(Mutex::new(Dispatcher::new(policy)));
+        let backlog = Arc::new(Backlog::default());
+        let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+        let drain_scheduled = Arc::new(AtomicBool::new(false));
+        let restarts = Arc::new(AtomicU64::new(0));
+        let rounds = Arc::new(AtomicU64::new(0));
+        let directory: NodeDirectory = Arc::new(Mutex::new(vec![None; nodes.len()]));
+        let config = SupervisorConfig {
+            heartbeat_interval: self.heartbeat_interval,
+            retry_backoff_min: self.retry_backoff.0,
+            retry_backoff_max: self.retry_backoff.1,
+            supervision: self.supervision.clone(),
+            rng_seed: self.rng_seed,
+        };
+        let epoch = Instant::now();
+        crate::clock::init();
+        let health = Arc::new(HealthCell::default());
+        let mut speed_changes = Vec::new();
+        let mut fault_index = 0;
+        if let Some(plan) = &self.fault_plan {
+            let (per_node, speed) = fault::compile(plan, self.rng_seed, nodes.len(), 0);
+            for (n, f) in nodes.iter().zip(&per_node) {
+                n.add_faults(f);
+            }
+            speed_changes = speed;
+            fault_index = plan.faults.len() as u64;
+        }
+        let thread_health = Arc::clone(&health);
+        let balancer_config = self.balancer.clone();
+        let discipline = self.discipline;
+        let hooks = self.hooks.clone();
+
+        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
+        let thread_nodes = nodes.clone();
+        let thread_ledger = Arc::clone(&ledger);
+        let thread_dispatcher = Arc::clone(&dispatcher);
+        let thread_backlog = Arc::clone(&backlog);
+        let thread_drain = Arc::clone(&drain_scheduled);
+        let thread_restarts = Arc::clone(&restarts);
+        let thread_rounds = Arc::clone(&rounds);
+        let thread = std::thread::Builder::new()
+            .name("allot-system".into())
+            .spawn(move || {
+                let system = System::new();
+                // `Arbiter::new` panics when its thread cannot start: that
+                // is a build error, not a crash.
+                let count = thread_nodes.len();
+                let arbiters = std::panic::catch_unwind(|| {
+                    (0..count).map(|_| Arbiter::new()).collect::<Vec<Arbiter>>()
+                });
+                let Ok(arbiters) = arbiters else {
+                    return;
+                };
+                let handles = arbiters.iter().map(Arbiter::handle).collect();
+                let parts = SupervisorParts {
+                    nodes: thread_nodes.clone(),
+                    arbiters: handles,
+                    directory: Arc::clone(&directory),
+                    ledger: thread_ledger,
+                    dispatcher: thread_dispatcher,
+                    backlog: thread_backlog,
+                    discipline,
+                    inbox: inbox_rx,
+                    drain_scheduled: thread_drain,
+                    restarts: thread_restarts,
+                    health: thread_health,
+                    config,
+                    epoch,
+                    speed_changes,
+                    hooks,
+                };
+                let (supervisor, balancer) = system.block_on(async move {
+                    let supervisor = Supervisor::new(parts).start();
+                    let balancer = Balancer::new(
+                        thread_nodes,
+                        directory,
+                        supervisor.clone().recipient(),
+                        balancer_config,
+                        thread_rounds,
+                    )
+                    .start();
+                    // Nodes start in the supervisor's `started`, which runs
+                    // before it handles any message: once this is answered,
+                    // every node accepts work, and `build` can return.
+                    let _ = supervisor.send(Drain).await;
+                    (supervisor, balancer)
+                });
+                let _ = started_tx.send((supervisor, balancer, System::current()));
+                if let Err(e) = system.run() {
+                    tracing::error!(error = %e, "actix system ended with an error");
+                }
+                for arbiter in arbiters {
+                    arbiter.stop();
+                    let _ = arbiter.join();
+                }
+            })
+            .map_err(BuildError::Spawn)?;
+        let (supervisor, balancer, system) = started_rx.recv().map_err(|_| {
+            BuildError::Spawn(std::io::Error::other("runtime thread exited during start"))
+        })?;
+        let shared = Arc::new(Core {
+            ledger,
+            nodes,
+            inbox: inbox_tx,
+            drain_scheduled,
+            dispatcher,
+            backlog,
+            supervisor,
+            balancer,
+            system,
+            state: RwLock::new(RunState::Running),
+            health,
+            rng_seed: self.rng_seed,
+            fault_index: AtomicU64::new(fault_index),
+            queue_capacity: self.queue_capacity as u64,
+            finished_floor: AtomicU64::new(0),
+            restarts,
+            rounds,
+            thread: Mutex::new(Some(thread)),
+        });
+        for (j, node) in shared.nodes.iter().enumerate() {
+            node.set_host(Arc::new(ForkJoinHost {
+                shared: Arc::downgrade(&shared),
+                node: j,
+            }));
+        }
+        tracing::info!(
+            nodes = shared.nodes.len(),
+            seed = self.rng_seed,
+            "runtime.start"
+        );
+        Ok(Runtime {
+            handle: RuntimeHandle { shared },
+        })
+    }
+}
+
+/// The longest heartbeat or balancer interval accepted: timers past it
+/// would, in effect, never fire.
+const MAX_INTERVAL: Duration = Duration::from_secs(3_600);
