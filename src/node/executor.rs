@@ -1,0 +1,395 @@
+//! The executor threads: pick a job, run it, account for it, park.
+
+use super::messages::ActorFault;
+use super::messages::NodeEvent;
+use super::shared::{NodeShared, RunningEntry};
+use crate::clock;
+use crate::error::AttemptFailure;
+use crate::fault::Actions;
+use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
+use crate::ledger::Settled;
+use crate::policy::Feedback;
+use crate::resources::Resources;
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{lock_spinning, spin_until, MutexGuard};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(super) fn spawn_executor(
+    shared: Arc<NodeShared>,
+    slot: usize,
+    generation: u64,
+) -> std::io::Result<()> {
+    let node = Arc::clone(&shared);
+    let in_code = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&in_code);
+    let handle = std::thread::Builder::new()
+        .name(format!("allot-{}-x{slot}", shared.id))
+        .spawn(move || {
+            node.hooks.executor_started(node.id);
+            executor_loop(&node, slot, generation, &flag);
+            node.hooks.executor_stopped(node.id);
+        })?;
+    let mut threads = shared.threads.lock();
+    // Threads that have ended need no join: let go of their handles.
+    threads.retain(|(t, _)| !t.is_finished());
+    threads.push((handle, in_code));
+    Ok(())
+}
+
+/// Emulates relative speed on one machine: the fastest node runs at the
+/// machine's pace, and a node at half its speed owes as much idle time as it
+/// worked. The debt is paid in sleeps of at least a millisecond (shorter
+/// sleeps overshoot).
+pub(super) struct Throttle {
+    pub(super) debt: Duration,
+}
+
+impl Throttle {
+    /// Returns whether it slept.
+    pub(super) fn charge(&mut self, node: &NodeShared, generation: u64, worked: Duration) -> bool {
+        let reference = f64::from_bits(node.reference_speed.load(Ordering::Relaxed));
+        let own = node.speed();
+        if own >= reference || own <= 0.0 {
+            return false;
+        }
+        // Slower than `MAX_SLOWDOWN` × the reference runs at that pace: a
+        // speed of 1e-300 (or a reference of 1e300) must not overflow.
+        let owed = (reference / own - 1.0).min(MAX_SLOWDOWN - 1.0);
+        self.debt = self.debt.saturating_add(worked.mul_f64(owed));
+        if self.debt >= Duration::from_millis(1) {
+            // In pieces, so that an executor whose incarnation ends (a
+            // restart, a shutdown) stops paying and exits.
+            const PIECE: Duration = Duration::from_millis(10);
+            let start = Instant::now();
+            while node.generation_is(generation) {
+                let left = self.debt.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(PIECE));
+            }
+            self.debt = self.debt.saturating_sub(start.elapsed());
+            return true;
+        }
+        false
+    }
+}
+
+/// The most a node's speed throttle slows it: a node slower than this
+/// fraction of the fastest node (or slowed by a fault factor beyond it)
+/// runs at `1 / MAX_SLOWDOWN` of the fastest's pace.
+pub(crate) const MAX_SLOWDOWN: f64 = 1e3;
+
+/// How far down its queue an executor prefetches (see `JobCore::prefetch`):
+/// a few tasks' time ahead of the first touch.
+pub(super) const PREFETCH_AHEAD: usize = 4;
+
+/// Completions an executor settles with the ledger at once.
+pub(super) const SETTLE_BATCH: usize = 64;
+/// How long an idle executor waits for work before it frees the finished
+/// jobs kept for submitters (see `Ledger::bury`).
+pub(super) const DEAD_LINGER: Duration = Duration::from_millis(1);
+/// With jobs queued, how often an executor looks at the inbox (ns): once
+/// per task for tasks this long or longer, so new urgent work is ordered
+/// in within one task; for a flood of short ones, less often than per
+/// task, because each look takes the inbox's line from a pusher in the
+/// middle of its run.
+pub(super) const INBOX_LOOK_NANOS: u64 = 10_000;
+
+pub(super) struct Finished {
+    pub(super) cost_units: u64,
+    pub(super) demand: Resources,
+    pub(super) latency_us: Option<u64>,
+    pub(super) feedback: Option<Feedback>,
+}
+
+/// `in_code` is raised while the executor runs task code: a shutdown waits
+/// for an executor outside it (its bookkeeping may settle a task), never
+/// for one inside abandoned code.
+pub(super) fn executor_loop(
+    node: &Arc<NodeShared>,
+    slot: usize,
+    generation: u64,
+    in_code: &AtomicBool,
+) {
+    let mut finished: Option<Finished> = None;
+    // One clock read per task: the end of one attempt starts the next.
+    let mut now = clock::now_nanos();
+    let mut looked = now;
+    // Completions leave the ledger in batches: one lock per cohort per flush.
+    let mut done: Vec<u64> = Vec::with_capacity(SETTLE_BATCH);
+    // Jobs the ledger lets go of pass through here (see `Ledger::bury`).
+    let mut dead: Vec<JobRef> = Vec::new();
+    let mut swept = false;
+    let mut spun = false;
+    let (mut unload, mut unloads) = (0u64, 0usize);
+    let mut throttle = Throttle {
+        debt: Duration::ZERO,
+    };
+    let me = std::thread::current().id();
+    loop {
+        let (job, attempt, count) = {
+            let mut st = lock_spinning(&node.state);
+            if let Some(f) = finished.take() {
+                if st.generation == generation && !st.slots[slot].abandoned {
+                    st.slots[slot].entry = None;
+                    st.running_demand = st.running_demand.saturating_sub(&f.demand);
+                    // The load counter is shared with submitters: give back
+                    // finished cost in batches, always under this lock and
+                    // within this incarnation (eviction resets the counter).
+                    unload += f.cost_units;
+                    unloads += 1;
+                    if unloads >= SETTLE_BATCH {
+                        node.signal
+                            .load
+                            .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
+                        unloads = 0;
+                    }
+                    if let Some(us) = f.latency_us {
+                        st.latency.saturating_record(us.max(1));
+                    }
+                    if let Some(fb) = f.feedback {
+                        st.feedback.push(fb);
+                    }
+                } else {
+                    // Let go of while it ran: its code has returned.
+                    st.abandoned.retain(|a| a.thread != me);
+                }
+            }
+            loop {
+                if st.generation != generation || st.slots[slot].abandoned {
+                    if st.generation == generation {
+                        st.slots[slot].vacant = true;
+                    }
+                    drop(st);
+                    node.flush_completed(&mut done, &mut dead);
+                    return;
+                }
+                if st.queue.is_empty() || now.wrapping_sub(looked) >= INBOX_LOOK_NANOS {
+                    looked = now;
+                    if node.inbox.len.load(Ordering::Relaxed) > 0 {
+                        node.absorb(&mut st);
+                    }
+                }
+                if let Some(job) = st.queue.pop() {
+                    if let Some(ahead) = st.queue.peek(PREFETCH_AHEAD) {
+                        ahead.core().prefetch();
+                    }
+                    swept = false;
+                    spun = false;
+                    let core = job.core();
+                    let attempt = core.attempt();
+                    if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
+                        // Every writer holds the state lock: no read-modify-write.
+                        let count = node.started.load(Ordering::Relaxed) + 1;
+                        node.started.store(count, Ordering::Relaxed);
+                        st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
+                        st.slots[slot].entry = Some(RunningEntry {
+                            slot: core.ledger_slot.load(Ordering::Acquire),
+                            task: core.id,
+                            thread: me,
+                            attempt,
+                            started: now,
+                            timeout: core.spec.timeout(),
+                            cost_units: core.cost_units(),
+                            demand: core.spec.demand(),
+                        });
+                        node.gauge.publish(&st);
+                        // Raised under the lock that lists the attempt: an
+                        // eviction that lists it as abandoned sees it raised.
+                        in_code.store(true, Ordering::Relaxed);
+                        break (job, attempt, count);
+                    }
+                    node.signal
+                        .load
+                        .fetch_sub(core.cost_units(), Ordering::Relaxed);
+                    node.ledger.reap_if_cancelled(core);
+                    continue;
+                }
+                // Out of work: what views read may have changed since the
+                // last publish (a finished task), and the lock is let go
+                // below.
+                node.gauge.publish(&st);
+                if unloads > 0 {
+                    node.signal
+                        .load
+                        .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
+                    unloads = 0;
+                }
+                if !spun && !st.spinner && node.watch_idle.load(Ordering::Relaxed) {
+                    // Work often comes back within microseconds (the next
+                    // run of a batch, the next single submission): watch
+                    // for a push a while before parking, so neither side
+                    // pays a futex wake. One executor per node does this,
+                    // and only when executors do not outnumber cores; then
+                    // it looks at the queue again, under the lock, before
+                    // waiting.
+                    spun = true;
+                    st.spinner = true;
+                    MutexGuard::unlocked(&mut st, || {
+                        spin_until(|| node.inbox.len.load(Ordering::Acquire) != 0)
+                    });
+                    st.spinner = false;
+                    continue;
+                }
+                if !done.is_empty() {
+                    // About to sleep: settle what we finished first, so the
+                    // ledger never waits on a sleeping executor. Not before
+                    // the watch: a stream of single submissions keeps an
+                    // executor idle between tasks, and settling each on its
+                    // own would take a ledger lock per task, on lines the
+                    // submitter writes next.
+                    drop(st);
+                    node.flush_completed(&mut done, &mut dead);
+                    st = lock_spinning(&node.state);
+                    continue;
+                }
+                // Finished jobs no submitter came back for are freed here
+                // once per idle spell, but only after a short wait with no
+                // work: a submitter that comes back within it (the next
+                // burst after it waited for the last) frees them itself,
+                // where its allocator reuses the memory at once.
+                let linger = !swept && node.ledger.has_dead();
+                // Waits unless a push landed meanwhile (`park` says why
+                // none is missed).
+                let lingered = node.park(&mut st, linger.then_some(DEAD_LINGER));
+                if lingered {
+                    drop(st);
+                    node.ledger.free_dead();
+                    // Once per idle spell: others' later frees wait for a
+                    // submitter or their own executor's idling.
+                    swept = true;
+                    st = lock_spinning(&node.state);
+                }
+                // Waited: the next task's start is timed from here.
+                now = clock::now_nanos();
+            }
+        };
+        let core = job.core();
+        let actions = node.fault_actions(&job, attempt, count);
+        if actions != Actions::default() {
+            if actions.flood > 0 {
+                node.flood(actions.flood);
+            }
+            if actions.crash {
+                node.actor_fault(ActorFault::Crash);
+            }
+            if actions.panic_actor {
+                node.actor_fault(ActorFault::Panic);
+            }
+            if let Some(d) = actions.hang {
+                node.hang(generation, d);
+            }
+        }
+        let started = if actions.hang.is_some() {
+            clock::now_nanos()
+        } else {
+            now
+        };
+        let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
+        in_code.store(false, Ordering::Release);
+        now = clock::now_nanos();
+        let mut latency_us = None;
+        match outcome {
+            RunOutcome::Completed => {
+                if let Some(slot) = node.ledger.claim(core) {
+                    done.push(slot);
+                }
+                if done.len() >= SETTLE_BATCH {
+                    node.flush_completed(&mut done, &mut dead);
+                }
+                latency_us = Some(now.saturating_sub(core.submitted_nanos()) / 1_000);
+            }
+            RunOutcome::Stale => {
+                node.counters.stale.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(node = %node.id, task = %core.id, attempt, "late result discarded");
+                node.ledger.reap_if_cancelled(core);
+            }
+            RunOutcome::Failed(failure) => {
+                handle_failure(node, &job, attempt, failure);
+            }
+        }
+        if throttle.charge(node, generation, clock::between(started, now)) {
+            now = clock::now_nanos();
+        }
+        let feedback =
+            (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| Feedback {
+                node: node.id,
+                kind: core.spec.kind().clone(),
+                cost: core.spec.cost(),
+                elapsed: clock::between(started, now),
+            });
+        finished = Some(Finished {
+            cost_units: core.cost_units(),
+            demand: core.spec.demand(),
+            latency_us,
+            feedback,
+        });
+    }
+}
+
+pub(super) fn handle_failure(
+    node: &NodeShared,
+    job: &JobRef,
+    attempt: u32,
+    failure: AttemptFailure,
+) {
+    let core = job.core();
+    tracing::debug!(node = %node.id, task = %core.id, attempt, %failure, "attempt failed");
+    let count_failed = || {
+        if node.ledger.settle(core, Settled::Failed) {
+            node.counters.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    match after_failure(
+        &**job,
+        Phase::Running,
+        attempt,
+        Some(node.id),
+        failure,
+        count_failed,
+    ) {
+        AfterFailure::Retry => {
+            node.ledger.note_retry();
+            node.send_event(NodeEvent::Retry(JobRef::clone(job)));
+        }
+        AfterFailure::Failed => {}
+        AfterFailure::Superseded => {
+            node.ledger.reap_if_cancelled(core);
+        }
+    }
+}
+
+/// Runs `job` here and now on the calling thread, if it has not started:
+/// how a joining parent helps its own subtasks instead of blocking a slot.
+/// Returns whether it ran it.
+pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
+    let core = job.core();
+    let attempt = core.attempt();
+    let claimed = core.transition(Phase::Queued, attempt, Phase::Running, attempt)
+        || core.transition(Phase::Pending, attempt, Phase::Running, attempt);
+    if !claimed {
+        return false;
+    }
+    node.beats.fetch_add(1, Ordering::Relaxed);
+    match job.run(node.id, attempt, node.env(false)) {
+        RunOutcome::Completed => {
+            if node.ledger.settle_completed(core) {
+                node.counters.settled.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        RunOutcome::Stale => {
+            node.counters.stale.fetch_add(1, Ordering::Relaxed);
+            node.ledger.reap_if_cancelled(core);
+        }
+        RunOutcome::Failed(failure) => handle_failure(node, job, attempt, failure),
+    }
+    node.beats.fetch_add(1, Ordering::Relaxed);
+    true
+}
+
+/// Counts a failure decided outside the node (node loss, timeout) against it.
+pub(crate) fn count_failed(node: &NodeShared) {
+    node.counters.failed.fetch_add(1, Ordering::Relaxed);
+}
