@@ -15,7 +15,7 @@ use crate::ids::NodeId;
 use super::core::{Core, RunState};
 use super::fork_host::ForkJoinHost;
 use super::handle::RuntimeHandle;
-use super::Runtime;
+use super::instance::Runtime;
 use crate::ledger::Ledger;
 use crate::node::{NodeDirectory, NodeShared, NodeSpec};
 use crate::policy::{Policy, PolicyKind};
@@ -43,6 +43,18 @@ impl fmt::Debug for PolicySource {
             PolicySource::Kind(k) => write!(f, "{k}"),
             PolicySource::Custom(_) => f.write_str("custom"),
         }
+    }
+}
+
+impl Runtime {
+    /// A [`Builder`] with every default.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A [`Builder`] set from a [`RuntimeConfig`].
+    pub fn builder_from(config: &RuntimeConfig) -> Builder {
+        Builder::from_config(config)
     }
 }
 
