@@ -2,7 +2,7 @@
 
 use super::messages::ActorFault;
 use super::messages::NodeEvent;
-use super::shared::{NodeShared, RunningEntry};
+use super::shared::{NodeShared, NodeState, RunningEntry};
 use crate::clock;
 use crate::error::AttemptFailure;
 use crate::fault::Actions;
@@ -104,168 +104,269 @@ pub(super) struct Finished {
     pub(super) feedback: Option<Feedback>,
 }
 
-/// `in_code` is raised while the executor runs task code: a shutdown waits
-/// for an executor outside it (its bookkeeping may settle a task), never
-/// for one inside abandoned code.
+/// A job claimed for this slot: its attempt number and the node's count
+/// of starts (what count-triggered faults key on).
+struct Picked {
+    job: JobRef,
+    attempt: u32,
+    count: u64,
+}
+
+/// One executor thread of one incarnation of a node, and what it carries
+/// from task to task. Its life is [`run`](Executor::run): [`pick`]
+/// (Executor::pick) a job under the state lock, [`execute`](Executor::execute)
+/// it outside the lock, and when there is nothing to pick, [`idle`]
+/// (Executor::idle): watch, settle, then park (the park/wake protocol is in
+/// the module docs of [`node`](super)).
+struct Executor<'a> {
+    node: &'a Arc<NodeShared>,
+    slot: usize,
+    generation: u64,
+    /// Raised while the executor runs task code: a shutdown waits for an
+    /// executor outside it (its bookkeeping may settle a task), never for
+    /// one inside abandoned code.
+    in_code: &'a AtomicBool,
+    me: std::thread::ThreadId,
+    /// The attempt that just ended, accounted at the next pick (under the
+    /// lock that pick takes anyway).
+    finished: Option<Finished>,
+    /// One clock read per task: the end of one attempt starts the next.
+    now: u64,
+    /// When the inbox was last looked at.
+    looked: u64,
+    /// Completions leave the ledger in batches: one lock per cohort per
+    /// flush.
+    done: Vec<u64>,
+    /// Jobs the ledger lets go of pass through here (see `Ledger::bury`).
+    dead: Vec<JobRef>,
+    /// Whether this idle spell has freed the ledger's dead jobs.
+    swept: bool,
+    /// Whether this idle spell has watched for a push.
+    spun: bool,
+    /// Finished cost not yet taken off the load counter, and how many
+    /// tasks it sums.
+    unload: u64,
+    unloads: usize,
+    throttle: Throttle,
+}
+
+/// Runs executor `slot` of incarnation `generation` until the incarnation
+/// ends or the slot is let go of.
 pub(super) fn executor_loop(
     node: &Arc<NodeShared>,
     slot: usize,
     generation: u64,
     in_code: &AtomicBool,
 ) {
-    let mut finished: Option<Finished> = None;
-    // One clock read per task: the end of one attempt starts the next.
-    let mut now = clock::now_nanos();
-    let mut looked = now;
-    // Completions leave the ledger in batches: one lock per cohort per flush.
-    let mut done: Vec<u64> = Vec::with_capacity(SETTLE_BATCH);
-    // Jobs the ledger lets go of pass through here (see `Ledger::bury`).
-    let mut dead: Vec<JobRef> = Vec::new();
-    let mut swept = false;
-    let mut spun = false;
-    let (mut unload, mut unloads) = (0u64, 0usize);
-    let mut throttle = Throttle {
-        debt: Duration::ZERO,
-    };
-    let me = std::thread::current().id();
-    loop {
-        let (job, attempt, count) = {
-            let mut st = lock_spinning(&node.state);
-            if let Some(f) = finished.take() {
-                if st.generation == generation && !st.slots[slot].abandoned {
-                    st.slots[slot].entry = None;
-                    st.running_demand = st.running_demand.saturating_sub(&f.demand);
-                    // The load counter is shared with submitters: give back
-                    // finished cost in batches, always under this lock and
-                    // within this incarnation (eviction resets the counter).
-                    unload += f.cost_units;
-                    unloads += 1;
-                    if unloads >= SETTLE_BATCH {
-                        node.signal
-                            .load
-                            .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
-                        unloads = 0;
-                    }
-                    if let Some(us) = f.latency_us {
-                        st.latency.saturating_record(us.max(1));
-                    }
-                    if let Some(fb) = f.feedback {
-                        st.feedback.push(fb);
-                    }
-                } else {
-                    // Let go of while it ran: its code has returned.
-                    st.abandoned.retain(|a| a.thread != me);
+    let now = clock::now_nanos();
+    Executor {
+        node,
+        slot,
+        generation,
+        in_code,
+        me: std::thread::current().id(),
+        finished: None,
+        now,
+        looked: now,
+        done: Vec::with_capacity(SETTLE_BATCH),
+        dead: Vec::new(),
+        swept: false,
+        spun: false,
+        unload: 0,
+        unloads: 0,
+        throttle: Throttle {
+            debt: Duration::ZERO,
+        },
+    }
+    .run();
+}
+
+impl Executor<'_> {
+    fn run(mut self) {
+        while let Some(picked) = self.pick() {
+            self.execute(picked);
+        }
+    }
+
+    /// Accounts for the attempt that just ended, then takes the next job
+    /// (parking while there is none). `None` once the incarnation has
+    /// ended or this slot was let go of.
+    fn pick(&mut self) -> Option<Picked> {
+        let node = self.node;
+        let mut st = lock_spinning(&node.state);
+        self.account(&mut st);
+        loop {
+            if st.generation != self.generation || st.slots[self.slot].abandoned {
+                if st.generation == self.generation {
+                    st.slots[self.slot].vacant = true;
+                }
+                drop(st);
+                node.flush_completed(&mut self.done, &mut self.dead);
+                return None;
+            }
+            if st.queue.is_empty() || self.now.wrapping_sub(self.looked) >= INBOX_LOOK_NANOS {
+                self.looked = self.now;
+                if node.inbox.len.load(Ordering::Relaxed) > 0 {
+                    node.absorb(&mut st);
                 }
             }
-            loop {
-                if st.generation != generation || st.slots[slot].abandoned {
-                    if st.generation == generation {
-                        st.slots[slot].vacant = true;
-                    }
-                    drop(st);
-                    node.flush_completed(&mut done, &mut dead);
-                    return;
-                }
-                if st.queue.is_empty() || now.wrapping_sub(looked) >= INBOX_LOOK_NANOS {
-                    looked = now;
-                    if node.inbox.len.load(Ordering::Relaxed) > 0 {
-                        node.absorb(&mut st);
-                    }
-                }
-                if let Some(job) = st.queue.pop() {
-                    if let Some(ahead) = st.queue.peek(PREFETCH_AHEAD) {
-                        ahead.core().prefetch();
-                    }
-                    swept = false;
-                    spun = false;
-                    let core = job.core();
-                    let attempt = core.attempt();
-                    if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
-                        // Every writer holds the state lock: no read-modify-write.
-                        let count = node.started.load(Ordering::Relaxed) + 1;
-                        node.started.store(count, Ordering::Relaxed);
-                        st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
-                        st.slots[slot].entry = Some(RunningEntry {
-                            slot: core.ledger_slot.load(Ordering::Acquire),
-                            task: core.id,
-                            thread: me,
-                            attempt,
-                            started: now,
-                            timeout: core.spec.timeout(),
-                            cost_units: core.cost_units(),
-                            demand: core.spec.demand(),
-                        });
-                        node.gauge.publish(&st);
-                        // Raised under the lock that lists the attempt: an
-                        // eviction that lists it as abandoned sees it raised.
-                        in_code.store(true, Ordering::Relaxed);
-                        break (job, attempt, count);
-                    }
-                    node.signal
-                        .load
-                        .fetch_sub(core.cost_units(), Ordering::Relaxed);
-                    node.ledger.reap_if_cancelled(core);
-                    continue;
-                }
-                // Out of work: what views read may have changed since the
-                // last publish (a finished task), and the lock is let go
-                // below.
-                node.gauge.publish(&st);
-                if unloads > 0 {
-                    node.signal
-                        .load
-                        .fetch_sub(std::mem::take(&mut unload), Ordering::Relaxed);
-                    unloads = 0;
-                }
-                if !spun && !st.spinner && node.watch_idle.load(Ordering::Relaxed) {
-                    // Work often comes back within microseconds (the next
-                    // run of a batch, the next single submission): watch
-                    // for a push a while before parking, so neither side
-                    // pays a futex wake. One executor per node does this,
-                    // and only when executors do not outnumber cores; then
-                    // it looks at the queue again, under the lock, before
-                    // waiting.
-                    spun = true;
-                    st.spinner = true;
-                    MutexGuard::unlocked(&mut st, || {
-                        spin_until(|| node.inbox.len.load(Ordering::Acquire) != 0)
-                    });
-                    st.spinner = false;
-                    continue;
-                }
-                if !done.is_empty() {
-                    // About to sleep: settle what we finished first, so the
-                    // ledger never waits on a sleeping executor. Not before
-                    // the watch: a stream of single submissions keeps an
-                    // executor idle between tasks, and settling each on its
-                    // own would take a ledger lock per task, on lines the
-                    // submitter writes next.
-                    drop(st);
-                    node.flush_completed(&mut done, &mut dead);
-                    st = lock_spinning(&node.state);
-                    continue;
-                }
-                // Finished jobs no submitter came back for are freed here
-                // once per idle spell, but only after a short wait with no
-                // work: a submitter that comes back within it (the next
-                // burst after it waited for the last) frees them itself,
-                // where its allocator reuses the memory at once.
-                let linger = !swept && node.ledger.has_dead();
-                // Waits unless a push landed meanwhile (`park` says why
-                // none is missed).
-                let lingered = node.park(&mut st, linger.then_some(DEAD_LINGER));
-                if lingered {
-                    drop(st);
-                    node.ledger.free_dead();
-                    // Once per idle spell: others' later frees wait for a
-                    // submitter or their own executor's idling.
-                    swept = true;
-                    st = lock_spinning(&node.state);
-                }
-                // Waited: the next task's start is timed from here.
-                now = clock::now_nanos();
+            if let Some(picked) = self.claim(&mut st) {
+                return Some(picked);
             }
+            self.idle(&mut st);
+        }
+    }
+
+    /// The finished attempt's share of the node's state: its slot, its
+    /// demand, its cost (given back to the load counter in batches), its
+    /// latency and the policy's feedback.
+    fn account(&mut self, st: &mut NodeState) {
+        let Some(f) = self.finished.take() else {
+            return;
         };
+        if st.generation == self.generation && !st.slots[self.slot].abandoned {
+            st.slots[self.slot].entry = None;
+            st.running_demand = st.running_demand.saturating_sub(&f.demand);
+            // The load counter is shared with submitters: give back
+            // finished cost in batches, always under this lock and
+            // within this incarnation (eviction resets the counter).
+            self.unload += f.cost_units;
+            self.unloads += 1;
+            if self.unloads >= SETTLE_BATCH {
+                self.give_back_load();
+            }
+            if let Some(us) = f.latency_us {
+                st.latency.saturating_record(us.max(1));
+            }
+            if let Some(fb) = f.feedback {
+                st.feedback.push(fb);
+            }
+        } else {
+            // Let go of while it ran: its code has returned.
+            let me = self.me;
+            st.abandoned.retain(|a| a.thread != me);
+        }
+    }
+
+    fn give_back_load(&mut self) {
+        self.node
+            .signal
+            .load
+            .fetch_sub(std::mem::take(&mut self.unload), Ordering::Relaxed);
+        self.unloads = 0;
+    }
+
+    /// Pops the most urgent queued job this slot can claim (`Queued` to
+    /// `Running`), lists it as running and raises `in_code`. Jobs cancelled
+    /// on the way are dropped from the queue.
+    fn claim(&mut self, st: &mut NodeState) -> Option<Picked> {
+        let node = self.node;
+        while let Some(job) = st.queue.pop() {
+            if let Some(ahead) = st.queue.peek(PREFETCH_AHEAD) {
+                ahead.core().prefetch();
+            }
+            self.swept = false;
+            self.spun = false;
+            let core = job.core();
+            let attempt = core.attempt();
+            if core.transition(Phase::Queued, attempt, Phase::Running, attempt) {
+                // Every writer holds the state lock: no read-modify-write.
+                let count = node.started.load(Ordering::Relaxed) + 1;
+                node.started.store(count, Ordering::Relaxed);
+                st.running_demand = st.running_demand.saturating_add(&core.spec.demand());
+                st.slots[self.slot].entry = Some(RunningEntry {
+                    slot: core.ledger_slot.load(Ordering::Acquire),
+                    task: core.id,
+                    thread: self.me,
+                    attempt,
+                    started: self.now,
+                    timeout: core.spec.timeout(),
+                    cost_units: core.cost_units(),
+                    demand: core.spec.demand(),
+                });
+                node.gauge.publish(st);
+                // Raised under the lock that lists the attempt: an
+                // eviction that lists it as abandoned sees it raised.
+                self.in_code.store(true, Ordering::Relaxed);
+                return Some(Picked {
+                    job,
+                    attempt,
+                    count,
+                });
+            }
+            node.signal
+                .load
+                .fetch_sub(core.cost_units(), Ordering::Relaxed);
+            node.ledger.reap_if_cancelled(core);
+        }
+        None
+    }
+
+    /// Nothing to pick: publish what views read, then, one step per call
+    /// (the caller looks at the queue again after each), watch for a push
+    /// (step 1 of the protocol), settle finished tasks, or park (steps
+    /// 2–3).
+    fn idle(&mut self, st: &mut MutexGuard<'_, NodeState>) {
+        let node = self.node;
+        // What views read may have changed since the last publish (a
+        // finished task), and the lock is let go below.
+        node.gauge.publish(st);
+        if self.unloads > 0 {
+            self.give_back_load();
+        }
+        if !self.spun && !st.spinner && node.watch_idle.load(Ordering::Relaxed) {
+            // Work often comes back within microseconds (the next run of a
+            // batch, the next single submission): watch for a push a while
+            // before parking, so neither side pays a futex wake. One
+            // executor per node does this, and only when executors do not
+            // outnumber cores.
+            self.spun = true;
+            st.spinner = true;
+            MutexGuard::unlocked(st, || {
+                spin_until(|| node.inbox.len.load(Ordering::Acquire) != 0)
+            });
+            st.spinner = false;
+            return;
+        }
+        if !self.done.is_empty() {
+            // About to sleep: settle what we finished first, so the ledger
+            // never waits on a sleeping executor. Not before the watch: a
+            // stream of single submissions keeps an executor idle between
+            // tasks, and settling each on its own would take a ledger lock
+            // per task, on lines the submitter writes next.
+            let (done, dead) = (&mut self.done, &mut self.dead);
+            MutexGuard::unlocked(st, || node.flush_completed(done, dead));
+            return;
+        }
+        // Finished jobs no submitter came back for are freed here once per
+        // idle spell, but only after a short wait with no work: a submitter
+        // that comes back within it (the next burst after it waited for the
+        // last) frees them itself, where its allocator reuses the memory at
+        // once.
+        let linger = !self.swept && node.ledger.has_dead();
+        if node.park(st, linger.then_some(DEAD_LINGER)) {
+            MutexGuard::unlocked(st, || node.ledger.free_dead());
+            // Once per idle spell: others' later frees wait for a
+            // submitter or their own executor's idling.
+            self.swept = true;
+        }
+        // Waited: the next task's start is timed from here.
+        self.now = clock::now_nanos();
+    }
+
+    /// Runs a picked attempt outside every lock: injected faults first,
+    /// then the task's code, then its outcome (completion batched for the
+    /// ledger, a failure handed to the supervision rules), the speed
+    /// throttle, and what [`account`](Self::account) will need.
+    fn execute(
+        &mut self,
+        Picked {
+            job,
+            attempt,
+            count,
+        }: Picked,
+    ) {
+        let node = self.node;
         let core = job.core();
         let actions = node.fault_actions(&job, attempt, count);
         if actions != Actions::default() {
@@ -279,27 +380,27 @@ pub(super) fn executor_loop(
                 node.actor_fault(ActorFault::Panic);
             }
             if let Some(d) = actions.hang {
-                node.hang(generation, d);
+                node.hang(self.generation, d);
             }
         }
         let started = if actions.hang.is_some() {
             clock::now_nanos()
         } else {
-            now
+            self.now
         };
         let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
-        in_code.store(false, Ordering::Release);
-        now = clock::now_nanos();
+        self.in_code.store(false, Ordering::Release);
+        self.now = clock::now_nanos();
         let mut latency_us = None;
         match outcome {
             RunOutcome::Completed => {
                 if let Some(slot) = node.ledger.claim(core) {
-                    done.push(slot);
+                    self.done.push(slot);
                 }
-                if done.len() >= SETTLE_BATCH {
-                    node.flush_completed(&mut done, &mut dead);
+                if self.done.len() >= SETTLE_BATCH {
+                    node.flush_completed(&mut self.done, &mut self.dead);
                 }
-                latency_us = Some(now.saturating_sub(core.submitted_nanos()) / 1_000);
+                latency_us = Some(self.now.saturating_sub(core.submitted_nanos()) / 1_000);
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
@@ -310,17 +411,20 @@ pub(super) fn executor_loop(
                 handle_failure(node, &job, attempt, failure);
             }
         }
-        if throttle.charge(node, generation, clock::between(started, now)) {
-            now = clock::now_nanos();
+        if self
+            .throttle
+            .charge(node, self.generation, clock::between(started, self.now))
+        {
+            self.now = clock::now_nanos();
         }
         let feedback =
             (latency_us.is_some() && node.feedback_on.load(Ordering::Relaxed)).then(|| Feedback {
                 node: node.id,
                 kind: core.spec.kind().clone(),
                 cost: core.spec.cost(),
-                elapsed: clock::between(started, now),
+                elapsed: clock::between(started, self.now),
             });
-        finished = Some(Finished {
+        self.finished = Some(Finished {
             cost_units: core.cost_units(),
             demand: core.spec.demand(),
             latency_us,
