@@ -150,7 +150,7 @@ fn expand(tree: &str) -> Vec<Vec<String>> {
 }
 
 /// Every path a file names: from `use` items and from paths in code.
-fn paths(code: &str) -> (Vec<Vec<String>>, Vec<(String, Vec<String>)>) {
+fn paths(code: &str) -> (Vec<ModPath>, Vec<(String, ModPath)>) {
     let mut all = Vec::new();
     let mut reexports = Vec::new();
     let mut rest = String::new();
@@ -289,7 +289,7 @@ impl Crate {
         }
         // The longest prefix that is a file.
         let mut k = p.len();
-        while k > 0 && !self.files.contains_key(&p[..k].to_vec()) {
+        while k > 0 && !self.files.contains_key(&p[..k]) {
             k -= 1;
         }
         let file: ModPath = p[..k].to_vec();
