@@ -154,62 +154,76 @@ impl RuntimeHandle {
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<Task<T>>> {
         // The vector of handles: the only per-batch allocation on this path.
         let mut handles = Vec::with_capacity(tasks.size_hint().0);
-        self.admit_into(tasks, pin, &mut handles)?;
+        self.admit_batch(tasks, pin, &mut handles)?;
         Ok(handles)
     }
 
-    /// Appends the batch's handles to `out`, which is left as it was on
-    /// refusal.
-    pub(super) fn admit_into<T: Send + 'static>(
+    /// The batch pipeline every batch entry point runs, parameterised by
+    /// what it collects the jobs into (`J`: handles, or bare references for
+    /// detached batches). Appends the batch to `out`, which is left as it
+    /// was on refusal.
+    ///
+    /// 1. refuse at once if the runtime is closed;
+    /// 2. [`collect_batch`](Self::collect_batch): check each task as it is
+    ///    pulled from the caller's iterator, then the queue bound (before
+    ///    any lock: the caller's code runs here);
+    /// 3. [`commit`](Self::commit): under the state lock, stamp ids and
+    ///    the submission time, record one ledger cohort, and send the jobs
+    ///    on (`pin`'s inbox, or placed).
+    pub(super) fn admit_batch<T: Send + 'static, J: Collected<T>>(
         &self,
         tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
-        out: &mut Vec<TaskHandle<T>>,
+        out: &mut Vec<J>,
     ) -> Result<(), SubmitBatchError<Task<T>>> {
         if self.is_closed(&self.shared.state.read()) {
             return Err(SubmitBatchError::whole(tasks, Refusal::ShuttingDown));
         }
         let base = out.len();
         out.reserve(tasks.size_hint().0);
-        let unwrap = |h: TaskHandle<T>| Task { job: h.inner };
-        // Checked as they are collected, straight into handles, before the
-        // state lock is taken (see `collect_batch`).
-        self.collect_batch(tasks, pin, out, |inner| TaskHandle { inner }, unwrap)?;
+        self.collect_batch(tasks, pin, out)?;
+        self.commit(out, base, pin)
+            .map_err(|reason| SubmitBatchError::whole(out.drain(base..).map(J::unwrap), reason))
+    }
+
+    /// Step 3 of the pipeline: the jobs in `out[base..]`, checked and
+    /// within the bound, are stamped, recorded and sent on, unless the
+    /// runtime closed meanwhile.
+    pub(super) fn commit<J: Staged>(
+        &self,
+        out: &mut Vec<J>,
+        base: usize,
+        pin: Option<NodeId>,
+    ) -> Result<(), Refusal> {
+        if out.len() == base {
+            return Ok(());
+        }
         let state = self.shared.state.read();
         if self.is_closed(&state) {
-            return Err(SubmitBatchError::whole(
-                out.drain(base..).map(unwrap),
-                Refusal::ShuttingDown,
-            ));
+            return Err(Refusal::ShuttingDown);
         }
-        let added = &mut out[base..];
-        self.stamp_batch(
-            added.iter_mut().map(|h| unsubmitted_core(&mut h.inner)),
-            false,
-        );
-        self.enqueue(added.iter().map(|h| Arc::clone(&h.inner) as JobRef), pin);
+        self.stamp_batch(out[base..].iter_mut().map(J::core_mut), J::DETACHED);
+        J::send(self, out, base, pin);
         drop(state);
         Ok(())
     }
 
-    /// Appends a batch to `out` (through `wrap`), checking each task, and
-    /// checks that it fits under the bound. Frees finished jobs the ledger
-    /// kept for a submitter (`Ledger::bury`) as it goes. On refusal every
-    /// task goes back (through `unwrap`), in order, with the index of the
-    /// first bad one, and `out` is as it was.
+    /// Appends a batch to `out`, checking each task, and checks that it
+    /// fits under the bound. Frees finished jobs the ledger kept for a
+    /// submitter (`Ledger::bury`) as it goes. On refusal every task goes
+    /// back, in order, with the index of the first bad one, and `out` is
+    /// as it was.
     ///
     /// Runs the caller's code (the iterator, and the drops of finished
     /// closures), so callers call it before they take the state lock: that
     /// code may call back into the runtime, even `shutdown`, which takes
     /// the lock for writing (and a read lock taken again on one thread
     /// waits behind a waiting writer).
-    pub(super) fn collect_batch<T: Send + 'static, J>(
+    pub(super) fn collect_batch<T: Send + 'static, J: Collected<T>>(
         &self,
         mut tasks: impl Iterator<Item = Task<T>>,
         pin: Option<NodeId>,
         out: &mut Vec<J>,
-        wrap: impl Fn(Arc<dyn TypedJob<T>>) -> J,
-        unwrap: impl Fn(J) -> Task<T>,
     ) -> Result<(), SubmitBatchError<Task<T>>> {
         let base = out.len();
         let mut dead = Reaper::take();
@@ -223,7 +237,7 @@ impl RuntimeHandle {
             let Some(task) = tasks.next() else { break };
             if let Err(reason) = self.check(task.job.core(), pin) {
                 let index = out.len() - base;
-                let mut all: Vec<Task<T>> = out.drain(base..).map(&unwrap).collect();
+                let mut all: Vec<Task<T>> = out.drain(base..).map(J::unwrap).collect();
                 all.push(task);
                 all.extend(tasks);
                 return Err(SubmitBatchError::Refused {
@@ -232,11 +246,11 @@ impl RuntimeHandle {
                     reason,
                 });
             }
-            out.push(wrap(task.job));
+            out.push(J::wrap(task.job));
         }
         if out.len() > base && !self.has_room((out.len() - base) as u64) {
             return Err(SubmitBatchError::Full(
-                out.drain(base..).map(&unwrap).collect(),
+                out.drain(base..).map(J::unwrap).collect(),
             ));
         }
         Ok(())
@@ -284,6 +298,8 @@ impl RuntimeHandle {
         }
     }
 
+    /// A detached batch: the pipeline into this thread's scratch buffer of
+    /// bare references.
     pub(super) fn admit_detached<T: Send + 'static>(
         &self,
         tasks: impl Iterator<Item = Task<T>>,
@@ -291,59 +307,18 @@ impl RuntimeHandle {
     ) -> Result<(), SubmitBatchError<Task<T>>> {
         thread_local! {
             /// The batch being admitted: its buffer is kept for the next.
-            static SCRATCH: std::cell::RefCell<Vec<JobRef>> = const { std::cell::RefCell::new(Vec::new()) };
+            static SCRATCH: std::cell::RefCell<Vec<Detached>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.admit_detached_into(tasks, pin, &mut scratch),
+            Ok(mut scratch) => self.admit_batch(tasks, pin, &mut scratch),
             // Re-entered (from a task's drop?): a fresh buffer.
-            Err(_) => self.admit_detached_into(tasks, pin, &mut Vec::new()),
+            Err(_) => self.admit_batch(tasks, pin, &mut Vec::<Detached>::new()),
         })
     }
 
-    pub(super) fn admit_detached_into<T: Send + 'static>(
-        &self,
-        tasks: impl Iterator<Item = Task<T>>,
-        pin: Option<NodeId>,
-        jobs: &mut Vec<JobRef>,
-    ) -> Result<(), SubmitBatchError<Task<T>>> {
-        debug_assert!(jobs.is_empty());
-        if self.is_closed(&self.shared.state.read()) {
-            return Err(SubmitBatchError::whole(tasks, Refusal::ShuttingDown));
-        }
-        // Back to typed tasks on refusal: the same allocations, boxed once
-        // each.
-        let typed = |j: JobRef| Task {
-            job: *j
-                .into_typed()
-                .downcast::<Arc<dyn TypedJob<T>>>()
-                .expect("a batch holds tasks of one type"),
-        };
-        // Before the state lock is taken (see `collect_batch`).
-        self.collect_batch(tasks, pin, jobs, |j| j as JobRef, typed)?;
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let state = self.shared.state.read();
-        if self.is_closed(&state) {
-            return Err(SubmitBatchError::whole(
-                jobs.drain(..).map(typed),
-                Refusal::ShuttingDown,
-            ));
-        }
-        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), true);
-        // The ledger gets clones; the queues get these references.
-        self.shared.ledger.admit(jobs.iter().cloned());
-        match pin {
-            Some(node) => self.push_fresh(node, jobs.drain(..)),
-            None => self.place(jobs.drain(..)),
-        }
-        drop(state);
-        Ok(())
-    }
-
     /// Admits jobs already built (fork-join's subtasks, type-erased) as one
-    /// batch with handles: checked, counted against the bound, stamped,
-    /// recorded and placed. On refusal `jobs` is as it was.
+    /// batch with handles: steps 1 and 2 of the pipeline on references,
+    /// then its step 3. On refusal `jobs` is as it was.
     pub(super) fn admit_built(&self, jobs: &mut Vec<JobRef>) -> Result<(), Rejection> {
         let shutting_down = Rejection::Refused {
             index: 0,
@@ -356,20 +331,11 @@ impl RuntimeHandle {
             self.check(job.core(), None)
                 .map_err(|reason| Rejection::Refused { index, reason })?;
         }
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        if !self.has_room(jobs.len() as u64) {
+        if !jobs.is_empty() && !self.has_room(jobs.len() as u64) {
             return Err(Rejection::Full);
         }
-        let state = self.shared.state.read();
-        if self.is_closed(&state) {
-            return Err(shutting_down);
-        }
-        self.stamp_batch(jobs.iter_mut().map(unsubmitted_core), false);
-        self.enqueue(jobs.iter().cloned(), None);
-        drop(state);
-        Ok(())
+        self.commit(jobs, 0, None)
+            .map_err(|reason| Rejection::Refused { index: 0, reason })
     }
 
     /// Places jobs just submitted (`Pending`, in order, reachable by no one
@@ -469,5 +435,103 @@ impl Drop for Reaper {
         let mut buf = std::mem::take(&mut self.0);
         buf.clear();
         let _ = DEAD.try_with(|c| c.set(buf));
+    }
+}
+
+/// What a batch's jobs are held in between checking and committing.
+pub(super) trait Staged: Sized {
+    /// Whether the jobs have no handles (`JobCore::submit`'s `detached`).
+    const DETACHED: bool;
+
+    /// The job's core, still unshared.
+    fn core_mut(&mut self) -> &mut JobCore;
+
+    /// Records `out[base..]` in the ledger as one cohort and sends the jobs
+    /// into `pin`'s inbox or to placement.
+    fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>);
+}
+
+/// A [`Staged`] form a typed task goes into and comes back out of.
+pub(super) trait Collected<T>: Staged {
+    fn wrap(job: Arc<dyn TypedJob<T>>) -> Self;
+    fn unwrap(self) -> Task<T>;
+}
+
+/// Handles: the caller keeps them; the ledger and the queues get clones.
+impl<T: Send + 'static> Staged for TaskHandle<T> {
+    const DETACHED: bool = false;
+
+    fn core_mut(&mut self) -> &mut JobCore {
+        unsubmitted_core(&mut self.inner)
+    }
+
+    fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
+        h.enqueue(
+            out[base..].iter().map(|t| Arc::clone(&t.inner) as JobRef),
+            pin,
+        );
+    }
+}
+
+impl<T: Send + 'static> Collected<T> for TaskHandle<T> {
+    fn wrap(inner: Arc<dyn TypedJob<T>>) -> Self {
+        TaskHandle { inner }
+    }
+
+    fn unwrap(self) -> Task<T> {
+        Task { job: self.inner }
+    }
+}
+
+/// Built jobs whose caller keeps the references (fork-join's subtasks).
+impl Staged for JobRef {
+    const DETACHED: bool = false;
+
+    fn core_mut(&mut self) -> &mut JobCore {
+        unsubmitted_core(self)
+    }
+
+    fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
+        h.enqueue(out[base..].iter().cloned(), pin);
+    }
+}
+
+/// A job of a detached batch: no handle, so the queues take the buffer's
+/// references themselves (only the ledger gets clones).
+pub(super) struct Detached(JobRef);
+
+impl Staged for Detached {
+    const DETACHED: bool = true;
+
+    fn core_mut(&mut self) -> &mut JobCore {
+        unsubmitted_core(&mut self.0)
+    }
+
+    fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
+        h.shared
+            .ledger
+            .admit(out[base..].iter().map(|d| JobRef::clone(&d.0)));
+        let jobs = out.drain(base..).map(|d| d.0);
+        match pin {
+            Some(node) => h.push_fresh(node, jobs),
+            None => h.place(jobs),
+        }
+    }
+}
+
+impl<T: Send + 'static> Collected<T> for Detached {
+    fn wrap(job: Arc<dyn TypedJob<T>>) -> Self {
+        Detached(job)
+    }
+
+    /// Back to a typed task on refusal: the same allocation, boxed once.
+    fn unwrap(self) -> Task<T> {
+        Task {
+            job: *self
+                .0
+                .into_typed()
+                .downcast::<Arc<dyn TypedJob<T>>>()
+                .expect("a batch holds tasks of one type"),
+        }
     }
 }

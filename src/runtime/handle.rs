@@ -125,7 +125,7 @@ impl RuntimeHandle {
         handles: &mut Vec<TaskHandle<T>>,
     ) -> Result<usize, SubmitBatchError<Task<T>>> {
         let before = handles.len();
-        self.admit_into(tasks.into_iter(), None, handles)?;
+        self.admit_batch(tasks.into_iter(), None, handles)?;
         Ok(handles.len() - before)
     }
 
