@@ -10,18 +10,25 @@ use crate::supervision::SupervisionConfig;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Default number of nodes: 4, each [`NodeSpec::default`](crate::NodeSpec::default).
-pub const DEFAULT_NODE_COUNT: usize = 4;
-/// Default [`Builder::rng_seed`](crate::Builder::rng_seed): runs are reproducible unless asked not to be.
-pub const DEFAULT_RNG_SEED: u64 = 0x5eed;
-/// Default [`Builder::queue_capacity`](crate::Builder::queue_capacity): tasks in flight (accepted, not finished).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1 << 20;
-/// Default [`Builder::heartbeat_interval`](crate::Builder::heartbeat_interval).
-pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// Default lower bound of [`Builder::retry_backoff`](crate::Builder::retry_backoff).
-pub const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(1);
-/// Default upper bound of [`Builder::retry_backoff`](crate::Builder::retry_backoff).
-pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
+impl RuntimeConfig {
+    /// Default number of nodes: 4, each [`NodeSpec::default`](crate::NodeSpec::default).
+    pub const DEFAULT_NODE_COUNT: usize = 4;
+
+    /// Default [`Builder::rng_seed`](crate::Builder::rng_seed): runs are reproducible unless asked not to be.
+    pub const DEFAULT_RNG_SEED: u64 = 0x5eed;
+
+    /// Default [`Builder::queue_capacity`](crate::Builder::queue_capacity): tasks in flight (accepted, not finished).
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 1 << 20;
+
+    /// Default [`Builder::heartbeat_interval`](crate::Builder::heartbeat_interval).
+    pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
+
+    /// Default lower bound of [`Builder::retry_backoff`](crate::Builder::retry_backoff).
+    pub const DEFAULT_RETRY_BACKOFF_MIN: Duration = Duration::from_millis(1);
+
+    /// Default upper bound of [`Builder::retry_backoff`](crate::Builder::retry_backoff).
+    pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(1);
+}
 
 /// Everything a [`Builder`](crate::Builder) takes that is plain data,
 /// (de)serialisable with serde: read it from TOML or JSON and pass it to
@@ -79,14 +86,14 @@ pub struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
-            nodes: vec![NodeSpec::default(); DEFAULT_NODE_COUNT],
+            nodes: vec![NodeSpec::default(); RuntimeConfig::DEFAULT_NODE_COUNT],
             policy: PolicyKind::default(),
             discipline: Discipline::default(),
-            rng_seed: DEFAULT_RNG_SEED,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
-            retry_backoff_min: DEFAULT_RETRY_BACKOFF_MIN,
-            retry_backoff_max: DEFAULT_RETRY_BACKOFF_MAX,
+            rng_seed: RuntimeConfig::DEFAULT_RNG_SEED,
+            queue_capacity: RuntimeConfig::DEFAULT_QUEUE_CAPACITY,
+            heartbeat_interval: RuntimeConfig::DEFAULT_HEARTBEAT_INTERVAL,
+            retry_backoff_min: RuntimeConfig::DEFAULT_RETRY_BACKOFF_MIN,
+            retry_backoff_max: RuntimeConfig::DEFAULT_RETRY_BACKOFF_MAX,
             balancer: BalancerConfig::default(),
             supervision: SupervisionConfig::default(),
             fault_plan: None,

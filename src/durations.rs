@@ -1,4 +1,9 @@
-//! Serde helpers: durations as (fractional) seconds in config files.
+//! Serde helpers: durations as (fractional) seconds in config files; the
+//! longest timer interval accepted.
+
+/// The longest heartbeat or balancer interval accepted: timers past it
+/// would, in effect, never fire.
+pub(crate) const MAX_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
 
 /// `Duration` as seconds.
 pub(crate) mod secs {

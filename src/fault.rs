@@ -76,9 +76,11 @@ pub enum Fault {
     },
 }
 
-/// The most messages one [`FaultSpec::FloodMailbox`] may send: an
-/// executor sends them one by one before it runs its task.
-pub const MAX_FLOOD: u64 = 10_000_000;
+impl FaultSpec {
+    /// The most messages one [`FaultSpec::FloodMailbox`] may send: an
+    /// executor sends them one by one before it runs its task.
+    pub const MAX_FLOOD: u64 = 10_000_000;
+}
 
 /// One entry of a [`FaultPlan`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -217,10 +219,13 @@ impl FaultPlan {
                 | FaultSpec::HangNode { node, .. } => node_ok(node)?,
                 FaultSpec::FloodMailbox { node, messages, .. } => {
                     node_ok(node)?;
-                    if *messages > MAX_FLOOD {
+                    if *messages > FaultSpec::MAX_FLOOD {
                         return Err((
                             i,
-                            format!("`messages` must be at most {MAX_FLOOD}, got {messages}"),
+                            format!(
+                                "`messages` must be at most {}, got {messages}",
+                                FaultSpec::MAX_FLOOD
+                            ),
                         ));
                     }
                 }

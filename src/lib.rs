@@ -94,33 +94,25 @@ mod task;
 mod task_handle;
 mod threads;
 
-pub use balancer::{
-    BalancerConfig, DEFAULT_BALANCER_HIGH, DEFAULT_BALANCER_INTERVAL, DEFAULT_BALANCER_LOW,
-    DEFAULT_BALANCER_MAX_PER_ROUND, DEFAULT_BALANCER_MIN_GAP,
-};
-pub use config::{
-    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
-};
+pub use balancer::BalancerConfig;
+pub use config::RuntimeConfig;
 pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError, Refusal,
     SubmitBatchError, SubmitError, SubmitTimeoutError, SubmitWaitError, TaskError,
 };
-pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec, MAX_FLOOD};
+pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
 pub use metrics::{AbandonReason, AbandonedAttempt, LatencySummary, Metrics, NodeMetrics, Totals};
-pub use node::{NodeSpec, DEFAULT_NODE_SLOTS};
+pub use node::NodeSpec;
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
 pub use runtime::{Builder, Runtime, RuntimeHandle, ShutdownReport, UnfinishedTask};
-pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus, DEFAULT_MAX_RETRIES};
+pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus};
 pub use supervision::{
     DownReason, Escalation, Health, RestartPolicy, RestartStrategy, SupervisionConfig,
-    SupervisorEvent, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN,
-    DEFAULT_HANG_TIMEOUT, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_PERIOD, MAX_BACKOFF,
-    MAX_BACKOFF_JITTER,
+    SupervisorEvent,
 };
 pub use task::Task;
 pub use task_handle::{CancelHandle, TaskHandle};

@@ -9,8 +9,10 @@ use std::time::Duration;
 /// A boxed error returned by task code.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Default for [`TaskSpec::max_retries`]: 3, as in Ray.
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
+impl TaskSpec {
+    /// Default for [`TaskSpec::max_retries`]: 3, as in Ray.
+    pub const DEFAULT_MAX_RETRIES: u32 = 3;
+}
 
 /// What a task does; policies may learn per kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,7 +54,7 @@ impl fmt::Display for TaskKind {
 /// # Default
 ///
 /// Kind unspecified, cost 1.0, no resource demand, priority 0, no deadline,
-/// [`DEFAULT_MAX_RETRIES`] retries after node loss, own errors not retried,
+/// [`TaskSpec::DEFAULT_MAX_RETRIES`] retries after node loss, own errors not retried,
 /// no timeout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -146,7 +148,7 @@ static DEFAULT_EXTRA: SpecExtra = SpecExtra {
     demand: Resources::ZERO,
     priority: 0,
     deadline: None,
-    max_retries: DEFAULT_MAX_RETRIES,
+    max_retries: TaskSpec::DEFAULT_MAX_RETRIES,
     retry_on_error: false,
     timeout: None,
 };

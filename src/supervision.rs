@@ -140,26 +140,35 @@ impl fmt::Display for Health {
     }
 }
 
-/// Default for [`SupervisionConfig::max_restarts`].
-pub const DEFAULT_MAX_RESTARTS: u32 = 3;
-/// Default for [`SupervisionConfig::restart_period`].
-pub const DEFAULT_RESTART_PERIOD: Duration = Duration::from_secs(5);
-/// Default for [`SupervisionConfig::backoff_min`].
-pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(10);
-/// Default for [`SupervisionConfig::backoff_max`].
-pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// Default for [`SupervisionConfig::backoff_jitter`].
-pub const DEFAULT_BACKOFF_JITTER: f64 = 0.2;
-/// The longest [`SupervisionConfig::backoff_max`] (and
-/// [`Builder::retry_backoff`](crate::Builder::retry_backoff)'s max) accepted:
-/// a node waiting longer than this to restart is, in effect, retired
-/// without saying so.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(3_600);
-/// The largest [`SupervisionConfig::backoff_jitter`] accepted (a delay
-/// up to 11 × its base).
-pub const MAX_BACKOFF_JITTER: f64 = 10.0;
-/// Default for [`SupervisionConfig::hang_timeout`].
-pub const DEFAULT_HANG_TIMEOUT: Duration = Duration::from_secs(10);
+impl SupervisionConfig {
+    /// Default for [`SupervisionConfig::max_restarts`].
+    pub const DEFAULT_MAX_RESTARTS: u32 = 3;
+
+    /// Default for [`SupervisionConfig::restart_period`].
+    pub const DEFAULT_RESTART_PERIOD: Duration = Duration::from_secs(5);
+
+    /// Default for [`SupervisionConfig::backoff_min`].
+    pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+
+    /// Default for [`SupervisionConfig::backoff_max`].
+    pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+    /// Default for [`SupervisionConfig::backoff_jitter`].
+    pub const DEFAULT_BACKOFF_JITTER: f64 = 0.2;
+
+    /// The longest [`SupervisionConfig::backoff_max`] (and
+    /// [`Builder::retry_backoff`](crate::Builder::retry_backoff)'s max) accepted:
+    /// a node waiting longer than this to restart is, in effect, retired
+    /// without saying so.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(3_600);
+
+    /// The largest [`SupervisionConfig::backoff_jitter`] accepted (a delay
+    /// up to 11 × its base).
+    pub const MAX_BACKOFF_JITTER: f64 = 10.0;
+
+    /// Default for [`SupervisionConfig::hang_timeout`].
+    pub const DEFAULT_HANG_TIMEOUT: Duration = Duration::from_secs(10);
+}
 
 /// How the supervisor restarts nodes.
 ///
@@ -214,13 +223,13 @@ impl Default for SupervisionConfig {
             strategy: RestartStrategy::default(),
             policy: RestartPolicy::default(),
             policies: Vec::new(),
-            max_restarts: DEFAULT_MAX_RESTARTS,
-            restart_period: DEFAULT_RESTART_PERIOD,
+            max_restarts: SupervisionConfig::DEFAULT_MAX_RESTARTS,
+            restart_period: SupervisionConfig::DEFAULT_RESTART_PERIOD,
             escalation: Escalation::default(),
-            backoff_min: DEFAULT_BACKOFF_MIN,
-            backoff_max: DEFAULT_BACKOFF_MAX,
-            backoff_jitter: DEFAULT_BACKOFF_JITTER,
-            hang_timeout: DEFAULT_HANG_TIMEOUT,
+            backoff_min: SupervisionConfig::DEFAULT_BACKOFF_MIN,
+            backoff_max: SupervisionConfig::DEFAULT_BACKOFF_MAX,
+            backoff_jitter: SupervisionConfig::DEFAULT_BACKOFF_JITTER,
+            hang_timeout: SupervisionConfig::DEFAULT_HANG_TIMEOUT,
         }
     }
 }
@@ -248,22 +257,24 @@ impl SupervisionConfig {
                 ),
             ));
         }
-        if self.backoff_max > MAX_BACKOFF {
+        if self.backoff_max > SupervisionConfig::MAX_BACKOFF {
             return Err((
                 "supervision.backoff_max",
                 format!(
-                    "must be at most {MAX_BACKOFF:?}, got {:?}",
+                    "must be at most {:?}, got {:?}",
+                    SupervisionConfig::MAX_BACKOFF,
                     self.backoff_max
                 ),
             ));
         }
         if !(self.backoff_jitter.is_finite()
-            && (0.0..=MAX_BACKOFF_JITTER).contains(&self.backoff_jitter))
+            && (0.0..=SupervisionConfig::MAX_BACKOFF_JITTER).contains(&self.backoff_jitter))
         {
             return Err((
                 "supervision.backoff_jitter",
                 format!(
-                    "must be in [0, {MAX_BACKOFF_JITTER}], got {}",
+                    "must be in [0, {}], got {}",
+                    SupervisionConfig::MAX_BACKOFF_JITTER,
                     self.backoff_jitter
                 ),
             ));

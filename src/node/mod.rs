@@ -67,7 +67,7 @@ pub(crate) use actor::{requeue_evicted, start_node, NodeActor, Ping, StopNode, T
 pub(crate) use executor::{count_failed, run_inline};
 pub(crate) use messages::{ActorFault, NodeEvent};
 pub(crate) use shared::NodeShared;
-pub use spec::{NodeSpec, DEFAULT_NODE_SLOTS};
+pub use spec::NodeSpec;
 
 use crate::sync::Mutex;
 use actix::Addr;

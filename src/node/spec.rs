@@ -4,14 +4,16 @@
 use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
 
-/// Default for [`NodeSpec::slots`]: one task at a time.
-pub const DEFAULT_NODE_SLOTS: usize = 1;
+impl NodeSpec {
+    /// Default for [`NodeSpec::slots`]: one task at a time.
+    pub const DEFAULT_SLOTS: usize = 1;
+}
 
 /// A node's description: its capacity, speed and parallelism.
 ///
 /// # Default
 ///
-/// 4 CPUs, 16 GiB, no GPU, 10 Gbit/s, speed 1.0, [`DEFAULT_NODE_SLOTS`].
+/// 4 CPUs, 16 GiB, no GPU, 10 Gbit/s, speed 1.0, [`NodeSpec::DEFAULT_SLOTS`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeSpec {
@@ -32,7 +34,7 @@ impl Default for NodeSpec {
             name: String::new(),
             capacity: Resources::new(4_000, 16_384, 0, 10_000),
             speed: 1.0,
-            slots: DEFAULT_NODE_SLOTS,
+            slots: NodeSpec::DEFAULT_SLOTS,
         }
     }
 }

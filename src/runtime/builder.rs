@@ -2,10 +2,7 @@
 //! the parts and starts them.
 
 use crate::balancer::{Balancer, BalancerConfig};
-use crate::config::{
-    RuntimeConfig, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_NODE_COUNT, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RETRY_BACKOFF_MAX, DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RNG_SEED,
-};
+use crate::config::RuntimeConfig;
 use crate::dispatch::{Backlog, Dispatcher};
 use crate::error::BuildError;
 use crate::fault::{self, FaultPlan};
@@ -82,10 +79,10 @@ impl Runtime {
 ///
 /// # Default
 ///
-/// [`DEFAULT_NODE_COUNT`] default nodes, [`PolicyKind::LeastLoaded`],
-/// [`Discipline::Fcfs`], [`DEFAULT_RNG_SEED`], [`DEFAULT_QUEUE_CAPACITY`],
-/// [`DEFAULT_HEARTBEAT_INTERVAL`], retry backoff from
-/// [`DEFAULT_RETRY_BACKOFF_MIN`] to [`DEFAULT_RETRY_BACKOFF_MAX`], and the
+/// [`RuntimeConfig::DEFAULT_NODE_COUNT`] default nodes, [`PolicyKind::LeastLoaded`],
+/// [`Discipline::Fcfs`], [`RuntimeConfig::DEFAULT_RNG_SEED`], [`RuntimeConfig::DEFAULT_QUEUE_CAPACITY`],
+/// [`RuntimeConfig::DEFAULT_HEARTBEAT_INTERVAL`], retry backoff from
+/// [`RuntimeConfig::DEFAULT_RETRY_BACKOFF_MIN`] to [`RuntimeConfig::DEFAULT_RETRY_BACKOFF_MAX`], and the
 /// default [`BalancerConfig`].
 #[derive(Clone, Debug)]
 pub struct Builder {
@@ -105,13 +102,16 @@ pub struct Builder {
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            nodes: vec![NodeSpec::default(); DEFAULT_NODE_COUNT],
+            nodes: vec![NodeSpec::default(); RuntimeConfig::DEFAULT_NODE_COUNT],
             policy: PolicySource::Kind(PolicyKind::default()),
             discipline: Discipline::default(),
-            rng_seed: DEFAULT_RNG_SEED,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
-            retry_backoff: (DEFAULT_RETRY_BACKOFF_MIN, DEFAULT_RETRY_BACKOFF_MAX),
+            rng_seed: RuntimeConfig::DEFAULT_RNG_SEED,
+            queue_capacity: RuntimeConfig::DEFAULT_QUEUE_CAPACITY,
+            heartbeat_interval: RuntimeConfig::DEFAULT_HEARTBEAT_INTERVAL,
+            retry_backoff: (
+                RuntimeConfig::DEFAULT_RETRY_BACKOFF_MIN,
+                RuntimeConfig::DEFAULT_RETRY_BACKOFF_MAX,
+            ),
             balancer: BalancerConfig::default(),
             supervision: SupervisionConfig::default(),
             fault_plan: None,
@@ -179,7 +179,7 @@ impl Builder {
     }
 
     /// Most tasks in flight (accepted and not finished); beyond it `submit`
-    /// returns [`SubmitError::Full`].
+    /// returns [`SubmitError::Full`](crate::SubmitError::Full).
     pub fn queue_capacity(&mut self, capacity: usize) -> &mut Self {
         self.queue_capacity = capacity;
         self
@@ -332,21 +332,19 @@ impl Builder {
         if self.queue_capacity == 0 {
             return bad("queue_capacity", "must be at least 1".into());
         }
-        if self.heartbeat_interval.is_zero() || self.heartbeat_interval > MAX_INTERVAL {
+        let max = crate::durations::MAX_INTERVAL;
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval > max {
             return bad(
                 "heartbeat_interval",
-                format!(
-                    "must be in (0, {MAX_INTERVAL:?}], got {:?}",
-                    self.heartbeat_interval
-                ),
+                format!("must be in (0, {max:?}], got {:?}", self.heartbeat_interval),
             );
         }
-        if self.retry_backoff.1 > crate::supervision::MAX_BACKOFF {
+        if self.retry_backoff.1 > SupervisionConfig::MAX_BACKOFF {
             return bad(
                 "retry_backoff",
                 format!(
                     "max must be at most {:?}, got {:?}",
-                    crate::supervision::MAX_BACKOFF,
+                    SupervisionConfig::MAX_BACKOFF,
                     self.retry_backoff.1
                 ),
             );
@@ -360,24 +358,8 @@ impl Builder {
                 ),
             );
         }
-        let b = &self.balancer;
-        if !(b.high.is_finite() && b.high > 0.0 && b.high <= 1.0) {
-            return bad(
-                "balancer.high",
-                format!("must be in (0, 1], got {}", b.high),
-            );
-        }
-        if !(b.low.is_finite() && b.low >= 0.0 && b.low < b.high) {
-            return bad(
-                "balancer.low",
-                format!("must be in [0, high), got {}", b.low),
-            );
-        }
-        if b.enabled && (b.interval.is_zero() || b.interval > MAX_INTERVAL) {
-            return bad(
-                "balancer.interval",
-                format!("must be in (0, {MAX_INTERVAL:?}], got {:?}", b.interval),
-            );
+        if let Err((field, reason)) = self.balancer.validate() {
+            return bad(field, reason);
         }
         if let Err((field, reason)) = self.supervision.validate() {
             return bad(field, reason);
@@ -576,7 +558,3 @@ impl Builder {
         })
     }
 }
-
-/// The longest heartbeat or balancer interval accepted: timers past it
-/// would, in effect, never fire.
-const MAX_INTERVAL: Duration = Duration::from_secs(3_600);

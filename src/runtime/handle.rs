@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Submits tasks and controls a [`Runtime`]. `Clone + Send + Sync`; usable
+/// Submits tasks and controls a [`Runtime`](crate::Runtime). `Clone + Send + Sync`; usable
 /// from plain threads and from async code (no call here blocks except
 /// [`shutdown`](RuntimeHandle::shutdown)).
 #[derive(Clone)]
@@ -41,7 +41,7 @@ impl RuntimeHandle {
     /// # Errors
     ///
     /// Hands the task back in a [`SubmitError`]: `Full` when
-    /// [`Builder::queue_capacity`] tasks are in flight, `ShuttingDown`,
+    /// [`Builder::queue_capacity`](crate::Builder::queue_capacity) tasks are in flight, `ShuttingDown`,
     /// `Infeasible` when no node could ever fit its demand, or `Invalid`
     /// naming a bad spec field.
     pub fn submit<T: Send + 'static>(
@@ -215,7 +215,7 @@ impl RuntimeHandle {
     ///
     /// # Errors
     ///
-    /// A [`SubmitWaitError`] with the task and the [`Refusal`].
+    /// A [`SubmitWaitError`] with the task and the [`Refusal`](crate::Refusal).
     pub fn submit_wait<T: Send + 'static>(
         &self,
         task: Task<T>,
@@ -240,7 +240,7 @@ impl RuntimeHandle {
     /// # Errors
     ///
     /// [`SubmitTimeoutError::Timeout`] once `timeout` has passed with the
-    /// queue still full, or `Refused` with the [`Refusal`].
+    /// queue still full, or `Refused` with the [`Refusal`](crate::Refusal).
     pub fn submit_wait_timeout<T: Send + 'static>(
         &self,
         task: Task<T>,

@@ -129,7 +129,7 @@ impl RuntimeHandle {
     }
 
     /// Stops now. Every task not yet finished is cancelled (its handle sees
-    /// [`TaskError::Cancelled`] with [`CancelReason::Shutdown`]) and handed
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled) with [`CancelReason::Shutdown`]) and handed
     /// back, in submission order. Attempts still running are abandoned; their
     /// results are ignored.
     pub fn shutdown_now(&self) -> ShutdownReport {

@@ -32,9 +32,7 @@
 use crate::error::{CliError, Position};
 use crate::limits::MachineLimits;
 use crate::locate::{self, FieldPath};
-use allot::{
-    FaultSpec, NodeSpec, Resources, RuntimeConfig, TaskKind, TaskSpec, DEFAULT_MAX_RETRIES,
-};
+use allot::{FaultSpec, NodeSpec, Resources, RuntimeConfig, TaskKind, TaskSpec};
 use rand::Rng;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -214,7 +212,7 @@ fn one() -> f64 {
 }
 
 fn default_retries() -> u32 {
-    DEFAULT_MAX_RETRIES
+    TaskSpec::DEFAULT_MAX_RETRIES
 }
 
 impl KindSpec {
@@ -895,7 +893,7 @@ mod tests {
         let k = &w.tasks.kinds[0];
         assert_eq!(k.cost, CostDist::Fixed { value: 0.001 });
         assert_eq!(k.weight, 1.0);
-        assert_eq!(k.max_retries, DEFAULT_MAX_RETRIES);
+        assert_eq!(k.max_retries, TaskSpec::DEFAULT_MAX_RETRIES);
         assert_eq!(k.task_kind(), TaskKind::Inference);
     }
 

@@ -6,67 +6,16 @@
 //! back into the cold node. Jobs the cold node cannot take go back to the
 //! supervisor.
 
+mod config;
+
+pub use config::BalancerConfig;
+
 use crate::drift::{DriftDetector, Sample};
 use crate::job::JobRef;
 use crate::node::{NodeDirectory, NodeEvent, NodeShared, TakeQueued};
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Default for [`BalancerConfig::interval`].
-pub const DEFAULT_BALANCER_INTERVAL: Duration = Duration::from_millis(20);
-/// Default for [`BalancerConfig::high`].
-pub const DEFAULT_BALANCER_HIGH: f64 = 0.5;
-/// Default for [`BalancerConfig::low`].
-pub const DEFAULT_BALANCER_LOW: f64 = 0.2;
-/// Default for [`BalancerConfig::max_per_round`].
-pub const DEFAULT_BALANCER_MAX_PER_ROUND: usize = 256;
-/// Default for [`BalancerConfig::min_gap`].
-pub const DEFAULT_BALANCER_MIN_GAP: Duration = Duration::from_millis(5);
-
-/// Balancer settings.
-///
-/// The imbalance of the nodes is `(max − min) / max` of their drain times
-/// (load ÷ (speed × slots)). Migration starts when it exceeds `high` and
-/// continues, round after round, until it falls below `low`.
-///
-/// # Default
-///
-/// Enabled, every 20 ms, `high` 0.5, `low` 0.2, at most 256 tasks per round,
-/// ignoring gaps under 5 ms of drain time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BalancerConfig {
-    /// Whether the balancer runs at all.
-    pub enabled: bool,
-    /// Time between rounds.
-    #[serde(with = "crate::durations::secs")]
-    pub interval: Duration,
-    /// Imbalance above which migration starts.
-    pub high: f64,
-    /// Imbalance below which migration stops.
-    pub low: f64,
-    /// Most tasks moved in one round.
-    pub max_per_round: usize,
-    /// Smallest drain-time gap worth acting on.
-    #[serde(with = "crate::durations::secs")]
-    pub min_gap: Duration,
-}
-
-impl Default for BalancerConfig {
-    fn default() -> Self {
-        BalancerConfig {
-            enabled: true,
-            interval: DEFAULT_BALANCER_INTERVAL,
-            high: DEFAULT_BALANCER_HIGH,
-            low: DEFAULT_BALANCER_LOW,
-            max_per_round: DEFAULT_BALANCER_MAX_PER_ROUND,
-            min_gap: DEFAULT_BALANCER_MIN_GAP,
-        }
-    }
-}
 
 pub(crate) struct Balancer {
     nodes: Vec<Arc<NodeShared>>,
