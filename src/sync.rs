@@ -16,8 +16,6 @@
 pub(crate) use parking_lot::RwLock;
 #[cfg(not(loom))]
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
-#[cfg(not(loom))]
-pub(crate) use std::thread_local;
 
 #[cfg(loom)]
 pub(crate) use loom::thread_local;

@@ -9,7 +9,8 @@
 //! then park. A lost wake-up leaves an executor waiting for ever, which
 //! loom reports as a deadlock.
 
-use super::{NodeShared, NodeSpec, DEAD_LINGER};
+use super::executor::DEAD_LINGER;
+use super::{NodeShared, NodeSpec};
 use crate::hooks::Hooks;
 use crate::ids::NodeId;
 use crate::job::JobRef;

@@ -7,7 +7,7 @@ use super::handle::RuntimeHandle;
 use crate::error::{Infeasibility, Refusal, SubmitBatchError, SubmitError};
 use crate::ids::{NodeId, TaskId};
 use crate::job::{ErasedJob, JobCore, JobRef, Rejection, TypedJob};
-use crate::ledger::DEAD_CAP;
+use crate::ledger::{Reaper, DEAD_CAP};
 use crate::node::NodeShared;
 use crate::resources::Resources;
 use crate::supervision::Health;
@@ -412,30 +412,6 @@ pub(super) fn unsubmitted_core<J: ErasedJob + ?Sized>(job: &mut Arc<J>) -> &mut 
     Arc::get_mut(job)
         .expect("a task is not shared before it is submitted")
         .core_mut()
-}
-
-thread_local! {
-    /// Finished jobs a submitting thread frees while it builds a batch; the
-    /// buffer is kept for the next.
-    static DEAD: std::cell::Cell<Vec<JobRef>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// This thread's buffer of finished jobs to free; whatever is left is freed
-/// when it drops (also when a batch is refused, or unwinds).
-pub(super) struct Reaper(Vec<JobRef>);
-
-impl Reaper {
-    pub(super) fn take() -> Self {
-        Reaper(DEAD.try_with(std::cell::Cell::take).unwrap_or_default())
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let mut buf = std::mem::take(&mut self.0);
-        buf.clear();
-        let _ = DEAD.try_with(|c| c.set(buf));
-    }
 }
 
 /// What a batch's jobs are held in between checking and committing.
