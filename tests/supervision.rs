@@ -351,7 +351,7 @@ fn tasks_pinned_to_a_node_that_is_down_run_elsewhere_exactly_once() {
                 .unwrap(),
         );
     }
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = crossbeam_channel::unbounded();
     h.submit_batch_detached_to(
         NodeId(0),
         (0..300).map(|i| {
@@ -372,9 +372,7 @@ fn tasks_pinned_to_a_node_that_is_down_run_elsewhere_exactly_once() {
     }
     let mut seen = vec![false; 300];
     for _ in 0..300 {
-        let (i, node) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("every detached task runs");
+        let (i, node) = expect(&rx, "every detached task to run");
         assert_eq!(node, 1);
         assert!(!seen[i], "task {i} ran twice");
         seen[i] = true;
