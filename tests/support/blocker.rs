@@ -55,7 +55,7 @@ impl Gate {
 /// [`Blocker::hold`] and calls [`Hold::block`] where it should stop (or is
 /// built whole by [`Blocker::task`]). Once [`Blocker::expect_started`]
 /// returns, one more task has reached its hold: its executor is busy, so
-/// whatever the test sends to that node next queues behind it. Every
+/// whatever the test sends to that node next queues behind it.
 /// [`Blocker::open`] lets every held task go, now and later.
 ///
 /// Nothing here sleeps: each wait ends as soon as the other side acts, and
