@@ -7,79 +7,52 @@ mod support;
 use allot::{
     AbandonReason, FaultPlan, FaultSpec, NodeId, RuntimeHandle, Task, TaskError, TaskHandle,
 };
-use crossbeam_channel::Receiver;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{builder, eventually, expect, signal, Gate};
+use support::{builder, eventually, Blocker, ExecutorCount};
 
 /// How long blocking task code in these tests runs when no gate lets it go:
 /// far longer than any shutdown here may take.
 const STUCK: Duration = Duration::from_secs(20);
 
-/// Counts executor threads started and stopped.
-#[derive(Clone, Default)]
-struct Executors {
-    started: Arc<AtomicUsize>,
-    stopped: Arc<AtomicUsize>,
-}
-
-impl Executors {
-    fn running(&self) -> usize {
-        self.started.load(Ordering::SeqCst) - self.stopped.load(Ordering::SeqCst)
-    }
-}
-
 /// One node, one slot, with executor hooks counting threads.
-fn one_slot_runtime(executors: &Executors) -> allot::Runtime {
-    let (a, b) = (executors.clone(), executors.clone());
-    builder(1)
-        .on_executor_start(move |_| {
-            a.started.fetch_add(1, Ordering::SeqCst);
-        })
-        .on_executor_stop(move |_| {
-            b.stopped.fetch_add(1, Ordering::SeqCst);
-        })
-        .build()
-        .unwrap()
+fn one_slot_runtime(executors: &ExecutorCount) -> allot::Runtime {
+    executors.install(&mut builder(1)).build().unwrap()
 }
 
 /// Submits ten quick tasks and then one whose code blocks on `gate` (for
-/// at most [`STUCK`]), signalling `started` as it starts.
+/// at most [`STUCK`]), announcing itself to `gate` as it starts.
 fn quick_then_stuck(
     h: &RuntimeHandle,
-    gate: &Gate,
+    gate: &Blocker,
     edit: impl FnOnce(Task<u32>) -> Task<u32>,
-) -> (Vec<TaskHandle<u32>>, TaskHandle<u32>, Receiver<()>) {
+) -> (Vec<TaskHandle<u32>>, TaskHandle<u32>) {
     let quick = h
         .submit_batch((0..10u32).map(|i| Task::new(move |_| Ok::<_, String>(i))))
         .unwrap();
-    let (tx, started) = signal();
-    let g = gate.clone();
+    let hold = gate.hold();
     let stuck = h
         .submit(edit(Task::new(move |_| {
-            let _ = tx.send(());
-            let _ = g.wait_up_to(STUCK);
+            let _ = hold.block_up_to(STUCK);
             Ok::<_, String>(99)
         })))
         .unwrap();
-    (quick, stuck, started)
+    (quick, stuck)
 }
 
 #[test]
 fn shutdown_does_not_wait_for_an_attempt_that_timed_out_and_reports_it() {
     for _ in 0..3 {
-        let executors = Executors::default();
+        let executors = ExecutorCount::default();
         let runtime = one_slot_runtime(&executors);
         let h = runtime.handle().clone();
-        let gate = Gate::new();
-        let (quick, stuck, started) = quick_then_stuck(&h, &gate, |t| {
+        let gate = Blocker::new();
+        let (quick, stuck) = quick_then_stuck(&h, &gate, |t| {
             t.timeout(Duration::from_millis(50)).max_retries(0)
         });
         for q in quick {
             q.wait().unwrap();
         }
-        expect(&started, "the stuck task to start");
+        gate.expect_started("the stuck task to start");
         let err = stuck.wait().unwrap_err();
         assert!(matches!(err, TaskError::Failed { .. }), "{err:?}");
         let m = h.metrics();
@@ -110,15 +83,15 @@ fn shutdown_does_not_wait_for_an_attempt_that_timed_out_and_reports_it() {
 #[test]
 fn a_task_cancelled_while_it_runs_leaves_the_ledger_and_shutdown_does_not_wait_for_it() {
     for _ in 0..3 {
-        let executors = Executors::default();
+        let executors = ExecutorCount::default();
         let runtime = one_slot_runtime(&executors);
         let h = runtime.handle().clone();
-        let gate = Gate::new();
-        let (quick, stuck, started) = quick_then_stuck(&h, &gate, |t| t);
+        let gate = Blocker::new();
+        let (quick, stuck) = quick_then_stuck(&h, &gate, |t| t);
         for q in quick {
             q.wait().unwrap();
         }
-        expect(&started, "the stuck task to start");
+        gate.expect_started("the stuck task to start");
         assert!(stuck.cancel());
         assert!(matches!(stuck.wait(), Err(TaskError::Cancelled(_))));
         // Let go of within about a heartbeat interval (10 ms here).
@@ -149,40 +122,29 @@ fn a_task_cancelled_while_it_runs_leaves_the_ledger_and_shutdown_does_not_wait_f
 #[test]
 fn shutdown_now_abandons_running_code_reports_it_and_ends_every_other_executor() {
     for _ in 0..3 {
-        let executors = Executors::default();
-        let (a, b) = (executors.clone(), executors.clone());
-        let runtime = builder(2)
-            .nodes(vec![
+        let executors = ExecutorCount::default();
+        let runtime = executors
+            .install(builder(2).nodes(vec![
                 allot::NodeSpec::new(allot::Resources::cpu(4_000))
                     .slots(3);
                 2
-            ])
-            .on_executor_start(move |_| {
-                a.started.fetch_add(1, Ordering::SeqCst);
-            })
-            .on_executor_stop(move |_| {
-                b.stopped.fetch_add(1, Ordering::SeqCst);
-            })
+            ]))
             .build()
             .unwrap();
         let h = runtime.handle().clone();
-        let gate = Gate::new();
-        let (tx, started) = signal();
-        let g = gate.clone();
+        let gate = Blocker::new();
+        let hold = gate.hold();
         let stuck = h
             .submit_to(
                 NodeId(1),
                 Task::new(move |_| {
-                    let _ = tx.send(());
-                    let _ = g.wait_up_to(STUCK);
+                    let _ = hold.block_up_to(STUCK);
                     Ok::<_, String>(0)
                 }),
             )
             .unwrap();
-        expect(&started, "the stuck task to start");
-        eventually("all six executors to start", || {
-            executors.started.load(Ordering::SeqCst) == 6
-        });
+        gate.expect_started("the stuck task to start");
+        eventually("all six executors to start", || executors.started() == 6);
         let t = Instant::now();
         let report = runtime.shutdown_now();
         assert!(t.elapsed() < STUCK / 4, "shutdown waited {:?}", t.elapsed());
@@ -200,21 +162,14 @@ fn shutdown_now_abandons_running_code_reports_it_and_ends_every_other_executor()
 
 #[test]
 fn a_hang_without_end_does_not_outlive_shutdown_and_the_hung_task_is_handed_back() {
-    let executors = Executors::default();
-    let (a, b) = (executors.clone(), executors.clone());
+    let executors = ExecutorCount::default();
     let mut b0 = builder(1);
     b0.fault_plan(FaultPlan::new(1).with(FaultSpec::HangNode {
         node: NodeId(0),
         after_tasks: 1,
         duration: None,
-    }))
-    .on_executor_start(move |_| {
-        a.started.fetch_add(1, Ordering::SeqCst);
-    })
-    .on_executor_stop(move |_| {
-        b.stopped.fetch_add(1, Ordering::SeqCst);
-    });
-    let runtime = b0.build().unwrap();
+    }));
+    let runtime = executors.install(&mut b0).build().unwrap();
     let h = runtime.handle().clone();
     let hung = h.submit(Task::new(|_| Ok::<_, String>(1))).unwrap();
     eventually("the hang to start", || h.metrics().nodes[0].running == 1);
@@ -252,14 +207,13 @@ fn a_cancel_handle_cancels_a_task_another_thread_is_waiting_on() {
     for _ in 0..20 {
         let runtime = builder(1).build().unwrap();
         let h = runtime.handle().clone();
-        let gate = Gate::new();
-        let g = gate.clone();
-        let (tx, started) = signal();
+        let gate = Blocker::new();
+        let hold = gate.hold();
         let task = h
             .submit(Task::new(move |ctx| {
-                let _ = tx.send(());
+                hold.announce();
                 while !ctx.is_abandoned() {
-                    if g.wait_up_to(Duration::from_millis(1)) {
+                    if hold.wait_up_to(Duration::from_millis(1)) {
                         break;
                     }
                 }
@@ -269,7 +223,7 @@ fn a_cancel_handle_cancels_a_task_another_thread_is_waiting_on() {
         let canceller = task.cancel_handle();
         let id = task.id();
         let waiter = std::thread::spawn(move || task.wait());
-        expect(&started, "the task to start");
+        gate.expect_started("the task to start");
         let other = canceller.clone();
         let racer = std::thread::spawn(move || other.cancel());
         let mine = canceller.cancel();

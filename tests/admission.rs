@@ -3,7 +3,7 @@
 mod support;
 
 use allot::{NodeId, NodeSpec, Refusal, Resources, Runtime, SubmitBatchError, SubmitError, Task};
-use support::{builder, expect, signal, Gate};
+use support::{builder, Blocker};
 
 fn gpu_runtime() -> Runtime {
     builder(0)
@@ -97,22 +97,12 @@ fn a_refused_batch_hands_back_every_task_and_names_the_first_bad_one() {
 fn a_full_queue_hands_the_task_back() {
     let runtime = builder(1).queue_capacity(3).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
+    let gate = Blocker::new();
     let mut held = Vec::new();
     for i in 0..3 {
-        let g = gate.clone();
-        let tx = started_tx.clone();
-        held.push(
-            h.submit(Task::new(move |_| {
-                let _ = tx.send(());
-                g.wait();
-                Ok::<_, String>(i)
-            }))
-            .unwrap(),
-        );
+        held.push(h.submit(gate.task(i)).unwrap());
     }
-    expect(&started, "the first task to start");
+    gate.expect_started("the first task to start");
     let err = h
         .submit(Task::new(|_| Ok::<_, String>(99)).priority(4))
         .unwrap_err();

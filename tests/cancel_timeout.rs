@@ -4,23 +4,15 @@ mod support;
 
 use allot::{AttemptFailure, CancelReason, NodeId, Task, TaskError, TaskStatus};
 use std::time::Duration;
-use support::{builder, eventually, expect, signal, Gate};
+use support::{builder, eventually, expect, signal, Blocker};
 
 #[test]
 fn a_queued_task_can_be_cancelled_and_never_runs() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
-    let blocker = h
-        .submit(Task::new(move |_| {
-            let _ = started_tx.send(());
-            g.wait();
-            Ok::<_, String>(())
-        }))
-        .unwrap();
-    expect(&started, "the blocker to start");
+    let gate = Blocker::new();
+    let blocker = h.submit(gate.task(())).unwrap();
+    gate.expect_started("the blocker to start");
     let (ran_tx, ran) = signal();
     let victim = h
         .submit_to(
@@ -59,11 +51,7 @@ fn a_cancelled_running_task_sees_it_is_abandoned_and_its_result_is_discarded() {
     let task = h
         .submit(Task::new(move |ctx| {
             let _ = started_tx.send(());
-            let start = std::time::Instant::now();
-            while !ctx.is_abandoned() {
-                assert!(start.elapsed() < support::DEADLINE, "never abandoned");
-                std::thread::yield_now();
-            }
+            eventually("the task to be abandoned", || ctx.is_abandoned());
             let _ = saw_tx.send(());
             Ok::<_, String>(1)
         }))
@@ -82,13 +70,13 @@ fn a_cancelled_running_task_sees_it_is_abandoned_and_its_result_is_discarded() {
 fn an_attempt_past_its_timeout_fails_as_timed_out_and_is_retried() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let g = gate.clone();
+    let gate = Blocker::new();
+    let hold = gate.hold();
     let task = h
         .submit(
             Task::new(move |ctx| {
                 if ctx.attempt() == 0 {
-                    g.wait();
+                    hold.block();
                 }
                 Ok::<_, String>(ctx.attempt())
             })
@@ -111,16 +99,12 @@ fn an_attempt_past_its_timeout_fails_as_timed_out_and_is_retried() {
 fn a_task_that_always_times_out_fails_with_every_attempt_timed_out() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let g = gate.clone();
+    let gate = Blocker::new();
     let task = h
         .submit(
-            Task::new(move |_| {
-                g.wait();
-                Ok::<_, String>(())
-            })
-            .timeout(Duration::from_millis(10))
-            .max_retries(2),
+            gate.task(())
+                .timeout(Duration::from_millis(10))
+                .max_retries(2),
         )
         .unwrap();
     match task.wait() {
@@ -141,14 +125,8 @@ fn a_task_that_always_times_out_fails_with_every_attempt_timed_out() {
 fn wait_timeout_returns_none_until_the_task_ends() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let g = gate.clone();
-    let mut task = h
-        .submit(Task::new(move |_| {
-            g.wait();
-            Ok::<_, String>(5)
-        }))
-        .unwrap();
+    let gate = Blocker::new();
+    let mut task = h.submit(gate.task(5)).unwrap();
     assert!(task.wait_timeout(Duration::from_millis(5)).is_none());
     assert!(!task.is_finished());
     gate.open();

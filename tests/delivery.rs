@@ -4,7 +4,7 @@ mod support;
 
 use allot::{RuntimeHandle, Task, TaskError, TaskHandle};
 use std::collections::HashSet;
-use support::builder;
+use support::{builder, expect_each};
 
 #[test]
 fn handle_types_are_send_and_sync() {
@@ -248,10 +248,9 @@ fn detached_tasks_each_run_once_and_are_counted_without_handles() {
 
 #[test]
 fn finished_detached_closures_are_dropped_without_further_submissions() {
-    use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+    use crossbeam_channel::Sender;
     /// Says when the closure that owns it is dropped.
-    struct DropSignal(mpsc::Sender<()>);
+    struct DropSignal(Sender<()>);
     impl Drop for DropSignal {
         fn drop(&mut self) {
             let _ = self.0.send(());
@@ -260,7 +259,7 @@ fn finished_detached_closures_are_dropped_without_further_submissions() {
     for _ in 0..3 {
         let runtime = builder(2).build().unwrap();
         let h = runtime.handle();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = crossbeam_channel::unbounded();
         for _ in 0..10 {
             h.submit_batch_detached((0..500).map(|_| {
                 let signal = DropSignal(tx.clone());
@@ -274,12 +273,7 @@ fn finished_detached_closures_are_dropped_without_further_submissions() {
         drop(tx);
         // No more submissions: the idle executors free what the ledger kept
         // for a submitter.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for k in 0..5_000 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            rx.recv_timeout(left)
-                .unwrap_or_else(|e| panic!("closure {k} of 5000 not dropped: {e}"));
-        }
+        expect_each(&rx, 5_000, "dropped closure");
         let m = h.metrics();
         assert_eq!(m.totals.completed, 5_000);
         runtime.shutdown();
@@ -289,10 +283,9 @@ fn finished_detached_closures_are_dropped_without_further_submissions() {
 
 #[test]
 fn the_value_of_a_detached_task_is_dropped_once() {
-    use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+    use crossbeam_channel::Sender;
     /// Says when the value that owns it is dropped.
-    struct DropSignal(mpsc::Sender<u32>, u32);
+    struct DropSignal(Sender<u32>, u32);
     impl Drop for DropSignal {
         fn drop(&mut self) {
             let _ = self.0.send(self.1);
@@ -301,7 +294,7 @@ fn the_value_of_a_detached_task_is_dropped_once() {
     for _ in 0..3 {
         let runtime = builder(2).build().unwrap();
         let h = runtime.handle();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = crossbeam_channel::unbounded();
         h.submit_batch_detached((0..2_000u32).map(|i| {
             let tx = tx.clone();
             // The closure keeps no signal: only the value it makes does.
@@ -309,13 +302,8 @@ fn the_value_of_a_detached_task_is_dropped_once() {
         }))
         .unwrap();
         drop(tx);
-        let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = vec![false; 2_000];
-        for k in 0..2_000 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let i = rx
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("value {k} of 2000 not dropped: {e}"));
+        for i in expect_each(&rx, 2_000, "dropped value") {
             assert!(!seen[i as usize], "value of task {i} dropped twice");
             seen[i as usize] = true;
         }

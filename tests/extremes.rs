@@ -385,21 +385,10 @@ fn a_runtime_with_more_threads_than_the_machine_allows_is_refused_before_it_star
 fn tasks_of_enormous_cost_add_up_in_a_nodes_load_without_wrapping() {
     let runtime = support::builder(1).build().unwrap();
     let h = runtime.handle();
-    let gate = support::Gate::new();
+    let gate = support::Blocker::new();
     let tasks: Vec<_> = [1e300, 1.0]
         .into_iter()
-        .map(|cost| {
-            let g = gate.clone();
-            h.submit_to(
-                NodeId(0),
-                Task::new(move |_| {
-                    g.wait();
-                    Ok::<_, String>(())
-                })
-                .cost(cost),
-            )
-            .unwrap()
-        })
+        .map(|cost| h.submit_to(NodeId(0), gate.task(()).cost(cost)).unwrap())
         .collect();
     // The load is the capped cost plus one, not a sum wrapped round to ~1.
     let load = h.metrics().nodes[0].load;

@@ -4,14 +4,12 @@ mod support;
 
 use allot::{FaultPlan, FaultSpec, NodeId, SupervisionConfig, Task, TaskError};
 use std::time::{Duration, Instant};
-use support::{builder, eventually};
+use support::{builder, eventually, fast_restarts, Blocker};
 
 fn hang_config(hang_timeout: Duration) -> SupervisionConfig {
     SupervisionConfig {
         hang_timeout,
-        backoff_min: Duration::from_millis(1),
-        backoff_max: Duration::from_millis(5),
-        ..SupervisionConfig::default()
+        ..fast_restarts()
     }
 }
 
@@ -171,14 +169,8 @@ fn submit_wait_applies_backpressure_and_in_flight_tasks_stay_bounded() {
 fn submit_wait_timeout_gives_the_task_back_when_no_room_frees_in_time() {
     let rt = builder(1).queue_capacity(1).build().unwrap();
     let h = rt.handle();
-    let gate = support::Gate::new();
-    let g = gate.clone();
-    let blocker = h
-        .submit(Task::new(move |_| {
-            g.wait();
-            Ok::<_, String>(())
-        }))
-        .unwrap();
+    let gate = Blocker::new();
+    let blocker = h.submit(gate.task(())).unwrap();
     let err = h
         .submit_wait_timeout(
             Task::new(|_| Ok::<_, String>(())).priority(9),

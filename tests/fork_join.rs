@@ -5,7 +5,7 @@ mod support;
 use allot::{CancelReason, Fault, NodeId, PolicyKind, Task, TaskError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use support::{builder, eventually};
+use support::{builder, eventually, Blocker};
 
 #[test]
 fn a_task_forks_subtasks_and_joins_their_results_in_order() {
@@ -133,14 +133,14 @@ fn a_parent_retried_after_its_node_crashes_leaves_no_orphans_and_counts_nothing_
 fn subtasks_an_attempt_did_not_join_end_with_it() {
     let rt = builder(1).build().unwrap();
     let h = rt.handle();
-    let gate = support::Gate::new();
-    let g = gate.clone();
+    let gate = Blocker::new();
+    let hold = gate.hold();
     let parent = h
         .submit(Task::new(move |ctx| {
-            let g = g.clone();
+            let hold = hold.clone();
             let child = ctx
                 .spawn(Task::new(move |_| {
-                    g.wait();
+                    hold.block();
                     Ok::<_, String>(1)
                 }))
                 .map_err(|e| e.to_string())?;

@@ -8,8 +8,7 @@ use allot::{
 };
 use std::collections::HashSet;
 use std::thread::ThreadId;
-use std::time::Duration;
-use support::{builder, DEADLINE};
+use support::{builder, expect, fast_restarts, supervisor_events};
 
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -50,7 +49,7 @@ fn executor_hooks_run_on_every_executor_thread_before_its_tasks_and_as_it_exits(
         // once, on its own thread.
         let mut started = HashSet::new();
         for _ in 0..3 {
-            match seen.recv_timeout(DEADLINE).expect("an executor start") {
+            match expect(&seen, "an executor start") {
                 Seen::Start(node, thread) => assert!(started.insert((node, thread))),
                 other => panic!("a stop before any shutdown: {other:?}"),
             }
@@ -66,7 +65,7 @@ fn executor_hooks_run_on_every_executor_thread_before_its_tasks_and_as_it_exits(
         runtime.shutdown();
         let mut stopped = HashSet::new();
         for _ in 0..3 {
-            match seen.recv_timeout(DEADLINE).expect("an executor stop") {
+            match expect(&seen, "an executor stop") {
                 Seen::Stop(node, thread) => assert!(stopped.insert((node, thread))),
                 other => panic!("a start after shutdown: {other:?}"),
             }
@@ -77,22 +76,16 @@ fn executor_hooks_run_on_every_executor_thread_before_its_tasks_and_as_it_exits(
 
 #[test]
 fn the_supervisor_reports_a_node_down_its_restart_and_a_retirement() {
-    let (tx, events) = crossbeam_channel::unbounded();
-    let runtime = builder(2)
-        .supervision(SupervisionConfig {
-            strategy: RestartStrategy::OneForOne,
-            policies: vec![RestartPolicy::Permanent, RestartPolicy::Temporary],
-            backoff_min: Duration::from_millis(1),
-            backoff_max: Duration::from_millis(5),
-            ..SupervisionConfig::default()
-        })
-        .on_supervisor_event(move |e| {
-            let _ = tx.send(e.clone());
-        })
-        .build()
-        .unwrap();
+    let mut b = builder(2);
+    b.supervision(SupervisionConfig {
+        strategy: RestartStrategy::OneForOne,
+        policies: vec![RestartPolicy::Permanent, RestartPolicy::Temporary],
+        ..fast_restarts()
+    });
+    let events = supervisor_events(&mut b);
+    let runtime = b.build().unwrap();
     let h = runtime.handle();
-    let next = || events.recv_timeout(DEADLINE).expect("a supervisor event");
+    let next = || expect(&events, "a supervisor event");
 
     h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
     assert_eq!(
@@ -135,11 +128,7 @@ fn the_supervisor_reports_a_node_down_its_restart_and_a_retirement() {
 #[test]
 fn a_panicking_hook_neither_stops_supervision_nor_loses_tasks() {
     let runtime = builder(2)
-        .supervision(SupervisionConfig {
-            backoff_min: Duration::from_millis(1),
-            backoff_max: Duration::from_millis(5),
-            ..SupervisionConfig::default()
-        })
+        .supervision(fast_restarts())
         .on_executor_start(|_| panic!("hook bug at executor start"))
         .on_supervisor_event(|_| panic!("hook bug in a supervisor event"))
         .build()
@@ -167,9 +156,7 @@ fn every_supervisor_event_is_emitted_after_the_state_it_announces_is_visible() {
             .supervision(SupervisionConfig {
                 strategy: RestartStrategy::OneForOne,
                 policies: vec![RestartPolicy::Permanent, RestartPolicy::Temporary],
-                backoff_min: Duration::from_millis(1),
-                backoff_max: Duration::from_millis(5),
-                ..SupervisionConfig::default()
+                ..fast_restarts()
             })
             .on_supervisor_event(move |e| {
                 // What a hook sees of the runtime as the event arrives.
@@ -181,7 +168,7 @@ fn every_supervisor_event_is_emitted_after_the_state_it_announces_is_visible() {
             .unwrap();
         handle.set(runtime.handle().clone()).unwrap();
         let h = runtime.handle();
-        let next = || seen.recv_timeout(DEADLINE).expect("a supervisor event");
+        let next = || expect(&seen, "a supervisor event");
 
         h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
         let (e, health, nodes) = next();

@@ -3,29 +3,27 @@
 mod support;
 
 use allot::{Fault, NodeId, PolicyKind, Task, TaskStatus};
-use support::{builder, eventually, expect, signal, Gate};
+use support::{builder, eventually, expect, signal, Blocker};
 
 #[test]
 fn in_flight_tasks_complete_elsewhere_when_a_node_panics() {
     for _ in 0..3 {
         let runtime = builder(2).policy(PolicyKind::RoundRobin).build().unwrap();
         let h = runtime.handle();
-        let gate = Gate::new();
-        let (started_tx, started) = signal();
-        let g = gate.clone();
+        let gate = Blocker::new();
+        let hold = gate.hold();
         let task = h
             .submit_to(
                 NodeId(0),
                 Task::new(move |ctx| {
                     if ctx.node() == NodeId(0) && ctx.attempt() == 0 {
-                        let _ = started_tx.send(());
-                        g.wait();
+                        hold.block();
                     }
                     Ok::<_, String>((ctx.node(), ctx.attempt()))
                 }),
             )
             .unwrap();
-        expect(&started, "the task to start on node 0");
+        gate.expect_started("the task to start on node 0");
         assert_eq!(task.status(), TaskStatus::Running);
         h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
         // The retry completes while the first attempt is still stuck on node 0.
@@ -46,17 +44,15 @@ fn in_flight_tasks_complete_elsewhere_when_a_node_panics() {
 fn a_late_result_from_a_replaced_node_is_discarded() {
     let runtime = builder(2).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
+    let gate = Blocker::new();
     let (late_tx, late) = signal();
-    let g = gate.clone();
+    let hold = gate.hold();
     let task = h
         .submit_to(
             NodeId(0),
             Task::new(move |ctx| {
                 if ctx.attempt() == 0 {
-                    let _ = started_tx.send(());
-                    g.wait();
+                    hold.block();
                     let _ = late_tx.send(());
                     return Ok::<_, String>("stale");
                 }
@@ -64,7 +60,7 @@ fn a_late_result_from_a_replaced_node_is_discarded() {
             }),
         )
         .unwrap();
-    expect(&started, "the first attempt to start");
+    gate.expect_started("the first attempt to start");
     h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
     assert_eq!(task.wait().unwrap(), "fresh");
     gate.open();
@@ -80,23 +76,21 @@ fn a_late_result_from_a_replaced_node_is_discarded() {
 fn queued_tasks_move_to_other_nodes_when_a_node_actor_stops() {
     let runtime = builder(2).policy(PolicyKind::RoundRobin).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
+    let gate = Blocker::new();
+    let hold = gate.hold();
     // Node 0 is busy with a blocker; ten tasks queue behind it.
     let blocker = h
         .submit_to(
             NodeId(0),
             Task::new(move |ctx| {
                 if ctx.attempt() == 0 {
-                    let _ = started_tx.send(());
-                    g.wait();
+                    hold.block();
                 }
                 Ok::<_, String>(ctx.node())
             }),
         )
         .unwrap();
-    expect(&started, "the blocker to start");
+    gate.expect_started("the blocker to start");
     let queued = h
         .submit_batch_to(
             NodeId(0),
@@ -120,21 +114,10 @@ fn queued_tasks_move_to_other_nodes_when_a_node_actor_stops() {
 fn a_task_lost_with_its_node_more_often_than_allowed_fails() {
     let runtime = builder(1).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
-    let task = h
-        .submit(
-            Task::new(move |_ctx| {
-                let _ = started_tx.send(());
-                g.wait();
-                Ok::<_, String>(())
-            })
-            .max_retries(1),
-        )
-        .unwrap();
+    let gate = Blocker::new();
+    let task = h.submit(gate.task(()).max_retries(1)).unwrap();
     for _ in 0..2 {
-        expect(&started, "an attempt to start");
+        gate.expect_started("an attempt to start");
         h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
     }
     match task.wait() {

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{builder, compute_for, eventually, expect, signal, Gate};
+use support::{builder, compute_for, eventually, Blocker};
 
 struct Job {
     label: usize,
@@ -39,17 +39,9 @@ fn jobs() -> Vec<Job> {
 fn start_order(discipline: Discipline, through_supervisor: bool) -> Vec<usize> {
     let runtime = builder(1).discipline(discipline).build().unwrap();
     let h = runtime.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
-    let blocker = h
-        .submit(Task::new(move |_| {
-            let _ = started_tx.send(());
-            g.wait();
-            Ok::<_, String>(usize::MAX)
-        }))
-        .unwrap();
-    expect(&started, "the blocker to occupy the node");
+    let gate = Blocker::new();
+    let blocker = h.submit(gate.task(usize::MAX)).unwrap();
+    gate.expect_started("the blocker to occupy the node");
     let order = Arc::new(Mutex::new(Vec::new()));
     let tasks: Vec<_> = jobs()
         .into_iter()

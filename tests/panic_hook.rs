@@ -4,7 +4,7 @@
 mod support;
 
 use allot::{Fault, FaultPlan, FaultSpec, NodeId, Task, TaskError};
-use support::{builder, DEADLINE};
+use support::{builder, expect};
 
 #[test]
 fn a_panic_hook_tells_injected_panics_from_the_programs_own() {
@@ -18,7 +18,7 @@ fn a_panic_hook_tells_injected_panics_from_the_programs_own() {
             .unwrap_or_default();
         let _ = tx.send((allot::is_injected_panic(info.payload()), message));
     }));
-    let next = || seen.recv_timeout(DEADLINE).expect("the hook saw a panic");
+    let next = || expect(&seen, "the hook to see a panic");
 
     // The program's own panic, in task code.
     let runtime = builder(2).build().unwrap();

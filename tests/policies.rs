@@ -2,6 +2,8 @@
 //! them. Long sweeps are `#[ignore]`d; `examples/policy_report.rs` runs
 //! them in release.
 
+mod support;
+
 use allot::policy::{
     lpt_schedule, place_groups, prim_mst, BestFit, Budget, DotProduct, Exact, Fgd,
     FragmentationAware, Gap, GpuChoice, GpuDemand, GpuModelSet, GpuNode, GpuPacking, GpuPlacement,
@@ -16,6 +18,7 @@ use allot::{NodeId, NodeSpec, Resources, Runtime, Task, TaskId, TaskKind};
 use proptest::prelude::*;
 use std::path::PathBuf;
 use std::time::Duration;
+use support::{eventually, Blocker};
 
 fn data(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -956,32 +959,16 @@ fn a_policy_sees_a_nodes_running_task_its_queue_and_the_resources_held_until_the
         .build()
         .unwrap();
     let h = runtime.handle();
-    let (started_tx, started) = crossbeam_channel::unbounded();
-    let (gate_tx, gate) = crossbeam_channel::bounded::<()>(0);
-    let big = h
-        .submit(
-            Task::new(move |_| {
-                started_tx.send(()).unwrap();
-                // Held until the test drops its end of the gate.
-                let _ = gate.recv_timeout(Duration::from_secs(30));
-                Ok::<_, String>(())
-            })
-            .demand(held),
-        )
-        .unwrap();
-    started
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the task to start");
+    let gate = Blocker::new();
+    // Held until the test opens the gate.
+    let big = h.submit(gate.task(()).demand(held)).unwrap();
+    gate.expect_started("the task to start");
     // Placing a task shows the views as they were just before it (placed
     // by this thread, or by the supervisor if it held the policy then).
     let place = || {
         let before = seen.lock().len();
         let handle = h.submit(Task::new(|_| Ok::<_, String>(()))).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while seen.lock().len() == before {
-            assert!(std::time::Instant::now() < deadline, "never placed");
-            std::thread::yield_now();
-        }
+        eventually("the task to be placed", || seen.lock().len() != before);
         let v = seen.lock()[before][0].clone();
         (handle, v)
     };
@@ -992,7 +979,7 @@ fn a_policy_sees_a_nodes_running_task_its_queue_and_the_resources_held_until_the
     assert!(v.available, "{v:?}");
     let (second, v) = place();
     assert_eq!((v.running, v.queued), (1, 1), "{v:?}");
-    drop(gate_tx);
+    gate.open();
     for t in [big, first, second] {
         t.wait().unwrap();
     }

@@ -3,34 +3,21 @@
 mod support;
 
 use allot::{CancelReason, NodeId, Task, TaskError};
-use support::{builder, expect, signal, Gate};
+use support::{builder, Blocker};
 
 #[test]
 fn shutdown_now_returns_every_unfinished_task() {
     for _ in 0..3 {
         let runtime = builder(2).build().unwrap();
         let h = runtime.handle().clone();
-        let gate = Gate::new();
-        let (started_tx, started) = signal();
+        let gate = Blocker::new();
         let mut handles = Vec::new();
         // One running (stuck) task per node, and 50 queued behind them.
         for node in 0..2 {
-            let g = gate.clone();
-            let tx = started_tx.clone();
-            handles.push(
-                h.submit_to(
-                    NodeId(node),
-                    Task::new(move |_| {
-                        let _ = tx.send(());
-                        g.wait();
-                        Ok::<_, String>(node as u32)
-                    }),
-                )
-                .unwrap(),
-            );
+            handles.push(h.submit_to(NodeId(node), gate.task(node as u32)).unwrap());
         }
-        expect(&started, "node 0's task to start");
-        expect(&started, "node 1's task to start");
+        gate.expect_started("node 0's task to start");
+        gate.expect_started("node 1's task to start");
         handles.extend(
             h.submit_batch((0..50u32).map(|i| Task::new(move |_| Ok::<_, String>(i)).cost(0.5)))
                 .unwrap(),
@@ -140,22 +127,11 @@ fn shutdown_timeout_drains_what_ends_in_time_and_hands_back_the_rest() {
     for _ in 0..2 {
         let runtime = builder(2).build().unwrap();
         let h = runtime.handle().clone();
-        let gate = Gate::new();
-        let (started_tx, started) = signal();
+        let gate = Blocker::new();
         // Node 0 is stuck on a task that waits for the gate, with 20 tasks
         // queued behind it; node 1 gets 200 tasks that end on their own.
-        let g = gate.clone();
-        let stuck = h
-            .submit_to(
-                NodeId(0),
-                Task::new(move |_| {
-                    let _ = started_tx.send(());
-                    g.wait();
-                    Ok::<_, String>(u32::MAX)
-                }),
-            )
-            .unwrap();
-        expect(&started, "node 0's task to start");
+        let stuck = h.submit_to(NodeId(0), gate.task(u32::MAX)).unwrap();
+        gate.expect_started("node 0's task to start");
         let behind = h
             .submit_batch_to(
                 NodeId(0),

@@ -8,7 +8,7 @@ use allot::{
 };
 use rand::SeedableRng;
 use std::time::Duration;
-use support::{builder, eventually, expect, signal, Gate};
+use support::{builder, eventually, expect, fast_restarts, supervisor_events, Blocker};
 
 fn with_supervision(nodes: usize, cfg: SupervisionConfig) -> Runtime {
     builder(nodes).supervision(cfg).build().unwrap()
@@ -17,9 +17,7 @@ fn with_supervision(nodes: usize, cfg: SupervisionConfig) -> Runtime {
 fn fast(strategy: RestartStrategy) -> SupervisionConfig {
     SupervisionConfig {
         strategy,
-        backoff_min: Duration::from_millis(1),
-        backoff_max: Duration::from_millis(5),
-        ..SupervisionConfig::default()
+        ..fast_restarts()
     }
 }
 
@@ -70,22 +68,20 @@ fn rest_for_one_restarts_the_failed_node_and_every_node_started_after_it() {
 fn one_for_all_moves_the_siblings_queued_work_too() {
     let rt = with_supervision(2, fast(RestartStrategy::OneForAll));
     let h = rt.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
+    let gate = Blocker::new();
+    let hold = gate.hold();
     let blocker = h
         .submit_to(
             NodeId(1),
             Task::new(move |ctx| {
                 if ctx.attempt() == 0 {
-                    let _ = started_tx.send(());
-                    g.wait();
+                    hold.block();
                 }
                 Ok::<_, String>(ctx.attempt())
             }),
         )
         .unwrap();
-    expect(&started, "node 1's blocker to start");
+    gate.expect_started("node 1's blocker to start");
     h.inject(Fault::PanicNode { node: NodeId(0) }).unwrap();
     // Node 1 did not fail, but OneForAll restarts it: its running task
     // loses an attempt and runs again.
@@ -124,24 +120,20 @@ fn a_transient_node_that_crashes_or_panics_is_always_restarted() {
     // noticing the closed mailbox first (which alone would read as a
     // normal stop, and retire a transient node).
     for round in 0..60 {
-        let (tx, events) = crossbeam_channel::unbounded();
-        let rt = builder(2)
-            .supervision(SupervisionConfig {
-                policies: vec![RestartPolicy::Transient; 2],
-                ..fast(RestartStrategy::OneForOne)
-            })
-            .on_supervisor_event(move |e| {
-                let _ = tx.send(e.clone());
-            })
-            .build()
-            .unwrap();
+        let mut b = builder(2);
+        b.supervision(SupervisionConfig {
+            policies: vec![RestartPolicy::Transient; 2],
+            ..fast(RestartStrategy::OneForOne)
+        });
+        let events = supervisor_events(&mut b);
+        let rt = b.build().unwrap();
         let fault = if round % 2 == 0 {
             Fault::CrashNode { node: NodeId(0) }
         } else {
             Fault::PanicNode { node: NodeId(0) }
         };
         rt.handle().inject(fault.clone()).unwrap();
-        let next = || events.recv_timeout(support::DEADLINE).expect("an event");
+        let next = || expect(&events, "an event");
         let down = next();
         assert!(
             matches!(down, SupervisorEvent::NodeDown { reason, .. } if reason.is_abnormal()),
@@ -192,22 +184,20 @@ fn a_node_past_its_restart_intensity_is_retired_and_its_tasks_run_elsewhere() {
         eventually("the restart", || restarts(&rt)[0] == k);
     }
     // Queue work on node 0, then push it past the limit.
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
+    let gate = Blocker::new();
+    let hold = gate.hold();
     let blocker = h
         .submit_to(
             NodeId(0),
             Task::new(move |ctx| {
                 if ctx.node() == NodeId(0) {
-                    let _ = started_tx.send(());
-                    g.wait();
+                    hold.block();
                 }
                 Ok::<_, String>(ctx.node().0)
             }),
         )
         .unwrap();
-    expect(&started, "the blocker to start on node 0");
+    gate.expect_started("the blocker to start on node 0");
     let queued = h
         .submit_batch_to(
             NodeId(0),
@@ -251,21 +241,10 @@ fn tasks_that_only_a_retired_node_could_run_fail_with_a_typed_error() {
         .build()
         .unwrap();
     let h = rt.handle();
-    let gate = Gate::new();
-    let (started_tx, started) = signal();
-    let g = gate.clone();
+    let gate = Blocker::new();
     let gpu = allot::Resources::cpu(1_000).with_gpu_milli(500);
-    let blocker = h
-        .submit(
-            Task::new(move |_| {
-                let _ = started_tx.send(());
-                g.wait();
-                Ok::<_, String>(())
-            })
-            .demand(gpu),
-        )
-        .unwrap();
-    expect(&started, "the GPU task to start");
+    let blocker = h.submit(gate.task(()).demand(gpu)).unwrap();
+    gate.expect_started("the GPU task to start");
     let waiting = h
         .submit(Task::new(|_| Ok::<_, String>(())).demand(gpu))
         .unwrap();
@@ -300,17 +279,8 @@ fn escalation_can_stop_the_runtime_and_fail_every_unfinished_task() {
     };
     let rt = with_supervision(2, cfg);
     let h = rt.handle();
-    let gate = Gate::new();
-    let g = gate.clone();
-    let stuck = h
-        .submit_batch((0..6).map(|_| {
-            let g = g.clone();
-            Task::new(move |_| {
-                g.wait();
-                Ok::<_, String>(())
-            })
-        }))
-        .unwrap();
+    let gate = Blocker::new();
+    let stuck = h.submit_batch((0..6).map(|_| gate.task(()))).unwrap();
     h.inject(Fault::CrashNode { node: NodeId(0) }).unwrap();
     eventually("the first restart", || restarts(&rt)[0] == 1);
     h.inject(Fault::CrashNode { node: NodeId(0) }).unwrap();
@@ -390,7 +360,7 @@ fn tasks_pinned_to_a_node_that_is_down_run_elsewhere_exactly_once() {
                 .unwrap(),
         );
     }
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = crossbeam_channel::unbounded();
     h.submit_batch_detached_to(
         NodeId(0),
         (0..300).map(|i| {
@@ -411,9 +381,7 @@ fn tasks_pinned_to_a_node_that_is_down_run_elsewhere_exactly_once() {
     }
     let mut seen = vec![false; 300];
     for _ in 0..300 {
-        let (i, node) = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("every detached task runs");
+        let (i, node) = expect(&rx, "every detached task to run");
         assert_eq!(node, 1);
         assert!(!seen[i], "task {i} ran twice");
         seen[i] = true;

@@ -1,10 +1,18 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-use allot::{BalancerConfig, Builder, NodeSpec, Resources, Runtime};
-use crossbeam_channel::{Receiver, Sender};
-use std::sync::Arc;
-use std::time::Duration;
+mod blocker;
+mod hooks;
+
+// Each test crate uses a few of these.
+#[allow(unused_imports)]
+pub use blocker::{Blocker, Gate, Hold};
+#[allow(unused_imports)]
+pub use hooks::{supervisor_events, ExecutorCount};
+
+use allot::{BalancerConfig, Builder, NodeSpec, Resources, Runtime, SupervisionConfig};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 /// Longest any test waits for an effect before failing.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -21,41 +29,14 @@ pub fn builder(n: usize) -> Builder {
     b
 }
 
-/// A gate that tasks wait on until the test opens it.
-#[derive(Clone)]
-pub struct Gate {
-    tx: Arc<parking_lot::Mutex<Option<Sender<()>>>>,
-    rx: Receiver<()>,
-}
-
-impl Gate {
-    pub fn new() -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(0);
-        Gate {
-            tx: Arc::new(parking_lot::Mutex::new(Some(tx))),
-            rx,
-        }
-    }
-
-    /// Lets every waiter through, now and later.
-    pub fn open(&self) {
-        self.tx.lock().take();
-    }
-
-    /// Blocks until the gate opens; panics after [`DEADLINE`].
-    pub fn wait(&self) {
-        match self.rx.recv_timeout(DEADLINE) {
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {}
-            other => panic!("gate never opened: {other:?}"),
-        }
-    }
-
-    /// Blocks until the gate opens or `d` passes; whether it opened.
-    pub fn wait_up_to(&self, d: Duration) -> bool {
-        matches!(
-            self.rx.recv_timeout(d),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
-        )
+/// Supervision that restarts a failed node after 1 to 5 ms instead of the
+/// default backoff, every other setting at its default: tests wait for
+/// restarts without waiting out real backoffs.
+pub fn fast_restarts() -> SupervisionConfig {
+    SupervisionConfig {
+        backoff_min: Duration::from_millis(1),
+        backoff_max: Duration::from_millis(5),
+        ..SupervisionConfig::default()
     }
 }
 
@@ -64,15 +45,43 @@ pub fn signal() -> (Sender<()>, Receiver<()>) {
     crossbeam_channel::unbounded()
 }
 
-/// Waits for a signal or panics after [`DEADLINE`].
-pub fn expect(rx: &Receiver<()>, what: &str) {
-    rx.recv_timeout(DEADLINE)
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+/// Receives the next message: a signal, an event a hook forwards.
+///
+/// # Panics
+///
+/// If nothing comes within [`DEADLINE`], or every sender is gone; `what`
+/// names the message.
+pub fn expect<T>(rx: &Receiver<T>, what: &str) -> T {
+    match rx.recv_timeout(DEADLINE) {
+        Ok(v) => v,
+        Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}"),
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("waiting for {what}, but every sender is gone")
+        }
+    }
+}
+
+/// Receives `n` messages, all within one [`DEADLINE`], in arrival order.
+///
+/// # Panics
+///
+/// If the `n` messages have not all come by the deadline, or every sender
+/// is gone first; the message says which of them was missing and names
+/// them by `what`.
+pub fn expect_each<T>(rx: &Receiver<T>, n: usize, what: &str) -> Vec<T> {
+    let deadline = Instant::now() + DEADLINE;
+    (0..n)
+        .map(|k| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            rx.recv_timeout(left)
+                .unwrap_or_else(|e| panic!("{what} {k} of {n}: {e}"))
+        })
+        .collect()
 }
 
 /// Polls `cond` until it holds, yielding between looks; panics after [`DEADLINE`].
 pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
         std::thread::yield_now();
