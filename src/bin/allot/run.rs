@@ -21,7 +21,8 @@ use crate::limits::MachineLimits;
 use crate::locate::FieldPath;
 use crate::logging;
 use crate::report::{self, KindReport, Report, Sample, WorkInfo, WorkloadInfo};
-use crate::workload::{self, Loaded};
+use crate::workload::file::{self, Loaded};
+use crate::workload::model::MAX_TASKS;
 use allot::{
     BuildError, Discipline, PolicyKind, Runtime, RuntimeHandle, SubmitBatchError, SubmitErrorKind,
     Task,
@@ -61,7 +62,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) seed: Option<u64>,
     /// Override the workload's `tasks.count` (1 to 2^53).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=workload::MAX_TASKS))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=MAX_TASKS))]
     pub(crate) tasks: Option<u64>,
     /// Milliseconds between metrics snapshots (the plot's resolution).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
@@ -144,7 +145,7 @@ pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result
 /// A [`CliError`] for an invalid workload (naming file, line and field) or
 /// a runtime that cannot start.
 pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report, CliError> {
-    let loaded = workload::load(&args.workload)?;
+    let loaded = file::load(&args.workload)?;
     let mut config = loaded.runtime_config(&MachineLimits::read(), MAX_PENDING)?;
     if let Some(seed) = args.seed {
         config.rng_seed = seed;

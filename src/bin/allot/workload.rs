@@ -29,28 +29,18 @@
 //! nodes or slots) are left to it, so the messages are the runtime's typed
 //! errors.
 //!
-//! - `model`: the file's shape (nodes, the task mix, its kinds), with the
+//! - [`model`]: the file's shape (nodes, the task mix, its kinds), with the
 //!   bounds serde checks as it reads;
-//! - `cost`: the cost distributions and their sampling;
-//! - `ranges`: the documented range of every other number;
-//! - `file`: reading and parsing a file, and errors that point into it.
+//! - [`cost`]: the cost distributions and their sampling;
+//! - [`ranges`]: the documented range of every other number;
+//! - [`file`]: reading and parsing a file, and errors that point into it.
+//!
+//! Each item is named through its module (`workload::file::load`), as in
+//! `allot::sim`; this module re-exports nothing.
 
-mod cost;
-mod file;
-mod model;
-mod ranges;
+pub(crate) mod cost;
+pub(crate) mod file;
+pub(crate) mod model;
+pub(crate) mod ranges;
 #[cfg(test)]
 mod tests;
-
-pub(crate) use file::{load, Loaded};
-pub(crate) use model::{KindSpec, TaskMix, MAX_TASKS};
-
-// Used by the tests of other modules (the edge values, the run's plan).
-#[cfg(test)]
-pub(crate) use cost::{CostDist, MAX_COST};
-#[cfg(test)]
-pub(crate) use file::from_text;
-#[cfg(test)]
-pub(crate) use model::MAX_BATCH;
-#[cfg(test)]
-pub(crate) use ranges::{MAX_FLOOD, MAX_JITTER, MAX_SECONDS};

@@ -2,7 +2,7 @@
 
 use super::task::Done;
 use crate::report::{KindReport, Latencies, Percentiles};
-use crate::workload::KindSpec;
+use crate::workload::model::KindSpec;
 use allot::{AttemptFailure, TaskError, TaskHandle};
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -1,6 +1,6 @@
 //! The workload's tasks, drawn from its mix as the run goes.
 
-use crate::workload::KindSpec;
+use crate::workload::model::KindSpec;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
 
@@ -79,7 +79,7 @@ impl Iterator for Planner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::CostDist;
+    use crate::workload::cost::CostDist;
 
     fn plan(kinds: &[KindSpec], count: u64, arrival_rate: f64, seed: u64) -> Vec<Planned> {
         Planner::new(kinds, count, arrival_rate, seed).collect()

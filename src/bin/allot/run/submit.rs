@@ -4,7 +4,7 @@
 use super::collect::{Accepted, Collector};
 use super::plan::{Planned, Planner};
 use super::task::{make_task, Done, TaskEnv};
-use crate::workload::KindSpec;
+use crate::workload::model::KindSpec;
 use allot::{RuntimeHandle, SubmitError, Task};
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! of failing with its own error.
 
 use crate::compute::{self, Work};
-use crate::workload::KindSpec;
+use crate::workload::model::KindSpec;
 use allot::Task;
 use std::sync::Arc;
 use std::time::Instant;
