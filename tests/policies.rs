@@ -850,7 +850,7 @@ fn the_openb_trace_has_the_cluster_the_fgd_paper_describes() {
 #[test]
 fn best_fit_on_one_seed_lands_near_the_published_92_86_percent() {
     let t = openb();
-    let r = allot::sim::simulate(&t, &mut BestFit::new(), &FgdConfig::default()).unwrap();
+    let r = allot::sim::cluster::simulate(&t, &mut BestFit::new(), &FgdConfig::default()).unwrap();
     let a = r.allocation_at(100).unwrap();
     // The published mean over 10 seeds is 92.86 % (sd 0.2 across seeds).
     assert!((a - 92.86).abs() < 1.0, "{a}");
@@ -875,7 +875,7 @@ fn best_fit_and_fgd_reproduce_the_published_means_within_half_a_point() {
         let mut sum = 0.0;
         for seed in 42..52 {
             let mut p = make();
-            sum += allot::sim::simulate(
+            sum += allot::sim::cluster::simulate(
                 &t,
                 p.as_mut(),
                 &FgdConfig {

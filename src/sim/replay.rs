@@ -54,7 +54,7 @@
 //! assert_eq!(run.report.placed, 2);
 //! assert_eq!(run.report.waiting_s.max, 8.0); // b waited from 2 to 10
 //! assert_eq!(run.report.completion_s.max, 13.0); // and finished at 15
-//! # Ok::<(), allot::sim::SimError>(())
+//! # Ok::<(), allot::sim::cluster::SimError>(())
 //! ```
 
 mod engine;
