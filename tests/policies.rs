@@ -6,7 +6,7 @@ use allot::policy::{
     lpt_schedule, place_groups, prim_mst, BestFit, Budget, DotProduct, Exact, Fgd,
     FragmentationAware, Gap, GpuChoice, GpuDemand, GpuModelSet, GpuNode, GpuPacking, GpuPlacement,
     Hybrid, LeastLoaded, Makespan, NodeView, Policy, PolicyKind, RandomFit, RoundRobin, TaskView,
-    UcbPlacement,
+    Ucb,
 };
 use allot::sim::bandit::{run_bandit, BanditConfig, Slowdown};
 use allot::sim::cluster::{FgdConfig, Scenario};
@@ -766,7 +766,7 @@ fn ucb_regret_stays_within_5_percent_of_an_oracle_over_10_000_tasks_on_8_nodes()
             seed,
             ..BanditConfig::default()
         };
-        let r = run_bandit(&mut UcbPlacement::new(), &cfg);
+        let r = run_bandit(&mut Ucb::new(), &cfg);
         assert!(r.regret() < 0.05, "seed {seed}: regret {:.3}", r.regret());
         assert!(r.best_share > 0.8);
         // Without learning, the same tasks cost far more.
@@ -785,8 +785,8 @@ fn ucb_moves_away_from_a_node_that_slows_down() {
         }),
         ..BanditConfig::default()
     };
-    let adaptive = run_bandit(&mut UcbPlacement::new(), &cfg);
-    let frozen = run_bandit(&mut UcbPlacement::with_params(0.2, 1.0), &cfg);
+    let adaptive = run_bandit(&mut Ucb::new(), &cfg);
+    let frozen = run_bandit(&mut Ucb::with_params(0.2, 1.0), &cfg);
     assert!(
         adaptive.regret() < frozen.regret(),
         "{adaptive:?} vs {frozen:?}"
@@ -796,7 +796,7 @@ fn ucb_moves_away_from_a_node_that_slows_down() {
 
 #[test]
 fn ucb_learns_speeds_from_feedback_and_prefers_the_fast_node() {
-    let mut p = UcbPlacement::new();
+    let mut p = Ucb::new();
     let kind = TaskKind::Training;
     let views: Vec<NodeView> = (0..3)
         .map(|j| NodeView::idle(NodeId(j), Resources::ZERO, 1.0, 1))

@@ -5,7 +5,6 @@ use crate::args::Args;
 use crate::report::{mean, note, sd, Goal};
 use allot::policy::{
     BestFit, DotProduct, Fgd, FragmentationAware, GpuDemand, GpuPacking, GpuPlacement, RandomFit,
-    DEFAULT_TYPICAL_COVERAGE,
 };
 use allot::sim::cluster::{FgdConfig, FgdRun, Scenario};
 use allot::sim::openb::Trace;
@@ -40,7 +39,7 @@ fn openb_policies() -> Vec<(&'static str, &'static str, PolicyMaker)> {
         (
             "fgd (reproduction)",
             "06-FGD",
-            Box::new(|_, w| Box::new(Fgd::from_workload(w, DEFAULT_TYPICAL_COVERAGE))),
+            Box::new(|_, w| Box::new(Fgd::from_workload(w, Fgd::DEFAULT_TYPICAL_COVERAGE))),
         ),
         (
             "fragmentation-aware",

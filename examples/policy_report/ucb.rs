@@ -1,7 +1,7 @@
 //! UCB against an oracle that knows the node speeds.
 
 use crate::report::{mean, sd, Goal};
-use allot::policy::{LeastLoaded, Policy, RoundRobin, UcbPlacement};
+use allot::policy::{LeastLoaded, Policy, RoundRobin, Ucb};
 use allot::sim::bandit::{run_bandit, BanditConfig, Slowdown};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -31,13 +31,10 @@ pub(crate) fn ucb_section(md: &mut String, js: &mut Value, goals: &mut Vec<Goal>
                 ..BanditConfig::default()
             };
             let mut ps: Vec<(&str, Box<dyn Policy>)> = vec![
-                ("ucb", Box::new(UcbPlacement::new())),
+                ("ucb", Box::new(Ucb::new())),
                 (
                     "ucb (no discount)",
-                    Box::new(UcbPlacement::with_params(
-                        allot::policy::DEFAULT_UCB_EXPLORATION,
-                        1.0,
-                    )),
+                    Box::new(Ucb::with_params(Ucb::DEFAULT_EXPLORATION, 1.0)),
                 ),
                 ("round-robin", Box::new(RoundRobin::new())),
                 (

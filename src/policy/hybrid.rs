@@ -14,12 +14,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
 
-/// Default [`Hybrid`] budget in the runtime: 2 ms or 1 000 rounds.
-pub const DEFAULT_HYBRID_BUDGET: Budget = Budget {
-    time: Duration::from_millis(2),
-    steps: 1_000,
-};
-
 /// Largest DP table (states) for a two-node sub-problem.
 const PAIR_DP_STATES: usize = 1 << 21;
 /// Rounds without improvement after which the GAP search stops.
@@ -54,9 +48,15 @@ pub struct Hybrid {
 }
 
 impl Hybrid {
-    /// With [`DEFAULT_HYBRID_BUDGET`], seeded.
+    /// Default budget in the runtime: 2 ms or 1 000 rounds.
+    pub const DEFAULT_BUDGET: Budget = Budget {
+        time: Duration::from_millis(2),
+        steps: 1_000,
+    };
+
+    /// With [`DEFAULT_BUDGET`](Self::DEFAULT_BUDGET), seeded.
     pub fn new(seed: u64) -> Self {
-        Hybrid::with_budget(DEFAULT_HYBRID_BUDGET, seed)
+        Hybrid::with_budget(Self::DEFAULT_BUDGET, seed)
     }
 
     /// With the given budget, seeded.

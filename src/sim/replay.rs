@@ -1,6 +1,7 @@
-//! Replay of a GPU cluster trace through a [`GpuPlacement`], in simulated
-//! time: pods arrive, wait, run and leave, and the replay measures how much
-//! of the cluster was allocated and how long pods waited.
+//! Replay of a GPU cluster trace through a
+//! [`GpuPlacement`](crate::policy::GpuPlacement), in simulated time: pods
+//! arrive, wait, run and leave, and the replay measures how much of the
+//! cluster was allocated and how long pods waited.
 //!
 //! It is a discrete-event simulation: no threads, no clock. Time is in
 //! whole trace seconds.

@@ -33,7 +33,7 @@
 //!   bounds serde checks as it reads;
 //! - [`cost`]: the cost distributions and their sampling;
 //! - [`ranges`]: the documented range of every other number;
-//! - [`file`]: reading and parsing a file, and errors that point into it.
+//! - [`file`](mod@file): reading and parsing a file, and errors that point into it.
 //!
 //! Each item is named through its module (`workload::file::load`), as in
 //! `allot::sim`; this module re-exports nothing.
