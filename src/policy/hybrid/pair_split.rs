@@ -2,7 +2,7 @@
 //! nodes' tasks by a subset-sum dynamic program.
 
 use crate::policy::budget::Meter;
-use crate::policy::Makespan;
+use crate::policy::makespan::Makespan;
 
 /// Improves a makespan assignment by optimal re-splits of the last node's
 /// tasks with each other node's; stops at a local optimum or when the
