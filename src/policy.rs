@@ -26,6 +26,29 @@
 //!   [`GpuPacking`], [`Fgd`], [`FragmentationAware`] and [`RandomFit`];
 //! - locality: [`prim_mst`] over a communication-cost matrix and
 //!   [`place_groups`] for groups of communicating tasks.
+//!
+//! # Names
+//!
+//! One rule names every policy:
+//!
+//! - **A selectable policy is named after its [`PolicyKind`] variant**, and
+//!   its name in config files, on the command line and from
+//!   [`Policy::name`] is that name in kebab-case: [`PolicyKind::Ucb`] is
+//!   the struct [`Ucb`] and `ucb`, [`PolicyKind::LeastLoaded`] is
+//!   [`LeastLoaded`] and `least-loaded`. Names are parsed case-blind, with
+//!   `_` read as `-`.
+//! - **Any other policy names its strategy in full words** ([`RandomFit`],
+//!   [`GpuPacking`]), **unless the literature names it by an acronym**:
+//!   [`Fgd`] is the FGD paper's policy as published (Weng et al., "Beware of
+//!   Fragmentation", ATC '23), kept under the paper's name so that its
+//!   results can be compared with the paper's; [`FragmentationAware`] is
+//!   this crate's own variant of it, named for what it does, and the one
+//!   [`PolicyKind`] selects. [`Lpt`] is in [`PolicyKind`] and keeps the
+//!   acronym by the first rule.
+//! - **Defaults live on the type they configure**, as associated
+//!   constants: [`Ucb::DEFAULT_EXPLORATION`], [`Exact::DEFAULT_BUDGET`],
+//!   [`Hybrid::DEFAULT_BUDGET`], [`PowerOfTwo::DEFAULT_CHOICES`],
+//!   [`Fgd::DEFAULT_TYPICAL_COVERAGE`].
 
 use crate::ids::{NodeId, TaskId};
 use crate::resources::Resources;
@@ -52,21 +75,19 @@ mod ucb;
 mod weighted;
 
 pub use budget::Budget;
-pub use exact::{Exact, DEFAULT_EXACT_BATCH_LIMIT, DEFAULT_EXACT_BUDGET};
-pub use fragmentation::{
-    Fgd, FragmentationAware, TypicalShape, DEFAULT_MIX_HALF_LIFE, DEFAULT_TYPICAL_COVERAGE,
-};
+pub use exact::Exact;
+pub use fragmentation::{Fgd, FragmentationAware, TypicalShape};
 pub use gap::{Gap, GapError, GapSolution};
 pub use gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 pub use greedy::{LeastLoaded, RoundRobin};
-pub use hybrid::{Hybrid, DEFAULT_HYBRID_BUDGET};
+pub use hybrid::Hybrid;
 pub use locality::{group_cost, place_groups, prim_mst, Locality, Mst};
 pub use lpt::{list_schedule, lpt_schedule, Lpt};
 pub use makespan::{Makespan, Schedule};
 pub use multi_resource::{BestFit, DotProduct, GpuPacking, GpuPlacement, RandomFit};
-pub use power_of_two::{PowerOfTwo, DEFAULT_POWER_OF_TWO_CHOICES};
+pub use power_of_two::PowerOfTwo;
 pub use random::Random;
-pub use ucb::{UcbPlacement, DEFAULT_UCB_DISCOUNT, DEFAULT_UCB_EXPLORATION};
+pub use ucb::Ucb;
 pub use weighted::WeightedGreedy;
 
 /// What a policy may know about a node.
@@ -237,7 +258,7 @@ pub enum PolicyKind {
     /// [`LeastLoaded`].
     #[default]
     LeastLoaded,
-    /// [`PowerOfTwo`] with [`DEFAULT_POWER_OF_TWO_CHOICES`] choices.
+    /// [`PowerOfTwo`] with [`PowerOfTwo::DEFAULT_CHOICES`] choices.
     PowerOfTwo,
     /// [`Random`].
     Random,
@@ -245,11 +266,11 @@ pub enum PolicyKind {
     Lpt,
     /// [`WeightedGreedy`]: heaviest task to the strongest node.
     WeightedGreedy,
-    /// [`Exact`] with [`DEFAULT_EXACT_BUDGET`].
+    /// [`Exact`] with [`Exact::DEFAULT_BUDGET`].
     Exact,
-    /// [`Hybrid`] with [`DEFAULT_HYBRID_BUDGET`].
+    /// [`Hybrid`] with [`Hybrid::DEFAULT_BUDGET`].
     Hybrid,
-    /// [`UcbPlacement`] with its defaults.
+    /// [`Ucb`] with its defaults.
     Ucb,
     /// [`BestFit`].
     BestFit,
@@ -313,7 +334,7 @@ impl PolicyKind {
             PolicyKind::WeightedGreedy => Box::new(WeightedGreedy::new()),
             PolicyKind::Exact => Box::new(Exact::new()),
             PolicyKind::Hybrid => Box::new(Hybrid::new(seed)),
-            PolicyKind::Ucb => Box::new(UcbPlacement::new()),
+            PolicyKind::Ucb => Box::new(Ucb::new()),
             PolicyKind::BestFit => Box::new(BestFit::new()),
             PolicyKind::DotProduct => Box::new(DotProduct::new()),
             PolicyKind::GpuPacking => Box::new(GpuPacking::new()),
@@ -402,5 +423,27 @@ mod tests {
         }
         assert!("no-such".parse::<PolicyKind>().is_err());
         assert_eq!("Best_Fit".parse::<PolicyKind>(), Ok(PolicyKind::BestFit));
+    }
+
+    /// The naming rule of the module docs: struct name = variant name, and
+    /// the name users type is its kebab-case.
+    #[test]
+    fn every_kind_builds_the_struct_of_its_own_name_and_is_typed_in_kebab_case() {
+        for &kind in PolicyKind::ALL {
+            let variant = format!("{kind:?}");
+            let built = format!("{:?}", kind.build(1));
+            assert!(
+                built.starts_with(&format!("{variant} ")) || built == variant,
+                "{kind:?} builds {built}"
+            );
+            let mut kebab = String::new();
+            for (i, c) in variant.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    kebab.push('-');
+                }
+                kebab.push(c.to_ascii_lowercase());
+            }
+            assert_eq!(kind.name(), kebab);
+        }
     }
 }

@@ -9,6 +9,10 @@
 //!
 //! Everything here is plain, deterministic Rust on top of [`crate::policy`]:
 //! no actors, no threads.
+//!
+//! Each item has one path, through its module: `sim::openb::Trace`,
+//! `sim::cluster::simulate`, `sim::bandit::run_bandit`. This module
+//! re-exports nothing, so that a name says which simulator it belongs to.
 
 pub mod bandit;
 pub mod cluster;
@@ -16,11 +20,3 @@ pub mod gap_file;
 pub mod makespan_gen;
 pub mod openb;
 pub mod replay;
-
-pub use bandit::{run_bandit, BanditConfig, BanditResult, Slowdown};
-pub use cluster::{simulate, FgdConfig, FgdRun, Scenario, SimError};
-pub use gap_file::{
-    parse_gap, parse_optima, read_gap, GapFileError, GapFileErrorKind, KnownOptimum,
-};
-pub use makespan_gen::{lower_bound, Family};
-pub use openb::{Trace, TraceError};

@@ -8,7 +8,7 @@ use allot::policy::{
     lpt_schedule, place_groups, prim_mst, BestFit, Budget, DotProduct, Exact, Fgd,
     FragmentationAware, Gap, GpuChoice, GpuDemand, GpuModelSet, GpuNode, GpuPacking, GpuPlacement,
     Hybrid, LeastLoaded, Makespan, NodeView, Policy, PolicyKind, RandomFit, RoundRobin, TaskView,
-    UcbPlacement,
+    Ucb,
 };
 use allot::sim::bandit::{run_bandit, BanditConfig, Slowdown};
 use allot::sim::cluster::{FgdConfig, Scenario};
@@ -769,7 +769,7 @@ fn ucb_regret_stays_within_5_percent_of_an_oracle_over_10_000_tasks_on_8_nodes()
             seed,
             ..BanditConfig::default()
         };
-        let r = run_bandit(&mut UcbPlacement::new(), &cfg);
+        let r = run_bandit(&mut Ucb::new(), &cfg);
         assert!(r.regret() < 0.05, "seed {seed}: regret {:.3}", r.regret());
         assert!(r.best_share > 0.8);
         // Without learning, the same tasks cost far more.
@@ -788,8 +788,8 @@ fn ucb_moves_away_from_a_node_that_slows_down() {
         }),
         ..BanditConfig::default()
     };
-    let adaptive = run_bandit(&mut UcbPlacement::new(), &cfg);
-    let frozen = run_bandit(&mut UcbPlacement::with_params(0.2, 1.0), &cfg);
+    let adaptive = run_bandit(&mut Ucb::new(), &cfg);
+    let frozen = run_bandit(&mut Ucb::with_params(0.2, 1.0), &cfg);
     assert!(
         adaptive.regret() < frozen.regret(),
         "{adaptive:?} vs {frozen:?}"
@@ -799,7 +799,7 @@ fn ucb_moves_away_from_a_node_that_slows_down() {
 
 #[test]
 fn ucb_learns_speeds_from_feedback_and_prefers_the_fast_node() {
-    let mut p = UcbPlacement::new();
+    let mut p = Ucb::new();
     let kind = TaskKind::Training;
     let views: Vec<NodeView> = (0..3)
         .map(|j| NodeView::idle(NodeId(j), Resources::ZERO, 1.0, 1))
@@ -853,7 +853,7 @@ fn the_openb_trace_has_the_cluster_the_fgd_paper_describes() {
 #[test]
 fn best_fit_on_one_seed_lands_near_the_published_92_86_percent() {
     let t = openb();
-    let r = allot::sim::simulate(&t, &mut BestFit::new(), &FgdConfig::default()).unwrap();
+    let r = allot::sim::cluster::simulate(&t, &mut BestFit::new(), &FgdConfig::default()).unwrap();
     let a = r.allocation_at(100).unwrap();
     // The published mean over 10 seeds is 92.86 % (sd 0.2 across seeds).
     assert!((a - 92.86).abs() < 1.0, "{a}");
@@ -878,7 +878,7 @@ fn best_fit_and_fgd_reproduce_the_published_means_within_half_a_point() {
         let mut sum = 0.0;
         for seed in 42..52 {
             let mut p = make();
-            sum += allot::sim::simulate(
+            sum += allot::sim::cluster::simulate(
                 &t,
                 p.as_mut(),
                 &FgdConfig {

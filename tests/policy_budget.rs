@@ -217,7 +217,7 @@ fn submit_batch_of_1000_tasks_under_hybrid_blocks_no_longer_than_its_budget_allo
     let plain = blocked(|_| PolicyKind::LeastLoaded.build(0));
     // With the runtime's own budget (2 ms), as in the issue.
     let default = blocked(|seed| PolicyKind::Hybrid.build(seed));
-    let limit = plain + bound(allot::policy::DEFAULT_HYBRID_BUDGET.time);
+    let limit = plain + bound(allot::policy::Hybrid::DEFAULT_BUDGET.time);
     assert!(
         default <= limit,
         "hybrid blocked submit_batch for {default:?} at best of {RUNS} runs; \

@@ -1,4 +1,4 @@
-//! The OR-Library GAP instance reader (`allot::sim::parse_gap`). An
+//! The OR-Library GAP instance reader (`allot::sim::gap_file::parse_gap`). An
 //! instance that reads is then evaluated under two assignments (every task
 //! on node 0, and task `i` on node `i mod agents`), as the policy report
 //! and tests evaluate solutions of instances read from files. Nothing may
@@ -10,7 +10,7 @@
 
 #![no_main]
 
-use allot::sim::parse_gap;
+use allot::sim::gap_file::parse_gap;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,5 +1,5 @@
 //! The `allot run` workload file reader (TOML and JSON), as the CLI uses
-//! it: `workload::load` on a file, then what `run` asks of the result
+//! it: `workload::file::load` on a file, then what `run` asks of the result
 //! before it starts a runtime (its config, the task kinds' specs and cost
 //! probes, and errors pointed into the text).
 //!
@@ -33,9 +33,15 @@ mod limits;
 
 #[path = "../../src/bin/allot/locate.rs"]
 mod locate;
-#[allow(dead_code)]
-#[path = "../../src/bin/allot/workload.rs"]
-mod workload;
+/// The binary's source directory, so that `workload.rs` finds its
+/// submodules in `workload/`.
+#[path = "../../src/bin/allot"]
+mod allot_bin {
+    #[allow(dead_code)]
+    pub(crate) mod workload;
+}
+
+use allot_bin::workload;
 
 use locate::FieldPath;
 
@@ -64,8 +70,8 @@ const KIND_FIELDS: &[&str] = &["cost", "timeout", "demand", "weight"];
 /// (ext4 flushes a truncated file on close), which cut the rate to a few
 /// hundred inputs per second.
 /// A count whose node list takes long to build (not a bug: at most 2^20).
-fn too_many_nodes(w: &workload::Workload) -> bool {
-    matches!(&w.nodes, Some(workload::Nodes::Count(c)) if c.count > 4096)
+fn too_many_nodes(w: &workload::model::Workload) -> bool {
+    matches!(&w.nodes, Some(workload::model::Nodes::Count(c)) if c.count > 4096)
 }
 
 fn input_file() -> &'static PathBuf {
@@ -86,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::File::create(path)
         .and_then(|mut f| f.write_all(data))
         .expect("cannot write the fuzz input file");
-    let loaded = match workload::load(path) {
+    let loaded = match workload::file::load(path) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = e.to_string();

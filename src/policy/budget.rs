@@ -30,7 +30,7 @@ const CLOCK_STRIDE: u64 = 4_096;
 /// inner-loop iterations (microseconds); when the time is up, the step in
 /// progress is dropped and the best complete answer so far is returned.
 /// `tests/policy_budget.rs` checks this on batches of 1 000 and 5 000
-/// tasks, and `examples/policy_report.rs` reports the worst overshoot it
+/// tasks, and `examples/policy_report/` reports the worst overshoot it
 /// measures.
 ///
 /// # Default

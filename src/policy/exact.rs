@@ -8,16 +8,6 @@ use super::lpt::lpt_schedule;
 use super::{least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
 use std::time::Duration;
 
-/// Default [`Exact`] budget in the runtime: 2 ms or 200 000 search nodes.
-pub const DEFAULT_EXACT_BUDGET: Budget = Budget {
-    time: Duration::from_millis(2),
-    steps: 200_000,
-};
-
-/// Default largest batch [`Exact`] solves exactly in the runtime: 12 tasks;
-/// larger batches are scheduled by [`Lpt`](super::Lpt).
-pub const DEFAULT_EXACT_BATCH_LIMIT: usize = 12;
-
 /// Optimal assignments by branch-and-bound, within a [`Budget`].
 ///
 /// - [`solve_makespan`](Exact::solve_makespan): tasks in decreasing order
@@ -34,8 +24,9 @@ pub const DEFAULT_EXACT_BATCH_LIMIT: usize = 12;
 /// assignment found with `proved_optimal == false`.
 ///
 /// As a runtime [`Policy`] it solves batches of up to
-/// [`DEFAULT_EXACT_BATCH_LIMIT`] tasks for the least makespan, counting the
-/// work already queued on each node, and places larger batches by LPT.
+/// [`DEFAULT_BATCH_LIMIT`](Exact::DEFAULT_BATCH_LIMIT) tasks for the least
+/// makespan, counting the work already queued on each node, and places
+/// larger batches by LPT.
 #[derive(Debug, Clone)]
 pub struct Exact {
     budget: Budget,
@@ -49,16 +40,27 @@ impl Default for Exact {
 }
 
 impl Exact {
-    /// With [`DEFAULT_EXACT_BUDGET`] and [`DEFAULT_EXACT_BATCH_LIMIT`].
+    /// Default budget in the runtime: 2 ms or 200 000 search nodes.
+    pub const DEFAULT_BUDGET: Budget = Budget {
+        time: Duration::from_millis(2),
+        steps: 200_000,
+    };
+
+    /// Default largest batch solved exactly in the runtime: 12 tasks;
+    /// larger batches are scheduled by [`Lpt`](super::Lpt).
+    pub const DEFAULT_BATCH_LIMIT: usize = 12;
+
+    /// With [`DEFAULT_BUDGET`](Self::DEFAULT_BUDGET) and
+    /// [`DEFAULT_BATCH_LIMIT`](Self::DEFAULT_BATCH_LIMIT).
     pub fn new() -> Self {
-        Exact::with_budget(DEFAULT_EXACT_BUDGET)
+        Exact::with_budget(Self::DEFAULT_BUDGET)
     }
 
     /// With the given budget.
     pub fn with_budget(budget: Budget) -> Self {
         Exact {
             budget,
-            batch_limit: DEFAULT_EXACT_BATCH_LIMIT,
+            batch_limit: Self::DEFAULT_BATCH_LIMIT,
         }
     }
 

@@ -19,9 +19,6 @@ use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratc
 use super::{NodeView, Policy, TaskView};
 use rustc_hash::FxHashMap;
 
-/// Default share of tasks the typical shapes cover: 95 %, as in FGD.
-pub const DEFAULT_TYPICAL_COVERAGE: f64 = 0.95;
-
 /// One typical task shape and how often it occurs (weights sum to 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TypicalShape {
@@ -289,7 +286,8 @@ impl FragSearch {
 }
 
 /// FGD as published: the typical shapes are fixed in advance (the most
-/// common shapes of a workload covering [`DEFAULT_TYPICAL_COVERAGE`] of its
+/// common shapes of a workload covering
+/// [`DEFAULT_TYPICAL_COVERAGE`](Self::DEFAULT_TYPICAL_COVERAGE) of its
 /// tasks), and the score is `⌊100 · sigmoid(Δ / 1000)⌋` for a decrease Δ
 /// of expected fragmentation, ties to the lowest node index.
 ///
@@ -301,6 +299,9 @@ pub struct Fgd {
 }
 
 impl Fgd {
+    /// Default share of tasks the typical shapes cover: 95 %, as in FGD.
+    pub const DEFAULT_TYPICAL_COVERAGE: f64 = 0.95;
+
     /// FGD with typical shapes taken from `workload`, covering `coverage`
     /// (0 to 1) of its tasks.
     pub fn from_workload(workload: &[GpuDemand], coverage: f64) -> Self {
@@ -334,10 +335,6 @@ impl GpuPlacement for Fgd {
     }
 }
 
-/// Default half-life of [`FragmentationAware`]'s memory of the task mix,
-/// in tasks.
-pub const DEFAULT_MIX_HALF_LIFE: f64 = 4096.0;
-
 /// Decreases of expected fragmentation within this many milli-GPUs of the
 /// best count as a tie in [`FragmentationAware`].
 const NEAR_TIE_MILLI: f64 = 20.0;
@@ -346,8 +343,9 @@ const NEAR_TIE_MILLI: f64 = 20.0;
 /// task mix as it goes.
 ///
 /// - **Mix**: a decaying count of the shapes of the tasks it is asked to
-///   place (half-life [`DEFAULT_MIX_HALF_LIFE`] tasks), re-read every 256
-///   tasks; every shape seen counts, by its share (see
+///   place (half-life
+///   [`DEFAULT_MIX_HALF_LIFE`](Self::DEFAULT_MIX_HALF_LIFE) tasks),
+///   re-read every 256 tasks; every shape seen counts, by its share (see
 ///   [`coverage`](Self::coverage)). [`with_workload`](Self::with_workload)
 ///   fixes the mix instead.
 /// - **Measure**: for each typical shape, the free GPU capacity a node
@@ -378,6 +376,9 @@ impl Default for FragmentationAware {
 }
 
 impl FragmentationAware {
+    /// Default half-life of its memory of the task mix, in tasks.
+    pub const DEFAULT_MIX_HALF_LIFE: f64 = 4096.0;
+
     /// Learns the mix online, with the defaults.
     pub fn new() -> Self {
         let mut search = FragSearch::new(
@@ -390,7 +391,7 @@ impl FragmentationAware {
         FragmentationAware {
             search,
             counts: FxHashMap::default(),
-            decay: 0.5f64.powf(1.0 / DEFAULT_MIX_HALF_LIFE),
+            decay: 0.5f64.powf(1.0 / Self::DEFAULT_MIX_HALF_LIFE),
             seen: 0,
             coverage: 1.0,
             learning: true,

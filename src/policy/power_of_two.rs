@@ -4,9 +4,6 @@ use super::{NodeView, Policy, TaskView};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Default number of nodes [`PowerOfTwo`] samples: 2.
-pub const DEFAULT_POWER_OF_TWO_CHOICES: usize = 2;
-
 /// Samples `d` distinct nodes that can host the task, uniformly, and takes
 /// the one that would finish it soonest ([`NodeView::finish_time`]).
 ///
@@ -21,9 +18,12 @@ pub struct PowerOfTwo {
 }
 
 impl PowerOfTwo {
-    /// Two choices, seeded.
+    /// Default number of nodes sampled: 2.
+    pub const DEFAULT_CHOICES: usize = 2;
+
+    /// [`DEFAULT_CHOICES`](Self::DEFAULT_CHOICES) choices, seeded.
     pub fn new(seed: u64) -> Self {
-        PowerOfTwo::with_choices(DEFAULT_POWER_OF_TWO_CHOICES, seed)
+        PowerOfTwo::with_choices(Self::DEFAULT_CHOICES, seed)
     }
 
     /// `d` choices (at least 1), seeded.

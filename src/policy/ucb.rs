@@ -5,14 +5,6 @@ use super::{Feedback, NodeView, Policy, TaskView};
 use crate::spec::TaskKind;
 use rustc_hash::FxHashMap;
 
-/// Default exploration weight of [`UcbPlacement`] (the `c` in
-/// `mean + c · scale · √(ln N / n)`).
-pub const DEFAULT_UCB_EXPLORATION: f64 = 0.2;
-/// Default discount per observation of a kind: old observations fade with a
-/// half-life of about 1 400 observations, so a node that slows down is
-/// noticed.
-pub const DEFAULT_UCB_DISCOUNT: f64 = 0.9995;
-
 #[derive(Debug, Clone, Copy, Default)]
 struct Arm {
     /// Discounted number of observations.
@@ -42,28 +34,38 @@ struct KindStats {
 ///
 /// It ignores [`NodeView::speed`]: speeds are what it learns.
 #[derive(Debug, Clone)]
-pub struct UcbPlacement {
+pub struct Ucb {
     exploration: f64,
     discount: f64,
     kinds: FxHashMap<TaskKind, KindStats>,
 }
 
-impl Default for UcbPlacement {
+impl Default for Ucb {
     fn default() -> Self {
-        UcbPlacement::new()
+        Ucb::new()
     }
 }
 
-impl UcbPlacement {
-    /// With [`DEFAULT_UCB_EXPLORATION`] and [`DEFAULT_UCB_DISCOUNT`].
+impl Ucb {
+    /// Default exploration weight (the `c` in
+    /// `mean + c · scale · √(ln N / n)`).
+    pub const DEFAULT_EXPLORATION: f64 = 0.2;
+
+    /// Default discount per observation of a kind: old observations fade
+    /// with a half-life of about 1 400 observations, so a node that slows
+    /// down is noticed.
+    pub const DEFAULT_DISCOUNT: f64 = 0.9995;
+
+    /// With [`DEFAULT_EXPLORATION`](Self::DEFAULT_EXPLORATION) and
+    /// [`DEFAULT_DISCOUNT`](Self::DEFAULT_DISCOUNT).
     pub fn new() -> Self {
-        UcbPlacement::with_params(DEFAULT_UCB_EXPLORATION, DEFAULT_UCB_DISCOUNT)
+        Ucb::with_params(Self::DEFAULT_EXPLORATION, Self::DEFAULT_DISCOUNT)
     }
 
     /// With exploration weight `c` (≥ 0) and discount `γ` in (0, 1]; `γ = 1`
     /// is plain UCB1.
     pub fn with_params(exploration: f64, discount: f64) -> Self {
-        UcbPlacement {
+        Ucb {
             exploration: exploration.max(0.0),
             discount: discount.clamp(1e-6, 1.0),
             kinds: FxHashMap::default(),
@@ -77,7 +79,7 @@ impl UcbPlacement {
     }
 }
 
-impl Policy for UcbPlacement {
+impl Policy for Ucb {
     fn name(&self) -> &'static str {
         "ucb"
     }

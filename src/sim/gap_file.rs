@@ -90,13 +90,13 @@ impl std::error::Error for GapFileError {
 /// # Examples
 ///
 /// ```
-/// use allot::sim::parse_gap;
+/// use allot::sim::gap_file::parse_gap;
 ///
 /// let g = parse_gap("tiny", "2 2\n1 2\n3 4\n1 1\n1 1\n1 1\n")?;
 /// assert_eq!((g.agents(), g.items(), g.cost(1, 0)), (2, 2, 3));
 /// let err = parse_gap("bad", "2 2\n1 2\n3 x\n").unwrap_err();
 /// assert_eq!(err.line, 3);
-/// # Ok::<(), allot::sim::GapFileError>(())
+/// # Ok::<(), allot::sim::gap_file::GapFileError>(())
 /// ```
 pub fn parse_gap(file: &str, text: &str) -> Result<Gap, GapFileError> {
     let mut tokens = text

@@ -9,7 +9,10 @@
 use crate::error::CliError;
 use crate::limits::MachineLimits;
 use crate::run::{build_error, check_admission, MAX_PENDING};
-use crate::workload::{self, MAX_BATCH, MAX_COST, MAX_FLOOD, MAX_JITTER, MAX_SECONDS, MAX_TASKS};
+use crate::workload::cost::MAX_COST;
+use crate::workload::file;
+use crate::workload::model::{MAX_BATCH, MAX_TASKS};
+use crate::workload::ranges::{MAX_FLOOD, MAX_JITTER, MAX_SECONDS};
 use allot::Runtime;
 use proptest::prelude::*;
 use std::path::Path;
@@ -229,7 +232,7 @@ fn doc(field: &Field, value: &str) -> String {
 
 /// Everything `allot run` does with a workload before its first task.
 fn admit(path: &str, text: String) -> Result<(), CliError> {
-    let loaded = workload::from_text(Path::new(path), text)?;
+    let loaded = file::from_text(Path::new(path), text)?;
     let config = loaded.runtime_config(&limits(), MAX_PENDING)?;
     let runtime = Runtime::builder_from(&config)
         .build()

@@ -5,11 +5,11 @@
 use crate::error::{CliError, Position};
 use crate::logging;
 use allot::policy::{BestFit, DotProduct, FragmentationAware, GpuPacking, GpuPlacement, RandomFit};
+use allot::sim::openb::TraceError;
 use allot::sim::openb::TraceErrorKind;
 use allot::sim::replay::{
     Progress, Replay, ReplayConfig, ReplayReport, TimeSummary, DEFAULT_REPLAY_SEED,
 };
-use allot::sim::TraceError;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! What `allot run` reports: the JSON document (`--json`) and the table it
 //! prints.
 
-use crate::workload::TaskMix;
+use crate::workload::model::TaskMix;
 use allot::{Metrics, RuntimeConfig};
 use serde::Serialize;
 use std::collections::BTreeMap;

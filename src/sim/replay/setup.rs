@@ -1,0 +1,254 @@
+//! What a replay runs: the cluster, the pods with their arrivals and
+//! durations, and how a trace becomes them.
+
+use super::times::{parse_pod_times, PodTimes, SkipReason, SkippedPod, TIME_COLUMNS};
+use crate::policy::{GpuDemand, GpuNode};
+use crate::sim::cluster::DEFAULT_MAX_TASKS_PER_NODE;
+use crate::sim::openb::{read, Trace, TraceError, TraceNode};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::path::Path;
+
+/// Default [`ReplayConfig::seed`], the same as the FGD simulator's.
+pub const DEFAULT_REPLAY_SEED: u64 = 42;
+
+/// How a trace becomes a [`Replay`].
+///
+/// # Default
+///
+/// Seed [`DEFAULT_REPLAY_SEED`], GPU nodes only, every pod, stop at the end
+/// of the trace, [`DEFAULT_MAX_TASKS_PER_NODE`] pods per node at most.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplayConfig {
+    /// Seed of the node order (the policies' tie-break order).
+    pub seed: u64,
+    /// Include CPU-only nodes (by default only GPU nodes, as in the FGD
+    /// paper).
+    pub all_nodes: bool,
+    /// Replay only the first this many pods of the pod list (the whole
+    /// file is still parsed and checked).
+    pub limit: Option<usize>,
+    /// Run until every pod has left instead of stopping at the end of the
+    /// trace.
+    pub drain: bool,
+    /// Most pods one node holds at once.
+    pub max_tasks_per_node: u32,
+    /// Arrivals come this many times faster: every gap between arrivals is
+    /// divided by it, while each pod's running time is kept, so the offered
+    /// load grows by this factor. 1.0 replays the trace as recorded.
+    pub arrival_speedup: f64,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig {
+            seed: DEFAULT_REPLAY_SEED,
+            all_nodes: false,
+            limit: None,
+            drain: false,
+            max_tasks_per_node: DEFAULT_MAX_TASKS_PER_NODE,
+            arrival_speedup: 1.0,
+        }
+    }
+}
+
+/// A pod to replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayPod {
+    /// Its name.
+    pub name: String,
+    /// What it asks for.
+    pub demand: GpuDemand,
+    /// When it arrives, in seconds from the start of the replay.
+    pub arrival: u64,
+    /// How long it runs once placed, in seconds (at least 1).
+    pub duration: u64,
+}
+
+impl ReplayPod {
+    /// A pod arriving at `arrival` that runs `duration` seconds (at least
+    /// 1) once placed.
+    pub fn new(name: impl Into<String>, demand: GpuDemand, arrival: u64, duration: u64) -> Self {
+        ReplayPod {
+            name: name.into(),
+            demand,
+            arrival,
+            duration: duration.max(1),
+        }
+    }
+}
+
+/// A cluster and the pods to replay on it.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    /// The nodes, empty, in tie-break order.
+    pub nodes: Vec<GpuNode>,
+    /// Their names, same order.
+    pub node_names: Vec<String>,
+    /// The pods to replay, in file order.
+    pub pods: Vec<ReplayPod>,
+    /// Pods of the trace not replayed.
+    pub skipped: Vec<SkippedPod>,
+    /// The end of the trace, in replay seconds: the last `deletion_time`,
+    /// or later if a pod placed on arrival would leave later. The replay
+    /// stops there unless [`drain`](Self::drain) is set, and never before
+    /// the last arrival.
+    pub trace_end: u64,
+    /// Run until every pod has left instead of stopping at
+    /// [`trace_end`](Self::trace_end).
+    pub drain: bool,
+}
+
+impl Replay {
+    /// Replays `pods` on `nodes` as given (order, arrivals and durations
+    /// unchanged; nodes named `node-0`, `node-1`, …), until every pod has
+    /// left.
+    pub fn new(nodes: Vec<GpuNode>, pods: Vec<ReplayPod>) -> Self {
+        let trace_end = pods
+            .iter()
+            .map(|p| p.arrival.saturating_add(p.duration))
+            .max()
+            .unwrap_or(0);
+        Replay {
+            node_names: (0..nodes.len()).map(|k| format!("node-{k}")).collect(),
+            nodes,
+            pods,
+            skipped: Vec::new(),
+            trace_end,
+            drain: true,
+        }
+    }
+
+    /// Loads a node list and a pod list in the openb format and prepares
+    /// their replay.
+    ///
+    /// # Errors
+    ///
+    /// A [`TraceError`] naming the file, line and column at fault.
+    pub fn load(
+        nodes: impl AsRef<Path>,
+        pods: impl AsRef<Path>,
+        config: &ReplayConfig,
+    ) -> Result<Self, TraceError> {
+        let (np, pp) = (nodes.as_ref(), pods.as_ref());
+        let (nt, pt) = (read(np)?, read(pp)?);
+        Replay::parse(
+            &np.display().to_string(),
+            &nt,
+            &pp.display().to_string(),
+            &pt,
+            config,
+        )
+    }
+
+    /// Parses a node list and a pod list and prepares their replay; the
+    /// names label errors.
+    ///
+    /// # Errors
+    ///
+    /// A [`TraceError`] naming the file, line and column at fault.
+    pub fn parse(
+        nodes_file: &str,
+        nodes: &str,
+        pods_file: &str,
+        pods: &str,
+        config: &ReplayConfig,
+    ) -> Result<Self, TraceError> {
+        let trace = Trace::parse(nodes_file, nodes, pods_file, pods)?;
+        let times = parse_pod_times(pods_file, pods)?;
+        Ok(Replay::from_trace(&trace, &times, config))
+    }
+
+    /// Prepares the replay of `trace`, with `times[i]` the times of
+    /// `trace.pods[i]` (see [`parse_pod_times`]; a pod without an entry is
+    /// skipped as missing its `creation_time`).
+    pub fn from_trace(
+        trace: &Trace,
+        times: &[Result<PodTimes, SkipReason>],
+        config: &ReplayConfig,
+    ) -> Self {
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let mut nodes: Vec<&TraceNode> = trace
+            .nodes
+            .iter()
+            .filter(|n| config.all_nodes || n.gpus > 0)
+            .collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        nodes.shuffle(&mut rng);
+
+        let count = config.limit.unwrap_or(usize::MAX).min(trace.pods.len());
+        let mut skipped = Vec::new();
+        let mut valid = Vec::with_capacity(count);
+        for (k, pod) in trace.pods[..count].iter().enumerate() {
+            match times
+                .get(k)
+                .copied()
+                .unwrap_or(Err(SkipReason::MissingTime(TIME_COLUMNS[0])))
+            {
+                Ok(t) => valid.push((pod, t)),
+                Err(reason) => skipped.push(SkippedPod {
+                    name: pod.name.clone(),
+                    reason,
+                }),
+            }
+        }
+        let first = valid.iter().map(|(_, t)| t.creation).min().unwrap_or(0);
+        let speedup = if config.arrival_speedup.is_finite() && config.arrival_speedup > 0.0 {
+            config.arrival_speedup
+        } else {
+            1.0
+        };
+        let scaled = |secs: u64| (secs as f64 / speedup) as u64;
+        let mut trace_end = 0;
+        let pods = valid
+            .into_iter()
+            .map(|(pod, t)| {
+                let arrival = scaled(t.creation - first);
+                let duration = t.duration();
+                // With arrivals sped up, the trace ends when its last pod,
+                // placed on arrival, would leave.
+                let recorded_end = if speedup == 1.0 {
+                    t.deletion.saturating_sub(first)
+                } else {
+                    0
+                };
+                trace_end = trace_end
+                    .max(recorded_end)
+                    .max(arrival.saturating_add(duration));
+                ReplayPod {
+                    name: pod.name.clone(),
+                    demand: pod.demand,
+                    arrival,
+                    duration,
+                }
+            })
+            .collect();
+        Replay {
+            node_names: nodes.iter().map(|n| n.name.clone()).collect(),
+            nodes: nodes
+                .iter()
+                .map(|n| n.to_gpu_node().with_max_tasks(config.max_tasks_per_node))
+                .collect(),
+            pods,
+            skipped,
+            trace_end,
+            drain: config.drain,
+        }
+    }
+
+    /// Total milli-GPUs of the cluster.
+    pub fn gpu_capacity_milli(&self) -> u64 {
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(n.gpu_capacity_total()))
+    }
+
+    /// Total CPU milli-cores of the cluster.
+    pub fn cpu_capacity_milli(&self) -> u64 {
+        // Saturating: a trace's node list may add up past `u64`.
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, n| sum.saturating_add(n.cpu_capacity))
+    }
+}
