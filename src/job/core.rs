@@ -1,0 +1,463 @@
+//! [`JobCore`], the plain part of every job, and the type-erased
+//! interface the layers above run jobs through ([`ErasedJob`], [`RunEnv`],
+//! the fork-join [`Host`]).
+
+use super::state::{attempt_of, pack, Phase, COST_SCALE, MAX_COST_UNITS};
+use crate::error::Refusal;
+use crate::error::{AttemptError, AttemptFailure, TaskError};
+use crate::ids::{NodeId, TaskId};
+use crate::queue::OrderKey;
+use crate::spec::{PackedSpec, TaskStatus};
+use crate::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use crate::sync::Mutex;
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::task::Waker;
+
+/// What fork-join needs from the runtime, in this layer's terms (as tokio's
+/// `task::Schedule` is what a task needs from its scheduler): the runtime
+/// implements it for each node, and [`TaskContext`] reaches it through the
+/// attempt it runs.
+pub(crate) trait Host: Send + Sync + 'static {
+    /// Submits `jobs` (built, not yet submitted, in order) as one batch,
+    /// whole or not at all. On success `jobs` holds them submitted; on
+    /// refusal `jobs` is as it was, for the caller to hand back.
+    fn submit(&self, jobs: &mut Vec<JobRef>) -> Result<(), Rejection>;
+
+    /// Runs `job` on the calling executor if no node has started it;
+    /// whether it ran.
+    fn run_here(&self, job: &JobRef) -> bool;
+}
+
+/// Why a [`Host`] refused a batch.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    /// Not under the queue's bound now.
+    Full,
+    /// The task at `index` was refused for good.
+    Refused { index: usize, reason: Refusal },
+}
+
+/// Bits of [`JobCore`]'s flags: which parts of the cold state exist.
+pub(super) const HAS_CHILDREN: u8 = 1;
+pub(super) const HAS_WAITER: u8 = 2;
+pub(super) const HAS_ERROR: u8 = 4;
+pub(super) const TAKEN: u8 = 8;
+/// Submitted without a handle: its value is dropped where it is made.
+pub(super) const DETACHED: u8 = 16;
+
+/// What few jobs need, allocated the first time one of them does: the
+/// errors of failed attempts, forked subtasks, a waiting handle's waker,
+/// and a failed outcome.
+#[derive(Default)]
+pub(super) struct Cold {
+    pub(super) errors: Vec<AttemptError>,
+    /// Subtasks forked by each attempt, cancelled when that attempt ends.
+    pub(super) children: Vec<(u32, JobRef)>,
+    pub(super) waker: Option<Waker>,
+    pub(super) error: Option<TaskError>,
+}
+
+/// The plain part of every job.
+///
+/// Kept small on purpose (64 bytes): a job is allocated by the submitting
+/// thread and usually freed by an executor, and allocations of up to 120
+/// bytes take the allocator's lock-free path on both sides (see
+/// `docs/performance.md`). Rarely used state lives in a lazily boxed
+/// [`Cold`].
+pub(crate) struct JobCore {
+    pub(crate) state: AtomicU64,
+    pub(crate) id: TaskId,
+    /// When it was submitted, from [`clock::now_nanos`](crate::clock::now_nanos).
+    pub(super) submitted: u64,
+    pub(crate) spec: PackedSpec,
+    /// Where the ledger keeps this job: `(shard << 32) | index`.
+    pub(crate) ledger_slot: AtomicU64,
+    pub(super) flags: AtomicU8,
+    pub(super) cold: Mutex<Option<Box<Cold>>>,
+}
+
+impl fmt::Debug for JobCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobCore")
+            .field("id", &self.id)
+            .field("phase", &self.phase())
+            .field("attempt", &self.attempt())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobCore {
+    /// A job not yet submitted: no id, no submission time.
+    pub(crate) fn unsubmitted(spec: PackedSpec) -> Self {
+        JobCore {
+            state: AtomicU64::new(pack(Phase::Pending, 0)),
+            id: TaskId(u64::MAX),
+            submitted: 0,
+            spec,
+            ledger_slot: AtomicU64::new(u64::MAX),
+            flags: AtomicU8::new(0),
+            cold: Mutex::new(None),
+        }
+    }
+
+    /// Stamps the job at submission (before anyone else can see it), with
+    /// the time from [`clock::now_nanos`](crate::clock::now_nanos).
+    pub(crate) fn submit(&mut self, id: TaskId, now_nanos: u64, detached: bool) {
+        self.id = id;
+        self.submitted = now_nanos;
+        // A task handed back unfinished may come back with a handle. No one
+        // else sees the job yet (`&mut self`): plain accesses (loom's atomics
+        // have no `get_mut`).
+        let flags = self.flags.load(Ordering::Relaxed);
+        let flags = if detached {
+            flags | DETACHED
+        } else {
+            flags & !DETACHED
+        };
+        self.flags.store(flags, Ordering::Relaxed);
+    }
+
+    /// Asks the CPU to start loading this job's lines into its cache: a
+    /// hint with no effect on behaviour. An executor calls it for a job a
+    /// few places down its queue; the job was written on the submitting
+    /// core, and its first touch is otherwise a cache miss the executor
+    /// waits for (about a fifth of its time per no-op task, measured).
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        #[cfg(all(
+            any(target_arch = "x86", target_arch = "x86_64"),
+            target_feature = "sse"
+        ))]
+        {
+            // The first and the last field: the core spans two lines.
+            safe_arch::prefetch_t0(self);
+            safe_arch::prefetch_t0(&self.flags);
+        }
+    }
+
+    /// When it was submitted, from [`clock::now_nanos`](crate::clock::now_nanos).
+    pub(crate) fn submitted_nanos(&self) -> u64 {
+        self.submitted
+    }
+
+    /// The estimated cost in load-counter units, at most [`MAX_COST_UNITS`]
+    /// (so that a node's load, a sum of them, cannot wrap).
+    pub(crate) fn cost_units(&self) -> u64 {
+        ((self.spec.cost() * COST_SCALE) as u64).min(MAX_COST_UNITS)
+    }
+
+    /// Where the job sorts in a queue.
+    pub(crate) fn key(&self) -> OrderKey {
+        OrderKey {
+            seq: self.id.0,
+            cost: self.spec.cost(),
+            priority: self.spec.priority(),
+            deadline_nanos: self.spec.deadline().map(|d| {
+                self.submitted
+                    .saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            }),
+        }
+    }
+
+    pub(super) fn has(&self, flag: u8) -> bool {
+        self.flags.load(Ordering::Acquire) & flag != 0
+    }
+
+    /// The cold state, created if need be, with `flag` raised under its lock.
+    pub(super) fn with_cold<R>(&self, flag: u8, f: impl FnOnce(&mut Cold) -> R) -> R {
+        let mut guard = self.cold.lock();
+        let cold = guard.get_or_insert_with(Box::default);
+        let r = f(cold);
+        if flag != 0 {
+            self.flags.fetch_or(flag, Ordering::AcqRel);
+        }
+        r
+    }
+
+    /// Registers the waker to call when the outcome arrives.
+    pub(super) fn register_waker(&self, waker: &Waker) {
+        self.with_cold(HAS_WAITER, |c| match &c.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => c.waker = Some(waker.clone()),
+        });
+    }
+
+    pub(super) fn clear_waker(&self) {
+        if self.has(HAS_WAITER) {
+            if let Some(c) = self.cold.lock().as_mut() {
+                c.waker = None;
+            }
+        }
+    }
+
+    /// Wakes a registered waiter, if any.
+    pub(super) fn wake_waiter(&self) {
+        if self.has(HAS_WAITER) {
+            let waker = self.cold.lock().as_mut().and_then(|c| c.waker.take());
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    /// Delivers a failed outcome; only the winner of the terminal
+    /// transition calls it.
+    pub(crate) fn deliver_error(&self, error: TaskError) {
+        let waker = self.with_cold(HAS_ERROR, |c| {
+            debug_assert!(c.error.is_none(), "outcome delivered twice");
+            c.error = Some(error);
+            c.waker.take()
+        });
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    pub(super) fn take_error(&self) -> Option<TaskError> {
+        if !self.has(HAS_ERROR) {
+            return None;
+        }
+        self.cold.lock().as_mut().and_then(|c| c.error.take())
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        Phase::of(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn attempt(&self) -> u32 {
+        attempt_of(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn status(&self) -> TaskStatus {
+        match self.phase() {
+            Phase::Pending => TaskStatus::Pending,
+            Phase::Queued => TaskStatus::Queued,
+            Phase::Running => TaskStatus::Running,
+            Phase::Completed => TaskStatus::Completed,
+            Phase::Failed => TaskStatus::Failed,
+            Phase::Cancelled => TaskStatus::Cancelled,
+        }
+    }
+
+    /// Marks a job that no one else can reach yet (see
+    /// `RuntimeHandle::push_fresh`) `Queued`: a plain store where others
+    /// need a compare-and-swap.
+    pub(crate) fn queue_fresh(&self) {
+        let state = self.state.load(Ordering::Relaxed);
+        debug_assert_eq!(Phase::of(state), Phase::Pending);
+        self.state
+            .store(pack(Phase::Queued, attempt_of(state)), Ordering::Release);
+    }
+
+    /// Compare-and-swap `(from, attempt)` to `(to, to_attempt)`.
+    pub(crate) fn transition(&self, from: Phase, attempt: u32, to: Phase, to_attempt: u32) -> bool {
+        self.state
+            .compare_exchange(
+                pack(from, attempt),
+                pack(to, to_attempt),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Moves a non-terminal job to `Cancelled`. True for the one caller
+    /// that did it.
+    pub(super) fn try_cancel(&self) -> bool {
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            let phase = Phase::of(cur);
+            if phase.is_terminal() {
+                return false;
+            }
+            let next = pack(Phase::Cancelled, attempt_of(cur));
+            match self
+                .state
+                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Records a subtask forked by attempt `attempt`.
+    pub(crate) fn add_child(&self, attempt: u32, child: JobRef) {
+        self.with_cold(HAS_CHILDREN, |c| c.children.push((attempt, child)));
+    }
+
+    /// Cancels the unfinished subtasks of attempts up to `attempt` (all when
+    /// `None`): when an attempt ends, its children go with it, so no orphan
+    /// result outlives the attempt that would have used it.
+    #[inline]
+    pub(crate) fn end_children(&self, attempt: Option<u32>) {
+        if self.has(HAS_CHILDREN) {
+            self.end_children_slow(attempt);
+        }
+    }
+
+    pub(super) fn end_children_slow(&self, attempt: Option<u32>) {
+        let ended: Vec<JobRef> = self.with_cold(0, |c| {
+            let (gone, keep): (Vec<_>, Vec<_>) = c
+                .children
+                .drain(..)
+                .partition(|(a, _)| attempt.is_none_or(|max| *a <= max));
+            c.children = keep;
+            gone.into_iter().map(|(_, j)| j).collect()
+        });
+        for child in ended {
+            cancel(&*child, crate::error::CancelReason::ParentEnded);
+        }
+    }
+
+    pub(super) fn push_error(&self, error: AttemptError) {
+        self.with_cold(0, |c| c.errors.push(error));
+    }
+
+    pub(super) fn take_errors(&self) -> Vec<AttemptError> {
+        self.with_cold(0, |c| std::mem::take(&mut c.errors))
+    }
+}
+
+/// The outcome of running one attempt.
+#[derive(Debug)]
+pub(crate) enum RunOutcome {
+    /// The task completed and its value was delivered.
+    Completed,
+    /// The value was thrown away: the attempt had been superseded.
+    Stale,
+    /// The attempt failed.
+    Failed(AttemptFailure),
+}
+
+/// What an attempt runs with besides its job.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RunEnv<'a> {
+    /// The node's heartbeat counter.
+    pub(crate) beats: Option<&'a AtomicU64>,
+    /// The node's count of completed tasks, raised before the value is
+    /// delivered: a caller that has the value sees the task counted (and
+    /// its place in the submission bound freed).
+    pub(crate) completed: Option<&'a AtomicU64>,
+    /// The runtime, for fork-join.
+    pub(crate) host: Option<&'a dyn Host>,
+    /// Panic instead of running the task code (fault injection).
+    pub(crate) inject_panic: bool,
+}
+
+/// A job with its result type erased.
+pub(crate) trait ErasedJob: Send + Sync + 'static {
+    fn core(&self) -> &JobCore;
+    /// Runs attempt `attempt` on `node`. The job must be `Running(attempt)`.
+    /// With `inject_panic`, the attempt panics instead of running the task
+    /// code (fault injection).
+    fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome;
+    /// Delivers an error; only the winner of the terminal transition calls it.
+    fn deliver_error(&self, error: TaskError);
+    /// The job's spec and typed self, boxed as a [`HandedBack<T>`].
+    fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send>;
+    /// The same job as an `Arc<dyn TypedJob<T>>`, boxed: how a refused
+    /// detached batch goes back to its caller as tasks.
+    fn into_typed(self: Arc<Self>) -> Box<dyn Any + Send>;
+    fn core_mut(&mut self) -> &mut JobCore;
+}
+
+pub(crate) type JobRef = Arc<dyn ErasedJob>;
+
+impl fmt::Debug for dyn ErasedJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core().fmt(f)
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AfterFailure {
+    /// Now `Pending` with the next attempt number; hand to the supervisor.
+    Retry,
+    /// Now `Failed`; counted by `count_failed`, then the error was
+    /// delivered.
+    Failed,
+    /// Someone else moved the job first; nothing to do.
+    Superseded,
+}
+
+/// After attempt `attempt` failed in phase `from` (Running, or Queued when a
+/// node was lost before it started): retry or fail for good. A task that
+/// fails for good is counted (`count_failed`: settled in the ledger) before
+/// its error is delivered, as a completion is counted before its value is:
+/// a caller that has the error sees the task in the totals.
+pub(crate) fn after_failure(
+    job: &dyn ErasedJob,
+    from: Phase,
+    attempt: u32,
+    node: Option<NodeId>,
+    failure: AttemptFailure,
+    count_failed: impl FnOnce(),
+) -> AfterFailure {
+    let core = job.core();
+    let retryable = match failure {
+        AttemptFailure::Error(_) | AttemptFailure::Panicked(_) => core.spec.retry_on_error(),
+        AttemptFailure::TimedOut | AttemptFailure::NodeLost => true,
+    };
+    let error = AttemptError {
+        attempt,
+        node,
+        failure,
+    };
+    if retryable && attempt < core.spec.max_retries() {
+        if core.transition(from, attempt, Phase::Pending, attempt + 1) {
+            core.push_error(error);
+            core.end_children(Some(attempt));
+            return AfterFailure::Retry;
+        }
+        return AfterFailure::Superseded;
+    }
+    if core.transition(from, attempt, Phase::Failed, attempt) {
+        core.push_error(error);
+        core.end_children(None);
+        let attempts = core.take_errors();
+        count_failed();
+        job.deliver_error(TaskError::Failed { attempts });
+        return AfterFailure::Failed;
+    }
+    AfterFailure::Superseded
+}
+
+/// Fails a non-terminal job for good with `error`, from whatever phase.
+/// True if this call did it.
+pub(crate) fn fail_now(job: &dyn ErasedJob, error: TaskError) -> bool {
+    let core = job.core();
+    let mut cur = core.state.load(Ordering::Acquire);
+    loop {
+        if Phase::of(cur).is_terminal() {
+            return false;
+        }
+        let next = pack(Phase::Failed, attempt_of(cur));
+        match core
+            .state
+            .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                core.end_children(None);
+                job.deliver_error(error);
+                return true;
+            }
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+/// Cancels a non-terminal job and delivers `Cancelled(reason)`. True if this
+/// call did it.
+pub(crate) fn cancel(job: &dyn ErasedJob, reason: crate::error::CancelReason) -> bool {
+    if job.core().try_cancel() {
+        job.core().end_children(None);
+        job.deliver_error(TaskError::Cancelled(reason));
+        true
+    } else {
+        false
+    }
+}
