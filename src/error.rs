@@ -465,15 +465,19 @@ pub struct AttemptError {
     pub attempt: u32,
     /// The node it ran on, if it had started.
     pub node: Option<NodeId>,
+    /// That node's name ([`NodeSpec::name`](crate::NodeSpec::name), or
+    /// `node-<id>`).
+    pub node_name: Option<std::sync::Arc<str>>,
     /// What went wrong.
     pub failure: AttemptFailure,
 }
 
 impl fmt::Display for AttemptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.node {
-            Some(node) => write!(f, "attempt {} on {node}: {}", self.attempt, self.failure),
-            None => write!(f, "attempt {}: {}", self.attempt, self.failure),
+        match (&self.node_name, self.node) {
+            (Some(name), _) => write!(f, "attempt {} on {name}: {}", self.attempt, self.failure),
+            (None, Some(node)) => write!(f, "attempt {} on {node}: {}", self.attempt, self.failure),
+            (None, None) => write!(f, "attempt {}: {}", self.attempt, self.failure),
         }
     }
 }

@@ -32,7 +32,7 @@ impl fmt::Debug for Hooks {
 /// take an executor or the supervisor with it).
 fn contained(hook: &'static str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
-        tracing::error!(hook, "hook panicked");
+        tracing::error!(hook, "hook.panicked");
     }
 }
 

@@ -127,7 +127,7 @@ fn supervisor_fails(ledger: &Ledger, job: &JobRef, failure: AttemptFailure) -> A
     let counted = || {
         ledger.settle(core, Settled::Failed);
     };
-    let decided = after_failure(&**job, Phase::Running, 0, Some(NodeId(0)), failure, counted);
+    let decided = after_failure(&**job, Phase::Running, 0, None, failure, counted);
     match decided {
         AfterFailure::Retry => ledger.note_retry(),
         AfterFailure::Failed => {}

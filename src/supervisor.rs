@@ -169,7 +169,7 @@ impl Supervisor {
         match start_node(&self.nodes[j], &self.arbiters[j], recipient) {
             Ok(addr) => self.directory.lock()[j] = Some(addr),
             Err(e) => {
-                tracing::error!(node = %self.nodes[j].id, error = %e, "node.start failed");
+                tracing::error!(node = self.nodes[j].name(), node_id = j, error = %e, "node.start_failed");
                 self.retire(j);
             }
         }
@@ -267,7 +267,13 @@ impl Supervisor {
                 ctx,
             );
         }
-        tracing::debug!(node = %node.id, queued = n_queued, running = n_running, "node.evict");
+        tracing::debug!(
+            node = node.name(),
+            node_id = node.id.0,
+            queued = n_queued,
+            running = n_running,
+            "node.evict"
+        );
     }
 
     /// Retires node `k`. Its event is emitted last, once its metrics and
@@ -277,11 +283,11 @@ impl Supervisor {
         if self.nodes.iter().all(|n| n.is_retired()) {
             // Nothing is left to run anything: the runtime has stopped.
             self.health.worsen(Health::Stopped);
-            tracing::error!("every node is retired");
+            tracing::error!("runtime.all_retired");
         } else {
             self.health.worsen(Health::Degraded);
         }
-        tracing::warn!(node = %self.nodes[k].id, "node.retire");
+        tracing::warn!(node = self.nodes[k].name(), node_id = k, "node.retire");
         self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
             node: self.nodes[k].id,
         });
@@ -303,8 +309,9 @@ impl Supervisor {
         if self.stopping || shared.generation() != generation || !shared.is_available() {
             return;
         }
-        let _span = tracing::info_span!("node.restart", node = %node, ?reason).entered();
-        tracing::warn!(node = %node, ?reason, "node down");
+        let _span = tracing::info_span!("node.restart", node = shared.name(), node_id = j, ?reason)
+            .entered();
+        tracing::warn!(node = shared.name(), node_id = j, ?reason, "node.down");
         shared.count_failure();
         let sup = self.config.supervision.clone();
         let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())
@@ -334,13 +341,13 @@ impl Supervisor {
             .collect();
         let mut delay = Duration::ZERO;
         if !restart_failed {
-            tracing::info!(policy = ?sup.policy_of(j), "not restarted by policy");
+            tracing::info!(policy = ?sup.policy_of(j), "node.not_restarted");
             self.retire(j);
         } else if !self.windows[j].admit(Instant::now(), sup.max_restarts, sup.restart_period) {
             tracing::error!(
                 max = sup.max_restarts,
                 period = ?sup.restart_period,
-                "restart intensity exceeded"
+                "supervisor.escalate"
             );
             match sup.escalation {
                 Escalation::RetireNode => self.retire(j),
@@ -359,7 +366,7 @@ impl Supervisor {
             }
         }
         if !to_restart.is_empty() {
-            tracing::debug!(?delay, nodes = ?to_restart, "node.restart scheduled");
+            tracing::debug!(?delay, nodes = ?to_restart, "node.restart_scheduled");
             ctx.run_later(delay, move |act, ctx| {
                 for k in to_restart {
                     act.restart(k, ctx);
@@ -377,7 +384,7 @@ impl Supervisor {
         self.nodes[k].count_restart();
         self.restarts.fetch_add(1, Ordering::Relaxed);
         self.start_node(k, ctx);
-        tracing::info!(node = %self.nodes[k].id, "node restarted");
+        tracing::info!(node = self.nodes[k].name(), node_id = k, "node.restarted");
         self.hooks.supervisor_event(SupervisorEvent::NodeRestarted {
             node: self.nodes[k].id,
             restarts: self.nodes[k].restart_count(),
@@ -432,7 +439,14 @@ impl Supervisor {
                 count_failed(node);
             }
         };
-        match after_failure(&*job, from, attempt, Some(node.id), failure, counted) {
+        match after_failure(
+            &*job,
+            from,
+            attempt,
+            Some((node.id, node.label())),
+            failure,
+            counted,
+        ) {
             AfterFailure::Retry => {
                 self.ledger.note_retry();
                 self.schedule_retry(job, ctx);
@@ -467,7 +481,12 @@ impl Supervisor {
             ctx.run_later(delay, move |act, _| {
                 if let Some(n) = act.nodes.get(c.node.0) {
                     n.set_speed(n.spec.speed * c.factor);
-                    tracing::info!(node = %n.id, factor = c.factor, "fault.slow");
+                    tracing::info!(
+                        node = n.name(),
+                        node_id = n.id.0,
+                        factor = c.factor,
+                        "fault.slow"
+                    );
                 }
             });
         }
@@ -512,7 +531,7 @@ impl Supervisor {
             }
             let linger = self.config.heartbeat_interval;
             for (job, attempt) in node.take_abandoned(crate::clock::now_nanos(), linger) {
-                tracing::debug!(node = %node.id, task = %job.core().id, attempt, "attempt timed out");
+                tracing::debug!(node = node.name(), node_id = node.id.0, task = %job.core().id, attempt, "attempt.timed_out");
                 self.fail_attempt(
                     node,
                     job,
@@ -533,7 +552,7 @@ impl Supervisor {
                         act.ping_outstanding[id.0] = false;
                         match res {
                             Ok(p) => {
-                                tracing::trace!(node = %id, generation = p.generation, oldest_running = ?p.oldest_running, "node.heartbeat");
+                                tracing::trace!(node_id = id.0, generation = p.generation, oldest_running = ?p.oldest_running, "node.heartbeat");
                             }
                             Err(MailboxError::Timeout) => {
                                 act.on_node_down(id, generation, DownReason::Hung, ctx);

@@ -16,6 +16,7 @@ pub struct TaskContext<'a> {
     pub(crate) attempt: u32,
     /// The node's heartbeat counter.
     pub(crate) beats: Option<&'a AtomicU64>,
+    pub(crate) node_name: &'a str,
     pub(crate) host: Option<&'a dyn Host>,
 }
 
@@ -38,6 +39,13 @@ impl TaskContext<'_> {
     /// The node running this attempt.
     pub fn node(&self) -> NodeId {
         self.node
+    }
+
+    /// The name of the node running this attempt: its
+    /// [`NodeSpec::name`](crate::NodeSpec::name), or `node-<id>` when it has
+    /// none (as logs and metrics call it).
+    pub fn node_name(&self) -> &str {
+        self.node_name
     }
 
     /// Which attempt this is: 0 for the first run, 1 for the first retry, …

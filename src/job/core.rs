@@ -341,6 +341,8 @@ pub(crate) struct RunEnv<'a> {
     /// delivered: a caller that has the value sees the task counted (and
     /// its place in the submission bound freed).
     pub(crate) completed: Option<&'a AtomicU64>,
+    /// The node's name (see [`TaskContext::node_name`]).
+    pub(crate) node_name: &'a str,
     /// The runtime, for fork-join.
     pub(crate) host: Option<&'a dyn Host>,
     /// Panic instead of running the task code (fault injection).
@@ -393,7 +395,7 @@ pub(crate) fn after_failure(
     job: &dyn ErasedJob,
     from: Phase,
     attempt: u32,
-    node: Option<NodeId>,
+    node: Option<(NodeId, &Arc<str>)>,
     failure: AttemptFailure,
     count_failed: impl FnOnce(),
 ) -> AfterFailure {
@@ -404,7 +406,8 @@ pub(crate) fn after_failure(
     };
     let error = AttemptError {
         attempt,
-        node,
+        node: node.map(|(id, _)| id),
+        node_name: node.map(|(_, name)| Arc::clone(name)),
         failure,
     };
     if retryable && attempt < core.spec.max_retries() {

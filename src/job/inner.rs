@@ -127,6 +127,7 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
             node,
             attempt,
             beats: env.beats,
+            node_name: env.node_name,
             host: env.host,
         };
         let result = catch_unwind(AssertUnwindSafe(|| {

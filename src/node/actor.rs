@@ -59,7 +59,12 @@ impl Actor for NodeActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _ctx: &mut Self::Context) {
-        tracing::debug!(node = %self.shared.id, generation = self.generation, "node.start");
+        tracing::debug!(
+            node = self.shared.name(),
+            node_id = self.shared.id.0,
+            generation = self.generation,
+            "node.start"
+        );
     }
 }
 

@@ -404,7 +404,7 @@ impl Executor<'_> {
             }
             RunOutcome::Stale => {
                 node.counters.stale.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(node = %node.id, task = %core.id, attempt, "late result discarded");
+                tracing::debug!(node = node.name(), node_id = node.id.0, task = %core.id, attempt, "attempt.stale");
                 node.ledger.reap_if_cancelled(core);
             }
             RunOutcome::Failed(failure) => {
@@ -440,7 +440,7 @@ pub(super) fn handle_failure(
     failure: AttemptFailure,
 ) {
     let core = job.core();
-    tracing::debug!(node = %node.id, task = %core.id, attempt, %failure, "attempt failed");
+    tracing::debug!(node = node.name(), node_id = node.id.0, task = %core.id, attempt, %failure, "attempt.failed");
     let count_failed = || {
         if node.ledger.settle(core, Settled::Failed) {
             node.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -450,7 +450,7 @@ pub(super) fn handle_failure(
         &**job,
         Phase::Running,
         attempt,
-        Some(node.id),
+        Some((node.id, node.label())),
         failure,
         count_failed,
     ) {

@@ -188,7 +188,7 @@ impl NodeShared {
             .fetch_add(out.len() as u64, Ordering::Relaxed);
         for slot in replacements {
             if let Err(e) = spawn_executor(Arc::clone(self), slot, generation) {
-                tracing::error!(node = %self.id, error = %e, "node.executor replacement failed");
+                tracing::error!(node = self.name(), node_id = self.id.0, error = %e, "node.executor_replacement_failed");
             }
         }
         out

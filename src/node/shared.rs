@@ -197,6 +197,8 @@ pub(super) struct Signal {
 pub(crate) struct NodeShared {
     pub(crate) id: NodeId,
     pub(crate) spec: NodeSpec,
+    /// The configured name, or `node-<id>` (see [`name`](Self::name)).
+    pub(super) label: std::sync::Arc<str>,
     pub(super) speed_bits: AtomicU64,
     /// Whether an idle executor watches the inbox before parking: only when
     /// the runtime has no more executors than the machine has cores.
@@ -270,9 +272,15 @@ impl NodeShared {
         hooks: Hooks,
     ) -> Self {
         let speed = spec.speed;
+        let label = if spec.name.is_empty() {
+            id.to_string().into()
+        } else {
+            spec.name.as_str().into()
+        };
         NodeShared {
             id,
             spec,
+            label,
             speed_bits: AtomicU64::new(speed.to_bits()),
             watch_idle: AtomicBool::new(false),
             signal: CachePadded::new(Signal::default()),
@@ -345,6 +353,7 @@ impl NodeShared {
         RunEnv {
             beats: Some(&self.beats),
             completed: Some(&self.counters.completed),
+            node_name: &self.label,
             host: self.host.get().map(|h| &**h),
             inject_panic,
         }
@@ -403,7 +412,12 @@ impl NodeShared {
     /// An injected hang: blocks this executor until `duration` passes or the
     /// incarnation `generation` ends.
     pub(super) fn hang(&self, generation: u64, duration: Option<Duration>) {
-        tracing::warn!(node = %self.id, ?duration, "fault.hang");
+        tracing::warn!(
+            node = self.name(),
+            node_id = self.id.0,
+            ?duration,
+            "fault.hang"
+        );
         let start = Instant::now();
         loop {
             if self.generation() != generation {
@@ -416,12 +430,15 @@ impl NodeShared {
         }
     }
 
-    pub(crate) fn name(&self) -> String {
-        if self.spec.name.is_empty() {
-            self.id.to_string()
-        } else {
-            self.spec.name.clone()
-        }
+    /// The node's configured name, or `node-<id>` when it has none: what
+    /// logs, metrics and errors call it.
+    pub(crate) fn name(&self) -> &str {
+        &self.label
+    }
+
+    /// [`name`](Self::name), shared (for errors that outlive the node).
+    pub(crate) fn label(&self) -> &std::sync::Arc<str> {
+        &self.label
     }
 
     pub(crate) fn speed(&self) -> f64 {
@@ -510,7 +527,7 @@ impl NodeShared {
         let c = &self.counters;
         let m = NodeMetrics {
             id: Some(self.id),
-            name: self.name(),
+            name: self.label.to_string(),
             load: self.load(),
             queued: self.queued(&st) as u64,
             running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,

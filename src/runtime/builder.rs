@@ -511,7 +511,7 @@ impl Builder {
                 });
                 let _ = started_tx.send((supervisor, balancer, System::current()));
                 if let Err(e) = system.run() {
-                    tracing::error!(error = %e, "actix system ended with an error");
+                    tracing::error!(error = %e, "runtime.system_error");
                 }
                 for arbiter in arbiters {
                     arbiter.stop();

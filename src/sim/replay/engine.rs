@@ -39,7 +39,7 @@ impl Replay {
             waiting = run.report.waiting,
             unplaceable = run.report.unplaceable,
             gpu_allocation = run.report.gpu_allocation,
-            "replay done"
+            "replay.done"
         );
         Ok(run)
     }
