@@ -234,3 +234,33 @@ fn a_pinned_submission_to_a_node_that_does_not_exist_names_the_node() {
     }
     assert_eq!(runtime.shutdown().totals.submitted, 0);
 }
+
+#[test]
+fn submit_batch_into_to_pins_the_batch_and_appends_its_handles() {
+    let runtime = gpu_runtime();
+    let h = runtime.handle();
+    let mut handles = Vec::new();
+    let on_node = |n: usize| (0..n).map(|_| Task::new(|ctx| Ok::<_, String>(ctx.node().0)));
+    assert_eq!(
+        h.submit_batch_into_to(NodeId(1), on_node(3), &mut handles)
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        h.submit_batch_into_to(NodeId(1), on_node(2), &mut handles)
+            .unwrap(),
+        2
+    );
+    let err = h
+        .submit_batch_into_to(NodeId(5), on_node(2), &mut handles)
+        .unwrap_err();
+    assert!(
+        matches!(err.reason(), Some(Refusal::UnknownNode { .. })),
+        "{err}"
+    );
+    assert_eq!(handles.len(), 5, "a refused batch adds nothing");
+    // Pinned first placements: with no failure, each runs where it was put.
+    let nodes: Vec<usize> = handles.into_iter().map(|t| t.wait().unwrap()).collect();
+    assert_eq!(nodes, [1, 1, 1, 1, 1]);
+    assert_eq!(runtime.shutdown().totals.submitted, 5);
+}

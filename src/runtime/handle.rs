@@ -19,7 +19,28 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Submits tasks and controls a [`Runtime`](crate::Runtime). `Clone + Send + Sync`; usable
+/// Submits tasks and controls a [`Runtime`](crate::Runtime).
+///
+/// # The submit methods
+///
+/// Named by one rule, `submit[_batch[_into | _detached]][_to]`, plus
+/// `submit_wait[_timeout]`:
+///
+/// | part | means |
+/// |---|---|
+/// | `submit` | one task, a [`TaskHandle`] back; never blocks: a full queue is [`SubmitError::Full`](crate::SubmitError::Full) |
+/// | `_batch` | many tasks, accepted whole or refused whole (every task handed back) |
+/// | `_into` | the handles appended to the caller's vector (reused batch after batch) |
+/// | `_detached` | no handles: each task still ends exactly once, counted in the metrics |
+/// | `_to` | first placement pinned to a node (skips the policy) |
+/// | `submit_wait` | blocks while the queue is full instead of refusing |
+/// | `_timeout` | … for at most that long |
+///
+/// Each has its own error type, which says only what can happen and hands
+/// back what was not accepted: [`SubmitError`](crate::SubmitError),
+/// [`SubmitBatchError`](crate::SubmitBatchError),
+/// [`SubmitWaitError`](crate::SubmitWaitError),
+/// [`SubmitTimeoutError`](crate::SubmitTimeoutError). `Clone + Send + Sync`; usable
 /// from plain threads and from async code (no call here blocks except
 /// [`shutdown`](RuntimeHandle::shutdown)).
 #[derive(Clone)]
@@ -140,6 +161,23 @@ impl RuntimeHandle {
         tasks: impl IntoIterator<Item = Task<T>>,
     ) -> Result<Vec<TaskHandle<T>>, SubmitBatchError<Task<T>>> {
         self.admit(tasks.into_iter(), Some(node))
+    }
+
+    /// [`submit_batch_into`](Self::submit_batch_into) with every task's
+    /// first placement on `node`.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_batch`](Self::submit_batch); `handles` is then as it was.
+    pub fn submit_batch_into_to<T: Send + 'static>(
+        &self,
+        node: NodeId,
+        tasks: impl IntoIterator<Item = Task<T>>,
+        handles: &mut Vec<TaskHandle<T>>,
+    ) -> Result<usize, SubmitBatchError<Task<T>>> {
+        let before = handles.len();
+        self.admit_batch(tasks.into_iter(), Some(node), handles)?;
+        Ok(handles.len() - before)
     }
 
     /// Injects a fault now.
