@@ -53,14 +53,185 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Failures are supervised the Erlang/OTP way ([`SupervisionConfig`]), and
-//! faults can be injected from a seeded, serialisable [`FaultPlan`]; see
-//! `examples/chaos.rs`. Allocation policies live in [`policy`]; the
-//! simulator and trace loaders behind their evaluation in [`sim`].
+//! # Configuring the runtime
 //!
-//! The guarantees (ordering, delivery, restarts, migration, shutdown) are in
-//! `docs/semantics.md`; the design in `docs/architecture.md`. actix is an
-//! implementation detail: no actix type appears in this API.
+//! A [`Builder`] takes the nodes (each a [`NodeSpec`]: its capacity as
+//! [`Resources`], a name, a speed, executor slots), the allocation
+//! [`PolicyKind`], the queue [`Discipline`], a seed, the queue bound and
+//! the supervision settings; each setting is checked at
+//! [`build`](Builder::build), which names the one at fault.
+//! [`RuntimeConfig`] is the same as a serde value, for config files.
+//!
+//! ```
+//! use allot::{Discipline, NodeSpec, PolicyKind, Resources, Runtime, SupervisionConfig};
+//! use std::time::Duration;
+//!
+//! let runtime = Runtime::builder()
+//!     .nodes([
+//!         NodeSpec::new(Resources::cpu(8_000)).name("cpu").slots(4),
+//!         NodeSpec::new(Resources::cpu(8_000).with_gpu_milli(2_000)).name("gpu").speed(3.0),
+//!     ])
+//!     .policy(PolicyKind::BestFit)
+//!     .discipline(Discipline::Priority)
+//!     .queue_capacity(100_000)
+//!     .supervision(SupervisionConfig {
+//!         max_restarts: 5,
+//!         restart_period: Duration::from_secs(10),
+//!         ..SupervisionConfig::default()
+//!     })
+//!     .rng_seed(7)
+//!     .build()?;
+//! assert_eq!(runtime.handle().nodes()[1].name, "gpu");
+//!
+//! // A bad setting is refused, naming the field and the node.
+//! let err = Runtime::builder()
+//!     .nodes([NodeSpec::new(Resources::cpu(1_000)).speed(f64::NAN)])
+//!     .build()
+//!     .unwrap_err();
+//! assert!(err.to_string().contains("nodes[0].speed"), "{err}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Submitting, and what comes back
+//!
+//! The submit methods follow one naming rule (see [`RuntimeHandle`] and
+//! `docs/api.md`): one task or a `_batch`, handles returned, appended
+//! (`_into`) or none (`_detached`), pinned to a node (`_to`), or waiting
+//! out backpressure (`submit_wait`). Each operation has its own error type,
+//! and every one hands back what it did not accept.
+//!
+//! ```
+//! use allot::{NodeId, NodeSpec, Refusal, Resources, Runtime, SubmitError, Task};
+//!
+//! let runtime = Runtime::builder()
+//!     .nodes([NodeSpec::new(Resources::cpu(1_000))])
+//!     .queue_capacity(1)
+//!     .build()?;
+//! let h = runtime.handle();
+//! // Pinned to a node that does not exist: refused for good, task back.
+//! let task = Task::new(|_| Ok::<_, String>(1)).priority(3);
+//! match h.submit_to(NodeId(9), task) {
+//!     Err(SubmitError::Refused { task, reason: Refusal::UnknownNode { .. } }) => {
+//!         assert_eq!(task.spec().priority, 3);
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! // `submit_wait` waits for room instead of refusing a full queue.
+//! let first = h.submit_wait(Task::new(|_| Ok::<_, String>(1)))?;
+//! let second = h.submit_wait(Task::new(|_| Ok::<_, String>(2)))?;
+//! assert_eq!(first.wait()? + second.wait()?, 3);
+//! runtime.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Waiting from async code
+//!
+//! A [`TaskHandle`] is a [`Future`](std::future::Future): `.await` it in
+//! any executor. No call on a [`RuntimeHandle`] blocks but `submit_wait`
+//! and the `shutdown` family.
+//!
+//! ```
+//! use allot::{NodeSpec, Resources, Runtime, Task};
+//!
+//! let runtime = Runtime::builder()
+//!     .nodes([NodeSpec::new(Resources::cpu(2_000))])
+//!     .build()?;
+//! let h = runtime.handle().clone();
+//! let executor = tokio::runtime::Builder::new_current_thread().build()?;
+//! let sum = executor.block_on(async move {
+//!     let a = h.submit(Task::new(|_| Ok::<_, String>(20)))?;
+//!     let b = h.submit(Task::new(|_| Ok::<_, String>(22)))?;
+//!     Ok::<_, Box<dyn std::error::Error>>(a.await? + b.await?)
+//! })?;
+//! assert_eq!(sum, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Policies
+//!
+//! [`PolicyKind`] selects a built-in policy by name (the same names as in
+//! config files and on the command line); [`Builder::policy_with`] plugs in
+//! your own [`Policy`]. Policies are plain Rust: the runtime, the benches
+//! and the simulators in [`sim`] run the same code. `docs/policies.md`
+//! compares them; `examples/custom_policy.rs` writes one.
+//!
+//! ```
+//! use allot::PolicyKind;
+//!
+//! let kind: PolicyKind = "fragmentation-aware".parse()?;
+//! assert_eq!(kind.to_string(), "fragmentation-aware");
+//! assert!(PolicyKind::ALL.len() > 10);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Faults and supervision
+//!
+//! Nodes are supervised the Erlang/OTP way ([`SupervisionConfig`]: restart
+//! strategy, intensity, backoff, escalation); a failed node's tasks run
+//! elsewhere, exactly once in the ledger. Faults come from a seeded,
+//! serialisable [`FaultPlan`] given at build, or are injected while running
+//! ([`RuntimeHandle::inject`]); `examples/chaos.rs` runs thousands.
+//!
+//! ```
+//! use allot::{Fault, FaultPlan, FaultSpec, NodeId, NodeSpec, Resources, Runtime, Task};
+//!
+//! let runtime = Runtime::builder()
+//!     .nodes(vec![NodeSpec::new(Resources::cpu(1_000)); 2])
+//!     // Node 0 crashes at its 5th task; 1 % of attempts panic.
+//!     .fault_plan(
+//!         FaultPlan::new(42)
+//!             .with(FaultSpec::CrashNode { node: NodeId(0), after_tasks: 5 })
+//!             .with(FaultSpec::PanicTask { p: 0.01 }),
+//!     )
+//!     .build()?;
+//! let h = runtime.handle();
+//! let tasks = h.submit_batch((0..200).map(|i| Task::new(move |_| Ok::<_, String>(i))))?;
+//! h.inject(Fault::SlowNode { node: NodeId(1), factor: 0.5 })?;
+//! // Each handle resolves once: a value, or the error of a task whose
+//! // attempts all panicked.
+//! let ok = tasks.into_iter().filter_map(|t| t.wait().ok()).count();
+//! let m = runtime.shutdown();
+//! assert_eq!(m.totals.completed, ok as u64);
+//! // Every task ended exactly once, whatever failed on the way.
+//! assert_eq!(m.totals.unaccounted(), 0);
+//! assert_eq!(m.totals.completed + m.totals.failed, 200);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Metrics
+//!
+//! [`RuntimeHandle::metrics`] is a snapshot at any time: per-node
+//! [`NodeMetrics`] (by the node's name), the ledger's [`Totals`], latency
+//! percentiles, the runtime's [`Health`] and any attempts it has let go
+//! of. Every node also logs through `tracing` (span and event names are
+//! `area.event`, with the node's name in the `node` field).
+//!
+//! ```
+//! use allot::{NodeSpec, Resources, Runtime, Task};
+//!
+//! let runtime = Runtime::builder()
+//!     .nodes([NodeSpec::new(Resources::cpu(1_000)).name("trainer")])
+//!     .build()?;
+//! let h = runtime.handle();
+//! for t in h.submit_batch((0..50).map(|i| Task::new(move |_| Ok::<_, String>(i))))? {
+//!     t.wait()?;
+//! }
+//! let m = h.metrics();
+//! assert_eq!(m.nodes[0].name, "trainer");
+//! assert_eq!(m.nodes[0].completed, 50);
+//! assert_eq!(m.latency.count, 50);
+//! runtime.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Further reading
+//!
+//! In the repository: `docs/semantics.md` (the guarantees: ordering,
+//! delivery, restarts, migration, shutdown, each with the test that checks
+//! it), `docs/api.md` (the rules of this API), `docs/architecture.md`
+//! (layers and the data path), `docs/guide.md` (the `allot` command),
+//! `docs/policies.md`, `docs/performance.md` and `docs/reliability.md`.
+//! actix is an implementation detail: no actix type appears in this API.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
