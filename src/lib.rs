@@ -252,6 +252,7 @@ mod ledger;
 mod loom_models;
 mod metrics;
 mod node;
+mod plane;
 pub mod policy;
 mod queue;
 mod resources;

@@ -8,28 +8,26 @@
 //! queue discipline, asks the policy for a batch allocation, and pushes each
 //! node's share into that node's queue in one locked step.
 
-use crate::dispatch::{Backlog, Dispatcher};
 use crate::error::{AttemptFailure, TaskError};
 use crate::fault::{Fault, SpeedChange};
 use crate::hooks::Hooks;
 use crate::ids::NodeId;
 use crate::job::{after_failure, fail_now, AfterFailure, JobRef, Phase};
-use crate::ledger::{Ledger, Settled};
+use crate::ledger::Settled;
 use crate::metrics::AbandonReason;
 use crate::node::{
-    count_failed, requeue_evicted, start_node, ActorFault, NodeDirectory, NodeEvent, NodeShared,
-    Ping, StopNode,
+    count_failed, requeue_evicted, start_node, ActorFault, NodeEvent, NodeShared, Ping, StopNode,
 };
+use crate::plane::Plane;
 use crate::queue::{Discipline, DisciplineQueue};
 use crate::supervision::{
     restart_set, DownReason, Escalation, Health, RestartPolicy, RestartWindow, SupervisionConfig,
     SupervisorEvent,
 };
-use crate::sync::Mutex;
 use actix::prelude::*;
 use crossbeam_channel::Receiver;
 use rand::SeedableRng;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,30 +36,6 @@ const ALLOCATE_CHUNK: usize = 16_384;
 
 /// What submitters put in the supervisor's inbox: jobs to place, in order.
 pub(crate) type Inbound = Vec<JobRef>;
-
-/// The runtime's health as one shared byte (see [`Health`]).
-#[derive(Debug, Default)]
-pub(crate) struct HealthCell(AtomicU8);
-
-impl HealthCell {
-    pub(crate) fn get(&self) -> Health {
-        match self.0.load(Ordering::Acquire) {
-            0 => Health::Healthy,
-            1 => Health::Degraded,
-            _ => Health::Stopped,
-        }
-    }
-
-    /// Moves to `h` unless already in a worse state.
-    fn worsen(&self, h: Health) {
-        let v = match h {
-            Health::Healthy => 0,
-            Health::Degraded => 1,
-            Health::Stopped => 2,
-        };
-        self.0.fetch_max(v, Ordering::AcqRel);
-    }
-}
 
 /// Supervisor settings.
 #[derive(Debug, Clone)]
@@ -74,17 +48,11 @@ pub(crate) struct SupervisorConfig {
 }
 
 pub(crate) struct Supervisor {
-    nodes: Vec<Arc<NodeShared>>,
+    /// What the runtime's handles and the balancer share with it.
+    plane: Arc<Plane>,
     arbiters: Vec<ArbiterHandle>,
-    directory: NodeDirectory,
-    ledger: Arc<Ledger>,
-    dispatcher: Arc<Mutex<Dispatcher>>,
-    backlog: Arc<Backlog>,
     pending: DisciplineQueue<JobRef>,
     inbox: Receiver<Inbound>,
-    drain_scheduled: Arc<AtomicBool>,
-    restarts: Arc<AtomicU64>,
-    health: Arc<HealthCell>,
     config: SupervisorConfig,
     windows: Vec<RestartWindow>,
     ping_outstanding: Vec<bool>,
@@ -103,11 +71,12 @@ pub(crate) struct Supervisor {
 impl std::fmt::Debug for Supervisor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Supervisor")
-            .field("nodes", &self.nodes.len())
+            .field("nodes", &self.plane.nodes.len())
             .field("pending", &self.pending.len())
             .field(
                 "policy",
                 &self
+                    .plane
                     .dispatcher
                     .try_lock()
                     .map(|d| d.policy_name().to_owned()),
@@ -118,17 +87,10 @@ impl std::fmt::Debug for Supervisor {
 
 /// Everything the supervisor needs at start.
 pub(crate) struct SupervisorParts {
-    pub(crate) nodes: Vec<Arc<NodeShared>>,
+    pub(crate) plane: Arc<Plane>,
     pub(crate) arbiters: Vec<ArbiterHandle>,
-    pub(crate) directory: NodeDirectory,
-    pub(crate) ledger: Arc<Ledger>,
-    pub(crate) dispatcher: Arc<Mutex<Dispatcher>>,
-    pub(crate) backlog: Arc<Backlog>,
     pub(crate) discipline: Discipline,
     pub(crate) inbox: Receiver<Inbound>,
-    pub(crate) drain_scheduled: Arc<AtomicBool>,
-    pub(crate) restarts: Arc<AtomicU64>,
-    pub(crate) health: Arc<HealthCell>,
     pub(crate) config: SupervisorConfig,
     pub(crate) epoch: Instant,
     pub(crate) speed_changes: Vec<SpeedChange>,
@@ -137,20 +99,13 @@ pub(crate) struct SupervisorParts {
 
 impl Supervisor {
     pub(crate) fn new(parts: SupervisorParts) -> Self {
-        let n = parts.nodes.len();
+        let n = parts.plane.nodes.len();
         let rng = rand::rngs::StdRng::seed_from_u64(parts.config.rng_seed ^ SUPERVISOR_SALT);
         Supervisor {
-            nodes: parts.nodes,
+            plane: parts.plane,
             arbiters: parts.arbiters,
-            directory: parts.directory,
-            ledger: parts.ledger,
-            dispatcher: parts.dispatcher,
-            backlog: parts.backlog,
             pending: DisciplineQueue::new(parts.discipline),
             inbox: parts.inbox,
-            drain_scheduled: parts.drain_scheduled,
-            restarts: parts.restarts,
-            health: parts.health,
             config: parts.config,
             windows: vec![RestartWindow::default(); n],
             ping_outstanding: vec![false; n],
@@ -166,10 +121,10 @@ impl Supervisor {
 
     fn start_node(&mut self, j: usize, ctx: &mut Context<Self>) {
         let recipient = ctx.address().recipient();
-        match start_node(&self.nodes[j], &self.arbiters[j], recipient) {
-            Ok(addr) => self.directory.lock()[j] = Some(addr),
+        match start_node(&self.plane.nodes[j], &self.arbiters[j], recipient) {
+            Ok(addr) => self.plane.directory.lock()[j] = Some(addr),
             Err(e) => {
-                tracing::error!(node = self.nodes[j].name(), node_id = j, error = %e, "node.start_failed");
+                tracing::error!(node = self.plane.nodes[j].name(), node_id = j, error = %e, "node.start_failed");
                 self.retire(j);
             }
         }
@@ -177,7 +132,7 @@ impl Supervisor {
 
     /// Takes everything from the inbox into the pending queue.
     fn drain_inbox(&mut self) {
-        self.drain_scheduled.store(false, Ordering::SeqCst);
+        self.plane.drain_scheduled.store(false, Ordering::SeqCst);
         while let Ok(batch) = self.inbox.try_recv() {
             // Counted in the backlog by their sender.
             for job in batch {
@@ -189,7 +144,7 @@ impl Supervisor {
     /// Puts a job that did not come through the inbox (a retry, a job
     /// taken back from a node) into the pending queue.
     fn hold(&mut self, job: JobRef) {
-        self.backlog.add(1);
+        self.plane.backlog.add(1);
         self.pending.push_with(job, |j| j.core().key());
     }
 
@@ -201,7 +156,7 @@ impl Supervisor {
         let taken = self.pending.len();
         let mut held: Vec<JobRef> = Vec::new();
         {
-            let mut dispatcher = self.dispatcher.lock();
+            let mut dispatcher = self.plane.dispatcher.lock();
             let mut batch = Vec::with_capacity(self.pending.len().min(ALLOCATE_CHUNK));
             while !self.pending.is_empty() {
                 while batch.len() < ALLOCATE_CHUNK {
@@ -210,7 +165,13 @@ impl Supervisor {
                         None => break,
                     }
                 }
-                dispatcher.place(&self.nodes, &self.ledger, &mut batch, &mut held, false);
+                dispatcher.place(
+                    &self.plane.nodes,
+                    &self.plane.ledger,
+                    &mut batch,
+                    &mut held,
+                    false,
+                );
             }
         }
         let mut kept = 0;
@@ -223,13 +184,14 @@ impl Supervisor {
             }
         }
         // Lowered only now, after the placed jobs are in node queues.
-        self.backlog.sub(taken - kept);
+        self.plane.backlog.sub(taken - kept);
     }
 
     /// Whether some node that is not retired could ever host the job.
     fn can_ever_run(&self, job: &JobRef) -> bool {
         let demand = job.core().spec.demand();
-        self.nodes
+        self.plane
+            .nodes
             .iter()
             .any(|n| !n.is_retired() && demand.fits_in(&n.spec.capacity))
     }
@@ -240,21 +202,21 @@ impl Supervisor {
             job.core().spec.demand()
         );
         if fail_now(&**job, TaskError::Unschedulable { reason }) {
-            self.ledger.settle(job.core(), Settled::Failed);
+            self.plane.ledger.settle(job.core(), Settled::Failed);
         }
     }
 
     /// Ends node `k`'s incarnation and takes its work: queued jobs go back
     /// to pending, running ones count a lost attempt.
     fn take_down(&mut self, k: usize, ctx: &mut Context<Self>) {
-        let node = Arc::clone(&self.nodes[k]);
-        if let Some(addr) = self.directory.lock()[k].take() {
+        let node = Arc::clone(&self.plane.nodes[k]);
+        if let Some(addr) = self.plane.directory.lock()[k].take() {
             addr.do_send(StopNode);
         }
         *node.actor_slot() = None;
         let evicted = node.evict_all(AbandonReason::NodeDown);
         let (n_queued, n_running) = (evicted.queued.len(), evicted.running.len());
-        for job in requeue_evicted(&self.ledger, evicted.queued) {
+        for job in requeue_evicted(&self.plane.ledger, evicted.queued) {
             self.hold(job);
         }
         for (job, attempt) in evicted.running {
@@ -279,17 +241,21 @@ impl Supervisor {
     /// Retires node `k`. Its event is emitted last, once its metrics and
     /// `health()` show the retirement (as every supervisor event is).
     fn retire(&mut self, k: usize) {
-        self.nodes[k].retire();
-        if self.nodes.iter().all(|n| n.is_retired()) {
+        self.plane.nodes[k].retire();
+        if self.plane.nodes.iter().all(|n| n.is_retired()) {
             // Nothing is left to run anything: the runtime has stopped.
-            self.health.worsen(Health::Stopped);
+            self.plane.health.worsen(Health::Stopped);
             tracing::error!("runtime.all_retired");
         } else {
-            self.health.worsen(Health::Degraded);
+            self.plane.health.worsen(Health::Degraded);
         }
-        tracing::warn!(node = self.nodes[k].name(), node_id = k, "node.retire");
+        tracing::warn!(
+            node = self.plane.nodes[k].name(),
+            node_id = k,
+            "node.retire"
+        );
         self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
-            node: self.nodes[k].id,
+            node: self.plane.nodes[k].id,
         });
     }
 
@@ -303,7 +269,7 @@ impl Supervisor {
         ctx: &mut Context<Self>,
     ) {
         let j = node.0;
-        let Some(shared) = self.nodes.get(j).cloned() else {
+        let Some(shared) = self.plane.nodes.get(j).cloned() else {
             return;
         };
         if self.stopping || shared.generation() != generation || !shared.is_available() {
@@ -314,9 +280,9 @@ impl Supervisor {
         tracing::warn!(node = shared.name(), node_id = j, ?reason, "node.down");
         shared.count_failure();
         let sup = self.config.supervision.clone();
-        let set: Vec<usize> = restart_set(sup.strategy, j, self.nodes.len())
+        let set: Vec<usize> = restart_set(sup.strategy, j, self.plane.nodes.len())
             .into_iter()
-            .filter(|&k| k == j || self.nodes[k].is_available())
+            .filter(|&k| k == j || self.plane.nodes[k].is_available())
             .collect();
         // Taken down first: a hook that reads the node's metrics on
         // `NodeDown` sees it unavailable, its failure counted.
@@ -378,46 +344,50 @@ impl Supervisor {
     }
 
     fn restart(&mut self, k: usize, ctx: &mut Context<Self>) {
-        if self.stopping || self.nodes[k].is_retired() || self.nodes[k].is_available() {
+        if self.stopping || self.plane.nodes[k].is_retired() || self.plane.nodes[k].is_available() {
             return;
         }
-        self.nodes[k].count_restart();
-        self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.plane.nodes[k].count_restart();
+        self.plane.restarts.fetch_add(1, Ordering::Relaxed);
         self.start_node(k, ctx);
-        tracing::info!(node = self.nodes[k].name(), node_id = k, "node.restarted");
+        tracing::info!(
+            node = self.plane.nodes[k].name(),
+            node_id = k,
+            "node.restarted"
+        );
         self.hooks.supervisor_event(SupervisorEvent::NodeRestarted {
-            node: self.nodes[k].id,
-            restarts: self.nodes[k].restart_count(),
+            node: self.plane.nodes[k].id,
+            restarts: self.plane.nodes[k].restart_count(),
         });
     }
 
     /// Escalation past the intensity limit with `StopRuntime`: every node
     /// is retired and every unfinished task fails.
     fn stop_runtime_by_escalation(&mut self, ctx: &mut Context<Self>) {
-        self.health.worsen(Health::Stopped);
-        for k in 0..self.nodes.len() {
-            if self.nodes[k].is_available() {
+        self.plane.health.worsen(Health::Stopped);
+        for k in 0..self.plane.nodes.len() {
+            if self.plane.nodes[k].is_available() {
                 self.take_down(k, ctx);
             }
-            if !self.nodes[k].is_retired() {
-                self.nodes[k].retire();
+            if !self.plane.nodes[k].is_retired() {
+                self.plane.nodes[k].retire();
                 self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
-                    node: self.nodes[k].id,
+                    node: self.plane.nodes[k].id,
                 });
             }
         }
         self.stopping = true;
         let reason = "runtime stopped: restart intensity exceeded".to_owned();
-        for job in self.ledger.drain_live() {
+        for job in self.plane.ledger.drain_live() {
             if fail_now(
                 &*job,
                 TaskError::Unschedulable {
                     reason: reason.clone(),
                 },
             ) {
-                self.ledger.count_terminal(Phase::Failed);
+                self.plane.ledger.count_terminal(Phase::Failed);
             } else {
-                self.ledger.count_terminal(job.core().phase());
+                self.plane.ledger.count_terminal(job.core().phase());
             }
         }
         drop(self.pending.drain_all());
@@ -433,7 +403,7 @@ impl Supervisor {
         failure: AttemptFailure,
         ctx: &mut Context<Self>,
     ) {
-        let ledger = &self.ledger;
+        let ledger = &self.plane.ledger;
         let counted = || {
             if ledger.settle(job.core(), Settled::Failed) {
                 count_failed(node);
@@ -448,11 +418,11 @@ impl Supervisor {
             counted,
         ) {
             AfterFailure::Retry => {
-                self.ledger.note_retry();
+                self.plane.ledger.note_retry();
                 self.schedule_retry(job, ctx);
             }
             AfterFailure::Failed => {}
-            AfterFailure::Superseded => self.ledger.reap_if_cancelled(job.core()),
+            AfterFailure::Superseded => self.plane.ledger.reap_if_cancelled(job.core()),
         }
     }
 
@@ -479,7 +449,7 @@ impl Supervisor {
         for c in changes {
             let delay = c.at.saturating_sub(elapsed);
             ctx.run_later(delay, move |act, _| {
-                if let Some(n) = act.nodes.get(c.node.0) {
+                if let Some(n) = act.plane.nodes.get(c.node.0) {
                     n.set_speed(n.spec.speed * c.factor);
                     tracing::info!(
                         node = n.name(),
@@ -496,16 +466,16 @@ impl Supervisor {
         if self.stopping {
             return;
         }
-        self.dispatcher.lock().feed_policy(&self.nodes);
+        self.plane.dispatcher.lock().feed_policy(&self.plane.nodes);
         let now = Instant::now();
         let hang_timeout = self.config.supervision.hang_timeout;
-        let nodes = self.nodes.clone();
+        let nodes = self.plane.nodes.clone();
         for (j, node) in nodes.iter().enumerate() {
             if !node.is_available() {
                 continue;
             }
             let generation = node.generation();
-            let addr = self.directory.lock()[j].clone();
+            let addr = self.plane.directory.lock()[j].clone();
             let Some(addr) = addr else { continue };
             // Missed notification: the actor is gone but we did not hear.
             // Its own report (with the true reason: a crash or a panic is
@@ -575,7 +545,7 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        for j in 0..self.nodes.len() {
+        for j in 0..self.plane.nodes.len() {
             self.start_node(j, ctx);
         }
         let changes = std::mem::take(&mut self.speed_changes);
@@ -634,13 +604,13 @@ impl Handler<Inject> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Inject, _ctx: &mut Self::Context) {
-        let addr_of = |node: NodeId| self.directory.lock().get(node.0).cloned().flatten();
+        let addr_of = |node: NodeId| self.plane.directory.lock().get(node.0).cloned().flatten();
         let (node, fault) = match msg.0 {
             Fault::PanicNode { node } => (node, ActorFault::Panic),
             Fault::StopNode { node } => (node, ActorFault::Stop),
             Fault::CrashNode { node } => (node, ActorFault::Crash),
             Fault::SlowNode { node, factor } => {
-                if let Some(n) = self.nodes.get(node.0) {
+                if let Some(n) = self.plane.nodes.get(node.0) {
                     n.set_speed(n.spec.speed * factor);
                 }
                 return;
@@ -675,8 +645,8 @@ impl Handler<Stop> for Supervisor {
 
     fn handle(&mut self, _msg: Stop, ctx: &mut Self::Context) {
         self.stopping = true;
-        for (j, node) in self.nodes.iter().enumerate() {
-            if let Some(addr) = self.directory.lock()[j].take() {
+        for (j, node) in self.plane.nodes.iter().enumerate() {
+            if let Some(addr) = self.plane.directory.lock()[j].take() {
                 addr.do_send(StopNode);
             }
             // Whatever is left is settled by the caller from the ledger.

@@ -12,18 +12,17 @@ pub use config::BalancerConfig;
 
 use crate::drift::{DriftDetector, Sample};
 use crate::job::JobRef;
-use crate::node::{NodeDirectory, NodeEvent, NodeShared, TakeQueued};
+use crate::node::{NodeEvent, TakeQueued};
+use crate::plane::Plane;
 use actix::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub(crate) struct Balancer {
-    nodes: Vec<Arc<NodeShared>>,
-    directory: NodeDirectory,
+    plane: Arc<Plane>,
     supervisor: Recipient<NodeEvent>,
     detector: DriftDetector,
     config: BalancerConfig,
-    rounds: Arc<AtomicU64>,
     in_progress: usize,
 }
 
@@ -37,20 +36,16 @@ impl std::fmt::Debug for Balancer {
 
 impl Balancer {
     pub(crate) fn new(
-        nodes: Vec<Arc<NodeShared>>,
-        directory: NodeDirectory,
+        plane: Arc<Plane>,
         supervisor: Recipient<NodeEvent>,
         config: BalancerConfig,
-        rounds: Arc<AtomicU64>,
     ) -> Self {
         let detector = DriftDetector::new(config.high, config.low, config.min_gap.as_secs_f64());
         Balancer {
-            nodes,
-            directory,
+            plane,
             supervisor,
             detector,
             config,
-            rounds,
             in_progress: 0,
         }
     }
@@ -60,6 +55,7 @@ impl Balancer {
             return;
         }
         let samples: Vec<Sample> = self
+            .plane
             .nodes
             .iter()
             .map(|n| {
@@ -76,9 +72,9 @@ impl Balancer {
         if moves.is_empty() {
             return;
         }
-        self.rounds.fetch_add(1, Ordering::Relaxed);
+        self.plane.rounds.fetch_add(1, Ordering::Relaxed);
         for m in moves {
-            let Some(addr) = self.directory.lock()[m.from].clone() else {
+            let Some(addr) = self.plane.directory.lock()[m.from].clone() else {
                 continue;
             };
             self.in_progress += 1;
@@ -104,10 +100,10 @@ impl Balancer {
         }
         let n = jobs.len() as u64;
         let _span = tracing::debug_span!("balancer.migrate", from, to, tasks = n).entered();
-        match self.nodes[to].push_batch(jobs) {
+        match self.plane.nodes[to].push_batch(jobs) {
             Ok(()) => {
-                self.nodes[from].count_migrations(0, n);
-                self.nodes[to].count_migrations(n, 0);
+                self.plane.nodes[from].count_migrations(0, n);
+                self.plane.nodes[to].count_migrations(n, 0);
             }
             Err(back) => self.supervisor.do_send(NodeEvent::Redispatch(back)),
         }

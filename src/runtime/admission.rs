@@ -22,7 +22,7 @@ impl RuntimeHandle {
     pub(super) fn check(&self, core: &JobCore, pin: Option<NodeId>) -> Result<(), Refusal> {
         let spec = &core.spec;
         spec.validate().map_err(Refusal::Invalid)?;
-        if pin.is_none() && spec.has_no_demand() && !self.shared.all_retired() {
+        if pin.is_none() && spec.has_no_demand() && !self.shared.plane.all_retired() {
             // Fits anywhere: skip the per-node scan on the common path.
             return Ok(());
         }
@@ -30,7 +30,7 @@ impl RuntimeHandle {
     }
 
     pub(super) fn check_fit(&self, demand: Resources, pin: Option<NodeId>) -> Result<(), Refusal> {
-        let nodes = &self.shared.nodes;
+        let nodes = &self.shared.plane.nodes;
         let usable = |n: &Arc<NodeShared>| !n.is_retired() && demand.fits_in(&n.spec.capacity);
         let fits = match pin {
             Some(n) => nodes.get(n.0).is_some_and(usable),
@@ -74,13 +74,13 @@ impl RuntimeHandle {
     /// only when a stale lower bound on finished tasks says they might not.
     pub(super) fn has_room(&self, n: u64) -> bool {
         let cap = self.shared.queue_capacity;
-        let submitted = self.shared.ledger.totals_fast().submitted;
+        let submitted = self.shared.plane.ledger.totals_fast().submitted;
         let floor = self.shared.finished_floor.load(Ordering::Relaxed);
         if submitted.saturating_sub(floor) + n <= cap {
             return true;
         }
-        let t = self.shared.ledger.totals_fast();
-        let done: u64 = self.shared.nodes.iter().map(|n| n.completed()).sum();
+        let t = self.shared.plane.ledger.totals_fast();
+        let done: u64 = self.shared.plane.nodes.iter().map(|n| n.completed()).sum();
         let finished = done + t.failed + t.cancelled;
         self.shared
             .finished_floor
@@ -91,7 +91,7 @@ impl RuntimeHandle {
     /// Whether submissions are refused: shutting down, or stopped by
     /// escalation.
     pub(super) fn is_closed(&self, state: &RunState) -> bool {
-        *state != RunState::Running || self.shared.health.get() == Health::Stopped
+        *state != RunState::Running || self.shared.plane.health.get() == Health::Stopped
     }
 
     pub(super) fn admit_one<T: Send + 'static>(
@@ -99,14 +99,14 @@ impl RuntimeHandle {
         task: Task<T>,
         pin: Option<NodeId>,
     ) -> Result<TaskHandle<T>, SubmitError<Task<T>>> {
-        if self.shared.ledger.has_dead() {
+        if self.shared.plane.ledger.has_dead() {
             // Frees finished jobs the ledger kept (`Ledger::bury`), before
             // the state lock (their drops run the caller's code): the next
             // task built on this thread reuses the memory while it is hot.
             // Two, so a stream of single submissions keeps up with its
             // executors.
             let mut dead = Reaper::take();
-            self.shared.ledger.exhume(2, &mut dead.0);
+            self.shared.plane.ledger.exhume(2, &mut dead.0);
         }
         let state = self.shared.state.read();
         if self.is_closed(&state) {
@@ -121,10 +121,11 @@ impl RuntimeHandle {
         if !self.has_room(1) {
             return Err(SubmitError::Full(task));
         }
-        let id = TaskId(self.shared.ledger.reserve_ids(1));
+        let id = TaskId(self.shared.plane.ledger.reserve_ids(1));
         let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared
+            .plane
             .ledger
             .admit(std::iter::once(JobRef::clone(&job)));
         match pin {
@@ -228,6 +229,7 @@ impl RuntimeHandle {
         let base = out.len();
         let mut dead = Reaper::take();
         self.shared
+            .plane
             .ledger
             .exhume(tasks.size_hint().0.min(DEAD_CAP), &mut dead.0);
         loop {
@@ -263,7 +265,7 @@ impl RuntimeHandle {
         cores: impl ExactSizeIterator<Item = &'a mut JobCore>,
         detached: bool,
     ) {
-        let first = self.shared.ledger.reserve_ids(cores.len() as u64);
+        let first = self.shared.plane.ledger.reserve_ids(cores.len() as u64);
         let now = crate::clock::now_nanos();
         for (k, core) in cores.enumerate() {
             core.submit(TaskId(first + k as u64), now, detached);
@@ -277,7 +279,7 @@ impl RuntimeHandle {
         refs: impl ExactSizeIterator<Item = JobRef> + Clone,
         pin: Option<NodeId>,
     ) {
-        self.shared.ledger.admit(refs.clone());
+        self.shared.plane.ledger.admit(refs.clone());
         match pin {
             Some(node) => self.push_fresh(node, refs),
             None => self.place(refs),
@@ -293,7 +295,7 @@ impl RuntimeHandle {
     /// state lock the caller reads under, and no queue holds them. The
     /// same holds for a batch the submitter places itself (`place`).
     pub(super) fn push_fresh(&self, node: NodeId, jobs: impl Iterator<Item = JobRef>) {
-        if let Err(back) = self.shared.nodes[node.0].push_fresh(jobs) {
+        if let Err(back) = self.shared.plane.nodes[node.0].push_fresh(jobs) {
             self.send_to_supervisor(back.collect());
         }
     }
@@ -347,8 +349,8 @@ impl RuntimeHandle {
             /// The batch being placed: its buffer is kept for the next one.
             static BATCH: std::cell::RefCell<Vec<JobRef>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let direct = if self.shared.backlog.is_empty() {
-            self.shared.dispatcher.try_lock()
+        let direct = if self.shared.plane.backlog.is_empty() {
+            self.shared.plane.dispatcher.try_lock()
         } else {
             None
         };
@@ -359,8 +361,8 @@ impl RuntimeHandle {
                     let mut batch: Vec<JobRef> = jobs.collect();
                     let mut held = Vec::new();
                     d.place(
-                        &self.shared.nodes,
-                        &self.shared.ledger,
+                        &self.shared.plane.nodes,
+                        &self.shared.plane.ledger,
                         &mut batch,
                         &mut held,
                         true,
@@ -370,8 +372,8 @@ impl RuntimeHandle {
                 batch.extend(jobs);
                 let mut held = Vec::new();
                 d.place(
-                    &self.shared.nodes,
-                    &self.shared.ledger,
+                    &self.shared.plane.nodes,
+                    &self.shared.plane.ledger,
                     &mut batch,
                     &mut held,
                     true,
@@ -388,11 +390,16 @@ impl RuntimeHandle {
     pub(super) fn send_to_supervisor(&self, jobs: Inbound) {
         let n = jobs.len();
         // Counted before it is visible, so no submitter places around it.
-        self.shared.backlog.add(n);
+        self.shared.plane.backlog.add(n);
         // The receiver lives as long as the supervisor; if it is gone the
         // runtime is stopping and shutdown settles these from the ledger.
         let _ = self.shared.inbox.send(jobs);
-        if !self.shared.drain_scheduled.swap(true, Ordering::SeqCst) {
+        if !self
+            .shared
+            .plane
+            .drain_scheduled
+            .swap(true, Ordering::SeqCst)
+        {
             self.shared.supervisor.do_send(Drain);
         }
     }
@@ -485,6 +492,7 @@ impl Staged for Detached {
 
     fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
         h.shared
+            .plane
             .ledger
             .admit(out[base..].iter().map(|d| JobRef::clone(&d.0)));
         let jobs = out.drain(base..).map(|d| d.0);

@@ -1,9 +1,9 @@
 //! [`Builder`]: the settings, their validation, and `build`, which wires
 //! the parts and starts them.
 
-use crate::balancer::{Balancer, BalancerConfig};
+use crate::balancer::BalancerConfig;
 use crate::config::RuntimeConfig;
-use crate::dispatch::{Backlog, Dispatcher};
+use crate::dispatch::Dispatcher;
 use crate::error::BuildError;
 use crate::fault::{self, FaultPlan};
 use crate::hooks::Hooks;
@@ -13,18 +13,19 @@ use super::core::{Core, RunState};
 use super::fork_host::ForkJoinHost;
 use super::handle::RuntimeHandle;
 use super::instance::Runtime;
+use super::system;
 use crate::ledger::Ledger;
-use crate::node::{NodeDirectory, NodeShared, NodeSpec};
+use crate::node::{NodeShared, NodeSpec};
+use crate::plane::Plane;
 use crate::policy::{Policy, PolicyKind};
 use crate::queue::Discipline;
 use crate::supervision::{SupervisionConfig, SupervisorEvent};
-use crate::supervisor::{Drain, HealthCell, Supervisor, SupervisorConfig, SupervisorParts};
+use crate::supervisor::SupervisorConfig;
 use crate::sync::{Mutex, RwLock};
-use actix::prelude::*;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type PolicyFactory = Arc<dyn Fn(u64) -> Box<dyn Policy> + Send + Sync>;
 
@@ -390,6 +391,66 @@ impl Builder {
                 return Err(BuildError::TooManyThreads { needed, limit });
             }
         }
+        crate::clock::init();
+        let (plane, _) = self.plane();
+        let (speed_changes, fault_index) = match &self.fault_plan {
+            Some(plan) => {
+                let (per_node, speed) = fault::compile(plan, self.rng_seed, plane.nodes.len(), 0);
+                for (n, f) in plane.nodes.iter().zip(&per_node) {
+                    n.add_faults(f);
+                }
+                (speed, plan.faults.len() as u64)
+            }
+            None => (Vec::new(), 0),
+        };
+        let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
+        let started = system::start(system::Parts {
+            plane: Arc::clone(&plane),
+            inbox: inbox_rx,
+            discipline: self.discipline,
+            config: SupervisorConfig {
+                heartbeat_interval: self.heartbeat_interval,
+                retry_backoff_min: self.retry_backoff.0,
+                retry_backoff_max: self.retry_backoff.1,
+                supervision: self.supervision.clone(),
+                rng_seed: self.rng_seed,
+            },
+            balancer: self.balancer.clone(),
+            speed_changes,
+            hooks: self.hooks.clone(),
+        })?;
+        let shared = Arc::new(Core {
+            plane,
+            inbox: inbox_tx,
+            supervisor: started.supervisor,
+            balancer: started.balancer,
+            system: started.system,
+            state: RwLock::new(RunState::Running),
+            rng_seed: self.rng_seed,
+            fault_index: AtomicU64::new(fault_index),
+            queue_capacity: self.queue_capacity as u64,
+            finished_floor: AtomicU64::new(0),
+            thread: Mutex::new(Some(started.thread)),
+        });
+        for (j, node) in shared.plane.nodes.iter().enumerate() {
+            node.set_host(Arc::new(ForkJoinHost {
+                shared: Arc::downgrade(&shared),
+                node: j,
+            }));
+        }
+        tracing::info!(
+            nodes = shared.plane.nodes.len(),
+            seed = self.rng_seed,
+            "runtime.start"
+        );
+        Ok(Runtime {
+            handle: RuntimeHandle { shared },
+        })
+    }
+
+    /// The nodes, the ledger they share and the placement step, as one
+    /// [`Plane`]; and whether the policy learns from feedback.
+    fn plane(&self) -> (Arc<Plane>, bool) {
         let ledger = Arc::new(Ledger::new());
         let nodes: Vec<Arc<NodeShared>> = self
             .nodes
@@ -415,146 +476,15 @@ impl Builder {
         // cores a watcher holds back one that has work.
         let executors: usize = nodes.iter().map(|n| n.spec.slots.max(1)).sum();
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let feedback = policy.wants_feedback();
         for n in &nodes {
             n.set_reference_speed(fastest);
             n.set_watch_idle(executors <= cores);
-            if policy.wants_feedback() {
+            if feedback {
                 n.enable_feedback();
             }
         }
-        let dispatcher = Arc::new(Mutex::new(Dispatcher::new(policy)));
-        let backlog = Arc::new(Backlog::default());
-        let (inbox_tx, inbox_rx) = crossbeam_channel::unbounded();
-        let drain_scheduled = Arc::new(AtomicBool::new(false));
-        let restarts = Arc::new(AtomicU64::new(0));
-        let rounds = Arc::new(AtomicU64::new(0));
-        let directory: NodeDirectory = Arc::new(Mutex::new(vec![None; nodes.len()]));
-        let config = SupervisorConfig {
-            heartbeat_interval: self.heartbeat_interval,
-            retry_backoff_min: self.retry_backoff.0,
-            retry_backoff_max: self.retry_backoff.1,
-            supervision: self.supervision.clone(),
-            rng_seed: self.rng_seed,
-        };
-        let epoch = Instant::now();
-        crate::clock::init();
-        let health = Arc::new(HealthCell::default());
-        let mut speed_changes = Vec::new();
-        let mut fault_index = 0;
-        if let Some(plan) = &self.fault_plan {
-            let (per_node, speed) = fault::compile(plan, self.rng_seed, nodes.len(), 0);
-            for (n, f) in nodes.iter().zip(&per_node) {
-                n.add_faults(f);
-            }
-            speed_changes = speed;
-            fault_index = plan.faults.len() as u64;
-        }
-        let thread_health = Arc::clone(&health);
-        let balancer_config = self.balancer.clone();
-        let discipline = self.discipline;
-        let hooks = self.hooks.clone();
-
-        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
-        let thread_nodes = nodes.clone();
-        let thread_ledger = Arc::clone(&ledger);
-        let thread_dispatcher = Arc::clone(&dispatcher);
-        let thread_backlog = Arc::clone(&backlog);
-        let thread_drain = Arc::clone(&drain_scheduled);
-        let thread_restarts = Arc::clone(&restarts);
-        let thread_rounds = Arc::clone(&rounds);
-        let thread = std::thread::Builder::new()
-            .name("allot-system".into())
-            .spawn(move || {
-                let system = System::new();
-                // `Arbiter::new` panics when its thread cannot start: that
-                // is a build error, not a crash.
-                let count = thread_nodes.len();
-                let arbiters = std::panic::catch_unwind(|| {
-                    (0..count).map(|_| Arbiter::new()).collect::<Vec<Arbiter>>()
-                });
-                let Ok(arbiters) = arbiters else {
-                    return;
-                };
-                let handles = arbiters.iter().map(Arbiter::handle).collect();
-                let parts = SupervisorParts {
-                    nodes: thread_nodes.clone(),
-                    arbiters: handles,
-                    directory: Arc::clone(&directory),
-                    ledger: thread_ledger,
-                    dispatcher: thread_dispatcher,
-                    backlog: thread_backlog,
-                    discipline,
-                    inbox: inbox_rx,
-                    drain_scheduled: thread_drain,
-                    restarts: thread_restarts,
-                    health: thread_health,
-                    config,
-                    epoch,
-                    speed_changes,
-                    hooks,
-                };
-                let (supervisor, balancer) = system.block_on(async move {
-                    let supervisor = Supervisor::new(parts).start();
-                    let balancer = Balancer::new(
-                        thread_nodes,
-                        directory,
-                        supervisor.clone().recipient(),
-                        balancer_config,
-                        thread_rounds,
-                    )
-                    .start();
-                    // Nodes start in the supervisor's `started`, which runs
-                    // before it handles any message: once this is answered,
-                    // every node accepts work, and `build` can return.
-                    let _ = supervisor.send(Drain).await;
-                    (supervisor, balancer)
-                });
-                let _ = started_tx.send((supervisor, balancer, System::current()));
-                if let Err(e) = system.run() {
-                    tracing::error!(error = %e, "runtime.system_error");
-                }
-                for arbiter in arbiters {
-                    arbiter.stop();
-                    let _ = arbiter.join();
-                }
-            })
-            .map_err(BuildError::Spawn)?;
-        let (supervisor, balancer, system) = started_rx.recv().map_err(|_| {
-            BuildError::Spawn(std::io::Error::other("runtime thread exited during start"))
-        })?;
-        let shared = Arc::new(Core {
-            ledger,
-            nodes,
-            inbox: inbox_tx,
-            drain_scheduled,
-            dispatcher,
-            backlog,
-            supervisor,
-            balancer,
-            system,
-            state: RwLock::new(RunState::Running),
-            health,
-            rng_seed: self.rng_seed,
-            fault_index: AtomicU64::new(fault_index),
-            queue_capacity: self.queue_capacity as u64,
-            finished_floor: AtomicU64::new(0),
-            restarts,
-            rounds,
-            thread: Mutex::new(Some(thread)),
-        });
-        for (j, node) in shared.nodes.iter().enumerate() {
-            node.set_host(Arc::new(ForkJoinHost {
-                shared: Arc::downgrade(&shared),
-                node: j,
-            }));
-        }
-        tracing::info!(
-            nodes = shared.nodes.len(),
-            seed = self.rng_seed,
-            "runtime.start"
-        );
-        Ok(Runtime {
-            handle: RuntimeHandle { shared },
-        })
+        let plane = Plane::new(ledger, nodes, Dispatcher::new(policy));
+        (Arc::new(plane), feedback)
     }
 }

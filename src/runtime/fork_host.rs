@@ -27,6 +27,6 @@ impl Host for ForkJoinHost {
     fn run_here(&self, job: &JobRef) -> bool {
         self.shared
             .upgrade()
-            .is_some_and(|shared| run_inline(&shared.nodes[self.node], job))
+            .is_some_and(|shared| run_inline(&shared.plane.nodes[self.node], job))
     }
 }

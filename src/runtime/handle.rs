@@ -51,7 +51,7 @@ pub struct RuntimeHandle {
 impl fmt::Debug for RuntimeHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuntimeHandle")
-            .field("nodes", &self.shared.nodes.len())
+            .field("nodes", &self.shared.plane.nodes.len())
             .finish_non_exhaustive()
     }
 }
@@ -201,7 +201,7 @@ impl RuntimeHandle {
                 *node
             }
         };
-        if node.0 >= self.shared.nodes.len() {
+        if node.0 >= self.shared.plane.nodes.len() {
             return Err(InjectError::UnknownNode(node));
         }
         if *self.shared.state.read() == RunState::Stopped {
@@ -221,7 +221,7 @@ impl RuntimeHandle {
     /// [`InjectError::InvalidPlan`] naming the first bad entry, or
     /// [`InjectError::ShuttingDown`].
     pub fn inject_plan(&self, plan: &FaultPlan) -> Result<(), InjectError> {
-        let n = self.shared.nodes.len();
+        let n = self.shared.plane.nodes.len();
         plan.validate(n)
             .map_err(|(index, reason)| InjectError::InvalidPlan { index, reason })?;
         if *self.shared.state.read() == RunState::Stopped {
@@ -232,7 +232,7 @@ impl RuntimeHandle {
             .fault_index
             .fetch_add(plan.faults.len() as u64, Ordering::Relaxed);
         let (per_node, speed) = fault::compile(plan, self.shared.rng_seed, n, base);
-        for (node, f) in self.shared.nodes.iter().zip(&per_node) {
+        for (node, f) in self.shared.plane.nodes.iter().zip(&per_node) {
             node.add_faults(f);
         }
         if !speed.is_empty() {
@@ -245,7 +245,7 @@ impl RuntimeHandle {
     /// The runtime's health: `Degraded` once a node is retired, `Stopped`
     /// after an escalation stopped it.
     pub fn health(&self) -> Health {
-        self.shared.health.get()
+        self.shared.plane.health.get()
     }
 
     /// Like [`submit`](Self::submit), but while the queue is full it blocks
@@ -264,7 +264,10 @@ impl RuntimeHandle {
                 Ok(handle) => return Ok(handle),
                 Err(SubmitError::Full(t)) => {
                     task = t;
-                    self.shared.ledger.wait_for_space(Duration::from_millis(5));
+                    self.shared
+                        .plane
+                        .ledger
+                        .wait_for_space(Duration::from_millis(5));
                 }
                 Err(SubmitError::Refused { task, reason }) => {
                     return Err(SubmitWaitError { task, reason })
@@ -298,7 +301,7 @@ impl RuntimeHandle {
                     task = t;
                     let left = deadline.map_or(Duration::MAX, |d| d - now);
                     let wait = left.min(Duration::from_millis(5));
-                    self.shared.ledger.wait_for_space(wait);
+                    self.shared.plane.ledger.wait_for_space(wait);
                 }
                 Err(SubmitError::Refused { task, reason }) => {
                     return Err(SubmitTimeoutError::Refused { task, reason })
@@ -309,7 +312,12 @@ impl RuntimeHandle {
 
     /// The nodes' specs, in id order.
     pub fn nodes(&self) -> Vec<NodeSpec> {
-        self.shared.nodes.iter().map(|n| n.spec.clone()).collect()
+        self.shared
+            .plane
+            .nodes
+            .iter()
+            .map(|n| n.spec.clone())
+            .collect()
     }
 
     /// A snapshot of every counter. Reads shared counters; sends no message.
@@ -318,10 +326,10 @@ impl RuntimeHandle {
             .expect("valid histogram bounds");
         // The ledger first: a task counted complete below was submitted
         // before this read, so `in_flight` never overstates.
-        let t = self.shared.ledger.totals();
-        let unsettled: u64 = self.shared.nodes.iter().map(|n| n.unsettled()).sum();
-        let mut nodes = Vec::with_capacity(self.shared.nodes.len());
-        for n in &self.shared.nodes {
+        let t = self.shared.plane.ledger.totals();
+        let unsettled: u64 = self.shared.plane.nodes.iter().map(|n| n.unsettled()).sum();
+        let mut nodes = Vec::with_capacity(self.shared.plane.nodes.len());
+        for n in &self.shared.plane.nodes {
             let (m, h) = n.metrics();
             let _ = hist.add(h);
             nodes.push(m);
@@ -339,12 +347,13 @@ impl RuntimeHandle {
             // The ledger holds completed tasks until their node settles
             // them in a batch; they are no longer in flight.
             live: t.live.saturating_sub(unsettled),
-            restarts: self.shared.restarts.load(Ordering::Relaxed),
+            restarts: self.shared.plane.restarts.load(Ordering::Relaxed),
             migrations: nodes.iter().map(|m| m.migrations_in).sum(),
         };
         let now = clock::now_nanos();
         let mut abandoned: Vec<AbandonedAttempt> = self
             .shared
+            .plane
             .nodes
             .iter()
             .flat_map(|n| n.abandoned(now))
@@ -354,8 +363,8 @@ impl RuntimeHandle {
             nodes,
             totals,
             latency: LatencySummary::from_histogram(&hist),
-            balancer_rounds: self.shared.rounds.load(Ordering::Relaxed),
-            health: self.shared.health.get(),
+            balancer_rounds: self.shared.plane.rounds.load(Ordering::Relaxed),
+            health: self.shared.plane.health.get(),
             abandoned,
         }
     }

@@ -11,6 +11,7 @@ mod fork_host;
 mod handle;
 mod instance;
 mod shutdown;
+mod system;
 
 pub use builder::Builder;
 pub use handle::RuntimeHandle;

@@ -53,8 +53,8 @@ impl RuntimeHandle {
     /// understates: the ledger is read first, and a node counts a release
     /// before it makes it.
     pub(super) fn live(&self) -> u64 {
-        let entries = self.shared.ledger.live() as u64;
-        let unsettled: u64 = self.shared.nodes.iter().map(|n| n.unsettled()).sum();
+        let entries = self.shared.plane.ledger.live() as u64;
+        let unsettled: u64 = self.shared.plane.nodes.iter().map(|n| n.unsettled()).sum();
         entries.saturating_sub(unsettled)
     }
 
@@ -114,7 +114,7 @@ impl RuntimeHandle {
         // Woken as tasks leave the ledger; the timeout covers a wake-up
         // that raced with going to sleep.
         const LOOK_AGAIN: Duration = Duration::from_millis(5);
-        let ledger = &self.shared.ledger;
+        let ledger = &self.shared.plane.ledger;
         while self.live() > 0 && *self.shared.state.read() == RunState::Draining {
             let wait = match deadline {
                 None => LOOK_AGAIN,
@@ -140,7 +140,7 @@ impl RuntimeHandle {
             }
             *st = RunState::Stopped;
         }
-        let ledger = &self.shared.ledger;
+        let ledger = &self.shared.plane.ledger;
         let mut out = Vec::new();
         for job in ledger.drain_live() {
             if job::cancel(&*job, CancelReason::Shutdown) {
@@ -165,7 +165,7 @@ impl RuntimeHandle {
         // node's incarnation here too (a second eviction finds nothing),
         // so that every executor not running abandoned code exits, and
         // wait for those.
-        for node in &self.shared.nodes {
+        for node in &self.shared.plane.nodes {
             drop(node.evict_all(AbandonReason::Shutdown));
         }
         let deadline = Instant::now() + EXECUTOR_EXIT_GRACE;
@@ -177,6 +177,7 @@ impl RuntimeHandle {
             0
         } else {
             self.shared
+                .plane
                 .nodes
                 .iter()
                 .map(|n| n.join_executors(deadline))
