@@ -66,3 +66,24 @@ impl NodeSpec {
         self
     }
 }
+
+impl NodeSpec {
+    /// Checks the settings a runtime needs of a node: the first bad one's
+    /// field name (as in config files, `nodes.*`) and why.
+    ///
+    /// # Errors
+    ///
+    /// `(field, reason)` for the first setting out of range.
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(self.speed.is_finite() && self.speed > 0.0) {
+            return Err((
+                "nodes.speed",
+                format!("must be finite and > 0, got {}", self.speed),
+            ));
+        }
+        if self.slots == 0 {
+            return Err(("nodes.slots", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}

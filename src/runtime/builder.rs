@@ -319,15 +319,8 @@ impl Builder {
             return bad("nodes", "at least one node is required".into());
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if !(n.speed.is_finite() && n.speed > 0.0) {
-                return bad_node(
-                    "nodes.speed",
-                    i,
-                    format!("must be finite and > 0, got {}", n.speed),
-                );
-            }
-            if n.slots == 0 {
-                return bad_node("nodes.slots", i, "must be at least 1".into());
+            if let Err((field, reason)) = n.validate() {
+                return bad_node(field, i, reason);
             }
         }
         if self.queue_capacity == 0 {
