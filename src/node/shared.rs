@@ -189,7 +189,7 @@ pub(super) struct Signal {
     pub(super) load: AtomicU64,
     /// Executors waiting (or about to wait) on `cv`: changed under the
     /// state lock, read by pushers after they push, so one of the two
-    /// always sees the other (see `executor_loop`).
+    /// always sees the other (see the park/wake protocol in `node/mod.rs`).
     pub(super) parked: AtomicUsize,
 }
 
