@@ -3,7 +3,6 @@
 //! groups), and the input readers they use. Long sweeps are `#[ignore]`d;
 //! `examples/policy_report/` runs them in release.
 
-
 use allot::policy::{
     lpt_schedule, place_groups, prim_mst, Budget, Exact, Gap, GpuModelSet, Hybrid, Makespan,
     NodeView, PolicyKind, TaskView,

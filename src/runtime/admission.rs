@@ -356,28 +356,17 @@ impl RuntimeHandle {
         };
         let jobs: Vec<JobRef> = match direct {
             Some(mut d) => BATCH.with(|b| {
-                let Ok(mut batch) = b.try_borrow_mut() else {
-                    // Re-entered (a policy that submits?): no scratch.
-                    let mut batch: Vec<JobRef> = jobs.collect();
-                    let mut held = Vec::new();
-                    d.place(
-                        &self.shared.plane.nodes,
-                        &self.shared.plane.ledger,
-                        &mut batch,
-                        &mut held,
-                        true,
-                    );
-                    return held;
+                // Re-entered (a policy that submits?): a fresh buffer.
+                let mut fresh = Vec::new();
+                let mut scratch = b.try_borrow_mut();
+                let batch = match scratch.as_deref_mut() {
+                    Ok(batch) => batch,
+                    Err(_) => &mut fresh,
                 };
                 batch.extend(jobs);
                 let mut held = Vec::new();
-                d.place(
-                    &self.shared.plane.nodes,
-                    &self.shared.plane.ledger,
-                    &mut batch,
-                    &mut held,
-                    true,
-                );
+                let plane = &self.shared.plane;
+                d.place(&plane.nodes, &plane.ledger, batch, &mut held, true);
                 held
             }),
             None => jobs.collect(),
