@@ -181,6 +181,17 @@ impl<T> DisciplineQueue<T> {
         self.len() == 0
     }
 
+    /// Gives back the memory of a burst: an empty queue whose buffer holds
+    /// more than `above` items shrinks to `keep` (an ordered queue's tree
+    /// frees its nodes as it empties, so only FCFS keeps a buffer).
+    pub(crate) fn shrink_if_idle(&mut self, above: usize, keep: usize) {
+        if let DisciplineQueue::Fifo(q) = self {
+            if q.is_empty() && q.capacity() > above {
+                q.shrink_to(keep);
+            }
+        }
+    }
+
     /// Removes every item, in start order.
     pub(crate) fn drain_all(&mut self) -> Vec<T> {
         match self {
@@ -193,6 +204,36 @@ impl<T> DisciplineQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_fifo_queue_gives_back_a_bursts_buffer_and_keeps_a_small_one() {
+        let mut q = DisciplineQueue::new(Discipline::Fcfs);
+        for i in 0..50_000u64 {
+            q.push_with(i, |_| unreachable!("FCFS needs no key"));
+        }
+        q.shrink_if_idle(16_384, 4_096);
+        let DisciplineQueue::Fifo(inner) = &q else {
+            unreachable!()
+        };
+        assert!(inner.capacity() >= 50_000, "not idle: kept");
+        while q.pop().is_some() {}
+        q.shrink_if_idle(16_384, 4_096);
+        let DisciplineQueue::Fifo(inner) = &q else {
+            unreachable!()
+        };
+        assert!(
+            (4_096..16_384).contains(&inner.capacity()),
+            "{}",
+            inner.capacity()
+        );
+        // Below the threshold, nothing changes.
+        let before = inner.capacity();
+        q.shrink_if_idle(16_384, 1);
+        let DisciplineQueue::Fifo(inner) = &q else {
+            unreachable!()
+        };
+        assert_eq!(inner.capacity(), before);
+    }
 
     fn key(seq: u64, cost: f64, priority: i32, deadline: Option<u64>) -> OrderKey {
         OrderKey {

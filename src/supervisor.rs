@@ -33,6 +33,9 @@ use std::time::{Duration, Instant};
 
 /// Largest batch handed to the policy at once.
 const ALLOCATE_CHUNK: usize = 16_384;
+/// The pending queue's buffer, past this many jobs when it empties, is
+/// shrunk to `ALLOCATE_CHUNK`.
+const SHRINK_PENDING_ABOVE: usize = 2 * ALLOCATE_CHUNK;
 
 /// What submitters put in the supervisor's inbox: jobs to place, in order.
 pub(crate) type Inbound = Vec<JobRef>;
@@ -185,6 +188,9 @@ impl Supervisor {
         }
         // Lowered only now, after the placed jobs are in node queues.
         self.plane.backlog.sub(taken - kept);
+        // A burst's buffer goes back once it is placed.
+        self.pending
+            .shrink_if_idle(SHRINK_PENDING_ABOVE, ALLOCATE_CHUNK);
     }
 
     /// Whether some node that is not retired could ever host the job.

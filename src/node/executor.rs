@@ -344,6 +344,10 @@ impl Executor<'_> {
         // last) frees them itself, where its allocator reuses the memory at
         // once.
         let linger = !self.swept && node.ledger.has_dead();
+        if !linger {
+            // Going to sleep for good: a burst's buffers go back.
+            node.shrink_buffers(st);
+        }
         if node.park(st, linger.then_some(DEAD_LINGER)) {
             MutexGuard::unlocked(st, || node.ledger.free_dead());
             // Once per idle spell: others' later frees wait for a

@@ -152,6 +152,24 @@ impl NodeShared {
         st.queue.append_with(&mut st.spare, |j| j.core().key());
     }
 
+    /// Gives back the memory of a burst when the node has nothing queued:
+    /// the queue's buffer and the spare one traded with the inbox shrink to
+    /// [`KEEP_BUFFER`] jobs once they hold more than [`SHRINK_ABOVE`] (the
+    /// inbox's own buffer is traded back here within one burst, so it
+    /// shrinks too). Costs a few reallocations when the next burst of that
+    /// size comes; keeps a node's memory from staying at its largest burst.
+    pub(super) fn shrink_buffers(&self, st: &mut NodeState) {
+        st.queue.shrink_if_idle(SHRINK_ABOVE, KEEP_BUFFER);
+        if st.spare.is_empty() && st.spare.capacity() > SHRINK_ABOVE {
+            st.spare.shrink_to(KEEP_BUFFER);
+        }
+        if let Some(mut inbox) = self.inbox.mutex.try_lock() {
+            if inbox.jobs.is_empty() && inbox.jobs.capacity() > SHRINK_ABOVE {
+                inbox.jobs.shrink_to(KEEP_BUFFER);
+            }
+        }
+    }
+
     /// Jobs queued here, in the queue and the inbox.
     pub(super) fn queued(&self, st: &NodeState) -> usize {
         st.queue.len() + self.inbox.len.load(Ordering::Relaxed)
@@ -192,3 +210,9 @@ impl NodeShared {
 
 /// Jobs pushed into a node's queue under one hold of its lock.
 pub(super) const PUSH_RUN: usize = 128;
+
+/// A node buffer holding more than this many jobs (256 KiB of references)
+/// when the node goes idle is shrunk (see `NodeShared::shrink_buffers`).
+pub(super) const SHRINK_ABOVE: usize = 16_384;
+/// What a shrunk buffer keeps: a run of pushes' worth and more.
+pub(super) const KEEP_BUFFER: usize = 4_096;
