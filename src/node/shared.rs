@@ -349,6 +349,7 @@ impl NodeShared {
         let _ = self.host.set(host);
     }
 
+    #[inline]
     pub(super) fn env(&self, inject_panic: bool) -> RunEnv<'_> {
         RunEnv {
             beats: Some(&self.beats),
@@ -371,6 +372,7 @@ impl NodeShared {
     }
 
     /// What injected faults do as the `count`th task here starts.
+    #[inline]
     pub(super) fn fault_actions(&self, job: &JobRef, attempt: u32, count: u64) -> Actions {
         if !self.has_faults.load(Ordering::Acquire) {
             return Actions::default();

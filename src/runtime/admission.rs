@@ -433,10 +433,12 @@ pub(super) trait Collected<T>: Staged {
 impl<T: Send + 'static> Staged for TaskHandle<T> {
     const DETACHED: bool = false;
 
+    #[inline]
     fn core_mut(&mut self) -> &mut JobCore {
         unsubmitted_core(&mut self.inner)
     }
 
+    #[inline]
     fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
         h.enqueue(
             out[base..].iter().map(|t| Arc::clone(&t.inner) as JobRef),
@@ -446,10 +448,12 @@ impl<T: Send + 'static> Staged for TaskHandle<T> {
 }
 
 impl<T: Send + 'static> Collected<T> for TaskHandle<T> {
+    #[inline]
     fn wrap(inner: Arc<dyn TypedJob<T>>) -> Self {
         TaskHandle { inner }
     }
 
+    #[inline]
     fn unwrap(self) -> Task<T> {
         Task { job: self.inner }
     }
@@ -459,10 +463,12 @@ impl<T: Send + 'static> Collected<T> for TaskHandle<T> {
 impl Staged for JobRef {
     const DETACHED: bool = false;
 
+    #[inline]
     fn core_mut(&mut self) -> &mut JobCore {
         unsubmitted_core(self)
     }
 
+    #[inline]
     fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
         h.enqueue(out[base..].iter().cloned(), pin);
     }
@@ -475,10 +481,12 @@ pub(super) struct Detached(JobRef);
 impl Staged for Detached {
     const DETACHED: bool = true;
 
+    #[inline]
     fn core_mut(&mut self) -> &mut JobCore {
         unsubmitted_core(&mut self.0)
     }
 
+    #[inline]
     fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
         h.shared
             .plane
@@ -493,11 +501,13 @@ impl Staged for Detached {
 }
 
 impl<T: Send + 'static> Collected<T> for Detached {
+    #[inline]
     fn wrap(job: Arc<dyn TypedJob<T>>) -> Self {
         Detached(job)
     }
 
     /// Back to a typed task on refusal: the same allocation, boxed once.
+    #[inline]
     fn unwrap(self) -> Task<T> {
         Task {
             job: *self
