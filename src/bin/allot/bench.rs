@@ -153,7 +153,7 @@ fn measure(args: &BenchArgs) -> Results {
             trips(&|| cases::tokio_round_trip(&tokio_rt)),
             trips(&|| cases::rayon_round_trip(&rayon_pool)),
         ];
-        tracing::debug!(round, "bench round done");
+        tracing::debug!(round, "bench.round");
         if round == 0 {
             continue;
         }

@@ -83,7 +83,7 @@ pub(crate) fn count_injected_panics() -> Arc<AtomicU64> {
     std::panic::set_hook(Box::new(move |info| {
         if allot::is_injected_panic(info.payload()) {
             seen.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(panic = %info, "injected panic");
+            tracing::debug!(panic = %info, "fault.injected_panic");
         } else {
             default_hook(info);
         }

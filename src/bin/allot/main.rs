@@ -100,7 +100,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::debug!(error = ?e, "command failed");
+            tracing::debug!(error = ?e, "cli.failed");
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

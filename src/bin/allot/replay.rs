@@ -514,7 +514,7 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
         }
     }
     for s in &replay.skipped {
-        tracing::debug!(pod = %s.name, reason = %s.reason, "pod skipped");
+        tracing::debug!(pod = %s.name, reason = %s.reason, "replay.pod_skipped");
     }
     let mut skipped_by_reason: BTreeMap<String, usize> = BTreeMap::new();
     for s in &replay.skipped {

@@ -128,7 +128,7 @@ pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result
         Ok(handles) => {
             // Cannot happen with a NaN cost; if a runtime ever accepts it,
             // the probes are no-ops: let them finish.
-            tracing::warn!(probes = handles.len(), "admission probes were accepted");
+            tracing::warn!(probes = handles.len(), "run.probes_accepted");
             for h in handles {
                 let _ = h.wait();
             }
@@ -169,7 +169,7 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     let work = Work::calibrate(Duration::from_millis(40));
     tracing::info!(
         products_per_second = work.products_per_second,
-        "work calibrated"
+        "run.calibrated"
     );
     let env = Arc::new(TaskEnv {
         work,

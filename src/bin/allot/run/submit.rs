@@ -49,7 +49,7 @@ impl Submitter<'_> {
             match self.handle.submit_wait(task) {
                 Ok(handle) => self.pending.push_back(Accepted { kind, at, handle }),
                 Err(e) => {
-                    tracing::debug!(kind = self.kinds[kind].label(), error = %e, "task refused");
+                    tracing::debug!(kind = self.kinds[kind].label(), error = %e, "run.task_refused");
                     self.tally.refused(kind, refusal_reason(&e));
                 }
             }
