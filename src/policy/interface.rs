@@ -127,7 +127,7 @@ pub struct Feedback {
 /// holds (the supervisor re-checks and falls back to the first such node if
 /// it does not).
 pub trait Policy: Send + fmt::Debug {
-    /// A short stable name, as accepted by [`PolicyKind::from_str`](super::PolicyKind::from_str).
+    /// A short stable name, as [`PolicyKind`](super::PolicyKind) parses it (`FromStr`).
     fn name(&self) -> &'static str;
 
     /// Online placement: the index of the node for `task`, or `None` when no
