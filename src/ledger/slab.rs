@@ -2,6 +2,8 @@
 //! keeps (shard, cohort index, generation, place) packed in one word.
 
 use crate::job::JobRef;
+#[cfg(loom)]
+use crate::sync::thread_local;
 
 /// Shards of the ledger (each a slab behind its own lock).
 pub(super) const SHARDS: usize = 16;
