@@ -346,7 +346,7 @@ impl Executor<'_> {
         let linger = !self.swept && node.ledger.has_dead();
         if !linger {
             // Going to sleep for good: a burst's buffers go back.
-            node.shrink_buffers(st);
+            NodeShared::shrink_buffers(st);
         }
         if node.park(st, linger.then_some(DEAD_LINGER)) {
             MutexGuard::unlocked(st, || node.ledger.free_dead());

@@ -154,19 +154,17 @@ impl NodeShared {
 
     /// Gives back the memory of a burst when the node has nothing queued:
     /// the queue's buffer and the spare one traded with the inbox shrink to
-    /// [`KEEP_BUFFER`] jobs once they hold more than [`SHRINK_ABOVE`] (the
-    /// inbox's own buffer is traded back here within one burst, so it
-    /// shrinks too). Costs a few reallocations when the next burst of that
-    /// size comes; keeps a node's memory from staying at its largest burst.
-    pub(super) fn shrink_buffers(&self, st: &mut NodeState) {
+    /// [`KEEP_BUFFER`] jobs once they hold more than [`SHRINK_ABOVE`]. The
+    /// inbox's own buffer is not touched (that would take the inbox lock
+    /// on every park, a line the next push writes): buffers go round
+    /// inbox → spare → queue → spare, so a large one the inbox holds is
+    /// shrunk at the idle after the next absorb. Costs a few reallocations
+    /// when the next burst of that size comes; keeps a node's memory from
+    /// staying at its largest burst.
+    pub(super) fn shrink_buffers(st: &mut NodeState) {
         st.queue.shrink_if_idle(SHRINK_ABOVE, KEEP_BUFFER);
         if st.spare.is_empty() && st.spare.capacity() > SHRINK_ABOVE {
             st.spare.shrink_to(KEEP_BUFFER);
-        }
-        if let Some(mut inbox) = self.inbox.mutex.try_lock() {
-            if inbox.jobs.is_empty() && inbox.jobs.capacity() > SHRINK_ABOVE {
-                inbox.jobs.shrink_to(KEEP_BUFFER);
-            }
         }
     }
 

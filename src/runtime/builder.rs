@@ -385,7 +385,7 @@ impl Builder {
             }
         }
         crate::clock::init();
-        let (plane, _) = self.plane();
+        let plane = self.plane();
         let (speed_changes, fault_index) = match &self.fault_plan {
             Some(plan) => {
                 let (per_node, speed) = fault::compile(plan, self.rng_seed, plane.nodes.len(), 0);
@@ -442,8 +442,8 @@ impl Builder {
     }
 
     /// The nodes, the ledger they share and the placement step, as one
-    /// [`Plane`]; and whether the policy learns from feedback.
-    fn plane(&self) -> (Arc<Plane>, bool) {
+    /// [`Plane`].
+    fn plane(&self) -> Arc<Plane> {
         let ledger = Arc::new(Ledger::new());
         let nodes: Vec<Arc<NodeShared>> = self
             .nodes
@@ -477,7 +477,6 @@ impl Builder {
                 n.enable_feedback();
             }
         }
-        let plane = Plane::new(ledger, nodes, Dispatcher::new(policy));
-        (Arc::new(plane), feedback)
+        Arc::new(Plane::new(ledger, nodes, Dispatcher::new(policy)))
     }
 }
