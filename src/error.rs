@@ -384,6 +384,10 @@ pub enum BuildError {
         /// `max_map_count`, less the threads running now).
         limit: usize,
     },
+    /// Cluster mode could not start: NATS unreachable, streams refused,
+    /// workers missing.
+    #[cfg(feature = "cluster")]
+    Cluster(crate::transport::ClusterError),
 }
 
 impl fmt::Display for BuildError {
@@ -410,6 +414,8 @@ impl fmt::Display for BuildError {
                 "the nodes need {needed} threads (one per slot and one per node, plus 2), \
                  but this machine lets the process start at most {limit} more"
             ),
+            #[cfg(feature = "cluster")]
+            BuildError::Cluster(e) => write!(f, "cluster: {e}"),
         }
     }
 }
@@ -419,6 +425,8 @@ impl std::error::Error for BuildError {
         match self {
             BuildError::Spawn(e) => Some(e),
             BuildError::InvalidConfig { .. } | BuildError::TooManyThreads { .. } => None,
+            #[cfg(feature = "cluster")]
+            BuildError::Cluster(e) => Some(e),
         }
     }
 }

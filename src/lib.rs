@@ -251,6 +251,7 @@ mod ledger;
 #[cfg(all(test, loom))]
 mod loom_models;
 mod metrics;
+mod named;
 mod node;
 mod plane;
 pub mod policy;
@@ -265,6 +266,9 @@ mod sync;
 mod task;
 mod task_handle;
 mod threads;
+mod transport;
+#[cfg(feature = "cluster")]
+mod worker;
 
 pub use balancer::BalancerConfig;
 pub use config::RuntimeConfig;
@@ -276,6 +280,7 @@ pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
 pub use metrics::{AbandonReason, AbandonedAttempt, LatencySummary, Metrics, NodeMetrics, Totals};
+pub use named::{CallError, CodecError, NamedFn, Registry, RegistryError};
 pub use node::NodeSpec;
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
@@ -287,6 +292,22 @@ pub use supervision::{
     SupervisorEvent,
 };
 pub use task::Task;
+
+/// Cluster mode: remote nodes in worker processes, over NATS JetStream.
+///
+/// A coordinator is an ordinary [`Runtime`] built with
+/// [`Builder::cluster`]; a worker is the same binary running a [`Worker`]
+/// (cluster::Worker) with the same [`Registry`]. `docs/cluster.md` tells
+/// the whole story: guarantees, failures, configuration. The
+/// configuration types are always here (config files name them); the
+/// transport needs the `cluster` feature.
+pub mod cluster {
+    #[cfg(feature = "cluster")]
+    pub use crate::transport::WireError;
+    pub use crate::transport::{ClusterConfig, ClusterError, TlsConfig};
+    #[cfg(feature = "cluster")]
+    pub use crate::worker::{Worker, WorkerHandle, WorkerReport};
+}
 pub use task_handle::{CancelHandle, TaskHandle};
 
 /// What most files that use allot need.

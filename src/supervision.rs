@@ -23,13 +23,19 @@ pub enum DownReason {
     /// Its executors made no progress, or its actor did not answer a
     /// heartbeat, within the hang timeout.
     Hung,
+    /// A remote node (cluster mode) whose worker sent no heartbeat within
+    /// the hang timeout: the process died, froze, or lost its connection.
+    Unreachable,
+    /// A remote node whose worker left cleanly (a normal exit).
+    Left,
 }
 
 impl DownReason {
     /// Whether this is an abnormal exit (OTP: anything but `normal`).
-    /// Only [`Stopped`](DownReason::Stopped) is normal.
+    /// Only [`Stopped`](DownReason::Stopped) and [`Left`](DownReason::Left)
+    /// are normal.
     pub fn is_abnormal(self) -> bool {
-        !matches!(self, DownReason::Stopped)
+        !matches!(self, DownReason::Stopped | DownReason::Left)
     }
 }
 

@@ -496,10 +496,23 @@ impl Supervisor {
                 continue;
             }
             self.gone_unreported[j] = None;
+            // A remote node: its worker's heartbeats are its pulse.
+            if let Some((silent, departed)) = node.remote_status() {
+                if departed {
+                    self.on_node_down(node.id, generation, DownReason::Left, ctx);
+                    continue;
+                }
+                if silent > hang_timeout {
+                    self.on_node_down(node.id, generation, DownReason::Unreachable, ctx);
+                    continue;
+                }
+            }
             // Executors stuck: work is running and nothing moved for too long.
             let progress = node.progress();
             let seen = &mut self.progress_seen[j];
-            if progress != seen.0 || !node.is_running_work() {
+            // (A remote node's tasks run in its worker, whose own
+            // supervisor watches them; its heartbeats are checked above.)
+            if progress != seen.0 || node.is_remote() || !node.is_running_work() {
                 *seen = (progress, now);
             } else if now.saturating_duration_since(seen.1) > hang_timeout {
                 self.on_node_down(node.id, generation, DownReason::Hung, ctx);

@@ -347,6 +347,8 @@ pub(crate) struct RunEnv<'a> {
     pub(crate) host: Option<&'a dyn Host>,
     /// Panic instead of running the task code (fault injection).
     pub(crate) inject_panic: bool,
+    /// Set on a node in another process: the attempt is sent there.
+    pub(crate) remote: Option<&'a dyn super::remote::RemoteLink>,
 }
 
 /// A job with its result type erased.

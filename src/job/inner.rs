@@ -4,11 +4,12 @@
 use super::cell::ResultCell;
 use super::context::TaskContext;
 use super::core::{ErasedJob, JobCore, RunEnv, RunOutcome, DETACHED};
+use super::remote::{RemoteCall, RemoteForm, RemoteLink, RemoteReply};
 use super::state::Phase;
 use crate::error::{AttemptFailure, TaskError};
 use crate::ids::NodeId;
 use crate::spec::{BoxError, PackedSpec};
-use crate::sync::atomic::Ordering;
+use crate::sync::atomic::{AtomicU64, Ordering};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,6 +20,12 @@ use std::time::Instant;
 /// How a job's closure is called; lets a job own its closure inline.
 pub(crate) trait Work<T>: Send + Sync + 'static {
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
+
+    /// The wire form of a named task; `None` for a closure, which cannot
+    /// leave its process.
+    fn remote(&self) -> Option<&dyn RemoteForm<T>> {
+        None
+    }
 }
 
 /// A user closure returning `Result<T, E>`.
@@ -53,6 +60,10 @@ impl<T: Send + 'static> Work<T> for Rerun<T> {
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
         self.0.call(ctx)
     }
+
+    fn remote(&self) -> Option<&dyn RemoteForm<T>> {
+        self.0.remote()
+    }
 }
 
 /// A job whose result type is known.
@@ -73,6 +84,8 @@ pub(crate) trait TypedJob<T>: ErasedJob {
     }
 
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError>;
+
+    fn remote(&self) -> Option<&dyn RemoteForm<T>>;
 }
 
 /// A job that yields a `T` by running `W`: one allocation holds the spec,
@@ -101,6 +114,73 @@ impl<T: Send + 'static, W: Work<T>> TypedJob<T> for TaskInner<T, W> {
     fn call(&self, ctx: &TaskContext<'_>) -> Result<T, BoxError> {
         self.work.call(ctx)
     }
+
+    fn remote(&self) -> Option<&dyn RemoteForm<T>> {
+        self.work.remote()
+    }
+}
+
+impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
+    /// Ends attempt `attempt` with `value`, unless it was superseded.
+    fn complete(&self, attempt: u32, value: T, completed: Option<&AtomicU64>) -> RunOutcome {
+        if self
+            .core
+            .transition(Phase::Running, attempt, Phase::Completed, attempt)
+        {
+            if let Some(c) = completed {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+            if self.core.has(DETACHED) {
+                // No handle will ever ask for it.
+                drop(value);
+            } else {
+                self.cell.put(&self.core, value);
+            }
+            RunOutcome::Completed
+        } else {
+            RunOutcome::Stale
+        }
+    }
+
+    /// Runs attempt `attempt` in another process through `link`.
+    fn run_remote(
+        &self,
+        attempt: u32,
+        link: &dyn RemoteLink,
+        completed: Option<&AtomicU64>,
+    ) -> RunOutcome {
+        let Some(form) = self.work.remote() else {
+            return RunOutcome::Failed(AttemptFailure::Error(
+                "a closure task cannot run on a remote node: submit a named task \
+                 (allot::Registry) or pin the closure to a local node"
+                    .into(),
+            ));
+        };
+        let reply = link.call(RemoteCall {
+            task: self.core.id,
+            attempt,
+            name: form.name(),
+            args: form.args(),
+            timeout: self.core.spec.timeout(),
+            core: &self.core,
+        });
+        // Subtasks cannot be forked remotely; nothing to end but the
+        // bookkeeping a local attempt does.
+        self.core.end_children(Some(attempt));
+        match reply {
+            RemoteReply::Value(bytes) => match form.decode(&bytes) {
+                Ok(value) => self.complete(attempt, value, completed),
+                Err(e) => RunOutcome::Failed(AttemptFailure::Error(
+                    format!("the result of `{}` does not decode: {e}", form.name()).into(),
+                )),
+            },
+            RemoteReply::Error(msg) => RunOutcome::Failed(AttemptFailure::Error(msg.into())),
+            RemoteReply::Panicked(msg) => RunOutcome::Failed(AttemptFailure::Panicked(msg)),
+            RemoteReply::TimedOut => RunOutcome::Failed(AttemptFailure::TimedOut),
+            RemoteReply::Lost => RunOutcome::Failed(AttemptFailure::NodeLost),
+            RemoteReply::Abandoned => RunOutcome::Stale,
+        }
+    }
 }
 
 /// What `ErasedJob::handed_back` boxes: enough to rebuild a `Task<T>`.
@@ -122,6 +202,9 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
     }
 
     fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome {
+        if let Some(link) = env.remote {
+            return self.run_remote(attempt, link, env.completed);
+        }
         let ctx = TaskContext {
             core: &self.core,
             node,
@@ -143,25 +226,7 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
         // Subtasks this attempt did not wait for end with it.
         self.core.end_children(Some(attempt));
         match result {
-            Ok(Ok(value)) => {
-                if self
-                    .core
-                    .transition(Phase::Running, attempt, Phase::Completed, attempt)
-                {
-                    if let Some(c) = env.completed {
-                        c.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if self.core.has(DETACHED) {
-                        // No handle will ever ask for it.
-                        drop(value);
-                    } else {
-                        self.cell.put(&self.core, value);
-                    }
-                    RunOutcome::Completed
-                } else {
-                    RunOutcome::Stale
-                }
-            }
+            Ok(Ok(value)) => self.complete(attempt, value, env.completed),
             Ok(Err(e)) => RunOutcome::Failed(AttemptFailure::Error(e)),
             Err(payload) => RunOutcome::Failed(AttemptFailure::Panicked(panic_message(&*payload))),
         }

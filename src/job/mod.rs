@@ -11,6 +11,7 @@ mod cell;
 mod context;
 mod core;
 mod inner;
+mod remote;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -18,5 +19,6 @@ mod tests;
 pub(crate) use self::core::{after_failure, cancel, fail_now, AfterFailure};
 pub(crate) use self::core::{ErasedJob, Host, JobCore, JobRef, Rejection, RunEnv, RunOutcome};
 pub use context::TaskContext;
-pub(crate) use inner::{FnWork, HandedBack, Rerun, TaskInner, TypedJob};
+pub(crate) use inner::{FnWork, HandedBack, Rerun, TaskInner, TypedJob, Work};
+pub(crate) use remote::{RemoteCall, RemoteForm, RemoteLink, RemoteReply};
 pub(crate) use state::{Phase, COST_SCALE};

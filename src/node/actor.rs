@@ -22,7 +22,7 @@ pub(crate) fn start_node(
 ) -> std::io::Result<Addr<NodeActor>> {
     *shared.events.lock() = Some(events.clone());
     let generation = shared.reopen();
-    for slot in 0..shared.spec.slots.max(1) {
+    for slot in 0..shared.executors() {
         spawn_executor(Arc::clone(shared), slot, generation)?;
     }
     let node = Arc::clone(shared);

@@ -415,9 +415,11 @@ impl Executor<'_> {
                 handle_failure(node, &job, attempt, failure);
             }
         }
-        if self
-            .throttle
-            .charge(node, self.generation, clock::between(started, self.now))
+        // A remote node's speed is the worker's own business.
+        if !node.is_remote()
+            && self
+                .throttle
+                .charge(node, self.generation, clock::between(started, self.now))
         {
             self.now = clock::now_nanos();
         }

@@ -72,9 +72,10 @@ impl NodeShared {
         let mut st = self.state.lock();
         st.accepting = true;
         self.inbox.mutex.lock().accepting = true;
-        st.slots = (0..self.spec.slots.max(1))
-            .map(|_| Slot::default())
-            .collect();
+        st.slots = (0..self.executors()).map(|_| Slot::default()).collect();
+        if let Some(r) = &self.remote {
+            r.link.restarted();
+        }
         self.gauge.publish(&st);
         st.generation
     }

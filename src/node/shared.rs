@@ -6,7 +6,7 @@ use super::spec::NodeSpec;
 use crate::fault::{Actions, NodeFaults};
 use crate::hooks::Hooks;
 use crate::ids::{NodeId, TaskId};
-use crate::job::{Host, JobRef, RunEnv};
+use crate::job::{Host, JobRef, RemoteLink, RunEnv};
 use crate::ledger::Ledger;
 use crate::metrics::{AbandonReason, NodeMetrics};
 use crate::policy::{Feedback, NodeView};
@@ -240,6 +240,19 @@ pub(crate) struct NodeShared {
     /// Every executor thread started and not yet joined, with whether it
     /// is inside task code now.
     pub(super) threads: Mutex<Vec<(JoinHandle<()>, Arc<AtomicBool>)>>,
+    /// Set for a node that runs in another process (cluster mode): its
+    /// executors send attempts over this link instead of running them.
+    pub(super) remote: Option<Remote>,
+}
+
+/// A remote node's link and how many attempts it keeps in flight.
+#[derive(Debug)]
+pub(super) struct Remote {
+    pub(super) link: Arc<dyn RemoteLink>,
+    /// Executors beside the node's slots: attempts handed to the worker
+    /// ahead of a free slot there, so that its slots do not wait out a
+    /// round trip.
+    pub(super) prefetch: usize,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -320,7 +333,37 @@ impl NodeShared {
             reference_speed: AtomicU64::new(1.0f64.to_bits()),
             hooks,
             threads: Mutex::new(Vec::new()),
+            remote: None,
         }
+    }
+
+    /// Makes this a node in another process, reached through `link`, with
+    /// `prefetch` attempts in flight beyond its slots.
+    pub(crate) fn with_remote(mut self, link: Arc<dyn RemoteLink>, prefetch: usize) -> Self {
+        self.remote = Some(Remote { link, prefetch });
+        self
+    }
+
+    /// Whether this node runs in another process.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// For a remote node, how long its worker has been silent and whether
+    /// it left; `None` for a local node.
+    pub(crate) fn remote_status(&self) -> Option<(Duration, bool)> {
+        self.remote
+            .as_ref()
+            .map(|r| (r.link.silent_for(), r.link.departed()))
+    }
+
+    /// Executor threads per incarnation: the slots, and for a remote
+    /// node its prefetch.
+    pub(crate) fn executors(&self) -> usize {
+        self.spec
+            .slots
+            .max(1)
+            .saturating_add(self.remote.as_ref().map_or(0, |r| r.prefetch))
     }
 
     /// Whether an idle executor watches for pushes before it parks.
@@ -357,6 +400,7 @@ impl NodeShared {
             node_name: &self.label,
             host: self.host.get().map(|h| &**h),
             inject_panic,
+            remote: self.remote.as_ref().map(|r| &*r.link),
         }
     }
 

@@ -98,7 +98,12 @@ pub struct Builder {
     supervision: SupervisionConfig,
     fault_plan: Option<FaultPlan>,
     hooks: Hooks,
+    #[cfg(feature = "cluster")]
+    cluster: Option<crate::transport::ClusterConfig>,
 }
+
+/// A node of another process: its spec, its link, its prefetch.
+type RemoteNode = (NodeSpec, Arc<dyn crate::job::RemoteLink>, usize);
 
 impl Default for Builder {
     fn default() -> Self {
@@ -117,6 +122,8 @@ impl Default for Builder {
             supervision: SupervisionConfig::default(),
             fault_plan: None,
             hooks: Hooks::default(),
+            #[cfg(feature = "cluster")]
+            cluster: None,
         }
     }
 }
@@ -294,6 +301,22 @@ impl Builder {
         self
     }
 
+    /// Makes this runtime a cluster coordinator: `build` connects to NATS,
+    /// waits for [`ClusterConfig::workers`](crate::cluster::ClusterConfig::workers)
+    /// workers to join, and adds their nodes after the local ones (named
+    /// `worker/node`). Remote nodes run named tasks
+    /// ([`Registry`](crate::Registry)); see `docs/cluster.md`. With a
+    /// cluster, the local node list may be empty.
+    ///
+    /// # Default
+    ///
+    /// None: every node is local.
+    #[cfg(feature = "cluster")]
+    pub fn cluster(&mut self, config: crate::transport::ClusterConfig) -> &mut Self {
+        self.cluster = Some(config);
+        self
+    }
+
     /// Faults to inject while running (fault-injection runs and tests).
     pub fn fault_plan(&mut self, plan: FaultPlan) -> &mut Self {
         self.fault_plan = Some(plan);
@@ -315,8 +338,18 @@ impl Builder {
                 reason,
             })
         };
-        if self.nodes.is_empty() {
+        #[cfg(feature = "cluster")]
+        let remote_expected = self.cluster.as_ref().is_some_and(|c| c.workers > 0);
+        #[cfg(not(feature = "cluster"))]
+        let remote_expected = false;
+        if self.nodes.is_empty() && !remote_expected {
             return bad("nodes", "at least one node is required".into());
+        }
+        #[cfg(feature = "cluster")]
+        if let Some(c) = &self.cluster {
+            if let Err((field, reason)) = c.validate() {
+                return bad(field, reason);
+            }
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if let Err((field, reason)) = n.validate() {
@@ -375,9 +408,11 @@ impl Builder {
     /// [`BuildError::Spawn`] if a thread cannot start.
     pub fn build(&mut self) -> Result<Runtime, BuildError> {
         self.validate()?;
+        let remote = self.join_cluster()?;
         let needed = self
             .nodes
             .iter()
+            .chain(remote.iter().map(|r| &r.0))
             .fold(2usize, |n, s| n.saturating_add(s.slots).saturating_add(1));
         if let Some(limit) = crate::threads::available() {
             if needed > limit {
@@ -385,7 +420,7 @@ impl Builder {
             }
         }
         crate::clock::init();
-        let plane = self.plane();
+        let plane = self.plane(remote);
         let (speed_changes, fault_index) = match &self.fault_plan {
             Some(plan) => {
                 let (per_node, speed) = fault::compile(plan, self.rng_seed, plane.nodes.len(), 0);
@@ -441,22 +476,71 @@ impl Builder {
         })
     }
 
+    /// With a cluster: connects, waits for its workers, and returns their
+    /// nodes. Without: nothing.
+    #[cfg(feature = "cluster")]
+    fn join_cluster(&self) -> Result<Vec<RemoteNode>, BuildError> {
+        use crate::transport::Cluster;
+        let Some(config) = &self.cluster else {
+            return Ok(Vec::new());
+        };
+        let cluster =
+            Arc::new(Cluster::start(config, self.heartbeat_interval).map_err(BuildError::Cluster)?);
+        let workers = cluster
+            .await_workers(config.workers, config.join_timeout)
+            .map_err(BuildError::Cluster)?;
+        let mut out = Vec::new();
+        for (worker, specs) in workers {
+            for (k, mut spec) in specs.into_iter().enumerate() {
+                if let Err((field, reason)) = spec.validate() {
+                    return Err(BuildError::Cluster(
+                        crate::transport::ClusterError::Config {
+                            field,
+                            reason: format!("worker {worker} node {k}: {reason}"),
+                        },
+                    ));
+                }
+                spec.name = if spec.name.is_empty() {
+                    format!("{worker}/{k}")
+                } else {
+                    format!("{worker}/{}", spec.name)
+                };
+                let link: Arc<dyn crate::job::RemoteLink> = cluster.link(&worker, k);
+                out.push((spec, link, cluster.prefetch()));
+            }
+        }
+        tracing::info!(remote_nodes = out.len(), "cluster.joined");
+        Ok(out)
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    fn join_cluster(&self) -> Result<Vec<RemoteNode>, BuildError> {
+        Ok(Vec::new())
+    }
+
     /// The nodes, the ledger they share and the placement step, as one
     /// [`Plane`].
-    fn plane(&self) -> Arc<Plane> {
+    fn plane(&self, remote: Vec<RemoteNode>) -> Arc<Plane> {
         let ledger = Arc::new(Ledger::new());
-        let nodes: Vec<Arc<NodeShared>> = self
-            .nodes
-            .iter()
+        let local = self.nodes.iter().map(|spec| (spec.clone(), None));
+        let remote = remote
+            .into_iter()
+            .map(|(spec, link, prefetch)| (spec, Some((link, prefetch))));
+        let nodes: Vec<Arc<NodeShared>> = local
+            .chain(remote)
             .enumerate()
-            .map(|(i, spec)| {
-                Arc::new(NodeShared::new(
+            .map(|(i, (spec, link))| {
+                let node = NodeShared::new(
                     NodeId(i),
-                    spec.clone(),
+                    spec,
                     self.discipline,
                     Arc::clone(&ledger),
                     self.hooks.clone(),
-                ))
+                );
+                Arc::new(match link {
+                    Some((link, prefetch)) => node.with_remote(link, prefetch),
+                    None => node,
+                })
             })
             .collect();
         let policy = match &self.policy {
@@ -467,7 +551,7 @@ impl Builder {
         // Idle executors watch for work before parking only when every
         // executor can have a core of its own: with more executors than
         // cores a watcher holds back one that has work.
-        let executors: usize = nodes.iter().map(|n| n.spec.slots.max(1)).sum();
+        let executors: usize = nodes.iter().map(|n| n.executors()).sum();
         let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
         let feedback = policy.wants_feedback();
         for n in &nodes {

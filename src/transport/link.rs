@@ -1,0 +1,502 @@
+//! The coordinator's side of cluster mode: one connection ([`Cluster`])
+//! shared by every remote node, and one [`NodeLink`] per remote node, the
+//! [`RemoteLink`] its proxy executors call.
+//!
+//! A proxy executor publishes an attempt to JetStream (waiting for the
+//! server's acknowledgement: the attempt is then on disk) and waits for
+//! its reply, which a task on the connection's runtime routes from the
+//! result stream by `(task, attempt)`. A reply for an attempt no one waits
+//! for (superseded, cancelled, from another session) is acknowledged and
+//! dropped: the ledger, not the broker, decides what is done.
+
+use super::config::ClusterConfig;
+use super::connect::{connect, ensure_streams};
+use super::error::ClusterError;
+use super::wire::{self, CancelMsg, Heartbeat, ResultHeader, Status, Subjects, WorkHeader};
+use crate::job::{Phase, RemoteCall, RemoteLink, RemoteReply};
+use crate::node::NodeSpec;
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{Condvar, Mutex};
+use async_nats::jetstream::{self, consumer};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest wait for the server to acknowledge one publish before it is
+/// sent again (with the same message id, so the server keeps one copy).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the coordinator last heard from a worker.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkerSeen {
+    pub(crate) last: Instant,
+    pub(crate) incarnation: u64,
+    pub(crate) leaving: bool,
+    pub(crate) nodes: Vec<NodeSpec>,
+    pub(crate) bad_messages: u64,
+}
+
+/// Counters of what the coordinator saw on the wire.
+#[derive(Debug, Default)]
+pub(crate) struct WireCounters {
+    /// Attempts published (and acknowledged by the server).
+    pub(crate) published: AtomicU64,
+    /// Publishes sent again after no acknowledgement.
+    pub(crate) republished: AtomicU64,
+    /// Replies delivered to a waiting attempt.
+    pub(crate) delivered: AtomicU64,
+    /// Replies no attempt waited for (superseded, abandoned, another
+    /// session's), acknowledged and dropped.
+    pub(crate) ignored: AtomicU64,
+    /// Messages on the result stream that did not decode.
+    pub(crate) bad: AtomicU64,
+    /// Times a stalled consumer was noticed and restarted.
+    pub(crate) stalls: AtomicU64,
+}
+
+/// The state the connection's tasks share with the proxy executors.
+pub(crate) struct Shared {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    subjects: Subjects,
+    /// This coordinator's session: part of every message id, so that a
+    /// restarted coordinator's task ids do not collide with an earlier
+    /// one's in the server's de-duplication window.
+    session: u64,
+    poll: Duration,
+    waiters: Mutex<HashMap<(u64, u32), crossbeam_channel::Sender<RemoteReply>>>,
+    workers: Mutex<HashMap<String, WorkerSeen>>,
+    joined: Condvar,
+    pub(crate) counters: WireCounters,
+}
+
+/// One coordinator's connection to a cluster.
+pub(crate) struct Cluster {
+    rt: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    shared: Arc<Shared>,
+    prefetch: usize,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("prefix", &self.shared.subjects.prefix)
+            .field("session", &self.shared.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // Possibly inside another async runtime (actix's): let its threads
+        // go without blocking here.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn config_err((field, reason): (&'static str, String)) -> ClusterError {
+    ClusterError::Config { field, reason }
+}
+
+impl Cluster {
+    /// Connects, creates the streams, and starts routing replies and
+    /// heartbeats. `poll`: how often a waiting attempt looks whether it was
+    /// abandoned (the runtime's heartbeat interval).
+    pub(crate) fn start(config: &ClusterConfig, poll: Duration) -> Result<Cluster, ClusterError> {
+        config.validate().map_err(config_err)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("allot-nats")
+            .enable_all()
+            .build()
+            .map_err(|e| ClusterError::Runtime(e.to_string()))?;
+        let subjects = Subjects::new(&config.subject_prefix);
+        let session = rand::random::<u64>() >> 1;
+        let shared = rt.block_on(async {
+            let client = connect(config, "allot-coordinator").await?;
+            let js = jetstream::new(client.clone());
+            ensure_streams(&js, &subjects).await?;
+            Ok::<_, ClusterError>(Arc::new(Shared {
+                client,
+                js,
+                subjects,
+                session,
+                poll,
+                waiters: Mutex::new(HashMap::new()),
+                workers: Mutex::new(HashMap::new()),
+                joined: Condvar::new(),
+                counters: WireCounters::default(),
+            }))
+        })?;
+        let consumer = rt.block_on(result_consumer(&shared))?;
+        let hb = rt
+            .block_on(shared.client.subscribe(shared.subjects.heartbeat_all()))
+            .map_err(|e| ClusterError::Connect {
+                urls: config.urls.join(","),
+                reason: e.to_string(),
+            })?;
+        rt.spawn(route_results(Arc::clone(&shared), consumer));
+        rt.spawn(listen_heartbeats(Arc::clone(&shared), hb));
+        tracing::info!(prefix = %shared.subjects.prefix, session, "cluster.coordinator_started");
+        Ok(Cluster {
+            handle: rt.handle().clone(),
+            rt: Some(rt),
+            shared,
+            prefetch: config.prefetch,
+        })
+    }
+
+    /// Waits until `n` workers have been heard, or `timeout`; returns them
+    /// by name (sorted), with their nodes.
+    pub(crate) fn await_workers(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<(String, Vec<NodeSpec>)>, ClusterError> {
+        let deadline = Instant::now() + timeout;
+        let mut workers = self.shared.workers.lock();
+        while workers.values().filter(|w| !w.leaving).count() < n {
+            if self
+                .shared
+                .joined
+                .wait_until(&mut workers, deadline)
+                .timed_out()
+            {
+                let mut joined: Vec<String> = workers.keys().cloned().collect();
+                joined.sort();
+                return Err(ClusterError::JoinTimeout {
+                    expected: n,
+                    joined,
+                });
+            }
+        }
+        let mut out: Vec<(String, Vec<NodeSpec>)> = workers
+            .iter()
+            .filter(|(_, w)| !w.leaving)
+            .map(|(k, w)| (k.clone(), w.nodes.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// The link for node `index` of `worker`.
+    pub(crate) fn link(self: &Arc<Self>, worker: &str, index: usize) -> Arc<NodeLink> {
+        Arc::new(NodeLink {
+            cluster: Arc::clone(self),
+            worker: worker.to_owned(),
+            subject: self.shared.subjects.work(worker, index),
+            since: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Attempts handed to each remote node beyond its slots.
+    pub(crate) fn prefetch(&self) -> usize {
+        self.prefetch
+    }
+
+    /// What the coordinator saw on the wire.
+    pub(crate) fn counters(&self) -> &WireCounters {
+        &self.shared.counters
+    }
+}
+
+/// The coordinator's durable consumer of the result stream.
+async fn result_consumer(
+    shared: &Shared,
+) -> Result<consumer::Consumer<consumer::pull::Config>, ClusterError> {
+    let name = shared.subjects.result_consumer();
+    let stream = shared
+        .js
+        .get_stream(shared.subjects.result_stream())
+        .await
+        .map_err(|e| ClusterError::Stream {
+            stream: shared.subjects.result_stream(),
+            reason: e.to_string(),
+        })?;
+    stream
+        .get_or_create_consumer(
+            &name,
+            consumer::pull::Config {
+                durable_name: Some(name.clone()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                max_ack_pending: 65_536,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| ClusterError::Stream {
+            stream: name,
+            reason: e.to_string(),
+        })
+}
+
+/// Routes every reply on the result stream to the attempt waiting for it,
+/// then acknowledges it. Restarts its pull after an error or a stall.
+async fn route_results(shared: Arc<Shared>, consumer: consumer::Consumer<consumer::pull::Config>) {
+    loop {
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(256)
+            .heartbeat(Duration::from_secs(2))
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await;
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster.results_pull_failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        while let Some(next) = messages.next().await {
+            match next {
+                Ok(msg) => route_one(&shared, msg).await,
+                Err(e) => {
+                    // A missed idle heartbeat is how a silently stalled
+                    // pull shows: start a new one.
+                    shared.counters.stalls.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "cluster.results_consumer_restart");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn route_one(shared: &Shared, msg: jetstream::Message) {
+    match ResultHeader::parse(msg.headers.as_ref()) {
+        Err(e) => {
+            shared.counters.bad.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(subject = %msg.subject, error = %e, "cluster.bad_result");
+            let _ = msg.ack_with(jetstream::AckKind::Term).await;
+        }
+        Ok(h) => {
+            let waiter = (h.session == shared.session)
+                .then(|| shared.waiters.lock().remove(&(h.task, h.attempt)))
+                .flatten();
+            match waiter {
+                Some(tx) => {
+                    let body = &msg.payload;
+                    let text = || String::from_utf8_lossy(body).into_owned();
+                    let reply = match h.status {
+                        Status::Ok => RemoteReply::Value(body.to_vec()),
+                        Status::Error => RemoteReply::Error(text()),
+                        Status::Panic => RemoteReply::Panicked(text()),
+                        Status::Timeout => RemoteReply::TimedOut,
+                        Status::Lost => RemoteReply::Lost,
+                    };
+                    let _ = tx.send(reply);
+                    shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    shared.counters.ignored.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(task = h.task, attempt = h.attempt, "cluster.result_ignored");
+                }
+            }
+            // Acknowledged after the reply is handed over: a crash before
+            // this line has the server deliver it again.
+            if let Err(e) = msg.ack().await {
+                tracing::debug!(error = %e, "cluster.result_ack_failed");
+            }
+        }
+    }
+}
+
+/// Keeps what each worker last said.
+async fn listen_heartbeats(shared: Arc<Shared>, mut sub: async_nats::Subscriber) {
+    while let Some(msg) = sub.next().await {
+        let hb: Heartbeat = match serde_json::from_slice(&msg.payload) {
+            Ok(hb) => hb,
+            Err(e) => {
+                tracing::warn!(subject = %msg.subject, error = %e, "cluster.bad_heartbeat");
+                continue;
+            }
+        };
+        if hb.v != 1 || wire::check_worker_name(&hb.worker).is_err() {
+            tracing::warn!(worker = %hb.worker, v = hb.v, "cluster.bad_heartbeat");
+            continue;
+        }
+        let mut workers = shared.workers.lock();
+        let seen = WorkerSeen {
+            last: Instant::now(),
+            incarnation: hb.incarnation,
+            leaving: hb.leaving,
+            nodes: hb.nodes.iter().map(|n| n.spec.clone()).collect(),
+            bad_messages: hb.bad_messages,
+        };
+        match workers.insert(hb.worker.clone(), seen) {
+            None => {
+                tracing::info!(worker = %hb.worker, nodes = hb.nodes.len(), "cluster.worker_joined");
+                shared.joined.notify_all();
+            }
+            Some(old) if old.incarnation != hb.incarnation => {
+                tracing::info!(worker = %hb.worker, "cluster.worker_restarted");
+            }
+            Some(old) if hb.leaving && !old.leaving => {
+                tracing::info!(worker = %hb.worker, "cluster.worker_leaving");
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// One remote node as its proxy executors see it.
+pub(crate) struct NodeLink {
+    cluster: Arc<Cluster>,
+    worker: String,
+    subject: String,
+    /// When the proxy node's current incarnation started.
+    since: Mutex<Instant>,
+}
+
+impl fmt::Debug for NodeLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeLink")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+fn abandoned(call: &RemoteCall<'_>) -> bool {
+    call.core.phase() != Phase::Running || call.core.attempt() != call.attempt
+}
+
+impl NodeLink {
+    fn shared(&self) -> &Shared {
+        &self.cluster.shared
+    }
+
+    /// Publishes until the server holds the attempt; false if it was
+    /// abandoned first.
+    fn publish(&self, call: &RemoteCall<'_>) -> bool {
+        let shared = self.shared();
+        let headers = WorkHeader {
+            session: shared.session,
+            task: call.task.0,
+            attempt: call.attempt,
+            name: call.name.to_owned(),
+            timeout: call.timeout,
+        }
+        .to_headers();
+        let payload = bytes::Bytes::copy_from_slice(call.args);
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let sent = self.cluster.handle.block_on(async {
+                tokio::time::timeout(PUBLISH_TIMEOUT, async {
+                    shared
+                        .js
+                        .publish_with_headers(
+                            self.subject.clone(),
+                            headers.clone(),
+                            payload.clone(),
+                        )
+                        .await?
+                        .await
+                })
+                .await
+            });
+            match sent {
+                Ok(Ok(_ack)) => {
+                    shared.counters.published.fetch_add(1, Ordering::Relaxed);
+                    return true;
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(subject = %self.subject, error = %e, "cluster.publish_retry")
+                }
+                Err(_) => tracing::debug!(subject = %self.subject, "cluster.publish_timeout"),
+            }
+            if abandoned(call) {
+                return false;
+            }
+            shared.counters.republished.fetch_add(1, Ordering::Relaxed);
+            // A back-off while the server is away (reconnecting), not a
+            // synchronisation.
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Tells the worker to stop an attempt that was abandoned here.
+    fn cancel(&self, call: &RemoteCall<'_>) {
+        let shared = self.shared();
+        let msg = CancelMsg {
+            session: shared.session,
+            task: call.task.0,
+            attempt: call.attempt,
+        };
+        let Ok(body) = serde_json::to_vec(&msg) else {
+            return;
+        };
+        let client = shared.client.clone();
+        let subject = shared.subjects.cancel(&self.worker);
+        self.cluster.handle.spawn(async move {
+            if let Err(e) = client.publish(subject, body.into()).await {
+                tracing::debug!(error = %e, "cluster.cancel_failed");
+            }
+        });
+    }
+}
+
+impl RemoteLink for NodeLink {
+    fn call(&self, call: RemoteCall<'_>) -> RemoteReply {
+        let shared = self.shared();
+        let key = (call.task.0, call.attempt);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        shared.waiters.lock().insert(key, tx);
+        let forget = || {
+            shared.waiters.lock().remove(&key);
+        };
+        if !self.publish(&call) {
+            forget();
+            return RemoteReply::Abandoned;
+        }
+        loop {
+            match rx.recv_timeout(shared.poll) {
+                Ok(reply) => return reply,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if abandoned(&call) {
+                        forget();
+                        self.cancel(&call);
+                        return RemoteReply::Abandoned;
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return RemoteReply::Abandoned;
+                }
+            }
+        }
+    }
+
+    fn silent_for(&self) -> Duration {
+        let since = *self.since.lock();
+        let heard = self
+            .shared()
+            .workers
+            .lock()
+            .get(&self.worker)
+            .map(|w| w.last);
+        let last = heard.map_or(since, |h| h.max(since));
+        last.elapsed()
+    }
+
+    fn restarted(&self) {
+        *self.since.lock() = Instant::now();
+    }
+
+    fn departed(&self) -> bool {
+        let since = *self.since.lock();
+        self.shared()
+            .workers
+            .lock()
+            .get(&self.worker)
+            .is_some_and(|w| w.leaving && w.last > since)
+    }
+}
