@@ -38,6 +38,7 @@ struct Args {
     nats: Option<String>,
     tasks: u64,
     slots: usize,
+    prefetch: usize,
     prefix: String,
 }
 
@@ -47,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         nats: None,
         tasks: 20_000,
         slots: 2,
+        prefetch: ClusterConfig::DEFAULT_PREFETCH,
         prefix: "allot-example".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -63,6 +65,13 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("--tasks: expected a count, got `{v}`"))?
                     .max(3);
             }
+            "--prefetch" => {
+                let v = value("--prefetch")?;
+                a.prefetch = v
+                    .parse::<usize>()
+                    .map_err(|_| format!("--prefetch: expected a count, got `{v}`"))?
+                    .min(1_024);
+            }
             "--slots" => {
                 let v = value("--slots")?;
                 a.slots = v
@@ -71,7 +80,7 @@ fn parse_args() -> Result<Args, String> {
                     .clamp(1, 64);
             }
             "-h" | "--help" => return Err(
-                "usage: cluster [--nats URL] [--tasks N] [--slots N] [--prefix P] [--worker NAME]"
+                "usage: cluster [--nats URL] [--tasks N] [--slots N] [--prefetch N] [--prefix P] [--worker NAME]"
                     .into(),
             ),
             other => return Err(format!("unknown argument `{other}`")),
@@ -138,7 +147,10 @@ impl Drop for LocalNats {
 fn run_worker(args: &Args, name: &str) -> Result<(), String> {
     let url = args.nats.as_deref().ok_or("--worker needs --nats URL")?;
     let (registry, _) = registry();
-    let config = ClusterConfig::new(url).subject_prefix(args.prefix.clone());
+    let config = ClusterConfig {
+        prefetch: args.prefetch,
+        ..ClusterConfig::new(url).subject_prefix(args.prefix.clone())
+    };
     let node = NodeSpec::new(Resources::cpu(4_000)).slots(args.slots);
     Worker::new(config, name, vec![node], registry)
         .run()
@@ -151,6 +163,7 @@ fn spawn_worker(url: &str, name: &str, args: &Args) -> Result<Child, String> {
     Command::new(exe)
         .args(["--worker", name, "--nats", url, "--prefix", &args.prefix])
         .args(["--slots", &args.slots.to_string()])
+        .args(["--prefetch", &args.prefetch.to_string()])
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start worker {name}: {e}"))
@@ -177,11 +190,12 @@ fn coordinate(args: &Args) -> Result<(), String> {
             hang_timeout: Duration::from_secs(1),
             ..SupervisionConfig::default()
         })
-        .cluster(
-            ClusterConfig::new(&url)
+        .cluster(ClusterConfig {
+            prefetch: args.prefetch,
+            ..ClusterConfig::new(&url)
                 .workers(2)
-                .subject_prefix(args.prefix.clone()),
-        )
+                .subject_prefix(args.prefix.clone())
+        })
         .build()
         .map_err(|e| e.to_string())?;
     let started = Instant::now();

@@ -91,6 +91,18 @@ impl<T: 'static> Task<T> {
         self
     }
 
+    /// Starts the task at attempt `attempt` instead of 0: a worker running
+    /// attempt `attempt` of a coordinator's task, so that its code sees the
+    /// coordinator's attempt number.
+    #[allow(dead_code)]
+    pub(crate) fn first_attempt(mut self, attempt: u32) -> Self {
+        Arc::get_mut(&mut self.job)
+            .expect("a task is not shared before it is submitted")
+            .core_mut()
+            .set_attempt(attempt);
+        self
+    }
+
     /// Replaces the whole spec.
     pub fn set_spec(&mut self, spec: TaskSpec) {
         *self.packed_mut() = PackedSpec::new(spec);

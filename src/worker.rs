@@ -459,7 +459,7 @@ async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
             return;
         }
     };
-    let mut task = task.max_retries(0);
+    let mut task = task.max_retries(0).first_attempt(header.attempt);
     if let Some(t) = header.timeout {
         task = task.timeout(t);
     }

@@ -102,6 +102,12 @@ impl JobCore {
         }
     }
 
+    /// Sets the attempt number of a job not yet submitted (`Pending`).
+    pub(crate) fn set_attempt(&mut self, attempt: u32) {
+        self.state
+            .store(pack(Phase::Pending, attempt), Ordering::Relaxed);
+    }
+
     /// Stamps the job at submission (before anyone else can see it), with
     /// the time from [`clock::now_nanos`](crate::clock::now_nanos).
     pub(crate) fn submit(&mut self, id: TaskId, now_nanos: u64, detached: bool) {

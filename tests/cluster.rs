@@ -1,0 +1,416 @@
+//! Cluster mode with real processes and a real server: a `nats-server -js`
+//! of the test's own (free port, temporary store) and worker processes of
+//! the `allot` binary (`allot worker`). Every result is compared with the
+//! value expected of it.
+//!
+//! Without `nats-server` these tests print one line saying how to install
+//! it and pass; under `CI=true` a missing server fails them.
+
+mod support;
+
+#[path = "../src/bin/allot/kinds.rs"]
+#[allow(dead_code)]
+mod kinds;
+
+use allot::cluster::ClusterConfig;
+use allot::{
+    AttemptFailure, BalancerConfig, Builder, DownReason, NodeId, NodeSpec, PolicyKind, Resources,
+    Runtime, SupervisionConfig, SupervisorEvent, TaskError,
+};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{NatsServer, DEADLINE};
+
+const BIN: &str = env!("CARGO_BIN_EXE_allot");
+
+/// Prefixes differ per test, so a test's leftovers never meet another's
+/// (each test has its own server anyway).
+fn prefix(test: &str) -> String {
+    format!("t-{test}")
+}
+
+/// A worker process: `allot worker`. Killed when dropped.
+struct WorkerProc {
+    child: Child,
+    name: String,
+}
+
+impl WorkerProc {
+    fn start(nats: &NatsServer, prefix: &str, name: &str, extra: &[&str]) -> WorkerProc {
+        let child = Command::new(BIN)
+            .args(["worker", "--nats", &nats.url(), "--name", name, "--prefix", prefix])
+            .args(["--heartbeat", "0.05"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the allot binary starts");
+        WorkerProc {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill {sig} {}", self.name);
+    }
+
+    fn sigkill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A coordinator for `workers` workers, no local nodes unless `tune` adds
+/// them; short heartbeats and a one-second hang timeout.
+fn coordinator(
+    nats: &NatsServer,
+    prefix: &str,
+    workers: usize,
+    tune: impl FnOnce(&mut Builder),
+) -> Runtime {
+    let mut b = Runtime::builder();
+    b.nodes(Vec::new())
+        .heartbeat_interval(Duration::from_millis(20))
+        .balancer(BalancerConfig {
+            enabled: false,
+            ..BalancerConfig::default()
+        })
+        .supervision(SupervisionConfig {
+            hang_timeout: Duration::from_secs(1),
+            max_restarts: 1_000,
+            ..SupervisionConfig::default()
+        })
+        .cluster(ClusterConfig {
+            heartbeat_interval: Duration::from_millis(50),
+            join_timeout: DEADLINE,
+            ..ClusterConfig::new(&nats.url())
+                .workers(workers)
+                .subject_prefix(prefix)
+        });
+    tune(&mut b);
+    b.build().expect("the coordinator joins its workers")
+}
+
+fn server() -> Option<NatsServer> {
+    NatsServer::start()
+}
+
+#[test]
+fn named_tasks_round_trip_with_values_errors_retries_and_timeouts() {
+    let Some(nats) = server() else { return };
+    let p = prefix("roundtrip");
+    let _w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "2"]);
+    let _w2 = WorkerProc::start(&nats, &p, "w2", &["--slots", "2"]);
+    // One local node beside the two remote ones: named tasks run on both.
+    let runtime = coordinator(&nats, &p, 2, |b| {
+        b.nodes(vec![NodeSpec::new(Resources::cpu(4_000)).name("local")])
+            .policy(PolicyKind::RoundRobin);
+    });
+    let (_, k) = kinds::builtins();
+    let h = runtime.handle();
+    let m = h.metrics();
+    let names: Vec<&str> = m.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["local", "w1/0", "w2/0"]);
+
+    // Values: every echo comes back as sent, from every node.
+    let hs = h
+        .submit_batch((0..300u32).map(|i| {
+            k.echo
+                .task(&i.to_le_bytes().repeat(1 + i as usize % 7))
+                .unwrap()
+        }))
+        .unwrap();
+    for (i, t) in hs.into_iter().enumerate() {
+        let want = (i as u32).to_le_bytes().repeat(1 + i % 7);
+        assert_eq!(t.wait().unwrap(), want);
+    }
+    let m = h.metrics();
+    for n in &m.nodes {
+        assert!(n.completed > 0, "round robin reaches {}: {:?}", n.name, m.nodes);
+    }
+
+    // Errors: the function's own error, once per allowed attempt, each
+    // attempt on some node.
+    let failing = k
+        .fail
+        .task(&"bad shard".to_owned())
+        .unwrap()
+        .retry_on_error(true)
+        .max_retries(2);
+    match h.submit(failing).unwrap().wait() {
+        Err(TaskError::Failed { attempts }) => {
+            assert_eq!(attempts.len(), 3);
+            for (i, a) in attempts.iter().enumerate() {
+                assert_eq!(a.attempt, i as u32);
+                assert!(
+                    matches!(&a.failure, AttemptFailure::Error(e) if e.to_string().contains("bad shard")),
+                    "{a}"
+                );
+            }
+        }
+        other => panic!("expected three failed attempts, got {other:?}"),
+    }
+
+    // Panics on a remote node are panics, with their message.
+    let panicking = k.panic.task(&"boom".to_owned()).unwrap();
+    let pinned = h.submit_to(NodeId(1), panicking).unwrap().wait();
+    match pinned.unwrap_err().last_failure() {
+        Some(AttemptFailure::Panicked(msg)) => assert!(msg.contains("boom"), "{msg}"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+
+    // The remote attempt number is the coordinator's: a task that times
+    // out once and then succeeds reports attempt 1.
+    let slow = k.sleep.task(&kinds::Sleep { ms: 60_000 }).unwrap();
+    let slow = slow.timeout(Duration::from_millis(300)).max_retries(1);
+    let r = h.submit_to(NodeId(2), slow).unwrap().wait();
+    match r {
+        Err(TaskError::Failed { attempts }) => {
+            assert_eq!(attempts.len(), 2);
+            assert!(attempts
+                .iter()
+                .all(|a| matches!(a.failure, AttemptFailure::TimedOut)));
+        }
+        other => panic!("expected two timeouts, got {other:?}"),
+    }
+    let quick = k.sleep.task(&kinds::Sleep { ms: 1 }).unwrap();
+    assert_eq!(h.submit_to(NodeId(2), quick).unwrap().wait().unwrap(), 0);
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.unaccounted(), 0);
+}
+
+/// Waits on every handle; returns how many ended with the value expected.
+fn wait_all(hs: Vec<allot::TaskHandle<Vec<u8>>>, on_third: impl FnOnce()) -> usize {
+    let n = hs.len();
+    let mut on_third = Some(on_third);
+    let mut ok = 0;
+    for (i, t) in hs.into_iter().enumerate() {
+        let want = (i as u32).to_le_bytes().to_vec();
+        assert_eq!(t.wait().expect("every task ends with its value"), want);
+        ok += 1;
+        if ok == n / 3 {
+            if let Some(f) = on_third.take() {
+                f();
+            }
+        }
+    }
+    ok
+}
+
+#[test]
+fn a_worker_killed_mid_run_loses_nothing_and_its_tasks_are_redispatched() {
+    let Some(nats) = server() else { return };
+    let p = prefix("sigkill");
+    let mut w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "2"]);
+    let _w2 = WorkerProc::start(&nats, &p, "w2", &["--slots", "2"]);
+    let events = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let runtime = coordinator(&nats, &p, 2, move |b| {
+        b.on_supervisor_event(move |e| seen.lock().push(e.clone()));
+    });
+    let (_, k) = kinds::builtins();
+    let n = 3_000u32;
+    let hs = runtime
+        .handle()
+        .submit_batch((0..n).map(|i| k.echo.task(&i.to_le_bytes().to_vec()).unwrap().max_retries(10)))
+        .unwrap();
+    let ok = wait_all(hs, || w1.sigkill());
+    assert_eq!(ok, n as usize);
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.completed, u64::from(n), "{:?}", m.totals);
+    assert_eq!(m.totals.failed + m.totals.cancelled, 0);
+    assert_eq!(m.totals.unaccounted(), 0);
+    let events = events.lock();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            SupervisorEvent::NodeDown { node: NodeId(0), reason: DownReason::Unreachable }
+        )),
+        "the killed worker's node is declared down: {events:?}"
+    );
+    // Its unfinished attempts ran again elsewhere (under their budgets).
+    assert!(m.totals.retried > 0, "{:?}", m.totals);
+    assert!(m.nodes[1].completed > m.nodes[0].completed, "{:?}", m.nodes);
+}
+
+#[test]
+fn a_server_restart_mid_run_loses_nothing_and_delivers_nothing_twice() {
+    let Some(mut nats) = server() else { return };
+    let p = prefix("restart");
+    let _w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "2"]);
+    let _w2 = WorkerProc::start(&nats, &p, "w2", &["--slots", "2"]);
+    let runtime = coordinator(&nats, &p, 2, |_| {});
+    let (_, k) = kinds::builtins();
+    let n = 3_000u32;
+    let hs = runtime
+        .handle()
+        .submit_batch((0..n).map(|i| k.echo.task(&i.to_le_bytes().to_vec()).unwrap().max_retries(10)))
+        .unwrap();
+    let ok = wait_all(hs, || nats.restart());
+    assert_eq!(ok, n as usize, "server log:\n{}", nats.log());
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.completed, u64::from(n));
+    assert_eq!(m.totals.failed + m.totals.cancelled, 0);
+    assert_eq!(m.totals.unaccounted(), 0);
+}
+
+#[test]
+fn a_frozen_worker_is_declared_down_and_its_late_results_are_ignored() {
+    let Some(nats) = server() else { return };
+    let p = prefix("sigstop");
+    let w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "2"]);
+    let _w2 = WorkerProc::start(&nats, &p, "w2", &["--slots", "2"]);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let runtime = coordinator(&nats, &p, 2, move |b| {
+        b.on_supervisor_event(move |e| drop(tx.send(e.clone())));
+    });
+    let (_, k) = kinds::builtins();
+    let h = runtime.handle();
+    // Tasks that take a while, so that the freeze catches some running.
+    let hs = h
+        .submit_batch((0..200).map(|_| k.sleep.task(&kinds::Sleep { ms: 20 }).unwrap().max_retries(10)))
+        .unwrap();
+    // Freeze w1 once it has finished something (it is surely working).
+    let deadline = Instant::now() + DEADLINE;
+    while h.metrics().nodes[0].completed == 0 {
+        assert!(Instant::now() < deadline, "w1 never completed a task");
+        std::thread::yield_now();
+    }
+    w1.signal("-STOP");
+    let frozen = Instant::now();
+    let down = loop {
+        match rx.recv_deadline(deadline) {
+            Ok(SupervisorEvent::NodeDown { node: NodeId(0), reason }) => break reason,
+            Ok(_) => {}
+            Err(e) => panic!("w1 was never declared down: {e}"),
+        }
+    };
+    assert_eq!(down, DownReason::Unreachable);
+    assert!(frozen.elapsed() >= Duration::from_millis(900), "declared down after the hang timeout");
+    for t in hs {
+        t.wait().expect("its tasks finish elsewhere");
+    }
+    let stale_before = h.metrics().nodes[0].stale_results;
+    assert!(stale_before > 0, "w1's running attempts were abandoned");
+    // Thawed, w1 finishes what it held: those results are superseded.
+    w1.signal("-CONT");
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.completed, 200);
+    assert_eq!(m.totals.unaccounted(), 0);
+}
+
+#[test]
+fn a_message_that_does_not_decode_is_reported_and_the_worker_goes_on() {
+    let Some(nats) = server() else { return };
+    let p = prefix("badmsg");
+    let _w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "1"]);
+    let runtime = coordinator(&nats, &p, 1, |_| {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(async {
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let mut errors = client.subscribe(format!("{p}.error.w1")).await.unwrap();
+        client.flush().await.unwrap();
+        let js = async_nats::jetstream::new(client.clone());
+        // No headers at all: garbage.
+        js.publish(format!("{p}.work.w1.0"), "garbage".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        use futures_util::StreamExt;
+        let msg = tokio::time::timeout(DEADLINE, errors.next())
+            .await
+            .expect("the worker reports the bad message")
+            .unwrap();
+        String::from_utf8_lossy(&msg.payload).into_owned()
+    });
+    assert!(report.contains("\"field\":\"headers\""), "{report}");
+    // The worker is alive and serving.
+    let (_, k) = kinds::builtins();
+    let t = k.echo.task(&vec![1, 2, 3]).unwrap();
+    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [1, 2, 3]);
+    runtime.shutdown();
+}
+
+#[test]
+fn a_cancel_reaches_a_running_remote_task() {
+    let Some(nats) = server() else { return };
+    let p = prefix("cancel");
+    // One slot and no prefetch: the cancelled task must give its slot back
+    // for the next one to run.
+    let _w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "1", "--prefetch", "0"]);
+    let runtime = coordinator(&nats, &p, 1, |_| {});
+    let (_, k) = kinds::builtins();
+    let h = runtime.handle();
+    let long = h
+        .submit(k.sleep.task(&kinds::Sleep { ms: 600_000 }).unwrap())
+        .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while long.status() != allot::TaskStatus::Running {
+        assert!(Instant::now() < deadline, "the task never started");
+        std::thread::yield_now();
+    }
+    assert!(long.cancel());
+    assert!(long.wait().unwrap_err().is_cancelled());
+    // Had the worker not seen the cancel, its only slot would stay busy
+    // for ten minutes.
+    let started = Instant::now();
+    let next = h.submit(k.sleep.task(&kinds::Sleep { ms: 1 }).unwrap()).unwrap();
+    assert_eq!(next.wait().unwrap(), 0);
+    assert!(started.elapsed() < DEADLINE);
+    runtime.shutdown();
+}
+
+#[test]
+fn the_balancer_moves_queued_tasks_off_a_slow_remote_node() {
+    let Some(nats) = server() else { return };
+    let p = prefix("balance");
+    let _slow = WorkerProc::start(&nats, &p, "slow", &["--slots", "1", "--speed", "0.05", "--prefetch", "0"]);
+    let _fast = WorkerProc::start(&nats, &p, "fast", &["--slots", "1", "--prefetch", "0"]);
+    let runtime = coordinator(&nats, &p, 2, |b| {
+        b.balancer(BalancerConfig {
+            enabled: true,
+            interval: Duration::from_millis(10),
+            ..BalancerConfig::default()
+        });
+    });
+    let (_, k) = kinds::builtins();
+    let h = runtime.handle();
+    let names: Vec<String> = h.metrics().nodes.iter().map(|n| n.name.clone()).collect();
+    let slow = NodeId(names.iter().position(|n| n == "slow/0").unwrap());
+    let fast = NodeId(names.iter().position(|n| n == "fast/0").unwrap());
+    // Everything pinned to the slow node at first.
+    let hs = h
+        .submit_batch_to(
+            slow,
+            (0..100).map(|_| k.sleep.task(&kinds::Sleep { ms: 5 }).unwrap()),
+        )
+        .unwrap();
+    let done = AtomicU64::new(0);
+    for t in hs {
+        t.wait().unwrap();
+        done.fetch_add(1, Ordering::Relaxed);
+    }
+    let m = runtime.shutdown();
+    assert_eq!(done.load(Ordering::Relaxed), 100);
+    assert!(m.nodes[slow.0].migrations_out > 0, "{:?}", m.nodes);
+    assert!(m.nodes[fast.0].completed > 0, "{:?}", m.nodes);
+    assert_eq!(m.nodes[slow.0].migrations_out, m.nodes[fast.0].migrations_in);
+}
