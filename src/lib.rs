@@ -279,7 +279,10 @@ pub use error::{
 pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
-pub use metrics::{AbandonReason, AbandonedAttempt, LatencySummary, Metrics, NodeMetrics, Totals};
+pub use metrics::{
+    AbandonReason, AbandonedAttempt, ClusterMetrics, LatencySummary, Metrics, NodeMetrics, Totals,
+    WorkerMetrics,
+};
 pub use named::{CallError, CodecError, NamedFn, Registry, RegistryError};
 pub use node::NodeSpec;
 pub use policy::{Policy, PolicyKind};

@@ -143,6 +143,46 @@ pub struct Metrics {
     /// went down, or cancelled by a shutdown) and nothing waits for them.
     /// In task id order.
     pub abandoned: Vec<AbandonedAttempt>,
+    /// Cluster mode's wire counters and workers; `None` without a cluster.
+    pub cluster: Option<ClusterMetrics>,
+}
+
+/// What a coordinator saw on the wire (cluster mode).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClusterMetrics {
+    /// Attempts published to workers (acknowledged by the server).
+    pub published: u64,
+    /// Publishes sent again (same message id) after no acknowledgement.
+    pub republished: u64,
+    /// Results delivered to a waiting attempt.
+    pub delivered: u64,
+    /// Results no attempt waited for any more (superseded, abandoned or
+    /// from an earlier session): acknowledged and dropped.
+    pub ignored: u64,
+    /// Messages on the result stream that did not decode.
+    pub bad_results: u64,
+    /// Times the result consumer's pull was restarted (an error or a
+    /// missed idle heartbeat: a stalled pull).
+    pub consumer_restarts: u64,
+    /// Every worker heard from, by name.
+    pub workers: Vec<WorkerMetrics>,
+}
+
+/// What a coordinator knows of one worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Its name.
+    pub name: String,
+    /// Since its last heartbeat.
+    pub silent_for: Duration,
+    /// Whether it said it is leaving.
+    pub leaving: bool,
+    /// Messages it could not decode, as it last reported.
+    pub bad_messages: u64,
+    /// Its nodes.
+    pub nodes: usize,
 }
 
 /// An attempt whose code still runs after the runtime let go of it.

@@ -20,5 +20,6 @@ pub(crate) use self::core::{after_failure, cancel, fail_now, AfterFailure};
 pub(crate) use self::core::{ErasedJob, Host, JobCore, JobRef, Rejection, RunEnv, RunOutcome};
 pub use context::TaskContext;
 pub(crate) use inner::{FnWork, HandedBack, Rerun, TaskInner, TypedJob, Work};
+#[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use remote::{RemoteCall, RemoteForm, RemoteLink, RemoteReply};
 pub(crate) use state::{Phase, COST_SCALE};

@@ -408,7 +408,10 @@ impl Builder {
     /// [`BuildError::Spawn`] if a thread cannot start.
     pub fn build(&mut self) -> Result<Runtime, BuildError> {
         self.validate()?;
-        let remote = self.join_cluster()?;
+        #[cfg(feature = "cluster")]
+        let (cluster, remote) = self.join_cluster()?;
+        #[cfg(not(feature = "cluster"))]
+        let remote: Vec<RemoteNode> = Vec::new();
         let needed = self
             .nodes
             .iter()
@@ -459,6 +462,8 @@ impl Builder {
             queue_capacity: self.queue_capacity as u64,
             finished_floor: AtomicU64::new(0),
             thread: Mutex::new(Some(started.thread)),
+            #[cfg(feature = "cluster")]
+            cluster,
         });
         for (j, node) in shared.plane.nodes.iter().enumerate() {
             node.set_host(Arc::new(ForkJoinHost {
@@ -479,10 +484,13 @@ impl Builder {
     /// With a cluster: connects, waits for its workers, and returns their
     /// nodes. Without: nothing.
     #[cfg(feature = "cluster")]
-    fn join_cluster(&self) -> Result<Vec<RemoteNode>, BuildError> {
+    #[allow(clippy::type_complexity)]
+    fn join_cluster(
+        &self,
+    ) -> Result<(Option<Arc<crate::transport::Cluster>>, Vec<RemoteNode>), BuildError> {
         use crate::transport::Cluster;
         let Some(config) = &self.cluster else {
-            return Ok(Vec::new());
+            return Ok((None, Vec::new()));
         };
         let cluster =
             Arc::new(Cluster::start(config, self.heartbeat_interval).map_err(BuildError::Cluster)?);
@@ -510,12 +518,7 @@ impl Builder {
             }
         }
         tracing::info!(remote_nodes = out.len(), "cluster.joined");
-        Ok(out)
-    }
-
-    #[cfg(not(feature = "cluster"))]
-    fn join_cluster(&self) -> Result<Vec<RemoteNode>, BuildError> {
-        Ok(Vec::new())
+        Ok((Some(cluster), out))
     }
 
     /// The nodes, the ledger they share and the placement step, as one

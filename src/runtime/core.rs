@@ -36,4 +36,7 @@ pub(crate) struct Core {
     /// refreshed only when the cheap bound says the queue may be full.
     pub(super) finished_floor: AtomicU64,
     pub(super) thread: Mutex<Option<JoinHandle<()>>>,
+    /// The coordinator's connection, in cluster mode.
+    #[cfg(feature = "cluster")]
+    pub(super) cluster: Option<Arc<crate::transport::Cluster>>,
 }

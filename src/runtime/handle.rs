@@ -366,6 +366,10 @@ impl RuntimeHandle {
             balancer_rounds: self.shared.plane.rounds.load(Ordering::Relaxed),
             health: self.shared.plane.health.get(),
             abandoned,
+            #[cfg(feature = "cluster")]
+            cluster: self.shared.cluster.as_ref().map(|c| c.metrics()),
+            #[cfg(not(feature = "cluster"))]
+            cluster: None,
         }
     }
 }

@@ -14,8 +14,9 @@ use super::connect::{connect, ensure_streams};
 use super::error::ClusterError;
 use super::wire::{self, CancelMsg, Heartbeat, ResultHeader, Status, Subjects, WorkHeader};
 use crate::job::{Phase, RemoteCall, RemoteLink, RemoteReply};
+use crate::metrics::{ClusterMetrics, WorkerMetrics};
 use crate::node::NodeSpec;
-use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Condvar, Mutex};
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
@@ -200,9 +201,33 @@ impl Cluster {
         self.prefetch
     }
 
-    /// What the coordinator saw on the wire.
-    pub(crate) fn counters(&self) -> &WireCounters {
-        &self.shared.counters
+    /// What the coordinator saw on the wire, and its workers.
+    pub(crate) fn metrics(&self) -> ClusterMetrics {
+        let c = &self.shared.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut workers: Vec<WorkerMetrics> = self
+            .shared
+            .workers
+            .lock()
+            .iter()
+            .map(|(name, w)| WorkerMetrics {
+                name: name.clone(),
+                silent_for: w.last.elapsed(),
+                leaving: w.leaving,
+                bad_messages: w.bad_messages,
+                nodes: w.nodes.len(),
+            })
+            .collect();
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
+        ClusterMetrics {
+            published: g(&c.published),
+            republished: g(&c.republished),
+            delivered: g(&c.delivered),
+            ignored: g(&c.ignored),
+            bad_results: g(&c.bad),
+            consumer_restarts: g(&c.stalls),
+            workers,
+        }
     }
 }
 
@@ -374,10 +399,13 @@ impl NodeLink {
         &self.cluster.shared
     }
 
-    /// Publishes until the server holds the attempt; false if it was
-    /// abandoned first.
-    fn publish(&self, call: &RemoteCall<'_>) -> bool {
-        let shared = self.shared();
+    /// Hands the attempt to the connection's runtime, which publishes it
+    /// until the server holds it (acknowledged: on disk), sending it again
+    /// with the same message id after a timeout or an error, until
+    /// `gave_up` is raised. The caller does not wait for the
+    /// acknowledgement, only for the reply.
+    fn publish(&self, call: &RemoteCall<'_>, gave_up: Arc<AtomicBool>) {
+        let shared = Arc::clone(&self.cluster.shared);
         let headers = WorkHeader {
             session: shared.session,
             task: call.task.0,
@@ -387,41 +415,34 @@ impl NodeLink {
         }
         .to_headers();
         let payload = bytes::Bytes::copy_from_slice(call.args);
-        let mut backoff = Duration::from_millis(10);
-        loop {
-            let sent = self.cluster.handle.block_on(async {
-                tokio::time::timeout(PUBLISH_TIMEOUT, async {
+        let subject = self.subject.clone();
+        self.cluster.handle.spawn(async move {
+            let mut backoff = Duration::from_millis(10);
+            loop {
+                let sent = tokio::time::timeout(PUBLISH_TIMEOUT, async {
                     shared
                         .js
-                        .publish_with_headers(
-                            self.subject.clone(),
-                            headers.clone(),
-                            payload.clone(),
-                        )
+                        .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
                         .await?
                         .await
                 })
-                .await
-            });
-            match sent {
-                Ok(Ok(_ack)) => {
-                    shared.counters.published.fetch_add(1, Ordering::Relaxed);
-                    return true;
+                .await;
+                match sent {
+                    Ok(Ok(_ack)) => {
+                        shared.counters.published.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%subject, error = %e, "cluster.publish_retry"),
+                    Err(_) => tracing::debug!(%subject, "cluster.publish_timeout"),
                 }
-                Ok(Err(e)) => {
-                    tracing::debug!(subject = %self.subject, error = %e, "cluster.publish_retry")
+                if gave_up.load(Ordering::Acquire) {
+                    return;
                 }
-                Err(_) => tracing::debug!(subject = %self.subject, "cluster.publish_timeout"),
+                shared.counters.republished.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
-            if abandoned(call) {
-                return false;
-            }
-            shared.counters.republished.fetch_add(1, Ordering::Relaxed);
-            // A back-off while the server is away (reconnecting), not a
-            // synchronisation.
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(1));
-        }
+        });
     }
 
     /// Tells the worker to stop an attempt that was abandoned here.
@@ -451,19 +472,15 @@ impl RemoteLink for NodeLink {
         let key = (call.task.0, call.attempt);
         let (tx, rx) = crossbeam_channel::bounded(1);
         shared.waiters.lock().insert(key, tx);
-        let forget = || {
-            shared.waiters.lock().remove(&key);
-        };
-        if !self.publish(&call) {
-            forget();
-            return RemoteReply::Abandoned;
-        }
+        let gave_up = Arc::new(AtomicBool::new(false));
+        self.publish(&call, Arc::clone(&gave_up));
         loop {
             match rx.recv_timeout(shared.poll) {
                 Ok(reply) => return reply,
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                     if abandoned(&call) {
-                        forget();
+                        gave_up.store(true, Ordering::Release);
+                        shared.waiters.lock().remove(&key);
                         self.cancel(&call);
                         return RemoteReply::Abandoned;
                     }

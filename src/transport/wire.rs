@@ -62,9 +62,6 @@ impl Subjects {
     pub(crate) fn errors(&self, worker: &str) -> String {
         format!("{}.error.{worker}", self.prefix)
     }
-    pub(crate) fn errors_all(&self) -> String {
-        format!("{}.error.*", self.prefix)
-    }
     pub(crate) fn work_stream(&self) -> String {
         format!("{}_work", self.prefix)
     }
