@@ -387,7 +387,7 @@ pub enum BuildError {
     /// Cluster mode could not start: NATS unreachable, streams refused,
     /// workers missing.
     #[cfg(feature = "cluster")]
-    Cluster(crate::transport::ClusterError),
+    Cluster(crate::cluster_error::ClusterError),
 }
 
 impl fmt::Display for BuildError {

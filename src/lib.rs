@@ -237,6 +237,7 @@
 
 mod balancer;
 mod clock;
+mod cluster_error;
 mod config;
 mod dispatch;
 mod drift;

@@ -162,7 +162,9 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
             name: form.name(),
             args: form.args(),
             timeout: self.core.spec.timeout(),
-            core: &self.core,
+            abandoned: &|| {
+                self.core.phase() != Phase::Running || self.core.attempt() != attempt
+            },
         });
         // Subtasks cannot be forked remotely; nothing to end but the
         // bookkeeping a local attempt does.

@@ -5,12 +5,10 @@
 // Without the `cluster` feature nothing implements the link yet.
 #![cfg_attr(not(feature = "cluster"), allow(dead_code))]
 
-use super::core::JobCore;
 use crate::ids::TaskId;
 use std::time::Duration;
 
 /// One attempt of a named task, as sent to a remote node.
-#[derive(Debug)]
 pub(crate) struct RemoteCall<'a> {
     pub(crate) task: TaskId,
     pub(crate) attempt: u32,
@@ -20,9 +18,19 @@ pub(crate) struct RemoteCall<'a> {
     pub(crate) args: &'a [u8],
     /// The attempt's timeout, for the worker to enforce as well.
     pub(crate) timeout: Option<Duration>,
-    /// The job, for the link to notice that the attempt was abandoned
-    /// (cancelled, timed out, its node taken down) while it waits.
-    pub(crate) core: &'a JobCore,
+    /// Whether the attempt was abandoned (cancelled, timed out, its node
+    /// taken down) while the link waits for its reply.
+    pub(crate) abandoned: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl std::fmt::Debug for RemoteCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteCall")
+            .field("task", &self.task)
+            .field("attempt", &self.attempt)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a remote attempt ended, as the link saw it.

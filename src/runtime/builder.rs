@@ -502,7 +502,7 @@ impl Builder {
             for (k, mut spec) in specs.into_iter().enumerate() {
                 if let Err((field, reason)) = spec.validate() {
                     return Err(BuildError::Cluster(
-                        crate::transport::ClusterError::Config {
+                        crate::cluster_error::ClusterError::Config {
                             field,
                             reason: format!("worker {worker} node {k}: {reason}"),
                         },

@@ -2,7 +2,7 @@
 //! streams every cluster uses.
 
 use super::config::ClusterConfig;
-use super::error::ClusterError;
+use crate::cluster_error::ClusterError;
 use super::wire::Subjects;
 use async_nats::jetstream::{self, stream};
 use std::time::Duration;

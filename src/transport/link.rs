@@ -11,9 +11,9 @@
 
 use super::config::ClusterConfig;
 use super::connect::{connect, ensure_streams};
-use super::error::ClusterError;
+use crate::cluster_error::ClusterError;
 use super::wire::{self, CancelMsg, Heartbeat, ResultHeader, Status, Subjects, WorkHeader};
-use crate::job::{Phase, RemoteCall, RemoteLink, RemoteReply};
+use crate::job::{RemoteCall, RemoteLink, RemoteReply};
 use crate::metrics::{ClusterMetrics, WorkerMetrics};
 use crate::node::NodeSpec;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -391,7 +391,7 @@ impl fmt::Debug for NodeLink {
 }
 
 fn abandoned(call: &RemoteCall<'_>) -> bool {
-    call.core.phase() != Phase::Running || call.core.attempt() != call.attempt
+    (call.abandoned)()
 }
 
 impl NodeLink {

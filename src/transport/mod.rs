@@ -1,6 +1,6 @@
 //! Cluster mode's transport: NATS JetStream through `async-nats`.
 //!
-//! Files: [`config`] (`ClusterConfig`, plain data), [`error`], [`wire`]
+//! Files: [`config`] (`ClusterConfig`, plain data), [`wire`]
 //! (subjects, headers, heartbeats), [`connect`] (connection and streams),
 //! [`link`] (the coordinator's connection and each remote node's link).
 //! The worker process's side is the `worker` module, a layer up: it runs a
@@ -9,7 +9,6 @@
 mod config;
 #[cfg(feature = "cluster")]
 mod connect;
-mod error;
 #[cfg(feature = "cluster")]
 mod link;
 #[cfg(feature = "cluster")]
@@ -18,7 +17,7 @@ pub(crate) mod wire;
 pub use config::{ClusterConfig, TlsConfig};
 #[cfg(feature = "cluster")]
 pub(crate) use connect::{connect, ensure_streams};
-pub use error::ClusterError;
+pub use crate::cluster_error::ClusterError;
 #[cfg(feature = "cluster")]
 pub(crate) use link::Cluster;
 #[cfg(feature = "cluster")]

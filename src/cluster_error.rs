@@ -1,4 +1,5 @@
-//! [`ClusterError`]: why cluster mode could not start.
+//! [`ClusterError`]: why cluster mode could not start (plain data, beside
+//! [`BuildError`](crate::BuildError), which carries it).
 
 use std::fmt;
 
