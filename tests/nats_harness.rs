@@ -7,9 +7,9 @@
 mod support;
 
 use async_nats::jetstream::{self, stream};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-use support::NatsServer;
+use support::{eventually, NatsServer};
 
 const STREAM: &str = "HARNESS";
 const MESSAGES: u64 = 100;
@@ -115,6 +115,29 @@ fn restart_of_a_running_server_keeps_its_port() {
         let client = async_nats::connect(server.url()).await.expect("connects");
         client.flush().await.expect("server answers");
     });
+}
+
+#[test]
+fn restart_waits_out_a_taken_port() {
+    let Some(mut server) = NatsServer::start() else {
+        return;
+    };
+    server.kill();
+    let holder = TcpListener::bind((Ipv4Addr::LOCALHOST, server.port())).expect("port free");
+    let log = server.log_path().to_path_buf();
+    std::thread::scope(|s| {
+        let restart = s.spawn(|| server.restart());
+        eventually("a start to fail on the taken port", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("address already in use"))
+        });
+        drop(holder);
+        restart
+            .join()
+            .expect("restart succeeds once the port is free");
+    });
+    assert!(server.is_running());
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port()));
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).expect("server accepts");
 }
 
 #[test]

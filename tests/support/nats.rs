@@ -118,6 +118,11 @@ impl NatsServer {
         &self.store
     }
 
+    /// The server's log file (stdout and stderr of every start).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// Whether the server process is running (started and not killed or
     /// exited).
     pub fn is_running(&mut self) -> bool {
