@@ -3,12 +3,15 @@
 
 mod blocker;
 mod hooks;
+mod nats;
 
 // Each test crate uses a few of these.
 #[allow(unused_imports)]
 pub use blocker::{Blocker, Gate, Hold};
 #[allow(unused_imports)]
 pub use hooks::{supervisor_events, ExecutorCount};
+#[allow(unused_imports)]
+pub use nats::NatsServer;
 
 use allot::{BalancerConfig, Builder, NodeSpec, Resources, Runtime, SupervisionConfig};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};

@@ -7,6 +7,9 @@
 //! round is a warm-up, and each figure is the median over the other rounds.
 
 pub(crate) mod cases;
+// The cluster bench's raw NATS baselines; not wired into `allot bench` yet.
+#[allow(dead_code)]
+mod nats_raw;
 
 use crate::error::CliError;
 use serde_json::{json, Map, Value};
