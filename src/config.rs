@@ -81,6 +81,9 @@ pub struct RuntimeConfig {
     pub supervision: SupervisionConfig,
     /// Faults to inject, if any.
     pub fault_plan: Option<FaultPlan>,
+    /// Cluster mode: remote nodes in worker processes (`docs/cluster.md`;
+    /// needs the `cluster` feature).
+    pub cluster: Option<crate::transport::ClusterConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -97,6 +100,7 @@ impl Default for RuntimeConfig {
             balancer: BalancerConfig::default(),
             supervision: SupervisionConfig::default(),
             fault_plan: None,
+            cluster: None,
         }
     }
 }

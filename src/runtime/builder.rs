@@ -98,7 +98,6 @@ pub struct Builder {
     supervision: SupervisionConfig,
     fault_plan: Option<FaultPlan>,
     hooks: Hooks,
-    #[cfg(feature = "cluster")]
     cluster: Option<crate::transport::ClusterConfig>,
 }
 
@@ -122,7 +121,6 @@ impl Default for Builder {
             supervision: SupervisionConfig::default(),
             fault_plan: None,
             hooks: Hooks::default(),
-            #[cfg(feature = "cluster")]
             cluster: None,
         }
     }
@@ -149,6 +147,9 @@ impl Builder {
             .supervision(config.supervision.clone());
         if let Some(plan) = &config.fault_plan {
             b.fault_plan(plan.clone());
+        }
+        if let Some(cluster) = &config.cluster {
+            b.cluster(cluster.clone());
         }
         b
     }
@@ -310,8 +311,9 @@ impl Builder {
     ///
     /// # Default
     ///
-    /// None: every node is local.
-    #[cfg(feature = "cluster")]
+    /// None: every node is local. Without the `cluster` feature, `build`
+    /// refuses a cluster with [`BuildError::InvalidConfig`] (field
+    /// `cluster`).
     pub fn cluster(&mut self, config: crate::transport::ClusterConfig) -> &mut Self {
         self.cluster = Some(config);
         self
@@ -338,18 +340,20 @@ impl Builder {
                 reason,
             })
         };
-        #[cfg(feature = "cluster")]
-        let remote_expected = self.cluster.as_ref().is_some_and(|c| c.workers > 0);
-        #[cfg(not(feature = "cluster"))]
-        let remote_expected = false;
-        if self.nodes.is_empty() && !remote_expected {
-            return bad("nodes", "at least one node is required".into());
-        }
-        #[cfg(feature = "cluster")]
         if let Some(c) = &self.cluster {
+            if !cfg!(feature = "cluster") {
+                return bad(
+                    "cluster",
+                    "this build of allot has no cluster mode (cargo feature `cluster`)".into(),
+                );
+            }
             if let Err((field, reason)) = c.validate() {
                 return bad(field, reason);
             }
+        }
+        let remote_expected = self.cluster.as_ref().is_some_and(|c| c.workers > 0);
+        if self.nodes.is_empty() && !remote_expected {
+            return bad("nodes", "at least one node is required".into());
         }
         for (i, n) in self.nodes.iter().enumerate() {
             if let Err((field, reason)) = n.validate() {
