@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 #[path = "support/bin.rs"]
 mod bin;
 
+use allot::cluster::ClusterConfig;
+use allot::{AttemptFailure, Runtime, Task};
 use bin::{allot, allot_in, scratch, stderr, stdout, BIN, ROOT};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -535,7 +537,10 @@ fn worker_refused(args: &[&str], code: i32, head: &str) -> String {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(err.starts_with(head), "{args:?}: expected `{head}`, got: {err}");
+    assert!(
+        err.starts_with(head),
+        "{args:?}: expected `{head}`, got: {err}"
+    );
     err
 }
 
@@ -553,16 +558,33 @@ fn a_worker_with_a_bad_url_name_or_slot_count_is_refused_naming_the_flag() {
         "error: --name: worker name \"no.dots\": only ASCII letters, digits, - and _",
     );
     worker_refused(
-        &["--nats", "nats://127.0.0.1:1", "--name", "w1", "--prefix", "a b"],
+        &[
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--name",
+            "w1",
+            "--prefix",
+            "a b",
+        ],
         1,
         "error: --prefix: ",
     );
     let err = worker_refused(
-        &["--nats", "nats://127.0.0.1:1", "--name", "w1", "--slots", "0"],
+        &[
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--name",
+            "w1",
+            "--slots",
+            "0",
+        ],
         2,
         "error: invalid value '0' for '--slots",
     );
-    assert!(err.contains("expected a whole number from 1 to 4096"), "{err}");
+    assert!(
+        err.contains("expected a whole number from 1 to 4096"),
+        "{err}"
+    );
     let err = worker_refused(&["--name", "w1"], 2, "error: ");
     assert!(err.contains("--nats <URL>"), "{err}");
 }
@@ -576,20 +598,32 @@ fn a_worker_that_cannot_reach_nats_says_so_in_one_line_and_exits_non_zero() {
         "error: cannot connect to NATS at nats://127.0.0.1:1: ",
     );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(started.elapsed() < CONNECT_TIMEOUT, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < CONNECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn a_run_against_an_unreachable_nats_fails_cleanly_within_the_connect_timeout() {
     let started = Instant::now();
-    let o = allot(&["run", &workload("mixed.toml"), "--nats", "nats://127.0.0.1:1"]);
+    let o = allot(&[
+        "run",
+        &workload("mixed.toml"),
+        "--nats",
+        "nats://127.0.0.1:1",
+    ]);
     let took = started.elapsed();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(stdout(&o).is_empty(), "no report: {}", stdout(&o));
     // The workload's own nodes are ignored, with a note.
-    assert!(err.contains("the workload's nodes are ignored with --nats"), "{err}");
+    assert!(
+        err.contains("the workload's nodes are ignored with --nats"),
+        "{err}"
+    );
     let last = err.trim_end().lines().last().unwrap_or_default();
     assert!(
         last.starts_with("error: cannot connect to NATS at nats://127.0.0.1:1: "),
@@ -650,7 +684,10 @@ impl LocalNats {
         let deadline = Instant::now() + Duration::from_secs(10);
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start in 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start in 10 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(nats)
@@ -699,7 +736,10 @@ impl WorkerProcess {
             lines,
         };
         let serving = w.line_with(": serving ");
-        assert_eq!(serving, format!("allot worker {name}: serving 1 node(s) on {url}"));
+        assert_eq!(
+            serving,
+            format!("allot worker {name}: serving 1 node(s) on {url}")
+        );
         w
     }
 
@@ -836,11 +876,19 @@ fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
     // The seeded errors of `flaky-eval` came back from the workers as the
     // tasks' own errors; nothing else failed.
     let failures = report["failures"].as_object().unwrap();
-    assert_eq!(failures.keys().collect::<Vec<_>>(), ["task error"], "{failures:?}");
+    assert_eq!(
+        failures.keys().collect::<Vec<_>>(),
+        ["task error"],
+        "{failures:?}"
+    );
     assert_eq!(n(&failures["task error"]), n(&totals["failed"]));
     assert!(n(&totals["failed"]) > 0, "{totals}");
     let kinds = report["kinds"].as_array().unwrap();
-    assert_eq!(n(&kinds[0]["failed"]), 0, "inference never fails: {kinds:?}");
+    assert_eq!(
+        n(&kinds[0]["failed"]),
+        0,
+        "inference never fails: {kinds:?}"
+    );
     assert!(kinds.iter().all(|k| n(&k["refused"]) == 0), "{kinds:?}");
 
     // The per-node rows are the workers' nodes, and add up.
@@ -850,15 +898,76 @@ fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
     sorted.sort_unstable();
     assert_eq!(sorted, ["w1/0", "w2/0"], "{names:?}");
     let config_nodes = report["config"]["nodes"].as_array().unwrap();
-    assert_eq!(config_nodes.len(), 2, "the workers' nodes, not the workload's 3");
+    assert_eq!(
+        config_nodes.len(),
+        2,
+        "the workers' nodes, not the workload's 3"
+    );
     assert_eq!(config_nodes[0]["slots"], 2);
     let per_node: u64 = nodes.iter().map(|m| n(&m["completed"])).sum();
     assert_eq!(per_node, n(&totals["completed"]));
     assert_eq!(report["cluster"]["workers"], 2);
     assert_eq!(report["cluster"]["subject_prefix"], prefix.as_str());
 
+    every_builtin_kind_runs_on_the_workers(&nats.url, &prefix);
+
     // The workers leave cleanly on SIGTERM, having answered every attempt.
     let replied = count_in(&w1.stop(), "replied") + count_in(&w2.stop(), "replied");
     assert!(replied >= ended, "replied {replied} of {ended}");
     drop(nats);
+}
+
+/// Every built-in kind, across the wire, from a coordinator of the test's
+/// own (built from the same `kinds.rs` as the workers).
+fn every_builtin_kind_runs_on_the_workers(url: &str, prefix: &str) {
+    let (_, b) = kinds::builtins();
+    let rt = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(
+            ClusterConfig::new(url)
+                .workers(2)
+                .subject_prefix(prefix.to_owned()),
+        )
+        .build()
+        .expect("both workers join");
+    let h = rt.handle();
+    h.submit(b.noop.task(&()).unwrap()).unwrap().wait().unwrap();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    let echoed = h.submit(b.echo.task(&bytes).unwrap()).unwrap().wait();
+    assert!(echoed.unwrap() == bytes, "echo returns its bytes");
+    let failed = |t: Task<()>| {
+        h.submit(t.max_retries(0))
+            .unwrap()
+            .wait()
+            .expect_err("it fails")
+    };
+    let e = failed(b.fail.task(&"no luck".to_owned()).unwrap());
+    assert!(
+        matches!(e.last_failure(), Some(AttemptFailure::Error(m)) if m.to_string() == "no luck"),
+        "{e:?}"
+    );
+    let e = failed(b.panic.task(&"on purpose".to_owned()).unwrap());
+    assert!(
+        matches!(e.last_failure(), Some(AttemptFailure::Panicked(m)) if m.contains("on purpose")),
+        "{e:?}"
+    );
+    // A timeout travels with the attempt, and comes back as a timeout.
+    let sleeps: Vec<_> = (0..4)
+        .map(|_| {
+            let t = b.sleep.task(&kinds::SleepArgs { ms: 120_000 }).unwrap();
+            h.submit(t.timeout(Duration::from_millis(300)).max_retries(0))
+                .unwrap()
+        })
+        .collect();
+    for s in sleeps {
+        let e = s.wait().expect_err("it times out");
+        assert!(
+            matches!(e.last_failure(), Some(AttemptFailure::TimedOut)),
+            "{e:?}"
+        );
+    }
+    let sleep = b.sleep.task(&kinds::SleepArgs { ms: 5 }).unwrap();
+    assert_eq!(h.submit(sleep).unwrap().wait().unwrap(), 0);
+    let m = rt.shutdown();
+    assert_eq!(m.totals.unaccounted(), 0);
 }
