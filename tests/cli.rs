@@ -971,3 +971,29 @@ fn every_builtin_kind_runs_on_the_workers(url: &str, prefix: &str) {
     let m = rt.shutdown();
     assert_eq!(m.totals.unaccounted(), 0);
 }
+
+#[test]
+fn help_describes_the_worker_command_and_the_cluster_options_of_run() {
+    let top = stdout(&allot(&["--help"]));
+    assert!(top.contains("worker"), "{top}");
+    let worker = stdout(&allot(&["worker", "--help"]));
+    for option in [
+        "--nats",
+        "--name",
+        "--slots",
+        "--speed",
+        "--cpu",
+        "--memory",
+        "--gpu",
+        "--nodes",
+        "--prefix",
+        "--prefetch",
+        "--config",
+    ] {
+        assert!(worker.contains(option), "{option} in {worker}");
+    }
+    let run = stdout(&allot(&["run", "--help"]));
+    for option in ["--nats", "--workers", "--prefix"] {
+        assert!(run.contains(option), "{option} in {run}");
+    }
+}
