@@ -105,10 +105,10 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            let _in = rt.enter();
+            let entered = rt.enter();
             let interrupt = signal(SignalKind::interrupt()).map_err(fail)?;
             let terminate = signal(SignalKind::terminate()).map_err(fail)?;
-            drop(_in);
+            drop(entered);
             Ok(Signals {
                 rt,
                 interrupt,
@@ -119,14 +119,21 @@ impl Signals {
         Ok(Signals { rt })
     }
 
-    fn wait(mut self) {
+    fn wait(self) {
         #[cfg(unix)]
-        self.rt.block_on(async {
-            tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-            }
-        });
+        {
+            let Signals {
+                rt,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            rt.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+        }
         #[cfg(not(unix))]
         self.rt.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
