@@ -1,14 +1,20 @@
 //! The `allot` binary, run for real: every example workload, malformed
 //! workloads (each refused with its typed message, file, line and field, a
-//! non-zero exit and no panic), the JSON report and SVG plot, `allot bench`
-//! and the log formats.
+//! non-zero exit and no panic), the JSON report and SVG plot, `allot bench`,
+//! the log formats, and cluster mode (`allot worker`, `allot run --nats`,
+//! on a nats-server of the test's own when one is installed).
 
 use std::path::{Path, PathBuf};
 #[path = "support/bin.rs"]
 mod bin;
 
+use allot::cluster::ClusterConfig;
+use allot::{AttemptFailure, Runtime, Task};
 use bin::{allot, allot_in, scratch, stderr, stdout, BIN, ROOT};
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 fn workload(name: &str) -> String {
     Path::new(ROOT)
@@ -510,5 +516,484 @@ fn help_describes_every_command_and_option() {
         "--json",
     ] {
         assert!(bench.contains(option), "{option} in {bench}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Cluster mode: `allot worker` and `allot run --nats`.
+
+/// The built-in named task kinds, the very code the binary serves: the
+/// file depends only on allot's public API, serde and std.
+#[allow(dead_code)]
+#[path = "../src/bin/allot/kinds.rs"]
+mod kinds;
+
+/// Runs `allot worker` with `args` and checks a refusal: exit code `code`,
+/// no panic, and an `error:` line starting with `head`.
+fn worker_refused(args: &[&str], code: i32, head: &str) -> String {
+    let mut all = vec!["worker"];
+    all.extend_from_slice(args);
+    let o = allot(&all);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert!(
+        err.starts_with(head),
+        "{args:?}: expected `{head}`, got: {err}"
+    );
+    err
+}
+
+#[test]
+fn a_worker_with_a_bad_url_name_or_slot_count_is_refused_naming_the_flag() {
+    worker_refused(
+        &["--nats", "http://127.0.0.1:4222", "--name", "w1"],
+        1,
+        "error: --nats: \"http://127.0.0.1:4222\" is not a NATS URL",
+    );
+    // The name is checked before any connection is tried.
+    worker_refused(
+        &["--nats", "nats://127.0.0.1:1", "--name", "no.dots"],
+        1,
+        "error: --name: worker name \"no.dots\": only ASCII letters, digits, - and _",
+    );
+    worker_refused(
+        &[
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--name",
+            "w1",
+            "--prefix",
+            "a b",
+        ],
+        1,
+        "error: --prefix: ",
+    );
+    let err = worker_refused(
+        &[
+            "--nats",
+            "nats://127.0.0.1:1",
+            "--name",
+            "w1",
+            "--slots",
+            "0",
+        ],
+        2,
+        "error: invalid value '0' for '--slots",
+    );
+    assert!(
+        err.contains("expected a whole number from 1 to 4096"),
+        "{err}"
+    );
+    let err = worker_refused(&["--name", "w1"], 2, "error: ");
+    assert!(err.contains("--nats <URL>"), "{err}");
+}
+
+#[test]
+fn a_worker_that_cannot_reach_nats_says_so_in_one_line_and_exits_non_zero() {
+    let started = Instant::now();
+    let err = worker_refused(
+        &["--nats", "nats://127.0.0.1:1", "--name", "w1"],
+        1,
+        "error: cannot connect to NATS at nats://127.0.0.1:1: ",
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        started.elapsed() < CONNECT_TIMEOUT,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_run_against_an_unreachable_nats_fails_cleanly_within_the_connect_timeout() {
+    let started = Instant::now();
+    let o = allot(&[
+        "run",
+        &workload("mixed.toml"),
+        "--nats",
+        "nats://127.0.0.1:1",
+    ]);
+    let took = started.elapsed();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(stdout(&o).is_empty(), "no report: {}", stdout(&o));
+    // The workload's own nodes are ignored, with a note.
+    assert!(
+        err.contains("the workload's nodes are ignored with --nats"),
+        "{err}"
+    );
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: cannot connect to NATS at nats://127.0.0.1:1: "),
+        "{err}"
+    );
+    assert!(took < CONNECT_TIMEOUT, "{took:?}");
+    // Cluster flags need --nats.
+    let o = allot(&["run", &workload("mixed.toml"), "--workers", "2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// `ClusterConfig::DEFAULT_CONNECT_TIMEOUT`, which nothing here changes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A `nats-server -js` of our own, on a free port, with a temporary store
+/// (as examples/cluster.rs starts one).
+struct LocalNats {
+    child: Child,
+    dir: PathBuf,
+    url: String,
+}
+
+impl LocalNats {
+    /// Starts one; `None` (after saying so) when nats-server is not
+    /// installed, unless `CI=true`, where that fails the test.
+    fn start() -> Option<LocalNats> {
+        let bin = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = scratch("nats");
+        let child = match Command::new(&bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "nats-server is required on CI (apt-get install nats-server)"
+                );
+                eprintln!("skipping: nats-server not installed (apt-get install nats-server)");
+                return None;
+            }
+            Err(e) => panic!("cannot start {bin}: {e}"),
+        };
+        let nats = LocalNats {
+            child,
+            dir,
+            url: format!("nats://127.0.0.1:{port}"),
+        };
+        // Up when it accepts a connection (bounded retries, each a real
+        // connection attempt).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start in 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(nats)
+    }
+}
+
+impl Drop for LocalNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// An `allot worker` process, its stderr lines read as they come.
+struct WorkerProcess {
+    /// `None` once stopped.
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl WorkerProcess {
+    /// Starts `allot worker --name NAME` on `url` and waits (30 s at most)
+    /// for the line saying it serves.
+    fn start(url: &str, name: &str, prefix: &str) -> WorkerProcess {
+        let mut child = Command::new(BIN)
+            .args(["worker", "--nats", url, "--name", name, "--prefix", prefix])
+            .args(["--slots", "2", "--cpu", "8000"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("allot worker starts");
+        let err = child.stderr.take().expect("piped stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut w = WorkerProcess {
+            child: Some(child),
+            lines,
+        };
+        let serving = w.line_with(": serving ");
+        assert_eq!(
+            serving,
+            format!("allot worker {name}: serving 1 node(s) on {url}")
+        );
+        w
+    }
+
+    /// The next stderr line containing `text` (30 s at most).
+    fn line_with(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(e) => {
+                    if let Some(c) = &mut self.child {
+                        let _ = c.kill();
+                    }
+                    panic!("no `{text}` line from the worker: {e}");
+                }
+            }
+        }
+    }
+
+    /// SIGTERM (through `kill`): the worker leaves cleanly, prints its
+    /// summary and exits 0. Returns the summary line.
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().expect("a worker is stopped once");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").arg(&pid).status().expect("kill runs");
+        assert!(sent.success(), "kill {pid}");
+        let summary = self.line_with(": left · ");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the worker exits within 30 s of SIGTERM")
+            .expect("wait on the worker");
+        assert!(status.success(), "worker exit status {status}: {summary}");
+        summary
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        // Only when a test failed before stopping it.
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A count in a worker's summary line (`… replied 12 · …`).
+fn count_in(summary: &str, what: &str) -> u64 {
+    summary
+        .split(" · ")
+        .find_map(|part| part.strip_prefix(what)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{what}` in {summary}"))
+}
+
+/// Runs the binary with a deadline (a cluster run that hangs fails).
+fn allot_within(args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the allot binary runs");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    std::thread::spawn(move || {
+        let mut o = Vec::new();
+        let _ = out.read_to_end(&mut o);
+        let _ = tx.send(o);
+    });
+    let mut e = Vec::new();
+    let reader = std::thread::spawn(move || {
+        let _ = err.read_to_end(&mut e);
+        e
+    });
+    let stdout = rx.recv_timeout(limit).unwrap_or_else(|_| {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        panic!("allot {args:?} did not finish in {limit:?}")
+    });
+    let status = child.wait().expect("wait on allot");
+    std::process::Output {
+        status,
+        stdout,
+        stderr: reader.join().expect("stderr reader"),
+    }
+}
+
+#[test]
+fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
+    let Some(nats) = LocalNats::start() else {
+        return;
+    };
+    let prefix = format!("allot-cli-{}", std::process::id());
+    let w1 = WorkerProcess::start(&nats.url, "w1", &prefix);
+    let w2 = WorkerProcess::start(&nats.url, "w2", &prefix);
+    let o = allot_within(
+        &[
+            "run",
+            "tests/data/cli/cluster.toml",
+            "--nats",
+            &nats.url,
+            "--workers",
+            "2",
+            "--prefix",
+            &prefix,
+            "--json",
+            "-",
+        ],
+        Duration::from_secs(120),
+    );
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("the workload's nodes are ignored"), "{err}");
+    assert!(err.contains("ledger ok"), "the table goes to stderr: {err}");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+
+    // Every task ended, once.
+    let totals = &report["metrics"]["totals"];
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(n(&totals["submitted"]), 300, "{totals}");
+    let ended = n(&totals["completed"]) + n(&totals["failed"]) + n(&totals["cancelled"]);
+    assert_eq!(ended, 300, "{totals}");
+    assert_eq!(report["unaccounted"], 0);
+    // The seeded errors of `flaky-eval` came back from the workers as the
+    // tasks' own errors; nothing else failed.
+    let failures = report["failures"].as_object().unwrap();
+    assert_eq!(
+        failures.keys().collect::<Vec<_>>(),
+        ["task error"],
+        "{failures:?}"
+    );
+    assert_eq!(n(&failures["task error"]), n(&totals["failed"]));
+    assert!(n(&totals["failed"]) > 0, "{totals}");
+    let kinds = report["kinds"].as_array().unwrap();
+    assert_eq!(
+        n(&kinds[0]["failed"]),
+        0,
+        "inference never fails: {kinds:?}"
+    );
+    assert!(kinds.iter().all(|k| n(&k["refused"]) == 0), "{kinds:?}");
+
+    // The per-node rows are the workers' nodes, and add up.
+    let nodes = report["metrics"]["nodes"].as_array().unwrap();
+    let names: Vec<&str> = nodes.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["w1/0", "w2/0"], "{names:?}");
+    let config_nodes = report["config"]["nodes"].as_array().unwrap();
+    assert_eq!(
+        config_nodes.len(),
+        2,
+        "the workers' nodes, not the workload's 3"
+    );
+    assert_eq!(config_nodes[0]["slots"], 2);
+    let per_node: u64 = nodes.iter().map(|m| n(&m["completed"])).sum();
+    assert_eq!(per_node, n(&totals["completed"]));
+    assert_eq!(report["cluster"]["workers"], 2);
+    assert_eq!(report["cluster"]["subject_prefix"], prefix.as_str());
+
+    every_builtin_kind_runs_on_the_workers(&nats.url, &prefix);
+
+    // The workers leave cleanly on SIGTERM, having answered every attempt.
+    let replied = count_in(&w1.stop(), "replied") + count_in(&w2.stop(), "replied");
+    assert!(replied >= ended, "replied {replied} of {ended}");
+    drop(nats);
+}
+
+/// Every built-in kind, across the wire, from a coordinator of the test's
+/// own (built from the same `kinds.rs` as the workers).
+fn every_builtin_kind_runs_on_the_workers(url: &str, prefix: &str) {
+    let (_, b) = kinds::builtins();
+    let rt = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(
+            ClusterConfig::new(url)
+                .workers(2)
+                .subject_prefix(prefix.to_owned()),
+        )
+        .build()
+        .expect("both workers join");
+    let h = rt.handle();
+    h.submit(b.noop.task(&()).unwrap()).unwrap().wait().unwrap();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    let echoed = h.submit(b.echo.task(&bytes).unwrap()).unwrap().wait();
+    assert!(echoed.unwrap() == bytes, "echo returns its bytes");
+    let failed = |t: Task<()>| {
+        h.submit(t.max_retries(0))
+            .unwrap()
+            .wait()
+            .expect_err("it fails")
+    };
+    let e = failed(b.fail.task(&"no luck".to_owned()).unwrap());
+    assert!(
+        matches!(e.last_failure(), Some(AttemptFailure::Error(m)) if m.to_string() == "no luck"),
+        "{e:?}"
+    );
+    let e = failed(b.panic.task(&"on purpose".to_owned()).unwrap());
+    assert!(
+        matches!(e.last_failure(), Some(AttemptFailure::Panicked(m)) if m.contains("on purpose")),
+        "{e:?}"
+    );
+    // A timeout travels with the attempt, and comes back as a timeout.
+    let sleeps: Vec<_> = (0..4)
+        .map(|_| {
+            let t = b.sleep.task(&kinds::SleepArgs { ms: 120_000 }).unwrap();
+            h.submit(t.timeout(Duration::from_millis(300)).max_retries(0))
+                .unwrap()
+        })
+        .collect();
+    for s in sleeps {
+        let e = s.wait().expect_err("it times out");
+        assert!(
+            matches!(e.last_failure(), Some(AttemptFailure::TimedOut)),
+            "{e:?}"
+        );
+    }
+    let sleep = b.sleep.task(&kinds::SleepArgs { ms: 5 }).unwrap();
+    assert_eq!(h.submit(sleep).unwrap().wait().unwrap(), 0);
+    let m = rt.shutdown();
+    assert_eq!(m.totals.unaccounted(), 0);
+}
+
+#[test]
+fn help_describes_the_worker_command_and_the_cluster_options_of_run() {
+    let top = stdout(&allot(&["--help"]));
+    assert!(top.contains("worker"), "{top}");
+    let worker = stdout(&allot(&["worker", "--help"]));
+    for option in [
+        "--nats",
+        "--name",
+        "--slots",
+        "--speed",
+        "--cpu",
+        "--memory",
+        "--gpu",
+        "--nodes",
+        "--prefix",
+        "--prefetch",
+        "--config",
+    ] {
+        assert!(worker.contains(option), "{option} in {worker}");
+    }
+    let run = stdout(&allot(&["run", "--help"]));
+    for option in ["--nats", "--workers", "--prefix"] {
+        assert!(run.contains(option), "{option} in {run}");
     }
 }

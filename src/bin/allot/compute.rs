@@ -1,18 +1,14 @@
-//! The real work a workload task does: small dense matrix products (the inner
-//! loop of a linear layer), as many as its cost asks for.
+//! How much of the real work a workload task does
+//! ([`matrix_products`](crate::kinds::matrix_products): small dense matrix
+//! products, the inner loop of a linear layer) its cost asks for.
 //!
 //! A task's cost is in seconds on a node of speed 1.0. [`Work::calibrate`]
 //! measures how many products this machine does per second on one thread, in
 //! this build, so that a task of cost `c` computes for about `c` seconds
 //! whatever the optimisation level.
 
-use std::hint::black_box;
+use crate::kinds::matrix_products;
 use std::time::{Duration, Instant};
-
-/// Side of the square matrices multiplied.
-pub(crate) const MATRIX: usize = 16;
-
-type Matrix = [[f32; MATRIX]; MATRIX];
 
 /// How much compute one unit of cost is.
 #[derive(Clone, Copy, Debug)]
@@ -21,57 +17,16 @@ pub(crate) struct Work {
     pub(crate) products_per_second: f64,
 }
 
-fn seed_matrix(salt: u64) -> Matrix {
-    let mut m = [[0.0f32; MATRIX]; MATRIX];
-    for (i, row) in m.iter_mut().enumerate() {
-        for (j, v) in row.iter_mut().enumerate() {
-            // Small values in [-0.5, 0.5): products stay finite.
-            let h = (i as u64 * 31 + j as u64 * 17 + salt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            *v = ((h >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
-        }
-    }
-    m
-}
-
-/// `out = tanh-ish(a · b)`: one dense layer with a cheap activation.
-fn layer(a: &Matrix, b: &Matrix, out: &mut Matrix) {
-    for i in 0..MATRIX {
-        for j in 0..MATRIX {
-            let mut acc = 0.0f32;
-            for k in 0..MATRIX {
-                acc += a[i][k] * b[k][j];
-            }
-            out[i][j] = acc / (1.0 + acc.abs());
-        }
-    }
-}
-
-/// Runs `products` matrix products, calling `tick` every 64 of them (for
-/// heartbeats); returns a checksum so the work cannot be optimised away.
-pub(crate) fn run(products: u64, salt: u64, mut tick: impl FnMut()) -> f32 {
-    let w = seed_matrix(salt);
-    let mut x = seed_matrix(salt ^ 0xABCD);
-    let mut y = [[0.0f32; MATRIX]; MATRIX];
-    for p in 0..products {
-        layer(black_box(&x), &w, &mut y);
-        std::mem::swap(&mut x, &mut y);
-        if p % 64 == 63 {
-            tick();
-        }
-    }
-    black_box(x[0][0])
-}
-
 impl Work {
     /// Measures this machine for about `budget`.
     pub(crate) fn calibrate(budget: Duration) -> Work {
         // Warm up, then double the batch until it takes a measurable time.
-        run(8, 1, || {});
+        matrix_products(8, 1, || {});
         let mut products = 8u64;
         let start = Instant::now();
         let mut done = 0u64;
         while start.elapsed() < budget {
-            run(products, 2, || {});
+            matrix_products(products, 2, || {});
             done += products;
             products = (products * 2).min(1 << 16);
         }
@@ -106,12 +61,5 @@ mod tests {
         assert_eq!(w.products(0.5, 0.5), 1000);
         assert_eq!(w.products(0.5, 2.0), 250);
         assert_eq!(w.products(0.0, 1.0), 0);
-    }
-
-    #[test]
-    fn the_product_is_deterministic_and_finite() {
-        let a = run(10, 7, || {});
-        assert_eq!(a, run(10, 7, || {}));
-        assert!(a.is_finite());
     }
 }

@@ -1,5 +1,6 @@
 //! The one error type of the command line: what went wrong, and for input
-//! files where (file, line, column, field), with the offending line quoted.
+//! files where (file, line, column, field), with the offending line quoted,
+//! or for a flag's value which flag.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,14 @@ pub(crate) enum CliError {
         message: String,
         /// The line at `position`, quoted under the message.
         source_line: Option<String>,
+    },
+    /// A command-line value that is out of range or refused, naming the
+    /// flag (`--name`, `--nats`, …).
+    Flag {
+        /// The flag at fault.
+        flag: &'static str,
+        /// What is wrong with its value.
+        message: String,
     },
     /// Anything else: writing an output, starting the runtime.
     Other(String),
@@ -123,6 +132,7 @@ impl fmt::Display for CliError {
                 }
                 Ok(())
             }
+            CliError::Flag { flag, message } => write!(f, "{flag}: {message}"),
             CliError::Other(message) => f.write_str(message),
         }
     }

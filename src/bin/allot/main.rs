@@ -3,6 +3,8 @@
 //! ```sh
 //! allot run examples/workloads/mixed.toml --json report.json --plot load.svg
 //! allot bench --messages 200000 --nodes 2 --runs 5
+//! allot worker --nats nats://127.0.0.1:4222 --name w1 --slots 4
+//! allot run examples/workloads/mixed.toml --nats nats://127.0.0.1:4222 --workers 1
 //! ```
 //!
 //! The workload file format is described in `docs/guide.md`. Logs go to
@@ -13,14 +15,17 @@ mod compute;
 #[cfg(test)]
 mod edge_values;
 mod error;
+mod kinds;
 mod limits;
 mod locate;
 mod logging;
+mod nats;
 mod output;
 mod plot;
 mod replay;
 mod report;
 mod run;
+mod worker;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +59,11 @@ enum Command {
     /// completion times.
     #[command(after_long_help = replay::SEMANTICS)]
     Replay(replay::ReplayArgs),
+    /// Serve nodes for a cluster coordinator (`allot run --nats`) over
+    /// NATS JetStream, running the built-in named tasks (allot.noop,
+    /// allot.sleep, allot.compute, allot.fail, allot.panic, allot.echo),
+    /// until SIGINT or SIGTERM.
+    Worker(worker::WorkerArgs),
 }
 
 fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
@@ -96,6 +106,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Bench(args) => bench::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Worker(args) => worker::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,8 +12,12 @@ use std::io::{self, Write};
 pub(crate) struct Report {
     /// What ran.
     pub(crate) workload: WorkloadInfo,
-    /// The runtime settings it ran with (nodes resolved, overrides applied).
+    /// The runtime settings it ran with (nodes resolved, overrides applied;
+    /// with `--nats`, the workers' nodes).
     pub(crate) config: RuntimeConfig,
+    /// With `--nats`: the cluster it ran on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cluster: Option<ClusterInfo>,
     /// How much compute one unit of cost was.
     pub(crate) work: WorkInfo,
     /// From the first submission until the last task ended.
@@ -44,6 +48,17 @@ pub(crate) struct WorkloadInfo {
     pub(crate) name: String,
     pub(crate) description: Option<String>,
     pub(crate) tasks: TaskMix,
+}
+
+/// The cluster a `--nats` run ran on.
+#[derive(Debug, Serialize)]
+pub(crate) struct ClusterInfo {
+    /// The NATS servers.
+    pub(crate) urls: Vec<String>,
+    /// The subject prefix.
+    pub(crate) subject_prefix: String,
+    /// Workers awaited (their nodes are `config.nodes`).
+    pub(crate) workers: usize,
 }
 
 /// The calibration of task work.
@@ -280,6 +295,15 @@ impl Report {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
         )?;
+        if let Some(cl) = &self.cluster {
+            writeln!(
+                out,
+                "cluster   {} worker(s) on {} · prefix {} · tasks run as allot.compute",
+                cl.workers,
+                cl.urls.join(","),
+                cl.subject_prefix
+            )?;
+        }
         let rate = if self.workload.tasks.arrival_rate > 0.0 {
             format!("{} tasks/s offered", self.workload.tasks.arrival_rate)
         } else {

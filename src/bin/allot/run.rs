@@ -2,40 +2,44 @@
 //! bar, and builds the report.
 //!
 //! - `plan`: the tasks, drawn from the workload's mix as the run goes;
-//! - `task`: what each task runs;
+//! - `task`: what each task runs (a closure, or `allot.compute`);
+//! - `remote`: the coordinator of `--nats` runs, on workers' nodes;
 //! - `submit`: submission, with backpressure and a bound on pending tasks;
 //! - `collect`: the tally of each task as it ends;
 //! - `sample`: metrics snapshots and the progress bar.
 
 mod collect;
 mod plan;
+mod remote;
 mod sample;
 mod submit;
 mod task;
 
 pub(crate) use submit::MAX_PENDING;
 
-use crate::compute::{self, Work};
+use crate::compute::Work;
 use crate::error::CliError;
+use crate::kinds;
 use crate::limits::MachineLimits;
 use crate::locate::FieldPath;
 use crate::logging;
-use crate::report::{self, KindReport, Report, Sample, WorkInfo, WorkloadInfo};
+use crate::nats::{self, Settings};
+use crate::report::{self, ClusterInfo, KindReport, Report, Sample, WorkInfo, WorkloadInfo};
 use crate::workload::file::{self, Loaded};
-use crate::workload::model::MAX_TASKS;
+use crate::workload::model::{TaskMix, MAX_TASKS};
 use allot::{
     BuildError, Discipline, PolicyKind, Refusal, Runtime, RuntimeHandle, SubmitBatchError, Task,
 };
 use collect::Collector;
 use plan::Planner;
+use remote::RemoteTasks;
 use sample::{progress_bar, Sampler};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use submit::Submitter;
-use task::TaskEnv;
+use task::{LocalTasks, Sizing, Source};
 
 /// Options of `allot run`.
 #[derive(Debug, clap::Args)]
@@ -74,6 +78,33 @@ pub(crate) struct RunArgs {
     /// written).
     #[arg(long, short)]
     pub(crate) quiet: bool,
+    /// Run the tasks on the nodes of `allot worker` processes through the
+    /// NATS server(s) at URL (comma-separated), as `allot.compute` named
+    /// tasks; the workload's own nodes are ignored.
+    #[arg(long, value_name = "URL")]
+    pub(crate) nats: Option<String>,
+    /// Workers to wait for before the run starts (with --nats; 1 to 65536).
+    #[arg(long, value_name = "N", requires = "nats", value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub(crate) workers: Option<u64>,
+    /// Subject prefix the workers use (with --nats; default `allot`).
+    #[arg(long, value_name = "P", requires = "nats")]
+    pub(crate) prefix: Option<String>,
+}
+
+impl RunArgs {
+    /// The cluster settings, with `--nats`.
+    fn cluster(&self) -> Result<Option<Settings>, CliError> {
+        let Some(urls) = self.nats.as_deref() else {
+            return Ok(None);
+        };
+        Settings::new(&nats::Flags {
+            nats: Some(urls),
+            prefix: self.prefix.as_deref(),
+            workers: Some(self.workers.map_or(1, |n| n as usize)),
+            ..nats::Flags::default()
+        })
+        .map(Some)
+    }
 }
 
 /// The runtime's typed build error, pointed at the setting in the file.
@@ -137,6 +168,35 @@ pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result
     }
 }
 
+/// Where the run's tasks go.
+enum Tasks {
+    /// Closures on the workload's nodes.
+    Local(LocalTasks),
+    /// `allot.compute` on the workers' nodes.
+    Remote(RemoteTasks),
+}
+
+/// Submits the planned tasks of `source`, and tallies them as they end.
+fn submit_all<S: Source>(
+    source: &S,
+    handle: &RuntimeHandle,
+    mix: &TaskMix,
+    planner: Planner<'_>,
+    start: Instant,
+) -> Collector {
+    let mut submitter = Submitter {
+        handle,
+        source,
+        kinds: &mix.kinds,
+        pending: VecDeque::new(),
+        pending_max: MAX_PENDING as usize,
+        tally: Collector::new(&mix.kinds),
+        next: 0,
+    };
+    submitter.run(planner, mix.batch, mix.arrival_rate > 0.0, start);
+    submitter.finish()
+}
+
 /// Runs a workload and builds its report.
 ///
 /// # Errors
@@ -145,7 +205,11 @@ pub(crate) fn check_admission(loaded: &Loaded, handle: &RuntimeHandle) -> Result
 /// a runtime that cannot start.
 pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report, CliError> {
     let loaded = file::load(&args.workload)?;
-    let mut config = loaded.runtime_config(&MachineLimits::read(), MAX_PENDING)?;
+    let cluster = args.cluster()?;
+    let mut config = match &cluster {
+        None => loaded.runtime_config(&MachineLimits::read(), MAX_PENDING)?,
+        Some(_) => remote::runtime_config(&loaded),
+    };
     if let Some(seed) = args.seed {
         config.rng_seed = seed;
     }
@@ -160,9 +224,12 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
         mix.count = n;
     }
 
-    let runtime = Runtime::builder_from(&config)
-        .build()
-        .map_err(|e| build_error(&loaded, e))?;
+    let runtime = match &cluster {
+        None => Runtime::builder_from(&config)
+            .build()
+            .map_err(|e| build_error(&loaded, e))?,
+        Some(settings) => remote::start(&loaded, &mut config, settings)?,
+    };
     let handle = runtime.handle().clone();
     check_admission(&loaded, &handle)?;
 
@@ -171,11 +238,15 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
         products_per_second = work.products_per_second,
         "run.calibrated"
     );
-    let env = Arc::new(TaskEnv {
+    let sizing = Sizing {
         work,
         fastest: config.nodes.iter().map(|n| n.speed).fold(1e-9, f64::max),
         seed: config.rng_seed,
-    });
+    };
+    let tasks = match &cluster {
+        None => Tasks::Local(LocalTasks(sizing)),
+        Some(_) => Tasks::Remote(RemoteTasks::new(sizing)?),
+    };
     let planner = Planner::new(&mix.kinds, mix.count, mix.arrival_rate, config.rng_seed);
 
     let bar = progress_bar(mix.count, args.no_progress);
@@ -187,20 +258,14 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
         start,
         bar.clone(),
     )?;
-    let mut submitter = Submitter {
-        handle: &handle,
-        env,
-        kinds: &mix.kinds,
-        pending: VecDeque::new(),
-        pending_max: MAX_PENDING as usize,
-        tally: Collector::new(&mix.kinds),
-        next: 0,
+    let collected = match &tasks {
+        Tasks::Local(local) => submit_all(local, &handle, &mix, planner, start),
+        Tasks::Remote(remote) => submit_all(remote, &handle, &mix, planner, start),
     };
-    submitter.run(planner, mix.batch, mix.arrival_rate > 0.0, start);
     let Collector {
         kinds: tallies,
         failures,
-    } = submitter.finish();
+    } = collected;
     let metrics = runtime.shutdown();
     let elapsed = start.elapsed();
     let mut samples = sampler.finish();
@@ -225,8 +290,13 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
             tasks: mix,
         },
         config,
+        cluster: cluster.map(|c| ClusterInfo {
+            urls: c.config.urls.clone(),
+            subject_prefix: c.config.subject_prefix.clone(),
+            workers: c.config.workers,
+        }),
         work: WorkInfo {
-            matrix: compute::MATRIX,
+            matrix: kinds::MATRIX,
             products_per_cost_second: work.products_per_second,
         },
         elapsed_s,

@@ -1,9 +1,9 @@
 //! The tally of a run, fed task by task as each ends.
 
-use super::task::Done;
+use super::task::Pending;
 use crate::report::{KindReport, Latencies, Percentiles};
 use crate::workload::model::KindSpec;
-use allot::{AttemptFailure, TaskError, TaskHandle};
+use allot::{AttemptFailure, TaskError};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use std::time::Instant;
 pub(super) struct Accepted {
     pub(super) kind: usize,
     pub(super) at: Instant,
-    pub(super) handle: TaskHandle<Done>,
+    pub(super) pending: Pending,
 }
 
 /// Per-kind tallies while collecting.
@@ -60,10 +60,21 @@ impl Collector {
     }
 
     /// Waits for an accepted task to end and tallies it.
-    pub(super) fn ended(&mut self, spec: &KindSpec, Accepted { kind, at, handle }: Accepted) {
+    pub(super) fn ended(&mut self, spec: &KindSpec, Accepted { kind, at, pending }: Accepted) {
         let t = &mut self.kinds[kind];
         t.report.submitted += 1;
-        match handle.wait() {
+        let Some(outcome) = pending.wait() else {
+            t.report.failed += 1;
+            if let Some(missed) = t.report.deadline_missed.as_mut() {
+                *missed += 1;
+            }
+            *self
+                .failures
+                .entry("outcome lost by the coordinator".to_owned())
+                .or_default() += 1;
+            return;
+        };
+        match outcome {
             Ok(done) => {
                 let latency = done.at.saturating_duration_since(at);
                 t.report.completed += 1;

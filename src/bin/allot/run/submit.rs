@@ -3,11 +3,10 @@
 
 use super::collect::{Accepted, Collector};
 use super::plan::{Planned, Planner};
-use super::task::{make_task, Done, TaskEnv};
+use super::task::Source;
 use crate::workload::model::KindSpec;
 use allot::{Refusal, RuntimeHandle, SubmitWaitError, Task};
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Why a refused task was refused, for the report.
@@ -31,9 +30,9 @@ pub(crate) const MAX_PENDING: u64 = 1 << 13;
 /// room; a task the runtime refuses (a node retired meanwhile, the runtime
 /// stopped by escalation) is counted as refused, and the run goes on. At
 /// most `pending_max` accepted tasks wait to be tallied.
-pub(super) struct Submitter<'a> {
+pub(super) struct Submitter<'a, S: Source> {
     pub(super) handle: &'a RuntimeHandle,
-    pub(super) env: Arc<TaskEnv>,
+    pub(super) source: &'a S,
     pub(super) kinds: &'a [KindSpec],
     pub(super) pending: VecDeque<Accepted>,
     pub(super) pending_max: usize,
@@ -42,12 +41,16 @@ pub(super) struct Submitter<'a> {
     pub(super) next: u64,
 }
 
-impl Submitter<'_> {
-    fn one_by_one(&mut self, tasks: Vec<(usize, Task<Done>)>) {
+impl<S: Source> Submitter<'_, S> {
+    fn one_by_one(&mut self, tasks: Vec<(usize, Task<S::Out>)>) {
         for (kind, task) in tasks {
             let at = Instant::now();
             match self.handle.submit_wait(task) {
-                Ok(handle) => self.pending.push_back(Accepted { kind, at, handle }),
+                Ok(handle) => self.pending.push_back(Accepted {
+                    kind,
+                    at,
+                    pending: self.source.follow(handle),
+                }),
                 Err(e) => {
                     tracing::debug!(kind = self.kinds[kind].label(), error = %e, "run.task_refused");
                     self.tally.refused(kind, refusal_reason(&e));
@@ -59,20 +62,25 @@ impl Submitter<'_> {
     fn batch(&mut self, planned: &[Planned]) {
         let first = self.next;
         self.next += planned.len() as u64;
-        let kinds: Vec<usize> = planned.iter().map(|p| p.kind).collect();
-        let tasks: Vec<Task<Done>> = planned
-            .iter()
-            .zip(first..)
-            .map(|(p, i)| make_task(&self.env, &self.kinds[p.kind], i, p.cost))
-            .collect();
+        let mut kinds: Vec<usize> = Vec::with_capacity(planned.len());
+        let mut tasks: Vec<Task<S::Out>> = Vec::with_capacity(planned.len());
+        for (p, i) in planned.iter().zip(first..) {
+            match self.source.make(&self.kinds[p.kind], i, p.cost) {
+                Ok(task) => {
+                    kinds.push(p.kind);
+                    tasks.push(task);
+                }
+                Err(why) => self.tally.refused(p.kind, why),
+            }
+        }
         let at = Instant::now();
         match self.handle.submit_batch(tasks) {
-            Ok(handles) => self.pending.extend(
-                handles
-                    .into_iter()
-                    .zip(&kinds)
-                    .map(|(handle, &kind)| Accepted { kind, at, handle }),
-            ),
+            Ok(handles) => {
+                for (handle, kind) in handles.into_iter().zip(kinds) {
+                    let pending = self.source.follow(handle);
+                    self.pending.push_back(Accepted { kind, at, pending });
+                }
+            }
             // Full, or one bad task: go one by one, waiting for room.
             Err(e) => self.one_by_one(kinds.into_iter().zip(e.into_inner()).collect()),
         }
