@@ -178,7 +178,7 @@ fn coordinate(args: &Args) -> Result<(), String> {
             _local.url.clone()
         }
     };
-    let mut workers = vec![
+    let mut workers = [
         spawn_worker(&url, "w1", args)?,
         spawn_worker(&url, "w2", args)?,
     ];

@@ -40,7 +40,15 @@ struct WorkerProc {
 impl WorkerProc {
     fn start(nats: &NatsServer, prefix: &str, name: &str, extra: &[&str]) -> WorkerProc {
         let child = Command::new(BIN)
-            .args(["worker", "--nats", &nats.url(), "--name", name, "--prefix", prefix])
+            .args([
+                "worker",
+                "--nats",
+                &nats.url(),
+                "--name",
+                name,
+                "--prefix",
+                prefix,
+            ])
             .args(["--heartbeat", "0.05"])
             .args(extra)
             .env_remove("RUST_LOG")
@@ -143,7 +151,12 @@ fn named_tasks_round_trip_with_values_errors_retries_and_timeouts() {
     }
     let m = h.metrics();
     for n in &m.nodes {
-        assert!(n.completed > 0, "round robin reaches {}: {:?}", n.name, m.nodes);
+        assert!(
+            n.completed > 0,
+            "round robin reaches {}: {:?}",
+            n.name,
+            m.nodes
+        );
     }
 
     // Errors: the function's own error, once per allowed attempt, each
@@ -178,7 +191,7 @@ fn named_tasks_round_trip_with_values_errors_retries_and_timeouts() {
 
     // The remote attempt number is the coordinator's: a task that times
     // out once and then succeeds reports attempt 1.
-    let slow = k.sleep.task(&kinds::Sleep { ms: 60_000 }).unwrap();
+    let slow = k.sleep.task(&kinds::SleepArgs { ms: 60_000 }).unwrap();
     let slow = slow.timeout(Duration::from_millis(300)).max_retries(1);
     let r = h.submit_to(NodeId(2), slow).unwrap().wait();
     match r {
@@ -190,7 +203,7 @@ fn named_tasks_round_trip_with_values_errors_retries_and_timeouts() {
         }
         other => panic!("expected two timeouts, got {other:?}"),
     }
-    let quick = k.sleep.task(&kinds::Sleep { ms: 1 }).unwrap();
+    let quick = k.sleep.task(&kinds::SleepArgs { ms: 1 }).unwrap();
     assert_eq!(h.submit_to(NodeId(2), quick).unwrap().wait().unwrap(), 0);
     let m = runtime.shutdown();
     assert_eq!(m.totals.unaccounted(), 0);
@@ -229,7 +242,12 @@ fn a_worker_killed_mid_run_loses_nothing_and_its_tasks_are_redispatched() {
     let n = 3_000u32;
     let hs = runtime
         .handle()
-        .submit_batch((0..n).map(|i| k.echo.task(&i.to_le_bytes().to_vec()).unwrap().max_retries(10)))
+        .submit_batch((0..n).map(|i| {
+            k.echo
+                .task(&i.to_le_bytes().to_vec())
+                .unwrap()
+                .max_retries(10)
+        }))
         .unwrap();
     let ok = wait_all(hs, || w1.sigkill());
     assert_eq!(ok, n as usize);
@@ -241,7 +259,10 @@ fn a_worker_killed_mid_run_loses_nothing_and_its_tasks_are_redispatched() {
     assert!(
         events.iter().any(|e| matches!(
             e,
-            SupervisorEvent::NodeDown { node: NodeId(0), reason: DownReason::Unreachable }
+            SupervisorEvent::NodeDown {
+                node: NodeId(0),
+                reason: DownReason::Unreachable
+            }
         )),
         "the killed worker's node is declared down: {events:?}"
     );
@@ -261,7 +282,12 @@ fn a_server_restart_mid_run_loses_nothing_and_delivers_nothing_twice() {
     let n = 3_000u32;
     let hs = runtime
         .handle()
-        .submit_batch((0..n).map(|i| k.echo.task(&i.to_le_bytes().to_vec()).unwrap().max_retries(10)))
+        .submit_batch((0..n).map(|i| {
+            k.echo
+                .task(&i.to_le_bytes().to_vec())
+                .unwrap()
+                .max_retries(10)
+        }))
         .unwrap();
     let ok = wait_all(hs, || nats.restart());
     assert_eq!(ok, n as usize, "server log:\n{}", nats.log());
@@ -285,7 +311,12 @@ fn a_frozen_worker_is_declared_down_and_its_late_results_are_ignored() {
     let h = runtime.handle();
     // Tasks that take a while, so that the freeze catches some running.
     let hs = h
-        .submit_batch((0..200).map(|_| k.sleep.task(&kinds::Sleep { ms: 20 }).unwrap().max_retries(10)))
+        .submit_batch((0..200).map(|_| {
+            k.sleep
+                .task(&kinds::SleepArgs { ms: 20 })
+                .unwrap()
+                .max_retries(10)
+        }))
         .unwrap();
     // Freeze w1 once it has finished something (it is surely working).
     let deadline = Instant::now() + DEADLINE;
@@ -297,20 +328,38 @@ fn a_frozen_worker_is_declared_down_and_its_late_results_are_ignored() {
     let frozen = Instant::now();
     let down = loop {
         match rx.recv_deadline(deadline) {
-            Ok(SupervisorEvent::NodeDown { node: NodeId(0), reason }) => break reason,
+            Ok(SupervisorEvent::NodeDown {
+                node: NodeId(0),
+                reason,
+            }) => break reason,
             Ok(_) => {}
             Err(e) => panic!("w1 was never declared down: {e}"),
         }
     };
     assert_eq!(down, DownReason::Unreachable);
-    assert!(frozen.elapsed() >= Duration::from_millis(900), "declared down after the hang timeout");
+    assert!(
+        frozen.elapsed() >= Duration::from_millis(900),
+        "declared down after the hang timeout"
+    );
     for t in hs {
         t.wait().expect("its tasks finish elsewhere");
     }
     let stale_before = h.metrics().nodes[0].stale_results;
     assert!(stale_before > 0, "w1's running attempts were abandoned");
-    // Thawed, w1 finishes what it held: those results are superseded.
+    // Thawed, w1 is heard again; whatever it held is superseded (its
+    // results dropped, or its attempts cancelled) and changes nothing.
     w1.signal("-CONT");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let m = h.metrics();
+        let c = m.cluster.expect("a coordinator has cluster metrics");
+        let w = c.workers.iter().find(|w| w.name == "w1").unwrap();
+        if w.silent_for < Duration::from_millis(500) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "w1 is never heard again");
+        std::thread::yield_now();
+    }
     let m = runtime.shutdown();
     assert_eq!(m.totals.completed, 200);
     assert_eq!(m.totals.unaccounted(), 0);
@@ -345,7 +394,10 @@ fn a_message_that_does_not_decode_is_reported_and_the_worker_goes_on() {
     // The worker is alive and serving.
     let (_, k) = kinds::builtins();
     let t = k.echo.task(&vec![1, 2, 3]).unwrap();
-    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [1, 2, 3]);
+    assert_eq!(
+        runtime.handle().submit(t).unwrap().wait().unwrap(),
+        [1, 2, 3]
+    );
     runtime.shutdown();
 }
 
@@ -360,7 +412,7 @@ fn a_cancel_reaches_a_running_remote_task() {
     let (_, k) = kinds::builtins();
     let h = runtime.handle();
     let long = h
-        .submit(k.sleep.task(&kinds::Sleep { ms: 600_000 }).unwrap())
+        .submit(k.sleep.task(&kinds::SleepArgs { ms: 600_000 }).unwrap())
         .unwrap();
     let deadline = Instant::now() + DEADLINE;
     while long.status() != allot::TaskStatus::Running {
@@ -372,7 +424,9 @@ fn a_cancel_reaches_a_running_remote_task() {
     // Had the worker not seen the cancel, its only slot would stay busy
     // for ten minutes.
     let started = Instant::now();
-    let next = h.submit(k.sleep.task(&kinds::Sleep { ms: 1 }).unwrap()).unwrap();
+    let next = h
+        .submit(k.sleep.task(&kinds::SleepArgs { ms: 1 }).unwrap())
+        .unwrap();
     assert_eq!(next.wait().unwrap(), 0);
     assert!(started.elapsed() < DEADLINE);
     runtime.shutdown();
@@ -382,7 +436,12 @@ fn a_cancel_reaches_a_running_remote_task() {
 fn the_balancer_moves_queued_tasks_off_a_slow_remote_node() {
     let Some(nats) = server() else { return };
     let p = prefix("balance");
-    let _slow = WorkerProc::start(&nats, &p, "slow", &["--slots", "1", "--speed", "0.05", "--prefetch", "0"]);
+    let _slow = WorkerProc::start(
+        &nats,
+        &p,
+        "slow",
+        &["--slots", "1", "--speed", "0.05", "--prefetch", "0"],
+    );
     let _fast = WorkerProc::start(&nats, &p, "fast", &["--slots", "1", "--prefetch", "0"]);
     let runtime = coordinator(&nats, &p, 2, |b| {
         b.balancer(BalancerConfig {
@@ -400,7 +459,7 @@ fn the_balancer_moves_queued_tasks_off_a_slow_remote_node() {
     let hs = h
         .submit_batch_to(
             slow,
-            (0..100).map(|_| k.sleep.task(&kinds::Sleep { ms: 5 }).unwrap()),
+            (0..100).map(|_| k.sleep.task(&kinds::SleepArgs { ms: 5 }).unwrap()),
         )
         .unwrap();
     let done = AtomicU64::new(0);
@@ -412,5 +471,8 @@ fn the_balancer_moves_queued_tasks_off_a_slow_remote_node() {
     assert_eq!(done.load(Ordering::Relaxed), 100);
     assert!(m.nodes[slow.0].migrations_out > 0, "{:?}", m.nodes);
     assert!(m.nodes[fast.0].completed > 0, "{:?}", m.nodes);
-    assert_eq!(m.nodes[slow.0].migrations_out, m.nodes[fast.0].migrations_in);
+    assert_eq!(
+        m.nodes[slow.0].migrations_out,
+        m.nodes[fast.0].migrations_in
+    );
 }

@@ -162,9 +162,7 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
             name: form.name(),
             args: form.args(),
             timeout: self.core.spec.timeout(),
-            abandoned: &|| {
-                self.core.phase() != Phase::Running || self.core.attempt() != attempt
-            },
+            abandoned: &|| self.core.phase() != Phase::Running || self.core.attempt() != attempt,
         });
         // Subtasks cannot be forked remotely; nothing to end but the
         // bookkeeping a local attempt does.

@@ -2,8 +2,8 @@
 //! streams every cluster uses.
 
 use super::config::ClusterConfig;
-use crate::cluster_error::ClusterError;
 use super::wire::Subjects;
+use crate::cluster_error::ClusterError;
 use async_nats::jetstream::{self, stream};
 use std::time::Duration;
 

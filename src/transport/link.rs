@@ -11,8 +11,8 @@
 
 use super::config::ClusterConfig;
 use super::connect::{connect, ensure_streams};
-use crate::cluster_error::ClusterError;
 use super::wire::{self, CancelMsg, Heartbeat, ResultHeader, Status, Subjects, WorkHeader};
+use crate::cluster_error::ClusterError;
 use crate::job::{RemoteCall, RemoteLink, RemoteReply};
 use crate::metrics::{ClusterMetrics, WorkerMetrics};
 use crate::node::NodeSpec;

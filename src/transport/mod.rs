@@ -14,10 +14,10 @@ mod link;
 #[cfg(feature = "cluster")]
 pub(crate) mod wire;
 
+pub use crate::cluster_error::ClusterError;
 pub use config::{ClusterConfig, TlsConfig};
 #[cfg(feature = "cluster")]
 pub(crate) use connect::{connect, ensure_streams};
-pub use crate::cluster_error::ClusterError;
 #[cfg(feature = "cluster")]
 pub(crate) use link::Cluster;
 #[cfg(feature = "cluster")]

@@ -322,7 +322,7 @@ mod tests {
             timeout: Some(Duration::from_millis(1500)),
         };
         let h = w.to_headers();
-        assert_eq!(WorkHeader::parse(Some(&h)), Ok(w));
+        assert_eq!(WorkHeader::parse(Some(&h)), Ok(w.clone()));
         assert_eq!(WorkHeader::parse(None).unwrap_err().field, "headers");
         let mut h2 = h.clone();
         h2.insert(H_VERSION, "9");
@@ -336,8 +336,8 @@ mod tests {
             attempt: 1,
             status: Status::Panic,
         };
-        assert_eq!(ResultHeader::parse(Some(&r.to_headers())), Ok(r));
         let mut h4 = r.to_headers();
+        assert_eq!(ResultHeader::parse(Some(&h4)), Ok(r));
         h4.insert(H_STATUS, "maybe");
         assert_eq!(ResultHeader::parse(Some(&h4)).unwrap_err().field, H_STATUS);
     }

@@ -30,6 +30,8 @@ pub(crate) struct Flags<'a> {
     pub(crate) prefetch: Option<usize>,
     /// `--workers`.
     pub(crate) workers: Option<usize>,
+    /// `--heartbeat` (seconds).
+    pub(crate) heartbeat: Option<std::time::Duration>,
     /// `--config`.
     pub(crate) config: Option<&'a Path>,
 }
@@ -53,6 +55,7 @@ fn flag_of(field: &str) -> Option<&'static str> {
         "cluster.subject_prefix" => "--prefix",
         "cluster.prefetch" => "--prefetch",
         "cluster.workers" => "--workers",
+        "cluster.heartbeat_interval" => "--heartbeat",
         "worker.name" => "--name",
         "worker.nodes" => "--nodes",
         _ => return None,
@@ -96,6 +99,10 @@ impl Settings {
         if let Some(n) = flags.workers {
             config.workers = n;
             given.push("--workers");
+        }
+        if let Some(d) = flags.heartbeat {
+            config.heartbeat_interval = d;
+            given.push("--heartbeat");
         }
         Ok(Settings {
             config,

@@ -50,6 +50,10 @@ pub(crate) struct WorkerArgs {
     /// Attempts taken per node beyond its slots (0 to 4096; default 2).
     #[arg(long, value_name = "N")]
     pub(crate) prefetch: Option<usize>,
+    /// Seconds between heartbeats (default 0.2); the coordinator declares
+    /// a worker silent for its hang timeout down.
+    #[arg(long, value_name = "SECONDS", value_parser = heartbeat)]
+    pub(crate) heartbeat: Option<std::time::Duration>,
     /// A TOML file with a `[cluster]` table: any setting of
     /// `allot::cluster::ClusterConfig` (urls, user/password, token,
     /// nkey_seed, credentials_file, tls, …). Flags override it.
@@ -73,6 +77,14 @@ fn speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (lo..=hi).contains(&v) => Ok(v),
         _ => Err(format!("expected a speed from {lo} to {hi}, got `{s}`")),
+    }
+}
+
+/// `--heartbeat`: seconds, from 1 ms to 60 s.
+fn heartbeat(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.001..=60.0).contains(&v) => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("expected seconds from 0.001 to 60, got `{s}`")),
     }
 }
 
@@ -155,6 +167,7 @@ pub(crate) fn run(args: &WorkerArgs) -> Result<(), CliError> {
         prefix: args.prefix.as_deref(),
         prefetch: args.prefetch,
         workers: None,
+        heartbeat: args.heartbeat,
         config: args.config.as_deref(),
     })?;
     settings.check()?;
