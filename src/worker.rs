@@ -34,6 +34,14 @@ use std::time::Duration;
 /// An attempt: the coordinator's session, the task, the attempt number.
 type Key = (u64, u64, u32);
 
+/// How long the server waits for a work message's acknowledgement before
+/// delivering it again: short, so that a delivery lost with a server
+/// restart comes back soon; a running attempt reports progress more often
+/// than this.
+const ACK_WAIT: Duration = Duration::from_secs(4);
+/// How often a running attempt's message is marked in progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
 /// Cancels remembered for attempts not (yet) seen here.
 const CANCELLED_MEMORY: usize = 65_536;
 
@@ -344,13 +352,18 @@ async fn work_consumer(
         durable_name: Some(name.clone()),
         filter_subject: inner.subjects.work(&inner.name, k),
         ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(30),
+        ack_wait: ACK_WAIT,
         max_ack_pending: i64::try_from(window).unwrap_or(i64::MAX),
         ..Default::default()
     };
     // A consumer left by an earlier run with other limits is replaced.
     match stream.get_consumer::<consumer::pull::Config>(&name).await {
-        Ok(c) if c.cached_info().config.max_ack_pending == config.max_ack_pending => Ok(c),
+        Ok(c)
+            if c.cached_info().config.max_ack_pending == config.max_ack_pending
+                && c.cached_info().config.ack_wait == config.ack_wait =>
+        {
+            Ok(c)
+        }
         Ok(_) => {
             let _ = stream.delete_consumer(&name).await;
             stream
@@ -469,7 +482,20 @@ async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
             inner.inflight.lock().insert(key, handle.cancel_handle());
             let inner = Arc::clone(inner);
             tokio::spawn(async move {
-                let out = handle.await;
+                // While it runs, tell the server now and then that the
+                // message is being worked on: it is not delivered again
+                // after the (short) ack wait.
+                let mut handle = std::pin::pin!(handle);
+                let mut progress = tokio::time::interval(PROGRESS_EVERY);
+                progress.tick().await;
+                let out = loop {
+                    tokio::select! {
+                        out = &mut handle => break out,
+                        _ = progress.tick() => {
+                            let _ = msg.ack_with(AckKind::Progress).await;
+                        }
+                    }
+                };
                 inner.inflight.lock().remove(&key);
                 let (status, body) = match out {
                     Ok(bytes) => (Status::Ok, bytes),

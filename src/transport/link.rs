@@ -250,7 +250,9 @@ async fn result_consumer(
             consumer::pull::Config {
                 durable_name: Some(name.clone()),
                 ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
+                // Short: a result delivered into a server restart comes
+                // back soon (routing one takes microseconds).
+                ack_wait: Duration::from_secs(2),
                 max_ack_pending: 65_536,
                 ..Default::default()
             },

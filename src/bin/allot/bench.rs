@@ -7,8 +7,7 @@
 //! round is a warm-up, and each figure is the median over the other rounds.
 
 pub(crate) mod cases;
-// The cluster bench's raw NATS baselines; not wired into `allot bench` yet.
-#[allow(dead_code)]
+mod cluster;
 mod nats_raw;
 
 use crate::error::CliError;
@@ -39,6 +38,14 @@ pub(crate) struct BenchArgs {
     /// Round trips per request/response case per round (1 to 10^8).
     #[arg(long, default_value_t = 2_000, value_parser = up_to::<100_000_000>)]
     pub(crate) requests: usize,
+    /// Measure cluster mode instead, on the NATS server at URL: two
+    /// worker processes of this binary, no-op named tasks, against raw
+    /// JetStream publish → pull → ack and raw request/reply.
+    #[arg(long, value_name = "URL")]
+    pub(crate) nats: Option<String>,
+    /// With `--nats`: attempts in flight per remote node beyond its slot.
+    #[arg(long, default_value_t = 64, value_parser = up_to::<4_096>)]
+    pub(crate) prefetch: usize,
     /// Write the results as JSON to FILE (`-` for stdout, instead of the
     /// table).
     #[arg(long, value_name = "FILE")]
@@ -320,6 +327,26 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     crate::limits::MachineLimits::read()
         .check(threads, 0)
         .map_err(|e| CliError::Other(format!("--nodes {}: {e}", args.nodes)))?;
+    if let Some(url) = &args.nats {
+        let r = cluster::measure(
+            url,
+            args.messages,
+            args.batch,
+            args.requests,
+            args.runs,
+            args.prefetch,
+        )?;
+        return match &args.json {
+            Some(path) => {
+                let text = serde_json::to_string_pretty(&r.to_json())
+                    .map_err(|e| CliError::Other(format!("cannot encode the results: {e}")))?;
+                crate::output::write(path, &text)
+            }
+            None => r
+                .print(&mut io::stdout().lock())
+                .map_err(|e| CliError::Other(format!("cannot print the results: {e}"))),
+        };
+    }
     let results = measure(args);
     match &args.json {
         Some(path) => {
