@@ -395,9 +395,22 @@ impl Builder {
         if let Err((field, reason)) = self.supervision.validate() {
             return bad(field, reason);
         }
+        // With a cluster, the plan can name remote nodes: checked once
+        // they have joined (`build`).
+        if self.cluster.is_none() {
+            self.validate_plan(self.nodes.len())?;
+        }
+        Ok(())
+    }
+
+    fn validate_plan(&self, nodes: usize) -> Result<(), BuildError> {
         if let Some(plan) = &self.fault_plan {
-            if let Err((i, reason)) = plan.validate(self.nodes.len()) {
-                return bad("fault_plan.faults", format!("entry {i}: {reason}"));
+            if let Err((i, reason)) = plan.validate(nodes) {
+                return Err(BuildError::InvalidConfig {
+                    field: "fault_plan.faults",
+                    index: None,
+                    reason: format!("entry {i}: {reason}"),
+                });
             }
         }
         Ok(())
@@ -416,6 +429,7 @@ impl Builder {
         let (cluster, remote) = self.join_cluster()?;
         #[cfg(not(feature = "cluster"))]
         let remote: Vec<RemoteNode> = Vec::new();
+        self.validate_plan(self.nodes.len() + remote.len())?;
         let needed = self
             .nodes
             .iter()
