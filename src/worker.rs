@@ -486,12 +486,10 @@ async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
                 // message is being worked on: it is not delivered again
                 // after the (short) ack wait.
                 let mut handle = std::pin::pin!(handle);
-                let mut progress = tokio::time::interval(PROGRESS_EVERY);
-                progress.tick().await;
                 let out = loop {
-                    tokio::select! {
-                        out = &mut handle => break out,
-                        _ = progress.tick() => {
+                    match tokio::time::timeout(PROGRESS_EVERY, &mut handle).await {
+                        Ok(out) => break out,
+                        Err(_) => {
                             let _ = msg.ack_with(AckKind::Progress).await;
                         }
                     }

@@ -20,6 +20,7 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Condvar, Mutex};
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -57,6 +58,31 @@ pub(crate) struct WireCounters {
     pub(crate) stalls: AtomicU64,
 }
 
+/// Where the result router leaves one attempt's reply for the proxy
+/// executor waiting on it (a futex wait, no spinning: a remote node has
+/// many executors waiting at once).
+#[derive(Default)]
+struct ReplySlot {
+    reply: Mutex<Option<RemoteReply>>,
+    ready: Condvar,
+}
+
+impl ReplySlot {
+    fn put(&self, reply: RemoteReply) {
+        *self.reply.lock() = Some(reply);
+        self.ready.notify_one();
+    }
+
+    /// The reply, or `None` after `timeout`.
+    fn take(&self, timeout: Duration) -> Option<RemoteReply> {
+        let mut r = self.reply.lock();
+        if r.is_none() {
+            let _ = self.ready.wait_for(&mut r, timeout);
+        }
+        r.take()
+    }
+}
+
 /// The state the connection's tasks share with the proxy executors.
 pub(crate) struct Shared {
     client: async_nats::Client,
@@ -67,7 +93,7 @@ pub(crate) struct Shared {
     /// one's in the server's de-duplication window.
     session: u64,
     poll: Duration,
-    waiters: Mutex<HashMap<(u64, u32), crossbeam_channel::Sender<RemoteReply>>>,
+    waiters: Mutex<FxHashMap<(u64, u32), Arc<ReplySlot>>>,
     workers: Mutex<HashMap<String, WorkerSeen>>,
     joined: Condvar,
     pub(crate) counters: WireCounters,
@@ -128,7 +154,7 @@ impl Cluster {
                 subjects,
                 session,
                 poll,
-                waiters: Mutex::new(HashMap::new()),
+                waiters: Mutex::new(FxHashMap::default()),
                 workers: Mutex::new(HashMap::new()),
                 joined: Condvar::new(),
                 counters: WireCounters::default(),
@@ -310,7 +336,7 @@ async fn route_one(shared: &Shared, msg: jetstream::Message) {
                 .then(|| shared.waiters.lock().remove(&(h.task, h.attempt)))
                 .flatten();
             match waiter {
-                Some(tx) => {
+                Some(slot) => {
                     let body = &msg.payload;
                     let text = || String::from_utf8_lossy(body).into_owned();
                     let reply = match h.status {
@@ -320,7 +346,7 @@ async fn route_one(shared: &Shared, msg: jetstream::Message) {
                         Status::Timeout => RemoteReply::TimedOut,
                         Status::Lost => RemoteReply::Lost,
                     };
-                    let _ = tx.send(reply);
+                    slot.put(reply);
                     shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
                 }
                 None => {
@@ -418,15 +444,39 @@ impl NodeLink {
         .to_headers();
         let payload = bytes::Bytes::copy_from_slice(call.args);
         let subject = self.subject.clone();
+        // The first send from this thread (it only queues the message on
+        // the connection: no wait for the network); the acknowledgement,
+        // and any send again, on the connection's runtime.
+        // Bounded: with the connection down and its queue full, the
+        // runtime's task sends it again instead.
+        let first = self.cluster.handle.block_on(async {
+            tokio::time::timeout(
+                Duration::from_millis(50),
+                shared
+                    .js
+                    .publish_with_headers(subject.clone(), headers.clone(), payload.clone()),
+            )
+            .await
+        });
         self.cluster.handle.spawn(async move {
             let mut backoff = Duration::from_millis(10);
+            let mut pending = first.ok().and_then(Result::ok);
             loop {
                 let sent = tokio::time::timeout(PUBLISH_TIMEOUT, async {
-                    shared
-                        .js
-                        .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
-                        .await?
-                        .await
+                    let ack = match pending.take() {
+                        Some(ack) => ack,
+                        None => {
+                            shared
+                                .js
+                                .publish_with_headers(
+                                    subject.clone(),
+                                    headers.clone(),
+                                    payload.clone(),
+                                )
+                                .await?
+                        }
+                    };
+                    ack.await
                 })
                 .await;
                 match sent {
@@ -472,24 +522,20 @@ impl RemoteLink for NodeLink {
     fn call(&self, call: RemoteCall<'_>) -> RemoteReply {
         let shared = self.shared();
         let key = (call.task.0, call.attempt);
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        shared.waiters.lock().insert(key, tx);
+        let slot = Arc::new(ReplySlot::default());
+        shared.waiters.lock().insert(key, Arc::clone(&slot));
         let gave_up = Arc::new(AtomicBool::new(false));
         self.publish(&call, Arc::clone(&gave_up));
         loop {
-            match rx.recv_timeout(shared.poll) {
-                Ok(reply) => return reply,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    if abandoned(&call) {
-                        gave_up.store(true, Ordering::Release);
-                        shared.waiters.lock().remove(&key);
-                        self.cancel(&call);
-                        return RemoteReply::Abandoned;
-                    }
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    return RemoteReply::Abandoned;
-                }
+            if let Some(reply) = slot.take(shared.poll) {
+                return reply;
+            }
+            if abandoned(&call) {
+                gave_up.store(true, Ordering::Release);
+                shared.waiters.lock().remove(&key);
+                self.cancel(&call);
+                // A reply may have come in between.
+                return slot.take(Duration::ZERO).unwrap_or(RemoteReply::Abandoned);
             }
         }
     }

@@ -348,6 +348,17 @@ pub(crate) fn raw_request_reply(
         });
 
         let body = Bytes::from(vec![b'x'; payload]);
+        // The flush above does not wait for the server to have processed
+        // the subscription before another connection's request: until a
+        // first request is answered, "no responders" means "not yet".
+        let mut tries = 0;
+        while let Err(e) = requester.request(subject.clone(), body.clone()).await {
+            tries += 1;
+            if tries >= 200 {
+                return Err(format!("the responder never answered: {e}"));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
             .expect("valid histogram bounds");
         let mut measured = Duration::ZERO;
