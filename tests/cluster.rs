@@ -377,20 +377,59 @@ fn a_message_that_does_not_decode_is_reported_and_the_worker_goes_on() {
         let mut errors = client.subscribe(format!("{p}.error.w1")).await.unwrap();
         client.flush().await.unwrap();
         let js = async_nats::jetstream::new(client.clone());
+        use futures_util::StreamExt;
+        let mut reports = Vec::new();
         // No headers at all: garbage.
         js.publish(format!("{p}.work.w1.0"), "garbage".into())
             .await
             .unwrap()
             .await
             .unwrap();
-        use futures_util::StreamExt;
-        let msg = tokio::time::timeout(DEADLINE, errors.next())
+        // A version this build does not speak.
+        let mut h = async_nats::HeaderMap::new();
+        h.insert("Allot-Version", "99");
+        js.publish_with_headers(format!("{p}.work.w1.0"), h, "x".into())
             .await
-            .expect("the worker reports the bad message")
+            .unwrap()
+            .await
             .unwrap();
-        String::from_utf8_lossy(&msg.payload).into_owned()
+        for _ in 0..2 {
+            let msg = tokio::time::timeout(DEADLINE, errors.next())
+                .await
+                .expect("the worker reports each bad message")
+                .unwrap();
+            reports.push(String::from_utf8_lossy(&msg.payload).into_owned());
+        }
+        reports
     });
-    assert!(report.contains("\"field\":\"headers\""), "{report}");
+    assert!(report[0].contains("\"field\":\"headers\""), "{report:?}");
+    assert!(
+        report[1].contains("\"field\":\"Allot-Version\""),
+        "{report:?}"
+    );
+    // A function the worker does not have: refused by name, never run.
+    let mut ours = allot::Registry::new();
+    let stranger = ours
+        .register("not.on.the.worker", |_, x: u32| Ok::<_, String>(x))
+        .unwrap();
+    let r = runtime
+        .handle()
+        .submit(stranger.task(&7).unwrap())
+        .unwrap()
+        .wait();
+    match r.unwrap_err().last_failure() {
+        Some(AttemptFailure::Error(e)) => {
+            let e = e.to_string();
+            assert!(e.contains("not.on.the.worker") && e.contains("w1"), "{e}");
+        }
+        other => panic!("expected the worker's refusal, got {other:?}"),
+    }
+    let m = runtime.handle().metrics();
+    let w = &m.cluster.as_ref().unwrap().workers[0];
+    assert!(
+        w.bad_messages >= 2 || w.silent_for > Duration::ZERO,
+        "{w:?}"
+    );
     // The worker is alive and serving.
     let (_, k) = kinds::builtins();
     let t = k.echo.task(&vec![1, 2, 3]).unwrap();
@@ -475,4 +514,75 @@ fn the_balancer_moves_queued_tasks_off_a_slow_remote_node() {
         m.nodes[slow.0].migrations_out,
         m.nodes[fast.0].migrations_in
     );
+}
+
+#[test]
+fn credentials_pass_through_and_wrong_ones_are_a_typed_error() {
+    for (auth, good, bad) in [
+        (
+            vec!["--user", "alice", "--pass", "s3cret"],
+            "[cluster]\nuser = \"alice\"\npassword = \"s3cret\"\n",
+            ClusterConfig {
+                user: Some("alice".into()),
+                password: Some("wrong".into()),
+                ..ClusterConfig::default()
+            },
+        ),
+        (
+            vec!["--auth", "t0ken"],
+            "[cluster]\ntoken = \"t0ken\"\n",
+            ClusterConfig {
+                token: Some("nope".into()),
+                ..ClusterConfig::default()
+            },
+        ),
+    ] {
+        let Some(nats) = NatsServer::start_with(&auth) else {
+            return;
+        };
+        let p = prefix("auth");
+        // Wrong credentials: a typed error at build, no panic.
+        let refused = Runtime::builder()
+            .nodes(Vec::new())
+            .cluster(ClusterConfig {
+                urls: vec![nats.url()],
+                connect_timeout: Duration::from_secs(2),
+                subject_prefix: p.clone(),
+                ..bad
+            })
+            .build();
+        match refused {
+            Err(allot::BuildError::Cluster(allot::cluster::ClusterError::Connect { .. })) => {}
+            other => panic!("expected a connect error, got {other:?}"),
+        }
+        // The right ones, from a config file for the worker and in the
+        // coordinator's config: a round trip.
+        let file = std::env::temp_dir().join(format!("allot-auth-{}.toml", std::process::id()));
+        std::fs::write(&file, good).unwrap();
+        let _w = WorkerProc::start(&nats, &p, "w1", &["--config", file.to_str().unwrap()]);
+        let mut config: ClusterConfig = toml_cluster(good);
+        config.urls = vec![nats.url()];
+        config.subject_prefix = p.clone();
+        config.heartbeat_interval = Duration::from_millis(50);
+        config.join_timeout = DEADLINE;
+        let runtime = Runtime::builder()
+            .nodes(Vec::new())
+            .cluster(config)
+            .build()
+            .expect("the right credentials connect");
+        let (_, k) = kinds::builtins();
+        let t = k.echo.task(&vec![9, 9]).unwrap();
+        assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [9, 9]);
+        runtime.shutdown();
+        let _ = std::fs::remove_file(&file);
+    }
+}
+
+/// The `[cluster]` table of a TOML text, as `allot worker --config` reads it.
+fn toml_cluster(text: &str) -> ClusterConfig {
+    #[derive(serde::Deserialize)]
+    struct File {
+        cluster: ClusterConfig,
+    }
+    toml::from_str::<File>(text).unwrap().cluster
 }

@@ -44,6 +44,8 @@ pub struct NatsServer {
     store: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// Extra command-line arguments (authentication, for example).
+    extra: Vec<String>,
 }
 
 impl NatsServer {
@@ -62,6 +64,12 @@ impl NatsServer {
     /// directory cannot be made; if the server does not accept connections
     /// within [`START_DEADLINE`] (the message holds its log).
     pub fn start() -> Option<NatsServer> {
+        NatsServer::start_with(&[])
+    }
+
+    /// As [`start`](Self::start), with extra `nats-server` arguments
+    /// (`--user`, `--pass`, `--auth`, …), kept across restarts.
+    pub fn start_with(extra: &[&str]) -> Option<NatsServer> {
         let Some(binary) = find_binary() else {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("nats-server not found; CI=true requires it");
@@ -88,6 +96,7 @@ impl NatsServer {
             store,
             log,
             child: None,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         // The port is free when picked but may be taken before the server
         // binds it: then the server exits, and another port is tried.
@@ -184,6 +193,7 @@ impl NatsServer {
             .args(["-p", &self.port.to_string()])
             .arg("-sd")
             .arg(&self.store)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
