@@ -300,8 +300,9 @@ pub use task::Task;
 /// Cluster mode: remote nodes in worker processes, over NATS JetStream.
 ///
 /// A coordinator is an ordinary [`Runtime`] built with
-/// [`Builder::cluster`]; a worker is the same binary running a [`Worker`]
-/// (cluster::Worker) with the same [`Registry`]. `docs/cluster.md` tells
+/// [`Builder::cluster`]; a worker is the same binary running a `Worker`
+/// (this module, feature `cluster`) with the same [`Registry`].
+/// `docs/cluster.md` tells
 /// the whole story: guarantees, failures, configuration. The
 /// configuration types are always here (config files name them); the
 /// transport needs the `cluster` feature.
