@@ -24,7 +24,7 @@
 //! });
 //! let handles = handle.submit_batch(tasks)?;
 //! let sum: u64 = handles.into_iter().map(|h| h.wait().unwrap()).sum();
-//! assert_eq!(sum, (0..100u64).map(|i| i * i).sum());
+//! assert_eq!(sum, (0..100u64).map(|i| i * i).sum::<u64>());
 //!
 //! // A task that needs a GPU can only go to the GPU node...
 //! let on_gpu = handle.submit(

@@ -262,7 +262,7 @@ where
 ///     .nodes(vec![NodeSpec::new(Resources::cpu(1_000))])
 ///     .build()
 ///     .unwrap();
-/// let handle = runtime.submit(square.task(&7).unwrap()).unwrap();
+/// let handle = runtime.handle().submit(square.task(&7).unwrap()).unwrap();
 /// assert_eq!(handle.wait().unwrap(), 49);
 /// runtime.shutdown();
 /// ```

@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 #[path = "support/bin.rs"]
 mod bin;
+#[path = "support/nats.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod nats;
 
 use allot::cluster::ClusterConfig;
 use allot::{AttemptFailure, Runtime, Task};
@@ -638,70 +641,6 @@ fn a_run_against_an_unreachable_nats_fails_cleanly_within_the_connect_timeout() 
 /// `ClusterConfig::DEFAULT_CONNECT_TIMEOUT`, which nothing here changes.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A `nats-server -js` of our own, on a free port, with a temporary store
-/// (as examples/cluster.rs starts one).
-struct LocalNats {
-    child: Child,
-    dir: PathBuf,
-    url: String,
-}
-
-impl LocalNats {
-    /// Starts one; `None` (after saying so) when nats-server is not
-    /// installed, unless `CI=true`, where that fails the test.
-    fn start() -> Option<LocalNats> {
-        let bin = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dir = scratch("nats");
-        let child = match Command::new(&bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "nats-server is required on CI (apt-get install nats-server)"
-                );
-                eprintln!("skipping: nats-server not installed (apt-get install nats-server)");
-                return None;
-            }
-            Err(e) => panic!("cannot start {bin}: {e}"),
-        };
-        let nats = LocalNats {
-            child,
-            dir,
-            url: format!("nats://127.0.0.1:{port}"),
-        };
-        // Up when it accepts a connection (bounded retries, each a real
-        // connection attempt).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not start in 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(nats)
-    }
-}
-
-impl Drop for LocalNats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// An `allot worker` process, its stderr lines read as they come.
 struct WorkerProcess {
     /// `None` once stopped.
@@ -838,18 +777,18 @@ fn allot_within(args: &[&str], limit: Duration) -> std::process::Output {
 
 #[test]
 fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
-    let Some(nats) = LocalNats::start() else {
+    let Some(nats) = nats::NatsServer::start() else {
         return;
     };
     let prefix = format!("allot-cli-{}", std::process::id());
-    let w1 = WorkerProcess::start(&nats.url, "w1", &prefix);
-    let w2 = WorkerProcess::start(&nats.url, "w2", &prefix);
+    let w1 = WorkerProcess::start(&nats.url(), "w1", &prefix);
+    let w2 = WorkerProcess::start(&nats.url(), "w2", &prefix);
     let o = allot_within(
         &[
             "run",
             "tests/data/cli/cluster.toml",
             "--nats",
-            &nats.url,
+            &nats.url(),
             "--workers",
             "2",
             "--prefix",
@@ -909,7 +848,7 @@ fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
     assert_eq!(report["cluster"]["workers"], 2);
     assert_eq!(report["cluster"]["subject_prefix"], prefix.as_str());
 
-    every_builtin_kind_runs_on_the_workers(&nats.url, &prefix);
+    every_builtin_kind_runs_on_the_workers(&nats.url(), &prefix);
 
     // The workers leave cleanly on SIGTERM, having answered every attempt.
     let replied = count_in(&w1.stop(), "replied") + count_in(&w2.stop(), "replied");

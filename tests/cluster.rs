@@ -209,6 +209,20 @@ fn named_tasks_round_trip_with_values_errors_retries_and_timeouts() {
     assert_eq!(m.totals.unaccounted(), 0);
 }
 
+/// Submits `n` echoes of their index (up to 10 retries each).
+fn submit_echoes(runtime: &Runtime, n: u32) -> Vec<allot::TaskHandle<Vec<u8>>> {
+    let (_, k) = kinds::builtins();
+    runtime
+        .handle()
+        .submit_batch((0..n).map(|i| {
+            k.echo
+                .task(&i.to_le_bytes().to_vec())
+                .unwrap()
+                .max_retries(10)
+        }))
+        .unwrap()
+}
+
 /// Waits on every handle; returns how many ended with the value expected.
 fn wait_all(hs: Vec<allot::TaskHandle<Vec<u8>>>, on_third: impl FnOnce()) -> usize {
     let n = hs.len();
@@ -238,17 +252,8 @@ fn a_worker_killed_mid_run_loses_nothing_and_its_tasks_are_redispatched() {
     let runtime = coordinator(&nats, &p, 2, move |b| {
         b.on_supervisor_event(move |e| seen.lock().push(e.clone()));
     });
-    let (_, k) = kinds::builtins();
     let n = 3_000u32;
-    let hs = runtime
-        .handle()
-        .submit_batch((0..n).map(|i| {
-            k.echo
-                .task(&i.to_le_bytes().to_vec())
-                .unwrap()
-                .max_retries(10)
-        }))
-        .unwrap();
+    let hs = submit_echoes(&runtime, n);
     let ok = wait_all(hs, || w1.sigkill());
     assert_eq!(ok, n as usize);
     let m = runtime.shutdown();
@@ -278,17 +283,8 @@ fn a_server_restart_mid_run_loses_nothing_and_delivers_nothing_twice() {
     let _w1 = WorkerProc::start(&nats, &p, "w1", &["--slots", "2"]);
     let _w2 = WorkerProc::start(&nats, &p, "w2", &["--slots", "2"]);
     let runtime = coordinator(&nats, &p, 2, |_| {});
-    let (_, k) = kinds::builtins();
     let n = 3_000u32;
-    let hs = runtime
-        .handle()
-        .submit_batch((0..n).map(|i| {
-            k.echo
-                .task(&i.to_le_bytes().to_vec())
-                .unwrap()
-                .max_retries(10)
-        }))
-        .unwrap();
+    let hs = submit_echoes(&runtime, n);
     let ok = wait_all(hs, || nats.restart());
     assert_eq!(ok, n as usize, "server log:\n{}", nats.log());
     let m = runtime.shutdown();

@@ -430,11 +430,17 @@ impl Builder {
         #[cfg(not(feature = "cluster"))]
         let remote: Vec<RemoteNode> = Vec::new();
         self.validate_plan(self.nodes.len() + remote.len())?;
+        // A remote node's executors are its slots and its prefetch.
         let needed = self
             .nodes
             .iter()
-            .chain(remote.iter().map(|r| &r.0))
-            .fold(2usize, |n, s| n.saturating_add(s.slots).saturating_add(1));
+            .map(|s| (s, 0))
+            .chain(remote.iter().map(|r| (&r.0, r.2)))
+            .fold(2usize, |n, (s, prefetch)| {
+                n.saturating_add(s.slots.max(1))
+                    .saturating_add(prefetch)
+                    .saturating_add(1)
+            });
         if let Some(limit) = crate::threads::available() {
             if needed > limit {
                 return Err(BuildError::TooManyThreads { needed, limit });

@@ -149,6 +149,21 @@ fn check_version(h: Option<&async_nats::HeaderMap>) -> Result<(), WireError> {
     Ok(())
 }
 
+/// The headers naming one attempt, with its message id (`kind` `w` for
+/// work, `r` for a result): the server keeps one copy of each id.
+fn identity(kind: char, session: u64, task: u64, attempt: u32) -> async_nats::HeaderMap {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(H_VERSION, VERSION);
+    h.insert(H_SESSION, session.to_string().as_str());
+    h.insert(H_TASK, task.to_string().as_str());
+    h.insert(H_ATTEMPT, attempt.to_string().as_str());
+    h.insert(
+        H_MSG_ID,
+        format!("{kind}.{session}.{task}.{attempt}").as_str(),
+    );
+    h
+}
+
 /// One attempt of a named task, as a worker reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct WorkHeader {
@@ -161,20 +176,12 @@ pub(crate) struct WorkHeader {
 
 impl WorkHeader {
     pub(crate) fn to_headers(&self) -> async_nats::HeaderMap {
-        let mut h = async_nats::HeaderMap::new();
-        h.insert(H_VERSION, VERSION);
-        h.insert(H_SESSION, self.session.to_string().as_str());
-        h.insert(H_TASK, self.task.to_string().as_str());
-        h.insert(H_ATTEMPT, self.attempt.to_string().as_str());
+        let mut h = identity('w', self.session, self.task, self.attempt);
         h.insert(H_FN, self.name.as_str());
         if let Some(t) = self.timeout {
             let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
             h.insert(H_TIMEOUT_MS, ms.to_string().as_str());
         }
-        h.insert(
-            H_MSG_ID,
-            format!("w.{}.{}.{}", self.session, self.task, self.attempt).as_str(),
-        );
         h
     }
 
@@ -242,16 +249,8 @@ pub(crate) struct ResultHeader {
 
 impl ResultHeader {
     pub(crate) fn to_headers(&self) -> async_nats::HeaderMap {
-        let mut h = async_nats::HeaderMap::new();
-        h.insert(H_VERSION, VERSION);
-        h.insert(H_SESSION, self.session.to_string().as_str());
-        h.insert(H_TASK, self.task.to_string().as_str());
-        h.insert(H_ATTEMPT, self.attempt.to_string().as_str());
+        let mut h = identity('r', self.session, self.task, self.attempt);
         h.insert(H_STATUS, self.status.as_str());
-        h.insert(
-            H_MSG_ID,
-            format!("r.{}.{}.{}", self.session, self.task, self.attempt).as_str(),
-        );
         h
     }
 
