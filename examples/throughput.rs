@@ -5,7 +5,13 @@
 //! cargo run --release --example throughput               # table
 //! cargo run --release --example throughput -- --json     # one JSON object
 //! cargo run --release --example throughput -- --messages 500000 --nodes 2 --batch 1024 --runs 7
+//! cargo run --release --features cluster --example throughput -- --nats nats://127.0.0.1:4222
 //! ```
+//!
+//! With `--nats URL` (feature `cluster`) it measures cluster mode instead:
+//! two worker processes of this example (`--worker NAME`), no-op named
+//! tasks, against raw JetStream publish → pull → ack and raw request/reply
+//! in the same run (the same code as `allot bench --nats`).
 //!
 //! Every rate is the median of `--runs` runs; ratios divide medians from
 //! this run, so they compare like with like on a noisy machine.
@@ -19,6 +25,19 @@
 )]
 mod cases;
 
+#[cfg(feature = "cluster")]
+#[path = "../src/bin/allot/bench/cluster.rs"]
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod cluster;
+#[cfg(feature = "cluster")]
+#[path = "../src/bin/allot/kinds.rs"]
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod kinds;
+#[cfg(feature = "cluster")]
+#[path = "../src/bin/allot/bench/nats_raw.rs"]
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod nats_raw;
+
 use std::time::Duration;
 
 struct Args {
@@ -30,6 +49,13 @@ struct Args {
     /// Run only this allot case, for profiling: `mailbox`, `handles`,
     /// `single`, `e2e` or `e2e-single`.
     profile: Option<String>,
+    /// Measure cluster mode on the NATS server at this URL.
+    nats: Option<String>,
+    /// Serve as worker NAME (started by `--nats`).
+    worker: Option<String>,
+    prefix: String,
+    prefetch: usize,
+    requests: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +66,11 @@ fn parse_args() -> Result<Args, String> {
         runs: 5,
         json: false,
         profile: None,
+        nats: None,
+        worker: None,
+        prefix: "allot-throughput".into(),
+        prefetch: 64,
+        requests: 1_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,9 +88,14 @@ fn parse_args() -> Result<Args, String> {
             "--runs" => a.runs = num("--runs")?,
             "--json" => a.json = true,
             "--profile" => a.profile = Some(it.next().ok_or("--profile needs a case")?),
+            "--nats" => a.nats = Some(it.next().ok_or("--nats needs a URL")?),
+            "--worker" => a.worker = Some(it.next().ok_or("--worker needs a name")?),
+            "--prefix" => a.prefix = it.next().ok_or("--prefix needs a value")?,
+            "--prefetch" => a.prefetch = num("--prefetch")?,
+            "--requests" => a.requests = num("--requests")?,
             "-h" | "--help" => {
                 return Err(
-                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|handles|single|e2e|e2e-single]"
+                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|handles|single|e2e|e2e-single] [--nats URL [--prefetch N] [--requests N]]"
                         .into(),
                 )
             }
@@ -102,6 +138,10 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if args.worker.is_some() || args.nats.is_some() {
+        cluster_mode(&args);
+        return;
+    }
     let n = args.messages;
     let runs = args.runs;
     if let Some(case) = &args.profile {
@@ -233,4 +273,57 @@ fn main() {
         println!("e2e_vs_rayon            = {e2e_vs_rayon:.2}");
         println!("e2e_single_vs_tokio_spawn = {e2e_single_vs_tokio_spawn:.2}");
     }
+}
+
+/// `--worker NAME`: serve the built-in kinds on one one-slot node;
+/// `--nats URL`: the cluster measurement, with two such workers.
+#[cfg(feature = "cluster")]
+fn cluster_mode(args: &Args) {
+    use allot::cluster::{ClusterConfig, Worker};
+    use allot::{NodeSpec, Resources};
+    let url = args.nats.clone().unwrap_or_default();
+    if let Some(name) = &args.worker {
+        let config = ClusterConfig {
+            prefetch: args.prefetch,
+            ..ClusterConfig::new(&url).subject_prefix(args.prefix.clone())
+        };
+        let (registry, _) = kinds::builtins();
+        let node = NodeSpec::new(Resources::cpu(1_000)).slots(1);
+        if let Err(e) = Worker::new(config, name.as_str(), vec![node], registry).run() {
+            eprintln!("worker {name}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let exe = std::env::current_exe().expect("this example's path");
+    let worker = |name: &str, url: &str, prefix: &str, prefetch: usize| {
+        let mut c = std::process::Command::new(&exe);
+        c.args(["--worker", name, "--nats", url, "--prefix", prefix])
+            .args(["--prefetch", &prefetch.to_string()]);
+        c
+    };
+    let plan = cluster::Plan {
+        url: &url,
+        messages: args.messages,
+        batch: args.batch,
+        requests: args.requests,
+        runs: args.runs,
+        prefetch: args.prefetch,
+    };
+    match cluster::measure(plan, &worker) {
+        Ok(r) if args.json => println!("{}", r.to_json()),
+        Ok(r) => {
+            let _ = r.print(&mut std::io::stdout().lock());
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+fn cluster_mode(_: &Args) {
+    eprintln!("--nats and --worker need cluster mode: cargo run --release --features cluster --example throughput -- --nats URL");
+    std::process::exit(2);
 }

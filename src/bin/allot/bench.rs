@@ -328,14 +328,23 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
         .check(threads, 0)
         .map_err(|e| CliError::Other(format!("--nodes {}: {e}", args.nodes)))?;
     if let Some(url) = &args.nats {
-        let r = cluster::measure(
+        let exe = std::env::current_exe()
+            .map_err(|e| CliError::Other(format!("cannot find this binary: {e}")))?;
+        let worker = |name: &str, url: &str, prefix: &str, prefetch: usize| {
+            let mut c = std::process::Command::new(&exe);
+            c.args(["worker", "--nats", url, "--name", name, "--prefix", prefix])
+                .args(["--slots", "1", "--prefetch", &prefetch.to_string()]);
+            c
+        };
+        let plan = cluster::Plan {
             url,
-            args.messages,
-            args.batch,
-            args.requests,
-            args.runs,
-            args.prefetch,
-        )?;
+            messages: args.messages,
+            batch: args.batch,
+            requests: args.requests,
+            runs: args.runs,
+            prefetch: args.prefetch,
+        };
+        let r = cluster::measure(plan, &worker).map_err(CliError::Other)?;
         return match &args.json {
             Some(path) => {
                 let text = serde_json::to_string_pretty(&r.to_json())

@@ -14,9 +14,12 @@
 //! - **raw request/reply**: `requests` core-NATS round trips.
 //!
 //! The first round is a warm-up; figures are medians over the others.
+//!
+//! It depends only on allot's public API, `nats_raw` and `kinds`, so that
+//! the throughput example includes it too (`#[path]`); the caller says how
+//! to start a worker process.
 
 use super::nats_raw;
-use crate::error::CliError;
 use crate::kinds;
 use allot::cluster::ClusterConfig;
 use allot::{Runtime, SupervisionConfig};
@@ -52,19 +55,25 @@ impl Drop for Workers {
     }
 }
 
-fn spawn_workers(url: &str, prefix: &str, prefetch: usize) -> Result<Workers, CliError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| CliError::Other(format!("cannot find this binary: {e}")))?;
+/// How to start one worker process: given its name, the URL, the subject
+/// prefix and the prefetch, a command serving one one-slot node with the
+/// built-in kinds.
+pub(crate) type WorkerCommand<'a> = &'a dyn Fn(&str, &str, &str, usize) -> Command;
+
+fn spawn_workers(
+    worker: WorkerCommand<'_>,
+    url: &str,
+    prefix: &str,
+    prefetch: usize,
+) -> Result<Workers, String> {
     let mut out = Workers(Vec::new());
     for name in ["bench-w1", "bench-w2"] {
-        let child = Command::new(&exe)
-            .args(["worker", "--nats", url, "--name", name, "--prefix", prefix])
-            .args(["--slots", "1", "--prefetch", &prefetch.to_string()])
+        let child = worker(name, url, prefix, prefetch)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| CliError::Other(format!("cannot start a worker: {e}")))?;
+            .map_err(|e| format!("cannot start a worker: {e}"))?;
         out.0.push(child);
     }
     Ok(out)
@@ -75,17 +84,34 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs the cluster bench against the server at `url`.
-pub(crate) fn measure(
-    url: &str,
-    messages: usize,
-    batch: usize,
-    requests: usize,
-    runs: usize,
-    prefetch: usize,
-) -> Result<ClusterResults, CliError> {
+/// What to measure.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) messages: usize,
+    pub(crate) batch: usize,
+    pub(crate) requests: usize,
+    pub(crate) runs: usize,
+    pub(crate) prefetch: usize,
+}
+
+/// Runs the cluster bench against the server at `plan.url`.
+///
+/// # Errors
+///
+/// When a worker cannot start, the coordinator cannot join them, or a
+/// task or a raw case fails.
+pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<ClusterResults, String> {
+    let Plan {
+        url,
+        messages,
+        batch,
+        requests,
+        runs,
+        prefetch,
+    } = plan;
     let prefix = format!("allot-bench-{}", std::process::id());
-    let _workers = spawn_workers(url, &prefix, prefetch)?;
+    let _workers = spawn_workers(worker, url, &prefix, prefetch)?;
     let runtime = Runtime::builder()
         .nodes(Vec::new())
         .supervision(SupervisionConfig {
@@ -97,10 +123,10 @@ pub(crate) fn measure(
             ..ClusterConfig::new(url).workers(2).subject_prefix(prefix)
         })
         .build()
-        .map_err(|e| CliError::Other(format!("the coordinator: {e}")))?;
+        .map_err(|e| format!("the coordinator: {e}"))?;
     let h = runtime.handle().clone();
     let (_, k) = kinds::builtins();
-    let failed = |e: &dyn std::fmt::Display| CliError::Other(format!("cluster bench: {e}"));
+    let failed = |e: &dyn std::fmt::Display| format!("cluster bench: {e}");
     let (mut rates, mut raws, mut p50s, mut p99s, mut raw50, mut raw99) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut rounds = Vec::new();
