@@ -23,7 +23,7 @@ use crate::transport::wire::{
     self, BadMessageReport, CancelMsg, Heartbeat, NodeReport, ResultHeader, Status, Subjects,
     WorkHeader,
 };
-use crate::transport::{connect, ensure_streams, ClusterConfig, ClusterError};
+use crate::transport::{connect, ensure_streams, ClusterConfig, ClusterError, HEADROOM};
 use crate::{AttemptFailure, BalancerConfig, TaskError};
 use async_nats::jetstream::{self, consumer, AckKind};
 use futures_util::StreamExt;
@@ -548,6 +548,21 @@ async fn reply(
     }
     .to_headers();
     let subject = inner.subjects.result(&inner.name);
+    let max = inner.client.server_info().max_payload;
+    let (headers, body) = if max > 0 && body.len() + HEADROOM > max {
+        // A result the server would refuse however often it is sent.
+        let text = format!(
+            "the result of `{}` is {} bytes: more than the NATS server's max_payload \
+             ({max} bytes, less {HEADROOM} for headers)",
+            h.name,
+            body.len()
+        );
+        let mut h2 = headers;
+        h2.insert(wire::H_STATUS, Status::Error.as_str());
+        (h2, text.into_bytes())
+    } else {
+        (headers, body)
+    };
     let body = bytes::Bytes::from(body);
     let mut backoff = Duration::from_millis(10);
     loop {

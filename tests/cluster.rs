@@ -159,6 +159,20 @@ fn named_tasks_round_trip_with_values_errors_retries_and_timeouts() {
         );
     }
 
+    // Arguments the server would refuse (its max_payload is 1 MiB): a
+    // clear error at once, not a publish retried forever.
+    let huge = k.echo.task(&vec![7u8; 2 << 20]).unwrap();
+    match h
+        .submit_to(NodeId(1), huge)
+        .unwrap()
+        .wait()
+        .unwrap_err()
+        .last_failure()
+    {
+        Some(AttemptFailure::Error(e)) => assert!(e.to_string().contains("max_payload"), "{e}"),
+        other => panic!("expected a size error, got {other:?}"),
+    }
+
     // Errors: the function's own error, once per allowed attempt, each
     // attempt on some node.
     let failing = k

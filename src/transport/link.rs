@@ -26,6 +26,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Room left for a message's headers under the server's `max_payload`.
+pub(crate) const HEADROOM: usize = 1_024;
+
 /// Longest wait for the server to acknowledge one publish before it is
 /// sent again (with the same message id, so the server keeps one copy).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -521,6 +524,16 @@ impl NodeLink {
 impl RemoteLink for NodeLink {
     fn call(&self, call: RemoteCall<'_>) -> RemoteReply {
         let shared = self.shared();
+        // A message the server would refuse however often it is sent.
+        let max = shared.client.server_info().max_payload;
+        if max > 0 && call.args.len() + HEADROOM > max {
+            return RemoteReply::Error(format!(
+                "the arguments of `{}` are {} bytes: more than the NATS server's \
+                 max_payload ({max} bytes, less {HEADROOM} for headers)",
+                call.name,
+                call.args.len()
+            ));
+        }
         let key = (call.task.0, call.attempt);
         let slot = Arc::new(ReplySlot::default());
         shared.waiters.lock().insert(key, Arc::clone(&slot));

@@ -19,6 +19,6 @@ pub use config::{ClusterConfig, TlsConfig};
 #[cfg(feature = "cluster")]
 pub(crate) use connect::{connect, ensure_streams};
 #[cfg(feature = "cluster")]
-pub(crate) use link::Cluster;
+pub(crate) use link::{Cluster, HEADROOM};
 #[cfg(feature = "cluster")]
 pub use wire::WireError;
