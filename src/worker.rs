@@ -410,6 +410,12 @@ async fn serve_node(
                 _ = inner.stop.notified() => return,
             };
             match next {
+                Some(Ok(msg)) if inner.stopping.load(Ordering::Acquire) => {
+                    // Leaving (a stop between two messages, which the
+                    // notification above did not catch): give it back.
+                    let _ = msg.ack_with(AckKind::Nak(None)).await;
+                    return;
+                }
                 Some(Ok(msg)) => take(&inner, k, msg).await,
                 Some(Err(e)) => {
                     tracing::warn!(worker = %inner.name, node = k, error = %e, "worker.consumer_restart");
