@@ -601,3 +601,60 @@ fn toml_cluster(text: &str) -> ClusterConfig {
     }
     toml::from_str::<File>(text).unwrap().cluster
 }
+
+#[test]
+fn tls_passes_through_and_an_untrusted_server_is_a_typed_error() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    let (ca, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    );
+    let Some(nats) = NatsServer::start_with(&[
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    let p = prefix("tls");
+    let tls_url = nats.url().replace("nats://", "tls://");
+    // Without the test CA, the server's certificate is not trusted.
+    let refused = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(ClusterConfig {
+            urls: vec![tls_url.clone()],
+            connect_timeout: Duration::from_secs(2),
+            subject_prefix: p.clone(),
+            ..ClusterConfig::default()
+        })
+        .build();
+    match refused {
+        Err(allot::BuildError::Cluster(allot::cluster::ClusterError::Connect { .. })) => {}
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+    // With it, on both sides: a round trip.
+    let file = std::env::temp_dir().join(format!("allot-tls-{}.toml", std::process::id()));
+    let text = format!(
+        "[cluster]\ntls = {{ required = true, ca_file = {:?} }}\n",
+        ca.to_str().unwrap()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let _w = WorkerProc::start(&nats, &p, "w1", &["--config", file.to_str().unwrap()]);
+    let mut config = toml_cluster(&text);
+    config.urls = vec![tls_url];
+    config.subject_prefix = p.clone();
+    config.join_timeout = DEADLINE;
+    let runtime = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(config)
+        .build()
+        .expect("a trusted TLS server connects");
+    let (_, k) = kinds::builtins();
+    let t = k.echo.task(&vec![4, 2]).unwrap();
+    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [4, 2]);
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&file);
+}
