@@ -27,7 +27,8 @@ use crate::transport::{connect, ensure_streams, ClusterConfig, ClusterError, HEA
 use crate::{AttemptFailure, BalancerConfig, TaskError};
 use async_nats::jetstream::{self, consumer, AckKind};
 use futures_util::StreamExt;
-use std::collections::{HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,8 +137,8 @@ struct Inner {
     registry: Registry,
     local: RuntimeHandle,
     specs: Vec<NodeSpec>,
-    inflight: Mutex<HashMap<Key, CancelHandle>>,
-    cancelled: Mutex<(HashSet<Key>, VecDeque<Key>)>,
+    inflight: Mutex<FxHashMap<Key, CancelHandle>>,
+    cancelled: Mutex<(FxHashSet<Key>, VecDeque<Key>)>,
     counters: Counters,
     stopping: AtomicBool,
     stop: tokio::sync::Notify,
@@ -218,8 +219,8 @@ impl Worker {
             registry: self.registry,
             local: local.handle().clone(),
             specs: self.nodes,
-            inflight: Mutex::new(HashMap::new()),
-            cancelled: Mutex::new((HashSet::new(), VecDeque::new())),
+            inflight: Mutex::new(FxHashMap::default()),
+            cancelled: Mutex::new((FxHashSet::default(), VecDeque::new())),
             counters: Counters::default(),
             stopping: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
@@ -546,16 +547,9 @@ async fn reply(
     body: Vec<u8>,
     msg: jetstream::Message,
 ) {
-    let headers = ResultHeader {
-        session: h.session,
-        task: h.task,
-        attempt: h.attempt,
-        status,
-    }
-    .to_headers();
     let subject = inner.subjects.result(&inner.name);
     let max = inner.client.server_info().max_payload;
-    let (headers, body) = if max > 0 && body.len() + HEADROOM > max {
+    let (status, body) = if max > 0 && body.len() + HEADROOM > max {
         // A result the server would refuse however often it is sent.
         let text = format!(
             "the result of `{}` is {} bytes: more than the NATS server's max_payload \
@@ -563,11 +557,16 @@ async fn reply(
             h.name,
             body.len()
         );
-        let mut h2 = headers;
-        h2.insert(wire::H_STATUS, Status::Error.as_str());
-        (h2, text.into_bytes())
+        (Status::Error, text.into_bytes())
     } else {
-        (headers, body)
+        (status, body)
+    };
+    // Built per send (a send again rebuilds them).
+    let header = ResultHeader {
+        session: h.session,
+        task: h.task,
+        attempt: h.attempt,
+        status,
     };
     let body = bytes::Bytes::from(body);
     let mut backoff = Duration::from_millis(10);
@@ -575,7 +574,7 @@ async fn reply(
         let sent = tokio::time::timeout(Duration::from_secs(2), async {
             inner
                 .js
-                .publish_with_headers(subject.clone(), headers.clone(), body.clone())
+                .publish_with_headers(subject.clone(), header.to_headers(), body.clone())
                 .await?
                 .await
         })

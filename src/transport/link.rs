@@ -437,14 +437,15 @@ impl NodeLink {
     /// acknowledgement, only for the reply.
     fn publish(&self, call: &RemoteCall<'_>, gave_up: Arc<AtomicBool>) {
         let shared = Arc::clone(&self.cluster.shared);
-        let headers = WorkHeader {
+        // Headers are built per send (a send again rebuilds them): a copy
+        // kept for a rare retry costs a map clone per attempt.
+        let header = WorkHeader {
             session: shared.session,
             task: call.task.0,
             attempt: call.attempt,
             name: call.name.to_owned(),
             timeout: call.timeout,
-        }
-        .to_headers();
+        };
         let payload = bytes::Bytes::copy_from_slice(call.args);
         let subject = self.subject.clone();
         // The first send from this thread (it only queues the message on
@@ -457,7 +458,7 @@ impl NodeLink {
                 Duration::from_millis(50),
                 shared
                     .js
-                    .publish_with_headers(subject.clone(), headers.clone(), payload.clone()),
+                    .publish_with_headers(subject.clone(), header.to_headers(), payload.clone()),
             )
             .await
         });
@@ -473,7 +474,7 @@ impl NodeLink {
                                 .js
                                 .publish_with_headers(
                                     subject.clone(),
-                                    headers.clone(),
+                                    header.to_headers(),
                                     payload.clone(),
                                 )
                                 .await?
