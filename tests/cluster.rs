@@ -658,3 +658,60 @@ fn tls_passes_through_and_an_untrusted_server_is_a_typed_error() {
     runtime.shutdown();
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn an_nkey_passes_through() {
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().unwrap();
+    let conf = std::env::temp_dir().join(format!("allot-nkey-{}.conf", std::process::id()));
+    std::fs::write(
+        &conf,
+        format!(
+            "authorization {{ users = [ {{ nkey: {} }} ] }}\n",
+            user.public_key()
+        ),
+    )
+    .unwrap();
+    let Some(nats) = NatsServer::start_with(&["-c", conf.to_str().unwrap()]) else {
+        return;
+    };
+    let p = prefix("nkey");
+    let text = format!("[cluster]\nnkey_seed = {seed:?}\n");
+    let file = std::env::temp_dir().join(format!("allot-nkey-{}.toml", std::process::id()));
+    std::fs::write(&file, &text).unwrap();
+    let _w = WorkerProc::start(&nats, &p, "w1", &["--config", file.to_str().unwrap()]);
+    // Without the key: refused.
+    let refused = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(ClusterConfig {
+            urls: vec![nats.url()],
+            connect_timeout: Duration::from_secs(2),
+            subject_prefix: p.clone(),
+            ..ClusterConfig::default()
+        })
+        .build();
+    assert!(
+        matches!(
+            refused,
+            Err(allot::BuildError::Cluster(
+                allot::cluster::ClusterError::Connect { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+    let mut config = toml_cluster(&text);
+    config.urls = vec![nats.url()];
+    config.subject_prefix = p;
+    config.join_timeout = DEADLINE;
+    let runtime = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(config)
+        .build()
+        .expect("the NKey connects");
+    let (_, k) = kinds::builtins();
+    let t = k.echo.task(&vec![1]).unwrap();
+    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [1]);
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&conf);
+}

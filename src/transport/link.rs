@@ -456,9 +456,11 @@ impl NodeLink {
         let first = self.cluster.handle.block_on(async {
             tokio::time::timeout(
                 Duration::from_millis(50),
-                shared
-                    .js
-                    .publish_with_headers(subject.clone(), header.to_headers(), payload.clone()),
+                shared.js.publish_with_headers(
+                    subject.clone(),
+                    header.to_headers(),
+                    payload.clone(),
+                ),
             )
             .await
         });
