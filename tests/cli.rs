@@ -936,3 +936,40 @@ fn help_describes_the_worker_command_and_the_cluster_options_of_run() {
         assert!(run.contains(option), "{option} in {run}");
     }
 }
+
+#[test]
+fn a_plot_that_is_not_an_svg_file_is_refused_before_the_run() {
+    let dir = scratch("plot-ext");
+    for (plot, says) in [
+        ("-", "the plot is a file"),
+        ("load.png", "not .png"),
+        ("load", "no extension"),
+    ] {
+        let out = allot_in(
+            &dir,
+            &["run", &workload("mixed.toml"), "--plot", plot, "--quiet"],
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{plot}: {err}");
+        assert!(
+            err.contains("--plot") && err.contains(says),
+            "{plot}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!dir.join(plot).exists(), "{plot} was written");
+    }
+    let ok = allot_in(
+        &dir,
+        &[
+            "run",
+            &workload("mixed.toml"),
+            "--plot",
+            "load.SVG",
+            "--quiet",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(std::fs::read_to_string(dir.join("load.SVG"))
+        .unwrap()
+        .starts_with("<svg"));
+}

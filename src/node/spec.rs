@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(n.capacity.bandwidth_mbps, def.bandwidth_mbps);
         let zero: NodeSpec =
             serde_json::from_str(r#"{"capacity":{"memory_mib":0,"gpu_milli":500}}"#).unwrap();
-        assert_eq!(zero.capacity, Resources::new(def.cpu_milli, 0, 500, def.bandwidth_mbps));
+        assert_eq!(
+            zero.capacity,
+            Resources::new(def.cpu_milli, 0, 500, def.bandwidth_mbps)
+        );
         assert!(serde_json::from_str::<NodeSpec>(r#"{"capacity":{"cpus":1}}"#).is_err());
         // Written out and read back: the same node.
         let back: NodeSpec = serde_json::from_str(&serde_json::to_string(&n).unwrap()).unwrap();

@@ -70,6 +70,9 @@ fn run_command(args: &run::RunArgs) -> Result<(), CliError> {
     for path in args.json.iter().chain(&args.plot) {
         output::check_dir(path)?;
     }
+    if let Some(path) = &args.plot {
+        output::check_svg(path)?;
+    }
     let injected = logging::count_injected_panics();
     let report = run::run(args, &injected)?;
     let to_stdout = args.json.as_deref() == Some(Path::new("-"));
