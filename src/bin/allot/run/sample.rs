@@ -45,7 +45,7 @@ impl Sampler {
                     });
                     bar.set_position(done);
                     bar.set_message(format!(
-                        "{rate:>7.0} tasks/s · {} failed · {} restarts · {} migrations",
+                        "{rate:.0}/s · {} failed · {} restarts · {} moved",
                         m.totals.failed, m.totals.restarts, m.totals.migrations
                     ));
                     samples.push(s);
@@ -85,7 +85,11 @@ pub(super) fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     if let Ok(style) =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} tasks · {msg}")
+        // `wide_bar` takes what the terminal has left: the line fits its
+        // width (80 columns leave a short bar), with an ETA.
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} eta {eta} · {msg}",
+        )
     {
         bar.set_style(style.progress_chars("=> "));
     }
