@@ -84,6 +84,9 @@ pub struct RuntimeConfig {
     /// Cluster mode: remote nodes in worker processes (`docs/cluster.md`;
     /// needs the `cluster` feature).
     pub cluster: Option<crate::transport::ClusterConfig>,
+    /// A journal file: named tasks survive a crash (`docs/semantics.md`;
+    /// needs the `journal` feature and, in code, `Builder::registry`).
+    pub journal: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -101,6 +104,7 @@ impl Default for RuntimeConfig {
             supervision: SupervisionConfig::default(),
             fault_plan: None,
             cluster: None,
+            journal: None,
         }
     }
 }

@@ -52,6 +52,12 @@ pub enum Refusal {
     /// A pinned submission named a node that has been retired (it failed
     /// more often than its restart intensity allows).
     NodeRetired(NodeId),
+    /// The runtime keeps a journal and the task is a closure: only named
+    /// tasks ([`Registry`](crate::Registry)) can be journalled.
+    NotDurable,
+    /// The journal could not commit the submission (a full disk, say):
+    /// nothing was accepted.
+    Journal(crate::journal_error::JournalError),
 }
 
 impl fmt::Display for Refusal {
@@ -65,6 +71,10 @@ impl fmt::Display for Refusal {
                 write!(f, "no node {node} (the runtime has {nodes})")
             }
             Refusal::NodeRetired(node) => write!(f, "node {node} is retired"),
+            Refusal::NotDurable => f.write_str(
+                "the runtime keeps a journal and this task is a closure: submit a named task",
+            ),
+            Refusal::Journal(e) => write!(f, "not journalled: {e}"),
         }
     }
 }
@@ -74,6 +84,7 @@ impl std::error::Error for Refusal {
         match self {
             Refusal::Infeasible(r) => Some(r),
             Refusal::Invalid(e) => Some(e),
+            Refusal::Journal(e) => Some(e),
             _ => None,
         }
     }
@@ -388,6 +399,9 @@ pub enum BuildError {
     /// workers missing.
     #[cfg(feature = "cluster")]
     Cluster(crate::cluster_error::ClusterError),
+    /// The journal could not be opened: locked, damaged, newer, or naming
+    /// a function the registry does not have.
+    Journal(crate::journal_error::JournalError),
 }
 
 impl fmt::Display for BuildError {
@@ -416,6 +430,7 @@ impl fmt::Display for BuildError {
             ),
             #[cfg(feature = "cluster")]
             BuildError::Cluster(e) => write!(f, "cluster: {e}"),
+            BuildError::Journal(e) => e.fmt(f),
         }
     }
 }
@@ -427,6 +442,7 @@ impl std::error::Error for BuildError {
             BuildError::InvalidConfig { .. } | BuildError::TooManyThreads { .. } => None,
             #[cfg(feature = "cluster")]
             BuildError::Cluster(e) => Some(e),
+            BuildError::Journal(e) => Some(e),
         }
     }
 }

@@ -248,6 +248,9 @@ mod forkjoin;
 mod hooks;
 mod ids;
 mod job;
+#[cfg(feature = "journal")]
+mod journal;
+mod journal_error;
 mod ledger;
 #[cfg(all(test, loom))]
 mod loom_models;
@@ -280,6 +283,7 @@ pub use error::{
 pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
+pub use journal_error::JournalError;
 pub use metrics::{
     AbandonReason, AbandonedAttempt, ClusterMetrics, LatencySummary, Metrics, NodeMetrics, Totals,
     WorkerMetrics,
@@ -289,6 +293,8 @@ pub use node::NodeSpec;
 pub use policy::{Policy, PolicyKind};
 pub use queue::{Discipline, UnknownDiscipline};
 pub use resources::Resources;
+#[cfg(feature = "journal")]
+pub use runtime::RecoveredTask;
 pub use runtime::{Builder, Runtime, RuntimeHandle, ShutdownReport, UnfinishedTask};
 pub use spec::{BoxError, SpecError, TaskKind, TaskSpec, TaskStatus};
 pub use supervision::{

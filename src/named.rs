@@ -17,7 +17,7 @@
 //!
 //! [postcard]: https://docs.rs/postcard
 
-use crate::job::{FnWork, JobCore, RemoteForm, TaskContext, TaskInner, Work};
+use crate::job::{JobCore, RemoteForm, TaskContext, TaskInner, Work};
 use crate::spec::{BoxError, PackedSpec};
 use crate::task::Task;
 use serde::de::DeserializeOwned;
@@ -185,6 +185,16 @@ where
         &self.name
     }
 
+    /// Decodes an encoded result of this function (a recovered task's,
+    /// say: see `RuntimeHandle::recovered`).
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError`] if the bytes are not a result of this function.
+    pub fn decode(&self, bytes: &[u8]) -> Result<O, CodecError> {
+        decode(&self.name, "result", bytes)
+    }
+
     /// A task that calls this function with `args`, on a local node or a
     /// remote one. The arguments are encoded now, once; each attempt
     /// decodes them.
@@ -243,6 +253,10 @@ where
 
     fn decode(&self, bytes: &[u8]) -> Result<O, BoxError> {
         Ok(decode(&self.f.name, "result", bytes)?)
+    }
+
+    fn encode(&self, value: &O) -> Option<Vec<u8>> {
+        encode(&self.f.name, "result", value).ok()
     }
 }
 
@@ -380,22 +394,65 @@ impl Registry {
         f(ctx, args)
     }
 
-    /// A closure task that calls the function registered as `name` with
-    /// encoded `args` and yields its encoded result: how a worker runs a
-    /// remote attempt on its own nodes.
+    /// A task that calls the function registered as `name` with encoded
+    /// `args` and yields its encoded result: how a worker runs a remote
+    /// attempt on its own nodes, and how a journal runs a task again. It is
+    /// a named task (it can go to a remote node, and be journalled).
     ///
     /// # Errors
     ///
     /// [`CallError::Unknown`] if no function has that name.
     pub fn task_by_name(&self, name: &str, args: Vec<u8>) -> Result<Task<Vec<u8>>, CallError> {
-        let f = Arc::clone(self.fns.get(name).ok_or_else(|| CallError::Unknown {
-            name: name.to_owned(),
-        })?);
+        let (name, f) = self
+            .fns
+            .get_key_value(name)
+            .ok_or_else(|| CallError::Unknown {
+                name: name.to_owned(),
+            })?;
         Ok(Task {
             job: Arc::new(TaskInner::new(
                 JobCore::unsubmitted(PackedSpec::default_spec()),
-                FnWork::<_, CallError>::new(move |ctx: &TaskContext<'_>| f(ctx, &args)),
+                RawWork {
+                    name: Arc::clone(name),
+                    f: Arc::clone(f),
+                    args: args.into_boxed_slice(),
+                },
             )),
         })
+    }
+}
+
+/// A named task by name, on encoded values both ways.
+struct RawWork {
+    name: Arc<str>,
+    f: Arc<ErasedFn>,
+    args: Box<[u8]>,
+}
+
+impl Work<Vec<u8>> for RawWork {
+    fn call(&self, ctx: &TaskContext<'_>) -> Result<Vec<u8>, BoxError> {
+        (self.f)(ctx, &self.args).map_err(Into::into)
+    }
+
+    fn remote(&self) -> Option<&dyn RemoteForm<Vec<u8>>> {
+        Some(self)
+    }
+}
+
+impl RemoteForm<Vec<u8>> for RawWork {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn args(&self) -> &[u8] {
+        &self.args
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Vec<u8>, BoxError> {
+        Ok(bytes.to_vec())
+    }
+
+    fn encode(&self, value: &Vec<u8>) -> Option<Vec<u8>> {
+        Some(value.clone())
     }
 }

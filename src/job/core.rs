@@ -46,6 +46,8 @@ pub(super) const HAS_ERROR: u8 = 4;
 pub(super) const TAKEN: u8 = 8;
 /// Submitted without a handle: its value is dropped where it is made.
 pub(super) const DETACHED: u8 = 16;
+/// Journalled: its end is reported to the sink in its cold state.
+pub(super) const DURABLE: u8 = 32;
 
 /// What few jobs need, allocated the first time one of them does: the
 /// errors of failed attempts, forked subtasks, a waiting handle's waker,
@@ -57,6 +59,8 @@ pub(super) struct Cold {
     pub(super) children: Vec<(u32, JobRef)>,
     pub(super) waker: Option<Waker>,
     pub(super) error: Option<TaskError>,
+    /// A journalled task's journal and key.
+    pub(super) durable: Option<(Arc<dyn super::durable::DurableSink>, u64)>,
 }
 
 /// The plain part of every job.
@@ -182,6 +186,28 @@ impl JobCore {
         r
     }
 
+    /// Journals this task's end under `key` in `sink`.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    pub(crate) fn make_durable(&self, sink: Arc<dyn super::durable::DurableSink>, key: u64) {
+        self.with_cold(DURABLE, |c| c.durable = Some((sink, key)));
+    }
+
+    /// Whether this task is journalled.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    pub(crate) fn is_durable(&self) -> bool {
+        self.has(DURABLE)
+    }
+
+    /// Reports this task's end to its journal, if it has one.
+    pub(super) fn report_durable(&self, outcome: impl FnOnce() -> super::durable::DurableOutcome) {
+        if self.has(DURABLE) {
+            let sink = self.cold.lock().as_ref().and_then(|c| c.durable.clone());
+            if let Some((sink, key)) = sink {
+                sink.finished(key, outcome());
+            }
+        }
+    }
+
     /// Registers the waker to call when the outcome arrives.
     pub(super) fn register_waker(&self, waker: &Waker) {
         self.with_cold(HAS_WAITER, |c| match &c.waker {
@@ -211,6 +237,17 @@ impl JobCore {
     /// Delivers a failed outcome; only the winner of the terminal
     /// transition calls it.
     pub(crate) fn deliver_error(&self, error: TaskError) {
+        // A shutdown's cancel is not the task's end: the journal runs it
+        // again at the next open.
+        if !matches!(
+            error,
+            TaskError::Cancelled(crate::error::CancelReason::Shutdown)
+        ) {
+            self.report_durable(|| match &error {
+                TaskError::Cancelled(_) => super::durable::DurableOutcome::Cancelled,
+                e => super::durable::DurableOutcome::Failed(e.to_string()),
+            });
+        }
         let waker = self.with_cold(HAS_ERROR, |c| {
             debug_assert!(c.error.is_none(), "outcome delivered twice");
             c.error = Some(error);
@@ -372,6 +409,10 @@ pub(crate) trait ErasedJob: Send + Sync + 'static {
     /// detached batch goes back to its caller as tasks.
     fn into_typed(self: Arc<Self>) -> Box<dyn Any + Send>;
     fn core_mut(&mut self) -> &mut JobCore;
+    /// A named task's function name and encoded arguments: what a journal
+    /// keeps to run it again. `None` for a closure.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    fn durable_form(&self) -> Option<(&str, &[u8])>;
 }
 
 pub(crate) type JobRef = Arc<dyn ErasedJob>;

@@ -4,6 +4,7 @@
 use super::cell::ResultCell;
 use super::context::TaskContext;
 use super::core::{ErasedJob, JobCore, RunEnv, RunOutcome, DETACHED};
+use super::durable::DurableOutcome;
 use super::remote::{RemoteCall, RemoteForm, RemoteLink, RemoteReply};
 use super::state::Phase;
 use crate::error::{AttemptFailure, TaskError};
@@ -127,6 +128,11 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
             .core
             .transition(Phase::Running, attempt, Phase::Completed, attempt)
         {
+            self.core
+                .report_durable(|| match self.work.remote().and_then(|f| f.encode(&value)) {
+                    Some(bytes) => DurableOutcome::Value(bytes),
+                    None => DurableOutcome::Failed("the value does not encode".into()),
+                });
             if let Some(c) = completed {
                 c.fetch_add(1, Ordering::Relaxed);
             }
@@ -181,6 +187,42 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
             RemoteReply::Abandoned => RunOutcome::Stale,
         }
     }
+}
+
+/// The work of a job that was finished before it was built (a journalled
+/// task's recorded outcome): it never runs.
+pub(crate) struct Finished;
+
+impl Work<Vec<u8>> for Finished {
+    fn call(&self, _ctx: &TaskContext<'_>) -> Result<Vec<u8>, BoxError> {
+        Err("a recovered outcome does not run".into())
+    }
+}
+
+/// A job already ended with `outcome`, as task `id`, for a handle to hand
+/// out: no runtime holds it.
+#[cfg_attr(not(feature = "journal"), allow(dead_code))]
+pub(crate) fn finished_job(
+    id: crate::ids::TaskId,
+    spec: PackedSpec,
+    outcome: Result<Vec<u8>, TaskError>,
+) -> Arc<dyn TypedJob<Vec<u8>>> {
+    let mut core = JobCore::unsubmitted(spec);
+    core.submit(id, crate::clock::now_nanos(), false);
+    core.state
+        .store(super::state::pack(Phase::Running, 0), Ordering::Relaxed);
+    let job = TaskInner::new(core, Finished);
+    match outcome {
+        Ok(v) => {
+            job.complete(0, v, None);
+        }
+        Err(e) => {
+            if job.core.transition(Phase::Running, 0, Phase::Failed, 0) {
+                job.core.deliver_error(e);
+            }
+        }
+    }
+    Arc::new(job)
 }
 
 /// What `ErasedJob::handed_back` boxes: enough to rebuild a `Task<T>`.
@@ -243,6 +285,10 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
 
     fn core_mut(&mut self) -> &mut JobCore {
         &mut self.core
+    }
+
+    fn durable_form(&self) -> Option<(&str, &[u8])> {
+        self.work.remote().map(|f| (f.name(), f.args()))
     }
 
     fn handed_back(self: Arc<Self>) -> Box<dyn Any + Send> {

@@ -10,6 +10,7 @@
 mod cell;
 mod context;
 mod core;
+mod durable;
 mod inner;
 mod remote;
 mod state;
@@ -19,6 +20,10 @@ mod tests;
 pub(crate) use self::core::{after_failure, cancel, fail_now, AfterFailure};
 pub(crate) use self::core::{ErasedJob, Host, JobCore, JobRef, Rejection, RunEnv, RunOutcome};
 pub use context::TaskContext;
+#[cfg_attr(not(feature = "journal"), allow(unused_imports))]
+pub(crate) use durable::{DurableOutcome, DurableSink};
+#[cfg(feature = "journal")]
+pub(crate) use inner::finished_job;
 pub(crate) use inner::{FnWork, HandedBack, Rerun, TaskInner, TypedJob, Work};
 #[cfg_attr(not(feature = "cluster"), allow(unused_imports))]
 pub(crate) use remote::{RemoteCall, RemoteForm, RemoteLink, RemoteReply};

@@ -79,4 +79,6 @@ pub(crate) trait RemoteForm<T>: Send + Sync {
     fn args(&self) -> &[u8];
     /// Decodes a remote attempt's value.
     fn decode(&self, bytes: &[u8]) -> Result<T, crate::spec::BoxError>;
+    /// Encodes a value (for the journal); `None` if it does not encode.
+    fn encode(&self, value: &T) -> Option<Vec<u8>>;
 }

@@ -111,6 +111,13 @@ impl Ledger {
         self.waiters.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Ids from here on start at `first` (a journal's ids continue across
+    /// restarts); called before any task is submitted.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    pub(crate) fn start_ids_at(&self, first: u64) {
+        self.next_id.fetch_max(first, Ordering::Relaxed);
+    }
+
     /// Reserves `n` consecutive task ids.
     pub(crate) fn reserve_ids(&self, n: u64) -> u64 {
         self.next_id.fetch_add(n, Ordering::Relaxed)

@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 impl RuntimeHandle {
     #[inline]
-    pub(super) fn check(&self, core: &JobCore, pin: Option<NodeId>) -> Result<(), Refusal> {
-        let spec = &core.spec;
+    pub(super) fn check(&self, job: &dyn ErasedJob, pin: Option<NodeId>) -> Result<(), Refusal> {
+        #[cfg(feature = "journal")]
+        super::durable::check(self.shared.journal.as_ref(), job)?;
+        let spec = &job.core().spec;
         spec.validate().map_err(Refusal::Invalid)?;
         if pin.is_none() && spec.has_no_demand() && !self.shared.plane.all_retired() {
             // Fits anywhere: skip the per-node scan on the common path.
@@ -115,13 +117,21 @@ impl RuntimeHandle {
                 reason: Refusal::ShuttingDown,
             });
         }
-        if let Err(reason) = self.check(task.job.core(), pin) {
+        if let Err(reason) = self.check(&*task.job, pin) {
             return Err(SubmitError::Refused { task, reason });
         }
         if !self.has_room(1) {
             return Err(SubmitError::Full(task));
         }
         let id = TaskId(self.shared.plane.ledger.reserve_ids(1));
+        #[cfg(feature = "journal")]
+        if let Some(j) = &self.shared.journal {
+            if let Err(reason) =
+                super::durable::commit(j, id.0, std::iter::once(&*task.job as &dyn ErasedJob))
+            {
+                return Err(SubmitError::Refused { task, reason });
+            }
+        }
         let inner = self.stamp(id, crate::clock::now_nanos(), task);
         let job: JobRef = Arc::clone(&inner) as JobRef;
         self.shared
@@ -203,7 +213,16 @@ impl RuntimeHandle {
         if self.is_closed(&state) {
             return Err(Refusal::ShuttingDown);
         }
-        self.stamp_batch(out[base..].iter_mut().map(J::core_mut), J::DETACHED);
+        let first = self
+            .shared
+            .plane
+            .ledger
+            .reserve_ids((out.len() - base) as u64);
+        #[cfg(feature = "journal")]
+        if let Some(j) = &self.shared.journal {
+            super::durable::commit(j, first, out[base..].iter().map(J::job))?;
+        }
+        self.stamp_batch(first, out[base..].iter_mut().map(J::core_mut), J::DETACHED);
         J::send(self, out, base, pin);
         drop(state);
         Ok(())
@@ -237,7 +256,7 @@ impl RuntimeHandle {
             // memory is reused while it is hot in this thread's cache.
             drop(dead.0.pop());
             let Some(task) = tasks.next() else { break };
-            if let Err(reason) = self.check(task.job.core(), pin) {
+            if let Err(reason) = self.check(&*task.job, pin) {
                 let index = out.len() - base;
                 let mut all: Vec<Task<T>> = out.drain(base..).map(J::unwrap).collect();
                 all.push(task);
@@ -262,10 +281,10 @@ impl RuntimeHandle {
     /// marks them `detached` (no handles) or not.
     pub(super) fn stamp_batch<'a>(
         &self,
+        first: u64,
         cores: impl ExactSizeIterator<Item = &'a mut JobCore>,
         detached: bool,
     ) {
-        let first = self.shared.plane.ledger.reserve_ids(cores.len() as u64);
         let now = crate::clock::now_nanos();
         for (k, core) in cores.enumerate() {
             core.submit(TaskId(first + k as u64), now, detached);
@@ -330,7 +349,7 @@ impl RuntimeHandle {
             return Err(shutting_down);
         }
         for (index, job) in jobs.iter().enumerate() {
-            self.check(job.core(), None)
+            self.check(&**job, None)
                 .map_err(|reason| Rejection::Refused { index, reason })?;
         }
         if !jobs.is_empty() && !self.has_room(jobs.len() as u64) {
@@ -418,6 +437,10 @@ pub(super) trait Staged: Sized {
     /// The job's core, still unshared.
     fn core_mut(&mut self) -> &mut JobCore;
 
+    /// The job.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    fn job(&self) -> &dyn ErasedJob;
+
     /// Records `out[base..]` in the ledger as one cohort and sends the jobs
     /// into `pin`'s inbox or to placement.
     fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>);
@@ -436,6 +459,10 @@ impl<T: Send + 'static> Staged for TaskHandle<T> {
     #[inline]
     fn core_mut(&mut self) -> &mut JobCore {
         unsubmitted_core(&mut self.inner)
+    }
+
+    fn job(&self) -> &dyn ErasedJob {
+        &*self.inner
     }
 
     #[inline]
@@ -468,6 +495,10 @@ impl Staged for JobRef {
         unsubmitted_core(self)
     }
 
+    fn job(&self) -> &dyn ErasedJob {
+        &**self
+    }
+
     #[inline]
     fn send(h: &RuntimeHandle, out: &mut Vec<Self>, base: usize, pin: Option<NodeId>) {
         h.enqueue(out[base..].iter().cloned(), pin);
@@ -484,6 +515,10 @@ impl Staged for Detached {
     #[inline]
     fn core_mut(&mut self) -> &mut JobCore {
         unsubmitted_core(&mut self.0)
+    }
+
+    fn job(&self) -> &dyn ErasedJob {
+        &*self.0
     }
 
     #[inline]

@@ -99,6 +99,8 @@ pub struct Builder {
     fault_plan: Option<FaultPlan>,
     hooks: Hooks,
     cluster: Option<crate::transport::ClusterConfig>,
+    journal: Option<std::path::PathBuf>,
+    registry: Option<crate::named::Registry>,
 }
 
 /// A node of another process: its spec, its link, its prefetch.
@@ -122,6 +124,8 @@ impl Default for Builder {
             fault_plan: None,
             hooks: Hooks::default(),
             cluster: None,
+            journal: None,
+            registry: None,
         }
     }
 }
@@ -150,6 +154,9 @@ impl Builder {
         }
         if let Some(cluster) = &config.cluster {
             b.cluster(cluster.clone());
+        }
+        if let Some(path) = &config.journal {
+            b.journal(path.clone());
         }
         b
     }
@@ -319,6 +326,35 @@ impl Builder {
         self
     }
 
+    /// Journals named tasks' submissions and outcomes in the file at
+    /// `path` (created if need be): once `submit` returns `Ok`, the task
+    /// survives a crash of this process, and a runtime built on the same
+    /// journal runs again every task that had not finished
+    /// (`RuntimeHandle::recovered`, feature `journal`, gives their handles back). Needs
+    /// [`registry`](Self::registry); closure tasks are refused
+    /// ([`Refusal::NotDurable`](crate::Refusal::NotDurable)). See
+    /// `docs/semantics.md`. Without the `journal` feature, `build` refuses
+    /// it (field `journal`).
+    ///
+    /// # Default
+    ///
+    /// None: nothing survives the process.
+    pub fn journal(&mut self, path: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.journal = Some(path.into());
+        self
+    }
+
+    /// The functions this runtime's named tasks may call: what a journal
+    /// runs again after a restart.
+    ///
+    /// # Default
+    ///
+    /// None.
+    pub fn registry(&mut self, registry: crate::named::Registry) -> &mut Self {
+        self.registry = Some(registry);
+        self
+    }
+
     /// Faults to inject while running (fault-injection runs and tests).
     pub fn fault_plan(&mut self, plan: FaultPlan) -> &mut Self {
         self.fault_plan = Some(plan);
@@ -349,6 +385,20 @@ impl Builder {
             }
             if let Err((field, reason)) = c.validate() {
                 return bad(field, reason);
+            }
+        }
+        if self.journal.is_some() {
+            if !cfg!(feature = "journal") {
+                return bad(
+                    "journal",
+                    "this build of allot has no journal (cargo feature `journal`)".into(),
+                );
+            }
+            if self.registry.is_none() {
+                return bad(
+                    "registry",
+                    "a journal needs Builder::registry, to run its tasks again".into(),
+                );
             }
         }
         let remote_expected = self.cluster.as_ref().is_some_and(|c| c.workers > 0);
@@ -430,6 +480,11 @@ impl Builder {
         #[cfg(not(feature = "cluster"))]
         let remote: Vec<RemoteNode> = Vec::new();
         self.validate_plan(self.nodes.len() + remote.len())?;
+        #[cfg(feature = "journal")]
+        let journal = match (&self.journal, &self.registry) {
+            (Some(path), Some(registry)) => Some(super::durable::open(path, registry)?),
+            _ => None,
+        };
         // A remote node's executors are its slots and its prefetch.
         let needed = self
             .nodes
@@ -488,6 +543,10 @@ impl Builder {
             thread: Mutex::new(Some(started.thread)),
             #[cfg(feature = "cluster")]
             cluster,
+            #[cfg(feature = "journal")]
+            journal: journal.as_ref().map(|(j, _)| Arc::clone(j)),
+            #[cfg(feature = "journal")]
+            recovered: Mutex::new(Vec::new()),
         });
         for (j, node) in shared.plane.nodes.iter().enumerate() {
             node.set_host(Arc::new(ForkJoinHost {
@@ -500,9 +559,18 @@ impl Builder {
             seed = self.rng_seed,
             "runtime.start"
         );
-        Ok(Runtime {
-            handle: RuntimeHandle { shared },
-        })
+        let handle = RuntimeHandle { shared };
+        #[cfg(feature = "journal")]
+        if let (Some((j, entries)), Some(registry)) = (journal, &self.registry) {
+            handle
+                .shared
+                .plane
+                .ledger
+                .start_ids_at(super::durable::next_id(&entries));
+            let back = super::durable::recover(&handle, &j, registry, entries);
+            *handle.shared.recovered.lock() = back;
+        }
+        Ok(Runtime { handle })
     }
 
     /// With a cluster: connects, waits for its workers, and returns their

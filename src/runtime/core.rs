@@ -39,4 +39,10 @@ pub(crate) struct Core {
     /// The coordinator's connection, in cluster mode.
     #[cfg(feature = "cluster")]
     pub(super) cluster: Option<Arc<crate::transport::Cluster>>,
+    /// The journal, when submissions are journalled.
+    #[cfg(feature = "journal")]
+    pub(super) journal: Option<Arc<crate::journal::Journal>>,
+    /// What the journal gave back at build, until taken.
+    #[cfg(feature = "journal")]
+    pub(super) recovered: Mutex<Vec<super::recovered::RecoveredTask>>,
 }

@@ -7,13 +7,19 @@
 mod admission;
 mod builder;
 mod core;
+#[cfg(feature = "journal")]
+mod durable;
 mod fork_host;
 mod handle;
 mod instance;
+#[cfg(feature = "journal")]
+mod recovered;
 mod shutdown;
 mod system;
 
 pub use builder::Builder;
 pub use handle::RuntimeHandle;
 pub use instance::Runtime;
+#[cfg(feature = "journal")]
+pub use recovered::RecoveredTask;
 pub use shutdown::{ShutdownReport, UnfinishedTask};

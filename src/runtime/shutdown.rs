@@ -193,6 +193,12 @@ impl RuntimeHandle {
                 "runtime.abandoned"
             );
         }
+        // Outcomes queued for the journal are on disk when this returns,
+        // and the file is closed (another runtime may open it).
+        #[cfg(feature = "journal")]
+        if let Some(j) = &self.shared.journal {
+            j.close();
+        }
         tracing::info!(
             unfinished = out.len(),
             abandoned = abandoned.len(),

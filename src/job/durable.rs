@@ -1,0 +1,19 @@
+//! What a journalled job reports as it ends ([`DurableSink`]), in this
+//! layer's terms: the journal, a layer up, implements it.
+
+/// How a journalled task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DurableOutcome {
+    /// Its encoded value.
+    Value(Vec<u8>),
+    /// Its error, as text.
+    Failed(String),
+    /// It was cancelled.
+    Cancelled,
+}
+
+/// Where a journalled job reports its end.
+pub(crate) trait DurableSink: Send + Sync + 'static {
+    /// Task `key` ended with `outcome` (written later, in a group).
+    fn finished(&self, key: u64, outcome: DurableOutcome);
+}

@@ -1,0 +1,331 @@
+//! The journal's file: a redb database of three tables.
+//!
+//! - `meta`: `format` (this file's format version) — a journal of a newer
+//!   format is refused, never misread;
+//! - `accepted`: task id → the submission (function name, encoded
+//!   arguments, spec), written before `submit` returns `Ok`;
+//! - `finished`: task id → its outcome (encoded value, error text, or
+//!   cancelled).
+//!
+//! Values are postcard-encoded records; a record that does not decode is
+//! corruption.
+
+use crate::job::DurableOutcome;
+use crate::journal_error::JournalError;
+use crate::spec::TaskSpec;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const ACCEPTED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("accepted");
+const FINISHED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("finished");
+
+/// The format this build writes and the newest it reads.
+pub(crate) const FORMAT: u64 = 1;
+
+/// A submission, as journalled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Accepted {
+    pub(crate) name: String,
+    pub(crate) args: Vec<u8>,
+    pub(crate) spec: TaskSpec,
+}
+
+/// An outcome, as journalled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Stored {
+    Value(Vec<u8>),
+    Failed(String),
+    Cancelled,
+}
+
+impl From<&DurableOutcome> for Stored {
+    fn from(o: &DurableOutcome) -> Self {
+        match o {
+            DurableOutcome::Value(v) => Stored::Value(v.clone()),
+            DurableOutcome::Failed(e) => Stored::Failed(e.clone()),
+            DurableOutcome::Cancelled => Stored::Cancelled,
+        }
+    }
+}
+
+impl From<Stored> for DurableOutcome {
+    fn from(s: Stored) -> Self {
+        match s {
+            Stored::Value(v) => DurableOutcome::Value(v),
+            Stored::Failed(e) => DurableOutcome::Failed(e),
+            Stored::Cancelled => DurableOutcome::Cancelled,
+        }
+    }
+}
+
+/// One journalled task, as found at open.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    pub(crate) id: u64,
+    pub(crate) accepted: Accepted,
+    pub(crate) outcome: Option<DurableOutcome>,
+}
+
+/// A change to write.
+#[derive(Debug)]
+pub(crate) enum Change {
+    Accept(u64, Accepted),
+    Finish(u64, DurableOutcome),
+}
+
+/// The open journal file.
+pub(crate) struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> JournalError {
+    JournalError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+fn storage(path: &Path, e: redb::StorageError) -> JournalError {
+    match e {
+        redb::StorageError::Corrupted(reason) => JournalError::Corrupted {
+            path: path.to_owned(),
+            reason,
+        },
+        other => io(path, other),
+    }
+}
+
+fn corrupted(path: &Path, reason: impl std::fmt::Display) -> JournalError {
+    JournalError::Corrupted {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+fn panicked(payload: &(dyn std::any::Any + Send)) -> String {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned());
+    format!("the store failed reading it ({msg})")
+}
+
+impl Store {
+    /// Opens (or creates) the journal at `path`; returns it with every task
+    /// in it, in id order.
+    ///
+    /// The store can panic on some damaged files (an `unreachable!` deep in
+    /// a tree walk): such a panic is caught and reported as corruption.
+    pub(crate) fn open(path: &Path) -> Result<(Store, Vec<Entry>), JournalError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Store::open_inner(path)))
+            .unwrap_or_else(|p| Err(corrupted(path, panicked(&*p))))
+    }
+
+    fn open_inner(path: &Path) -> Result<(Store, Vec<Entry>), JournalError> {
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => JournalError::Locked {
+                path: path.to_owned(),
+            },
+            redb::DatabaseError::Storage(s) => storage(path, s),
+            redb::DatabaseError::UpgradeRequired(v) => corrupted(
+                path,
+                format!("an older store format ({v}) this build does not read"),
+            ),
+            other => corrupted(path, other),
+        })?;
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
+        store.check_format()?;
+        let entries = store.scan()?;
+        Ok((store, entries))
+    }
+
+    fn check_format(&self) -> Result<(), JournalError> {
+        let p = &self.path;
+        let txn = self.db.begin_write().map_err(|e| io(p, e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| corrupted(p, e))?;
+            let found = meta
+                .get("format")
+                .map_err(|e| storage(p, e))?
+                .map(|g| g.value());
+            match found {
+                Some(f) if f > FORMAT => {
+                    return Err(JournalError::NewerVersion {
+                        path: p.clone(),
+                        found: f,
+                        supported: FORMAT,
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("format", FORMAT).map_err(|e| storage(p, e))?;
+                }
+            }
+            txn.open_table(ACCEPTED).map_err(|e| corrupted(p, e))?;
+            txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
+        }
+        txn.commit().map_err(|e| io(p, e))
+    }
+
+    fn scan(&self) -> Result<Vec<Entry>, JournalError> {
+        let p = &self.path;
+        let txn = self.db.begin_read().map_err(|e| io(p, e))?;
+        let accepted = txn.open_table(ACCEPTED).map_err(|e| corrupted(p, e))?;
+        let finished = txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
+        let mut out = Vec::new();
+        for row in accepted.iter().map_err(|e| storage(p, e))? {
+            let (k, v) = row.map_err(|e| storage(p, e))?;
+            let id = k.value();
+            let accepted: Accepted = postcard::from_bytes(v.value())
+                .map_err(|e| corrupted(p, format!("task {id}'s submission: {e}")))?;
+            let outcome = match finished.get(id).map_err(|e| storage(p, e))? {
+                Some(g) => Some(
+                    postcard::from_bytes::<Stored>(g.value())
+                        .map_err(|e| corrupted(p, format!("task {id}'s outcome: {e}")))?
+                        .into(),
+                ),
+                None => None,
+            };
+            out.push(Entry {
+                id,
+                accepted,
+                outcome,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes `changes` in one transaction, durable when this returns (a
+    /// panic of the store on a damaged file is reported as corruption).
+    pub(crate) fn write(&self, changes: &[Change]) -> Result<(), JournalError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write_inner(changes)))
+            .unwrap_or_else(|p| Err(corrupted(&self.path, panicked(&*p))))
+    }
+
+    fn write_inner(&self, changes: &[Change]) -> Result<(), JournalError> {
+        let p = &self.path;
+        let txn = self.db.begin_write().map_err(|e| io(p, e))?;
+        {
+            let mut accepted = txn.open_table(ACCEPTED).map_err(|e| corrupted(p, e))?;
+            let mut finished = txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
+            for c in changes {
+                match c {
+                    Change::Accept(id, a) => {
+                        let bytes = postcard::to_stdvec(a).map_err(|e| corrupted(p, e))?;
+                        accepted
+                            .insert(*id, bytes.as_slice())
+                            .map_err(|e| storage(p, e))?;
+                    }
+                    Change::Finish(id, o) => {
+                        let bytes =
+                            postcard::to_stdvec(&Stored::from(o)).map_err(|e| corrupted(p, e))?;
+                        finished
+                            .insert(*id, bytes.as_slice())
+                            .map_err(|e| storage(p, e))?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(|e| io(p, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!(
+            "allot-journal-{name}-{}-{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    fn accepted(name: &str) -> Accepted {
+        Accepted {
+            name: name.into(),
+            args: vec![1, 2, 3],
+            spec: TaskSpec::default(),
+        }
+    }
+
+    #[test]
+    fn what_is_written_is_found_at_the_next_open() {
+        let p = temp("roundtrip");
+        {
+            let (s, entries) = Store::open(&p).unwrap();
+            assert!(entries.is_empty());
+            s.write(&[
+                Change::Accept(3, accepted("a")),
+                Change::Accept(7, accepted("b")),
+                Change::Finish(3, DurableOutcome::Value(vec![9])),
+            ])
+            .unwrap();
+        }
+        let (_s, entries) = Store::open(&p).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].id, 3);
+        assert_eq!(entries[0].outcome, Some(DurableOutcome::Value(vec![9])));
+        assert_eq!(entries[1].accepted, accepted("b"));
+        assert_eq!(entries[1].outcome, None);
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn a_journal_open_elsewhere_is_locked() {
+        let p = temp("locked");
+        let (_s, _) = Store::open(&p).unwrap();
+        assert_eq!(
+            Store::open(&p).unwrap_err(),
+            JournalError::Locked { path: p.clone() }
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() {
+        let p = temp("newer");
+        {
+            let (s, _) = Store::open(&p).unwrap();
+            let txn = s.db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("format", FORMAT + 1)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        assert!(matches!(
+            Store::open(&p).unwrap_err(),
+            JournalError::NewerVersion { found, supported: FORMAT, .. } if found == FORMAT + 1
+        ));
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_journal_is_a_typed_error() {
+        let p = temp("garbage");
+        std::fs::write(&p, vec![0xA5u8; 64 * 1024]).unwrap();
+        let e = Store::open(&p).unwrap_err();
+        assert!(
+            matches!(e, JournalError::Corrupted { .. } | JournalError::Io { .. }),
+            "{e:?}"
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+}

@@ -1,0 +1,285 @@
+//! The journal: named tasks survive a crash of the process that submitted
+//! them. The crash test kills a real child process (this test binary, in
+//! child mode) with SIGKILL at a seeded moment and reopens its journal.
+
+use allot::{
+    Builder, NamedFn, NodeSpec, Refusal, Registry, Resources, Runtime, SubmitError, Task, TaskError,
+};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The functions both processes know.
+fn registry() -> (Registry, NamedFn<u64, u64>, NamedFn<u64, u64>) {
+    let mut r = Registry::new();
+    // A little work, so that a crash finds some tasks running.
+    let work = r
+        .register("test.work", |ctx, x: u64| {
+            let until = std::time::Instant::now() + Duration::from_micros(200 + x % 300);
+            while std::time::Instant::now() < until {
+                ctx.heartbeat();
+            }
+            Ok::<_, String>(2 * x + 1)
+        })
+        .unwrap();
+    // Waits until abandoned (cancelled, or its runtime shut down).
+    let park = r
+        .register("test.park", |ctx, x: u64| {
+            while !ctx.is_abandoned() {
+                std::thread::yield_now();
+            }
+            Ok::<_, String>(x)
+        })
+        .unwrap();
+    (r, work, park)
+}
+
+fn journal_path(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "journal-{name}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn builder(path: &Path) -> Builder {
+    let (r, _, _) = registry();
+    let mut b = Runtime::builder();
+    b.nodes(vec![NodeSpec::new(Resources::cpu(4_000)).slots(2)])
+        .journal(path)
+        .registry(r);
+    b
+}
+
+#[test]
+fn a_journalled_runtime_refuses_closures_and_needs_a_registry() {
+    let path = journal_path("closures");
+    let runtime = builder(&path).build().unwrap();
+    let h = runtime.handle();
+    match h.submit(Task::new(|_| Ok::<_, String>(1))) {
+        Err(SubmitError::Refused {
+            reason: Refusal::NotDurable,
+            ..
+        }) => {}
+        other => panic!("expected NotDurable, got {other:?}"),
+    }
+    let (_, work, _) = registry();
+    assert_eq!(
+        h.submit(work.task(&20).unwrap()).unwrap().wait().unwrap(),
+        41
+    );
+    runtime.shutdown();
+    let no_registry = Runtime::builder().journal(&path).build();
+    match no_registry {
+        Err(allot::BuildError::InvalidConfig { field, .. }) => assert_eq!(field, "registry"),
+        other => panic!("expected the registry to be asked for, got {other:?}"),
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn finished_tasks_come_back_with_their_outcomes_and_unfinished_ones_run_again() {
+    let path = journal_path("recover");
+    let (_, work, park) = registry();
+    let (ids, parked_id) = {
+        let runtime = builder(&path).build().unwrap();
+        let h = runtime.handle();
+        let hs = h
+            .submit_batch((0..50).map(|x| work.task(&x).unwrap()))
+            .unwrap();
+        let ids: Vec<_> = hs.iter().map(|t| t.id()).collect();
+        for (x, t) in hs.into_iter().enumerate() {
+            assert_eq!(t.wait().unwrap(), 2 * x as u64 + 1);
+        }
+        let parked = h.submit(park.task(&7).unwrap()).unwrap();
+        let parked_id = parked.id();
+        while parked.status() != allot::TaskStatus::Running {
+            std::thread::yield_now();
+        }
+        // A shutdown's cancel is not the task's end: it runs again.
+        let report = runtime.handle().shutdown_now();
+        assert_eq!(report.unfinished.len(), 1);
+        (ids, parked_id)
+    };
+    let runtime = builder(&path).build().unwrap();
+    let back = runtime.handle().recovered();
+    assert_eq!(back.len(), 51);
+    assert!(runtime.handle().recovered().is_empty(), "given back once");
+    for r in back {
+        if r.id == parked_id {
+            assert!(!r.finished);
+            assert_eq!(r.name, "test.park");
+            // It runs again: cancel it, and see it end as cancelled.
+            assert!(r.handle.cancel());
+            assert!(r.handle.wait().unwrap_err().is_cancelled());
+        } else {
+            let x = ids.iter().position(|i| *i == r.id).expect("one of ours") as u64;
+            assert!(r.finished, "{r:?}");
+            assert_eq!(work.decode(&r.handle.wait().unwrap()).unwrap(), 2 * x + 1);
+        }
+    }
+    // New ids continue after the journal's.
+    let (_, work, _) = registry();
+    let t = runtime.handle().submit(work.task(&1).unwrap()).unwrap();
+    assert!(t.id() > parked_id);
+    assert_eq!(t.wait().unwrap(), 3);
+    runtime.shutdown();
+    // The cancel was journalled too: at the next open it comes back as
+    // cancelled, not run again.
+    let runtime = builder(&path).build().unwrap();
+    let back = runtime.handle().recovered();
+    let parked = back.into_iter().find(|r| r.id == parked_id).unwrap();
+    assert!(parked.finished);
+    assert!(matches!(parked.handle.wait(), Err(TaskError::Cancelled(_))));
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_journal_open_in_another_runtime_is_a_typed_error() {
+    let path = journal_path("locked");
+    let first = builder(&path).build().unwrap();
+    match builder(&path).build() {
+        Err(allot::BuildError::Journal(allot::JournalError::Locked { .. })) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    first.shutdown();
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_damaged_journal_file_is_a_typed_error_not_a_panic() {
+    let path = journal_path("damaged");
+    {
+        let runtime = builder(&path).build().unwrap();
+        let (_, work, _) = registry();
+        let hs = runtime
+            .handle()
+            .submit_batch((0..100).map(|x| work.task(&x).unwrap()))
+            .unwrap();
+        for t in hs {
+            t.wait().unwrap();
+        }
+        runtime.shutdown();
+    }
+    let good = std::fs::read(&path).unwrap();
+    // Truncated at several points, and bytes flipped at several places:
+    // each open is a typed error or a consistent journal (every task it
+    // gives back ends), never a panic.
+    let len = good.len();
+    let mut cases: Vec<Vec<u8>> = [0, 1, 16, len / 3, len / 2, len - 1]
+        .into_iter()
+        .map(|cut| good[..cut].to_vec())
+        .collect();
+    for at in [0, 17, len / 4, len / 2, (3 * len) / 4, len - 2] {
+        let mut bad = good.clone();
+        bad[at] ^= 0xFF;
+        cases.push(bad);
+    }
+    for (k, bytes) in cases.into_iter().enumerate() {
+        std::fs::write(&path, &bytes).unwrap();
+        match builder(&path).build() {
+            Ok(runtime) => {
+                for r in runtime.handle().recovered() {
+                    let _ = r.handle.wait();
+                }
+                runtime.shutdown();
+            }
+            Err(allot::BuildError::Journal(e)) => {
+                assert!(!e.to_string().is_empty(), "case {k}");
+            }
+            Err(other) => panic!("case {k}: not a journal error: {other:?}"),
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Child mode: submits `test.work` tasks one at a time, printing `try X`
+/// before and `ok ID X` once `submit` returned `Ok`, until killed.
+#[test]
+fn child_process_submits_until_killed() {
+    let Ok(path) = std::env::var("ALLOT_JOURNAL_CHILD") else {
+        return;
+    };
+    let runtime = builder(Path::new(&path)).build().unwrap();
+    let h = runtime.handle();
+    let (_, work, _) = registry();
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for x in 0u64.. {
+        writeln!(out, "try {x}").unwrap();
+        out.flush().unwrap();
+        let t = h.submit(work.task(&x).unwrap()).unwrap();
+        writeln!(out, "ok {} {x}", t.id().0).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn a_crash_at_any_moment_loses_no_acknowledged_submission() {
+    for seed in 0..20u64 {
+        let path = journal_path(&format!("crash{seed}"));
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process_submits_until_killed",
+                "--nocapture",
+            ])
+            .env("ALLOT_JOURNAL_CHILD", &path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed after a seeded number of acknowledged submissions.
+        let kill_after = 5 + (seed * 7919) % 400;
+        let mut acked = std::collections::HashMap::new();
+        let mut tried = std::collections::HashSet::new();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines {
+            let line = line.unwrap();
+            let mut w = line.split_whitespace();
+            match w.next() {
+                Some("try") => {
+                    tried.insert(w.next().unwrap().parse::<u64>().unwrap());
+                }
+                Some("ok") => {
+                    let id: u64 = w.next().unwrap().parse().unwrap();
+                    let x: u64 = w.next().unwrap().parse().unwrap();
+                    acked.insert(id, x);
+                    if acked.len() as u64 >= kill_after {
+                        child.kill().unwrap();
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        child.wait().unwrap();
+        let runtime = builder(&path).build().unwrap();
+        let back = runtime.handle().recovered();
+        let (_, work, _) = registry();
+        let mut seen = std::collections::HashSet::new();
+        for r in back {
+            assert!(seen.insert(r.id), "seed {seed}: {} twice", r.id);
+            let v = work.decode(&r.handle.wait().unwrap()).unwrap();
+            let x = (v - 1) / 2;
+            assert_eq!(v, 2 * x + 1, "seed {seed}");
+            // Never a task that was not even tried.
+            assert!(tried.contains(&x), "seed {seed}: {x} was never submitted");
+            if let Some(want) = acked.get(&r.id.0) {
+                assert_eq!(*want, x, "seed {seed}: task {} has the wrong result", r.id);
+            }
+        }
+        for id in acked.keys() {
+            assert!(
+                seen.contains(&allot::TaskId(*id)),
+                "seed {seed}: acknowledged task {id} was lost"
+            );
+        }
+        runtime.shutdown();
+        let _ = std::fs::remove_file(&path);
+    }
+}
