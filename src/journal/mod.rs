@@ -116,10 +116,14 @@ fn write_loop(store: Store, rx: &Receiver<Op>) {
                 next = rx.try_recv().ok();
             }
         }
+        // Outcomes alone need no fsync of their own: they become durable
+        // with the next group that holds a submission (or the close). A
+        // crash before that runs those tasks again.
+        let durable = !waiting.is_empty() || closing.is_some();
         let result = if changes.is_empty() {
             Ok(())
         } else {
-            store.write(&changes)
+            store.write(&changes, durable)
         };
         if let Err(e) = &result {
             tracing::error!(error = %e, changes = changes.len(), "journal.write_failed");
