@@ -3,7 +3,7 @@
 
 use super::cell::ResultCell;
 use super::context::TaskContext;
-use super::core::{ErasedJob, JobCore, RunEnv, RunOutcome, DETACHED};
+use super::core::{ErasedJob, JobCore, RunEnv, RunOutcome, DETACHED, DURABLE};
 use super::durable::DurableOutcome;
 use super::remote::{RemoteCall, RemoteForm, RemoteLink, RemoteReply};
 use super::state::Phase;
@@ -128,15 +128,21 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
             .core
             .transition(Phase::Running, attempt, Phase::Completed, attempt)
         {
-            self.core
-                .report_durable(|| match self.work.remote().and_then(|f| f.encode(&value)) {
-                    Some(bytes) => DurableOutcome::Value(bytes),
-                    None => DurableOutcome::Failed("the value does not encode".into()),
+            // One load of the flags for both questions: this is every
+            // task's path.
+            let flags = self.core.flags.load(Ordering::Acquire);
+            if flags & DURABLE != 0 {
+                self.core.report_durable(|| {
+                    match self.work.remote().and_then(|f| f.encode(&value)) {
+                        Some(bytes) => DurableOutcome::Value(bytes),
+                        None => DurableOutcome::Failed("the value does not encode".into()),
+                    }
                 });
+            }
             if let Some(c) = completed {
                 c.fetch_add(1, Ordering::Relaxed);
             }
-            if self.core.has(DETACHED) {
+            if flags & DETACHED != 0 {
                 // No handle will ever ask for it.
                 drop(value);
             } else {
