@@ -572,25 +572,34 @@ fn credentials_pass_through_and_wrong_ones_are_a_typed_error() {
         }
         // The right ones, from a config file for the worker and in the
         // coordinator's config: a round trip.
-        let file = std::env::temp_dir().join(format!("allot-auth-{}.toml", std::process::id()));
-        std::fs::write(&file, good).unwrap();
-        let _w = WorkerProc::start(&nats, &p, "w1", &["--config", file.to_str().unwrap()]);
-        let mut config: ClusterConfig = toml_cluster(good);
-        config.urls = vec![nats.url()];
-        config.subject_prefix = p.clone();
-        config.heartbeat_interval = Duration::from_millis(50);
-        config.join_timeout = DEADLINE;
-        let runtime = Runtime::builder()
-            .nodes(Vec::new())
-            .cluster(config)
-            .build()
-            .expect("the right credentials connect");
-        let (_, k) = kinds::builtins();
-        let t = k.echo.task(&vec![9, 9]).unwrap();
-        assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [9, 9]);
-        runtime.shutdown();
-        let _ = std::fs::remove_file(&file);
+        round_trip_with(&nats, &p, good, &nats.url());
     }
+}
+
+/// A worker given `text` as its `--config`, a coordinator configured by
+/// the same `[cluster]` table (at `url`): one echo there and back.
+fn round_trip_with(nats: &NatsServer, p: &str, text: &str, url: &str) {
+    let file = std::env::temp_dir().join(format!(
+        "allot-config-{}-{:x}.toml",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let _w = WorkerProc::start(nats, p, "w1", &["--config", file.to_str().unwrap()]);
+    let mut config = toml_cluster(text);
+    config.urls = vec![url.to_owned()];
+    config.subject_prefix = p.to_owned();
+    config.join_timeout = DEADLINE;
+    let runtime = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(config)
+        .build()
+        .expect("the configured connection works");
+    let (_, k) = kinds::builtins();
+    let t = k.echo.task(&vec![4, 2]).unwrap();
+    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [4, 2]);
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&file);
 }
 
 /// The `[cluster]` table of a TOML text, as `allot worker --config` reads it.
@@ -636,27 +645,11 @@ fn tls_passes_through_and_an_untrusted_server_is_a_typed_error() {
         other => panic!("expected a connect error, got {other:?}"),
     }
     // With it, on both sides: a round trip.
-    let file = std::env::temp_dir().join(format!("allot-tls-{}.toml", std::process::id()));
     let text = format!(
         "[cluster]\ntls = {{ required = true, ca_file = {:?} }}\n",
         ca.to_str().unwrap()
     );
-    std::fs::write(&file, &text).unwrap();
-    let _w = WorkerProc::start(&nats, &p, "w1", &["--config", file.to_str().unwrap()]);
-    let mut config = toml_cluster(&text);
-    config.urls = vec![tls_url];
-    config.subject_prefix = p.clone();
-    config.join_timeout = DEADLINE;
-    let runtime = Runtime::builder()
-        .nodes(Vec::new())
-        .cluster(config)
-        .build()
-        .expect("a trusted TLS server connects");
-    let (_, k) = kinds::builtins();
-    let t = k.echo.task(&vec![4, 2]).unwrap();
-    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [4, 2]);
-    runtime.shutdown();
-    let _ = std::fs::remove_file(&file);
+    round_trip_with(&nats, &p, &text, &tls_url);
 }
 
 #[test]
@@ -677,9 +670,6 @@ fn an_nkey_passes_through() {
     };
     let p = prefix("nkey");
     let text = format!("[cluster]\nnkey_seed = {seed:?}\n");
-    let file = std::env::temp_dir().join(format!("allot-nkey-{}.toml", std::process::id()));
-    std::fs::write(&file, &text).unwrap();
-    let _w = WorkerProc::start(&nats, &p, "w1", &["--config", file.to_str().unwrap()]);
     // Without the key: refused.
     let refused = Runtime::builder()
         .nodes(Vec::new())
@@ -699,19 +689,6 @@ fn an_nkey_passes_through() {
         ),
         "{refused:?}"
     );
-    let mut config = toml_cluster(&text);
-    config.urls = vec![nats.url()];
-    config.subject_prefix = p;
-    config.join_timeout = DEADLINE;
-    let runtime = Runtime::builder()
-        .nodes(Vec::new())
-        .cluster(config)
-        .build()
-        .expect("the NKey connects");
-    let (_, k) = kinds::builtins();
-    let t = k.echo.task(&vec![1]).unwrap();
-    assert_eq!(runtime.handle().submit(t).unwrap().wait().unwrap(), [1]);
-    runtime.shutdown();
-    let _ = std::fs::remove_file(&file);
+    round_trip_with(&nats, &p, &text, &nats.url());
     let _ = std::fs::remove_file(&conf);
 }
