@@ -218,28 +218,121 @@ fn child_process_submits_until_killed() {
     }
 }
 
+/// Child mode, recovering: opens the journal (running again what had not
+/// finished), prints `recovered N`, then `done ID` as each task ends,
+/// until killed.
+#[test]
+fn child_process_recovers_until_killed() {
+    let Ok(path) = std::env::var("ALLOT_JOURNAL_RECOVER") else {
+        return;
+    };
+    let runtime = builder(Path::new(&path)).build().unwrap();
+    let back = runtime.handle().recovered();
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "recovered {}", back.len()).unwrap();
+    out.flush().unwrap();
+    for r in back {
+        let _ = r.handle.wait();
+        writeln!(out, "done {}", r.id.0).unwrap();
+        out.flush().unwrap();
+    }
+    // Held open until killed: the kill may come after the last task.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Runs this test binary's `test` in child mode with `env=path`; kills it
+/// when `stop` says so of a line of its output; returns every line read.
+fn run_child(
+    test: &str,
+    env: &str,
+    path: &Path,
+    mut stop: impl FnMut(&str) -> bool,
+) -> Vec<String> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture"])
+        .env(env, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = stop(&line);
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    seen
+}
+
+#[test]
+fn a_crash_during_recovery_loses_nothing_either() {
+    for seed in 0..5u64 {
+        let path = journal_path(&format!("recovery{seed}"));
+        // A first process crashes with work in flight...
+        let mut acked = 0;
+        let first = run_child(
+            "child_process_submits_until_killed",
+            "ALLOT_JOURNAL_CHILD",
+            &path,
+            |l| {
+                acked += l.starts_with("ok ") as u64;
+                acked >= 50 + seed * 37
+            },
+        );
+        let acked_ids: Vec<u64> = first
+            .iter()
+            .filter_map(|l| l.strip_prefix("ok "))
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        // ...and the one that recovers it crashes too, partway through.
+        let mut done = 0;
+        run_child(
+            "child_process_recovers_until_killed",
+            "ALLOT_JOURNAL_RECOVER",
+            &path,
+            |l| {
+                done += l.starts_with("done ") as u64;
+                done >= seed * 7
+            },
+        );
+        // The third open still has every acknowledged task, once, right.
+        let runtime = builder(&path).build().unwrap();
+        let (_, work, _) = registry();
+        let mut seen = std::collections::HashSet::new();
+        for r in runtime.handle().recovered() {
+            assert!(seen.insert(r.id.0), "seed {seed}: {} twice", r.id);
+            let v = work.decode(&r.handle.wait().unwrap()).unwrap();
+            assert_eq!(v % 2, 1, "seed {seed}: {v} is no result of test.work");
+        }
+        for id in &acked_ids {
+            assert!(
+                seen.contains(id),
+                "seed {seed}: acknowledged task {id} was lost"
+            );
+        }
+        runtime.shutdown();
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 #[test]
 fn a_crash_at_any_moment_loses_no_acknowledged_submission() {
     for seed in 0..20u64 {
         let path = journal_path(&format!("crash{seed}"));
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_process_submits_until_killed",
-                "--nocapture",
-            ])
-            .env("ALLOT_JOURNAL_CHILD", &path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
         // Killed after a seeded number of acknowledged submissions.
         let kill_after = 5 + (seed * 7919) % 400;
         let mut acked = std::collections::HashMap::new();
         let mut tried = std::collections::HashSet::new();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        for line in lines {
-            let line = line.unwrap();
+        let child = "child_process_submits_until_killed";
+        run_child(child, "ALLOT_JOURNAL_CHILD", &path, |line| {
             let mut w = line.split_whitespace();
             match w.next() {
                 Some("try") => {
@@ -249,15 +342,11 @@ fn a_crash_at_any_moment_loses_no_acknowledged_submission() {
                     let id: u64 = w.next().unwrap().parse().unwrap();
                     let x: u64 = w.next().unwrap().parse().unwrap();
                     acked.insert(id, x);
-                    if acked.len() as u64 >= kill_after {
-                        child.kill().unwrap();
-                        break;
-                    }
                 }
                 _ => {}
             }
-        }
-        child.wait().unwrap();
+            acked.len() as u64 >= kill_after
+        });
         let runtime = builder(&path).build().unwrap();
         let back = runtime.handle().recovered();
         let (_, work, _) = registry();
