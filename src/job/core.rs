@@ -208,6 +208,17 @@ impl JobCore {
         }
     }
 
+    /// Tells a journalled task's journal that its caller took the outcome:
+    /// its record can go.
+    pub(super) fn report_read(&self) {
+        if self.has(DURABLE) {
+            let sink = self.cold.lock().as_ref().and_then(|c| c.durable.clone());
+            if let Some((sink, key)) = sink {
+                sink.forget(key);
+            }
+        }
+    }
+
     /// Registers the waker to call when the outcome arrives.
     pub(super) fn register_waker(&self, waker: &Waker) {
         self.with_cold(HAS_WAITER, |c| match &c.waker {

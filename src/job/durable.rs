@@ -16,4 +16,7 @@ pub(crate) enum DurableOutcome {
 pub(crate) trait DurableSink: Send + Sync + 'static {
     /// Task `key` ended with `outcome` (written later, in a group).
     fn finished(&self, key: u64, outcome: DurableOutcome);
+
+    /// Task `key`'s caller took its outcome: its record can go.
+    fn forget(&self, key: u64);
 }

@@ -72,12 +72,21 @@ pub(crate) trait TypedJob<T>: ErasedJob {
     fn cell(&self) -> &ResultCell<T>;
 
     /// Takes the outcome, waiting until `deadline` (forever if `None`).
+    /// A journalled task's record goes once its outcome is taken.
     fn take_outcome(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
-        self.cell().take(self.core(), deadline)
+        let out = self.cell().take(self.core(), deadline);
+        if out.is_some() {
+            self.core().report_read();
+        }
+        out
     }
 
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
-        self.cell().poll(self.core(), waker)
+        let out = self.cell().poll(self.core(), waker);
+        if out.is_ready() {
+            self.core().report_read();
+        }
+        out
     }
 
     fn is_ready(&self) -> bool {

@@ -28,6 +28,8 @@ enum Op {
     Accept(Vec<(u64, Accepted)>, Sender<Result<(), JournalError>>),
     /// An outcome: written with the next group, unanswered.
     Finish(u64, DurableOutcome),
+    /// A task whose outcome its caller took: its records go.
+    Forget(u64),
     /// Write what is queued, close the file, then answer; later changes
     /// are dropped.
     Close(Sender<()>),
@@ -95,6 +97,10 @@ impl DurableSink for Journal {
     fn finished(&self, key: u64, outcome: DurableOutcome) {
         let _ = self.tx.send(Op::Finish(key, outcome));
     }
+
+    fn forget(&self, key: u64) {
+        let _ = self.tx.send(Op::Forget(key));
+    }
 }
 
 fn write_loop(store: Store, rx: &Receiver<Op>) {
@@ -110,6 +116,7 @@ fn write_loop(store: Store, rx: &Receiver<Op>) {
                     waiting.push(done);
                 }
                 Op::Finish(id, o) => changes.push(Change::Finish(id, o)),
+                Op::Forget(id) => changes.push(Change::Forget(id)),
                 Op::Close(done) => closing = Some(done),
             }
             if changes.len() < GROUP_MAX && closing.is_none() {

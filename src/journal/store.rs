@@ -73,6 +73,8 @@ pub(crate) struct Entry {
 pub(crate) enum Change {
     Accept(u64, Accepted),
     Finish(u64, DurableOutcome),
+    /// The caller took the outcome: both records go.
+    Forget(u64),
 }
 
 /// The open journal file.
@@ -235,6 +237,10 @@ impl Store {
                         accepted
                             .insert(*id, bytes.as_slice())
                             .map_err(|e| storage(p, e))?;
+                    }
+                    Change::Forget(id) => {
+                        accepted.remove(*id).map_err(|e| storage(p, e))?;
+                        finished.remove(*id).map_err(|e| storage(p, e))?;
                     }
                     Change::Finish(id, o) => {
                         let bytes =

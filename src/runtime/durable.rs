@@ -120,13 +120,14 @@ pub(super) fn recover(
                     }),
                     DurableOutcome::Cancelled => Err(TaskError::Cancelled(CancelReason::Caller)),
                 };
+                let inner = finished_job(id, spec, result);
+                // Its record goes once the outcome is taken, as any task's.
+                tie(journal, inner.core(), e.id);
                 out.push(RecoveredTask {
                     id,
                     name: e.accepted.name,
                     finished: true,
-                    handle: TaskHandle {
-                        inner: finished_job(id, spec, result),
-                    },
+                    handle: TaskHandle { inner },
                 });
             }
             None => {
