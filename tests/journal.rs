@@ -405,3 +405,21 @@ fn a_crash_at_any_moment_loses_no_acknowledged_submission() {
         let _ = std::fs::remove_file(&path);
     }
 }
+
+#[test]
+fn detached_tasks_leave_no_records_behind_once_they_end() {
+    let path = journal_path("detached");
+    let runtime = builder(&path).build().unwrap();
+    let (_, work, _) = registry();
+    runtime
+        .handle()
+        .submit_batch_detached((0..200).map(|x| work.task(&x).unwrap()))
+        .unwrap();
+    // No handles: the ledger says when they have all ended.
+    runtime.shutdown();
+    let runtime = builder(&path).build().unwrap();
+    let back = runtime.handle().recovered();
+    assert!(back.is_empty(), "{} records left", back.len());
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&path);
+}

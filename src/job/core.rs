@@ -258,6 +258,10 @@ impl JobCore {
                 TaskError::Cancelled(_) => super::durable::DurableOutcome::Cancelled,
                 e => super::durable::DurableOutcome::Failed(e.to_string()),
             });
+            if self.has(DETACHED) {
+                // No handle will ever read it: its records go now.
+                self.report_read();
+            }
         }
         let waker = self.with_cold(HAS_ERROR, |c| {
             debug_assert!(c.error.is_none(), "outcome delivered twice");

@@ -147,6 +147,10 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
                         None => DurableOutcome::Failed("the value does not encode".into()),
                     }
                 });
+                if flags & DETACHED != 0 {
+                    // No handle will ever read it: its records go now.
+                    self.core.report_read();
+                }
             }
             if let Some(c) = completed {
                 c.fetch_add(1, Ordering::Relaxed);
