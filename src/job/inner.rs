@@ -75,6 +75,9 @@ pub(crate) trait TypedJob<T>: ErasedJob {
     /// A journalled task's record goes once its outcome is taken.
     fn take_outcome(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
         let out = self.cell().take(self.core(), deadline);
+        // (Only a build with the journal can have journalled tasks: the
+        // common path does not look.)
+        #[cfg(feature = "journal")]
         if out.is_some() {
             self.core().report_read();
         }
@@ -83,6 +86,7 @@ pub(crate) trait TypedJob<T>: ErasedJob {
 
     fn poll_outcome(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
         let out = self.cell().poll(self.core(), waker);
+        #[cfg(feature = "journal")]
         if out.is_ready() {
             self.core().report_read();
         }

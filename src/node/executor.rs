@@ -122,6 +122,8 @@ struct Executor<'a> {
     node: &'a Arc<NodeShared>,
     slot: usize,
     generation: u64,
+    /// A remote node's link, read once: attempts go through it.
+    remote: Option<&'a dyn crate::job::RemoteLink>,
     /// Raised while the executor runs task code: a shutdown waits for an
     /// executor outside it (its bookkeeping may settle a task), never for
     /// one inside abandoned code.
@@ -161,6 +163,7 @@ pub(super) fn executor_loop(
     let now = clock::now_nanos();
     Executor {
         node,
+        remote: node.remote_link(),
         slot,
         generation,
         in_code,
@@ -392,7 +395,9 @@ impl Executor<'_> {
         } else {
             self.now
         };
-        let outcome = job.run(node.id, attempt, node.env(actions.panic_task));
+        let mut env = node.env(actions.panic_task);
+        env.remote = self.remote;
+        let outcome = job.run(node.id, attempt, env);
         self.in_code.store(false, Ordering::Release);
         self.now = clock::now_nanos();
         let mut latency_us = None;
@@ -416,7 +421,7 @@ impl Executor<'_> {
             }
         }
         // A remote node's speed is the worker's own business.
-        if !node.is_remote()
+        if self.remote.is_none()
             && self
                 .throttle
                 .charge(node, self.generation, clock::between(started, self.now))

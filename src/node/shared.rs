@@ -349,6 +349,11 @@ impl NodeShared {
         self.remote.is_some()
     }
 
+    /// A remote node's link.
+    pub(super) fn remote_link(&self) -> Option<&dyn RemoteLink> {
+        self.remote.as_ref().map(|r| &*r.link)
+    }
+
     /// For a remote node, how long its worker has been silent and whether
     /// it left; `None` for a local node.
     pub(crate) fn remote_status(&self) -> Option<(Duration, bool)> {
@@ -400,7 +405,9 @@ impl NodeShared {
             node_name: &self.label,
             host: self.host.get().map(|h| &**h),
             inject_panic,
-            remote: self.remote.as_ref().map(|r| &*r.link),
+            // Set by a remote node's executor, which keeps its link at
+            // hand (this field of the node is off the task path's lines).
+            remote: None,
         }
     }
 

@@ -22,7 +22,13 @@ impl RuntimeHandle {
     pub(super) fn check(&self, job: &dyn ErasedJob, pin: Option<NodeId>) -> Result<(), Refusal> {
         #[cfg(feature = "journal")]
         super::durable::check(self.shared.journal.as_ref(), job)?;
-        let spec = &job.core().spec;
+        self.check_core(job.core(), pin)
+    }
+
+    /// The checks every task passes, on its core (no call through the
+    /// job's vtable: this is every submission's path).
+    fn check_core(&self, core: &JobCore, pin: Option<NodeId>) -> Result<(), Refusal> {
+        let spec = &core.spec;
         spec.validate().map_err(Refusal::Invalid)?;
         if pin.is_none() && spec.has_no_demand() && !self.shared.plane.all_retired() {
             // Fits anywhere: skip the per-node scan on the common path.
