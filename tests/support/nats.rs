@@ -5,7 +5,7 @@
 //! without the `cluster` feature.
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,11 +19,6 @@ pub const START_DEADLINE: Duration = Duration::from_secs(10);
 /// How many fresh ports [`NatsServer::start`] tries when the one it picked
 /// was taken before the server could bind it.
 const START_TRIES: usize = 3;
-
-/// Pause between two looks at a server that is not ready yet: a refused
-/// connect returns at once, and spinning on it would take a core from the
-/// server starting on this 2-core machine.
-const POLL_BACKOFF: Duration = Duration::from_millis(5);
 
 /// One TCP connect attempt of the readiness poll.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
@@ -164,9 +159,9 @@ impl NatsServer {
         loop {
             match self.spawn_and_wait(deadline) {
                 Ok(()) => return,
-                Err(Failure::Exited) if Instant::now() < deadline => {
-                    std::thread::sleep(POLL_BACKOFF);
-                }
+                // Each try waits for its process to exit, so the retries
+                // are paced by the server's own start, not a sleep.
+                Err(Failure::Exited) if Instant::now() < deadline => {}
                 Err(f) => self.fail("restart", f),
             }
         }
@@ -178,16 +173,18 @@ impl NatsServer {
             .unwrap_or_else(|e| format!("<no log at {}: {e}>", self.log.display()))
     }
 
-    /// Starts the process, output appended to the log, and polls until it
-    /// accepts connections, exits or the deadline passes.
+    /// Starts the process and waits until it says it is ready, exits, or
+    /// the deadline passes. A thread copies its log (stderr) to the log
+    /// file and tells the wait, on a channel, when the ready line comes or
+    /// the stream ends (the process exited): no polling.
     fn spawn_and_wait(&mut self, deadline: Instant) -> Result<(), Failure> {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap_or_else(|e| panic!("opening {}: {e}", self.log.display()));
-        let err = out.try_clone().expect("log file handle clones");
-        let child = Command::new(&self.binary)
+        let mut log = out.try_clone().expect("log file handle clones");
+        let mut child = Command::new(&self.binary)
             .arg("-js")
             .args(["-a", "127.0.0.1"])
             .args(["-p", &self.port.to_string()])
@@ -196,38 +193,43 @@ impl NatsServer {
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {}: {e}", self.binary.display()));
-        let pid = child.id();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                if line.ends_with("Server is ready") {
+                    let _ = tx.send(true);
+                }
+            }
+            // The stream ended: the process exited.
+            let _ = tx.send(false);
+        });
         self.child = Some(child);
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        loop {
-            if !self.is_running() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(true) => {
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+                TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+                    .map(drop)
+                    .map_err(|_| {
+                        self.kill();
+                        Failure::TimedOut
+                    })
+            }
+            Ok(false) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 self.kill();
-                return Err(Failure::Exited);
+                Err(Failure::Exited)
             }
-            // Our process's own line, so that another server on the port
-            // cannot pass for ours; then a client connection must go through.
-            if self.said_ready(pid) && TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).is_ok() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 self.kill();
-                return Err(Failure::TimedOut);
+                Err(Failure::TimedOut)
             }
-            std::thread::sleep(POLL_BACKOFF);
         }
-    }
-
-    /// Whether process `pid` has logged that it is ready: nats-server
-    /// starts each log line with `[PID]`.
-    fn said_ready(&self, pid: u32) -> bool {
-        let prefix = format!("[{pid}] ");
-        fs::read_to_string(&self.log).is_ok_and(|log| {
-            log.lines()
-                .any(|l| l.starts_with(&prefix) && l.ends_with("Server is ready"))
-        })
     }
 
     fn fail(&self, what: &str, f: Failure) -> ! {
