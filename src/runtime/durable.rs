@@ -137,7 +137,9 @@ pub(super) fn recover(
                 };
                 task.set_spec(e.accepted.spec);
                 tie(journal, task.job.core(), e.id);
-                match handle.submit(task) {
+                // Waits for room under `queue_capacity` rather than drop a
+                // journalled task from what is given back.
+                match handle.submit_wait(task) {
                     Ok(h) => out.push(RecoveredTask {
                         id,
                         name: e.accepted.name,
@@ -145,6 +147,8 @@ pub(super) fn recover(
                         handle: h,
                     }),
                     Err(err) => {
+                        // Refused for good (no node fits it): it stays in
+                        // the journal for a runtime that can run it.
                         tracing::error!(task = e.id, error = %err, "journal.recover_refused");
                     }
                 }

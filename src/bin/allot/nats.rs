@@ -187,22 +187,7 @@ fn one_line(text: &str) -> String {
 }
 
 fn parse(path: &Path, text: &str) -> Result<ClusterConfig, CliError> {
-    let to_cli = |field: Option<String>, e: toml::de::Error| {
-        CliError::input_at(
-            path,
-            text,
-            e.span().map(|s| s.start),
-            field,
-            e.message().trim_end(),
-        )
-    };
-    let de = toml::Deserializer::parse(text).map_err(|e| to_cli(None, e))?;
-    serde_path_to_error::deserialize::<_, ClusterFile>(de)
-        .map(|f| f.cluster)
-        .map_err(|e| {
-            let p = e.path().to_string();
-            to_cli((p != ".").then_some(p), e.into_inner())
-        })
+    crate::workload::file::parse_toml::<ClusterFile>(path, text).map(|f| f.cluster)
 }
 
 #[cfg(test)]

@@ -67,7 +67,12 @@ fn field_of(path: &serde_path_to_error::Path) -> Option<String> {
     (p != ".").then_some(p)
 }
 
-pub(super) fn parse_toml(path: &Path, text: &str) -> Result<Workload, CliError> {
+/// A TOML file as `T`, an error pointing at the file, line, column and
+/// field (workload files, `allot worker --config`).
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, CliError> {
     let to_cli = |field, e: toml::de::Error| {
         CliError::input_at(
             path,
