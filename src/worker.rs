@@ -2,14 +2,18 @@
 //! running the named tasks sent to them on a runtime of its own.
 //!
 //! Each of its nodes has a durable JetStream pull consumer on its work
-//! subject allowing `slots + prefetch` unacknowledged messages (so the
-//! worker never holds more than that). A message becomes a task on the
-//! local node; when the task ends, its result is published to the result
-//! stream (de-duplicated by message id) and only then is the work message
-//! acknowledged. A message that does not decode is terminated, reported on
-//! the error subject, and counted; the worker goes on. A redelivery of an
-//! attempt still running here is skipped; a cancel from the coordinator
-//! cancels the local task, which its `TaskContext` sees.
+//! subject allowing `slots + prefetch` unacknowledged messages; the
+//! coordinator never has more than `slots + prefetch` attempts out to a
+//! node, so that bounds what the worker holds. Each attempt of a message
+//! becomes a task on the local node; when the task ends, its result goes
+//! to the result sender, which packs the results that queued up while its
+//! earlier messages waited for the server into one message (de-duplicated
+//! by message id). A work message is acknowledged only after the results
+//! of all of its attempts are held by the server. A message that does not
+//! decode is terminated, reported on the error subject, and counted; the
+//! worker goes on. A redelivery of an attempt still running here is
+//! skipped; a cancel from the coordinator cancels the local task, which
+//! its `TaskContext` sees.
 
 use crate::error::SubmitError;
 use crate::ids::NodeId;
@@ -20,10 +24,12 @@ use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::Mutex;
 use crate::task_handle::CancelHandle;
 use crate::transport::wire::{
-    self, BadMessageReport, CancelMsg, Heartbeat, NodeReport, ResultHeader, Status, Subjects,
-    WorkHeader,
+    self, BadMessageReport, CancelMsg, Heartbeat, NodeReport, ResultBatch, ResultItem, Status,
+    Subjects, WorkBatch, WorkItem,
 };
-use crate::transport::{connect, ensure_streams, ClusterConfig, ClusterError, HEADROOM};
+use crate::transport::{
+    batch_limit, connect, ensure_streams, until_held, ClusterConfig, ClusterError, Published,
+};
 use crate::{AttemptFailure, BalancerConfig, TaskError};
 use async_nats::jetstream::{self, consumer, AckKind};
 use futures_util::StreamExt;
@@ -42,6 +48,14 @@ type Key = (u64, u64, u32);
 const ACK_WAIT: Duration = Duration::from_secs(4);
 /// How often a running attempt's message is marked in progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Result messages sent and not yet acknowledged by the server; results
+/// that come meanwhile wait and share the next message.
+const IN_FLIGHT: usize = 2;
+
+/// A result on its way to the result sender, and where to say that the
+/// server holds it (dropped unsent if the sender gave up).
+type Outgoing = (ResultItem, tokio::sync::oneshot::Sender<()>);
 
 /// Cancels remembered for attempts not (yet) seen here.
 const CANCELLED_MEMORY: usize = 65_536;
@@ -142,7 +156,12 @@ struct Inner {
     counters: Counters,
     stopping: AtomicBool,
     stop: tokio::sync::Notify,
+    /// Numbers heartbeats.
     seq: AtomicU64,
+    /// Numbers result messages (their message ids).
+    result_seq: AtomicU64,
+    /// To the result sender.
+    results: tokio::sync::mpsc::UnboundedSender<Outgoing>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -209,6 +228,7 @@ impl Worker {
             ensure_streams(&js, &subjects).await?;
             Ok::<_, ClusterError>((client, js))
         })?;
+        let (results, results_rx) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             name: self.name,
             incarnation: rand::random::<u64>() >> 1,
@@ -225,6 +245,8 @@ impl Worker {
             stopping: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
             seq: AtomicU64::new(0),
+            result_seq: AtomicU64::new(0),
+            results,
         });
         let consumers = rt.block_on(async {
             let mut out = Vec::new();
@@ -241,6 +263,7 @@ impl Worker {
             })?;
         rt.spawn(listen_cancels(Arc::clone(&inner), cancels));
         rt.spawn(heartbeats(Arc::clone(&inner)));
+        rt.spawn(send_results(Arc::clone(&inner), results_rx));
         for (k, c) in consumers.into_iter().enumerate() {
             rt.spawn(serve_node(Arc::clone(&inner), k, c));
         }
@@ -428,10 +451,11 @@ async fn serve_node(
     }
 }
 
-/// One work message: decode it, then start its task or answer it.
+/// One work message: decode it, then run its attempts; acknowledge it
+/// when the results of all of them are held by the server.
 async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
-    let header = match WorkHeader::parse(msg.headers.as_ref()) {
-        Ok(h) => h,
+    let batch = match WorkBatch::decode(msg.headers.as_ref(), &msg.payload) {
+        Ok(b) => b,
         Err(e) => {
             inner.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(worker = %inner.name, subject = %msg.subject, error = %e, "worker.bad_message");
@@ -451,79 +475,104 @@ async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
             return;
         }
     };
-    let key = (header.session, header.task, header.attempt);
+    let mut runs = tokio::task::JoinSet::new();
+    for item in batch.items {
+        runs.spawn(run(Arc::clone(inner), k, batch.session, item));
+    }
+    tokio::spawn(async move {
+        let mut settled = true;
+        loop {
+            // While attempts run, tell the server now and then that the
+            // message is being worked on: it is not delivered again after
+            // the (short) ack wait.
+            match tokio::time::timeout(PROGRESS_EVERY, runs.join_next()).await {
+                Ok(None) => break,
+                Ok(Some(done)) => settled &= done.unwrap_or(false),
+                Err(_) => {
+                    let _ = msg.ack_with(AckKind::Progress).await;
+                }
+            }
+        }
+        // Not settled (leaving with the server away, or a redelivery of
+        // an attempt running here): left unacknowledged, for the server
+        // to deliver again or the running attempt's message to settle.
+        if settled {
+            if let Err(e) = msg.ack().await {
+                tracing::debug!(error = %e, "worker.ack_failed");
+            }
+        }
+    });
+}
+
+/// Runs one attempt on local node `k` and hands its result to the result
+/// sender; `true` once nothing is left to publish for it (its result is
+/// held by the server, or it was cancelled).
+async fn run(inner: Arc<Inner>, k: usize, session: u64, item: WorkItem) -> bool {
+    let key = (session, item.task, item.attempt);
     if inner.cancelled.lock().0.contains(&key) {
         inner.counters.cancelled.fetch_add(1, Ordering::Relaxed);
-        let _ = msg.ack_with(AckKind::Term).await;
-        return;
+        return true;
     }
     if inner.inflight.lock().contains_key(&key) {
         // Redelivered while it runs here (a slow attempt outlived the ack
         // wait): the running one answers.
         inner.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-        return;
+        return false;
     }
-    let task = match inner
-        .registry
-        .task_by_name(&header.name, msg.payload.to_vec())
-    {
-        Ok(t) => t,
+    let answer = |status, body| ResultItem {
+        session,
+        task: item.task,
+        attempt: item.attempt,
+        status,
+        body,
+    };
+    let timeout = item.timeout();
+    let mut task = match inner.registry.task_by_name(&item.name, item.args.clone()) {
+        Ok(t) => t.max_retries(0).first_attempt(item.attempt),
         Err(e) => {
             inner
                 .counters
                 .unknown_functions
                 .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(worker = %inner.name, name = %header.name, "worker.unknown_function");
+            tracing::warn!(worker = %inner.name, name = %item.name, "worker.unknown_function");
             let text = format!("worker {}: {e}", inner.name);
-            reply(inner, &header, Status::Error, text.into_bytes(), msg).await;
-            return;
+            return publish(&inner, answer(Status::Error, text.into_bytes())).await;
         }
     };
-    let mut task = task.max_retries(0).first_attempt(header.attempt);
-    if let Some(t) = header.timeout {
+    if let Some(t) = timeout {
         task = task.timeout(t);
     }
-    match inner.local.submit_to(NodeId(k), task) {
-        Ok(handle) => {
-            inner.counters.started.fetch_add(1, Ordering::Relaxed);
-            inner.inflight.lock().insert(key, handle.cancel_handle());
-            let inner = Arc::clone(inner);
-            tokio::spawn(async move {
-                // While it runs, tell the server now and then that the
-                // message is being worked on: it is not delivered again
-                // after the (short) ack wait.
-                let mut handle = std::pin::pin!(handle);
-                let out = loop {
-                    match tokio::time::timeout(PROGRESS_EVERY, &mut handle).await {
-                        Ok(out) => break out,
-                        Err(_) => {
-                            let _ = msg.ack_with(AckKind::Progress).await;
-                        }
-                    }
-                };
-                inner.inflight.lock().remove(&key);
-                let (status, body) = match out {
-                    Ok(bytes) => (Status::Ok, bytes),
-                    Err(e) if e.is_cancelled() => {
-                        inner.counters.cancelled.fetch_add(1, Ordering::Relaxed);
-                        let _ = msg.ack_with(AckKind::Term).await;
-                        return;
-                    }
-                    Err(e) => failure_reply(&e),
-                };
-                reply(&inner, &header, status, body, msg).await;
-            });
+    let handle = loop {
+        match inner.local.submit_to(NodeId(k), task) {
+            Ok(h) => break h,
+            Err(SubmitError::Full(back)) => {
+                // The local queue is at its bound: wait for room.
+                if inner.stopping.load(Ordering::Acquire) {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                task = back;
+            }
+            Err(e) => {
+                let text = format!("worker {}: {e}", inner.name);
+                return publish(&inner, answer(Status::Error, text.into_bytes())).await;
+            }
         }
-        Err(SubmitError::Full(_)) => {
-            let _ = msg
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(100))))
-                .await;
+    };
+    inner.counters.started.fetch_add(1, Ordering::Relaxed);
+    inner.inflight.lock().insert(key, handle.cancel_handle());
+    let (status, body) = match handle.await {
+        Ok(bytes) => (Status::Ok, bytes),
+        Err(e) if e.is_cancelled() => {
+            inner.counters.cancelled.fetch_add(1, Ordering::Relaxed);
+            inner.inflight.lock().remove(&key);
+            return true;
         }
-        Err(e) => {
-            let text = format!("worker {}: {e}", inner.name);
-            reply(inner, &header, Status::Error, text.into_bytes(), msg).await;
-        }
-    }
+        Err(e) => failure_reply(&e),
+    };
+    let done = publish(&inner, answer(status, body)).await;
+    inner.inflight.lock().remove(&key);
+    done
 }
 
 /// The wire form of a local task's failure.
@@ -537,64 +586,83 @@ fn failure_reply(e: &TaskError) -> (Status, Vec<u8>) {
     }
 }
 
-/// Publishes an attempt's result (until the server holds it), then
-/// acknowledges its work message: a crash between the two leaves the work
-/// to be delivered again and the duplicate result to be dropped.
-async fn reply(
-    inner: &Inner,
-    h: &WorkHeader,
-    status: Status,
-    body: Vec<u8>,
-    msg: jetstream::Message,
-) {
-    let subject = inner.subjects.result(&inner.name);
-    let max = inner.client.server_info().max_payload;
-    let (status, body) = if max > 0 && body.len() + HEADROOM > max {
+/// Hands a result to the result sender and waits until the server holds
+/// it; `false` if the sender gave up (leaving with the server away).
+async fn publish(inner: &Inner, mut item: ResultItem) -> bool {
+    let limit = batch_limit(&inner.client);
+    if item.size() > limit {
         // A result the server would refuse however often it is sent.
         let text = format!(
-            "the result of `{}` is {} bytes: more than the NATS server's max_payload \
-             ({max} bytes, less {HEADROOM} for headers)",
-            h.name,
-            body.len()
+            "the result of task {} is {} bytes: more than the NATS server's max_payload \
+             allows ({limit} bytes with framing, less room for headers)",
+            item.task,
+            item.body.len()
         );
-        (Status::Error, text.into_bytes())
-    } else {
-        (status, body)
-    };
-    // Built per send (a send again rebuilds them).
-    let header = ResultHeader {
-        session: h.session,
-        task: h.task,
-        attempt: h.attempt,
-        status,
-    };
-    let body = bytes::Bytes::from(body);
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        let sent = tokio::time::timeout(Duration::from_secs(2), async {
-            inner
-                .js
-                .publish_with_headers(subject.clone(), header.to_headers(), body.clone())
-                .await?
-                .await
-        })
-        .await;
-        match sent {
-            Ok(Ok(_)) => break,
-            Ok(Err(e)) => tracing::debug!(error = %e, "worker.result_retry"),
-            Err(_) => tracing::debug!("worker.result_timeout"),
-        }
-        if inner.stopping.load(Ordering::Acquire) && backoff >= Duration::from_secs(1) {
-            // Leaving and the server is away: the work message stays
-            // unacknowledged and is delivered again.
-            return;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(1));
+        item.status = Status::Error;
+        item.body = text.into_bytes();
     }
-    inner.counters.replied.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = msg.ack().await {
-        tracing::debug!(error = %e, "worker.ack_failed");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if inner.results.send((item, tx)).is_err() {
+        return false;
+    }
+    let held = rx.await.is_ok();
+    if held {
+        inner.counters.replied.fetch_add(1, Ordering::Relaxed);
+    }
+    held
+}
+
+/// The result sender: packs the results that queued up into one message
+/// and publishes it until the server holds it, with at most
+/// [`IN_FLIGHT`] messages unacknowledged. Leaving with the server away,
+/// it gives up (the work messages stay unacknowledged and are delivered
+/// again).
+async fn send_results(inner: Arc<Inner>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Outgoing>) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let subject = inner.subjects.result(&inner.name);
+    let mut carry: Option<Outgoing> = None;
+    loop {
+        let first = match carry.take() {
+            Some(o) => o,
+            None => match rx.recv().await {
+                Some(o) => o,
+                None => return,
+            },
+        };
+        // Waiting for a permit is what lets a flood pack.
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let limit = batch_limit(&inner.client);
+        let mut size = first.0.size();
+        let mut batch = vec![first];
+        while batch.len() < wire::MAX_ITEMS {
+            let Ok(next) = rx.try_recv() else { break };
+            if size + next.0.size() > limit {
+                carry = Some(next);
+                break;
+            }
+            size += next.0.size();
+            batch.push(next);
+        }
+        let (items, held): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let seq = inner.result_seq.fetch_add(1, Ordering::Relaxed);
+        let (headers, body) = ResultBatch { items }.encode(&inner.name, inner.incarnation, seq);
+        let inner = Arc::clone(&inner);
+        let subject = subject.clone();
+        tokio::spawn(async move {
+            let give_up = |pause: Duration| {
+                inner.stopping.load(Ordering::Acquire) && pause >= Duration::from_secs(1)
+            };
+            if let Published::Held { .. } =
+                until_held(&inner.js, &subject, headers, body.into(), give_up).await
+            {
+                for tx in held {
+                    let _ = tx.send(());
+                }
+            }
+            drop(permit);
+        });
     }
 }
 

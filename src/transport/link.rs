@@ -2,16 +2,22 @@
 //! shared by every remote node, and one [`NodeLink`] per remote node, the
 //! [`RemoteLink`] its proxy executors call.
 //!
-//! A proxy executor publishes an attempt to JetStream (waiting for the
-//! server's acknowledgement: the attempt is then on disk) and waits for
-//! its reply, which a task on the connection's runtime routes from the
-//! result stream by `(task, attempt)`. A reply for an attempt no one waits
-//! for (superseded, cancelled, from another session) is acknowledged and
-//! dropped: the ledger, not the broker, decides what is done.
+//! A proxy executor hands its attempt to its node's sender and waits for
+//! the reply. The sender (a task on the connection's runtime) packs the
+//! attempts that queued up while its earlier messages waited for the
+//! server into one work message, and publishes it until the server holds
+//! it (acknowledged: on disk), with at most [`IN_FLIGHT`] messages
+//! unacknowledged: a lone attempt goes at once, a flood shares messages.
+//! Another task routes each result of the result stream's messages to the
+//! attempt waiting for it, by `(task, attempt)`; a result no one waits for
+//! (superseded, cancelled, from another session) is dropped, and the
+//! message is acknowledged after all of its results are handed over: the
+//! ledger, not the broker, decides what is done.
 
 use super::config::ClusterConfig;
 use super::connect::{connect, ensure_streams};
-use super::wire::{self, CancelMsg, Heartbeat, ResultHeader, Status, Subjects, WorkHeader};
+use super::publish::{until_held, Published};
+use super::wire::{self, CancelMsg, Heartbeat, ResultBatch, Status, Subjects, WorkBatch, WorkItem};
 use crate::cluster_error::ClusterError;
 use crate::job::{RemoteCall, RemoteLink, RemoteReply};
 use crate::metrics::{ClusterMetrics, WorkerMetrics};
@@ -29,9 +35,9 @@ use std::time::{Duration, Instant};
 /// Room left for a message's headers under the server's `max_payload`.
 pub(crate) const HEADROOM: usize = 1_024;
 
-/// Longest wait for the server to acknowledge one publish before it is
-/// sent again (with the same message id, so the server keeps one copy).
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Work messages of one remote node sent and not yet acknowledged by the
+/// server; attempts that come meanwhile wait and share the next message.
+pub(crate) const IN_FLIGHT: usize = 2;
 
 /// What the coordinator last heard from a worker.
 #[derive(Debug, Clone)]
@@ -48,6 +54,8 @@ pub(crate) struct WorkerSeen {
 pub(crate) struct WireCounters {
     /// Attempts published (and acknowledged by the server).
     pub(crate) published: AtomicU64,
+    /// Work messages that carried them.
+    pub(crate) messages: AtomicU64,
     /// Publishes sent again after no acknowledgement.
     pub(crate) republished: AtomicU64,
     /// Replies delivered to a waiting attempt.
@@ -97,6 +105,8 @@ pub(crate) struct Shared {
     session: u64,
     poll: Duration,
     waiters: Mutex<FxHashMap<(u64, u32), Arc<ReplySlot>>>,
+    /// Numbers this session's work messages (their message ids).
+    batch_seq: AtomicU64,
     workers: Mutex<HashMap<String, WorkerSeen>>,
     joined: Condvar,
     pub(crate) counters: WireCounters,
@@ -158,6 +168,7 @@ impl Cluster {
                 session,
                 poll,
                 waiters: Mutex::new(FxHashMap::default()),
+                batch_seq: AtomicU64::new(0),
                 workers: Mutex::new(HashMap::new()),
                 joined: Condvar::new(),
                 counters: WireCounters::default(),
@@ -217,10 +228,14 @@ impl Cluster {
 
     /// The link for node `index` of `worker`.
     pub(crate) fn link(self: &Arc<Self>, worker: &str, index: usize) -> Arc<NodeLink> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let subject = self.shared.subjects.work(worker, index);
+        self.handle
+            .spawn(send_work(Arc::clone(&self.shared), subject, rx));
         Arc::new(NodeLink {
             cluster: Arc::clone(self),
             worker: worker.to_owned(),
-            subject: self.shared.subjects.work(worker, index),
+            outgoing: tx,
             since: Mutex::new(Instant::now()),
         })
     }
@@ -328,41 +343,143 @@ async fn route_results(shared: Arc<Shared>, consumer: consumer::Consumer<consume
 }
 
 async fn route_one(shared: &Shared, msg: jetstream::Message) {
-    match ResultHeader::parse(msg.headers.as_ref()) {
+    let batch = match ResultBatch::decode(msg.headers.as_ref(), &msg.payload) {
+        Ok(b) => b,
         Err(e) => {
             shared.counters.bad.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(subject = %msg.subject, error = %e, "cluster.bad_result");
             let _ = msg.ack_with(jetstream::AckKind::Term).await;
+            return;
         }
-        Ok(h) => {
-            let waiter = (h.session == shared.session)
-                .then(|| shared.waiters.lock().remove(&(h.task, h.attempt)))
+    };
+    let mut routed = Vec::with_capacity(batch.items.len());
+    {
+        let mut waiters = shared.waiters.lock();
+        for item in batch.items {
+            let slot = (item.session == shared.session)
+                .then(|| waiters.remove(&(item.task, item.attempt)))
                 .flatten();
-            match waiter {
-                Some(slot) => {
-                    let body = &msg.payload;
-                    let text = || String::from_utf8_lossy(body).into_owned();
-                    let reply = match h.status {
-                        Status::Ok => RemoteReply::Value(body.to_vec()),
-                        Status::Error => RemoteReply::Error(text()),
-                        Status::Panic => RemoteReply::Panicked(text()),
-                        Status::Timeout => RemoteReply::TimedOut,
-                        Status::Lost => RemoteReply::Lost,
-                    };
-                    slot.put(reply);
-                    shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                }
+            match slot {
+                Some(slot) => routed.push((slot, item)),
                 None => {
                     shared.counters.ignored.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(task = h.task, attempt = h.attempt, "cluster.result_ignored");
+                    tracing::debug!(
+                        task = item.task,
+                        attempt = item.attempt,
+                        "cluster.result_ignored"
+                    );
                 }
             }
-            // Acknowledged after the reply is handed over: a crash before
-            // this line has the server deliver it again.
-            if let Err(e) = msg.ack().await {
-                tracing::debug!(error = %e, "cluster.result_ack_failed");
-            }
         }
+    }
+    let delivered = routed.len() as u64;
+    for (slot, item) in routed {
+        let text = || String::from_utf8_lossy(&item.body).into_owned();
+        let reply = match item.status {
+            Status::Error => RemoteReply::Error(text()),
+            Status::Panic => RemoteReply::Panicked(text()),
+            Status::Timeout => RemoteReply::TimedOut,
+            Status::Lost => RemoteReply::Lost,
+            Status::Ok => RemoteReply::Value(item.body),
+        };
+        slot.put(reply);
+    }
+    shared
+        .counters
+        .delivered
+        .fetch_add(delivered, Ordering::Relaxed);
+    // Acknowledged after every result is handed over: a crash before this
+    // line has the server deliver them again.
+    if let Err(e) = msg.ack().await {
+        tracing::debug!(error = %e, "cluster.result_ack_failed");
+    }
+}
+
+/// One attempt waiting for its node's sender.
+struct Outgoing {
+    item: WorkItem,
+    /// Raised when the attempt is abandoned: a message whose attempts are
+    /// all abandoned is not sent again.
+    gave_up: Arc<AtomicBool>,
+}
+
+/// The largest work or result message's payload: the server's
+/// `max_payload` less room for headers.
+pub(crate) fn batch_limit(client: &async_nats::Client) -> usize {
+    let max = client.server_info().max_payload;
+    if max == 0 {
+        // Not yet told (no connection so far): NATS's default.
+        1_048_576 - HEADROOM
+    } else {
+        max.saturating_sub(HEADROOM)
+    }
+}
+
+/// One remote node's sender: packs the attempts that queued up into one
+/// work message and publishes it until the server holds it, with at most
+/// [`IN_FLIGHT`] messages unacknowledged.
+async fn send_work(
+    shared: Arc<Shared>,
+    subject: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Outgoing>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut carry: Option<Outgoing> = None;
+    loop {
+        let first = match carry.take() {
+            Some(o) => o,
+            None => match rx.recv().await {
+                Some(o) => o,
+                None => return,
+            },
+        };
+        // Waiting for a permit is what lets a flood pack: the attempts
+        // that come meanwhile join this message.
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let limit = batch_limit(&shared.client);
+        let mut size = first.item.size();
+        let mut batch = vec![first];
+        while batch.len() < wire::MAX_ITEMS {
+            let Ok(next) = rx.try_recv() else { break };
+            if size + next.item.size() > limit {
+                carry = Some(next);
+                break;
+            }
+            size += next.item.size();
+            batch.push(next);
+        }
+        batch.retain(|o| !o.gave_up.load(Ordering::Acquire));
+        if batch.is_empty() {
+            continue;
+        }
+        let (gave_up, items): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|o| (o.gave_up, o.item)).unzip();
+        let n = items.len() as u64;
+        let seq = shared.batch_seq.fetch_add(1, Ordering::Relaxed);
+        let (headers, body) = WorkBatch {
+            session: shared.session,
+            items,
+        }
+        .encode(seq);
+        let shared = Arc::clone(&shared);
+        let subject = subject.clone();
+        tokio::spawn(async move {
+            let all_gave_up = |_| gave_up.iter().all(|g| g.load(Ordering::Acquire));
+            let c = &shared.counters;
+            match until_held(&shared.js, &subject, headers, body.into(), all_gave_up).await {
+                Published::Held { resends } => {
+                    c.published.fetch_add(n, Ordering::Relaxed);
+                    c.messages.fetch_add(1, Ordering::Relaxed);
+                    c.republished.fetch_add(resends, Ordering::Relaxed);
+                }
+                Published::GaveUp { resends } => {
+                    c.republished.fetch_add(resends, Ordering::Relaxed);
+                }
+            }
+            drop(permit);
+        });
     }
 }
 
@@ -408,7 +525,8 @@ async fn listen_heartbeats(shared: Arc<Shared>, mut sub: async_nats::Subscriber)
 pub(crate) struct NodeLink {
     cluster: Arc<Cluster>,
     worker: String,
-    subject: String,
+    /// To this node's sender.
+    outgoing: tokio::sync::mpsc::UnboundedSender<Outgoing>,
     /// When the proxy node's current incarnation started.
     since: Mutex<Instant>,
 }
@@ -416,7 +534,7 @@ pub(crate) struct NodeLink {
 impl fmt::Debug for NodeLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NodeLink")
-            .field("subject", &self.subject)
+            .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
 }
@@ -428,79 +546,6 @@ fn abandoned(call: &RemoteCall<'_>) -> bool {
 impl NodeLink {
     fn shared(&self) -> &Shared {
         &self.cluster.shared
-    }
-
-    /// Hands the attempt to the connection's runtime, which publishes it
-    /// until the server holds it (acknowledged: on disk), sending it again
-    /// with the same message id after a timeout or an error, until
-    /// `gave_up` is raised. The caller does not wait for the
-    /// acknowledgement, only for the reply.
-    fn publish(&self, call: &RemoteCall<'_>, gave_up: Arc<AtomicBool>) {
-        let shared = Arc::clone(&self.cluster.shared);
-        // Headers are built per send (a send again rebuilds them): a copy
-        // kept for a rare retry costs a map clone per attempt.
-        let header = WorkHeader {
-            session: shared.session,
-            task: call.task.0,
-            attempt: call.attempt,
-            name: call.name.to_owned(),
-            timeout: call.timeout,
-        };
-        let payload = bytes::Bytes::copy_from_slice(call.args);
-        let subject = self.subject.clone();
-        // The first send from this thread (it only queues the message on
-        // the connection: no wait for the network); the acknowledgement,
-        // and any send again, on the connection's runtime.
-        // Bounded: with the connection down and its queue full, the
-        // runtime's task sends it again instead.
-        let first = self.cluster.handle.block_on(async {
-            tokio::time::timeout(
-                Duration::from_millis(50),
-                shared.js.publish_with_headers(
-                    subject.clone(),
-                    header.to_headers(),
-                    payload.clone(),
-                ),
-            )
-            .await
-        });
-        self.cluster.handle.spawn(async move {
-            let mut backoff = Duration::from_millis(10);
-            let mut pending = first.ok().and_then(Result::ok);
-            loop {
-                let sent = tokio::time::timeout(PUBLISH_TIMEOUT, async {
-                    let ack = match pending.take() {
-                        Some(ack) => ack,
-                        None => {
-                            shared
-                                .js
-                                .publish_with_headers(
-                                    subject.clone(),
-                                    header.to_headers(),
-                                    payload.clone(),
-                                )
-                                .await?
-                        }
-                    };
-                    ack.await
-                })
-                .await;
-                match sent {
-                    Ok(Ok(_ack)) => {
-                        shared.counters.published.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    Ok(Err(e)) => tracing::debug!(%subject, error = %e, "cluster.publish_retry"),
-                    Err(_) => tracing::debug!(%subject, "cluster.publish_timeout"),
-                }
-                if gave_up.load(Ordering::Acquire) {
-                    return;
-                }
-                shared.counters.republished.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        });
     }
 
     /// Tells the worker to stop an attempt that was abandoned here.
@@ -527,12 +572,22 @@ impl NodeLink {
 impl RemoteLink for NodeLink {
     fn call(&self, call: RemoteCall<'_>) -> RemoteReply {
         let shared = self.shared();
+        let item = WorkItem {
+            task: call.task.0,
+            attempt: call.attempt,
+            name: call.name.to_owned(),
+            timeout_ms: call
+                .timeout
+                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)),
+            args: call.args.to_vec(),
+        };
         // A message the server would refuse however often it is sent.
-        let max = shared.client.server_info().max_payload;
-        if max > 0 && call.args.len() + HEADROOM > max {
+        let limit = batch_limit(&shared.client);
+        if item.size() > limit {
             return RemoteReply::Error(format!(
                 "the arguments of `{}` are {} bytes: more than the NATS server's \
-                 max_payload ({max} bytes, less {HEADROOM} for headers)",
+                 max_payload allows ({limit} bytes with the name and framing, \
+                 {HEADROOM} more for headers)",
                 call.name,
                 call.args.len()
             ));
@@ -541,7 +596,15 @@ impl RemoteLink for NodeLink {
         let slot = Arc::new(ReplySlot::default());
         shared.waiters.lock().insert(key, Arc::clone(&slot));
         let gave_up = Arc::new(AtomicBool::new(false));
-        self.publish(&call, Arc::clone(&gave_up));
+        let sent = self.outgoing.send(Outgoing {
+            item,
+            gave_up: Arc::clone(&gave_up),
+        });
+        if sent.is_err() {
+            // The connection is shutting down with the runtime.
+            shared.waiters.lock().remove(&key);
+            return RemoteReply::Lost;
+        }
         loop {
             if let Some(reply) = slot.take(shared.poll) {
                 return reply;

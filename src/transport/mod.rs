@@ -1,7 +1,8 @@
 //! Cluster mode's transport: NATS JetStream through `async-nats`.
 //!
 //! Files: [`config`] (`ClusterConfig`, plain data), [`wire`]
-//! (subjects, headers, heartbeats), [`connect`] (connection and streams),
+//! (subjects, batches, heartbeats), [`connect`] (connection and streams),
+//! [`publish`] (a publish sent until the server holds it),
 //! [`link`] (the coordinator's connection and each remote node's link).
 //! The worker process's side is the `worker` module, a layer up: it runs a
 //! runtime of its own.
@@ -12,6 +13,8 @@ mod connect;
 #[cfg(feature = "cluster")]
 mod link;
 #[cfg(feature = "cluster")]
+mod publish;
+#[cfg(feature = "cluster")]
 pub(crate) mod wire;
 
 pub use crate::cluster_error::ClusterError;
@@ -19,6 +22,8 @@ pub use config::{ClusterConfig, TlsConfig};
 #[cfg(feature = "cluster")]
 pub(crate) use connect::{connect, ensure_streams};
 #[cfg(feature = "cluster")]
-pub(crate) use link::{Cluster, HEADROOM};
+pub(crate) use link::{batch_limit, Cluster};
+#[cfg(feature = "cluster")]
+pub(crate) use publish::{until_held, Published};
 #[cfg(feature = "cluster")]
 pub use wire::WireError;

@@ -1,12 +1,18 @@
 //! The wire: subjects, stream names, message headers, and the typed
 //! errors of a message that does not decode.
 //!
-//! A work message carries one attempt of a named task: its headers name
-//! the coordinator's session, the task, the attempt and the function, and
-//! its payload is the encoded arguments. A result message carries the same
-//! identity, a status and the encoded value (or the error's text). Every
-//! message is versioned ([`VERSION`]); a message of another version or
-//! with a missing or malformed header is a [`WireError`], never guessed at.
+//! A work message carries a batch of attempts for one remote node
+//! ([`WorkBatch`]): the coordinator's session and, per attempt, the task,
+//! the attempt number, the function's name, its timeout and the encoded
+//! arguments. A result message carries a batch of results
+//! ([`ResultBatch`]): per result the same identity, a status and the
+//! encoded value (or the error's text). A sender packs into one message
+//! what queued up while its earlier messages waited for the server, so a
+//! lone attempt travels alone and a flood shares messages. Payloads are
+//! postcard; the headers (plain text) carry the version, the number of
+//! items and the message id. Every message is versioned ([`VERSION`]); a
+//! message of another version, without headers or whose payload does not
+//! decode is a [`WireError`], never guessed at.
 
 use crate::node::NodeSpec;
 use serde::{Deserialize, Serialize};
@@ -14,15 +20,12 @@ use std::fmt;
 use std::time::Duration;
 
 /// The wire format's version; a message of another is refused.
-pub(crate) const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "2";
 
 pub(crate) const H_VERSION: &str = "Allot-Version";
-pub(crate) const H_SESSION: &str = "Allot-Session";
-pub(crate) const H_TASK: &str = "Allot-Task";
-pub(crate) const H_ATTEMPT: &str = "Allot-Attempt";
-pub(crate) const H_FN: &str = "Allot-Fn";
-pub(crate) const H_TIMEOUT_MS: &str = "Allot-Timeout-Ms";
-pub(crate) const H_STATUS: &str = "Allot-Status";
+/// How many attempts or results the message carries (for a person
+/// reading the stream; the payload is what counts).
+pub(crate) const H_ITEMS: &str = "Allot-Items";
 pub(crate) const H_MSG_ID: &str = "Nats-Msg-Id";
 
 /// The subjects and stream names of one cluster (one subject prefix).
@@ -129,15 +132,6 @@ fn header<'a>(
         .ok_or_else(|| wire_err(name, "missing"))
 }
 
-fn number<T: std::str::FromStr>(
-    h: Option<&async_nats::HeaderMap>,
-    name: &'static str,
-) -> Result<T, WireError> {
-    let v = header(h, name)?;
-    v.parse()
-        .map_err(|_| wire_err(name, format!("{v:?} is not a number")))
-}
-
 fn check_version(h: Option<&async_nats::HeaderMap>) -> Result<(), WireError> {
     let v = header(h, H_VERSION)?;
     if v != VERSION {
@@ -149,64 +143,87 @@ fn check_version(h: Option<&async_nats::HeaderMap>) -> Result<(), WireError> {
     Ok(())
 }
 
-/// The headers naming one attempt, with its message id (`kind` `w` for
-/// work, `r` for a result): the server keeps one copy of each id.
-fn identity(kind: char, session: u64, task: u64, attempt: u32) -> async_nats::HeaderMap {
+/// Upper bound on the attempts (or results) packed into one message.
+pub(crate) const MAX_ITEMS: usize = 256;
+/// Bytes one item adds to a batch beyond its payload (ids, status, name
+/// length prefixes: postcard varints), counted generously when a batch is
+/// packed under the server's `max_payload`.
+pub(crate) const ITEM_OVERHEAD: usize = 48;
+
+/// The headers of a batch message: the version, the sender's session (or
+/// worker incarnation), the number of items, and the message id the
+/// server keeps one copy of (`kind` `w` for work, `r` for results).
+fn batch_headers(kind: char, origin: &str, seq: u64, items: usize) -> async_nats::HeaderMap {
     let mut h = async_nats::HeaderMap::new();
     h.insert(H_VERSION, VERSION);
-    h.insert(H_SESSION, session.to_string().as_str());
-    h.insert(H_TASK, task.to_string().as_str());
-    h.insert(H_ATTEMPT, attempt.to_string().as_str());
-    h.insert(
-        H_MSG_ID,
-        format!("{kind}.{session}.{task}.{attempt}").as_str(),
-    );
+    h.insert(H_ITEMS, items.to_string().as_str());
+    h.insert(H_MSG_ID, format!("{kind}.{origin}.{seq}").as_str());
     h
 }
 
-/// One attempt of a named task, as a worker reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WorkHeader {
-    pub(crate) session: u64,
+/// One attempt of a named task inside a work message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WorkItem {
     pub(crate) task: u64,
     pub(crate) attempt: u32,
+    /// The registered function's name.
     pub(crate) name: String,
-    pub(crate) timeout: Option<Duration>,
+    /// The attempt's timeout, in milliseconds (at least 1).
+    pub(crate) timeout_ms: Option<u64>,
+    /// The encoded arguments.
+    pub(crate) args: Vec<u8>,
 }
 
-impl WorkHeader {
-    pub(crate) fn to_headers(&self) -> async_nats::HeaderMap {
-        let mut h = identity('w', self.session, self.task, self.attempt);
-        h.insert(H_FN, self.name.as_str());
-        if let Some(t) = self.timeout {
-            let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
-            h.insert(H_TIMEOUT_MS, ms.to_string().as_str());
-        }
-        h
+impl WorkItem {
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.timeout_ms.map(Duration::from_millis)
     }
 
-    pub(crate) fn parse(h: Option<&async_nats::HeaderMap>) -> Result<Self, WireError> {
+    /// Bytes this item takes in a batch, at most.
+    pub(crate) fn size(&self) -> usize {
+        self.args.len() + self.name.len() + ITEM_OVERHEAD
+    }
+}
+
+/// A work message: attempts for one remote node from one coordinator
+/// session, packed while earlier messages waited for the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WorkBatch {
+    pub(crate) session: u64,
+    pub(crate) items: Vec<WorkItem>,
+}
+
+impl WorkBatch {
+    /// The message: its headers (message id `w.SESSION.SEQ`) and payload.
+    pub(crate) fn encode(&self, seq: u64) -> (async_nats::HeaderMap, Vec<u8>) {
+        let h = batch_headers('w', &self.session.to_string(), seq, self.items.len());
+        // A `Vec` of plain fields: encoding it cannot fail.
+        let body = postcard::to_stdvec(self).unwrap_or_default();
+        (h, body)
+    }
+
+    /// Reads a work message; a name no function can have is refused here,
+    /// before any registry is asked.
+    pub(crate) fn decode(
+        h: Option<&async_nats::HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, WireError> {
         check_version(h)?;
-        let name = header(h, H_FN)?;
-        if name.is_empty() || name.len() > crate::named::MAX_NAME_LEN {
-            return Err(wire_err(H_FN, "empty or too long"));
+        let batch: WorkBatch = decode_payload(payload)?;
+        for (i, item) in batch.items.iter().enumerate() {
+            if item.name.is_empty() || item.name.len() > crate::named::MAX_NAME_LEN {
+                return Err(wire_err(
+                    "payload",
+                    format!("item {i}: the function name is empty or too long"),
+                ));
+            }
         }
-        let timeout = match h.and_then(|h| h.get(H_TIMEOUT_MS)) {
-            None => None,
-            Some(_) => Some(Duration::from_millis(number(h, H_TIMEOUT_MS)?)),
-        };
-        Ok(WorkHeader {
-            session: number(h, H_SESSION)?,
-            task: number(h, H_TASK)?,
-            attempt: number(h, H_ATTEMPT)?,
-            name: name.to_owned(),
-            timeout,
-        })
+        Ok(batch)
     }
 }
 
 /// How a remote attempt ended, on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Status {
     Ok,
     Error,
@@ -215,53 +232,64 @@ pub(crate) enum Status {
     Lost,
 }
 
-impl Status {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Error => "error",
-            Status::Panic => "panic",
-            Status::Timeout => "timeout",
-            Status::Lost => "lost",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, WireError> {
-        Ok(match s {
-            "ok" => Status::Ok,
-            "error" => Status::Error,
-            "panic" => Status::Panic,
-            "timeout" => Status::Timeout,
-            "lost" => Status::Lost,
-            other => return Err(wire_err(H_STATUS, format!("unknown status {other:?}"))),
-        })
-    }
-}
-
-/// A result message's identity and status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ResultHeader {
+/// One attempt's result inside a result message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ResultItem {
+    /// The session of the coordinator that sent the attempt.
     pub(crate) session: u64,
     pub(crate) task: u64,
     pub(crate) attempt: u32,
     pub(crate) status: Status,
+    /// The encoded value, or the error's text.
+    pub(crate) body: Vec<u8>,
 }
 
-impl ResultHeader {
-    pub(crate) fn to_headers(&self) -> async_nats::HeaderMap {
-        let mut h = identity('r', self.session, self.task, self.attempt);
-        h.insert(H_STATUS, self.status.as_str());
-        h
+impl ResultItem {
+    /// Bytes this item takes in a batch, at most.
+    pub(crate) fn size(&self) -> usize {
+        self.body.len() + ITEM_OVERHEAD
+    }
+}
+
+/// A result message: results a worker gathered while its earlier result
+/// messages waited for the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ResultBatch {
+    pub(crate) items: Vec<ResultItem>,
+}
+
+impl ResultBatch {
+    /// The message of worker `worker` (incarnation `incarnation`): its
+    /// headers (message id `r.WORKER-INCARNATION.SEQ`) and payload.
+    pub(crate) fn encode(
+        &self,
+        worker: &str,
+        incarnation: u64,
+        seq: u64,
+    ) -> (async_nats::HeaderMap, Vec<u8>) {
+        let origin = format!("{worker}-{incarnation}");
+        let h = batch_headers('r', &origin, seq, self.items.len());
+        let body = postcard::to_stdvec(self).unwrap_or_default();
+        (h, body)
     }
 
-    pub(crate) fn parse(h: Option<&async_nats::HeaderMap>) -> Result<Self, WireError> {
+    pub(crate) fn decode(
+        h: Option<&async_nats::HeaderMap>,
+        payload: &[u8],
+    ) -> Result<Self, WireError> {
         check_version(h)?;
-        Ok(ResultHeader {
-            session: number(h, H_SESSION)?,
-            task: number(h, H_TASK)?,
-            attempt: number(h, H_ATTEMPT)?,
-            status: Status::parse(header(h, H_STATUS)?)?,
-        })
+        decode_payload(payload)
+    }
+}
+
+fn decode_payload<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, WireError> {
+    match postcard::take_from_bytes::<T>(payload) {
+        Ok((v, [])) => Ok(v),
+        Ok((_, rest)) => Err(wire_err(
+            "payload",
+            format!("{} bytes after the end of the batch", rest.len()),
+        )),
+        Err(e) => Err(wire_err("payload", e.to_string())),
     }
 }
 
@@ -312,33 +340,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn headers_round_trip_and_bad_ones_are_typed() {
-        let w = WorkHeader {
+    fn batches_round_trip_and_bad_ones_are_typed() {
+        let w = WorkBatch {
             session: 7,
-            task: 42,
-            attempt: 1,
-            name: "train/shard".into(),
-            timeout: Some(Duration::from_millis(1500)),
+            items: vec![WorkItem {
+                task: 42,
+                attempt: 1,
+                name: "train/shard".into(),
+                timeout_ms: Some(1500),
+                args: vec![1, 2, 3],
+            }],
         };
-        let h = w.to_headers();
-        assert_eq!(WorkHeader::parse(Some(&h)), Ok(w.clone()));
-        assert_eq!(WorkHeader::parse(None).unwrap_err().field, "headers");
+        let (h, body) = w.encode(9);
+        assert_eq!(h.get(H_MSG_ID).map(|v| v.as_str()), Some("w.7.9"));
+        assert_eq!(WorkBatch::decode(Some(&h), &body), Ok(w.clone()));
+        assert_eq!(w.items[0].timeout(), Some(Duration::from_millis(1500)));
+        assert_eq!(WorkBatch::decode(None, &body).unwrap_err().field, "headers");
         let mut h2 = h.clone();
         h2.insert(H_VERSION, "9");
-        assert_eq!(WorkHeader::parse(Some(&h2)).unwrap_err().field, H_VERSION);
-        let mut h3 = h.clone();
-        h3.insert(H_TASK, "x");
-        assert_eq!(WorkHeader::parse(Some(&h3)).unwrap_err().field, H_TASK);
-        let r = ResultHeader {
-            session: 7,
-            task: 42,
-            attempt: 1,
-            status: Status::Panic,
+        assert_eq!(
+            WorkBatch::decode(Some(&h2), &body).unwrap_err().field,
+            H_VERSION
+        );
+        let e = WorkBatch::decode(Some(&h), &body[..body.len() - 1]).unwrap_err();
+        assert_eq!(e.field, "payload");
+        let mut long = body.clone();
+        long.push(0);
+        assert!(WorkBatch::decode(Some(&h), &long)
+            .unwrap_err()
+            .reason
+            .contains("after the end"));
+        let mut unnamed = w.clone();
+        unnamed.items[0].name.clear();
+        let (h3, b3) = unnamed.encode(1);
+        assert!(WorkBatch::decode(Some(&h3), &b3)
+            .unwrap_err()
+            .reason
+            .contains("item 0"));
+        let r = ResultBatch {
+            items: vec![ResultItem {
+                session: 7,
+                task: 42,
+                attempt: 1,
+                status: Status::Panic,
+                body: b"boom".to_vec(),
+            }],
         };
-        let mut h4 = r.to_headers();
-        assert_eq!(ResultHeader::parse(Some(&h4)), Ok(r));
-        h4.insert(H_STATUS, "maybe");
-        assert_eq!(ResultHeader::parse(Some(&h4)).unwrap_err().field, H_STATUS);
+        let (h4, b4) = r.encode("w1", 5, 3);
+        assert_eq!(h4.get(H_MSG_ID).map(|v| v.as_str()), Some("r.w1-5.3"));
+        assert_eq!(h4.get(H_ITEMS).map(|v| v.as_str()), Some("1"));
+        assert_eq!(ResultBatch::decode(Some(&h4), &b4), Ok(r));
+        assert_eq!(
+            ResultBatch::decode(Some(&h4), b"garbage")
+                .unwrap_err()
+                .field,
+            "payload"
+        );
     }
 
     #[test]
