@@ -153,10 +153,15 @@ pub struct Metrics {
 pub struct ClusterMetrics {
     /// Attempts published to workers (acknowledged by the server).
     pub published: u64,
+    /// Work messages that carried them: attempts that queued up for a node
+    /// while its earlier messages waited for the server share a message.
+    pub work_messages: u64,
     /// Publishes sent again (same message id) after no acknowledgement.
     pub republished: u64,
     /// Results delivered to a waiting attempt.
     pub delivered: u64,
+    /// Result messages received (each carries one or more results).
+    pub result_messages: u64,
     /// Results no attempt waited for any more (superseded, abandoned or
     /// from an earlier session): acknowledged and dropped.
     pub ignored: u64,

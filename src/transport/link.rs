@@ -56,6 +56,8 @@ pub(crate) struct WireCounters {
     pub(crate) published: AtomicU64,
     /// Work messages that carried them.
     pub(crate) messages: AtomicU64,
+    /// Result messages that decoded.
+    pub(crate) result_messages: AtomicU64,
     /// Publishes sent again after no acknowledgement.
     pub(crate) republished: AtomicU64,
     /// Replies delivered to a waiting attempt.
@@ -265,6 +267,8 @@ impl Cluster {
         workers.sort_by(|a, b| a.name.cmp(&b.name));
         ClusterMetrics {
             published: g(&c.published),
+            work_messages: g(&c.messages),
+            result_messages: g(&c.result_messages),
             republished: g(&c.republished),
             delivered: g(&c.delivered),
             ignored: g(&c.ignored),
@@ -352,6 +356,10 @@ async fn route_one(shared: &Shared, msg: jetstream::Message) {
             return;
         }
     };
+    shared
+        .counters
+        .result_messages
+        .fetch_add(1, Ordering::Relaxed);
     let mut routed = Vec::with_capacity(batch.items.len());
     {
         let mut waiters = shared.waiters.lock();

@@ -38,6 +38,9 @@ pub(crate) struct ClusterResults {
     raw_p99_us: f64,
     /// Per round: (cluster rate, raw rate), for the spread.
     rounds: Vec<(f64, f64)>,
+    /// Over the whole run: attempts per work message and results per
+    /// result message (how much the senders packed).
+    packing: (f64, f64),
 }
 
 /// Two `allot worker` processes; stopped with SIGTERM (they leave
@@ -111,7 +114,7 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         prefetch,
     } = plan;
     let prefix = format!("allot-bench-{}", std::process::id());
-    let _workers = spawn_workers(worker, url, &prefix, prefetch)?;
+    let workers = spawn_workers(worker, url, &prefix, prefetch)?;
     let runtime = Runtime::builder()
         .nodes(Vec::new())
         .supervision(SupervisionConfig {
@@ -120,7 +123,9 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         })
         .cluster(ClusterConfig {
             prefetch,
-            ..ClusterConfig::new(url).workers(2).subject_prefix(prefix)
+            ..ClusterConfig::new(url)
+                .workers(2)
+                .subject_prefix(prefix.clone())
         })
         .build()
         .map_err(|e| format!("the coordinator: {e}"))?;
@@ -176,8 +181,21 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         raw50.push(rr.p50_us);
         raw99.push(rr.p99_us);
     }
+    let wire = h.metrics().cluster.unwrap_or_default();
+    let per = |n: u64, m: u64| n as f64 / m.max(1) as f64;
+    let packing = (
+        per(wire.published, wire.work_messages),
+        per(wire.delivered + wire.ignored, wire.result_messages),
+    );
     runtime.shutdown();
+    drop(workers);
+    // The run's streams (and the workers' consumers with them).
+    let streams = [format!("{prefix}_work"), format!("{prefix}_results")];
+    if let Err(e) = nats_raw::delete_streams(url, &streams) {
+        tracing::warn!(error = %e, "bench.cluster_cleanup_failed");
+    }
     Ok(ClusterResults {
+        packing,
         cluster_rate: median(&mut rates),
         raw_rate: median(&mut raws),
         cluster_p50_us: median(&mut p50s),
@@ -203,6 +221,8 @@ impl ClusterResults {
                 "single_p50_vs_raw_request_reply": self.cluster_p50_us / self.raw_p50_us,
             },
             "rounds": self.rounds.iter().map(|(c, r)| json!({"cluster": c, "raw": r})).collect::<Vec<_>>(),
+            "attempts_per_work_message": self.packing.0,
+            "results_per_result_message": self.packing.1,
         })
     }
 
@@ -244,6 +264,11 @@ impl ClusterResults {
             out,
             "  single_p50_vs_raw_request_reply = {:.2}",
             self.cluster_p50_us / self.raw_p50_us
+        )?;
+        writeln!(
+            out,
+            "  packing: {:.1} attempts per work message, {:.1} results per result message",
+            self.packing.0, self.packing.1
         )
     }
 }

@@ -404,6 +404,26 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime starts")
 }
 
+/// Deletes the streams `names` on the server at `url` (what a bench run
+/// leaves behind); a stream that is not there is no error.
+///
+/// # Errors
+///
+/// When the server cannot be reached or refuses a deletion.
+pub(crate) fn delete_streams(url: &str, names: &[String]) -> Result<(), String> {
+    runtime().block_on(async {
+        let js = jetstream::new(connect(url).await?);
+        for name in names {
+            if js.get_stream(name).await.is_ok() {
+                js.delete_stream(name)
+                    .await
+                    .map_err(|e| format!("deleting stream {name}: {e}"))?;
+            }
+        }
+        Ok(())
+    })
+}
+
 async fn connect(url: &str) -> Result<async_nats::Client, String> {
     async_nats::connect(url)
         .await
