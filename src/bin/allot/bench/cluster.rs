@@ -11,7 +11,10 @@
 //!   acks in flight and `batch` messages per pull (`nats_raw`);
 //! - **allot cluster, one at a time**: `requests` no-op tasks, each
 //!   submitted and waited for before the next;
-//! - **raw request/reply**: `requests` core-NATS round trips.
+//! - **raw request/reply**: `requests` core-NATS round trips;
+//! - **raw JetStream round trip**: `requests` round trips through two
+//!   file-backed streams (publish → pull → publish → pull), the engine's
+//!   own floor for a cluster-mode round trip.
 //!
 //! The first round is a warm-up; figures are medians over the others.
 //!
@@ -36,6 +39,8 @@ pub(crate) struct ClusterResults {
     cluster_p99_us: f64,
     raw_p50_us: f64,
     raw_p99_us: f64,
+    js_rt_p50_us: f64,
+    js_rt_p99_us: f64,
     /// Per round: (cluster rate, raw rate), for the spread.
     rounds: Vec<(f64, f64)>,
     /// Over the whole run: attempts per work message and results per
@@ -134,6 +139,7 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
     let failed = |e: &dyn std::fmt::Display| format!("cluster bench: {e}");
     let (mut rates, mut raws, mut p50s, mut p99s, mut raw50, mut raw99) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut js50, mut js99) = (vec![], vec![]);
     let mut rounds = Vec::new();
     for round in 0..=runs {
         // allot cluster, batched.
@@ -169,6 +175,7 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         trips.sort_by(f64::total_cmp);
         let at = |q: f64| trips[((trips.len() - 1) as f64 * q).round() as usize];
         let rr = nats_raw::raw_request_reply(url, requests, 64).map_err(|e| failed(&e))?;
+        let jrt = nats_raw::raw_jetstream_round_trip(url, requests, 64).map_err(|e| failed(&e))?;
         tracing::debug!(round, rate, raw = raw.rate_per_s, "bench.cluster_round");
         if round == 0 {
             continue;
@@ -180,6 +187,8 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         p99s.push(at(0.99));
         raw50.push(rr.p50_us);
         raw99.push(rr.p99_us);
+        js50.push(jrt.p50_us);
+        js99.push(jrt.p99_us);
     }
     let wire = h.metrics().cluster.unwrap_or_default();
     let per = |n: u64, m: u64| n as f64 / m.max(1) as f64;
@@ -202,6 +211,8 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         cluster_p99_us: median(&mut p99s),
         raw_p50_us: median(&mut raw50),
         raw_p99_us: median(&mut raw99),
+        js_rt_p50_us: median(&mut js50),
+        js_rt_p99_us: median(&mut js99),
         rounds,
     })
 }
@@ -216,9 +227,12 @@ impl ClusterResults {
             "cluster_single_p99_us": self.cluster_p99_us,
             "raw_request_reply_p50_us": self.raw_p50_us,
             "raw_request_reply_p99_us": self.raw_p99_us,
+            "raw_jetstream_round_trip_p50_us": self.js_rt_p50_us,
+            "raw_jetstream_round_trip_p99_us": self.js_rt_p99_us,
             "ratios": {
                 "cluster_vs_raw_jetstream": self.cluster_rate / self.raw_rate,
                 "single_p50_vs_raw_request_reply": self.cluster_p50_us / self.raw_p50_us,
+                "single_p50_vs_raw_jetstream_round_trip": self.cluster_p50_us / self.js_rt_p50_us,
             },
             "rounds": self.rounds.iter().map(|(c, r)| json!({"cluster": c, "raw": r})).collect::<Vec<_>>(),
             "attempts_per_work_message": self.packing.0,
@@ -249,6 +263,11 @@ impl ClusterResults {
             "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
             "raw request/reply", self.raw_p50_us, self.raw_p99_us
         )?;
+        writeln!(
+            out,
+            "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
+            "raw JetStream round trip (2 streams)", self.js_rt_p50_us, self.js_rt_p99_us
+        )?;
         let spread: Vec<String> = self
             .rounds
             .iter()
@@ -264,6 +283,11 @@ impl ClusterResults {
             out,
             "  single_p50_vs_raw_request_reply = {:.2}",
             self.cluster_p50_us / self.raw_p50_us
+        )?;
+        writeln!(
+            out,
+            "  single_p50_vs_raw_jetstream_rt  = {:.2}",
+            self.cluster_p50_us / self.js_rt_p50_us
         )?;
         writeln!(
             out,

@@ -395,6 +395,148 @@ pub(crate) fn raw_request_reply(
     })
 }
 
+/// JetStream round-trip latency on the server at `url`, the engine's own
+/// floor for a cluster-mode round trip: a requester publishes to one
+/// file-backed work-queue stream; a responder, on another connection,
+/// pulls it, publishes the same payload to a second stream, waits for that
+/// publish's acknowledgement, then acks the request; the requester pulls
+/// the reply (timed from its publish to the reply's arrival), acks it and
+/// waits for its own publish's acknowledgement before the next request.
+/// `requests` measured round trips after [`WARM_UP_REQUESTS`].
+///
+/// # Errors
+///
+/// When the server cannot be reached, has no JetStream, or a publish or a
+/// pull fails.
+///
+/// # Panics
+///
+/// If `requests` is zero, or the tokio runtime cannot be had.
+pub(crate) fn raw_jetstream_round_trip(
+    url: &str,
+    requests: usize,
+    payload: usize,
+) -> Result<LatencySummary, String> {
+    assert!(requests > 0, "requests must be > 0");
+    runtime().block_on(async {
+        let js_a = jetstream::new(connect(url).await?);
+        let js_b = jetstream::new(connect(url).await?);
+        let name = unique_name();
+        let names = [format!("{name}_REQ"), format!("{name}_REP")];
+        let subjects = [
+            format!("allot.raw.{name}.req"),
+            format!("allot.raw.{name}.rep"),
+        ];
+        for (n, s) in names.iter().zip(&subjects) {
+            js_a.create_stream(stream::Config {
+                name: n.clone(),
+                subjects: vec![s.clone()],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::WorkQueue,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("creating stream {n}: {e}"))?;
+        }
+        let result = round_trips(&js_a, &js_b, &names, &subjects, requests, payload).await;
+        for n in &names {
+            let _ = js_a.delete_stream(n).await;
+        }
+        result
+    })
+}
+
+async fn pull_consumer(
+    js: &jetstream::Context,
+    stream: &str,
+) -> Result<consumer::PullConsumer, String> {
+    js.get_stream(stream)
+        .await
+        .map_err(|e| format!("opening stream {stream}: {e}"))?
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("rt".to_owned()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("creating a consumer on {stream}: {e}"))
+}
+
+/// The timed part of [`raw_jetstream_round_trip`].
+async fn round_trips(
+    js_a: &jetstream::Context,
+    js_b: &jetstream::Context,
+    names: &[String; 2],
+    subjects: &[String; 2],
+    requests: usize,
+    payload: usize,
+) -> Result<LatencySummary, String> {
+    let requests_in = pull_consumer(js_b, &names[0]).await?;
+    let replies_in = pull_consumer(js_a, &names[1]).await?;
+    let responder = tokio::spawn({
+        let (js, subject) = (js_b.clone(), subjects[1].clone());
+        async move {
+            let mut msgs = requests_in
+                .stream()
+                .max_messages_per_batch(64)
+                .messages()
+                .await
+                .map_err(|e| format!("pulling requests: {e}"))?;
+            while let Some(m) = msgs.next().await {
+                let m = m.map_err(|e| format!("pulled request: {e}"))?;
+                js.publish(subject.clone(), m.payload.clone())
+                    .await
+                    .map_err(|e| format!("publishing a reply: {e}"))?
+                    .await
+                    .map_err(|e| format!("reply's publish ack: {e}"))?;
+                m.ack().await.map_err(|e| format!("ack: {e}"))?;
+            }
+            Ok::<(), String>(())
+        }
+    });
+    let mut replies = replies_in
+        .stream()
+        .max_messages_per_batch(64)
+        .messages()
+        .await
+        .map_err(|e| format!("pulling replies: {e}"))?;
+    let body = Bytes::from(vec![b'x'; payload]);
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds");
+    let mut measured = Duration::ZERO;
+    for k in 0..WARM_UP_REQUESTS + requests {
+        let start = Instant::now();
+        let ack = js_a
+            .publish(subjects[0].clone(), body.clone())
+            .await
+            .map_err(|e| format!("request {k}: {e}"))?;
+        let reply = match replies.next().await {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Err(format!("reply {k}: {e}")),
+            None => return Err(format!("reply {k}: the pull ended")),
+        };
+        let took = start.elapsed();
+        reply.ack().await.map_err(|e| format!("ack: {e}"))?;
+        ack.await
+            .map_err(|e| format!("request {k}'s publish ack: {e}"))?;
+        if k >= WARM_UP_REQUESTS {
+            measured += took;
+            hist.saturating_record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        }
+    }
+    responder.abort();
+    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
+    Ok(LatencySummary {
+        requests,
+        payload,
+        p50_us: us(0.5),
+        p90_us: us(0.9),
+        p99_us: us(0.99),
+        max_us: hist.max() as f64 / 1e3,
+        rate_per_s: requests as f64 / measured.as_secs_f64(),
+    })
+}
+
 /// A two-worker tokio runtime with the I/O and time drivers.
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
