@@ -28,7 +28,8 @@ use crate::transport::wire::{
     Subjects, WorkBatch, WorkItem,
 };
 use crate::transport::{
-    batch_limit, connect, ensure_streams, until_held, ClusterConfig, ClusterError, Published,
+    batch_limit, connect, ensure_streams, until_held, ClusterConfig, ClusterError, Packer,
+    Published,
 };
 use crate::{AttemptFailure, BalancerConfig, TaskError};
 use async_nats::jetstream::{self, consumer, AckKind};
@@ -49,13 +50,13 @@ const ACK_WAIT: Duration = Duration::from_secs(4);
 /// How often a running attempt's message is marked in progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
-/// Result messages sent and not yet acknowledged by the server; results
-/// that come meanwhile wait and share the next message.
-const IN_FLIGHT: usize = 2;
-
-/// A result on its way to the result sender, and where to say that the
+/// A result waiting for a result message, and where to say that the
 /// server holds it (dropped unsent if the sender gave up).
 type Outgoing = (ResultItem, tokio::sync::oneshot::Sender<()>);
+
+fn outgoing_size(o: &Outgoing) -> usize {
+    o.0.size()
+}
 
 /// Cancels remembered for attempts not (yet) seen here.
 const CANCELLED_MEMORY: usize = 65_536;
@@ -160,8 +161,8 @@ struct Inner {
     seq: AtomicU64,
     /// Numbers result messages (their message ids).
     result_seq: AtomicU64,
-    /// To the result sender.
-    results: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    /// Results waiting for a result message.
+    results: Packer<Outgoing>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -228,7 +229,6 @@ impl Worker {
             ensure_streams(&js, &subjects).await?;
             Ok::<_, ClusterError>((client, js))
         })?;
-        let (results, results_rx) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             name: self.name,
             incarnation: rand::random::<u64>() >> 1,
@@ -246,7 +246,7 @@ impl Worker {
             stop: tokio::sync::Notify::new(),
             seq: AtomicU64::new(0),
             result_seq: AtomicU64::new(0),
-            results,
+            results: Packer::new(wire::MAX_ITEMS),
         });
         let consumers = rt.block_on(async {
             let mut out = Vec::new();
@@ -263,7 +263,6 @@ impl Worker {
             })?;
         rt.spawn(listen_cancels(Arc::clone(&inner), cancels));
         rt.spawn(heartbeats(Arc::clone(&inner)));
-        rt.spawn(send_results(Arc::clone(&inner), results_rx));
         for (k, c) in consumers.into_iter().enumerate() {
             rt.spawn(serve_node(Arc::clone(&inner), k, c));
         }
@@ -587,8 +586,10 @@ fn failure_reply(e: &TaskError) -> (Status, Vec<u8>) {
 }
 
 /// Hands a result to the result sender and waits until the server holds
-/// it; `false` if the sender gave up (leaving with the server away).
-async fn publish(inner: &Inner, mut item: ResultItem) -> bool {
+/// it; `false` if the sender gave up (leaving with the server away). With
+/// no result message out, this task sends it itself; results that queue
+/// up meanwhile go together in the next message.
+async fn publish(inner: &Arc<Inner>, mut item: ResultItem) -> bool {
     let limit = batch_limit(&inner.client);
     if item.size() > limit {
         // A result the server would refuse however often it is sent.
@@ -602,8 +603,24 @@ async fn publish(inner: &Inner, mut item: ResultItem) -> bool {
         item.body = text.into_bytes();
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if inner.results.send((item, tx)).is_err() {
-        return false;
+    if let Some(batch) = inner.results.offer((item, tx), limit, outgoing_size) {
+        send_results(inner, batch).await;
+        if let Some(next) = inner.results.next(limit, outgoing_size) {
+            // The results that queued up meanwhile, on a task of their
+            // own: this attempt's message need not wait for them.
+            let inner = Arc::clone(inner);
+            tokio::spawn(async move {
+                let mut batch = next;
+                loop {
+                    send_results(&inner, batch).await;
+                    let limit = batch_limit(&inner.client);
+                    match inner.results.next(limit, outgoing_size) {
+                        Some(b) => batch = b,
+                        None => return,
+                    }
+                }
+            });
+        }
     }
     let held = rx.await.is_ok();
     if held {
@@ -612,57 +629,22 @@ async fn publish(inner: &Inner, mut item: ResultItem) -> bool {
     held
 }
 
-/// The result sender: packs the results that queued up into one message
-/// and publishes it until the server holds it, with at most
-/// [`IN_FLIGHT`] messages unacknowledged. Leaving with the server away,
-/// it gives up (the work messages stay unacknowledged and are delivered
-/// again).
-async fn send_results(inner: Arc<Inner>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Outgoing>) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+/// Publishes one result message until the server holds it, then tells
+/// each of its results; leaving with the server away, it gives up (the
+/// work messages stay unacknowledged and are delivered again).
+async fn send_results(inner: &Inner, batch: Vec<Outgoing>) {
+    let (items, held): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let seq = inner.result_seq.fetch_add(1, Ordering::Relaxed);
+    let (headers, body) = ResultBatch { items }.encode(&inner.name, inner.incarnation, seq);
     let subject = inner.subjects.result(&inner.name);
-    let mut carry: Option<Outgoing> = None;
-    loop {
-        let first = match carry.take() {
-            Some(o) => o,
-            None => match rx.recv().await {
-                Some(o) => o,
-                None => return,
-            },
-        };
-        // Waiting for a permit is what lets a flood pack.
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let limit = batch_limit(&inner.client);
-        let mut size = first.0.size();
-        let mut batch = vec![first];
-        while batch.len() < wire::MAX_ITEMS {
-            let Ok(next) = rx.try_recv() else { break };
-            if size + next.0.size() > limit {
-                carry = Some(next);
-                break;
-            }
-            size += next.0.size();
-            batch.push(next);
+    let give_up =
+        |pause: Duration| inner.stopping.load(Ordering::Acquire) && pause >= Duration::from_secs(1);
+    if let Published::Held { .. } =
+        until_held(&inner.js, &subject, headers, body.into(), give_up).await
+    {
+        for tx in held {
+            let _ = tx.send(());
         }
-        let (items, held): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let seq = inner.result_seq.fetch_add(1, Ordering::Relaxed);
-        let (headers, body) = ResultBatch { items }.encode(&inner.name, inner.incarnation, seq);
-        let inner = Arc::clone(&inner);
-        let subject = subject.clone();
-        tokio::spawn(async move {
-            let give_up = |pause: Duration| {
-                inner.stopping.load(Ordering::Acquire) && pause >= Duration::from_secs(1)
-            };
-            if let Published::Held { .. } =
-                until_held(&inner.js, &subject, headers, body.into(), give_up).await
-            {
-                for tx in held {
-                    let _ = tx.send(());
-                }
-            }
-            drop(permit);
-        });
     }
 }
 

@@ -6,7 +6,7 @@
 //! the reply. The sender (a task on the connection's runtime) packs the
 //! attempts that queued up while its earlier messages waited for the
 //! server into one work message, and publishes it until the server holds
-//! it (acknowledged: on disk), with at most [`IN_FLIGHT`] messages
+//! it (acknowledged: on disk), with at most two messages
 //! unacknowledged: a lone attempt goes at once, a flood shares messages.
 //! Another task routes each result of the result stream's messages to the
 //! attempt waiting for it, by `(task, attempt)`; a result no one waits for
@@ -16,7 +16,8 @@
 
 use super::config::ClusterConfig;
 use super::connect::{connect, ensure_streams};
-use super::publish::{until_held, Published};
+use super::packer::Packer;
+use super::publish::{until_held, Published, PUBLISH_TIMEOUT};
 use super::wire::{self, CancelMsg, Heartbeat, ResultBatch, Status, Subjects, WorkBatch, WorkItem};
 use crate::cluster_error::ClusterError;
 use crate::job::{RemoteCall, RemoteLink, RemoteReply};
@@ -24,6 +25,7 @@ use crate::metrics::{ClusterMetrics, WorkerMetrics};
 use crate::node::NodeSpec;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Condvar, Mutex};
+use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 use rustc_hash::FxHashMap;
@@ -34,10 +36,6 @@ use std::time::{Duration, Instant};
 
 /// Room left for a message's headers under the server's `max_payload`.
 pub(crate) const HEADROOM: usize = 1_024;
-
-/// Work messages of one remote node sent and not yet acknowledged by the
-/// server; attempts that come meanwhile wait and share the next message.
-pub(crate) const IN_FLIGHT: usize = 2;
 
 /// What the coordinator last heard from a worker.
 #[derive(Debug, Clone)]
@@ -230,14 +228,15 @@ impl Cluster {
 
     /// The link for node `index` of `worker`.
     pub(crate) fn link(self: &Arc<Self>, worker: &str, index: usize) -> Arc<NodeLink> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let subject = self.shared.subjects.work(worker, index);
-        self.handle
-            .spawn(send_work(Arc::clone(&self.shared), subject, rx));
+        let sender = Arc::new(NodeSender {
+            shared: Arc::clone(&self.shared),
+            subject: self.shared.subjects.work(worker, index),
+            packer: Packer::new(wire::MAX_ITEMS),
+        });
         Arc::new(NodeLink {
             cluster: Arc::clone(self),
             worker: worker.to_owned(),
-            outgoing: tx,
+            sender,
             since: Mutex::new(Instant::now()),
         })
     }
@@ -411,6 +410,12 @@ struct Outgoing {
     gave_up: Arc<AtomicBool>,
 }
 
+impl Outgoing {
+    fn size(&self) -> usize {
+        self.item.size()
+    }
+}
+
 /// The largest work or result message's payload: the server's
 /// `max_payload` less room for headers.
 pub(crate) fn batch_limit(client: &async_nats::Client) -> usize {
@@ -423,71 +428,118 @@ pub(crate) fn batch_limit(client: &async_nats::Client) -> usize {
     }
 }
 
-/// One remote node's sender: packs the attempts that queued up into one
-/// work message and publishes it until the server holds it, with at most
-/// [`IN_FLIGHT`] messages unacknowledged.
-async fn send_work(
+/// One remote node's sender: the attempts waiting for a work message, and
+/// where the messages go.
+struct NodeSender {
     shared: Arc<Shared>,
     subject: String,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<Outgoing>,
-) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
-    let mut carry: Option<Outgoing> = None;
-    loop {
-        let first = match carry.take() {
-            Some(o) => o,
-            None => match rx.recv().await {
-                Some(o) => o,
-                None => return,
-            },
-        };
-        // Waiting for a permit is what lets a flood pack: the attempts
-        // that come meanwhile join this message.
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        let limit = batch_limit(&shared.client);
-        let mut size = first.item.size();
-        let mut batch = vec![first];
-        while batch.len() < wire::MAX_ITEMS {
-            let Ok(next) = rx.try_recv() else { break };
-            if size + next.item.size() > limit {
-                carry = Some(next);
-                break;
-            }
-            size += next.item.size();
-            batch.push(next);
-        }
+    packer: Packer<Outgoing>,
+}
+
+/// A work message ready to send: its attempts' abandonment flags go with
+/// it (a message whose attempts are all abandoned is not sent again).
+struct Packed {
+    headers: async_nats::HeaderMap,
+    body: bytes::Bytes,
+    gave_up: Vec<Arc<AtomicBool>>,
+}
+
+impl NodeSender {
+    /// Encodes `batch` without its abandoned attempts; `None` if that
+    /// leaves none.
+    fn pack(&self, mut batch: Vec<Outgoing>) -> Option<Packed> {
         batch.retain(|o| !o.gave_up.load(Ordering::Acquire));
         if batch.is_empty() {
-            continue;
+            return None;
         }
         let (gave_up, items): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|o| (o.gave_up, o.item)).unzip();
-        let n = items.len() as u64;
-        let seq = shared.batch_seq.fetch_add(1, Ordering::Relaxed);
+        let seq = self.shared.batch_seq.fetch_add(1, Ordering::Relaxed);
         let (headers, body) = WorkBatch {
-            session: shared.session,
+            session: self.shared.session,
             items,
         }
         .encode(seq);
-        let shared = Arc::clone(&shared);
-        let subject = subject.clone();
-        tokio::spawn(async move {
-            let all_gave_up = |_| gave_up.iter().all(|g| g.load(Ordering::Acquire));
-            let c = &shared.counters;
-            match until_held(&shared.js, &subject, headers, body.into(), all_gave_up).await {
-                Published::Held { resends } => {
-                    c.published.fetch_add(n, Ordering::Relaxed);
-                    c.messages.fetch_add(1, Ordering::Relaxed);
-                    c.republished.fetch_add(resends, Ordering::Relaxed);
-                }
-                Published::GaveUp { resends } => {
-                    c.republished.fetch_add(resends, Ordering::Relaxed);
-                }
-            }
-            drop(permit);
+        Some(Packed {
+            headers,
+            body: body.into(),
+            gave_up,
+        })
+    }
+
+    /// Sends `batch` from a proxy executor's thread: the first send only
+    /// queues the message on the connection (bounded: with the connection
+    /// down and its queue full, the runtime sends it instead); waiting for
+    /// the server, any send again and the batches that queue up behind it
+    /// are on the connection's runtime.
+    fn send(self: &Arc<Self>, handle: &tokio::runtime::Handle, batch: Vec<Outgoing>) {
+        let packed = self.pack(batch);
+        let first = packed.as_ref().and_then(|p| {
+            let send = self.shared.js.publish_with_headers(
+                self.subject.clone(),
+                p.headers.clone(),
+                p.body.clone(),
+            );
+            handle
+                .block_on(async { tokio::time::timeout(Duration::from_millis(50), send).await })
+                .ok()
+                .and_then(Result::ok)
         });
+        handle.spawn(Arc::clone(self).drain(packed, first));
+    }
+
+    /// Publishes `packed` until the server holds it, then every batch
+    /// that queued up meanwhile, until none waits.
+    async fn drain(
+        self: Arc<Self>,
+        mut packed: Option<Packed>,
+        mut first: Option<PublishAckFuture>,
+    ) {
+        loop {
+            if let Some(p) = packed.take() {
+                self.publish(p, first.take()).await;
+            }
+            let limit = batch_limit(&self.shared.client);
+            match self.packer.next(limit, Outgoing::size) {
+                Some(batch) => packed = self.pack(batch),
+                None => return,
+            }
+        }
+    }
+
+    /// Waits for the first send's acknowledgement, if there was one; sends
+    /// again (same message id) until the server holds the message or all
+    /// its attempts are abandoned.
+    async fn publish(&self, p: Packed, first: Option<PublishAckFuture>) {
+        let c = &self.shared.counters;
+        let n = p.gave_up.len() as u64;
+        let held = |resends: u64| {
+            c.published.fetch_add(n, Ordering::Relaxed);
+            c.messages.fetch_add(1, Ordering::Relaxed);
+            c.republished.fetch_add(resends, Ordering::Relaxed);
+        };
+        if let Some(ack) = first {
+            if let Ok(Ok(_)) = tokio::time::timeout(PUBLISH_TIMEOUT, ack).await {
+                held(0);
+                return;
+            }
+            c.republished.fetch_add(1, Ordering::Relaxed);
+        }
+        let all_gave_up = |_| p.gave_up.iter().all(|g| g.load(Ordering::Acquire));
+        match until_held(
+            &self.shared.js,
+            &self.subject,
+            p.headers,
+            p.body,
+            all_gave_up,
+        )
+        .await
+        {
+            Published::Held { resends } => held(resends),
+            Published::GaveUp { resends } => {
+                c.republished.fetch_add(resends, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -533,8 +585,8 @@ async fn listen_heartbeats(shared: Arc<Shared>, mut sub: async_nats::Subscriber)
 pub(crate) struct NodeLink {
     cluster: Arc<Cluster>,
     worker: String,
-    /// To this node's sender.
-    outgoing: tokio::sync::mpsc::UnboundedSender<Outgoing>,
+    /// This node's sender.
+    sender: Arc<NodeSender>,
     /// When the proxy node's current incarnation started.
     since: Mutex<Instant>,
 }
@@ -604,14 +656,12 @@ impl RemoteLink for NodeLink {
         let slot = Arc::new(ReplySlot::default());
         shared.waiters.lock().insert(key, Arc::clone(&slot));
         let gave_up = Arc::new(AtomicBool::new(false));
-        let sent = self.outgoing.send(Outgoing {
+        let out = Outgoing {
             item,
             gave_up: Arc::clone(&gave_up),
-        });
-        if sent.is_err() {
-            // The connection is shutting down with the runtime.
-            shared.waiters.lock().remove(&key);
-            return RemoteReply::Lost;
+        };
+        if let Some(batch) = self.sender.packer.offer(out, limit, Outgoing::size) {
+            self.sender.send(&self.cluster.handle, batch);
         }
         loop {
             if let Some(reply) = slot.take(shared.poll) {

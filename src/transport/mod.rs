@@ -2,7 +2,8 @@
 //!
 //! Files: [`config`] (`ClusterConfig`, plain data), [`wire`]
 //! (subjects, batches, heartbeats), [`connect`] (connection and streams),
-//! [`publish`] (a publish sent until the server holds it),
+//! [`packer`] (what queues up goes in one message), [`publish`] (a
+//! publish sent until the server holds it),
 //! [`link`] (the coordinator's connection and each remote node's link).
 //! The worker process's side is the `worker` module, a layer up: it runs a
 //! runtime of its own.
@@ -12,6 +13,8 @@ mod config;
 mod connect;
 #[cfg(feature = "cluster")]
 mod link;
+#[cfg(feature = "cluster")]
+mod packer;
 #[cfg(feature = "cluster")]
 mod publish;
 #[cfg(feature = "cluster")]
@@ -23,6 +26,8 @@ pub use config::{ClusterConfig, TlsConfig};
 pub(crate) use connect::{connect, ensure_streams};
 #[cfg(feature = "cluster")]
 pub(crate) use link::{batch_limit, Cluster};
+#[cfg(feature = "cluster")]
+pub(crate) use packer::Packer;
 #[cfg(feature = "cluster")]
 pub(crate) use publish::{until_held, Published};
 #[cfg(feature = "cluster")]
