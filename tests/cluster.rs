@@ -652,6 +652,128 @@ fn tls_passes_through_and_an_untrusted_server_is_a_typed_error() {
     round_trip_with(&nats, &p, &text, &tls_url);
 }
 
+/// A JWT signed by `signer`: header, claims (with `iss` and `iat` added),
+/// signature, as NATS's decentralised authentication reads them.
+fn jwt(signer: &nkeys::KeyPair, mut claims: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    claims["iss"] = signer.public_key().into();
+    claims["iat"] = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .into();
+    claims["jti"] = format!("{:032X}", rand::random::<u128>()).into();
+    let head = b64(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let body = b64(claims.to_string().as_bytes());
+    let signed = format!("{head}.{body}");
+    let sig = signer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", b64(&sig))
+}
+
+#[test]
+fn a_credentials_file_passes_through() {
+    // An operator, an account with JetStream and a user in it; the server
+    // trusts the operator and knows the account (memory resolver).
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let system = nkeys::KeyPair::new_account();
+    let user = nkeys::KeyPair::new_user();
+    let op_jwt = jwt(
+        &operator,
+        serde_json::json!({
+            "sub": operator.public_key(), "name": "allot-test-operator",
+            "nats": {"type": "operator", "version": 2, "system_account": system.public_key()}
+        }),
+    );
+    let mut limits = serde_json::json!({
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+        "wildcards": true, "conn": -1, "leaf": -1
+    });
+    let account_jwt = |kp: &nkeys::KeyPair, name: &str, limits: &serde_json::Value| {
+        jwt(
+            &operator,
+            serde_json::json!({
+                "sub": kp.public_key(), "name": name,
+                "nats": {"type": "account", "version": 2, "limits": limits}
+            }),
+        )
+    };
+    // The system account may not have JetStream; the user's does.
+    let sys_jwt = account_jwt(&system, "SYS", &limits);
+    for k in ["mem_storage", "disk_storage", "streams", "consumer"] {
+        limits[k] = (-1).into();
+    }
+    let acc_jwt = account_jwt(&account, "allot-test-account", &limits);
+    let user_jwt = jwt(
+        &account,
+        serde_json::json!({
+            "sub": user.public_key(), "name": "allot-test-user",
+            "nats": {"type": "user", "version": 2, "subs": -1, "data": -1, "payload": -1}
+        }),
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "allot-jwt-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("server.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "operator: {op_jwt}\nsystem_account: {sys}\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {acc}: {acc_jwt}\n  {sys}: {sys_jwt}\n}}\n",
+            sys = system.public_key(),
+            acc = account.public_key(),
+        ),
+    )
+    .unwrap();
+    let creds = dir.join("user.creds");
+    std::fs::write(
+        &creds,
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+            user.seed().unwrap()
+        ),
+    )
+    .unwrap();
+    let Some(nats) = NatsServer::start_with(&["-c", conf.to_str().unwrap()]) else {
+        return;
+    };
+    let p = prefix("jwt");
+    // No credentials, or a file that is not there: refused, typed.
+    for bad in [None, Some(dir.join("missing.creds"))] {
+        let refused = Runtime::builder()
+            .nodes(Vec::new())
+            .cluster(ClusterConfig {
+                urls: vec![nats.url()],
+                connect_timeout: Duration::from_secs(2),
+                subject_prefix: p.clone(),
+                credentials_file: bad.clone(),
+                ..ClusterConfig::default()
+            })
+            .build();
+        assert!(
+            matches!(
+                refused,
+                Err(allot::BuildError::Cluster(
+                    allot::cluster::ClusterError::Connect { .. }
+                        | allot::cluster::ClusterError::Config { .. }
+                ))
+            ),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    let text = format!(
+        "[cluster]\ncredentials_file = {:?}\n",
+        creds.to_str().unwrap()
+    );
+    round_trip_with(&nats, &p, &text, &nats.url());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn an_nkey_passes_through() {
     let user = nkeys::KeyPair::new_user();
