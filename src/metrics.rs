@@ -160,6 +160,10 @@ pub struct ClusterMetrics {
     pub republished: u64,
     /// Results delivered to a waiting attempt.
     pub delivered: u64,
+    /// Of those, results from before a restart of this coordinator (on its
+    /// journal) taken by the recovered tasks: work the workers did while
+    /// the coordinator was down.
+    pub adopted: u64,
     /// Result messages received (each carries one or more results).
     pub result_messages: u64,
     /// Results no attempt waited for any more (superseded, abandoned or

@@ -476,7 +476,8 @@ async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
     };
     let mut runs = tokio::task::JoinSet::new();
     for item in batch.items {
-        runs.spawn(run(Arc::clone(inner), k, batch.session, item));
+        let origin = (batch.session, batch.incarnation);
+        runs.spawn(run(Arc::clone(inner), k, origin, item));
     }
     tokio::spawn(async move {
         let mut settled = true;
@@ -506,7 +507,8 @@ async fn take(inner: &Arc<Inner>, k: usize, msg: jetstream::Message) {
 /// Runs one attempt on local node `k` and hands its result to the result
 /// sender; `true` once nothing is left to publish for it (its result is
 /// held by the server, or it was cancelled).
-async fn run(inner: Arc<Inner>, k: usize, session: u64, item: WorkItem) -> bool {
+async fn run(inner: Arc<Inner>, k: usize, origin: (u64, u64), item: WorkItem) -> bool {
+    let (session, incarnation) = origin;
     let key = (session, item.task, item.attempt);
     if inner.cancelled.lock().0.contains(&key) {
         inner.counters.cancelled.fetch_add(1, Ordering::Relaxed);
@@ -520,6 +522,7 @@ async fn run(inner: Arc<Inner>, k: usize, session: u64, item: WorkItem) -> bool 
     }
     let answer = |status, body| ResultItem {
         session,
+        incarnation,
         task: item.task,
         attempt: item.attempt,
         status,

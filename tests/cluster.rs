@@ -814,3 +814,211 @@ fn an_nkey_passes_through() {
     round_trip_with(&nats, &p, &text, &nats.url());
     let _ = std::fs::remove_file(&conf);
 }
+
+/// Child mode of the coordinator-restart test: a coordinator with a
+/// journal (`ALLOT_COORD_JOURNAL`) on the cluster at `ALLOT_COORD_URL`,
+/// prefix `ALLOT_COORD_PREFIX`. Prints (each line after `@@ `, as the
+/// test harness may write before it on the same line) `recovered N` and `done ID NAME
+/// VALUE` for every recovered task as it ends; then, if `ALLOT_COORD_SUBMIT`
+/// is set, `ok ID` for each of 300 submissions (echoes of their index,
+/// and 30 ms sleeps), `submitted`, and `done …` as each ends; finally
+/// `adopted N` and `finished`.
+#[cfg(feature = "journal")]
+#[test]
+fn child_coordinator() {
+    let Ok(path) = std::env::var("ALLOT_COORD_JOURNAL") else {
+        return;
+    };
+    use std::io::Write;
+    let url = std::env::var("ALLOT_COORD_URL").unwrap();
+    let p = std::env::var("ALLOT_COORD_PREFIX").unwrap();
+    let (registry, k) = kinds::builtins();
+    let runtime = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(ClusterConfig {
+            urls: vec![url],
+            subject_prefix: p,
+            join_timeout: DEADLINE,
+            ..ClusterConfig::default().workers(2)
+        })
+        .journal(path)
+        .registry(registry)
+        .build()
+        .unwrap();
+    let h = runtime.handle().clone();
+    let mut out = std::io::stdout().lock();
+    let back = h.recovered();
+    writeln!(out, "@@ recovered {}", back.len()).unwrap();
+    out.flush().unwrap();
+    for r in back {
+        let bytes = r.handle.wait().unwrap();
+        let value = if r.name == kinds::ECHO {
+            format!("{:?}", k.echo.decode(&bytes).unwrap())
+        } else {
+            k.sleep.decode(&bytes).unwrap().to_string()
+        };
+        writeln!(out, "@@ done {} {} {value}", r.id.0, r.name).unwrap();
+        out.flush().unwrap();
+    }
+    if std::env::var_os("ALLOT_COORD_SUBMIT").is_some() {
+        let (mut echoes, mut sleeps) = (Vec::new(), Vec::new());
+        for i in 0..300u64 {
+            if i % 2 == 0 {
+                let t = h
+                    .submit(k.echo.task(&i.to_le_bytes().to_vec()).unwrap())
+                    .unwrap();
+                writeln!(out, "@@ ok {}", t.id().0).unwrap();
+                echoes.push(t);
+            } else {
+                let t = h
+                    .submit(k.sleep.task(&kinds::SleepArgs { ms: 30 }).unwrap())
+                    .unwrap();
+                writeln!(out, "@@ ok {}", t.id().0).unwrap();
+                sleeps.push(t);
+            }
+        }
+        writeln!(out, "@@ submitted").unwrap();
+        out.flush().unwrap();
+        // Alternately, as they were submitted.
+        let mut sleeps = sleeps.into_iter();
+        for e in echoes {
+            let id = e.id().0;
+            let v = e.wait().unwrap();
+            writeln!(out, "@@ done {id} {} {v:?}", kinds::ECHO).unwrap();
+            if let Some(s) = sleeps.next() {
+                let id = s.id().0;
+                let v = s.wait().unwrap();
+                writeln!(out, "@@ done {id} {} {v}", kinds::SLEEP).unwrap();
+            }
+            out.flush().unwrap();
+        }
+    }
+    let adopted = h.metrics().cluster.map_or(0, |c| c.adopted);
+    writeln!(out, "@@ adopted {adopted}").unwrap();
+    writeln!(out, "@@ finished").unwrap();
+    out.flush().unwrap();
+    runtime.shutdown();
+}
+
+/// Runs [`child_coordinator`] and reads its lines; `kill_when` says when
+/// to SIGKILL it (never: it runs to its end).
+#[cfg(feature = "journal")]
+fn coordinator_process(
+    nats: &NatsServer,
+    p: &str,
+    journal: &std::path::Path,
+    submit: bool,
+    mut kill_when: impl FnMut(&str) -> bool,
+) -> Vec<String> {
+    use std::io::BufRead;
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_coordinator",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .env("ALLOT_COORD_JOURNAL", journal)
+    .env("ALLOT_COORD_URL", nats.url())
+    .env("ALLOT_COORD_PREFIX", p)
+    .env_remove("RUST_LOG")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    if submit {
+        cmd.env("ALLOT_COORD_SUBMIT", "1");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = Vec::new();
+    let mut killed = false;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        let Some((_, line)) = line.split_once("@@ ") else {
+            continue;
+        };
+        lines.push(line.to_owned());
+        if !killed && kill_when(lines.last().unwrap()) {
+            child.kill().unwrap();
+            killed = true;
+        }
+    }
+    child.wait().unwrap();
+    lines
+}
+
+#[cfg(feature = "journal")]
+#[test]
+fn a_coordinator_restarted_on_its_journal_takes_what_workers_did_meanwhile() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let p = prefix("restart");
+    let _w1 = WorkerProc::start(&nats, &p, "w1", &[]);
+    let _w2 = WorkerProc::start(&nats, &p, "w2", &[]);
+    let journal = std::env::temp_dir().join(format!(
+        "allot-coord-{}-{:x}.redb",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    // A first coordinator submits 300 tasks and is killed with SIGKILL
+    // after 40 have ended, with attempts out on the workers.
+    let mut done = 0;
+    let first = coordinator_process(&nats, &p, &journal, true, |l| {
+        done += usize::from(l.starts_with("done "));
+        done >= 40
+    });
+    assert!(first.iter().any(|l| l == "submitted"), "{first:?}");
+    assert!(
+        !first.iter().any(|l| l == "finished"),
+        "killed before the end"
+    );
+    let submitted: Vec<u64> = first
+        .iter()
+        .filter_map(|l| l.strip_prefix("ok ")?.parse().ok())
+        .collect();
+    assert_eq!(submitted.len(), 300);
+    // A second one, on the same journal, recovers the rest and ends.
+    let second = coordinator_process(&nats, &p, &journal, false, |_| false);
+    assert_eq!(
+        second.last().map(String::as_str),
+        Some("finished"),
+        "{second:?}"
+    );
+    // Every submission ended, in one run or the other, with its value:
+    // an echo of its index, or a sleep's attempt number. (A result
+    // read just before the kill may be read again after it: reads become
+    // durable with the next commit.)
+    let mut ended = std::collections::BTreeMap::new();
+    for l in first.iter().chain(&second) {
+        let Some(rest) = l.strip_prefix("done ") else {
+            continue;
+        };
+        let mut f = rest.splitn(3, ' ');
+        let (id, name, value) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        let id: u64 = id.parse().unwrap();
+        let index = submitted
+            .iter()
+            .position(|&s| s == id)
+            .expect("a submitted id");
+        if name == kinds::ECHO {
+            let want = format!("{:?}", (index as u64).to_le_bytes().to_vec());
+            assert_eq!(value, want, "task {id}");
+        } else {
+            assert_eq!(name, kinds::SLEEP);
+            assert!(value.parse::<u32>().is_ok(), "task {id}: {value}");
+        }
+        ended.insert(id, ());
+    }
+    assert_eq!(ended.len(), 300, "every submission ended");
+    // What the workers finished while no coordinator was up was taken, not
+    // run again.
+    let adopted: u64 = second
+        .iter()
+        .find_map(|l| l.strip_prefix("adopted ")?.parse().ok())
+        .unwrap();
+    assert!(
+        adopted >= 1,
+        "results sent while the coordinator was down: {second:?}"
+    );
+    let _ = std::fs::remove_file(&journal);
+}

@@ -198,6 +198,19 @@ impl JobCore {
         self.has(DURABLE)
     }
 
+    /// The id this task has in its journal, if it has one: a recovered
+    /// task keeps it across restarts (its runtime id is new).
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    pub(crate) fn durable_key(&self) -> Option<u64> {
+        if !self.has(DURABLE) {
+            return None;
+        }
+        self.cold
+            .lock()
+            .as_ref()
+            .and_then(|c| c.durable.as_ref().map(|d| d.1))
+    }
+
     /// Reports this task's end to its journal, if it has one.
     pub(super) fn report_durable(&self, outcome: impl FnOnce() -> super::durable::DurableOutcome) {
         if self.has(DURABLE) {

@@ -186,7 +186,13 @@ impl<T: Send + 'static, W: Work<T>> TaskInner<T, W> {
             ));
         };
         let reply = link.call(RemoteCall {
-            task: self.core.id,
+            // The lasting id: a recovered task takes the results its
+            // earlier incarnation's attempts sent while its coordinator
+            // was down.
+            task: self
+                .core
+                .durable_key()
+                .map_or(self.core.id, crate::ids::TaskId),
             attempt,
             name: form.name(),
             args: form.args(),

@@ -42,6 +42,7 @@ enum Op {
 pub(crate) struct Journal {
     tx: Sender<Op>,
     path: PathBuf,
+    session: u64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -55,6 +56,7 @@ impl Journal {
     /// returns it with every task in it.
     pub(crate) fn open(path: &Path) -> Result<(Arc<Journal>, Vec<Entry>), JournalError> {
         let (store, entries) = Store::open(path)?;
+        let session = store.session;
         let (tx, rx) = crossbeam_channel::unbounded();
         std::thread::Builder::new()
             .name("allot-journal".into())
@@ -67,9 +69,16 @@ impl Journal {
             Arc::new(Journal {
                 tx,
                 path: path.to_owned(),
+                session,
             }),
             entries,
         ))
+    }
+
+    /// The file's session: a random number made with the file, kept across
+    /// restarts (a cluster coordinator's identity on the wire).
+    pub(crate) fn session(&self) -> u64 {
+        self.session
     }
 
     /// Commits `batch`; returns once it is on disk.

@@ -1,7 +1,9 @@
 //! The journal's file: a redb database of three tables.
 //!
 //! - `meta`: `format` (this file's format version) — a journal of a newer
-//!   format is refused, never misread;
+//!   format is refused, never misread; `session` (a random number made
+//!   when the file was: a cluster coordinator's identity on the wire,
+//!   which a restarted coordinator keeps);
 //! - `accepted`: task id → the submission (function name, encoded
 //!   arguments, spec), written before `submit` returns `Ok`;
 //! - `finished`: task id → its outcome (encoded value, error text, or
@@ -81,6 +83,8 @@ pub(crate) enum Change {
 pub(crate) struct Store {
     db: Database,
     path: PathBuf,
+    /// The file's session (`meta`).
+    pub(crate) session: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -145,11 +149,13 @@ impl Store {
             ),
             other => corrupted(path, other),
         })?;
-        let store = Store {
+        let mut store = Store {
             db,
             path: path.to_owned(),
+            session: 0,
         };
         store.check_format()?;
+        store.session = store.session()?;
         let entries = store.scan()?;
         Ok((store, entries))
     }
@@ -180,6 +186,29 @@ impl Store {
             txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
         }
         txn.commit().map_err(|e| io(p, e))
+    }
+
+    /// The file's session, made (and committed) at its first open.
+    fn session(&self) -> Result<u64, JournalError> {
+        let p = &self.path;
+        let txn = self.db.begin_write().map_err(|e| io(p, e))?;
+        let session = {
+            let mut meta = txn.open_table(META).map_err(|e| corrupted(p, e))?;
+            let found = meta
+                .get("session")
+                .map_err(|e| storage(p, e))?
+                .map(|g| g.value());
+            match found {
+                Some(s) => s,
+                None => {
+                    let s = (rand::random::<u64>() >> 1).max(1);
+                    meta.insert("session", s).map_err(|e| storage(p, e))?;
+                    s
+                }
+            }
+        };
+        txn.commit().map_err(|e| io(p, e))?;
+        Ok(session)
     }
 
     fn scan(&self) -> Result<Vec<Entry>, JournalError> {

@@ -475,16 +475,32 @@ impl Builder {
     /// [`BuildError::Spawn`] if a thread cannot start.
     pub fn build(&mut self) -> Result<Runtime, BuildError> {
         self.validate()?;
-        #[cfg(feature = "cluster")]
-        let (cluster, remote) = self.join_cluster()?;
-        #[cfg(not(feature = "cluster"))]
-        let remote: Vec<RemoteNode> = Vec::new();
-        self.validate_plan(self.nodes.len() + remote.len())?;
         #[cfg(feature = "journal")]
         let journal = match (&self.journal, &self.registry) {
             (Some(path), Some(registry)) => Some(super::durable::open(path, registry)?),
             _ => None,
         };
+        // A coordinator keeps the session its journal holds, and its
+        // recovered tasks take the results the workers sent while it was
+        // down.
+        #[cfg(all(feature = "cluster", feature = "journal"))]
+        let recovery = journal
+            .as_ref()
+            .map(|(j, entries)| crate::transport::Recovery {
+                session: j.session(),
+                unfinished: entries
+                    .iter()
+                    .filter(|e| e.outcome.is_none())
+                    .map(|e| e.id)
+                    .collect(),
+            });
+        #[cfg(all(feature = "cluster", not(feature = "journal")))]
+        let recovery = None;
+        #[cfg(feature = "cluster")]
+        let (cluster, remote) = self.join_cluster(recovery)?;
+        #[cfg(not(feature = "cluster"))]
+        let remote: Vec<RemoteNode> = Vec::new();
+        self.validate_plan(self.nodes.len() + remote.len())?;
         // A remote node's executors are its slots and its prefetch.
         let needed = self
             .nodes
@@ -579,13 +595,16 @@ impl Builder {
     #[allow(clippy::type_complexity)]
     fn join_cluster(
         &self,
+        recovery: Option<crate::transport::Recovery>,
     ) -> Result<(Option<Arc<crate::transport::Cluster>>, Vec<RemoteNode>), BuildError> {
         use crate::transport::Cluster;
         let Some(config) = &self.cluster else {
             return Ok((None, Vec::new()));
         };
-        let cluster =
-            Arc::new(Cluster::start(config, self.heartbeat_interval).map_err(BuildError::Cluster)?);
+        let cluster = Arc::new(
+            Cluster::start(config, self.heartbeat_interval, recovery)
+                .map_err(BuildError::Cluster)?,
+        );
         let workers = cluster
             .await_workers(config.workers, config.join_timeout)
             .map_err(BuildError::Cluster)?;

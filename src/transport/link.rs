@@ -18,7 +18,9 @@ use super::config::ClusterConfig;
 use super::connect::{connect, ensure_streams};
 use super::packer::Packer;
 use super::publish::{until_held, Published, PUBLISH_TIMEOUT};
-use super::wire::{self, CancelMsg, Heartbeat, ResultBatch, Status, Subjects, WorkBatch, WorkItem};
+use super::wire::{
+    self, CancelMsg, Heartbeat, ResultBatch, ResultItem, Status, Subjects, WorkBatch, WorkItem,
+};
 use crate::cluster_error::ClusterError;
 use crate::job::{RemoteCall, RemoteLink, RemoteReply};
 use crate::metrics::{ClusterMetrics, WorkerMetrics};
@@ -36,6 +38,40 @@ use std::time::{Duration, Instant};
 
 /// Room left for a message's headers under the server's `max_payload`.
 pub(crate) const HEADROOM: usize = 1_024;
+
+/// A restarted coordinator's recovered tasks (journal), which take a
+/// result of theirs from before the restart, whatever its attempt: the
+/// worker kept working while the coordinator was down, and JetStream held
+/// the results.
+#[derive(Default)]
+struct Adoption {
+    /// Tasks not yet answered.
+    tasks: rustc_hash::FxHashSet<u64>,
+    /// Results that came before their task asked: taken by its attempt.
+    parked: FxHashMap<u64, RemoteReply>,
+    /// The attempt of each task that waits.
+    waiting: FxHashMap<u64, u32>,
+}
+
+impl Adoption {
+    /// `task` is answered; `adopting` goes down once no task is left.
+    fn done(&mut self, task: u64, adopting: &AtomicBool) {
+        self.tasks.remove(&task);
+        self.parked.remove(&task);
+        self.waiting.remove(&task);
+        if self.tasks.is_empty() {
+            adopting.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// What a coordinator restarted on its journal brings to the wire: the
+/// session it had, and the recovered tasks that had not finished.
+#[derive(Debug, Default)]
+pub(crate) struct Recovery {
+    pub(crate) session: u64,
+    pub(crate) unfinished: Vec<u64>,
+}
 
 /// What the coordinator last heard from a worker.
 #[derive(Debug, Clone)]
@@ -60,6 +96,8 @@ pub(crate) struct WireCounters {
     pub(crate) republished: AtomicU64,
     /// Replies delivered to a waiting attempt.
     pub(crate) delivered: AtomicU64,
+    /// Replies from before a restart taken by recovered tasks.
+    pub(crate) adopted: AtomicU64,
     /// Replies no attempt waited for (superseded, abandoned, another
     /// session's), acknowledged and dropped.
     pub(crate) ignored: AtomicU64,
@@ -105,8 +143,16 @@ pub(crate) struct Shared {
     session: u64,
     poll: Duration,
     waiters: Mutex<FxHashMap<(u64, u32), Arc<ReplySlot>>>,
-    /// Numbers this session's work messages (their message ids).
+    /// This process among the session's (a restarted coordinator keeps its
+    /// session): part of work message ids, with `batch_seq`.
+    incarnation: u64,
+    /// Numbers this process's work messages (their message ids).
     batch_seq: AtomicU64,
+    /// Whether `adopt` holds any task (the hot path skips its lock).
+    adopting: AtomicBool,
+    /// Recovered tasks that take a result of theirs from before the
+    /// restart. Lock order: `waiters` before `adopt`.
+    adopt: Mutex<Adoption>,
     workers: Mutex<HashMap<String, WorkerSeen>>,
     joined: Condvar,
     pub(crate) counters: WireCounters,
@@ -147,7 +193,14 @@ impl Cluster {
     /// Connects, creates the streams, and starts routing replies and
     /// heartbeats. `poll`: how often a waiting attempt looks whether it was
     /// abandoned (the runtime's heartbeat interval).
-    pub(crate) fn start(config: &ClusterConfig, poll: Duration) -> Result<Cluster, ClusterError> {
+    ///
+    /// `recovery`: a coordinator restarted on its journal keeps its session,
+    /// and its recovered tasks take their results from before the restart.
+    pub(crate) fn start(
+        config: &ClusterConfig,
+        poll: Duration,
+        recovery: Option<Recovery>,
+    ) -> Result<Cluster, ClusterError> {
         config.validate().map_err(config_err)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -156,7 +209,15 @@ impl Cluster {
             .build()
             .map_err(|e| ClusterError::Runtime(e.to_string()))?;
         let subjects = Subjects::new(&config.subject_prefix);
-        let session = rand::random::<u64>() >> 1;
+        let recovery = recovery.unwrap_or_else(|| Recovery {
+            session: rand::random::<u64>() >> 1,
+            unfinished: Vec::new(),
+        });
+        let session = recovery.session;
+        let adopt = Adoption {
+            tasks: recovery.unfinished.iter().copied().collect(),
+            ..Adoption::default()
+        };
         let shared = rt.block_on(async {
             let client = connect(config, "allot-coordinator").await?;
             let js = jetstream::new(client.clone());
@@ -168,7 +229,10 @@ impl Cluster {
                 session,
                 poll,
                 waiters: Mutex::new(FxHashMap::default()),
+                incarnation: rand::random::<u64>() >> 1,
                 batch_seq: AtomicU64::new(0),
+                adopting: AtomicBool::new(!adopt.tasks.is_empty()),
+                adopt: Mutex::new(adopt),
                 workers: Mutex::new(HashMap::new()),
                 joined: Condvar::new(),
                 counters: WireCounters::default(),
@@ -266,6 +330,7 @@ impl Cluster {
         workers.sort_by(|a, b| a.name.cmp(&b.name));
         ClusterMetrics {
             published: g(&c.published),
+            adopted: g(&c.adopted),
             work_messages: g(&c.messages),
             result_messages: g(&c.result_messages),
             republished: g(&c.republished),
@@ -362,34 +427,43 @@ async fn route_one(shared: &Shared, msg: jetstream::Message) {
     let mut routed = Vec::with_capacity(batch.items.len());
     {
         let mut waiters = shared.waiters.lock();
+        let adopting = shared.adopting.load(Ordering::Acquire);
         for item in batch.items {
-            let slot = (item.session == shared.session)
-                .then(|| waiters.remove(&(item.task, item.attempt)))
-                .flatten();
-            match slot {
-                Some(slot) => routed.push((slot, item)),
-                None => {
+            let ours = item.session == shared.session;
+            let route = if ours && item.incarnation != shared.incarnation {
+                // Sent before this coordinator restarted: for the recovered
+                // task's attempt now waiting, or the next to ask.
+                if adopting {
+                    adopt(shared, &mut waiters, item)
+                } else {
+                    Route::Ignored
+                }
+            } else if ours {
+                match waiters.remove(&(item.task, item.attempt)) {
+                    Some(slot) => {
+                        if adopting {
+                            shared.adopt.lock().done(item.task, &shared.adopting);
+                        }
+                        Route::To(slot, item)
+                    }
+                    None => Route::Ignored,
+                }
+            } else {
+                Route::Ignored
+            };
+            match route {
+                Route::To(slot, item) => routed.push((slot, item)),
+                Route::Parked => {}
+                Route::Ignored => {
                     shared.counters.ignored.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(
-                        task = item.task,
-                        attempt = item.attempt,
-                        "cluster.result_ignored"
-                    );
+                    tracing::debug!("cluster.result_ignored");
                 }
             }
         }
     }
     let delivered = routed.len() as u64;
     for (slot, item) in routed {
-        let text = || String::from_utf8_lossy(&item.body).into_owned();
-        let reply = match item.status {
-            Status::Error => RemoteReply::Error(text()),
-            Status::Panic => RemoteReply::Panicked(text()),
-            Status::Timeout => RemoteReply::TimedOut,
-            Status::Lost => RemoteReply::Lost,
-            Status::Ok => RemoteReply::Value(item.body),
-        };
-        slot.put(reply);
+        slot.put(reply_of(item));
     }
     shared
         .counters
@@ -399,6 +473,54 @@ async fn route_one(shared: &Shared, msg: jetstream::Message) {
     // line has the server deliver them again.
     if let Err(e) = msg.ack().await {
         tracing::debug!(error = %e, "cluster.result_ack_failed");
+    }
+}
+
+/// Where the router sends one result.
+enum Route {
+    /// To the attempt waiting for it.
+    To(Arc<ReplySlot>, ResultItem),
+    /// Kept for a recovered task's next attempt.
+    Parked,
+    /// Nobody's (superseded, abandoned, another session's).
+    Ignored,
+}
+
+/// A result from before a restart: handed to its recovered task's waiting
+/// attempt, or kept for the next one to ask; ignored if its task is not a
+/// recovered one still unanswered.
+fn adopt(
+    shared: &Shared,
+    waiters: &mut FxHashMap<(u64, u32), Arc<ReplySlot>>,
+    item: ResultItem,
+) -> Route {
+    let mut adopt = shared.adopt.lock();
+    if !adopt.tasks.contains(&item.task) {
+        return Route::Ignored;
+    }
+    let attempt = adopt.waiting.get(&item.task).copied();
+    match attempt.and_then(|a| waiters.remove(&(item.task, a))) {
+        Some(slot) => {
+            adopt.done(item.task, &shared.adopting);
+            shared.counters.adopted.fetch_add(1, Ordering::Relaxed);
+            Route::To(slot, item)
+        }
+        None => {
+            adopt.parked.insert(item.task, reply_of(item));
+            Route::Parked
+        }
+    }
+}
+
+/// The reply a result makes.
+fn reply_of(item: ResultItem) -> RemoteReply {
+    let text = || String::from_utf8_lossy(&item.body).into_owned();
+    match item.status {
+        Status::Error => RemoteReply::Error(text()),
+        Status::Panic => RemoteReply::Panicked(text()),
+        Status::Timeout => RemoteReply::TimedOut,
+        Status::Lost => RemoteReply::Lost,
+        Status::Ok => RemoteReply::Value(item.body),
     }
 }
 
@@ -457,6 +579,7 @@ impl NodeSender {
         let seq = self.shared.batch_seq.fetch_add(1, Ordering::Relaxed);
         let (headers, body) = WorkBatch {
             session: self.shared.session,
+            incarnation: self.shared.incarnation,
             items,
         }
         .encode(seq);
@@ -655,6 +778,20 @@ impl RemoteLink for NodeLink {
         let key = (call.task.0, call.attempt);
         let slot = Arc::new(ReplySlot::default());
         shared.waiters.lock().insert(key, Arc::clone(&slot));
+        if shared.adopting.load(Ordering::Acquire) {
+            let mut adopt = shared.adopt.lock();
+            if adopt.tasks.contains(&key.0) {
+                if let Some(reply) = adopt.parked.remove(&key.0) {
+                    // Its result from before the restart came first.
+                    adopt.done(key.0, &shared.adopting);
+                    drop(adopt);
+                    shared.waiters.lock().remove(&key);
+                    shared.counters.adopted.fetch_add(1, Ordering::Relaxed);
+                    return reply;
+                }
+                adopt.waiting.insert(key.0, key.1);
+            }
+        }
         let gave_up = Arc::new(AtomicBool::new(false));
         let out = Outgoing {
             item,

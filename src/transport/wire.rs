@@ -190,13 +190,18 @@ impl WorkItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WorkBatch {
     pub(crate) session: u64,
+    /// The coordinator process within its session (a restarted
+    /// coordinator keeps its session): results name it back.
+    pub(crate) incarnation: u64,
     pub(crate) items: Vec<WorkItem>,
 }
 
 impl WorkBatch {
-    /// The message: its headers (message id `w.SESSION.SEQ`) and payload.
+    /// The message: its headers (message id `w.SESSION-INCARNATION.SEQ`)
+    /// and payload.
     pub(crate) fn encode(&self, seq: u64) -> (async_nats::HeaderMap, Vec<u8>) {
-        let h = batch_headers('w', &self.session.to_string(), seq, self.items.len());
+        let origin = format!("{}-{}", self.session, self.incarnation);
+        let h = batch_headers('w', &origin, seq, self.items.len());
         // A `Vec` of plain fields: encoding it cannot fail.
         let body = postcard::to_stdvec(self).unwrap_or_default();
         (h, body)
@@ -237,6 +242,8 @@ pub(crate) enum Status {
 pub(crate) struct ResultItem {
     /// The session of the coordinator that sent the attempt.
     pub(crate) session: u64,
+    /// The coordinator process that sent it, within its session.
+    pub(crate) incarnation: u64,
     pub(crate) task: u64,
     pub(crate) attempt: u32,
     pub(crate) status: Status,
@@ -343,6 +350,7 @@ mod tests {
     fn batches_round_trip_and_bad_ones_are_typed() {
         let w = WorkBatch {
             session: 7,
+            incarnation: 3,
             items: vec![WorkItem {
                 task: 42,
                 attempt: 1,
@@ -352,7 +360,7 @@ mod tests {
             }],
         };
         let (h, body) = w.encode(9);
-        assert_eq!(h.get(H_MSG_ID).map(|v| v.as_str()), Some("w.7.9"));
+        assert_eq!(h.get(H_MSG_ID).map(|v| v.as_str()), Some("w.7-3.9"));
         assert_eq!(WorkBatch::decode(Some(&h), &body), Ok(w.clone()));
         assert_eq!(w.items[0].timeout(), Some(Duration::from_millis(1500)));
         assert_eq!(WorkBatch::decode(None, &body).unwrap_err().field, "headers");
@@ -380,6 +388,7 @@ mod tests {
         let r = ResultBatch {
             items: vec![ResultItem {
                 session: 7,
+                incarnation: 3,
                 task: 42,
                 attempt: 1,
                 status: Status::Panic,
