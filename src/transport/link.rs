@@ -2,12 +2,13 @@
 //! shared by every remote node, and one [`NodeLink`] per remote node, the
 //! [`RemoteLink`] its proxy executors call.
 //!
-//! A proxy executor hands its attempt to its node's sender and waits for
-//! the reply. The sender (a task on the connection's runtime) packs the
-//! attempts that queued up while its earlier messages waited for the
-//! server into one work message, and publishes it until the server holds
-//! it (acknowledged: on disk), with at most two messages
-//! unacknowledged: a lone attempt goes at once, a flood shares messages.
+//! A proxy executor offers its attempt to its node's sender and waits for
+//! the reply. With no work message out, the executor sends the attempt
+//! itself at once; otherwise it waits in the sender's queue, and when the
+//! message out is acknowledged by the server (on disk), everything that
+//! queued up meanwhile goes in the next one: a lone attempt travels at
+//! once, a flood shares messages. A message is sent again (same id) until
+//! the server holds it.
 //! Another task routes each result of the result stream's messages to the
 //! attempt waiting for it, by `(task, attempt)`; a result no one waits for
 //! (superseded, cancelled, from another session) is dropped, and the
