@@ -30,9 +30,14 @@ impl Sampler {
             .spawn(move || {
                 let mut samples: Vec<Sample> = Vec::new();
                 let mut interval = interval;
+                // Snapshots on a fixed clock (start + k × interval), not
+                // `interval` after the last one ended: the time a snapshot
+                // takes under load does not add up. A tick missed while
+                // the thread waited for a core is skipped, not made up.
+                let mut next = Instant::now();
                 loop {
                     let m = handle.metrics();
-                    let s = Sample::of(start.elapsed().as_secs_f64(), &m);
+                    let s = Sample::of(start.elapsed().as_secs_f64(), &m, false);
                     let done = m.totals.completed + m.totals.failed + m.totals.cancelled;
                     // Throughput over the last second or so.
                     let back = samples
@@ -60,7 +65,11 @@ impl Sampler {
                         });
                         interval = interval.saturating_mul(2);
                     }
-                    match stopped.recv_timeout(interval) {
+                    let now = Instant::now();
+                    while next <= now {
+                        next += interval;
+                    }
+                    match stopped.recv_deadline(next) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         _ => return samples,
                     }
