@@ -140,7 +140,7 @@ fn a_run_writes_a_json_report_and_an_svg_plot_with_plotted_data() {
         per_node,
         report["metrics"]["totals"]["completed"].as_u64().unwrap()
     );
-    assert!(report["metrics"]["latency"]["p99_us"].as_u64().unwrap() > 0);
+    assert!(report["metrics"]["latency"]["p99_s"].as_f64().unwrap() > 0.0);
     assert_eq!(report["kinds"].as_array().unwrap().len(), 4);
     let samples = report["samples"].as_array().unwrap();
     assert!(samples.len() >= 2, "at least a first and a final sample");
@@ -171,6 +171,163 @@ fn a_run_writes_a_json_report_and_an_svg_plot_with_plotted_data() {
         "a legend names the nodes"
     );
     assert!(labels.iter().any(|t| t.contains("queue depth")));
+}
+
+/// Every field path of `v` under `path` (`metrics.nodes[].name`), leaves
+/// only; the echoed input (`config`, `workload.tasks`) and the failure
+/// reasons (`failures.<reason>`) are documented as wholes.
+fn field_paths(v: &serde_json::Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
+    if ["config", "workload.tasks", "failures", "cluster"].contains(&path) {
+        out.insert(path.to_owned());
+        return;
+    }
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                field_paths(x, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            let p = format!("{path}[]");
+            for x in a {
+                field_paths(x, &p, out);
+            }
+            if a.is_empty() {
+                out.insert(path.to_owned());
+            }
+        }
+        _ => {
+            out.insert(path.to_owned());
+        }
+    }
+}
+
+/// Every key anywhere in `v`, with its value.
+fn keys<'a>(v: &'a serde_json::Value, out: &mut Vec<(&'a str, &'a serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push((k, x));
+                keys(x, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| keys(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_json_report_is_versioned_in_seconds_names_nodes_and_holds_only_documented_fields() {
+    let dir = scratch("schema");
+    let o = allot_in(
+        &dir,
+        &[
+            "run",
+            &workload("chaos.toml"),
+            "--tasks",
+            "1500",
+            "--sample-ms",
+            "5",
+            "--json",
+            "r.json",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("r.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).expect("r.json is JSON");
+
+    // Version, time, machine.
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["allot_version"], env!("CARGO_PKG_VERSION"));
+    let at = report["started_at"].as_str().unwrap();
+    let shape: String = at
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect();
+    assert_eq!(shape, "9999-99-99T99:99:99Z", "{at}");
+    assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert_eq!(report["machine"]["os"], std::env::consts::OS);
+    assert_eq!(report["machine"]["arch"], std::env::consts::ARCH);
+
+    // One unit: seconds, named `_s`; nothing in ms or µs.
+    let mut all = Vec::new();
+    keys(&report, &mut all);
+    for (k, v) in &all {
+        assert!(
+            !k.ends_with("_ms") && !k.ends_with("_us"),
+            "`{k}` is not in seconds"
+        );
+        if k.ends_with("_s") {
+            assert!(v.is_number() || v.is_null(), "`{k}`: {v}");
+        }
+    }
+
+    // Nodes by name everywhere, in one order; states the table's.
+    let names: Vec<&str> = report["metrics"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["worker-0", "worker-1", "worker-2", "worker-3", "worker-4"]);
+    let samples = report["samples"].as_array().unwrap();
+    for s in samples {
+        let in_sample: Vec<&str> = s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["node"].as_str().unwrap())
+            .collect();
+        assert_eq!(in_sample, names);
+        for n in s["nodes"].as_array().unwrap() {
+            let state = n["state"].as_str().unwrap();
+            assert!(["in_service", "restarting", "retired"].contains(&state), "{state}");
+        }
+    }
+    let last = samples.last().unwrap()["nodes"].as_array().unwrap();
+    for (n, s) in report["metrics"]["nodes"].as_array().unwrap().iter().zip(last) {
+        assert_eq!(n["state"], s["state"], "the last sample ends as the table does");
+        assert!(["in_service", "retired"].contains(&n["state"].as_str().unwrap()));
+    }
+    let events = report["events"].as_array().unwrap();
+    assert!(events.iter().all(|e| names.contains(&e["node"].as_str().unwrap())));
+    // The plan crashes worker-1 at its 150th task: a restart is seen.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "restart" && e["node"] == "worker-1" && e["count"].as_u64() >= Some(1)),
+        "{events:?}"
+    );
+
+    // Labelled buckets that tile the latencies and add up to the count.
+    let latency = &report["metrics"]["latency"];
+    let buckets = latency["buckets"].as_array().unwrap();
+    let mut next = 0.0;
+    let mut total = 0;
+    for b in buckets {
+        let (from, to) = (b["from_s"].as_f64().unwrap(), b["to_s"].as_f64().unwrap());
+        assert!((from - next).abs() < 1e-9 && to >= from, "{b}");
+        next = to + 1e-6;
+        total += b["count"].as_u64().unwrap();
+    }
+    assert_eq!(total, latency["count"].as_u64().unwrap());
+    assert!(latency["max_s"].as_f64().unwrap() <= next);
+
+    // Every field is documented.
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/report-schema.md")).unwrap();
+    let mut paths = std::collections::BTreeSet::new();
+    field_paths(&report, "", &mut paths);
+    let missing: Vec<&String> = paths
+        .iter()
+        .filter(|p| !doc.contains(&format!("`{p}`")))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/report-schema.md: {missing:?}");
 }
 
 #[test]

@@ -296,11 +296,12 @@ pub(crate) struct NodeReport {
     pub(crate) state: NodeState,
 }
 
-/// The histogram's bucket of latencies above `above_s` and up to `up_to_s`.
+/// The histogram's bucket of latencies from `from_s` to `to_s`, both
+/// included, at the histogram's resolution (whole microseconds).
 #[derive(Debug, Serialize)]
 pub(crate) struct Bucket {
-    pub(crate) above_s: f64,
-    pub(crate) up_to_s: f64,
+    pub(crate) from_s: f64,
+    pub(crate) to_s: f64,
     pub(crate) count: u64,
 }
 
@@ -309,7 +310,8 @@ pub(crate) struct Bucket {
 pub(crate) struct LatencyReport {
     #[serde(flatten)]
     pub(crate) summary: Percentiles,
-    /// Bounds doubling from 1 µs; only up to the largest latency.
+    /// Consecutive buckets, each twice as wide as the one before (0, 1 µs,
+    /// 2–3 µs, 4–7 µs, …), up to the one holding the largest latency.
     pub(crate) buckets: Vec<Bucket>,
 }
 
@@ -367,17 +369,19 @@ impl RunMetrics {
     pub(crate) fn of(m: &Metrics, config: &RuntimeConfig, names: &[String]) -> RunMetrics {
         let l = &m.latency;
         let s = |us: u64| us as f64 / 1e6;
-        let mut above = 0.0;
+        // The runtime gives each bucket's highest value (µs); the next
+        // bucket starts a microsecond above it.
+        let mut from = 0;
         let buckets = l
             .buckets
             .iter()
-            .map(|&(up_to, count)| {
+            .map(|&(to, count)| {
                 let b = Bucket {
-                    above_s: above,
-                    up_to_s: s(up_to),
+                    from_s: s(from),
+                    to_s: s(to),
                     count,
                 };
-                above = b.up_to_s;
+                from = to.saturating_add(1);
                 b
             })
             .collect();
