@@ -592,8 +592,8 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
     for (section, key) in [
         ("mailbox", "rates_per_s"),
         ("end_to_end", "rates_per_s"),
-        ("request_response", "p50_us"),
-        ("request_response", "p99_us"),
+        ("request_response", "p50_s"),
+        ("request_response", "p99_s"),
     ] {
         let cases = b[section][key].as_object().unwrap();
         for baseline in ["allot", "actix", "crossbeam", "tokio", "rayon"] {
@@ -602,7 +602,9 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
                 "{section}.{key} lacks {baseline}"
             );
         }
-        assert!(cases.values().all(|v| v.as_f64().unwrap() > 0.0));
+        assert!(cases
+            .values()
+            .all(|v| v["median"].as_f64().unwrap() > 0.0 && v["rounds"].as_array().unwrap().len() == 1));
     }
     for ratio in [
         "mailbox_vs_actix",
@@ -610,9 +612,56 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "e2e_vs_rayon",
         "e2e_single_vs_tokio_spawn",
         "rr_p50_vs_crossbeam",
+        "rr_p99_vs_crossbeam",
     ] {
-        assert!(b["ratios"][ratio].as_f64().unwrap() > 0.0, "{ratio}");
+        assert!(b["ratios"][ratio]["median"].as_f64().unwrap() > 0.0, "{ratio}");
+        assert!(b["ratios"][ratio]["divides"].as_str().unwrap().contains(" ÷ "), "{ratio}");
     }
+    // The table goes to stderr when stdout carries the JSON.
+    assert!(stderr(&o).contains("request/response"), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_with_a_json_file_still_prints_its_table_with_spreads_and_what_each_ratio_divides() {
+    let dir = scratch("bench-json");
+    let o = allot_in(
+        &dir,
+        &[
+            "bench",
+            "--messages",
+            "2000",
+            "--runs",
+            "3",
+            "--requests",
+            "20",
+            "--json",
+            "b.json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for text in [
+        "median of 3 rounds after a warm-up, with min–max",
+        "ratio = allot mailbox (batched) ÷ this row",
+        "ratio = allot submit_batch + wait ÷ this row",
+        "(reference)",
+        "min–max",
+        "rr_p99_vs_tokio_spawn",
+        "allot submit + wait p99 ÷ tokio::spawn + await p99",
+        "allot mailbox (batched) ÷ actix do_send",
+    ] {
+        assert!(table.contains(text), "`{text}` not in:\n{table}");
+    }
+    let b: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("b.json")).unwrap()).unwrap();
+    let f = &b["end_to_end"]["rates_per_s"]["tokio::spawn + await"];
+    let (min, median, max) = (
+        f["min"].as_f64().unwrap(),
+        f["median"].as_f64().unwrap(),
+        f["max"].as_f64().unwrap(),
+    );
+    assert!(min <= median && median <= max, "{f}");
+    assert_eq!(f["rounds"].as_array().unwrap().len(), 3);
 }
 
 #[test]

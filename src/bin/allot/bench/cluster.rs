@@ -27,17 +27,40 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What one `allot bench --nats` run measured (medians).
+/// What one `allot bench --nats` run measured: each figure's value in every
+/// measured round.
 #[derive(Debug)]
 pub(crate) struct ClusterResults {
-    cluster_rate: f64,
-    raw_rate: f64,
-    cluster_p50_us: f64,
-    cluster_p99_us: f64,
-    raw_p50_us: f64,
-    raw_p99_us: f64,
-    /// Per round: (cluster rate, raw rate), for the spread.
-    rounds: Vec<(f64, f64)>,
+    cluster_rate: Vec<f64>,
+    raw_rate: Vec<f64>,
+    cluster_p50_us: Vec<f64>,
+    cluster_p99_us: Vec<f64>,
+    raw_p50_us: Vec<f64>,
+    raw_p99_us: Vec<f64>,
+}
+
+/// The median, min and max of `rounds`.
+fn spread(rounds: &[f64]) -> (f64, f64, f64) {
+    let mut v = rounds.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+    (at(v.len() / 2), at(0), at(v.len().saturating_sub(1)))
+}
+
+/// `a ÷ b` round by round.
+fn ratio(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
+/// A figure as JSON, scaled by `scale`: median, min, max and the rounds.
+fn figure(rounds: &[f64], scale: f64) -> Value {
+    let (median, min, max) = spread(rounds);
+    json!({
+        "median": median * scale,
+        "min": min * scale,
+        "max": max * scale,
+        "rounds": rounds.iter().map(|v| v * scale).collect::<Vec<_>>(),
+    })
 }
 
 /// Two `allot worker` processes; stopped with SIGTERM (they leave
@@ -77,11 +100,6 @@ fn spawn_workers(
         out.0.push(child);
     }
     Ok(out)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// What to measure.
@@ -129,7 +147,6 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
     let failed = |e: &dyn std::fmt::Display| format!("cluster bench: {e}");
     let (mut rates, mut raws, mut p50s, mut p99s, mut raw50, mut raw99) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let mut rounds = Vec::new();
     for round in 0..=runs {
         // allot cluster, batched.
         let started = Instant::now();
@@ -168,7 +185,6 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         if round == 0 {
             continue;
         }
-        rounds.push((rate, raw.rate_per_s));
         rates.push(rate);
         raws.push(raw.rate_per_s);
         p50s.push(at(0.5));
@@ -178,72 +194,85 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
     }
     runtime.shutdown();
     Ok(ClusterResults {
-        cluster_rate: median(&mut rates),
-        raw_rate: median(&mut raws),
-        cluster_p50_us: median(&mut p50s),
-        cluster_p99_us: median(&mut p99s),
-        raw_p50_us: median(&mut raw50),
-        raw_p99_us: median(&mut raw99),
-        rounds,
+        cluster_rate: rates,
+        raw_rate: raws,
+        cluster_p50_us: p50s,
+        cluster_p99_us: p99s,
+        raw_p50_us: raw50,
+        raw_p99_us: raw99,
     })
 }
 
 impl ClusterResults {
-    /// The results as JSON.
+    /// The results as JSON: rates per second, round trips in seconds, each
+    /// a median with min, max and every round; ratios taken round by round.
     pub(crate) fn to_json(&self) -> Value {
         json!({
-            "cluster_batched_rate_per_s": self.cluster_rate,
-            "raw_jetstream_rate_per_s": self.raw_rate,
-            "cluster_single_p50_us": self.cluster_p50_us,
-            "cluster_single_p99_us": self.cluster_p99_us,
-            "raw_request_reply_p50_us": self.raw_p50_us,
-            "raw_request_reply_p99_us": self.raw_p99_us,
+            "cluster_batched_rate_per_s": figure(&self.cluster_rate, 1.0),
+            "raw_jetstream_rate_per_s": figure(&self.raw_rate, 1.0),
+            "cluster_single_p50_s": figure(&self.cluster_p50_us, 1e-6),
+            "cluster_single_p99_s": figure(&self.cluster_p99_us, 1e-6),
+            "raw_request_reply_p50_s": figure(&self.raw_p50_us, 1e-6),
+            "raw_request_reply_p99_s": figure(&self.raw_p99_us, 1e-6),
             "ratios": {
-                "cluster_vs_raw_jetstream": self.cluster_rate / self.raw_rate,
-                "single_p50_vs_raw_request_reply": self.cluster_p50_us / self.raw_p50_us,
+                "cluster_vs_raw_jetstream": {
+                    "divides": "allot cluster, batched ÷ raw JetStream publish → pull → ack",
+                    "above_1_means": "allot is faster",
+                    "figure": figure(&ratio(&self.cluster_rate, &self.raw_rate), 1.0),
+                },
+                "single_p50_vs_raw_request_reply": {
+                    "divides": "allot cluster, one at a time p50 ÷ raw request/reply p50",
+                    "above_1_means": "allot is slower",
+                    "figure": figure(&ratio(&self.cluster_p50_us, &self.raw_p50_us), 1.0),
+                },
+                "single_p99_vs_raw_request_reply": {
+                    "divides": "allot cluster, one at a time p99 ÷ raw request/reply p99",
+                    "above_1_means": "allot is slower",
+                    "figure": figure(&ratio(&self.cluster_p99_us, &self.raw_p99_us), 1.0),
+                },
             },
-            "rounds": self.rounds.iter().map(|(c, r)| json!({"cluster": c, "raw": r})).collect::<Vec<_>>(),
         })
     }
 
-    /// The results as a table.
+    /// The results as a table: medians with min–max over the rounds.
     pub(crate) fn print(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        writeln!(out, "cluster mode (2 worker processes, no-op named tasks)")?;
         writeln!(
             out,
-            "  {:<48} {:>12.0} /s",
-            "allot cluster, batched", self.cluster_rate
+            "cluster mode (2 worker processes, no-op named tasks); median [min–max] of {} rounds",
+            self.cluster_rate.len()
         )?;
-        writeln!(
+        let row = |out: &mut dyn std::io::Write, name: &str, rounds: &[f64], unit: &str| {
+            let (m, lo, hi) = spread(rounds);
+            let d = if unit == "/s" { 0 } else { 2 };
+            writeln!(
+                out,
+                "  {name:<60} {m:>12.d$} {unit:<3} [{lo:.d$}–{hi:.d$}]"
+            )
+        };
+        row(out, "allot cluster, batched", &self.cluster_rate, "/s")?;
+        row(out, "raw JetStream publish → pull → ack", &self.raw_rate, "/s")?;
+        row(out, "allot cluster, one at a time p50", &self.cluster_p50_us, "µs")?;
+        row(out, "allot cluster, one at a time p99", &self.cluster_p99_us, "µs")?;
+        row(out, "raw request/reply p50", &self.raw_p50_us, "µs")?;
+        row(out, "raw request/reply p99", &self.raw_p99_us, "µs")?;
+        writeln!(out, "ratios (round by round)")?;
+        row(
             out,
-            "  {:<48} {:>12.0} /s",
-            "raw JetStream publish → pull → ack", self.raw_rate
+            "cluster_vs_raw_jetstream (batched ÷ raw; above 1: allot faster)",
+            &ratio(&self.cluster_rate, &self.raw_rate),
+            "",
         )?;
-        writeln!(
+        row(
             out,
-            "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
-            "allot cluster, one at a time", self.cluster_p50_us, self.cluster_p99_us
+            "single_p50_vs_raw_request_reply (above 1: allot slower)",
+            &ratio(&self.cluster_p50_us, &self.raw_p50_us),
+            "",
         )?;
-        writeln!(
+        row(
             out,
-            "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
-            "raw request/reply", self.raw_p50_us, self.raw_p99_us
-        )?;
-        let spread: Vec<String> = self
-            .rounds
-            .iter()
-            .map(|(c, r)| format!("{:.2}", c / r))
-            .collect();
-        writeln!(
-            out,
-            "  cluster_vs_raw_jetstream        = {:.2}  (per round: {})",
-            self.cluster_rate / self.raw_rate,
-            spread.join(" ")
-        )?;
-        writeln!(
-            out,
-            "  single_p50_vs_raw_request_reply = {:.2}",
-            self.cluster_p50_us / self.raw_p50_us
+            "single_p99_vs_raw_request_reply (above 1: allot slower)",
+            &ratio(&self.cluster_p99_us, &self.raw_p99_us),
+            "",
         )
     }
 }
