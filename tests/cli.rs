@@ -698,6 +698,33 @@ fn logs_are_json_lines_on_stderr_filtered_by_rust_log() {
 }
 
 #[test]
+fn log_fields_are_words_and_seconds_not_rust_debug_output() {
+    // chaos.toml crashes worker-1 at its 150th task and hangs worker-3 for
+    // 0.5 s at its 200th.
+    let o = Command::new(BIN)
+        .args(["run", &workload("chaos.toml"), "--tasks", "1500", "--quiet"])
+        .env("RUST_LOG", "allot=debug")
+        .output()
+        .expect("the allot binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = stderr(&o);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("node.down") && l.contains("reason=crashed")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("fault.hang") && l.contains("duration_s=0.5")),
+        "{log}"
+    );
+    for debug in ["Some(", "None", "Crashed", "ms,", "ms)", "NodeId(", "TaskId("] {
+        let line = log.lines().find(|l| l.contains(debug));
+        assert!(line.is_none(), "`{debug}` in a log line: {line:?}");
+    }
+}
+
+#[test]
 fn help_describes_every_command_and_option() {
     let top = stdout(&allot(&["--help"]));
     for word in ["run", "bench", "--log-format", "RUST_LOG"] {
