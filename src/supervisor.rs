@@ -549,7 +549,12 @@ impl Supervisor {
                         act.ping_outstanding[id.0] = false;
                         match res {
                             Ok(p) => {
-                                tracing::trace!(node_id = id.0, generation = p.generation, oldest_running_s = p.oldest_running.map(|d| d.as_secs_f64()), "node.heartbeat");
+                                tracing::trace!(
+                                    node_id = id.0,
+                                    generation = p.generation,
+                                    oldest_running_s = p.oldest_running.map(|d| d.as_secs_f64()),
+                                    "node.heartbeat"
+                                );
                             }
                             Err(MailboxError::Timeout) => {
                                 act.on_node_down(id, generation, DownReason::Hung, ctx);

@@ -275,7 +275,10 @@ fn the_json_report_is_versioned_in_seconds_names_nodes_and_holds_only_documented
         .iter()
         .map(|n| n["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["worker-0", "worker-1", "worker-2", "worker-3", "worker-4"]);
+    assert_eq!(
+        names,
+        ["worker-0", "worker-1", "worker-2", "worker-3", "worker-4"]
+    );
     let samples = report["samples"].as_array().unwrap();
     for s in samples {
         let in_sample: Vec<&str> = s["nodes"]
@@ -287,21 +290,34 @@ fn the_json_report_is_versioned_in_seconds_names_nodes_and_holds_only_documented
         assert_eq!(in_sample, names);
         for n in s["nodes"].as_array().unwrap() {
             let state = n["state"].as_str().unwrap();
-            assert!(["in_service", "restarting", "retired"].contains(&state), "{state}");
+            assert!(
+                ["in_service", "restarting", "retired"].contains(&state),
+                "{state}"
+            );
         }
     }
     let last = samples.last().unwrap()["nodes"].as_array().unwrap();
-    for (n, s) in report["metrics"]["nodes"].as_array().unwrap().iter().zip(last) {
-        assert_eq!(n["state"], s["state"], "the last sample ends as the table does");
+    for (n, s) in report["metrics"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(last)
+    {
+        assert_eq!(
+            n["state"], s["state"],
+            "the last sample ends as the table does"
+        );
         assert!(["in_service", "retired"].contains(&n["state"].as_str().unwrap()));
     }
     let events = report["events"].as_array().unwrap();
-    assert!(events.iter().all(|e| names.contains(&e["node"].as_str().unwrap())));
+    assert!(events
+        .iter()
+        .all(|e| names.contains(&e["node"].as_str().unwrap())));
     // The plan crashes worker-1 at its 150th task: a restart is seen.
     assert!(
-        events
-            .iter()
-            .any(|e| e["kind"] == "restart" && e["node"] == "worker-1" && e["count"].as_u64() >= Some(1)),
+        events.iter().any(|e| e["kind"] == "restart"
+            && e["node"] == "worker-1"
+            && e["count"].as_u64() >= Some(1)),
         "{events:?}"
     );
 
@@ -327,7 +343,10 @@ fn the_json_report_is_versioned_in_seconds_names_nodes_and_holds_only_documented
         .iter()
         .filter(|p| !doc.contains(&format!("`{p}`")))
         .collect();
-    assert!(missing.is_empty(), "not in docs/report-schema.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not in docs/report-schema.md: {missing:?}"
+    );
 }
 
 #[test]
@@ -604,7 +623,8 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         }
         assert!(cases
             .values()
-            .all(|v| v["median"].as_f64().unwrap() > 0.0 && v["rounds"].as_array().unwrap().len() == 1));
+            .all(|v| v["median"].as_f64().unwrap() > 0.0
+                && v["rounds"].as_array().unwrap().len() == 1));
     }
     for ratio in [
         "mailbox_vs_actix",
@@ -614,8 +634,17 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "rr_p50_vs_crossbeam",
         "rr_p99_vs_crossbeam",
     ] {
-        assert!(b["ratios"][ratio]["median"].as_f64().unwrap() > 0.0, "{ratio}");
-        assert!(b["ratios"][ratio]["divides"].as_str().unwrap().contains(" ÷ "), "{ratio}");
+        assert!(
+            b["ratios"][ratio]["median"].as_f64().unwrap() > 0.0,
+            "{ratio}"
+        );
+        assert!(
+            b["ratios"][ratio]["divides"]
+                .as_str()
+                .unwrap()
+                .contains(" ÷ "),
+            "{ratio}"
+        );
     }
     // The table goes to stderr when stdout carries the JSON.
     assert!(stderr(&o).contains("request/response"), "{}", stderr(&o));
@@ -718,7 +747,9 @@ fn log_fields_are_words_and_seconds_not_rust_debug_output() {
             .any(|l| l.contains("fault.hang") && l.contains("duration_s=0.5")),
         "{log}"
     );
-    for debug in ["Some(", "None", "Crashed", "ms,", "ms)", "NodeId(", "TaskId("] {
+    for debug in [
+        "Some(", "None", "Crashed", "ms,", "ms)", "NodeId(", "TaskId(",
+    ] {
         let line = log.lines().find(|l| l.contains(debug));
         assert!(line.is_none(), "`{debug}` in a log line: {line:?}");
     }

@@ -181,11 +181,17 @@ where
         y += row;
     }
     y += row / 2;
-    area.draw(&PathElement::new(vec![(18, y - 7), (18, y + 7)], RED.stroke_width(1)))?;
+    area.draw(&PathElement::new(
+        vec![(18, y - 7), (18, y + 7)],
+        RED.stroke_width(1),
+    ))?;
     area.draw(&TriangleMarker::new((18, y - 4), 5, RED.filled()))?;
     area.draw(&text("node restart".into(), y))?;
     y += row;
-    area.draw(&PathElement::new(vec![(18, y - 7), (18, y + 7)], BLACK.stroke_width(2)))?;
+    area.draw(&PathElement::new(
+        vec![(18, y - 7), (18, y + 7)],
+        BLACK.stroke_width(2),
+    ))?;
     area.draw(&Cross::new((18, y - 4), 4, BLACK.stroke_width(2)))?;
     area.draw(&text("node retired".into(), y))?;
     y += row;
@@ -311,11 +317,7 @@ where
                     vec![(ev.t_s, 0.0), top],
                     RED.stroke_width(1),
                 )))?;
-                chart.draw_series(std::iter::once(TriangleMarker::new(
-                    top,
-                    6,
-                    RED.filled(),
-                )))?;
+                chart.draw_series(std::iter::once(TriangleMarker::new(top, 6, RED.filled())))?;
                 Some((ev.node.clone(), colour(ev.index)))
             }
             EventKind::Retirement => {
@@ -323,11 +325,7 @@ where
                     vec![(ev.t_s, 0.0), top],
                     BLACK.stroke_width(2),
                 )))?;
-                chart.draw_series(std::iter::once(Cross::new(
-                    top,
-                    5,
-                    BLACK.stroke_width(2),
-                )))?;
+                chart.draw_series(std::iter::once(Cross::new(top, 5, BLACK.stroke_width(2))))?;
                 Some((format!("{} retired", ev.node), BLACK))
             }
             EventKind::Migration { .. } => {
@@ -385,7 +383,9 @@ mod tests {
         for y_max in [0.0003, 0.004, 0.05, 0.6, 7.0, 80.0] {
             let d = decimals(y_max);
             let step = y_max / Y_LABELS as f64;
-            let labels: Vec<String> = (0..Y_LABELS).map(|k| format!("{:.d$}", k as f64 * step)).collect();
+            let labels: Vec<String> = (0..Y_LABELS)
+                .map(|k| format!("{:.d$}", k as f64 * step))
+                .collect();
             let mut unique = labels.clone();
             unique.dedup();
             assert_eq!(unique.len(), labels.len(), "{labels:?}");

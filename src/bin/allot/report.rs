@@ -534,16 +534,18 @@ impl Serialize for Samples {
             failed: u64,
             nodes: Vec<Named<'a>>,
         }
-        s.collect_seq(self.list.iter().map(|x| View {
-            t_s: x.t_s,
-            completed: x.completed,
-            failed: x.failed,
-            nodes: x
-                .nodes
-                .iter()
-                .zip(&self.names)
-                .map(|(sample, node)| Named { node, sample })
-                .collect(),
+        s.collect_seq(self.list.iter().map(|x| {
+            View {
+                t_s: x.t_s,
+                completed: x.completed,
+                failed: x.failed,
+                nodes: x
+                    .nodes
+                    .iter()
+                    .zip(&self.names)
+                    .map(|(sample, node)| Named { node, sample })
+                    .collect(),
+            }
         }))
     }
 }

@@ -44,8 +44,7 @@ mod tests {
         write(&mut out, &t, "").unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            text,
-            "node  completed\ncpu-0         7\ngpu-α      1234\n",
+            text, "node  completed\ncpu-0         7\ngpu-α      1234\n",
             "{text}"
         );
     }

@@ -244,15 +244,27 @@ impl ClusterResults {
         let row = |out: &mut dyn std::io::Write, name: &str, rounds: &[f64], unit: &str| {
             let (m, lo, hi) = spread(rounds);
             let d = if unit == "/s" { 0 } else { 2 };
-            writeln!(
-                out,
-                "  {name:<60} {m:>12.d$} {unit:<3} [{lo:.d$}–{hi:.d$}]"
-            )
+            writeln!(out, "  {name:<60} {m:>12.d$} {unit:<3} [{lo:.d$}–{hi:.d$}]")
         };
         row(out, "allot cluster, batched", &self.cluster_rate, "/s")?;
-        row(out, "raw JetStream publish → pull → ack", &self.raw_rate, "/s")?;
-        row(out, "allot cluster, one at a time p50", &self.cluster_p50_us, "µs")?;
-        row(out, "allot cluster, one at a time p99", &self.cluster_p99_us, "µs")?;
+        row(
+            out,
+            "raw JetStream publish → pull → ack",
+            &self.raw_rate,
+            "/s",
+        )?;
+        row(
+            out,
+            "allot cluster, one at a time p50",
+            &self.cluster_p50_us,
+            "µs",
+        )?;
+        row(
+            out,
+            "allot cluster, one at a time p99",
+            &self.cluster_p99_us,
+            "µs",
+        )?;
         row(out, "raw request/reply p50", &self.raw_p50_us, "µs")?;
         row(out, "raw request/reply p99", &self.raw_p99_us, "µs")?;
         writeln!(out, "ratios (round by round)")?;

@@ -53,10 +53,7 @@ impl Iterator for Planner<'_> {
             return None;
         }
         self.left -= 1;
-        let kind = self
-            .weights
-            .as_ref()
-            .map_or(0, |w| self.rng.sample(w));
+        let kind = self.weights.as_ref().map_or(0, |w| self.rng.sample(w));
         let cost = self.kinds[kind].cost.sample(&mut self.rng);
         if self.arrival_rate > 0.0 {
             // Poisson arrivals: exponential gaps of mean 1 / rate.
