@@ -65,10 +65,7 @@ impl Sampler {
                         });
                         interval = interval.saturating_mul(2);
                     }
-                    let now = Instant::now();
-                    while next <= now {
-                        next += interval;
-                    }
+                    next = next_tick(next, Instant::now(), interval);
                     match stopped.recv_deadline(next) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         _ => return samples,
@@ -83,6 +80,19 @@ impl Sampler {
         let _ = self.stop.send(());
         self.thread.join().unwrap_or_default()
     }
+}
+
+/// The first tick of the clock `next + k × interval` (k ≥ 1) after `now`:
+/// ticks already past are skipped, not made up.
+fn next_tick(next: Instant, now: Instant, interval: Duration) -> Instant {
+    let interval = interval.max(Duration::from_nanos(1));
+    let mut tick = next + interval;
+    if tick <= now {
+        let behind = now.duration_since(tick).as_nanos() / interval.as_nanos();
+        let skip = u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1);
+        tick += interval.saturating_mul(skip);
+    }
+    tick
 }
 
 pub(super) fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
@@ -103,4 +113,21 @@ pub(super) fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_keep_to_the_clock_and_skip_the_ones_missed() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // On time: the next tick, whatever the snapshot took.
+        assert_eq!(next_tick(t0, t0 + ms(7), ms(20)), t0 + ms(20));
+        // 55 ms late: the ticks at 20 and 40 are gone; the next is at 60.
+        assert_eq!(next_tick(t0, t0 + ms(55), ms(20)), t0 + ms(60));
+        // Exactly on a tick: the one after it.
+        assert_eq!(next_tick(t0, t0 + ms(40), ms(20)), t0 + ms(60));
+    }
 }
