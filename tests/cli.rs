@@ -1113,6 +1113,23 @@ fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
     assert_eq!(per_node, n(&totals["completed"]));
     assert_eq!(report["cluster"]["workers"], 2);
     assert_eq!(report["cluster"]["subject_prefix"], prefix.as_str());
+    // The wire's figures, every field documented, durations in seconds.
+    let wire = &report["metrics"]["wire"];
+    assert!(n(&wire["delivered"]) >= n(&totals["completed"]), "{wire}");
+    let workers = wire["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{wire}");
+    assert!(workers.iter().all(|w| w["silent_for_s"].is_f64()), "{wire}");
+    let doc = std::fs::read_to_string(Path::new(ROOT).join("docs/report-schema.md")).unwrap();
+    let mut paths = std::collections::BTreeSet::new();
+    field_paths(&report, "", &mut paths);
+    let missing: Vec<&String> = paths
+        .iter()
+        .filter(|p| !doc.contains(&format!("`{p}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in docs/report-schema.md: {missing:?}"
+    );
 
     every_builtin_kind_runs_on_the_workers(&nats.url(), &prefix);
 
