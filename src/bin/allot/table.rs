@@ -1,4 +1,4 @@
-//! Plain text tables for the terminal: no borders, one space between
+//! Plain text tables for the terminal: no borders, two spaces between
 //! columns, the first columns left-aligned and the rest (numbers)
 //! right-aligned, every column as wide as its widest cell by display width
 //! (comfy-table; a node called `gpu-α` or `推理` lines up too).
@@ -13,7 +13,8 @@ pub(crate) fn new(header: &[&str], left: usize) -> Table {
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.iter().copied());
     for (i, column) in t.column_iter_mut().enumerate() {
-        column.set_padding((0, 1)).set_cell_alignment(if i < left {
+        let before = u16::from(i > 0);
+        column.set_padding((before, 1)).set_cell_alignment(if i < left {
             CellAlignment::Left
         } else {
             CellAlignment::Right
@@ -44,7 +45,7 @@ mod tests {
         write(&mut out, &t, "").unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
-            text, "node  completed\ncpu-0         7\ngpu-α      1234\n",
+            text, "node   completed\ncpu-0          7\ngpu-α       1234\n",
             "{text}"
         );
     }
