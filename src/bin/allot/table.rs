@@ -14,11 +14,13 @@ pub(crate) fn new(header: &[&str], left: usize) -> Table {
         .set_header(header.iter().copied());
     for (i, column) in t.column_iter_mut().enumerate() {
         let before = u16::from(i > 0);
-        column.set_padding((before, 1)).set_cell_alignment(if i < left {
-            CellAlignment::Left
-        } else {
-            CellAlignment::Right
-        });
+        column
+            .set_padding((before, 1))
+            .set_cell_alignment(if i < left {
+                CellAlignment::Left
+            } else {
+                CellAlignment::Right
+            });
     }
     t
 }
