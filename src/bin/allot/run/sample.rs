@@ -65,7 +65,13 @@ impl Sampler {
                         });
                         interval = interval.saturating_mul(2);
                     }
-                    next = next_tick(next, Instant::now(), interval);
+                    // No next tick within the clock's range (an interval
+                    // of centuries): wait for the end of the run.
+                    let Some(tick) = next_tick(next, Instant::now(), interval) else {
+                        let _ = stopped.recv();
+                        return samples;
+                    };
+                    next = tick;
                     match stopped.recv_deadline(next) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         _ => return samples,
@@ -83,16 +89,17 @@ impl Sampler {
 }
 
 /// The first tick of the clock `next + k × interval` (k ≥ 1) after `now`:
-/// ticks already past are skipped, not made up.
-fn next_tick(next: Instant, now: Instant, interval: Duration) -> Instant {
+/// ticks already past are skipped, not made up. `None` past the range of
+/// `Instant`.
+fn next_tick(next: Instant, now: Instant, interval: Duration) -> Option<Instant> {
     let interval = interval.max(Duration::from_nanos(1));
-    let mut tick = next + interval;
-    if tick <= now {
-        let behind = now.duration_since(tick).as_nanos() / interval.as_nanos();
-        let skip = u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1);
-        tick += interval.saturating_mul(skip);
+    let tick = next.checked_add(interval)?;
+    if tick > now {
+        return Some(tick);
     }
-    tick
+    let behind = now.duration_since(tick).as_nanos() / interval.as_nanos();
+    let skip = u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1);
+    tick.checked_add(interval.checked_mul(skip)?)
 }
 
 pub(super) fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
@@ -124,10 +131,12 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         // On time: the next tick, whatever the snapshot took.
-        assert_eq!(next_tick(t0, t0 + ms(7), ms(20)), t0 + ms(20));
+        assert_eq!(next_tick(t0, t0 + ms(7), ms(20)), Some(t0 + ms(20)));
         // 55 ms late: the ticks at 20 and 40 are gone; the next is at 60.
-        assert_eq!(next_tick(t0, t0 + ms(55), ms(20)), t0 + ms(60));
+        assert_eq!(next_tick(t0, t0 + ms(55), ms(20)), Some(t0 + ms(60)));
         // Exactly on a tick: the one after it.
-        assert_eq!(next_tick(t0, t0 + ms(40), ms(20)), t0 + ms(60));
+        assert_eq!(next_tick(t0, t0 + ms(40), ms(20)), Some(t0 + ms(60)));
+        // An interval past the clock's range: no tick, no panic.
+        assert_eq!(next_tick(t0, t0, Duration::MAX), None);
     }
 }
