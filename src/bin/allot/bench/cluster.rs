@@ -52,6 +52,14 @@ fn ratio(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x / y).collect()
 }
 
+/// A ratio as JSON: what it divides, what above 1 means, and its figure.
+fn ratio_json(divides: &str, above_1_means: &str, rounds: &[f64]) -> Value {
+    let mut v = figure(rounds, 1.0);
+    v["divides"] = json!(divides);
+    v["above_1_means"] = json!(above_1_means);
+    v
+}
+
 /// A figure as JSON, scaled by `scale`: median, min, max and the rounds.
 fn figure(rounds: &[f64], scale: f64) -> Value {
     let (median, min, max) = spread(rounds);
@@ -215,21 +223,21 @@ impl ClusterResults {
             "raw_request_reply_p50_s": figure(&self.raw_p50_us, 1e-6),
             "raw_request_reply_p99_s": figure(&self.raw_p99_us, 1e-6),
             "ratios": {
-                "cluster_vs_raw_jetstream": {
-                    "divides": "allot cluster, batched ÷ raw JetStream publish → pull → ack",
-                    "above_1_means": "allot is faster",
-                    "figure": figure(&ratio(&self.cluster_rate, &self.raw_rate), 1.0),
-                },
-                "single_p50_vs_raw_request_reply": {
-                    "divides": "allot cluster, one at a time p50 ÷ raw request/reply p50",
-                    "above_1_means": "allot is slower",
-                    "figure": figure(&ratio(&self.cluster_p50_us, &self.raw_p50_us), 1.0),
-                },
-                "single_p99_vs_raw_request_reply": {
-                    "divides": "allot cluster, one at a time p99 ÷ raw request/reply p99",
-                    "above_1_means": "allot is slower",
-                    "figure": figure(&ratio(&self.cluster_p99_us, &self.raw_p99_us), 1.0),
-                },
+                "cluster_vs_raw_jetstream": ratio_json(
+                    "allot cluster, batched ÷ raw JetStream publish → pull → ack",
+                    "allot is faster",
+                    &ratio(&self.cluster_rate, &self.raw_rate),
+                ),
+                "single_p50_vs_raw_request_reply": ratio_json(
+                    "allot cluster, one at a time p50 ÷ raw request/reply p50",
+                    "allot is slower",
+                    &ratio(&self.cluster_p50_us, &self.raw_p50_us),
+                ),
+                "single_p99_vs_raw_request_reply": ratio_json(
+                    "allot cluster, one at a time p99 ÷ raw request/reply p99",
+                    "allot is slower",
+                    &ratio(&self.cluster_p99_us, &self.raw_p99_us),
+                ),
             },
         })
     }
@@ -241,50 +249,53 @@ impl ClusterResults {
             "cluster mode (2 worker processes, no-op named tasks); median [min–max] of {} rounds",
             self.cluster_rate.len()
         )?;
-        let row = |out: &mut dyn std::io::Write, name: &str, rounds: &[f64], unit: &str| {
+        let rows: [(&str, Vec<f64>, &str); 9] = [
+            ("allot cluster, batched", self.cluster_rate.clone(), "/s"),
+            (
+                "raw JetStream publish → pull → ack",
+                self.raw_rate.clone(),
+                "/s",
+            ),
+            (
+                "allot cluster, one at a time p50",
+                self.cluster_p50_us.clone(),
+                "µs",
+            ),
+            (
+                "allot cluster, one at a time p99",
+                self.cluster_p99_us.clone(),
+                "µs",
+            ),
+            ("raw request/reply p50", self.raw_p50_us.clone(), "µs"),
+            ("raw request/reply p99", self.raw_p99_us.clone(), "µs"),
+            (
+                "cluster_vs_raw_jetstream: batched ÷ raw JetStream (above 1: allot faster)",
+                ratio(&self.cluster_rate, &self.raw_rate),
+                "",
+            ),
+            (
+                "single_p50_vs_raw_request_reply: p50 ÷ raw p50 (above 1: allot slower)",
+                ratio(&self.cluster_p50_us, &self.raw_p50_us),
+                "",
+            ),
+            (
+                "single_p99_vs_raw_request_reply: p99 ÷ raw p99 (above 1: allot slower)",
+                ratio(&self.cluster_p99_us, &self.raw_p99_us),
+                "",
+            ),
+        ];
+        let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        for (i, (name, rounds, unit)) in rows.iter().enumerate() {
+            if i == 6 {
+                writeln!(out, "ratios (round by round)")?;
+            }
             let (m, lo, hi) = spread(rounds);
-            let d = if unit == "/s" { 0 } else { 2 };
-            writeln!(out, "  {name:<60} {m:>12.d$} {unit:<3} [{lo:.d$}–{hi:.d$}]")
-        };
-        row(out, "allot cluster, batched", &self.cluster_rate, "/s")?;
-        row(
-            out,
-            "raw JetStream publish → pull → ack",
-            &self.raw_rate,
-            "/s",
-        )?;
-        row(
-            out,
-            "allot cluster, one at a time p50",
-            &self.cluster_p50_us,
-            "µs",
-        )?;
-        row(
-            out,
-            "allot cluster, one at a time p99",
-            &self.cluster_p99_us,
-            "µs",
-        )?;
-        row(out, "raw request/reply p50", &self.raw_p50_us, "µs")?;
-        row(out, "raw request/reply p99", &self.raw_p99_us, "µs")?;
-        writeln!(out, "ratios (round by round)")?;
-        row(
-            out,
-            "cluster_vs_raw_jetstream (batched ÷ raw; above 1: allot faster)",
-            &ratio(&self.cluster_rate, &self.raw_rate),
-            "",
-        )?;
-        row(
-            out,
-            "single_p50_vs_raw_request_reply (above 1: allot slower)",
-            &ratio(&self.cluster_p50_us, &self.raw_p50_us),
-            "",
-        )?;
-        row(
-            out,
-            "single_p99_vs_raw_request_reply (above 1: allot slower)",
-            &ratio(&self.cluster_p99_us, &self.raw_p99_us),
-            "",
-        )
+            let d = match *unit {
+                "/s" => 0,
+                _ => 2,
+            };
+            writeln!(out, "  {name:<w$} {m:>12.d$} {unit:<2} [{lo:.d$}–{hi:.d$}]")?;
+        }
+        Ok(())
     }
 }
