@@ -17,6 +17,7 @@
 
 use allot::cluster::{ClusterConfig, Worker};
 use allot::{NamedFn, NodeSpec, Registry, Resources, Runtime, SupervisionConfig, TaskHandle};
+use clap::Parser;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,60 +34,30 @@ fn registry() -> (Registry, NamedFn<u64, u64>) {
     (r, f)
 }
 
+/// Cluster mode end to end: a coordinator and two worker processes over
+/// NATS JetStream, one worker killed mid-run, every result checked.
+#[derive(Debug, Parser)]
+#[command(name = "cluster")]
 struct Args {
+    /// Serve as worker NAME (the coordinator starts its workers so).
+    #[arg(long, value_name = "NAME")]
     worker: Option<String>,
+    /// The NATS server; without it, a `nats-server -js` of the example's
+    /// own on a free port.
+    #[arg(long, value_name = "URL")]
     nats: Option<String>,
+    /// Tasks to submit (at least 3).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(3..))]
     tasks: u64,
+    /// Slots of each worker's node (1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     slots: usize,
+    /// Attempts taken per remote node beyond its slots (0 to 1024).
+    #[arg(long, default_value_t = ClusterConfig::DEFAULT_PREFETCH, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_024))]
     prefetch: usize,
+    /// Subject prefix of the coordinator and its workers.
+    #[arg(long, value_name = "P", default_value = "allot-example")]
     prefix: String,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        worker: None,
-        nats: None,
-        tasks: 20_000,
-        slots: 2,
-        prefetch: ClusterConfig::DEFAULT_PREFETCH,
-        prefix: "allot-example".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match flag.as_str() {
-            "--worker" => a.worker = Some(value("--worker")?),
-            "--nats" => a.nats = Some(value("--nats")?),
-            "--prefix" => a.prefix = value("--prefix")?,
-            "--tasks" => {
-                let v = value("--tasks")?;
-                a.tasks = v
-                    .parse::<u64>()
-                    .map_err(|_| format!("--tasks: expected a count, got `{v}`"))?
-                    .max(3);
-            }
-            "--prefetch" => {
-                let v = value("--prefetch")?;
-                a.prefetch = v
-                    .parse::<usize>()
-                    .map_err(|_| format!("--prefetch: expected a count, got `{v}`"))?
-                    .min(1_024);
-            }
-            "--slots" => {
-                let v = value("--slots")?;
-                a.slots = v
-                    .parse::<usize>()
-                    .map_err(|_| format!("--slots: expected a count, got `{v}`"))?
-                    .clamp(1, 64);
-            }
-            "-h" | "--help" => return Err(
-                "usage: cluster [--nats URL] [--tasks N] [--slots N] [--prefetch N] [--prefix P] [--worker NAME]"
-                    .into(),
-            ),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(a)
 }
 
 /// A `nats-server -js` of our own, on a free port, with a temporary store.
@@ -249,10 +220,11 @@ fn coordinate(args: &Args) -> Result<(), String> {
 }
 
 fn main() {
-    let result = parse_args().and_then(|args| match args.worker.clone() {
+    let args = Args::parse();
+    let result = match args.worker.clone() {
         Some(name) => run_worker(&args, &name),
         None => coordinate(&args),
-    });
+    };
     if let Err(e) = result {
         eprintln!("cluster: {e}");
         std::process::exit(1);

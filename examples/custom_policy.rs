@@ -47,7 +47,16 @@ impl Policy for KeepGpusFree {
     }
 }
 
+/// A custom allocation policy (`allot::Policy`, passed to
+/// `Builder::policy_with`) that keeps GPU nodes free for GPU work.
+///
+/// It takes no options: the program is the example.
+#[derive(Debug, clap::Parser)]
+#[command(name = "custom_policy")]
+struct Args {}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    <Args as clap::Parser>::parse();
     let runtime = Runtime::builder()
         .nodes([
             NodeSpec::new(Resources::cpu(8_000)).name("cpu"),

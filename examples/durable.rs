@@ -15,6 +15,7 @@
 //! them). Every figure is checked, not assumed.
 
 use allot::{NamedFn, NodeSpec, Registry, Resources, Runtime, TaskHandle};
+use clap::Parser;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -45,40 +46,31 @@ fn runtime(journal: &Path) -> Result<Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The journal end to end: a process submits named tasks to a journalled
+/// runtime and crashes partway; the restarted application reopens the
+/// journal, takes back what was recovered, submits the rest, and checks
+/// every result.
+#[derive(Debug, Parser)]
+#[command(name = "durable")]
 struct Args {
+    /// Tasks in all (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     tasks: u64,
+    /// Submissions the first process sees accepted before it aborts (at
+    /// most --tasks).
+    #[arg(long, default_value_t = 3_000)]
     crash_after: u64,
+    /// The journal file.
+    #[arg(long, value_name = "PATH", default_value_os_t = default_journal())]
     journal: PathBuf,
+    /// Be the process that crashes (the application starts it so).
+    #[arg(long, hide = true)]
     child: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        tasks: 10_000,
-        crash_after: 3_000,
-        journal: std::env::temp_dir().join(format!("allot-durable-{}.journal", std::process::id())),
-        child: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut num = |name: &str| -> Result<u64, String> {
-            let v = it.next().ok_or(format!("{name} needs a value"))?;
-            v.parse()
-                .map_err(|_| format!("{name}: expected a count, got `{v}`"))
-        };
-        match flag.as_str() {
-            "--tasks" => a.tasks = num("--tasks")?.max(1),
-            "--crash-after" => a.crash_after = num("--crash-after")?,
-            "--journal" => a.journal = it.next().ok_or("--journal needs a path")?.into(),
-            "--child" => a.child = true,
-            "-h" | "--help" => {
-                return Err("usage: durable [--tasks N] [--crash-after N] [--journal PATH]".into())
-            }
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    a.crash_after = a.crash_after.min(a.tasks);
-    Ok(a)
+/// A fresh journal in the temporary directory, named after this process.
+fn default_journal() -> PathBuf {
+    std::env::temp_dir().join(format!("allot-durable-{}.journal", std::process::id()))
 }
 
 /// The process that crashes: submits, prints `ok ID X` for each `Ok`, and
@@ -192,7 +184,9 @@ fn application(a: &Args) -> Result<(), String> {
 }
 
 fn main() {
-    let result = parse_args().and_then(|a| if a.child { child(&a) } else { application(&a) });
+    let mut a = Args::parse();
+    a.crash_after = a.crash_after.min(a.tasks);
+    let result = if a.child { child(&a) } else { application(&a) };
     if let Err(e) = result {
         eprintln!("durable: {e}");
         std::process::exit(1);

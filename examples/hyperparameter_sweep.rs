@@ -127,7 +127,16 @@ fn sweep(
     })
 }
 
+/// A hyper-parameter sweep of real linfa models over heterogeneous nodes,
+/// placed by round-robin and by UCB, which learns the nodes' speeds.
+///
+/// It takes no options: the program is the example.
+#[derive(Debug, clap::Parser)]
+#[command(name = "hyperparameter_sweep")]
+struct Args {}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    <Args as clap::Parser>::parse();
     let (train, valid) = linfa_datasets::winequality()
         .map_targets(|q| *q > 6)
         .split_with_ratio(0.8);

@@ -29,6 +29,7 @@ use allot::{
     BalancerConfig, Fault, FaultPlan, FaultSpec, NodeId, NodeSpec, Resources, Runtime,
     RuntimeHandle, SupervisionConfig, Task, TaskError, TaskHandle, TaskKind,
 };
+use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,44 +44,35 @@ const NODES: usize = 6;
 /// The most tasks in one batch.
 const LARGEST_BURST: usize = 60_000;
 
+/// A soak test: the runtime for minutes under everything at once
+/// (bursts, faults, cancels, timeouts), watching memory and threads.
+#[derive(Debug, Parser)]
+#[command(name = "soak")]
 struct Args {
-    duration: Duration,
+    /// How long to run, in minutes (default: 1).
+    #[arg(long, value_name = "N", conflicts_with = "seconds", value_parser = clap::value_parser!(u64).range(1..))]
+    minutes: Option<u64>,
+    /// How long to run, in seconds.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: Option<u64>,
+    /// Seed of the bursts and faults.
+    #[arg(long, default_value_t = 1)]
     seed: u64,
     /// No injected faults (to tell a leak of the fault paths from one of
     /// the data path).
+    #[arg(long)]
     no_faults: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        duration: Duration::from_secs(60),
-        seed: 1,
-        no_faults: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut num = |name: &str| -> Result<u64, String> {
-            let v = it.next().ok_or(format!("{name} needs a value"))?;
-            v.parse::<u64>()
-                .map_err(|_| format!("{name}: expected a non-negative integer, got `{v}`"))
-        };
-        match flag.as_str() {
-            "--minutes" => a.duration = Duration::from_secs(num("--minutes")?.saturating_mul(60)),
-            "--seconds" => a.duration = Duration::from_secs(num("--seconds")?),
-            "--seed" => a.seed = num("--seed")?,
-            "--no-faults" => a.no_faults = true,
-            "-h" | "--help" => {
-                return Err(
-                    "usage: soak [--minutes N | --seconds N] [--seed N] [--no-faults]".into(),
-                )
-            }
-            other => return Err(format!("unknown argument `{other}`")),
+impl Args {
+    /// How long to run.
+    fn duration(&self) -> Duration {
+        match (self.minutes, self.seconds) {
+            (Some(m), _) => Duration::from_secs(m.saturating_mul(60)),
+            (None, Some(s)) => Duration::from_secs(s),
+            (None, None) => Duration::from_secs(60),
         }
     }
-    if a.duration.is_zero() {
-        return Err("the run must last at least one second".into());
-    }
-    Ok(a)
 }
 
 /// What the per-second samples add up to (kept as running figures, so
@@ -348,13 +340,7 @@ fn mib(kib: u64) -> String {
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = Args::parse();
     // Injected panics are expected here: count them instead of printing each.
     let injected_panics = Arc::new(AtomicU64::new(0));
     let seen = Arc::clone(&injected_panics);
@@ -454,12 +440,12 @@ fn main() {
         // not a bigger burst than any before.
         burst(&h, &mut next_id, LARGEST_BURST, &mut rng, &mut tally);
         bursts += 1;
-        while start.elapsed() < args.duration {
+        while start.elapsed() < args.duration() {
             // A busy spell of 1-10 s: bursts of every size, from a handful
             // to a queue-load, and single submissions...
             let busy = Duration::from_millis(rng.random_range(1_000..10_000));
             let spell = Instant::now();
-            while spell.elapsed() < busy && start.elapsed() < args.duration {
+            while spell.elapsed() < busy && start.elapsed() < args.duration() {
                 if rng.random_bool(0.7) {
                     let n = if rng.random_bool(0.1) {
                         rng.random_range(20_000..LARGEST_BURST)
@@ -475,7 +461,7 @@ fn main() {
             }
             // ...then an idle spell of 0.2-3 s: nothing submitted while
             // faults go on.
-            let left = args.duration.saturating_sub(start.elapsed());
+            let left = args.duration().saturating_sub(start.elapsed());
             let d = Duration::from_millis(rng.random_range(200..3_000)).min(left);
             std::thread::sleep(d);
             idle += d;

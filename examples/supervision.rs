@@ -83,7 +83,16 @@ fn run(strategy: RestartStrategy) -> Result<String, Box<dyn std::error::Error>> 
     ))
 }
 
+/// The three OTP restart strategies side by side on the same fault: node
+/// 1's actor panics while every node has work running and queued.
+///
+/// It takes no options: the program is the example.
+#[derive(Debug, clap::Parser)]
+#[command(name = "supervision")]
+struct Args {}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    <Args as clap::Parser>::parse();
     // The injected actor panic is expected; keep its report short.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

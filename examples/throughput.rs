@@ -38,71 +38,57 @@ mod kinds;
 #[allow(dead_code, unreachable_pub, missing_docs)]
 mod nats_raw;
 
+use clap::Parser;
 use std::time::Duration;
 
+/// Message throughput: allot's node mailbox and end-to-end task path
+/// against raw actix, crossbeam-channel, tokio::spawn and rayon, in the
+/// same run (or, with --nats, cluster mode against raw JetStream).
+#[derive(Debug, Parser)]
+#[command(name = "throughput")]
 struct Args {
+    /// Messages (or tasks) per case per run.
+    #[arg(long, default_value_t = 200_000, value_parser = positive)]
     messages: usize,
+    /// allot nodes.
+    #[arg(long, default_value_t = 2, value_parser = positive)]
     nodes: usize,
+    /// Tasks per batch in the batched allot cases.
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
     batch: usize,
+    /// Measured runs (after a warm-up); figures are their medians.
+    #[arg(long, default_value_t = 5, value_parser = positive)]
     runs: usize,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
     json: bool,
-    /// Run only this allot case, for profiling: `mailbox`, `handles`,
-    /// `single`, `e2e` or `e2e-single`.
+    /// Run only this allot case, for profiling (with CPU ns per task per
+    /// thread).
+    #[arg(long, value_name = "CASE", value_parser = ["mailbox", "handles", "single", "e2e", "e2e-single"])]
     profile: Option<String>,
-    /// Measure cluster mode on the NATS server at this URL.
+    /// Measure cluster mode on the NATS server at URL (feature `cluster`).
+    #[arg(long, value_name = "URL")]
     nats: Option<String>,
-    /// Serve as worker NAME (started by `--nats`).
+    /// Serve as worker NAME (started by --nats).
+    #[arg(long, value_name = "NAME")]
     worker: Option<String>,
+    /// Subject prefix (with --nats).
+    #[arg(long, default_value = "allot-throughput")]
     prefix: String,
+    /// Attempts in flight per remote node beyond its slot (with --nats).
+    #[arg(long, default_value_t = 64, value_parser = positive)]
     prefetch: usize,
+    /// Round trips per run (with --nats).
+    #[arg(long, default_value_t = 1_000, value_parser = positive)]
     requests: usize,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        messages: 200_000,
-        nodes: 2,
-        batch: 1024,
-        runs: 5,
-        json: false,
-        profile: None,
-        nats: None,
-        worker: None,
-        prefix: "allot-throughput".into(),
-        prefetch: 64,
-        requests: 1_000,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut num = |name: &str| -> Result<usize, String> {
-            let v = it.next().ok_or(format!("{name} needs a value"))?;
-            match v.parse::<usize>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(format!("{name}: expected a positive integer, got `{v}`")),
-            }
-        };
-        match flag.as_str() {
-            "--messages" => a.messages = num("--messages")?,
-            "--nodes" => a.nodes = num("--nodes")?,
-            "--batch" => a.batch = num("--batch")?,
-            "--runs" => a.runs = num("--runs")?,
-            "--json" => a.json = true,
-            "--profile" => a.profile = Some(it.next().ok_or("--profile needs a case")?),
-            "--nats" => a.nats = Some(it.next().ok_or("--nats needs a URL")?),
-            "--worker" => a.worker = Some(it.next().ok_or("--worker needs a name")?),
-            "--prefix" => a.prefix = it.next().ok_or("--prefix needs a value")?,
-            "--prefetch" => a.prefetch = num("--prefetch")?,
-            "--requests" => a.requests = num("--requests")?,
-            "-h" | "--help" => {
-                return Err(
-                    "usage: throughput [--messages N] [--nodes N] [--batch N] [--runs N] [--json] [--profile mailbox|handles|single|e2e|e2e-single] [--nats URL [--prefetch N] [--requests N]]"
-                        .into(),
-                )
-            }
-            other => return Err(format!("unknown argument `{other}`")),
-        }
+/// A whole number above 0.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a positive integer, got `{s}`")),
     }
-    Ok(a)
 }
 
 /// Every thread of this process with its time on a CPU so far, from
@@ -131,13 +117,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = Args::parse();
     if args.worker.is_some() || args.nats.is_some() {
         cluster_mode(&args);
         return;

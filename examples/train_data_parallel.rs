@@ -110,7 +110,17 @@ fn reference(train: &Data) -> Vec<f64> {
     w
 }
 
+/// Data-parallel training with fork-join: logistic regression split into
+/// shard tasks across four nodes, while a node crashes mid-epoch; the
+/// result must match a single-threaded reference.
+///
+/// It takes no options: the program is the example.
+#[derive(Debug, clap::Parser)]
+#[command(name = "train_data_parallel")]
+struct Args {}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    <Args as clap::Parser>::parse();
     let (train, test) = load();
     let train = Arc::new(train);
     let n = train.x.nrows();

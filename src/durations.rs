@@ -1,5 +1,13 @@
 //! Serde helpers: durations as (fractional) seconds in config files; the
 //! longest timer interval accepted.
+//!
+//! Kept by hand rather than `humantime-serde`: configuration and workload
+//! files write durations as numbers of seconds (`heartbeat_interval =
+//! 0.05`), which humantime-serde does not read (it takes strings such as
+//! `"50ms"`), and reports written as JSON want numbers a reader can
+//! compute with. Switching would break every existing file for a format
+//! no reader asked for; the helpers are a dozen lines and refuse negative,
+//! NaN and infinite values by name.
 
 /// The longest heartbeat or balancer interval accepted: timers past it
 /// would, in effect, never fire.

@@ -76,6 +76,21 @@ pub enum Fault {
     },
 }
 
+impl std::fmt::Display for Fault {
+    /// What the fault does, in words (`crash node-1`, `slow node-0 to
+    /// 0.25× its speed`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::PanicNode { node } => write!(f, "panic {node}"),
+            Fault::StopNode { node } => write!(f, "stop {node}"),
+            Fault::CrashNode { node } => write!(f, "crash {node}"),
+            Fault::SlowNode { node, factor } => {
+                write!(f, "slow {node} to {factor}× its speed")
+            }
+        }
+    }
+}
+
 impl FaultSpec {
     /// The most messages one [`FaultSpec::FloodMailbox`] may send: an
     /// executor sends them one by one before it runs its task.

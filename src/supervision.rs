@@ -30,6 +30,20 @@ pub enum DownReason {
     Left,
 }
 
+impl fmt::Display for DownReason {
+    /// Lowercase words, as logs and reports print them (`crashed`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DownReason::Panicked => "panicked",
+            DownReason::Stopped => "stopped",
+            DownReason::Crashed => "crashed",
+            DownReason::Hung => "hung",
+            DownReason::Unreachable => "unreachable",
+            DownReason::Left => "left",
+        })
+    }
+}
+
 impl DownReason {
     /// Whether this is an abnormal exit (OTP: anything but `normal`).
     /// Only [`Stopped`](DownReason::Stopped) and [`Left`](DownReason::Left)
@@ -104,6 +118,17 @@ pub enum RestartPolicy {
     Transient,
     /// Never restarted; retired on any exit.
     Temporary,
+}
+
+impl fmt::Display for RestartPolicy {
+    /// As a configuration file spells it (`permanent`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RestartPolicy::Permanent => "permanent",
+            RestartPolicy::Transient => "transient",
+            RestartPolicy::Temporary => "temporary",
+        })
+    }
 }
 
 /// What the supervisor does when a node exceeds the restart intensity.

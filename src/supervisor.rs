@@ -281,9 +281,9 @@ impl Supervisor {
         if self.stopping || shared.generation() != generation || !shared.is_available() {
             return;
         }
-        let _span = tracing::info_span!("node.restart", node = shared.name(), node_id = j, ?reason)
+        let _span = tracing::info_span!("node.restart", node = shared.name(), node_id = j, %reason)
             .entered();
-        tracing::warn!(node = shared.name(), node_id = j, ?reason, "node.down");
+        tracing::warn!(node = shared.name(), node_id = j, %reason, "node.down");
         shared.count_failure();
         let sup = self.config.supervision.clone();
         let set: Vec<usize> = restart_set(sup.strategy, j, self.plane.nodes.len())
@@ -313,12 +313,12 @@ impl Supervisor {
             .collect();
         let mut delay = Duration::ZERO;
         if !restart_failed {
-            tracing::info!(policy = ?sup.policy_of(j), "node.not_restarted");
+            tracing::info!(policy = %sup.policy_of(j), "node.not_restarted");
             self.retire(j);
         } else if !self.windows[j].admit(Instant::now(), sup.max_restarts, sup.restart_period) {
             tracing::error!(
                 max = sup.max_restarts,
-                period = ?sup.restart_period,
+                period_s = sup.restart_period.as_secs_f64(),
                 "supervisor.escalate"
             );
             match sup.escalation {
@@ -338,7 +338,15 @@ impl Supervisor {
             }
         }
         if !to_restart.is_empty() {
-            tracing::debug!(?delay, nodes = ?to_restart, "node.restart_scheduled");
+            tracing::debug!(
+                delay_s = delay.as_secs_f64(),
+                nodes = %to_restart
+                    .iter()
+                    .map(|&k| self.plane.nodes[k].name())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                "node.restart_scheduled"
+            );
             ctx.run_later(delay, move |act, ctx| {
                 for k in to_restart {
                     act.restart(k, ctx);
@@ -541,7 +549,12 @@ impl Supervisor {
                         act.ping_outstanding[id.0] = false;
                         match res {
                             Ok(p) => {
-                                tracing::trace!(node_id = id.0, generation = p.generation, oldest_running = ?p.oldest_running, "node.heartbeat");
+                                tracing::trace!(
+                                    node_id = id.0,
+                                    generation = p.generation,
+                                    oldest_running_s = p.oldest_running.map(|d| d.as_secs_f64()),
+                                    "node.heartbeat"
+                                );
                             }
                             Err(MailboxError::Timeout) => {
                                 act.on_node_down(id, generation, DownReason::Hung, ctx);

@@ -2,51 +2,39 @@
 
 use std::path::{Path, PathBuf};
 
+/// Measures every allocation policy against optima, lower bounds and
+/// published results, and writes the tables into docs/policies.md.
+#[derive(Debug, clap::Parser)]
+#[command(name = "policy_report")]
 pub(crate) struct Args {
+    /// Print one JSON object instead of writing the report.
+    #[arg(long)]
     pub(crate) json: bool,
+    /// A fast subset of every section.
+    #[arg(long)]
     pub(crate) quick: bool,
+    /// Where to write the report.
+    #[arg(long, value_name = "PATH", default_value = "docs/policies.md")]
     pub(crate) out: PathBuf,
+    /// The data directory (GAP instances, the openb trace).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data())]
     pub(crate) data: PathBuf,
+    /// An extra GAP instance (OR-Library format); repeatable.
+    #[arg(long = "gap", value_name = "FILE")]
     pub(crate) gaps: Vec<PathBuf>,
+    /// An extra openb pod list; repeatable.
+    #[arg(long = "pods", value_name = "FILE")]
     pub(crate) pods: Vec<PathBuf>,
+    /// The openb node list for --pods.
+    #[arg(long, value_name = "FILE")]
     pub(crate) nodes: Option<PathBuf>,
 }
 
-pub(crate) fn parse_args() -> Result<Args, String> {
-    let default_data = if Path::new("../shared/data/gap/optima.csv").exists() {
+/// `../shared/data` when it holds the GAP optima, `data` otherwise.
+fn default_data() -> PathBuf {
+    if Path::new("../shared/data/gap/optima.csv").exists() {
         PathBuf::from("../shared/data")
     } else {
         PathBuf::from("data")
-    };
-    let mut a = Args {
-        json: false,
-        quick: false,
-        out: PathBuf::from("docs/policies.md"),
-        data: default_data,
-        gaps: Vec::new(),
-        pods: Vec::new(),
-        nodes: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--json" => a.json = true,
-            "--quick" => a.quick = true,
-            "--out" => a.out = value("--out")?.into(),
-            "--data" => a.data = value("--data")?.into(),
-            "--gap" => a.gaps.push(value("--gap")?.into()),
-            "--pods" => a.pods.push(value("--pods")?.into()),
-            "--nodes" => a.nodes = Some(value("--nodes")?.into()),
-            "-h" | "--help" => {
-                return Err(
-                    "usage: policy_report [--json] [--quick] [--out PATH] [--data DIR] \
-                            [--gap FILE]... [--pods FILE]... [--nodes FILE]"
-                        .into(),
-                )
-            }
-            other => return Err(format!("unknown argument `{other}` (try --help)")),
-        }
     }
-    Ok(a)
 }

@@ -42,8 +42,9 @@ mod openb;
 mod report;
 mod ucb;
 
-use args::{parse_args, Args};
+use args::Args;
 use budgets::budget_section;
+use clap::Parser;
 use decision::decision_cost;
 use gap::gap_section;
 use hetero::hetero_section;
@@ -57,13 +58,7 @@ use std::time::Instant;
 use ucb::ucb_section;
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = Args::parse();
     if let Err(e) = run(&args) {
         eprintln!("policy_report: {e}");
         std::process::exit(1);

@@ -468,7 +468,8 @@ impl NodeShared {
         tracing::warn!(
             node = self.name(),
             node_id = self.id.0,
-            ?duration,
+            // Absent: until the node is replaced.
+            duration_s = duration.map(|d| d.as_secs_f64()),
             "fault.hang"
         );
         let start = Instant::now();

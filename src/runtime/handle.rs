@@ -207,7 +207,7 @@ impl RuntimeHandle {
         if *self.shared.state.read() == RunState::Stopped {
             return Err(InjectError::ShuttingDown);
         }
-        tracing::info!(?fault, "fault.inject");
+        tracing::info!(%fault, "fault.inject");
         self.shared.supervisor.do_send(Inject(fault));
         Ok(())
     }

@@ -185,10 +185,10 @@ impl RuntimeHandle {
         };
         let abandoned = self.metrics().abandoned;
         if !abandoned.is_empty() {
-            let tasks: Vec<TaskId> = abandoned.iter().map(|a| a.task).collect();
+            let tasks: Vec<String> = abandoned.iter().map(|a| a.task.0.to_string()).collect();
             tracing::warn!(
                 count = abandoned.len(),
-                ?tasks,
+                tasks = %tasks.join(","),
                 threads = left,
                 "runtime.abandoned"
             );

@@ -4,16 +4,20 @@
 //!
 //! Every case lives for the whole run and the cases take turns, round after
 //! round, so a slow spell of a shared machine hits them alike; the first
-//! round is a warm-up, and each figure is the median over the other rounds.
+//! round is a warm-up, and each figure is the median over the other rounds,
+//! shown with its spread (min–max). A ratio is taken within each round
+//! (the two cases ran back to back) and summarised the same way.
 
 pub(crate) mod cases;
 mod cluster;
 mod nats_raw;
 
 use crate::error::CliError;
+use crate::table;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Options of `allot bench`.
@@ -46,8 +50,8 @@ pub(crate) struct BenchArgs {
     /// With `--nats`: attempts in flight per remote node beyond its slot.
     #[arg(long, default_value_t = 64, value_parser = up_to::<4_096>)]
     pub(crate) prefetch: usize,
-    /// Write the results as JSON to FILE (`-` for stdout, instead of the
-    /// table).
+    /// Also write the results as JSON to FILE (`-` for stdout; the table
+    /// then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
 }
@@ -62,15 +66,57 @@ fn up_to<const MAX: usize>(s: &str) -> Result<usize, String> {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+/// One figure over the measured rounds: its median and spread, and every
+/// round's value.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Figure {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) rounds: Vec<f64>,
 }
 
-/// The p50 and p99 of one round's round trips, in microseconds.
-fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
-    v.sort();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+impl Figure {
+    /// The figure of `rounds` (at least one).
+    pub(crate) fn of(rounds: Vec<f64>) -> Figure {
+        let mut sorted = rounds.clone();
+        sorted.sort_by(f64::total_cmp);
+        Figure {
+            median: sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN),
+            min: sorted.first().copied().unwrap_or(f64::NAN),
+            max: sorted.last().copied().unwrap_or(f64::NAN),
+            rounds,
+        }
+    }
+
+    /// `a ÷ b` round by round.
+    fn ratio(a: &Figure, b: &Figure) -> Figure {
+        Figure::of(a.rounds.iter().zip(&b.rounds).map(|(x, y)| x / y).collect())
+    }
+
+    /// `min–max` with `decimals`, scaled by `scale`.
+    fn spread(&self, scale: f64, decimals: usize) -> String {
+        format!(
+            "{:.decimals$}–{:.decimals$}",
+            self.min * scale,
+            self.max * scale
+        )
+    }
+}
+
+/// The p50 and p99 of one round's round trips, in seconds (hdrhistogram,
+/// three significant digits).
+fn percentiles(trips: impl Iterator<Item = Duration>) -> (f64, f64) {
+    let mut h = hdrhistogram::Histogram::<u64>::new(3).expect("3 significant digits is valid");
+    for d in trips {
+        // The histogram grows to fit; past what it can track, its largest
+        // value.
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        if h.record(ns).is_err() {
+            h.saturating_record(ns);
+        }
+    }
+    let at = |q: f64| h.value_at_quantile(q) as f64 / 1e9;
     (at(0.5), at(0.99))
 }
 
@@ -101,13 +147,16 @@ const ROUND_TRIP: [&str; 5] = [
     "rayon install",
 ];
 
-/// Medians of every case.
+/// Every case's figures.
 #[derive(Debug)]
 pub(crate) struct Results {
-    mailbox: Vec<f64>,
-    end_to_end: Vec<f64>,
-    p50_us: Vec<f64>,
-    p99_us: Vec<f64>,
+    /// Messages per second.
+    mailbox: Vec<Figure>,
+    /// Tasks or requests per second.
+    end_to_end: Vec<Figure>,
+    /// Round trips, seconds.
+    p50_s: Vec<Figure>,
+    p99_s: Vec<Figure>,
 }
 
 fn measure(args: &BenchArgs) -> Results {
@@ -154,8 +203,7 @@ fn measure(args: &BenchArgs) -> Results {
             rate(n, cases::rayon_spawn(&rayon_pool, n)),
             rate(single_n, cases::allot_e2e_single(&h, single_n)),
         ];
-        let trips =
-            |f: &dyn Fn() -> Duration| percentiles((0..args.requests).map(|_| f()).collect());
+        let trips = |f: &dyn Fn() -> Duration| percentiles((0..args.requests).map(|_| f()));
         let l = [
             trips(&|| cases::allot_round_trip(&h)),
             trips(&|| actix.round_trip(&caller_rt)),
@@ -179,46 +227,95 @@ fn measure(args: &BenchArgs) -> Results {
         }
     }
     rt.shutdown();
-    let med = |v: Vec<Vec<f64>>| v.into_iter().map(|mut s| median(&mut s)).collect();
+    let figures = |v: Vec<Vec<f64>>| v.into_iter().map(Figure::of).collect();
     Results {
-        mailbox: med(mailbox),
-        end_to_end: med(e2e),
-        p50_us: med(p50),
-        p99_us: med(p99),
+        mailbox: figures(mailbox),
+        end_to_end: figures(e2e),
+        p50_s: figures(p50),
+        p99_s: figures(p99),
     }
 }
 
-/// Throughput ratios: allot ÷ baseline (above 1: allot is faster).
-fn throughput_ratios(r: &Results) -> Vec<(&'static str, f64)> {
-    let (m, e) = (&r.mailbox, &r.end_to_end);
-    vec![
-        ("mailbox_vs_actix", m[0] / m[2]),
-        ("mailbox_single_vs_actix", m[1] / m[2]),
-        ("mailbox_vs_crossbeam", m[0] / m[3]),
-        ("mailbox_vs_tokio_spawn", m[0] / m[4]),
-        ("mailbox_vs_rayon", m[0] / m[5]),
-        ("e2e_vs_actix", e[0] / e[1]),
-        ("e2e_vs_crossbeam", e[0] / e[2]),
-        ("e2e_vs_tokio_spawn", e[0] / e[3]),
-        ("e2e_vs_rayon", e[0] / e[4]),
-        ("e2e_single_vs_tokio_spawn", e[5] / e[3]),
-        ("e2e_single_vs_actix", e[5] / e[1]),
-    ]
+/// A named ratio of two cases, taken round by round.
+#[derive(Debug, Serialize)]
+struct Ratio {
+    #[serde(skip)]
+    name: &'static str,
+    /// `numerator ÷ denominator`, by case name.
+    divides: String,
+    /// What a value above 1 means.
+    above_1_means: &'static str,
+    #[serde(flatten)]
+    figure: Figure,
 }
 
-/// Latency ratios: allot p50 ÷ baseline p50 (above 1: allot is slower).
-fn latency_ratios(r: &Results) -> Vec<(&'static str, f64)> {
-    let p = &r.p50_us;
-    vec![
-        ("rr_p50_vs_actix", p[0] / p[1]),
-        ("rr_p50_vs_crossbeam", p[0] / p[2]),
-        ("rr_p50_vs_tokio_spawn", p[0] / p[3]),
-        ("rr_p50_vs_rayon", p[0] / p[4]),
-    ]
+/// Every ratio: throughput ones are allot ÷ baseline (above 1: allot is
+/// faster), latency ones allot ÷ baseline at p50 and at p99 (above 1: allot
+/// is slower).
+fn ratios(r: &Results) -> Vec<Ratio> {
+    let (m, e) = (&r.mailbox, &r.end_to_end);
+    let faster = "allot is faster";
+    let slower = "allot is slower";
+    let mut out = Vec::new();
+    let mut add = |name, (na, a): (&str, &Figure), (nb, b): (&str, &Figure), means| {
+        out.push(Ratio {
+            name,
+            divides: format!("{na} ÷ {nb}"),
+            above_1_means: means,
+            figure: Figure::ratio(a, b),
+        });
+    };
+    let mb = |i: usize| (MAILBOX[i], &m[i]);
+    let ee = |i: usize| (END_TO_END[i], &e[i]);
+    add("mailbox_vs_actix", mb(0), mb(2), faster);
+    add("mailbox_single_vs_actix", mb(1), mb(2), faster);
+    add("mailbox_vs_crossbeam", mb(0), mb(3), faster);
+    add("mailbox_vs_tokio_spawn", mb(0), mb(4), faster);
+    add("mailbox_vs_rayon", mb(0), mb(5), faster);
+    add("e2e_vs_actix", ee(0), ee(1), faster);
+    add("e2e_vs_crossbeam", ee(0), ee(2), faster);
+    add("e2e_vs_tokio_spawn", ee(0), ee(3), faster);
+    add("e2e_vs_rayon", ee(0), ee(4), faster);
+    add("e2e_single_vs_tokio_spawn", ee(5), ee(3), faster);
+    add("e2e_single_vs_actix", ee(5), ee(1), faster);
+    let p50 = |i: usize| (ROUND_TRIP_P50[i], &r.p50_s[i]);
+    let p99 = |i: usize| (ROUND_TRIP_P99[i], &r.p99_s[i]);
+    for i in 1..ROUND_TRIP.len() {
+        add(RR_P50_NAMES[i - 1], p50(0), p50(i), slower);
+        add(RR_P99_NAMES[i - 1], p99(0), p99(i), slower);
+    }
+    out
 }
+
+const ROUND_TRIP_P50: [&str; 5] = [
+    "allot submit + wait p50",
+    "actix send + await p50",
+    "crossbeam-channel request + reply p50",
+    "tokio::spawn + await p50",
+    "rayon install p50",
+];
+const ROUND_TRIP_P99: [&str; 5] = [
+    "allot submit + wait p99",
+    "actix send + await p99",
+    "crossbeam-channel request + reply p99",
+    "tokio::spawn + await p99",
+    "rayon install p99",
+];
+const RR_P50_NAMES: [&str; 4] = [
+    "rr_p50_vs_actix",
+    "rr_p50_vs_crossbeam",
+    "rr_p50_vs_tokio_spawn",
+    "rr_p50_vs_rayon",
+];
+const RR_P99_NAMES: [&str; 4] = [
+    "rr_p99_vs_actix",
+    "rr_p99_vs_crossbeam",
+    "rr_p99_vs_tokio_spawn",
+    "rr_p99_vs_rayon",
+];
 
 fn to_json(args: &BenchArgs, r: &Results) -> Value {
-    let named = |names: &[&str], values: &[f64]| -> Value {
+    let named = |names: &[&str], values: &[Figure]| -> Value {
         Value::Object(
             names
                 .iter()
@@ -227,10 +324,9 @@ fn to_json(args: &BenchArgs, r: &Results) -> Value {
                 .collect::<Map<String, Value>>(),
         )
     };
-    let ratios: Map<String, Value> = throughput_ratios(r)
+    let ratios: Map<String, Value> = ratios(r)
         .into_iter()
-        .chain(latency_ratios(r))
-        .map(|(n, v)| (n.to_owned(), json!(v)))
+        .map(|x| (x.name.to_owned(), json!(x)))
         .collect();
     json!({
         "messages": args.messages,
@@ -238,21 +334,29 @@ fn to_json(args: &BenchArgs, r: &Results) -> Value {
         "batch": args.batch,
         "runs": args.runs,
         "requests": args.requests,
+        "units": "rates in messages or tasks per second (`_per_s`), round trips in seconds (`_s`); every figure is the median of the measured rounds with their min, max and each round's value, and every ratio is taken round by round",
         "mailbox": { "rates_per_s": named(&MAILBOX, &r.mailbox) },
         "end_to_end": { "rates_per_s": named(&END_TO_END, &r.end_to_end) },
         "request_response": {
-            "p50_us": named(&ROUND_TRIP, &r.p50_us),
-            "p99_us": named(&ROUND_TRIP, &r.p99_us),
+            "p50_s": named(&ROUND_TRIP, &r.p50_s),
+            "p99_s": named(&ROUND_TRIP, &r.p99_s),
         },
         "ratios": ratios,
     })
 }
 
 fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Result<()> {
+    let spread = args.runs > 1;
     writeln!(
         out,
-        "allot bench: {} messages, {} nodes/threads, batch {}, median of {} runs after a warm-up, {} round trips per run",
-        args.messages, args.nodes, args.batch, args.runs, args.requests
+        "allot bench: {} messages, {} nodes/threads, batch {}, {} round trips per round; median of {} round{} after a warm-up{}",
+        args.messages,
+        args.nodes,
+        args.batch,
+        args.requests,
+        args.runs,
+        if args.runs == 1 { "" } else { "s" },
+        if spread { ", with min–max" } else { "" },
     )?;
     for (title, names, rates) in [
         (
@@ -267,49 +371,107 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
         ),
     ] {
         writeln!(out)?;
+        writeln!(out, "{title}")?;
         writeln!(
             out,
-            "{title:<58} {:>12} {:>14}",
-            "rate (M/s)", "allot ÷ this"
+            "  ratio = {} ÷ this row, round by round (above 1: {} is faster)",
+            names[0], names[0]
         )?;
-        for (name, rate) in names.iter().zip(rates.iter()) {
-            writeln!(
-                out,
-                "  {name:<56} {:>12.3} {:>14.2}",
-                rate / 1e6,
-                rates[0] / rate
-            )?;
+        let mut header = vec!["  case", "M/s"];
+        if spread {
+            header.push("min–max");
         }
+        header.push("ratio");
+        if spread {
+            header.push("min–max");
+        }
+        let mut t = table::new(&header, 1);
+        for (i, (name, rate)) in names.iter().zip(rates.iter()).enumerate() {
+            let ratio = Figure::ratio(&rates[0], rate);
+            let mut row = vec![format!("  {name}"), format!("{:.3}", rate.median / 1e6)];
+            if spread {
+                row.push(rate.spread(1e-6, 3));
+            }
+            if i == 0 {
+                row.push("(reference)".into());
+                if spread {
+                    row.push(String::new());
+                }
+            } else {
+                row.push(format!("{:.2}", ratio.median));
+                if spread {
+                    row.push(ratio.spread(1.0, 2));
+                }
+            }
+            t.add_row(row);
+        }
+        table::write(out, &t, "")?;
     }
     writeln!(out)?;
-    writeln!(
-        out,
-        "{:<58} {:>12} {:>10} {:>14}",
-        "request/response (one at a time)", "p50 (µs)", "p99 (µs)", "allot p50 ÷"
-    )?;
+    writeln!(out, "request/response (one at a time, µs)")?;
+    let mut header = vec!["  case", "p50"];
+    if spread {
+        header.push("min–max");
+    }
+    header.push("p99");
+    if spread {
+        header.push("min–max");
+    }
+    let mut t = table::new(&header, 1);
     for (i, name) in ROUND_TRIP.iter().enumerate() {
-        writeln!(
-            out,
-            "  {name:<56} {:>12.1} {:>10.1} {:>14.2}",
-            r.p50_us[i],
-            r.p99_us[i],
-            r.p50_us[0] / r.p50_us[i]
-        )?;
+        let mut row = vec![format!("  {name}")];
+        for f in [&r.p50_s[i], &r.p99_s[i]] {
+            row.push(format!("{:.1}", f.median * 1e6));
+            if spread {
+                row.push(f.spread(1e6, 1));
+            }
+        }
+        t.add_row(row);
     }
+    table::write(out, &t, "")?;
     writeln!(out)?;
-    writeln!(
-        out,
-        "ratios (throughput: allot ÷ baseline, above 1 = allot faster)"
-    )?;
-    for (name, v) in throughput_ratios(r) {
-        writeln!(out, "  {name:<26} = {v:.2}")?;
+    writeln!(out, "ratios (round by round)")?;
+    let mut header = vec!["  name", "divides", "median"];
+    if spread {
+        header.push("min–max");
     }
-    writeln!(
-        out,
-        "ratios (latency: allot p50 ÷ baseline p50, above 1 = allot slower)"
-    )?;
-    for (name, v) in latency_ratios(r) {
-        writeln!(out, "  {name:<26} = {v:.2}")?;
+    header.push("above 1:");
+    let mut t = table::new(&header, 2);
+    for x in ratios(r) {
+        let mut row = vec![
+            format!("  {}", x.name),
+            x.divides,
+            format!("{:.2}", x.figure.median),
+        ];
+        if spread {
+            row.push(x.figure.spread(1.0, 2));
+        }
+        row.push(x.above_1_means.to_owned());
+        t.add_row(row);
+    }
+    if let Some(c) = t.column_mut(header.len() - 1) {
+        c.set_cell_alignment(comfy_table::CellAlignment::Left);
+    }
+    table::write(out, &t, "")
+}
+
+/// Prints a table to stdout, or to stderr when stdout carries the JSON
+/// (`--json -`), and writes the JSON.
+fn show(
+    json: Option<&Path>,
+    table: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    value: impl FnOnce() -> Value,
+) -> Result<(), CliError> {
+    let shown = if json == Some(Path::new("-")) {
+        table(&mut io::stderr().lock())
+    } else {
+        table(&mut io::stdout().lock())
+    };
+    shown.map_err(|e| CliError::Other(format!("cannot print the results: {e}")))?;
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&value())
+            .map_err(|e| CliError::Other(format!("cannot encode the results: {e}")))?;
+        crate::output::write(path, &text)?;
     }
     Ok(())
 }
@@ -327,6 +489,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
     crate::limits::MachineLimits::read()
         .check(threads, 0)
         .map_err(|e| CliError::Other(format!("--nodes {}: {e}", args.nodes)))?;
+    if let Some(path) = &args.json {
+        crate::output::check_dir(path)?;
+    }
     if let Some(url) = &args.nats {
         let exe = std::env::current_exe()
             .map_err(|e| CliError::Other(format!("cannot find this binary: {e}")))?;
@@ -345,25 +510,40 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
             prefetch: args.prefetch,
         };
         let r = cluster::measure(plan, &worker).map_err(CliError::Other)?;
-        return match &args.json {
-            Some(path) => {
-                let text = serde_json::to_string_pretty(&r.to_json())
-                    .map_err(|e| CliError::Other(format!("cannot encode the results: {e}")))?;
-                crate::output::write(path, &text)
-            }
-            None => r
-                .print(&mut io::stdout().lock())
-                .map_err(|e| CliError::Other(format!("cannot print the results: {e}"))),
-        };
+        return show(
+            args.json.as_deref(),
+            |mut out| r.print(&mut out),
+            || r.to_json(),
+        );
     }
     let results = measure(args);
-    match &args.json {
-        Some(path) => {
-            let text = serde_json::to_string_pretty(&to_json(args, &results))
-                .map_err(|e| CliError::Other(format!("cannot encode the results: {e}")))?;
-            crate::output::write(path, &text)
-        }
-        None => print_table(args, &results, &mut io::stdout().lock())
-            .map_err(|e| CliError::Other(format!("cannot print the results: {e}"))),
+    show(
+        args.json.as_deref(),
+        |mut out| print_table(args, &results, &mut out),
+        || to_json(args, &results),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_percentiles_are_in_seconds() {
+        let (p50, p99) = percentiles((1..=100).map(Duration::from_micros));
+        assert!((p50 - 50e-6).abs() <= 50e-9, "{p50}");
+        assert!((p99 - 99e-6).abs() <= 99e-9, "{p99}");
+    }
+
+    #[test]
+    fn a_figure_is_the_median_and_spread_of_its_rounds_and_ratios_go_round_by_round() {
+        let a = Figure::of(vec![3.0, 1.0, 2.0]);
+        assert_eq!((a.median, a.min, a.max), (2.0, 1.0, 3.0));
+        assert_eq!(a.rounds, [3.0, 1.0, 2.0]);
+        let b = Figure::of(vec![1.5, 1.0, 4.0]);
+        let r = Figure::ratio(&a, &b);
+        assert_eq!(r.rounds, [2.0, 1.0, 0.5]);
+        assert_eq!((r.median, r.min, r.max), (1.0, 0.5, 2.0));
+        assert_eq!(a.spread(1.0, 1), "1.0–3.0");
     }
 }

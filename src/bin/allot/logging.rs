@@ -83,7 +83,16 @@ pub(crate) fn count_injected_panics() -> Arc<AtomicU64> {
     std::panic::set_hook(Box::new(move |info| {
         if allot::is_injected_panic(info.payload()) {
             seen.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(panic = %info, "fault.injected_panic");
+            // The payload and where it was raised, on one line (the
+            // hook's own `Display` spans two).
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&'static str>().copied())
+                .unwrap_or("");
+            let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+            tracing::debug!(panic = message, %location, "fault.injected_panic");
         } else {
             default_hook(info);
         }

@@ -25,6 +25,7 @@ mod plot;
 mod replay;
 mod report;
 mod run;
+mod table;
 mod worker;
 mod workload;
 
@@ -114,7 +115,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::debug!(error = ?e, "cli.failed");
+            tracing::debug!(error = %e, "cli.failed");
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

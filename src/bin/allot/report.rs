@@ -1,15 +1,35 @@
-//! What `allot run` reports: the JSON document (`--json`) and the table it
-//! prints.
+//! What `allot run` reports: the JSON document (`--json`, described field
+//! by field in `docs/report-schema.md`) and the table it prints.
+//!
+//! One unit convention: every duration is in seconds, an `f64` whose field
+//! name ends in `_s`; rates end in `_per_s`. `config` and `workload.tasks`
+//! echo the workload file as run, whose durations are seconds too (without
+//! the suffix, as the file spells them). Nodes are named, never numbered,
+//! in samples, events and abandoned attempts.
 
+use crate::table;
 use crate::workload::model::TaskMix;
-use allot::{Metrics, RuntimeConfig};
-use serde::Serialize;
-use std::collections::BTreeMap;
+use allot::{AbandonReason, Health, Metrics, NodeMetrics, RuntimeConfig, Totals};
+use serde::{Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::time::{Duration, SystemTime};
+
+/// The version of the report's layout: raised when a field is removed,
+/// renamed or changes meaning (new fields do not raise it).
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The full report of one run.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub(crate) schema_version: u32,
+    /// The allot that ran it.
+    pub(crate) allot_version: &'static str,
+    /// When the run started (RFC 3339, UTC, whole seconds).
+    pub(crate) started_at: String,
+    /// The machine it ran on.
+    pub(crate) machine: Machine,
     /// What ran.
     pub(crate) workload: WorkloadInfo,
     /// The runtime settings it ran with (nodes resolved, overrides applied;
@@ -25,7 +45,7 @@ pub(crate) struct Report {
     /// Completed tasks per second over `elapsed_s`.
     pub(crate) throughput_per_s: f64,
     /// The runtime's final metrics (per node, totals, latency, health).
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: RunMetrics,
     /// Per kind of task.
     pub(crate) kinds: Vec<KindReport>,
     /// Failed tasks by the reason of their last failure.
@@ -33,8 +53,9 @@ pub(crate) struct Report {
     /// Panics that a fault plan injected (each failed one attempt).
     pub(crate) injected_panics: u64,
     /// Periodic snapshots of every node.
-    pub(crate) samples: Vec<Sample>,
-    /// Restarts and migrations, from the snapshots.
+    pub(crate) samples: Samples,
+    /// Restarts, migrations, retirements and speed changes, from the
+    /// snapshots.
     pub(crate) events: Vec<Event>,
     /// Submitted tasks that are neither finished nor in flight (the ledger
     /// check): 0 unless something was lost.
@@ -70,15 +91,56 @@ pub(crate) struct WorkInfo {
     pub(crate) products_per_cost_second: f64,
 }
 
-/// Latency percentiles in milliseconds.
+/// The machine a run ran on.
+#[derive(Debug, Serialize)]
+pub(crate) struct Machine {
+    /// The operating system (`linux`, `macos`, …).
+    pub(crate) os: &'static str,
+    /// The kernel's release, where it can be read (`/proc/sys/kernel/osrelease`).
+    pub(crate) os_release: Option<String>,
+    /// The CPU architecture (`x86_64`, `aarch64`, …).
+    pub(crate) arch: &'static str,
+    /// The CPU model, where it can be read (`/proc/cpuinfo`).
+    pub(crate) cpu: Option<String>,
+    /// Logical CPUs this process may run on (its affinity and cgroup quota
+    /// counted).
+    pub(crate) cores: usize,
+}
+
+impl Machine {
+    /// This machine.
+    pub(crate) fn read() -> Machine {
+        let text = |path: &str| std::fs::read_to_string(path).ok();
+        Machine {
+            os: std::env::consts::OS,
+            os_release: text("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()),
+            arch: std::env::consts::ARCH,
+            cpu: text("/proc/cpuinfo").and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            }),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// `at` as RFC 3339 in UTC, to the second (`2026-12-05T13:14:46Z`).
+pub(crate) fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// Latency figures, in seconds.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Percentiles {
-    pub(crate) count: usize,
-    pub(crate) mean: f64,
-    pub(crate) p50: f64,
-    pub(crate) p90: f64,
-    pub(crate) p99: f64,
-    pub(crate) max: f64,
+    /// Tasks measured.
+    pub(crate) count: u64,
+    pub(crate) mean_s: f64,
+    pub(crate) p50_s: f64,
+    pub(crate) p90_s: f64,
+    pub(crate) p99_s: f64,
+    pub(crate) max_s: f64,
 }
 
 /// Latencies recorded as tasks end, in constant memory: a histogram of
@@ -87,8 +149,8 @@ pub(crate) struct Percentiles {
 #[derive(Debug)]
 pub(crate) struct Latencies {
     micros: hdrhistogram::Histogram<u64>,
-    sum_ms: f64,
-    max_ms: f64,
+    sum_s: f64,
+    max: Duration,
 }
 
 impl Default for Latencies {
@@ -96,24 +158,23 @@ impl Default for Latencies {
         Latencies {
             // Three significant digits is within hdrhistogram's range (0-5).
             micros: hdrhistogram::Histogram::new(3).expect("3 significant digits is valid"),
-            sum_ms: 0.0,
-            max_ms: 0.0,
+            sum_s: 0.0,
+            max: Duration::ZERO,
         }
     }
 }
 
 impl Latencies {
-    /// Records one latency, in milliseconds.
-    pub(crate) fn record(&mut self, ms: f64) {
-        let ms = if ms.is_finite() { ms.max(0.0) } else { 0.0 };
-        // `as` saturates; the histogram grows to fit, and past what it can
-        // track records its largest value.
-        let micros = (ms * 1000.0).round() as u64;
+    /// Records one latency.
+    pub(crate) fn record(&mut self, latency: Duration) {
+        // The histogram grows to fit, and past what it can track records
+        // its largest value.
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         if self.micros.record(micros).is_err() {
             self.micros.saturating_record(micros);
         }
-        self.sum_ms += ms;
-        self.max_ms = self.max_ms.max(ms);
+        self.sum_s += latency.as_secs_f64();
+        self.max = self.max.max(latency);
     }
 
     /// Their percentiles (nearest rank, to the histogram's precision).
@@ -122,14 +183,15 @@ impl Latencies {
         if count == 0 {
             return Percentiles::default();
         }
-        let at = |q: f64| (self.micros.value_at_quantile(q) as f64 / 1000.0).min(self.max_ms);
+        let max_s = self.max.as_secs_f64();
+        let at = |q: f64| (self.micros.value_at_quantile(q) as f64 / 1e6).min(max_s);
         Percentiles {
-            count: count as usize,
-            mean: self.sum_ms / count as f64,
-            p50: at(0.5),
-            p90: at(0.9),
-            p99: at(0.99),
-            max: self.max_ms,
+            count,
+            mean_s: self.sum_s / count as f64,
+            p50_s: at(0.5),
+            p90_s: at(0.9),
+            p99_s: at(0.99),
+            max_s,
         }
     }
 }
@@ -151,26 +213,274 @@ pub(crate) struct KindReport {
     /// Extra attempts (retries) of the tasks that ended.
     pub(crate) retries: u64,
     /// Submission to completion, of completed tasks.
-    pub(crate) latency_ms: Percentiles,
+    pub(crate) latency: Percentiles,
     pub(crate) deadline_s: Option<f64>,
     /// Tasks that did not complete within their deadline (failed ones too).
     pub(crate) deadline_missed: Option<u64>,
 }
 
+/// The names the report gives the nodes, by index: each node's own name,
+/// `node-<i>` for a node without one, and `<name>#<i>` for every node whose
+/// name another node shares, so that each is unique.
+pub(crate) fn node_names(nodes: &[NodeMetrics]) -> Vec<String> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for n in nodes {
+        *seen.entry(n.name.as_str()).or_default() += 1;
+    }
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| match seen[n.name.as_str()] {
+            _ if n.name.is_empty() => format!("node-{i}"),
+            1 => n.name.clone(),
+            _ => format!("{}#{i}", n.name),
+        })
+        .collect()
+}
+
+/// What a node is doing: what the table's `state` column says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum NodeState {
+    /// Accepting and running work (at the end of the run: was never
+    /// retired; the shutdown itself is not counted).
+    InService,
+    /// Down, waiting for its restart.
+    Restarting,
+    /// Retired for good, past its restart intensity or by its restart
+    /// policy.
+    Retired,
+}
+
+impl NodeState {
+    /// The state of `n`; `stopped` after the runtime's shutdown, when no
+    /// node accepts work and only retirement tells.
+    pub(crate) fn of(n: &NodeMetrics, stopped: bool) -> NodeState {
+        if n.retired {
+            NodeState::Retired
+        } else if n.available || stopped {
+            NodeState::InService
+        } else {
+            NodeState::Restarting
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            NodeState::InService => "in service",
+            NodeState::Restarting => "restarting",
+            NodeState::Retired => "retired",
+        }
+    }
+}
+
+/// One node at the end of the run.
+#[derive(Debug, Serialize)]
+pub(crate) struct NodeReport {
+    /// Unique in the report (see [`node_names`]).
+    pub(crate) name: String,
+    /// Its place in `config.nodes` (fault plans number nodes so).
+    pub(crate) index: usize,
+    /// Nominal speed (from the config).
+    pub(crate) speed: f64,
+    pub(crate) slots: usize,
+    pub(crate) completed: u64,
+    pub(crate) failed: u64,
+    /// Times it went down.
+    pub(crate) failures: u64,
+    pub(crate) restarts: u64,
+    pub(crate) migrations_in: u64,
+    pub(crate) migrations_out: u64,
+    pub(crate) stale_results: u64,
+    pub(crate) timed_out: u64,
+    pub(crate) state: NodeState,
+}
+
+/// The histogram's bucket of latencies from `from_s` to `to_s`, both
+/// included, at the histogram's resolution (whole microseconds).
+#[derive(Debug, Serialize)]
+pub(crate) struct Bucket {
+    pub(crate) from_s: f64,
+    pub(crate) to_s: f64,
+    pub(crate) count: u64,
+}
+
+/// The runtime's latency histogram (every completed task).
+#[derive(Debug, Serialize)]
+pub(crate) struct LatencyReport {
+    #[serde(flatten)]
+    pub(crate) summary: Percentiles,
+    /// Consecutive buckets, each twice as wide as the one before (0, 1 µs,
+    /// 2–3 µs, 4–7 µs, …), up to the one holding the largest latency.
+    pub(crate) buckets: Vec<Bucket>,
+}
+
+/// An attempt whose code still ran when the report was taken.
+#[derive(Debug, Serialize)]
+pub(crate) struct AbandonedReport {
+    pub(crate) task: u64,
+    pub(crate) node: String,
+    pub(crate) attempt: u32,
+    pub(crate) reason: AbandonReason,
+    pub(crate) running_for_s: f64,
+}
+
+/// What the coordinator of a `--nats` run saw on the wire.
+#[derive(Debug, Serialize)]
+pub(crate) struct WireReport {
+    pub(crate) published: u64,
+    pub(crate) work_messages: u64,
+    pub(crate) republished: u64,
+    pub(crate) delivered: u64,
+    pub(crate) result_messages: u64,
+    pub(crate) adopted: u64,
+    pub(crate) ignored: u64,
+    pub(crate) bad_results: u64,
+    pub(crate) consumer_restarts: u64,
+    pub(crate) workers: Vec<WorkerReport>,
+}
+
+/// One worker, as the coordinator last heard of it.
+#[derive(Debug, Serialize)]
+pub(crate) struct WorkerReport {
+    pub(crate) name: String,
+    pub(crate) silent_for_s: f64,
+    pub(crate) leaving: bool,
+    pub(crate) bad_messages: u64,
+    pub(crate) nodes: usize,
+}
+
+/// The runtime's final metrics, in the report's units and names.
+#[derive(Debug, Serialize)]
+pub(crate) struct RunMetrics {
+    pub(crate) health: Health,
+    pub(crate) totals: Totals,
+    /// Balancer rounds that moved at least one task.
+    pub(crate) balancer_rounds: u64,
+    /// Submission to completion, every completed task.
+    pub(crate) latency: LatencyReport,
+    pub(crate) nodes: Vec<NodeReport>,
+    pub(crate) abandoned: Vec<AbandonedReport>,
+    /// With `--nats`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) wire: Option<WireReport>,
+}
+
+impl RunMetrics {
+    /// The final metrics `m` (taken after shutdown) of nodes run as
+    /// `config`, named `names`.
+    pub(crate) fn of(m: &Metrics, config: &RuntimeConfig, names: &[String]) -> RunMetrics {
+        let l = &m.latency;
+        let s = |us: u64| us as f64 / 1e6;
+        // The runtime gives each bucket's highest value (µs); the next
+        // bucket starts a microsecond above it.
+        let mut from = 0;
+        let buckets = l
+            .buckets
+            .iter()
+            .map(|&(to, count)| {
+                let b = Bucket {
+                    from_s: s(from),
+                    to_s: s(to),
+                    count,
+                };
+                from = to.saturating_add(1);
+                b
+            })
+            .collect();
+        let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("node-{i}"));
+        RunMetrics {
+            health: m.health,
+            totals: m.totals.clone(),
+            balancer_rounds: m.balancer_rounds,
+            latency: LatencyReport {
+                summary: Percentiles {
+                    count: l.count,
+                    mean_s: l.mean_us / 1e6,
+                    p50_s: s(l.p50_us),
+                    p90_s: s(l.p90_us),
+                    p99_s: s(l.p99_us),
+                    max_s: s(l.max_us),
+                },
+                buckets,
+            },
+            nodes: m
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let spec = config.nodes.get(i);
+                    NodeReport {
+                        name: name(i),
+                        index: i,
+                        speed: spec.map_or(n.speed, |s| s.speed),
+                        slots: spec.map_or(0, |s| s.slots),
+                        completed: n.completed,
+                        failed: n.failed,
+                        failures: n.failures,
+                        restarts: n.restarts,
+                        migrations_in: n.migrations_in,
+                        migrations_out: n.migrations_out,
+                        stale_results: n.stale_results,
+                        timed_out: n.timed_out,
+                        state: NodeState::of(n, true),
+                    }
+                })
+                .collect(),
+            abandoned: m
+                .abandoned
+                .iter()
+                .map(|a| AbandonedReport {
+                    task: a.task.0,
+                    node: name(a.node.0),
+                    attempt: a.attempt,
+                    reason: a.reason,
+                    running_for_s: a.running_for.as_secs_f64(),
+                })
+                .collect(),
+            wire: m.cluster.as_ref().map(|c| WireReport {
+                published: c.published,
+                work_messages: c.work_messages,
+                republished: c.republished,
+                delivered: c.delivered,
+                result_messages: c.result_messages,
+                adopted: c.adopted,
+                ignored: c.ignored,
+                bad_results: c.bad_results,
+                consumer_restarts: c.consumer_restarts,
+                workers: c
+                    .workers
+                    .iter()
+                    .map(|w| WorkerReport {
+                        name: w.name.clone(),
+                        silent_for_s: w.silent_for.as_secs_f64(),
+                        leaving: w.leaving,
+                        bad_messages: w.bad_messages,
+                        nodes: w.nodes,
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
 /// One node in a snapshot.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct NodeSample {
-    pub(crate) load: f64,
+    /// Estimated cost queued and running there (seconds at speed 1.0).
+    pub(crate) load_s: f64,
     pub(crate) queued: u64,
     pub(crate) running: u64,
     pub(crate) completed: u64,
     pub(crate) restarts: u64,
     pub(crate) migrations_in: u64,
     pub(crate) migrations_out: u64,
-    pub(crate) available: bool,
+    /// Its speed now (a `slow_node` fault lowers it).
+    pub(crate) speed: f64,
+    pub(crate) state: NodeState,
 }
 
-/// A snapshot of every node at `t_s` seconds into the run.
+/// A snapshot of every node (in node order) at `t_s` seconds into the run.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Sample {
     pub(crate) t_s: f64,
@@ -180,7 +490,8 @@ pub(crate) struct Sample {
 }
 
 impl Sample {
-    pub(crate) fn of(t_s: f64, m: &Metrics) -> Sample {
+    /// A snapshot of `m`; `stopped` for metrics taken after shutdown.
+    pub(crate) fn of(t_s: f64, m: &Metrics, stopped: bool) -> Sample {
         Sample {
             t_s,
             completed: m.totals.completed,
@@ -189,61 +500,122 @@ impl Sample {
                 .nodes
                 .iter()
                 .map(|n| NodeSample {
-                    load: n.load,
+                    load_s: n.load,
                     queued: n.queued,
                     running: n.running,
                     completed: n.completed,
                     restarts: n.restarts,
                     migrations_in: n.migrations_in,
                     migrations_out: n.migrations_out,
-                    available: n.available,
+                    speed: n.speed,
+                    state: NodeState::of(n, stopped),
                 })
                 .collect(),
         }
     }
 }
 
-/// What happened to a node between two snapshots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum EventKind {
-    /// The node was restarted.
-    Restart,
-    /// Tasks migrated to the node.
-    Migration,
+/// The snapshots of a run, serialised with each node's name
+/// (`{"node": "cpu-0", "load_s": …}`); held by index.
+#[derive(Debug, Default)]
+pub(crate) struct Samples {
+    /// The nodes' names, by index.
+    pub(crate) names: Vec<String>,
+    /// The snapshots, oldest first.
+    pub(crate) list: Vec<Sample>,
 }
 
-/// A restart or a migration, seen at `t_s`.
+impl Serialize for Samples {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Named<'a> {
+            node: &'a str,
+            #[serde(flatten)]
+            sample: &'a NodeSample,
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            t_s: f64,
+            completed: u64,
+            failed: u64,
+            nodes: Vec<Named<'a>>,
+        }
+        s.collect_seq(self.list.iter().map(|x| {
+            View {
+                t_s: x.t_s,
+                completed: x.completed,
+                failed: x.failed,
+                nodes: x
+                    .nodes
+                    .iter()
+                    .zip(&self.names)
+                    .map(|(sample, node)| Named { node, sample })
+                    .collect(),
+            }
+        }))
+    }
+}
+
+/// What happened to a node between two snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum EventKind {
+    /// The node was restarted `count` times.
+    Restart { count: u64 },
+    /// `count` tasks migrated to the node.
+    Migration { count: u64 },
+    /// The node was retired.
+    Retirement,
+    /// The node's speed went `from` one factor `to` another (a `slow_node`
+    /// fault and its recovery).
+    SpeedChange { from: f64, to: f64 },
+}
+
+/// A node's event, seen at the first snapshot after it (`t_s`).
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Event {
     pub(crate) t_s: f64,
-    pub(crate) node: usize,
+    /// The node's name.
+    pub(crate) node: String,
+    /// The node's index.
+    #[serde(skip)]
+    pub(crate) index: usize,
+    #[serde(flatten)]
     pub(crate) kind: EventKind,
-    /// Restarts, or tasks moved in.
-    pub(crate) count: u64,
 }
 
-/// The restarts and migrations between consecutive snapshots.
-pub(crate) fn events(samples: &[Sample]) -> Vec<Event> {
+/// The events between consecutive snapshots.
+pub(crate) fn events(samples: &Samples) -> Vec<Event> {
     let mut out = Vec::new();
-    for w in samples.windows(2) {
-        for (node, (a, b)) in w[0].nodes.iter().zip(&w[1].nodes).enumerate() {
-            let restarts = b.restarts.saturating_sub(a.restarts);
-            if restarts > 0 {
+    for w in samples.list.windows(2) {
+        for (index, (a, b)) in w[0].nodes.iter().zip(&w[1].nodes).enumerate() {
+            let mut push = |kind| {
                 out.push(Event {
                     t_s: w[1].t_s,
-                    node,
-                    kind: EventKind::Restart,
-                    count: restarts,
+                    node: samples
+                        .names
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_else(|| format!("node-{index}")),
+                    index,
+                    kind,
                 });
+            };
+            let count = b.restarts.saturating_sub(a.restarts);
+            if count > 0 {
+                push(EventKind::Restart { count });
             }
-            let moved = b.migrations_in.saturating_sub(a.migrations_in);
-            if moved > 0 {
-                out.push(Event {
-                    t_s: w[1].t_s,
-                    node,
-                    kind: EventKind::Migration,
-                    count: moved,
+            let count = b.migrations_in.saturating_sub(a.migrations_in);
+            if count > 0 {
+                push(EventKind::Migration { count });
+            }
+            if b.state == NodeState::Retired && a.state != NodeState::Retired {
+                push(EventKind::Retirement);
+            }
+            if a.speed != b.speed {
+                push(EventKind::SpeedChange {
+                    from: a.speed,
+                    to: b.speed,
                 });
             }
         }
@@ -251,23 +623,14 @@ pub(crate) fn events(samples: &[Sample]) -> Vec<Event> {
     out
 }
 
-fn node_name(r: &Report, i: usize) -> String {
-    r.metrics
-        .nodes
-        .get(i)
-        .map(|n| n.name.clone())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| format!("node-{i}"))
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.2} ms", us as f64 / 1000.0)
+fn ms(s: f64) -> String {
+    format!("{:.2} ms", s * 1000.0)
 }
 
 impl Report {
     /// The name of node `i`.
-    pub(crate) fn node_name(&self, i: usize) -> String {
-        node_name(self, i)
+    pub(crate) fn node_name(&self, i: usize) -> &str {
+        self.samples.names.get(i).map_or("", String::as_str)
     }
 
     /// Writes the human-readable report.
@@ -324,52 +687,46 @@ impl Report {
         )?;
         writeln!(out)?;
 
-        let nw = (0..m.nodes.len())
-            .map(|i| node_name(self, i).chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        writeln!(
-            out,
-            "{:<nw$} {:>6} {:>5} {:>9} {:>6} {:>8} {:>7} {:>8} {:>6} {:>9}  state",
-            "node",
-            "speed",
-            "slots",
-            "completed",
-            "failed",
-            "restarts",
-            "migr in",
-            "migr out",
-            "stale",
-            "timed out"
-        )?;
-        for (i, n) in m.nodes.iter().enumerate() {
-            let spec = c.nodes.get(i);
-            // The snapshot is taken after shutdown: every node is stopped,
-            // so only retirement (for good, mid-run) is worth showing.
-            let state = if n.retired { "retired" } else { "in service" };
-            writeln!(
-                out,
-                "{:<nw$} {:>6.2} {:>5} {:>9} {:>6} {:>8} {:>7} {:>8} {:>6} {:>9}  {state}",
-                node_name(self, i),
-                spec.map_or(n.speed, |s| s.speed),
-                spec.map_or(0, |s| s.slots),
-                n.completed,
-                n.failed,
-                n.restarts,
-                n.migrations_in,
-                n.migrations_out,
-                n.stale_results,
-                n.timed_out,
-            )?;
+        let mut nodes = table::new(
+            &[
+                "node",
+                "speed",
+                "slots",
+                "completed",
+                "failed",
+                "restarts",
+                "migr in",
+                "migr out",
+                "stale",
+                "timed out",
+                "state",
+            ],
+            1,
+        );
+        // The last column, words, reads left-aligned.
+        if let Some(state) = nodes.column_mut(10) {
+            state.set_cell_alignment(comfy_table::CellAlignment::Left);
         }
-        let sum = |f: fn(&allot::NodeMetrics) -> u64| m.nodes.iter().map(f).sum::<u64>();
-        writeln!(
-            out,
-            "{:<nw$} {:>6} {:>5} {:>9} {:>6} {:>8} {:>7} {:>8} {:>6} {:>9}",
-            "all",
-            "",
-            c.nodes.iter().map(|s| s.slots).sum::<usize>(),
+        for n in &m.nodes {
+            nodes.add_row([
+                n.name.clone(),
+                format!("{:.2}", n.speed),
+                n.slots.to_string(),
+                n.completed.to_string(),
+                n.failed.to_string(),
+                n.restarts.to_string(),
+                n.migrations_in.to_string(),
+                n.migrations_out.to_string(),
+                n.stale_results.to_string(),
+                n.timed_out.to_string(),
+                n.state.label().to_owned(),
+            ]);
+        }
+        let sum = |f: fn(&NodeReport) -> u64| m.nodes.iter().map(f).sum::<u64>().to_string();
+        nodes.add_row([
+            "all".to_owned(),
+            String::new(),
+            m.nodes.iter().map(|n| n.slots).sum::<usize>().to_string(),
             sum(|n| n.completed),
             sum(|n| n.failed),
             sum(|n| n.restarts),
@@ -377,63 +734,58 @@ impl Report {
             sum(|n| n.migrations_out),
             sum(|n| n.stale_results),
             sum(|n| n.timed_out),
-        )?;
+            String::new(),
+        ]);
+        table::write(out, &nodes, "")?;
         writeln!(out)?;
 
         let l = &m.latency;
         writeln!(
             out,
             "latency   p50 {} · p90 {} · p99 {} · max {} · mean {}  (submission to completion, {} tasks)",
-            ms(l.p50_us),
-            ms(l.p90_us),
-            ms(l.p99_us),
-            ms(l.max_us),
-            ms(l.mean_us as u64),
-            l.count,
+            ms(l.summary.p50_s),
+            ms(l.summary.p90_s),
+            ms(l.summary.p99_s),
+            ms(l.summary.max_s),
+            ms(l.summary.mean_s),
+            l.summary.count,
         )?;
         writeln!(out)?;
 
-        let kw = self
-            .kinds
-            .iter()
-            .map(|k| k.name.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        writeln!(
-            out,
-            "{:<kw$} {:>6} {:>7} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8} {:>9} {:>7}",
-            "kind",
-            "weight",
-            "tasks",
-            "completed",
-            "failed",
-            "refused",
-            "retries",
-            "p50 ms",
-            "p99 ms",
-            "deadline",
-            "missed"
-        )?;
+        let mut kinds = table::new(
+            &[
+                "kind",
+                "weight",
+                "tasks",
+                "completed",
+                "failed",
+                "refused",
+                "retries",
+                "p50 ms",
+                "p99 ms",
+                "deadline",
+                "missed",
+            ],
+            1,
+        );
         for k in &self.kinds {
-            writeln!(
-                out,
-                "{:<kw$} {:>6} {:>7} {:>9} {:>6} {:>7} {:>7} {:>8.2} {:>8.2} {:>9} {:>7}",
-                k.name,
-                k.weight,
-                k.submitted + k.refused,
-                k.completed,
-                k.failed,
-                k.refused,
-                k.retries,
-                k.latency_ms.p50,
-                k.latency_ms.p99,
+            kinds.add_row([
+                k.name.clone(),
+                k.weight.to_string(),
+                (k.submitted + k.refused).to_string(),
+                k.completed.to_string(),
+                k.failed.to_string(),
+                k.refused.to_string(),
+                k.retries.to_string(),
+                format!("{:.2}", k.latency.p50_s * 1000.0),
+                format!("{:.2}", k.latency.p99_s * 1000.0),
                 k.deadline_s
                     .map_or_else(|| "-".to_owned(), |d| format!("{:.0} ms", d * 1000.0)),
                 k.deadline_missed
                     .map_or_else(|| "-".to_owned(), |n| n.to_string()),
-            )?;
+            ]);
         }
+        table::write(out, &kinds, "")?;
         writeln!(out)?;
         writeln!(
             out,
@@ -476,44 +828,106 @@ mod tests {
             completed: 0,
             failed: 0,
             nodes: vec![NodeSample {
-                load: 0.0,
+                load_s: 0.0,
                 queued: 0,
                 running: 0,
                 completed: 0,
                 restarts,
                 migrations_in,
                 migrations_out: 0,
-                available: true,
+                speed: 1.0,
+                state: NodeState::InService,
             }],
         }
     }
 
     #[test]
-    fn events_are_the_increases_between_snapshots() {
-        let ev = events(&[sample(0.0, 0, 0), sample(0.1, 1, 0), sample(0.2, 1, 5)]);
-        assert_eq!(ev.len(), 2);
+    fn events_are_the_changes_between_snapshots_named_by_node() {
+        let mut slow = sample(0.3, 1, 5);
+        slow.nodes[0].speed = 0.25;
+        let mut retired = slow.clone();
+        retired.t_s = 0.4;
+        retired.nodes[0].state = NodeState::Retired;
+        let samples = Samples {
+            names: vec!["cpu-0".into()],
+            list: vec![
+                sample(0.0, 0, 0),
+                sample(0.1, 1, 0),
+                sample(0.2, 1, 5),
+                slow,
+                retired,
+            ],
+        };
+        let ev = events(&samples);
+        let kinds: Vec<EventKind> = ev.iter().map(|e| e.kind).collect();
         assert_eq!(
-            (ev[0].kind, ev[0].t_s, ev[0].count),
-            (EventKind::Restart, 0.1, 1)
+            kinds,
+            [
+                EventKind::Restart { count: 1 },
+                EventKind::Migration { count: 5 },
+                EventKind::SpeedChange {
+                    from: 1.0,
+                    to: 0.25
+                },
+                EventKind::Retirement,
+            ]
         );
-        assert_eq!((ev[1].kind, ev[1].count), (EventKind::Migration, 5));
+        assert_eq!((ev[0].t_s, ev[0].node.as_str()), (0.1, "cpu-0"));
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(
+            json[2],
+            serde_json::json!({"t_s": 0.3, "node": "cpu-0", "kind": "speed_change", "from": 1.0, "to": 0.25})
+        );
+        let json = serde_json::to_value(&samples).unwrap();
+        assert_eq!(json[0]["nodes"][0]["node"], "cpu-0");
+        assert_eq!(json[0]["nodes"][0]["state"], "in_service");
+    }
+
+    #[test]
+    fn node_names_are_unique_and_never_empty() {
+        let node = |name: &str| {
+            let mut n = NodeMetrics::default();
+            n.name = name.into();
+            n
+        };
+        let names = node_names(&[node("a"), node(""), node("b"), node("b")]);
+        assert_eq!(names, ["a", "node-1", "b#2", "b#3"]);
+    }
+
+    #[test]
+    fn a_node_is_in_service_unless_down_or_retired_and_shutdown_is_not_a_state() {
+        let mut n = NodeMetrics::default();
+        assert_eq!(NodeState::of(&n, false), NodeState::Restarting);
+        assert_eq!(NodeState::of(&n, true), NodeState::InService);
+        n.available = true;
+        assert_eq!(NodeState::of(&n, false), NodeState::InService);
+        n.retired = true;
+        assert_eq!(NodeState::of(&n, true), NodeState::Retired);
     }
 
     #[test]
     fn percentiles_pick_nearest_ranks_to_a_thousandth() {
         let mut l = Latencies::default();
         for ms in (1..=100).rev() {
-            l.record(f64::from(ms));
+            l.record(Duration::from_millis(ms));
         }
         let p = l.percentiles();
-        assert_eq!((p.count, p.mean, p.max), (100, 50.5, 100.0));
-        for (got, want) in [(p.p50, 50.0), (p.p90, 90.0), (p.p99, 99.0)] {
+        assert_eq!(p.count, 100);
+        assert!((p.mean_s - 0.0505).abs() < 1e-12, "{}", p.mean_s);
+        assert_eq!(p.max_s, 0.1);
+        for (got, want) in [(p.p50_s, 0.050), (p.p90_s, 0.090), (p.p99_s, 0.099)] {
             assert!((got - want).abs() <= want * 1e-3, "{got} vs {want}");
         }
         assert_eq!(Latencies::default().percentiles().count, 0);
         // Odd values do not panic.
-        l.record(f64::NAN);
-        l.record(1e300);
+        l.record(Duration::MAX);
+        l.record(Duration::ZERO);
         assert_eq!(l.percentiles().count, 102);
+    }
+
+    #[test]
+    fn a_timestamp_is_rfc_3339_utc_to_the_second() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_476_486);
+        assert_eq!(timestamp(at), "2026-12-05T13:14:46Z");
     }
 }

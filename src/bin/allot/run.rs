@@ -24,7 +24,10 @@ use crate::limits::MachineLimits;
 use crate::locate::FieldPath;
 use crate::logging;
 use crate::nats::{self, Settings};
-use crate::report::{self, ClusterInfo, KindReport, Report, Sample, WorkInfo, WorkloadInfo};
+use crate::report::{
+    self, ClusterInfo, KindReport, Machine, Report, RunMetrics, Sample, Samples, WorkInfo,
+    WorkloadInfo,
+};
 use crate::workload::file::{self, Loaded};
 use crate::workload::model::{TaskMix, MAX_TASKS};
 use allot::{
@@ -251,6 +254,7 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
 
     let bar = progress_bar(mix.count, args.no_progress);
     logging::show_bar(Some(bar.clone()));
+    let started_at = std::time::SystemTime::now();
     let start = Instant::now();
     let sampler = Sampler::start(
         handle.clone(),
@@ -269,7 +273,11 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     let metrics = runtime.shutdown();
     let elapsed = start.elapsed();
     let mut samples = sampler.finish();
-    samples.push(Sample::of(elapsed.as_secs_f64(), &metrics));
+    samples.push(Sample::of(elapsed.as_secs_f64(), &metrics, true));
+    let samples = Samples {
+        names: report::node_names(&metrics.nodes),
+        list: samples,
+    };
     bar.finish_and_clear();
     logging::show_bar(None);
 
@@ -277,12 +285,17 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     let kinds = tallies
         .into_iter()
         .map(|t| KindReport {
-            latency_ms: t.latencies.percentiles(),
+            latency: t.latencies.percentiles(),
             ..t.report
         })
         .collect();
     let elapsed_s = elapsed.as_secs_f64();
+    let run_metrics = RunMetrics::of(&metrics, &config, &samples.names);
     Ok(Report {
+        schema_version: report::SCHEMA_VERSION,
+        allot_version: env!("CARGO_PKG_VERSION"),
+        started_at: report::timestamp(started_at),
+        machine: Machine::read(),
         workload: WorkloadInfo {
             file: args.workload.display().to_string(),
             name: loaded.name(),
@@ -302,7 +315,7 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
         elapsed_s,
         throughput_per_s: metrics.totals.completed as f64 / elapsed_s.max(1e-9),
         unaccounted: metrics.totals.unaccounted(),
-        metrics,
+        metrics: run_metrics,
         kinds,
         failures,
         injected_panics: injected_panics.load(Ordering::Relaxed),

@@ -30,22 +30,53 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// What one `allot bench --nats` run measured (medians).
+/// What one `allot bench --nats` run measured: each figure's value in every
+/// measured round.
 #[derive(Debug)]
 pub(crate) struct ClusterResults {
-    cluster_rate: f64,
-    raw_rate: f64,
-    cluster_p50_us: f64,
-    cluster_p99_us: f64,
-    raw_p50_us: f64,
-    raw_p99_us: f64,
-    js_rt_p50_us: f64,
-    js_rt_p99_us: f64,
-    /// Per round: (cluster rate, raw rate), for the spread.
-    rounds: Vec<(f64, f64)>,
+    cluster_rate: Vec<f64>,
+    raw_rate: Vec<f64>,
+    cluster_p50_us: Vec<f64>,
+    cluster_p99_us: Vec<f64>,
+    raw_p50_us: Vec<f64>,
+    raw_p99_us: Vec<f64>,
+    js_rt_p50_us: Vec<f64>,
+    js_rt_p99_us: Vec<f64>,
     /// Over the whole run: attempts per work message and results per
     /// result message (how much the senders packed).
     packing: (f64, f64),
+}
+
+/// The median, min and max of `rounds`.
+fn spread(rounds: &[f64]) -> (f64, f64, f64) {
+    let mut v = rounds.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+    (at(v.len() / 2), at(0), at(v.len().saturating_sub(1)))
+}
+
+/// `a ÷ b` round by round.
+fn ratio(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
+/// A ratio as JSON: what it divides, what above 1 means, and its figure.
+fn ratio_json(divides: &str, above_1_means: &str, rounds: &[f64]) -> Value {
+    let mut v = figure(rounds, 1.0);
+    v["divides"] = json!(divides);
+    v["above_1_means"] = json!(above_1_means);
+    v
+}
+
+/// A figure as JSON, scaled by `scale`: median, min, max and the rounds.
+fn figure(rounds: &[f64], scale: f64) -> Value {
+    let (median, min, max) = spread(rounds);
+    json!({
+        "median": median * scale,
+        "min": min * scale,
+        "max": max * scale,
+        "rounds": rounds.iter().map(|v| v * scale).collect::<Vec<_>>(),
+    })
 }
 
 /// Two `allot worker` processes; stopped with SIGTERM (they leave
@@ -85,11 +116,6 @@ fn spawn_workers(
         out.0.push(child);
     }
     Ok(out)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// What to measure.
@@ -140,7 +166,6 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
     let (mut rates, mut raws, mut p50s, mut p99s, mut raw50, mut raw99) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut js50, mut js99) = (vec![], vec![]);
-    let mut rounds = Vec::new();
     for round in 0..=runs {
         // allot cluster, batched.
         let started = Instant::now();
@@ -180,7 +205,6 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
         if round == 0 {
             continue;
         }
-        rounds.push((rate, raw.rate_per_s));
         rates.push(rate);
         raws.push(raw.rate_per_s);
         p50s.push(at(0.5));
@@ -205,93 +229,129 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
     }
     Ok(ClusterResults {
         packing,
-        cluster_rate: median(&mut rates),
-        raw_rate: median(&mut raws),
-        cluster_p50_us: median(&mut p50s),
-        cluster_p99_us: median(&mut p99s),
-        raw_p50_us: median(&mut raw50),
-        raw_p99_us: median(&mut raw99),
-        js_rt_p50_us: median(&mut js50),
-        js_rt_p99_us: median(&mut js99),
-        rounds,
+        cluster_rate: rates,
+        raw_rate: raws,
+        cluster_p50_us: p50s,
+        cluster_p99_us: p99s,
+        raw_p50_us: raw50,
+        raw_p99_us: raw99,
+        js_rt_p50_us: js50,
+        js_rt_p99_us: js99,
     })
 }
 
 impl ClusterResults {
-    /// The results as JSON.
+    /// The results as JSON: rates per second, round trips in seconds, each
+    /// a median with min, max and every round; ratios taken round by round.
     pub(crate) fn to_json(&self) -> Value {
         json!({
-            "cluster_batched_rate_per_s": self.cluster_rate,
-            "raw_jetstream_rate_per_s": self.raw_rate,
-            "cluster_single_p50_us": self.cluster_p50_us,
-            "cluster_single_p99_us": self.cluster_p99_us,
-            "raw_request_reply_p50_us": self.raw_p50_us,
-            "raw_request_reply_p99_us": self.raw_p99_us,
-            "raw_jetstream_round_trip_p50_us": self.js_rt_p50_us,
-            "raw_jetstream_round_trip_p99_us": self.js_rt_p99_us,
-            "ratios": {
-                "cluster_vs_raw_jetstream": self.cluster_rate / self.raw_rate,
-                "single_p50_vs_raw_request_reply": self.cluster_p50_us / self.raw_p50_us,
-                "single_p50_vs_raw_jetstream_round_trip": self.cluster_p50_us / self.js_rt_p50_us,
-            },
-            "rounds": self.rounds.iter().map(|(c, r)| json!({"cluster": c, "raw": r})).collect::<Vec<_>>(),
+            "cluster_batched_rate_per_s": figure(&self.cluster_rate, 1.0),
+            "raw_jetstream_rate_per_s": figure(&self.raw_rate, 1.0),
+            "cluster_single_p50_s": figure(&self.cluster_p50_us, 1e-6),
+            "cluster_single_p99_s": figure(&self.cluster_p99_us, 1e-6),
+            "raw_request_reply_p50_s": figure(&self.raw_p50_us, 1e-6),
+            "raw_request_reply_p99_s": figure(&self.raw_p99_us, 1e-6),
+            "raw_jetstream_round_trip_p50_s": figure(&self.js_rt_p50_us, 1e-6),
+            "raw_jetstream_round_trip_p99_s": figure(&self.js_rt_p99_us, 1e-6),
             "attempts_per_work_message": self.packing.0,
             "results_per_result_message": self.packing.1,
+            "ratios": {
+                "cluster_vs_raw_jetstream": ratio_json(
+                    "allot cluster, batched ÷ raw JetStream publish → pull → ack",
+                    "allot is faster",
+                    &ratio(&self.cluster_rate, &self.raw_rate),
+                ),
+                "single_p50_vs_raw_request_reply": ratio_json(
+                    "allot cluster, one at a time p50 ÷ raw request/reply p50",
+                    "allot is slower",
+                    &ratio(&self.cluster_p50_us, &self.raw_p50_us),
+                ),
+                "single_p50_vs_raw_jetstream_round_trip": ratio_json(
+                    "allot cluster, one at a time p50 ÷ raw JetStream round trip p50",
+                    "allot is slower",
+                    &ratio(&self.cluster_p50_us, &self.js_rt_p50_us),
+                ),
+                "single_p99_vs_raw_request_reply": ratio_json(
+                    "allot cluster, one at a time p99 ÷ raw request/reply p99",
+                    "allot is slower",
+                    &ratio(&self.cluster_p99_us, &self.raw_p99_us),
+                ),
+            },
         })
     }
 
-    /// The results as a table.
+    /// The results as a table: medians with min–max over the rounds.
     pub(crate) fn print(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        writeln!(out, "cluster mode (2 worker processes, no-op named tasks)")?;
         writeln!(
             out,
-            "  {:<48} {:>12.0} /s",
-            "allot cluster, batched", self.cluster_rate
+            "cluster mode (2 worker processes, no-op named tasks); median [min–max] of {} rounds",
+            self.cluster_rate.len()
         )?;
+        let rows: [(&str, Vec<f64>, &str); 12] = [
+            ("allot cluster, batched", self.cluster_rate.clone(), "/s"),
+            (
+                "raw JetStream publish → pull → ack",
+                self.raw_rate.clone(),
+                "/s",
+            ),
+            (
+                "allot cluster, one at a time p50",
+                self.cluster_p50_us.clone(),
+                "µs",
+            ),
+            (
+                "allot cluster, one at a time p99",
+                self.cluster_p99_us.clone(),
+                "µs",
+            ),
+            ("raw request/reply p50", self.raw_p50_us.clone(), "µs"),
+            ("raw request/reply p99", self.raw_p99_us.clone(), "µs"),
+            (
+                "raw JetStream round trip (2 streams) p50",
+                self.js_rt_p50_us.clone(),
+                "µs",
+            ),
+            (
+                "raw JetStream round trip (2 streams) p99",
+                self.js_rt_p99_us.clone(),
+                "µs",
+            ),
+            (
+                "cluster_vs_raw_jetstream: batched ÷ raw JetStream (above 1: allot faster)",
+                ratio(&self.cluster_rate, &self.raw_rate),
+                "",
+            ),
+            (
+                "single_p50_vs_raw_request_reply: p50 ÷ raw p50 (above 1: allot slower)",
+                ratio(&self.cluster_p50_us, &self.raw_p50_us),
+                "",
+            ),
+            (
+                "single_p99_vs_raw_request_reply: p99 ÷ raw p99 (above 1: allot slower)",
+                ratio(&self.cluster_p99_us, &self.raw_p99_us),
+                "",
+            ),
+            (
+                "single_p50_vs_raw_jetstream_rt: p50 ÷ raw JetStream round trip p50",
+                ratio(&self.cluster_p50_us, &self.js_rt_p50_us),
+                "",
+            ),
+        ];
+        let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        for (i, (name, rounds, unit)) in rows.iter().enumerate() {
+            if i == 8 {
+                writeln!(out, "ratios (round by round)")?;
+            }
+            let (m, lo, hi) = spread(rounds);
+            let d = match *unit {
+                "/s" => 0,
+                _ => 2,
+            };
+            writeln!(out, "  {name:<w$} {m:>12.d$} {unit:<2} [{lo:.d$}–{hi:.d$}]")?;
+        }
         writeln!(
             out,
-            "  {:<48} {:>12.0} /s",
-            "raw JetStream publish → pull → ack", self.raw_rate
-        )?;
-        writeln!(
-            out,
-            "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
-            "allot cluster, one at a time", self.cluster_p50_us, self.cluster_p99_us
-        )?;
-        writeln!(
-            out,
-            "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
-            "raw request/reply", self.raw_p50_us, self.raw_p99_us
-        )?;
-        writeln!(
-            out,
-            "  {:<48} {:>12.1} µs p50 {:>10.1} µs p99",
-            "raw JetStream round trip (2 streams)", self.js_rt_p50_us, self.js_rt_p99_us
-        )?;
-        let spread: Vec<String> = self
-            .rounds
-            .iter()
-            .map(|(c, r)| format!("{:.2}", c / r))
-            .collect();
-        writeln!(
-            out,
-            "  cluster_vs_raw_jetstream        = {:.2}  (per round: {})",
-            self.cluster_rate / self.raw_rate,
-            spread.join(" ")
-        )?;
-        writeln!(
-            out,
-            "  single_p50_vs_raw_request_reply = {:.2}",
-            self.cluster_p50_us / self.raw_p50_us
-        )?;
-        writeln!(
-            out,
-            "  single_p50_vs_raw_jetstream_rt  = {:.2}",
-            self.cluster_p50_us / self.js_rt_p50_us
-        )?;
-        writeln!(
-            out,
-            "  packing: {:.1} attempts per work message, {:.1} results per result message",
+            "packing (whole run): {:.1} attempts per work message, {:.1} results per result message",
             self.packing.0, self.packing.1
         )
     }

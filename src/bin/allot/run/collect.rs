@@ -44,7 +44,7 @@ impl Collector {
                         failed: 0,
                         cancelled: 0,
                         retries: 0,
-                        latency_ms: Percentiles::default(),
+                        latency: Percentiles::default(),
                         deadline_s: k.deadline.map(|d| d.as_secs_f64()),
                         deadline_missed: k.deadline.map(|_| 0),
                     },
@@ -79,7 +79,7 @@ impl Collector {
                 let latency = done.at.saturating_duration_since(at);
                 t.report.completed += 1;
                 t.report.retries += u64::from(done.attempt);
-                t.latencies.record(latency.as_secs_f64() * 1000.0);
+                t.latencies.record(latency);
                 if let (Some(d), Some(missed)) = (spec.deadline, t.report.deadline_missed.as_mut())
                 {
                     if latency > d {

@@ -1,7 +1,9 @@
 //! The workload's tasks, drawn from its mix as the run goes.
 
 use crate::workload::model::KindSpec;
+use rand::distr::weighted::WeightedIndex;
 use rand::{Rng, SeedableRng};
+use rand_distr::Exp1;
 use std::time::Duration;
 
 /// One planned task.
@@ -20,7 +22,9 @@ pub(super) struct Planned {
 /// planned every task up front.
 pub(super) struct Planner<'a> {
     kinds: &'a [KindSpec],
-    total_weight: f64,
+    /// The kinds by weight; `None` only for weights a workload file cannot
+    /// hold (none, or none positive), when the first kind is drawn.
+    weights: Option<WeightedIndex<f64>>,
     rng: rand::rngs::StdRng,
     arrival_rate: f64,
     /// Seconds from the start to the last arrival drawn.
@@ -32,7 +36,7 @@ impl<'a> Planner<'a> {
     pub(super) fn new(kinds: &'a [KindSpec], count: u64, arrival_rate: f64, seed: u64) -> Self {
         Planner {
             kinds,
-            total_weight: kinds.iter().map(|k| k.weight).sum(),
+            weights: WeightedIndex::new(kinds.iter().map(|k| k.weight)).ok(),
             rng: rand::rngs::StdRng::seed_from_u64(seed),
             arrival_rate,
             at: 0.0,
@@ -49,18 +53,11 @@ impl Iterator for Planner<'_> {
             return None;
         }
         self.left -= 1;
-        let mut pick = self.rng.random::<f64>() * self.total_weight;
-        let kind = self
-            .kinds
-            .iter()
-            .position(|k| {
-                pick -= k.weight;
-                pick < 0.0
-            })
-            .unwrap_or(self.kinds.len() - 1);
+        let kind = self.weights.as_ref().map_or(0, |w| self.rng.sample(w));
         let cost = self.kinds[kind].cost.sample(&mut self.rng);
         if self.arrival_rate > 0.0 {
-            self.at += -(1.0 - self.rng.random::<f64>()).ln() / self.arrival_rate;
+            // Poisson arrivals: exponential gaps of mean 1 / rate.
+            self.at += self.rng.sample::<f64, _>(Exp1) / self.arrival_rate;
         }
         Some(Planned {
             kind,
@@ -108,21 +105,14 @@ mod tests {
     /// every task up front, in one vector.
     fn plan_up_front(kinds: &[KindSpec], count: u64, arrival_rate: f64, seed: u64) -> Vec<Planned> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let total: f64 = kinds.iter().map(|k| k.weight).sum();
+        let weights = WeightedIndex::new(kinds.iter().map(|k| k.weight)).unwrap();
         let mut at = 0.0f64;
         (0..count)
             .map(|_| {
-                let mut pick = rng.random::<f64>() * total;
-                let kind = kinds
-                    .iter()
-                    .position(|k| {
-                        pick -= k.weight;
-                        pick < 0.0
-                    })
-                    .unwrap_or(kinds.len() - 1);
+                let kind = rng.sample(&weights);
                 let cost = kinds[kind].cost.sample(&mut rng);
                 if arrival_rate > 0.0 {
-                    at += -(1.0 - rng.random::<f64>()).ln() / arrival_rate;
+                    at += rng.sample::<f64, _>(Exp1) / arrival_rate;
                 }
                 Planned {
                     kind,

@@ -30,9 +30,14 @@ impl Sampler {
             .spawn(move || {
                 let mut samples: Vec<Sample> = Vec::new();
                 let mut interval = interval;
+                // Snapshots on a fixed clock (start + k × interval), not
+                // `interval` after the last one ended: the time a snapshot
+                // takes under load does not add up. A tick missed while
+                // the thread waited for a core is skipped, not made up.
+                let mut next = Instant::now();
                 loop {
                     let m = handle.metrics();
-                    let s = Sample::of(start.elapsed().as_secs_f64(), &m);
+                    let s = Sample::of(start.elapsed().as_secs_f64(), &m, false);
                     let done = m.totals.completed + m.totals.failed + m.totals.cancelled;
                     // Throughput over the last second or so.
                     let back = samples
@@ -60,7 +65,14 @@ impl Sampler {
                         });
                         interval = interval.saturating_mul(2);
                     }
-                    match stopped.recv_timeout(interval) {
+                    // No next tick within the clock's range (an interval
+                    // of centuries): wait for the end of the run.
+                    let Some(tick) = next_tick(next, Instant::now(), interval) else {
+                        let _ = stopped.recv();
+                        return samples;
+                    };
+                    next = tick;
+                    match stopped.recv_deadline(next) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         _ => return samples,
                     }
@@ -74,6 +86,20 @@ impl Sampler {
         let _ = self.stop.send(());
         self.thread.join().unwrap_or_default()
     }
+}
+
+/// The first tick of the clock `next + k × interval` (k ≥ 1) after `now`:
+/// ticks already past are skipped, not made up. `None` past the range of
+/// `Instant`.
+fn next_tick(next: Instant, now: Instant, interval: Duration) -> Option<Instant> {
+    let interval = interval.max(Duration::from_nanos(1));
+    let tick = next.checked_add(interval)?;
+    if tick > now {
+        return Some(tick);
+    }
+    let behind = now.duration_since(tick).as_nanos() / interval.as_nanos();
+    let skip = u32::try_from(behind).unwrap_or(u32::MAX).saturating_add(1);
+    tick.checked_add(interval.checked_mul(skip)?)
 }
 
 pub(super) fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
@@ -94,4 +120,23 @@ pub(super) fn progress_bar(total: u64, hidden: bool) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_keep_to_the_clock_and_skip_the_ones_missed() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // On time: the next tick, whatever the snapshot took.
+        assert_eq!(next_tick(t0, t0 + ms(7), ms(20)), Some(t0 + ms(20)));
+        // 55 ms late: the ticks at 20 and 40 are gone; the next is at 60.
+        assert_eq!(next_tick(t0, t0 + ms(55), ms(20)), Some(t0 + ms(60)));
+        // Exactly on a tick: the one after it.
+        assert_eq!(next_tick(t0, t0 + ms(40), ms(20)), Some(t0 + ms(60)));
+        // An interval past the clock's range: no tick, no panic.
+        assert_eq!(next_tick(t0, t0, Duration::MAX), None);
+    }
 }

@@ -1,6 +1,7 @@
 //! A cost distribution: how a file writes it, and its samples.
 
 use rand::Rng;
+use rand_distr::{Exp1, StandardNormal};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -58,13 +59,11 @@ impl CostDist {
         match *self {
             CostDist::Fixed { value } => value,
             CostDist::Uniform { min, max } => min + rng.random::<f64>() * (max - min),
-            CostDist::Exponential { mean } => -mean * (1.0 - rng.random::<f64>()).ln(),
+            // Scaled standard samples (rand_distr's ziggurat): no
+            // constructor to fail, whatever the (checked) parameters.
+            CostDist::Exponential { mean } => mean * rng.sample::<f64, _>(Exp1),
             CostDist::Normal { mean, std_dev } => {
-                // Box–Muller.
-                let u1 = 1.0 - rng.random::<f64>();
-                let u2 = rng.random::<f64>();
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                (mean + std_dev * z).max(0.0)
+                (mean + std_dev * rng.sample::<f64, _>(StandardNormal)).max(0.0)
             }
         }
     }
