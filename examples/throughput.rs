@@ -78,6 +78,10 @@ struct Args {
     /// Attempts in flight per remote node beyond its slot (with --nats).
     #[arg(long, default_value_t = 64, value_parser = positive)]
     prefetch: usize,
+    /// Unrelated CPU work for the whole measurement, the same for every
+    /// row: N spinning processes (1 keeps one core busy).
+    #[arg(long, default_value_t = 0)]
+    busy: usize,
     /// Round trips per run (with --nats).
     #[arg(long, default_value_t = 1_000, value_parser = positive)]
     requests: usize,
@@ -157,6 +161,7 @@ fn main() {
     // Every case lives for the whole run and the cases take turns, round
     // after round, so a slow spell of this shared machine hits them alike;
     // the first round is a warm-up.
+    let busy = cases::Busy::start(args.busy).expect("sh starts");
     let actix_base = cases::ActixBaseline::start();
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -169,27 +174,41 @@ fn main() {
     let rt = cases::allot_runtime(args.nodes);
     let h = rt.handle().clone();
     let single_n = n.min(100_000);
-    let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
+    // A case's rate, and the process's CPU seconds (all threads) per
+    // million of its messages or tasks.
+    let rate = |count: usize, case: &mut dyn FnMut() -> Duration| {
+        let cpu = cases::process_cpu_ns();
+        let d = case();
+        let cpu = cases::process_cpu_ns().saturating_sub(cpu);
+        (
+            count as f64 / d.as_secs_f64(),
+            cpu as f64 / 1e9 / count as f64 * 1e6,
+        )
+    };
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); 9];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); 9];
     for round in 0..=runs {
         let got = [
-            rate(n, cases::crossbeam(n)),
-            rate(n, actix_base.do_send(n)),
-            rate(n, cases::tokio_spawn(&tokio_rt, n)),
-            rate(n, cases::rayon_spawn(&pool, n)),
-            rate(n, cases::allot_mailbox(&h, n, args.batch)),
-            rate(single_n, cases::allot_mailbox(&h, single_n, 1)),
-            rate(n, cases::allot_e2e(&h, n, args.batch)),
-            rate(n, cases::allot_mailbox_handles(&h, n, args.batch)),
-            rate(single_n, cases::allot_e2e_single(&h, single_n)),
+            rate(n, &mut || cases::crossbeam(n)),
+            rate(n, &mut || actix_base.do_send(n)),
+            rate(n, &mut || cases::tokio_spawn(&tokio_rt, n)),
+            rate(n, &mut || cases::rayon_spawn(&pool, n)),
+            rate(n, &mut || cases::allot_mailbox(&h, n, args.batch)),
+            rate(single_n, &mut || cases::allot_mailbox(&h, single_n, 1)),
+            rate(n, &mut || cases::allot_e2e(&h, n, args.batch)),
+            rate(n, &mut || cases::allot_mailbox_handles(&h, n, args.batch)),
+            rate(single_n, &mut || cases::allot_e2e_single(&h, single_n)),
         ];
         if round > 0 {
-            for (s, g) in samples.iter_mut().zip(got) {
-                s.push(g);
+            for (k, (r, c)) in got.into_iter().enumerate() {
+                samples[k].push(r);
+                cpu[k].push(c);
             }
         }
     }
     rt.shutdown();
+    drop(busy);
+    let cpu: Vec<f64> = cpu.into_iter().map(median).collect();
     drop(actix_base);
     drop(tokio_rt);
     drop(pool);
@@ -199,15 +218,19 @@ fn main() {
     let e2e_single = m[8];
 
     let rows = [
-        ("crossbeam-channel send", crossbeam),
-        ("actix do_send", actix),
-        ("tokio::spawn + await", tokio),
-        ("rayon scope.spawn", rayon),
-        ("allot mailbox (batched)", mailbox_batched),
-        ("allot mailbox (batched, handles)", mailbox_handles),
-        ("allot mailbox (one at a time)", mailbox_single),
-        ("allot end-to-end (submit_batch)", e2e),
-        ("allot end-to-end (submit, one at a time)", e2e_single),
+        ("crossbeam-channel send", crossbeam, cpu[0]),
+        ("actix do_send", actix, cpu[1]),
+        ("tokio::spawn + await", tokio, cpu[2]),
+        ("rayon scope.spawn", rayon, cpu[3]),
+        ("allot mailbox (batched)", mailbox_batched, cpu[4]),
+        ("allot mailbox (batched, handles)", mailbox_handles, cpu[7]),
+        ("allot mailbox (one at a time)", mailbox_single, cpu[5]),
+        ("allot end-to-end (submit_batch)", e2e, cpu[6]),
+        (
+            "allot end-to-end (submit, one at a time)",
+            e2e_single,
+            cpu[8],
+        ),
     ];
     let mailbox_vs_actix = mailbox_batched / actix;
     let mailbox_single_vs_actix = mailbox_single / actix;
@@ -220,11 +243,15 @@ fn main() {
         obj.insert("nodes".into(), args.nodes.into());
         obj.insert("batch".into(), args.batch.into());
         obj.insert("runs".into(), runs.into());
+        obj.insert("busy_processes".into(), args.busy.into());
         let mut rates = serde_json::Map::new();
-        for (name, r) in rows {
+        let mut cpus = serde_json::Map::new();
+        for (name, r, c) in rows {
             rates.insert(name.into(), r.into());
+            cpus.insert(name.into(), c.into());
         }
         obj.insert("rates_per_s".into(), rates.into());
+        obj.insert("cpu_s_per_million".into(), cpus.into());
         obj.insert("mailbox_vs_actix".into(), mailbox_vs_actix.into());
         obj.insert(
             "mailbox_single_vs_actix".into(),
@@ -239,12 +266,15 @@ fn main() {
         println!("{}", serde_json::Value::Object(obj));
     } else {
         println!(
-            "{} messages, {} nodes, batch {}, median of {} runs",
-            n, args.nodes, args.batch, runs
+            "{} messages, {} nodes, batch {}, median of {} runs, {} busy processes",
+            n, args.nodes, args.batch, runs, args.busy
         );
-        println!("{:<42} {:>14}", "path", "rate (M/s)");
-        for (name, r) in rows {
-            println!("{:<42} {:>14.2}", name, r / 1e6);
+        println!(
+            "{:<42} {:>14} {:>16}",
+            "path", "rate (M/s)", "CPU s/million"
+        );
+        for (name, r, c) in rows {
+            println!("{:<42} {:>14.2} {:>16.3}", name, r / 1e6, c);
         }
         println!();
         println!("mailbox_vs_actix        = {mailbox_vs_actix:.2}");

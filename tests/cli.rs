@@ -586,11 +586,13 @@ fn bench_sizes_past_the_machine_or_their_caps_are_refused_before_anything_starts
         ("--requests", "100000001"),
         ("--batch", "65537"),
         ("--runs", "0"),
+        ("--busy", "65"),
     ] {
         let o = allot(&["bench", flag, value]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
-        assert!(err.contains("expected a whole number from 1 to"), "{err}");
+        assert!(err.contains("expected a whole number from"), "{err}");
+        assert!(err.contains(value), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
 }
@@ -605,14 +607,20 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "1",
         "--requests",
         "20",
+        "--busy",
+        "1",
         "--json",
         "-",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    assert_eq!(b["busy_processes"], 1);
+    assert!(stderr(&o).contains("1 spinning process"), "{}", stderr(&o));
     for (section, key) in [
         ("mailbox", "rates_per_s"),
         ("end_to_end", "rates_per_s"),
+        ("mailbox", "cpu_s_per_million"),
+        ("end_to_end", "cpu_s_per_million"),
         ("request_response", "p50_s"),
         ("request_response", "p99_s"),
     ] {
@@ -635,6 +643,8 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "e2e_single_vs_tokio_spawn",
         "rr_p50_vs_crossbeam",
         "rr_p99_vs_crossbeam",
+        "mailbox_cpu_vs_actix",
+        "e2e_single_cpu_vs_actix",
     ] {
         assert!(
             b["ratios"][ratio]["median"].as_f64().unwrap() > 0.0,

@@ -50,10 +50,24 @@ pub(crate) struct BenchArgs {
     /// With `--nats`: attempts in flight per remote node beyond its slot.
     #[arg(long, default_value_t = 64, value_parser = up_to::<4_096>)]
     pub(crate) prefetch: usize,
+    /// Unrelated CPU work during the whole measurement, the same for every
+    /// case: N processes that spin (0 to 64; 1 keeps one core busy).
+    #[arg(long, default_value_t = 0, value_parser = at_most::<64>)]
+    pub(crate) busy: usize,
     /// Also write the results as JSON to FILE (`-` for stdout; the table
     /// then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub(crate) json: Option<PathBuf>,
+}
+
+/// A whole number from 0 to `MAX`.
+fn at_most<const MAX: usize>(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 0 to {MAX}, got `{s}`"
+        )),
+    }
 }
 
 /// A whole number from 1 to `MAX`.
@@ -154,6 +168,10 @@ pub(crate) struct Results {
     mailbox: Vec<Figure>,
     /// Tasks or requests per second.
     end_to_end: Vec<Figure>,
+    /// CPU seconds (all threads) per million messages, per mailbox case.
+    mailbox_cpu: Vec<Figure>,
+    /// CPU seconds (all threads) per million tasks, per end-to-end case.
+    end_to_end_cpu: Vec<Figure>,
     /// Round trips, seconds.
     p50_s: Vec<Figure>,
     p99_s: Vec<Figure>,
@@ -179,29 +197,41 @@ fn measure(args: &BenchArgs) -> Results {
         .expect("rayon pool starts");
     let rt = cases::allot_runtime(nodes);
     let h = rt.handle().clone();
-    let rate = |count: usize, d: Duration| count as f64 / d.as_secs_f64();
+    // A case's rate, and the process's CPU seconds per million of its
+    // messages or tasks.
+    let rate = |count: usize, case: &mut dyn FnMut() -> Duration| {
+        let cpu = cases::process_cpu_ns();
+        let d = case();
+        let cpu = cases::process_cpu_ns().saturating_sub(cpu);
+        (
+            count as f64 / d.as_secs_f64(),
+            cpu as f64 / 1e9 / count as f64 * 1e6,
+        )
+    };
 
     let mut mailbox = vec![Vec::new(); MAILBOX.len()];
     let mut e2e = vec![Vec::new(); END_TO_END.len()];
+    let mut mailbox_cpu = vec![Vec::new(); MAILBOX.len()];
+    let mut e2e_cpu = vec![Vec::new(); END_TO_END.len()];
     let mut p50 = vec![Vec::new(); ROUND_TRIP.len()];
     let mut p99 = vec![Vec::new(); ROUND_TRIP.len()];
     for round in 0..=args.runs {
         let m = [
-            rate(n, cases::allot_mailbox(&h, n, args.batch)),
-            rate(single_n, cases::allot_mailbox(&h, single_n, 1)),
-            rate(n, actix.do_send(n)),
-            rate(n, cases::crossbeam(n)),
-            rate(n, cases::tokio_spawn_detached(&tokio_rt, n)),
-            rate(n, cases::rayon_spawn_detached(&rayon_pool, n)),
-            rate(n, cases::allot_mailbox_handles(&h, n, args.batch)),
+            rate(n, &mut || cases::allot_mailbox(&h, n, args.batch)),
+            rate(single_n, &mut || cases::allot_mailbox(&h, single_n, 1)),
+            rate(n, &mut || actix.do_send(n)),
+            rate(n, &mut || cases::crossbeam(n)),
+            rate(n, &mut || cases::tokio_spawn_detached(&tokio_rt, n)),
+            rate(n, &mut || cases::rayon_spawn_detached(&rayon_pool, n)),
+            rate(n, &mut || cases::allot_mailbox_handles(&h, n, args.batch)),
         ];
         let e = [
-            rate(n, cases::allot_e2e(&h, n, args.batch)),
-            rate(n, actix.send_all(&caller_rt, n)),
-            rate(n, pool.all(n)),
-            rate(n, cases::tokio_spawn(&tokio_rt, n)),
-            rate(n, cases::rayon_spawn(&rayon_pool, n)),
-            rate(single_n, cases::allot_e2e_single(&h, single_n)),
+            rate(n, &mut || cases::allot_e2e(&h, n, args.batch)),
+            rate(n, &mut || actix.send_all(&caller_rt, n)),
+            rate(n, &mut || pool.all(n)),
+            rate(n, &mut || cases::tokio_spawn(&tokio_rt, n)),
+            rate(n, &mut || cases::rayon_spawn(&rayon_pool, n)),
+            rate(single_n, &mut || cases::allot_e2e_single(&h, single_n)),
         ];
         let trips = |f: &dyn Fn() -> Duration| percentiles((0..args.requests).map(|_| f()));
         let l = [
@@ -215,11 +245,13 @@ fn measure(args: &BenchArgs) -> Results {
         if round == 0 {
             continue;
         }
-        for (s, v) in mailbox.iter_mut().zip(m) {
-            s.push(v);
+        for (i, (r, c)) in m.into_iter().enumerate() {
+            mailbox[i].push(r);
+            mailbox_cpu[i].push(c);
         }
-        for (s, v) in e2e.iter_mut().zip(e) {
-            s.push(v);
+        for (i, (r, c)) in e.into_iter().enumerate() {
+            e2e[i].push(r);
+            e2e_cpu[i].push(c);
         }
         for (i, (a, b)) in l.into_iter().enumerate() {
             p50[i].push(a);
@@ -231,6 +263,8 @@ fn measure(args: &BenchArgs) -> Results {
     Results {
         mailbox: figures(mailbox),
         end_to_end: figures(e2e),
+        mailbox_cpu: figures(mailbox_cpu),
+        end_to_end_cpu: figures(e2e_cpu),
         p50_s: figures(p50),
         p99_s: figures(p99),
     }
@@ -278,6 +312,16 @@ fn ratios(r: &Results) -> Vec<Ratio> {
     add("e2e_vs_rayon", ee(0), ee(4), faster);
     add("e2e_single_vs_tokio_spawn", ee(5), ee(3), faster);
     add("e2e_single_vs_actix", ee(5), ee(1), faster);
+    let more = "allot uses more CPU per task";
+    let (mc, ec) = (&r.mailbox_cpu, &r.end_to_end_cpu);
+    let mcpu = |i: usize| (MAILBOX[i], &mc[i]);
+    let ecpu = |i: usize| (END_TO_END[i], &ec[i]);
+    add("mailbox_cpu_vs_actix", mcpu(0), mcpu(2), more);
+    add("mailbox_single_cpu_vs_actix", mcpu(1), mcpu(2), more);
+    add("e2e_cpu_vs_actix", ecpu(0), ecpu(1), more);
+    add("e2e_single_cpu_vs_actix", ecpu(5), ecpu(1), more);
+    add("e2e_cpu_vs_tokio_spawn", ecpu(0), ecpu(3), more);
+    add("e2e_cpu_vs_rayon", ecpu(0), ecpu(4), more);
     let p50 = |i: usize| (ROUND_TRIP_P50[i], &r.p50_s[i]);
     let p99 = |i: usize| (ROUND_TRIP_P99[i], &r.p99_s[i]);
     for i in 1..ROUND_TRIP.len() {
@@ -334,9 +378,16 @@ fn to_json(args: &BenchArgs, r: &Results) -> Value {
         "batch": args.batch,
         "runs": args.runs,
         "requests": args.requests,
-        "units": "rates in messages or tasks per second (`_per_s`), round trips in seconds (`_s`); every figure is the median of the measured rounds with their min, max and each round's value, and every ratio is taken round by round",
-        "mailbox": { "rates_per_s": named(&MAILBOX, &r.mailbox) },
-        "end_to_end": { "rates_per_s": named(&END_TO_END, &r.end_to_end) },
+        "busy_processes": args.busy,
+        "units": "rates in messages or tasks per second (`_per_s`), round trips in seconds (`_s`), CPU in seconds of all the process's threads per million messages or tasks (`cpu_s_per_million`); every figure is the median of the measured rounds with their min, max and each round's value, and every ratio is taken round by round",
+        "mailbox": {
+            "rates_per_s": named(&MAILBOX, &r.mailbox),
+            "cpu_s_per_million": named(&MAILBOX, &r.mailbox_cpu),
+        },
+        "end_to_end": {
+            "rates_per_s": named(&END_TO_END, &r.end_to_end),
+            "cpu_s_per_million": named(&END_TO_END, &r.end_to_end_cpu),
+        },
         "request_response": {
             "p50_s": named(&ROUND_TRIP, &r.p50_s),
             "p99_s": named(&ROUND_TRIP, &r.p99_s),
@@ -358,23 +409,33 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
         if args.runs == 1 { "" } else { "s" },
         if spread { ", with min–max" } else { "" },
     )?;
-    for (title, names, rates) in [
+    if args.busy > 0 {
+        writeln!(
+            out,
+            "unrelated CPU work: {} spinning process{} for the whole measurement",
+            args.busy,
+            if args.busy == 1 { "" } else { "es" }
+        )?;
+    }
+    for (title, names, rates, cpu) in [
         (
             "mailbox (fire-and-forget into one consumer)",
             &MAILBOX[..],
             &r.mailbox,
+            &r.mailbox_cpu,
         ),
         (
             "end-to-end (n tasks or requests, every result received)",
             &END_TO_END[..],
             &r.end_to_end,
+            &r.end_to_end_cpu,
         ),
     ] {
         writeln!(out)?;
         writeln!(out, "{title}")?;
         writeln!(
             out,
-            "  ratio = {} ÷ this row, round by round (above 1: {} is faster)",
+            "  ratio = {} ÷ this row, round by round (above 1: {} is faster); CPU s/M = CPU seconds of all threads per million",
             names[0], names[0]
         )?;
         let mut header = vec!["  case", "M/s"];
@@ -385,6 +446,7 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
         if spread {
             header.push("min–max");
         }
+        header.push("CPU s/M");
         let mut t = table::new(&header, 1);
         for (i, (name, rate)) in names.iter().zip(rates.iter()).enumerate() {
             let ratio = Figure::ratio(&rates[0], rate);
@@ -403,6 +465,7 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
                     row.push(ratio.spread(1.0, 2));
                 }
             }
+            row.push(format!("{:.3}", cpu[i].median));
             t.add_row(row);
         }
         table::write(out, &t, "")?;
@@ -509,6 +572,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
             runs: args.runs,
             prefetch: args.prefetch,
         };
+        let _busy = cases::Busy::start(args.busy)
+            .map_err(|e| CliError::Other(format!("cannot start the busy processes: {e}")))?;
         let r = cluster::measure(plan, &worker).map_err(CliError::Other)?;
         return show(
             args.json.as_deref(),
@@ -516,7 +581,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<(), CliError> {
             || r.to_json(),
         );
     }
+    let busy = cases::Busy::start(args.busy)
+        .map_err(|e| CliError::Other(format!("cannot start the busy processes: {e}")))?;
     let results = measure(args);
+    drop(busy);
     show(
         args.json.as_deref(),
         |mut out| print_table(args, &results, &mut out),

@@ -11,6 +11,59 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// CPU time used so far by every live thread of this process, in
+/// nanoseconds (`/proc/self/task/*/schedstat`; 0 where there is none).
+/// The bench's threads live for the whole measurement, so the difference
+/// across a case is the process's CPU for it, all threads counted.
+pub(crate) fn process_cpu_ns() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            std::fs::read_to_string(e.path().join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Unrelated CPU work for a whole measurement: `n` processes that spin
+/// (`sh` looping), stopped when dropped. The same for every case.
+pub(crate) struct Busy(Vec<std::process::Child>);
+
+impl Busy {
+    /// Starts `n` spinning processes.
+    ///
+    /// # Errors
+    ///
+    /// When `sh` cannot be started.
+    pub(crate) fn start(n: usize) -> std::io::Result<Busy> {
+        let mut out = Busy(Vec::with_capacity(n));
+        for _ in 0..n {
+            out.0.push(
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(std::process::Stdio::null())
+                    .spawn()?,
+            );
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// An allot runtime sized for throughput runs: `nodes` one-slot nodes, the
 /// balancer off (it would only add noise to a no-op flood).
 pub(crate) fn allot_runtime(nodes: usize) -> Runtime {
