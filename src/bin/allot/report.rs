@@ -223,6 +223,30 @@ pub(crate) struct Event {
     pub(crate) count: u64,
 }
 
+/// How long after a node's restart the tasks moved into it count as
+/// refilling it ([`refills`]).
+pub(crate) const REFILL_WINDOW_S: f64 = 0.5;
+
+/// Of the migrations in `events`, those into a node within
+/// [`REFILL_WINDOW_S`] after one of its restarts: a restarted node comes
+/// back with an empty queue (its queued tasks went to the other nodes), and
+/// the balancer moves work back into it.
+pub(crate) fn refills(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::Migration)
+        .filter(|m| {
+            events.iter().any(|r| {
+                r.kind == EventKind::Restart
+                    && r.node == m.node
+                    && m.t_s >= r.t_s
+                    && m.t_s - r.t_s <= REFILL_WINDOW_S
+            })
+        })
+        .map(|m| m.count)
+        .sum()
+}
+
 /// The restarts and migrations between consecutive snapshots.
 pub(crate) fn events(samples: &[Sample]) -> Vec<Event> {
     let mut out = Vec::new();
@@ -447,6 +471,14 @@ impl Report {
             t.migrations,
             m.balancer_rounds,
         )?;
+        if t.migrations > 0 && t.restarts > 0 {
+            let refilled = refills(&self.events).min(t.migrations);
+            writeln!(
+                out,
+                "migrated  {refilled} of the {} moves refilled a node within {REFILL_WINDOW_S} s of its restart (it comes back empty, its queue gone to the others); the rest evened out queues",
+                t.migrations
+            )?;
+        }
         if !self.failures.is_empty() {
             let parts: Vec<String> = self
                 .failures
@@ -497,6 +529,26 @@ mod tests {
             (EventKind::Restart, 0.1, 1)
         );
         assert_eq!((ev[1].kind, ev[1].count), (EventKind::Migration, 5));
+    }
+
+    #[test]
+    fn refills_are_the_migrations_into_a_node_soon_after_its_restart() {
+        let ev = |t_s: f64, node: usize, kind: EventKind, count: u64| Event {
+            t_s,
+            node,
+            kind,
+            count,
+        };
+        let events = [
+            ev(0.10, 0, EventKind::Migration, 7),
+            ev(0.20, 1, EventKind::Restart, 1),
+            ev(0.22, 1, EventKind::Migration, 100),
+            ev(0.24, 0, EventKind::Migration, 5),
+            ev(0.60, 1, EventKind::Migration, 50),
+            ev(0.90, 1, EventKind::Migration, 3),
+        ];
+        assert_eq!(refills(&events), 150);
+        assert_eq!(refills(&[]), 0);
     }
 
     #[test]
