@@ -1,6 +1,8 @@
 //! What `allot run` reports: the JSON document (`--json`) and the table it
 //! prints.
 
+use crate::compute::WorkSource;
+use crate::machine::MachineLoad;
 use crate::workload::model::TaskMix;
 use allot::{Metrics, RuntimeConfig};
 use serde::Serialize;
@@ -20,6 +22,8 @@ pub(crate) struct Report {
     pub(crate) cluster: Option<ClusterInfo>,
     /// How much compute one unit of cost was.
     pub(crate) work: WorkInfo,
+    /// How busy the machine was during the run (Linux only).
+    pub(crate) machine_load: Option<MachineLoad>,
     /// From the first submission until the last task ended.
     pub(crate) elapsed_s: f64,
     /// Completed tasks per second over `elapsed_s`.
@@ -68,6 +72,13 @@ pub(crate) struct WorkInfo {
     pub(crate) matrix: usize,
     /// Matrix products per second of cost.
     pub(crate) products_per_cost_second: f64,
+    /// Where the figure came from: `flag` (`--work-rate`), `cached`, or
+    /// `measured` for this run.
+    pub(crate) source: WorkSource,
+    /// The calibration cache file read or written.
+    pub(crate) cache_file: Option<String>,
+    /// When the figure was measured (seconds since the Unix epoch).
+    pub(crate) measured_unix_s: Option<u64>,
 }
 
 /// Latency percentiles in milliseconds.
@@ -284,6 +295,20 @@ fn node_name(r: &Report, i: usize) -> String {
         .unwrap_or_else(|| format!("node-{i}"))
 }
 
+/// How long ago `unix_s` was: `5 s ago`, `3 min ago`, `2 h ago`, `4 days ago`.
+fn age(unix_s: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let s = now.saturating_sub(unix_s);
+    match s {
+        0..60 => format!("{s} s ago"),
+        60..3_600 => format!("{} min ago", s / 60),
+        3_600..86_400 => format!("{} h ago", s / 3_600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
 fn ms(us: u64) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
@@ -346,6 +371,45 @@ impl Report {
                 format!("BROKEN ({} unaccounted)", self.unaccounted)
             },
         )?;
+        let w = &self.work;
+        let whence = match w.source {
+            WorkSource::Flag => "pinned by --work-rate".to_owned(),
+            WorkSource::Cached | WorkSource::Measured => format!(
+                "{} {}{}",
+                if w.source == WorkSource::Cached {
+                    "cached,"
+                } else {
+                    "calibrated now,"
+                },
+                w.measured_unix_s
+                    .map_or_else(String::new, |at| format!("measured {}", age(at))),
+                w.cache_file
+                    .as_deref()
+                    .map_or_else(String::new, |f| format!(" in {f}")),
+            ),
+        };
+        writeln!(
+            out,
+            "work      {:.0} products of {m}×{m} f32 matrices per second of cost · {whence}",
+            w.products_per_cost_second,
+            m = w.matrix,
+        )?;
+        if let Some(l) = &self.machine_load {
+            writeln!(
+                out,
+                "machine   {} CPUs · this run kept {:.1} busy · other processes {:.1} · stolen {:.0} %",
+                l.cpus,
+                l.own_cpus,
+                l.other_cpus,
+                100.0 * l.steal
+            )?;
+            if l.busy {
+                writeln!(
+                    out,
+                    "warning   the machine was busy with other work during the run: times, latencies and the spread of tasks over nodes are not comparable with a run on a quiet machine"
+                )?;
+            }
+        }
         writeln!(out)?;
 
         let nw = (0..m.nodes.len())
