@@ -37,8 +37,9 @@
 //! The allocation ratio is time-averaged: the integral of allocated
 //! milli-GPUs (CPU milli-cores) over the replay, divided by the cluster's
 //! capacity times the replay's length. It is also given over the *busy
-//! window*, the stretch of the replay (by default a tenth of it) in which
-//! the most GPU was allocated. The cluster's fragmentation is the FGD
+//! window* ([`Replay::busy_span`]), the stretch around the peak of the GPU
+//! the pods would hold at their recorded times, while that stays at least
+//! half its peak: the same stretch for every policy. The cluster's fragmentation is the FGD
 //! paper's ([`node_fragmentation`](crate::policy::node_fragmentation),
 //! summed over the nodes, for the typical shapes of the replayed pods),
 //! time-averaged the same way. [`ReplayRun::timeline`] holds every instant.

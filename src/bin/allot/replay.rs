@@ -49,9 +49,10 @@ How the replay works:
   - Allocation ratio: allocated GPU milli (CPU milli-cores) integrated over
     the replay, over the cluster's capacity times the replay's length; the
     GPU peak is the most allocated at any instant. The busy window is the
-    stretch (a tenth of the trace, or --busy-window seconds) in which the
-    pods at their recorded times would hold the most GPU, the same for every
-    policy; allocation is also given over it. Fragmentation is the FGD
+    stretch around the peak of the GPU the pods would hold at their recorded
+    times (placed on arrival), while that stays at least half the peak (or,
+    with --busy-window S, the S seconds in which they would hold the most);
+    it is the same for every policy, and allocation is also given over it. Fragmentation is the FGD
     paper's: for each typical pod shape (the most common shapes covering
     95 % of the pods), the free GPU capacity of a node that shape could not
     use, weighted by frequency, summed over nodes, over the GPU capacity.
@@ -96,7 +97,8 @@ pub(crate) struct ReplayArgs {
     #[arg(long)]
     pub(crate) skip_failed: bool,
     /// Length of the busy window, in trace seconds (after
-    /// --arrival-speedup); default: a tenth of the trace.
+    /// --arrival-speedup); default: while the GPU the pods would hold at
+    /// their recorded times stays at least half its peak.
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) busy_window: Option<u64>,
     /// Draw GPU and CPU allocation, fragmentation and queue length over
@@ -425,7 +427,7 @@ impl ReplayOutput {
         let (b0, b1) = t.busy_window_s;
         writeln!(
             out,
-            "busy      {} to {}: the {} in which the pods at their recorded times would hold the most GPU",
+            "busy      {} to {} ({}): around the peak of the GPU the pods would hold at their recorded times, while at least half of it",
             at(b0),
             at(b1),
             span((b1 - b0) as f64),

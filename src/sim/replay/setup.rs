@@ -49,8 +49,8 @@ pub const DEFAULT_REPLAY_SEED: u64 = 42;
 ///
 /// Seed [`DEFAULT_REPLAY_SEED`], GPU nodes only, every pod (failed ones
 /// too), stop at the end of the trace, [`DEFAULT_MAX_TASKS_PER_NODE`] pods
-/// per node at most, arrivals as recorded, a FIFO queue, a busy window of a
-/// tenth of the replay.
+/// per node at most, arrivals as recorded, a FIFO queue, the busy window
+/// found from the trace ([`Replay::busy_span`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReplayConfig {
     /// Seed of the node order (the policies' tie-break order).
@@ -76,8 +76,9 @@ pub struct ReplayConfig {
     /// as skipped, [`SkipReason::FailedInTrace`]) instead of replaying
     /// them like the rest.
     pub skip_failed: bool,
-    /// Length of the busy window, in replay seconds; `None`: a tenth of
-    /// the replay.
+    /// Length of the busy window, in replay seconds; `None`: while the
+    /// GPU the pods would hold at their recorded times stays at least half
+    /// its peak ([`Replay::busy_span`]).
     pub busy_window: Option<u64>,
 }
 
@@ -147,8 +148,8 @@ pub struct Replay {
     /// Pods replayed whose `pod_phase` in the trace is `Failed` (0 when
     /// they are skipped, or the trace has no phases).
     pub failed_in_trace: usize,
-    /// Length of the busy window, in replay seconds; `None`: a tenth of
-    /// the replay.
+    /// Length of the busy window, in replay seconds; `None`: see
+    /// [`busy_span`](Self::busy_span).
     pub busy_window: Option<u64>,
 }
 
@@ -321,14 +322,51 @@ impl Replay {
         }
     }
 
-    /// The busy window, `(start, length)` in replay seconds: the stretch
-    /// of [`busy_window`](Self::busy_window) seconds (a tenth of the trace
-    /// by default) in which the pods, at their recorded times (placed on
-    /// arrival, whatever the policy), would hold the most GPU. The same
-    /// for every policy, so that their allocations over it compare.
+    /// The busy window, `(start, length)` in replay seconds, the same for
+    /// every policy so that their allocations over it compare. It is
+    /// found on the pods at their recorded times (each placed on arrival,
+    /// whatever the room): the stretch around the first peak of the GPU
+    /// they would hold, for as long as that stays at least half the peak;
+    /// with [`busy_window`](Self::busy_window) set, the stretch of that
+    /// many seconds in which they would hold the most GPU.
     pub fn busy_span(&self) -> (u64, u64) {
         let end = self.trace_end;
-        let length = self.busy_window.unwrap_or(end / 10).clamp(1, end.max(1));
+        let timeline = self.recorded_timeline();
+        if let Some(length) = self.busy_window {
+            let length = length.clamp(1, end.max(1)).min(end);
+            return (busiest_start(&timeline, end, length), length);
+        }
+        let Some((peak_at, peak)) = timeline
+            .iter()
+            .enumerate()
+            .map(|(k, p)| (k, p.gpu_milli))
+            .fold(None, |best: Option<(usize, u64)>, (k, g)| match best {
+                Some((_, b)) if b >= g => best,
+                _ => Some((k, g)),
+            })
+        else {
+            return (0, end);
+        };
+        if peak == 0 {
+            return (0, end);
+        }
+        let half = peak.div_ceil(2);
+        let mut first = peak_at;
+        while first > 0 && timeline[first - 1].gpu_milli >= half {
+            first -= 1;
+        }
+        let mut last = peak_at;
+        while last + 1 < timeline.len() && timeline[last + 1].gpu_milli >= half {
+            last += 1;
+        }
+        let start = timeline[first].time.min(end);
+        let stop = timeline.get(last + 1).map_or(end, |p| p.time.min(end));
+        (start, stop.saturating_sub(start).max(1).min(end - start.min(end)))
+    }
+
+    /// The GPU the pods would hold at their recorded times, each placed on
+    /// arrival: a point at every change.
+    fn recorded_timeline(&self) -> Vec<TimelinePoint> {
         let mut changes: Vec<(u64, i128)> = Vec::with_capacity(2 * self.pods.len());
         for p in &self.pods {
             let g = i128::from(p.demand.total_gpu_milli());
@@ -351,7 +389,7 @@ impl Replay {
                 fragmentation_milli: 0.0,
             });
         }
-        (busiest_start(&timeline, end, length), length.min(end))
+        timeline
     }
 
     /// Total milli-GPUs of the cluster.
