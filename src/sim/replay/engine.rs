@@ -195,8 +195,7 @@ impl<'a> Engine<'a> {
         let queue = std::mem::take(&mut self.queue);
         for i in queue {
             let d = self.replay.pods[i].demand;
-            let could = !refused.contains(&d)
-                && self.freed.iter().any(|&n| self.nodes[n].fits(&d));
+            let could = !refused.contains(&d) && self.freed.iter().any(|&n| self.nodes[n].fits(&d));
             if could && self.try_place(i, t)? {
                 continue;
             }

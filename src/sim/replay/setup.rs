@@ -2,10 +2,10 @@
 //! durations, and how a trace becomes them.
 
 use super::outcome::TimelinePoint;
-use super::window::busiest_start;
 use super::times::{
     parse_pod_phases, parse_pod_times, PodTimes, SkipReason, SkippedPod, TIME_COLUMNS,
 };
+use super::window::busiest_start;
 use crate::policy::{GpuDemand, GpuNode};
 use crate::sim::cluster::DEFAULT_MAX_TASKS_PER_NODE;
 use crate::sim::openb::{read, Trace, TraceError, TraceNode};
@@ -255,7 +255,9 @@ impl Replay {
         let mut valid = Vec::with_capacity(count);
         let mut failed_in_trace = 0;
         for (k, pod) in trace.pods[..count].iter().enumerate() {
-            let failed = phases.get(k).is_some_and(|p| p.eq_ignore_ascii_case("failed"));
+            let failed = phases
+                .get(k)
+                .is_some_and(|p| p.eq_ignore_ascii_case("failed"));
             match times
                 .get(k)
                 .copied()
@@ -361,7 +363,10 @@ impl Replay {
         }
         let start = timeline[first].time.min(end);
         let stop = timeline.get(last + 1).map_or(end, |p| p.time.min(end));
-        (start, stop.saturating_sub(start).max(1).min(end - start.min(end)))
+        (
+            start,
+            stop.saturating_sub(start).max(1).min(end - start.min(end)),
+        )
     }
 
     /// The GPU the pods would hold at their recorded times, each placed on

@@ -273,7 +273,10 @@ fn pods_failed_in_the_trace_are_counted_and_skipped_when_asked() {
          p2,1000,0,0,0,,BE,failed,130,140,130\n"
     );
     let r = Replay::parse("n.csv", nodes, "p.csv", &pods, &ReplayConfig::default()).unwrap();
-    assert_eq!((r.pods.len(), r.failed_in_trace, r.skipped.len()), (3, 2, 0));
+    assert_eq!(
+        (r.pods.len(), r.failed_in_trace, r.skipped.len()),
+        (3, 2, 0)
+    );
     let skip = ReplayConfig {
         skip_failed: true,
         ..ReplayConfig::default()
@@ -286,7 +289,8 @@ fn pods_failed_in_the_trace_are_counted_and_skipped_when_asked() {
         .all(|s| s.reason == SkipReason::FailedInTrace));
     assert_eq!(r.skipped.len(), 2);
     // A pod list without the column: nothing is known to have failed.
-    let bare = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time,scheduled_time\n\
+    let bare =
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time,scheduled_time\n\
                 p0,1000,0,1,500,100,400,150\n";
     let r = Replay::parse("n.csv", nodes, "p.csv", bare, &skip).unwrap();
     assert_eq!((r.pods.len(), r.failed_in_trace), (1, 0));

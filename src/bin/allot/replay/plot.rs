@@ -109,7 +109,11 @@ where
         .flat_map(|p| p.timeline.iter().map(|q| (panel.value)(q)))
         .fold(0.0f64, f64::max);
     let y_max = if peak > 0.0 { peak * 1.15 } else { 1.0 };
-    let y_max = if panel.percent { y_max.min(100.0) } else { y_max };
+    let y_max = if panel.percent {
+        y_max.min(100.0)
+    } else {
+        y_max
+    };
 
     let mut chart = ChartBuilder::on(area)
         .caption(panel.title, ("sans-serif", 15))
