@@ -294,20 +294,31 @@ struct PolicyResult {
     /// The cluster over time, at most [`TIMELINE_POINTS`] points (the
     /// state after the last instant at or before each).
     timeline: Vec<TimelinePoint>,
+    /// Every instant, for the plot.
+    #[serde(skip)]
+    full_timeline: Vec<TimelinePoint>,
 }
 
 /// Most points of a policy's timeline in the report and the plot.
 const TIMELINE_POINTS: usize = 600;
 
-/// The state at `n` evenly spaced times from 0 to `end` (the last point at
-/// or before each), or every point if there are fewer.
-fn thin(timeline: &[TimelinePoint], end: u64, n: usize) -> Vec<TimelinePoint> {
-    if timeline.len() <= n || n < 2 {
-        return timeline.to_vec();
+/// The state at `n` evenly spaced times from `from` to `to` (the last
+/// point at or before each), or every point if there are fewer.
+fn thin(timeline: &[TimelinePoint], from: u64, to: u64, n: usize) -> Vec<TimelinePoint> {
+    let inside = timeline
+        .iter()
+        .filter(|p| (from..=to).contains(&p.time))
+        .count();
+    if inside <= n || n < 2 {
+        return timeline
+            .iter()
+            .filter(|p| (from..=to).contains(&p.time))
+            .copied()
+            .collect();
     }
     let mut out: Vec<TimelinePoint> = Vec::with_capacity(n);
     for k in 0..n {
-        let t = (end as f64 * k as f64 / (n - 1) as f64) as u64;
+        let t = from + ((to - from) as f64 * k as f64 / (n - 1) as f64) as u64;
         let i = timeline.partition_point(|p| p.time <= t);
         let mut p = match i {
             0 => TimelinePoint {
@@ -698,11 +709,12 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
             waiting = run.report.waiting,
             "replay.policy"
         );
-        let timeline = thin(&run.timeline, run.report.end_s, TIMELINE_POINTS);
+        let timeline = thin(&run.timeline, 0, run.report.end_s, TIMELINE_POINTS);
         policies.push(PolicyResult {
             report: run.report,
             elapsed_s,
             timeline,
+            full_timeline: run.timeline,
         });
     }
 

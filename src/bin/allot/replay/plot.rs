@@ -1,13 +1,23 @@
 //! `allot replay --plot FILE.svg`: GPU and CPU allocation, fragmentation and
 //! queue length over time, one line per policy, the busy window shaded.
 
-use super::ReplayOutput;
+use super::{span, thin, ReplayOutput, TIMELINE_POINTS};
 use allot::sim::replay::TimelinePoint;
 use plotters::prelude::*;
 use std::error::Error;
 use std::path::Path;
 
 const SIZE: (u32, u32) = (1100, 1100);
+
+/// Line colours, one per policy: distinct and dark enough on white.
+const COLORS: [RGBColor; 6] = [
+    RGBColor(230, 25, 75),
+    RGBColor(60, 180, 75),
+    RGBColor(0, 130, 200),
+    RGBColor(245, 130, 48),
+    RGBColor(145, 30, 180),
+    RGBColor(70, 70, 70),
+];
 
 /// One chart: a value per timeline point.
 struct Panel<'a> {
@@ -16,6 +26,18 @@ struct Panel<'a> {
     value: Box<dyn Fn(&TimelinePoint) -> f64 + 'a>,
     /// Whether the value is a percentage (the axis goes to at most 100).
     percent: bool,
+}
+
+/// What the x axis covers: the whole replay, or, when the busy window is
+/// under a twentieth of it (arrivals sped up: the load comes early and
+/// the long pods trail on for days), from 0 to twice the window's end.
+fn view(output: &ReplayOutput, end: u64) -> u64 {
+    let (b0, b1) = output.trace.busy_window_s;
+    if (b1 - b0).saturating_mul(20) < end {
+        b1.saturating_mul(2).clamp(1, end)
+    } else {
+        end
+    }
 }
 
 /// The x axis unit: days for a long replay, hours for a shorter one,
@@ -68,18 +90,36 @@ pub(super) fn render(output: &ReplayOutput) -> Result<String, Box<dyn Error>> {
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE)?;
+        let end = output
+            .policies
+            .iter()
+            .map(|p| p.report.end_s)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let shown = view(output, end);
         let title = format!(
-            "allot replay: {} pods on {} nodes ({} GPUs) · queue {} · arrivals {}× · busy window shaded",
+            "allot replay: {} pods on {} nodes ({} GPUs) · queue {} · arrivals {}× · {} · busy window shaded",
             output.trace.replayed,
             output.cluster.nodes,
             output.cluster.gpus,
             output.queue,
             output.arrival_speedup,
+            if shown < end {
+                format!("first {} of {}", span(shown as f64), span(end as f64))
+            } else {
+                format!("{} of trace", span(end as f64))
+            }
         );
         let root = root.titled(&title, ("sans-serif", 18))?;
         let areas = root.split_evenly((panels.len(), 1));
+        let lines: Vec<Vec<TimelinePoint>> = output
+            .policies
+            .iter()
+            .map(|p| thin(&p.full_timeline, 0, shown, TIMELINE_POINTS))
+            .collect();
         for (area, panel) in areas.iter().zip(&panels) {
-            draw_panel(area, panel, output)?;
+            draw_panel(area, panel, output, &lines, shown)?;
         }
         root.present()?;
     }
@@ -90,23 +130,17 @@ fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     panel: &Panel<'_>,
     output: &ReplayOutput,
+    lines: &[Vec<TimelinePoint>],
+    end: u64,
 ) -> Result<(), Box<dyn Error>>
 where
     DB::ErrorType: 'static,
 {
-    let end = output
-        .policies
-        .iter()
-        .map(|p| p.report.end_s)
-        .max()
-        .unwrap_or(0)
-        .max(1);
     let (per, unit_name) = unit(end);
     let x_max = end as f64 / per;
-    let peak = output
-        .policies
+    let peak = lines
         .iter()
-        .flat_map(|p| p.timeline.iter().map(|q| (panel.value)(q)))
+        .flat_map(|l| l.iter().map(|q| (panel.value)(q)))
         .fold(0.0f64, f64::max);
     let y_max = if peak > 0.0 { peak * 1.15 } else { 1.0 };
     let y_max = if panel.percent {
@@ -131,16 +165,16 @@ where
 
     let (b0, b1) = output.trace.busy_window_s;
     chart.draw_series(std::iter::once(Rectangle::new(
-        [(b0 as f64 / per, 0.0), (b1 as f64 / per, y_max)],
+        [(b0.min(end) as f64 / per, 0.0), (b1.min(end) as f64 / per, y_max)],
         BLACK.mix(0.06).filled(),
     )))?;
 
-    for (k, p) in output.policies.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
+    for (k, (p, line)) in output.policies.iter().zip(lines).enumerate() {
+        let color = COLORS[k % COLORS.len()];
         // A step function: each value holds until the next point.
-        let mut points = Vec::with_capacity(2 * p.timeline.len());
+        let mut points = Vec::with_capacity(2 * line.len());
         let mut last: Option<f64> = None;
-        for q in &p.timeline {
+        for q in line {
             let x = q.time as f64 / per;
             if let Some(y) = last {
                 points.push((x, y));
@@ -150,7 +184,7 @@ where
             last = Some(y);
         }
         if let Some(y) = last {
-            points.push((p.report.end_s as f64 / per, y));
+            points.push((p.report.end_s.min(end) as f64 / per, y));
         }
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
