@@ -165,7 +165,10 @@ where
 
     let (b0, b1) = output.trace.busy_window_s;
     chart.draw_series(std::iter::once(Rectangle::new(
-        [(b0.min(end) as f64 / per, 0.0), (b1.min(end) as f64 / per, y_max)],
+        [
+            (b0.min(end) as f64 / per, 0.0),
+            (b1.min(end) as f64 / per, y_max),
+        ],
         BLACK.mix(0.06).filled(),
     )))?;
 
