@@ -52,6 +52,18 @@ fn unit(end_s: u64) -> (f64, &'static str) {
     }
 }
 
+/// Decimals on an axis that goes to `max`: none from 10 up, so that ticks
+/// read 0, 20, 40 rather than 0.0, 20.0, 40.0, and one or two below.
+fn decimals(max: f64) -> usize {
+    if max >= 10.0 {
+        0
+    } else if max >= 1.0 {
+        1
+    } else {
+        2
+    }
+}
+
 /// Renders the plot of `output` as SVG text.
 ///
 /// # Errors
@@ -160,6 +172,8 @@ where
         .x_desc(format!("replay time ({unit_name})"))
         .y_desc(panel.y_desc)
         .y_labels(6)
+        .x_label_formatter(&|v| format!("{v:.*}", decimals(x_max)))
+        .y_label_formatter(&|v| format!("{v:.*}", decimals(y_max)))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
 
