@@ -326,6 +326,12 @@ fn numbers_past_their_documented_range_are_refused_naming_the_field_and_the_rang
         "must be from 0 to 100, got 1e300",
     );
     refused(
+        "extreme_slow_factor.toml",
+        "4:56",
+        "runtime.fault_plan.faults[0].factor",
+        "must be from 0.001 to 1000, got 1e-9",
+    );
+    refused(
         "extreme_durations.json",
         "3:37",
         "runtime.supervision.backoff_min",
