@@ -1113,3 +1113,43 @@ fn the_work_rate_is_cached_pinned_by_a_flag_and_shown_in_the_report() {
         assert!(stderr(&o).contains("--work-rate"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn the_report_says_how_many_migrations_refilled_a_restarted_node() {
+    let o = allot(&[
+        "run",
+        &workload("chaos.toml"),
+        "--tasks",
+        "1500",
+        "--no-progress",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    let number = |line: &str, after: &str| -> u64 {
+        let rest = &line[line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in {line}"))
+            + after.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let totals = table
+        .lines()
+        .find(|l| l.starts_with("totals "))
+        .unwrap_or_else(|| panic!("{table}"));
+    let (restarts, migrations) = (number(totals, "restarts "), number(totals, "migrations "));
+    // chaos.toml's count-triggered crash, panic and hang restart nodes.
+    assert!(restarts >= 3, "{totals}");
+    if migrations > 0 {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with("migrated "))
+            .unwrap_or_else(|| panic!("no migrated line in:\n{table}"));
+        let refilled = number(line, "migrated  ");
+        assert!(refilled <= migrations, "{line}");
+        assert!(
+            line.contains(&format!("of the {migrations} moves")),
+            "{line}"
+        );
+        assert!(line.contains("refilled a node"), "{line}");
+    }
+}
