@@ -70,6 +70,7 @@
 
 mod engine;
 mod outcome;
+mod queue;
 mod setup;
 #[cfg(test)]
 mod tests;
@@ -79,5 +80,6 @@ mod window;
 pub use outcome::{
     PodOutcome, Progress, ReplayReport, ReplayRun, TimeSummary, TimelinePoint, WindowAllocation,
 };
-pub use setup::{QueueOrder, Replay, ReplayConfig, ReplayPod, DEFAULT_REPLAY_SEED};
+pub use queue::QueueOrder;
+pub use setup::{Replay, ReplayConfig, ReplayPod, DEFAULT_REPLAY_SEED};
 pub use times::{parse_pod_phases, parse_pod_times, PodTimes, SkipReason, SkippedPod};

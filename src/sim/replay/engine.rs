@@ -2,7 +2,8 @@
 //! order at each instant.
 
 use super::outcome::{PodOutcome, Progress, ReplayReport, ReplayRun, TimeSummary, TimelinePoint};
-use super::setup::{QueueOrder, Replay};
+use super::queue::QueueOrder;
+use super::setup::Replay;
 use super::window::{over, Capacity};
 use crate::policy::{
     node_fragmentation, Fgd, GpuChoice, GpuDemand, GpuNode, GpuPlacement, TypicalShape,

@@ -1,6 +1,6 @@
 //! What a replay reports: its progress, each pod's outcome and the summary.
 
-use super::setup::QueueOrder;
+use super::queue::QueueOrder;
 use serde::Serialize;
 
 /// The cluster's state after one instant of the replay; it holds until the

@@ -2,6 +2,7 @@
 //! durations, and how a trace becomes them.
 
 use super::outcome::TimelinePoint;
+use super::queue::QueueOrder;
 use super::times::{
     parse_pod_phases, parse_pod_times, PodTimes, SkipReason, SkippedPod, TIME_COLUMNS,
 };
@@ -12,33 +13,7 @@ use crate::sim::openb::{read, Trace, TraceError, TraceNode};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::Serialize;
 use std::path::Path;
-
-/// How queued pods are retried.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum QueueOrder {
-    /// First in, first out, head-of-line: the retry stops at the first pod
-    /// that does not fit, and arrivals join a non-empty queue untried.
-    #[default]
-    Fifo,
-    /// Every queued pod is tried, in arrival order, and each that fits is
-    /// placed; arrivals are tried at once. A blocked pod does not hold up
-    /// the pods behind it (it may starve).
-    Backfill,
-}
-
-impl QueueOrder {
-    /// Its name: `fifo` or `backfill`.
-    pub fn name(self) -> &'static str {
-        match self {
-            QueueOrder::Fifo => "fifo",
-            QueueOrder::Backfill => "backfill",
-        }
-    }
-}
 
 /// Default [`ReplayConfig::seed`], the same as the FGD simulator's.
 pub const DEFAULT_REPLAY_SEED: u64 = 42;
