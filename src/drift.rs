@@ -80,9 +80,17 @@ impl DriftDetector {
         (max - min) / max
     }
 
-    /// Updates the hysteresis state and plans up to `max_per_round` moves,
-    /// pairing the hottest with the coldest, the second hottest with the
-    /// second coldest, and so on.
+    /// Updates the hysteresis state and plans up to `max_per_round` moves.
+    ///
+    /// Moves go towards the mean drain time of the available nodes: a node
+    /// above it gives at most its excess, a node below it takes at most its
+    /// deficit, the hottest matched with the coldest first. A node never
+    /// both gives and takes in one round, and no work moves between two
+    /// nodes on the same side of the mean, so work is moved once, not
+    /// passed along (pairing hottest with coldest and equalising each
+    /// pair, as this did before, left the giver below the mean and made it
+    /// a taker next round: in the chaos workload a third of the moved tasks
+    /// moved again).
     pub(crate) fn plan(&mut self, samples: &[Sample], max_per_round: usize) -> Vec<Move> {
         let imbalance = self.imbalance(samples);
         if self.active {
@@ -95,31 +103,70 @@ impl DriftDetector {
         if !self.active || max_per_round == 0 {
             return Vec::new();
         }
-        let mut order: Vec<usize> = (0..samples.len())
+        let avail: Vec<usize> = (0..samples.len())
             .filter(|&i| samples[i].available)
             .collect();
-        order.sort_by(|&a, &b| samples[b].drain().total_cmp(&samples[a].drain()));
+        if avail.len() < 2 {
+            return Vec::new();
+        }
+        // The drain time at which the nodes would all finish together.
+        let total_load: f64 = avail.iter().map(|&i| samples[i].load).sum();
+        let total_rate: f64 = avail.iter().map(|&i| samples[i].rate.max(1e-9)).sum();
+        let mean = total_load / total_rate;
+        let gap = self.min_gap.max(f64::MIN_POSITIVE);
+        // Givers: hottest first, with their excess cost; takers: coldest
+        // first, with their deficit.
+        let mut givers: Vec<(usize, f64)> = avail
+            .iter()
+            .filter(|&&i| samples[i].queued > 1 && samples[i].drain() > mean)
+            .map(|&i| (i, (samples[i].drain() - mean) * samples[i].rate.max(1e-9)))
+            .collect();
+        givers.sort_by(|a, b| samples[b.0].drain().total_cmp(&samples[a.0].drain()));
+        let mut takers: Vec<(usize, f64)> = avail
+            .iter()
+            .filter(|&&i| samples[i].drain() < mean)
+            .map(|&i| (i, (mean - samples[i].drain()) * samples[i].rate.max(1e-9)))
+            .collect();
+        takers.sort_by(|a, b| samples[a.0].drain().total_cmp(&samples[b.0].drain()));
+
         let mut moves = Vec::new();
         let mut budget = max_per_round;
-        let (mut i, mut j) = (0, order.len().saturating_sub(1));
-        while i < j && budget > 0 {
-            let (h, c) = (samples[order[i]], samples[order[j]]);
-            if h.drain() - c.drain() >= self.min_gap.max(f64::MIN_POSITIVE) && h.queued > 1 {
-                // Move x so that (Lh - x)/rh == (Lc + x)/rc.
-                let x = (h.load * c.rate - c.load * h.rate) / (h.rate + c.rate);
-                if x > 0.0 {
-                    let n = budget.min(h.queued - 1);
-                    moves.push(Move {
-                        from: order[i],
-                        to: order[j],
-                        max_tasks: n,
-                        max_cost: x,
-                    });
-                    budget -= n;
+        let mut t = 0;
+        for &(g, mut excess) in &givers {
+            // Leave the most urgent task for the giver's next free slot.
+            let mut movable = samples[g].queued - 1;
+            while excess > 0.0 && movable > 0 && budget > 0 && t < takers.len() {
+                let (c, deficit) = &mut takers[t];
+                if samples[g].drain() - samples[*c].drain() < gap {
+                    // Every taker left is closer still: nothing worth moving.
+                    t = takers.len();
+                    break;
+                }
+                let x = excess.min(*deficit);
+                // About the tasks that make up `x`, at the giver's mean cost
+                // per task (one more, as the node takes whole tasks), so
+                // that the round's task limit is shared among the moves.
+                let per_task = samples[g].load / samples[g].queued as f64;
+                let wanted = if per_task > 0.0 {
+                    (x / per_task).ceil().min(usize::MAX as f64) as usize + 1
+                } else {
+                    movable
+                };
+                let n = budget.min(movable).min(wanted);
+                moves.push(Move {
+                    from: g,
+                    to: *c,
+                    max_tasks: n,
+                    max_cost: x,
+                });
+                budget -= n;
+                movable -= n;
+                excess -= x;
+                *deficit -= x;
+                if *deficit <= 0.0 {
+                    t += 1;
                 }
             }
-            i += 1;
-            j -= 1;
         }
         moves
     }
@@ -188,6 +235,55 @@ mod tests {
         assert!(moves.iter().all(|m| m.max_tasks < 50));
         let from_small = moves.iter().find(|m| m.from == 0).map(|m| m.max_tasks);
         assert!(from_small.is_none_or(|n| n <= 2));
+    }
+
+    #[test]
+    fn a_node_emptied_by_a_restart_is_refilled_once_to_the_mean() {
+        let mut d = DriftDetector::new(0.5, 0.2, 0.0);
+        let mut nodes = vec![
+            s(10.0, 1.0, 10),
+            s(10.0, 1.0, 10),
+            s(10.0, 1.0, 10),
+            s(10.0, 1.0, 10),
+            s(0.0, 1.0, 0),
+        ];
+        let moves = d.plan(&nodes, 256);
+        // Each full node gives its excess over the mean (2) to the empty
+        // one, and nothing moves between the full ones.
+        assert_eq!(moves.len(), 4, "{moves:?}");
+        let mut moved = 0.0;
+        for m in &moves {
+            assert_eq!(m.to, 4);
+            assert!((m.max_cost - 2.0).abs() < 1e-9, "{m:?}");
+            assert!(m.max_tasks >= 2 && m.max_tasks <= 3, "{m:?}");
+            nodes[m.from].load -= m.max_cost;
+            nodes[m.to].load += m.max_cost;
+            moved += m.max_cost;
+        }
+        // The least that equalises them: 8, where pairing the hottest with
+        // the coldest and equalising each pair moved 5 + 2.5 + 2.5 + 1.25
+        // over three rounds, the first giver taking work back.
+        assert!((moved - 8.0).abs() < 1e-9);
+        assert!(nodes.iter().all(|n| (n.load - 8.0).abs() < 1e-9));
+        assert!(d.plan(&nodes, 256).is_empty());
+    }
+
+    #[test]
+    fn no_node_gives_and_takes_in_one_round() {
+        let mut d = DriftDetector::new(0.1, 0.05, 0.0);
+        let nodes = [
+            s(40.0, 1.0, 40),
+            s(30.0, 1.0, 30),
+            s(12.0, 1.0, 12),
+            s(5.0, 1.0, 5),
+            s(0.0, 2.0, 0),
+        ];
+        let moves = d.plan(&nodes, 1000);
+        assert!(!moves.is_empty());
+        for m in &moves {
+            assert!(moves.iter().all(|o| o.to != m.from), "{moves:?}");
+            assert!(nodes[m.from].drain() > nodes[m.to].drain());
+        }
     }
 
     #[test]

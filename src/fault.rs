@@ -155,6 +155,22 @@ pub enum FaultSpec {
         #[serde(default, with = "crate::durations::opt_secs")]
         recover_after: Option<Duration>,
     },
+    /// When `node` starts its `after_tasks`-th task, it runs at `factor` ×
+    /// its nominal speed; back to nominal when it starts its
+    /// `after_tasks + recover_after_tasks`-th, if given. The count-triggered
+    /// twin of [`SlowNode`](Self::SlowNode): the same seed slows the node at
+    /// the same point of its work, whatever the machine's pace.
+    SlowNodeAfterTasks {
+        /// The node.
+        node: NodeId,
+        /// Multiplier of the nominal speed, `> 0`.
+        factor: f64,
+        /// Its task count at which to slow down.
+        after_tasks: u64,
+        /// Tasks it starts slowed before it recovers; never when absent.
+        #[serde(default)]
+        recover_after_tasks: Option<u64>,
+    },
     /// Floods `node`'s actor mailbox with `messages` control messages when
     /// it starts its `after_tasks`-th task.
     FloodMailbox {
@@ -251,7 +267,8 @@ impl FaultPlan {
                     prob_ok(*p)?;
                 }
                 FaultSpec::PanicTask { p } => prob_ok(*p)?,
-                FaultSpec::SlowNode { node, factor, .. } => {
+                FaultSpec::SlowNode { node, factor, .. }
+                | FaultSpec::SlowNodeAfterTasks { node, factor, .. } => {
                     node_ok(node)?;
                     if !(factor.is_finite() && *factor > 0.0) {
                         return Err((i, format!("`factor` must be finite and > 0, got {factor}")));
@@ -264,7 +281,7 @@ impl FaultPlan {
 }
 
 /// What a node's executor must do as it starts a task.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Actions {
     pub(crate) crash: bool,
     pub(crate) panic_actor: bool,
@@ -272,6 +289,8 @@ pub(crate) struct Actions {
     pub(crate) hang: Option<Option<Duration>>,
     pub(crate) flood: u64,
     pub(crate) panic_task: bool,
+    /// Set the node's speed to this factor of its nominal speed.
+    pub(crate) speed: Option<f64>,
 }
 
 /// The part of a plan that concerns one node, ready for the hot path.
@@ -291,6 +310,7 @@ enum CountAction {
     PanicActor,
     Hang(Option<Duration>),
     Flood(u64),
+    Speed(f64),
 }
 
 /// A time-triggered speed change.
@@ -335,6 +355,7 @@ impl NodeFaults {
                     CountAction::PanicActor => a.panic_actor = true,
                     CountAction::Hang(d) => a.hang = Some(d),
                     CountAction::Flood(n) => a.flood = a.flood.saturating_add(n),
+                    CountAction::Speed(f) => a.speed = Some(f),
                 }
             }
         }
@@ -402,6 +423,17 @@ pub(crate) fn compile(
             FaultSpec::PanicTask { p } => {
                 for nf in per_node.iter_mut() {
                     nf.panic_task_p.push((idx, p));
+                }
+            }
+            FaultSpec::SlowNodeAfterTasks {
+                node,
+                factor,
+                after_tasks,
+                recover_after_tasks,
+            } => {
+                at(node, after_tasks, CountAction::Speed(factor));
+                if let Some(r) = recover_after_tasks {
+                    at(node, after_tasks.saturating_add(r), CountAction::Speed(1.0));
                 }
             }
             FaultSpec::SlowNode {
@@ -549,6 +581,33 @@ mod tests {
         assert_eq!(plan.validate(4).unwrap_err().0, 1);
         let plan = FaultPlan::new(1).with(FaultSpec::PanicTask { p: 1.5 });
         assert!(plan.validate(4).unwrap_err().1.contains("`p`"));
+    }
+
+    #[test]
+    fn a_count_triggered_slow_down_fires_at_its_counts_and_recovers() {
+        let plan = FaultPlan::new(1).with(FaultSpec::SlowNodeAfterTasks {
+            node: NodeId(2),
+            factor: 0.25,
+            after_tasks: 10,
+            recover_after_tasks: Some(5),
+        });
+        let d = decisions(&plan, 2, 20);
+        let speeds: Vec<(u64, f64)> = d
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| a.speed.map(|s| (k as u64 + 1, s)))
+            .collect();
+        assert_eq!(speeds, [(10, 0.25), (15, 1.0)]);
+        assert!(decisions(&plan, 1, 20).iter().all(|a| a.speed.is_none()));
+        let json = r#"{"kind":"slow_node_after_tasks","node":0,"factor":0.5,"after_tasks":3}"#;
+        let f: FaultSpec = serde_json::from_str(json).unwrap();
+        assert!(matches!(
+            f,
+            FaultSpec::SlowNodeAfterTasks {
+                recover_after_tasks: None,
+                ..
+            }
+        ));
     }
 
     #[test]

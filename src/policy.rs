@@ -73,7 +73,7 @@ mod weighted;
 
 pub use budget::Budget;
 pub use exact::Exact;
-pub use fragmentation::{Fgd, FragmentationAware, TypicalShape};
+pub use fragmentation::{node_fragmentation, Fgd, FragmentationAware, TypicalShape};
 pub use gap::{Gap, GapError, GapSolution};
 pub use gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 pub use greedy::{LeastLoaded, RoundRobin};

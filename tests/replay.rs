@@ -97,7 +97,8 @@ fn a_limited_replay_writes_a_json_report_whose_counts_add_up() {
     assert_eq!(report["cluster"]["nodes"], 1213, "GPU nodes only");
     assert_eq!(report["cluster"]["gpus"], 6212);
     assert_eq!(report["trace"]["pods"], 300);
-    assert_eq!(report["queue"], "fifo-head-of-line");
+    assert_eq!(report["queue"], "fifo");
+    assert_eq!(policies[0]["queue"], "fifo");
 }
 
 #[test]
@@ -128,13 +129,15 @@ fn policy_all_replays_every_policy_on_the_same_trace_side_by_side() {
     for name in POLICIES {
         assert_eq!(
             table.lines().filter(|l| l.starts_with(name)).count(),
-            2,
-            "{name}: one row for counts, one for times, in:\n{table}"
+            3,
+            "{name}: one row for allocation, one for counts, one for times, in:\n{table}"
         );
     }
     for column in [
-        "GPU alloc",
-        "CPU alloc",
+        "GPU allocation",
+        "CPU allocation",
+        "fragmentation",
+        "busy",
         "unplaceable",
         "waiting",
         "completion",
@@ -462,5 +465,150 @@ fn help_describes_the_replay_command_its_options_and_semantics() {
         "max(1, deletion_time - scheduled_time)",
     ] {
         assert!(help.contains(word), "{word} in {help}");
+    }
+}
+
+/// `allot replay` on the tiny trace with best-fit and `extra` flags, the
+/// report as JSON (and the directory it ran in).
+fn tiny_json(name: &str, extra: &[&str]) -> (Value, std::path::PathBuf) {
+    let dir = scratch(name);
+    std::fs::write(dir.join("nodes.csv"), TINY_NODES).unwrap();
+    std::fs::write(dir.join("pods.csv"), tiny_pods()).unwrap();
+    let mut args = vec![
+        "replay",
+        "pods.csv",
+        "--nodes",
+        "nodes.csv",
+        "--policy",
+        "best-fit",
+        "--json",
+        "-",
+    ];
+    args.extend_from_slice(extra);
+    let o = Command::new(BIN)
+        .args(&args)
+        .current_dir(&dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the allot binary runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stderr(&o);
+    let report: Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
+    // With --json -, the table goes to stderr: it names the queue.
+    let queue = report["queue"].as_str().unwrap().to_owned();
+    assert!(
+        table.contains(&format!("queue     {queue}")),
+        "{queue}: {table}"
+    );
+    (report, dir)
+}
+
+#[test]
+fn backfill_lets_a_small_pod_pass_a_blocked_one_and_the_report_says_which_queue() {
+    // f (CPU only, at 30) waits behind b and c under FIFO until 90; with
+    // backfill it starts on arrival.
+    let (fifo, _) = tiny_json("fifo", &[]);
+    let (backfill, _) = tiny_json("backfill", &["--queue", "backfill"]);
+    assert_eq!(fifo["queue"], "fifo");
+    assert_eq!(backfill["queue"], "backfill");
+    let p = |r: &Value| consistent(r, 6)[0].clone();
+    let (f, b) = (p(&fifo), p(&backfill));
+    assert_eq!(f["placed"], b["placed"]);
+    assert_eq!(f["queue"], "fifo");
+    let mean = |r: &Value| r["waiting_s"]["mean"].as_f64().unwrap();
+    // Waits under FIFO: a 0, b 50, c 70, f 60; under backfill f waits 0.
+    assert_eq!(mean(&f), 45.0);
+    assert_eq!(mean(&b), 30.0);
+    let o = allot(&["replay", PODS, "--nodes", NODES, "--queue", "lifo"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("expected fifo or backfill"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn pods_that_failed_in_the_trace_are_said_and_skipped_on_request() {
+    // d failed in the trace (and asks for two GPUs: unplaceable here).
+    let (kept, _) = tiny_json("failed-kept", &[]);
+    assert_eq!(kept["trace"]["failed_in_trace"], 1);
+    assert_eq!(consistent(&kept, 6)[0]["unplaceable"], 1);
+    let (skipped, _) = tiny_json("failed-skipped", &["--skip-failed"]);
+    assert_eq!(skipped["skip_failed"], true);
+    assert_eq!(skipped["trace"]["failed_in_trace"], 0);
+    assert_eq!(
+        skipped["trace"]["skipped_by_reason"]["failed in the trace"],
+        1
+    );
+    let p = &consistent(&skipped, 6)[0];
+    assert_eq!(
+        (p["unplaceable"].as_u64(), p["skipped"].as_u64()),
+        (Some(0), Some(2))
+    );
+    // The openb trace's failed pods are counted in the table.
+    let o = allot(&[
+        "replay", PODS, "--nodes", NODES, "--policy", "best-fit", "--limit", "300",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o)
+            .contains("failed in the trace: replayed like the rest (--skip-failed skips them)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn the_report_gives_allocation_and_fragmentation_over_the_busy_window() {
+    let (r, _) = tiny_json("busy", &[]);
+    // Recorded (each pod from its arrival, room or not), in GPUs: 1 from
+    // 0, 2 from 10, 2.5 from 20, 4.5 from 30 (the peak: d asks for 2),
+    // 3 from 40, 1 from 50, none from 60: at least half the peak from 20
+    // to 50.
+    assert_eq!(r["trace"]["busy_window_s"], serde_json::json!([20, 50]));
+    let p = &consistent(&r, 6)[0];
+    let w = &p["busy_window"];
+    assert_eq!(
+        (w["start_s"].as_u64(), w["end_s"].as_u64()),
+        (Some(20), Some(50))
+    );
+    // a holds the one GPU from 0 to 60.
+    assert_eq!(w["gpu_allocation"], 1.0);
+    for share in [
+        &p["fragmentation"],
+        &w["fragmentation"],
+        &p["gpu_allocation"],
+    ] {
+        let x = share.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{share}");
+    }
+    assert!(p["timeline"].as_array().is_some_and(|t| !t.is_empty()));
+    let (fixed, _) = tiny_json("busy-fixed", &["--busy-window", "20"]);
+    // The 20 s holding the most: 30 to 50 (45 + 30 GPU-seconds).
+    assert_eq!(fixed["trace"]["busy_window_s"], serde_json::json!([30, 50]));
+}
+
+#[test]
+fn plot_draws_allocation_fragmentation_and_queue_per_policy_as_svg() {
+    let (_, dir) = tiny_json("plot", &["--plot", "replay.svg"]);
+    let svg = std::fs::read_to_string(dir.join("replay.svg")).expect("plot written");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+    for label in [
+        "GPU allocated",
+        "CPU allocated",
+        "fragmentation",
+        "queue length",
+        "best-fit",
+        "<polyline",
+    ] {
+        assert!(svg.contains(label), "no {label} in the plot");
+    }
+    for (plot, says) in [("-", "the plot is a file"), ("replay.png", "not .png")] {
+        let o = allot(&[
+            "replay", PODS, "--nodes", NODES, "--limit", "10", "--plot", plot,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
     }
 }

@@ -389,6 +389,15 @@ impl Executor<'_> {
             if let Some(d) = actions.hang {
                 node.hang(self.generation, d);
             }
+            if let Some(f) = actions.speed {
+                tracing::warn!(
+                    node = node.name(),
+                    node_id = node.id.0,
+                    factor = f,
+                    "fault.slow_node"
+                );
+                node.set_speed(node.spec.speed * f);
+            }
         }
         let started = if actions.hang.is_some() {
             clock::now_nanos()

@@ -108,6 +108,30 @@ fn frag(cpu_free: u64, model: Option<u8>, gpu_free: &[u32], shapes: &[TypicalSha
     f
 }
 
+/// The FGD paper's fragmentation of `node` for the task mix `typical`, in
+/// milli-GPUs: for each typical shape, the free GPU capacity that shape
+/// could not use there (all of it when the shape does not fit at all: a
+/// CPU-only shape, another GPU model, too little CPU or too few GPUs with
+/// room; otherwise the free capacity of the GPUs each too small for it),
+/// weighted by how often the shape occurs. Summed over the nodes, it is
+/// the cluster's fragmentation, what [`Fgd`] places to keep low.
+///
+/// # Examples
+///
+/// ```
+/// use allot::policy::{node_fragmentation, Fgd, GpuDemand, GpuNode};
+///
+/// // Every task takes half a GPU: a GPU with 300 milli free is a fragment.
+/// let half = GpuDemand::shared(1_000, 1_024, 500);
+/// let typical = Fgd::from_workload(&[half], 1.0).typical().to_vec();
+/// let mut node = GpuNode::new(8_000, 16_384, 2, None);
+/// node.gpu_free = vec![300, 1_000];
+/// assert_eq!(node_fragmentation(&node, &typical), 300.0);
+/// ```
+pub fn node_fragmentation(node: &GpuNode, typical: &[TypicalShape]) -> f64 {
+    frag(node.cpu_free, node.model, &node.gpu_free, typical)
+}
+
 /// Expected fragmentation of a node state if it were filled with copies of
 /// one typical shape: the free GPU capacity that as many copies of the
 /// shape as fit (by GPU room and by CPU) would leave unused, weighted over

@@ -11,13 +11,17 @@
 //! - **Run**: once placed, it holds its CPU, memory and GPU share for
 //!   `max(1, deletion_time − scheduled_time)` seconds, then leaves and
 //!   frees them.
-//! - **Queue**: a pod that cannot be placed on arrival joins a FIFO queue.
-//!   Whenever a pod leaves, the queue is retried from its head, in order,
-//!   and the retry stops at the first pod that still does not fit
-//!   (head-of-line blocking, no backfilling: a pod never overtakes one that
-//!   arrived before it, so none starves, at the price of room left idle
-//!   while the head waits). While the queue is not empty, new arrivals join
-//!   its tail without being tried.
+//! - **Queue**: a pod that cannot be placed on arrival joins a queue, in
+//!   arrival order. Whenever a pod leaves, the queue is retried from its
+//!   head. [`QueueOrder::Fifo`] (the default) stops at the first pod that
+//!   still does not fit (head-of-line blocking: a pod never overtakes one
+//!   that arrived before it, so none starves, at the price of room left
+//!   idle while the head waits), and while the queue is not empty, new
+//!   arrivals join its tail without being tried. [`QueueOrder::Backfill`]
+//!   tries every queued pod in order and places each that fits, and tries
+//!   each arrival at once: a blocked large pod does not hold up smaller
+//!   ones behind it (as the Kubernetes scheduler does), at the risk of
+//!   starving it.
 //! - **Unplaceable**: a pod that no node could host even when empty is
 //!   counted as unplaceable on arrival and never queued.
 //! - **Order of events at one instant**: departures first, then the queue
@@ -32,7 +36,13 @@
 //!
 //! The allocation ratio is time-averaged: the integral of allocated
 //! milli-GPUs (CPU milli-cores) over the replay, divided by the cluster's
-//! capacity times the replay's length.
+//! capacity times the replay's length. It is also given over the *busy
+//! window* ([`Replay::busy_span`]), the stretch around the peak of the GPU
+//! the pods would hold at their recorded times, while that stays at least
+//! half its peak: the same stretch for every policy. The cluster's fragmentation is the FGD
+//! paper's ([`node_fragmentation`](crate::policy::node_fragmentation),
+//! summed over the nodes, for the typical shapes of the replayed pods),
+//! time-averaged the same way. [`ReplayRun::timeline`] holds every instant.
 //!
 //! Runs are deterministic: the nodes are sorted by name and shuffled with
 //! the seed, as in [`super::cluster`], and policies break ties by the lowest
@@ -60,11 +70,16 @@
 
 mod engine;
 mod outcome;
+mod queue;
 mod setup;
 #[cfg(test)]
 mod tests;
 mod times;
+mod window;
 
-pub use outcome::{PodOutcome, Progress, ReplayReport, ReplayRun, TimeSummary};
+pub use outcome::{
+    PodOutcome, Progress, ReplayReport, ReplayRun, TimeSummary, TimelinePoint, WindowAllocation,
+};
+pub use queue::QueueOrder;
 pub use setup::{Replay, ReplayConfig, ReplayPod, DEFAULT_REPLAY_SEED};
-pub use times::{parse_pod_times, PodTimes, SkipReason, SkippedPod};
+pub use times::{parse_pod_phases, parse_pod_times, PodTimes, SkipReason, SkippedPod};

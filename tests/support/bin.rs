@@ -13,14 +13,22 @@ pub fn allot(args: &[&str]) -> Output {
     allot_in(Path::new(ROOT), args)
 }
 
-/// Runs the binary from `dir`, without the caller's `RUST_LOG`.
+/// Runs the binary from `dir`, without the caller's `RUST_LOG`, with the
+/// work calibration cached under cargo's scratch space (not the user's
+/// cache directory).
 pub fn allot_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .env("ALLOT_CACHE_DIR", cache_dir())
         .output()
         .expect("the allot binary runs")
+}
+
+/// Where the binary run by tests caches its work calibration.
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("allot-cache")
 }
 
 pub fn stderr(o: &Output) -> String {

@@ -19,6 +19,7 @@ mod kinds;
 mod limits;
 mod locate;
 mod logging;
+mod machine;
 mod nats;
 mod output;
 mod plot;

@@ -2,13 +2,16 @@
 //! through the multi-resource placement policies, in simulated time, and
 //! compares their allocation ratio, waiting and completion times.
 
+mod plot;
+
 use crate::error::{CliError, Position};
 use crate::logging;
 use allot::policy::{BestFit, DotProduct, FragmentationAware, GpuPacking, GpuPlacement, RandomFit};
 use allot::sim::openb::TraceError;
 use allot::sim::openb::TraceErrorKind;
 use allot::sim::replay::{
-    Progress, Replay, ReplayConfig, ReplayReport, TimeSummary, DEFAULT_REPLAY_SEED,
+    Progress, QueueOrder, Replay, ReplayConfig, ReplayReport, TimeSummary, TimelinePoint,
+    DEFAULT_REPLAY_SEED,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -26,14 +29,18 @@ How the replay works:
     creation_time (shifted so the first arrival is t = 0) and, once placed,
     run max(1, deletion_time - scheduled_time) seconds, then leave and free
     their CPU, memory and GPU share.
-  - A pod that cannot be placed now joins a FIFO queue. Whenever a pod leaves,
-    the queue is retried from its head, in order, and the retry stops at the
-    first pod that still does not fit (head-of-line blocking, no backfilling:
-    no pod overtakes an earlier one). While the queue is not empty, new
-    arrivals join its tail.
+  - A pod that cannot be placed now joins the queue. Whenever a pod leaves,
+    the queue is retried from its head. --queue fifo (the default) stops at
+    the first pod that still does not fit (head-of-line blocking: no pod
+    overtakes an earlier one), and while the queue is not empty new arrivals
+    join its tail. --queue backfill tries every queued pod and places each
+    that fits, and tries arrivals at once: a blocked large pod does not hold
+    up smaller ones (as the Kubernetes scheduler does), but may starve.
   - A pod that no node could host even when empty is unplaceable: counted,
     never queued. A pod with a missing or invalid time (the trace's Pending
-    pods have no scheduled_time) is skipped: counted, not replayed.
+    pods have no scheduled_time) is skipped: counted, not replayed. Pods
+    that failed in the trace (pod_phase Failed) are replayed like the rest
+    and counted; --skip-failed skips them.
   - The replay stops at the end of the trace (the last deletion_time): pods
     still queued then are 'waiting'. --drain runs on until every pod has left.
   - Nodes: GPU nodes only, as in the FGD paper (--all-nodes adds CPU-only
@@ -41,7 +48,14 @@ How the replay works:
     the policies break ties by that order. --seed also seeds 'random'.
   - Allocation ratio: allocated GPU milli (CPU milli-cores) integrated over
     the replay, over the cluster's capacity times the replay's length; the
-    GPU peak is the most allocated at any instant.
+    GPU peak is the most allocated at any instant. The busy window is the
+    stretch around the peak of the GPU the pods would hold at their recorded
+    times (placed on arrival), while that stays at least half the peak (or,
+    with --busy-window S, the S seconds in which they would hold the most);
+    it is the same for every policy, and allocation is also given over it. Fragmentation is the FGD
+    paper's: for each typical pod shape (the most common shapes covering
+    95 % of the pods), the free GPU capacity of a node that shape could not
+    use, weighted by frequency, summed over nodes, over the GPU capacity.
     Waiting time: start - arrival, of placed pods. Completion time: finish -
     arrival, of pods that finished. placed + waiting + unplaceable + skipped
     = pods.";
@@ -73,6 +87,24 @@ pub(crate) struct ReplayArgs {
     /// recorded; this is how to make the policies compete.
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = positive_factor)]
     pub(crate) arrival_speedup: f64,
+    /// How queued pods are retried: fifo (head-of-line: a pod that does
+    /// not fit holds up those behind it) or backfill (every queued pod that
+    /// fits is placed, in order).
+    #[arg(long, value_name = "Q", default_value = "fifo", value_parser = queue_order)]
+    pub(crate) queue: QueueOrder,
+    /// Skip the pods that failed in the trace (pod_phase Failed) instead of
+    /// replaying them like the rest.
+    #[arg(long)]
+    pub(crate) skip_failed: bool,
+    /// Length of the busy window, in trace seconds (after
+    /// --arrival-speedup); default: while the GPU the pods would hold at
+    /// their recorded times stays at least half its peak.
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) busy_window: Option<u64>,
+    /// Draw GPU and CPU allocation, fragmentation and queue length over
+    /// time, one line per policy, as an SVG to FILE.
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) plot: Option<PathBuf>,
     /// Replay only the first N pods of the pod list.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) limit: Option<u64>,
@@ -98,6 +130,14 @@ pub(crate) struct ReplayArgs {
     /// Do not print the table (the JSON report is still written).
     #[arg(long, short)]
     pub(crate) quiet: bool,
+}
+
+fn queue_order(s: &str) -> Result<QueueOrder, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "fifo" => Ok(QueueOrder::Fifo),
+        "backfill" => Ok(QueueOrder::Backfill),
+        _ => Err(format!("expected fifo or backfill, got `{s}`")),
+    }
 }
 
 fn positive_factor(s: &str) -> Result<f64, String> {
@@ -210,8 +250,10 @@ pub(crate) struct ReplayOutput {
     limit: Option<u64>,
     all_nodes: bool,
     drain: bool,
-    /// How waiting pods are retried.
+    /// How waiting pods are retried: `fifo` or `backfill`.
     queue: &'static str,
+    /// Whether pods that failed in the trace were skipped.
+    skip_failed: bool,
     cluster: ClusterInfo,
     trace: TraceInfo,
     /// One per policy, in the order run.
@@ -237,6 +279,10 @@ struct TraceInfo {
     skipped_by_reason: BTreeMap<String, usize>,
     /// The end of the trace, in seconds after the first arrival.
     end_s: u64,
+    /// Replayed pods that failed in the trace.
+    failed_in_trace: usize,
+    /// The busy window: start and end, in seconds.
+    busy_window_s: (u64, u64),
 }
 
 #[derive(Debug, Serialize)]
@@ -245,6 +291,51 @@ struct PolicyResult {
     report: ReplayReport,
     /// Wall time of this policy's replay.
     elapsed_s: f64,
+    /// The cluster over time, at most [`TIMELINE_POINTS`] points (the
+    /// state after the last instant at or before each).
+    timeline: Vec<TimelinePoint>,
+    /// Every instant, for the plot.
+    #[serde(skip)]
+    full_timeline: Vec<TimelinePoint>,
+}
+
+/// Most points of a policy's timeline in the report and the plot.
+const TIMELINE_POINTS: usize = 600;
+
+/// The state at `n` evenly spaced times from `from` to `to` (the last
+/// point at or before each), or every point if there are fewer.
+fn thin(timeline: &[TimelinePoint], from: u64, to: u64, n: usize) -> Vec<TimelinePoint> {
+    let inside = timeline
+        .iter()
+        .filter(|p| (from..=to).contains(&p.time))
+        .count();
+    if inside <= n || n < 2 {
+        return timeline
+            .iter()
+            .filter(|p| (from..=to).contains(&p.time))
+            .copied()
+            .collect();
+    }
+    let mut out: Vec<TimelinePoint> = Vec::with_capacity(n);
+    for k in 0..n {
+        let t = from + ((to - from) as f64 * k as f64 / (n - 1) as f64) as u64;
+        let i = timeline.partition_point(|p| p.time <= t);
+        let mut p = match i {
+            0 => TimelinePoint {
+                time: t,
+                gpu_milli: 0,
+                cpu_milli: 0,
+                queued: 0,
+                fragmentation_milli: 0.0,
+            },
+            _ => timeline[i - 1],
+        };
+        p.time = t;
+        if out.last().is_none_or(|q| q.time != t) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// `12s`, `3.5m`, `2.0h`, `4.1d`.
@@ -257,6 +348,15 @@ fn span(s: f64) -> String {
         format!("{:.1}h", s / 3_600.0)
     } else {
         format!("{:.1}d", s / 86_400.0)
+    }
+}
+
+/// A replay time as `day D.D` (or seconds, minutes, hours early on).
+fn at(s: u64) -> String {
+    if s < 86_400 {
+        format!("t = {}", span(s as f64))
+    } else {
+        format!("day {:.1}", s as f64 / 86_400.0)
     }
 }
 
@@ -284,6 +384,13 @@ impl ReplayOutput {
             write!(out, ", {} skipped ({})", t.skipped, why.join(", "))?;
         }
         writeln!(out)?;
+        if t.failed_in_trace > 0 {
+            writeln!(
+                out,
+                "          {} of the replayed pods failed in the trace: replayed like the rest (--skip-failed skips them)",
+                t.failed_in_trace
+            )?;
+        }
         writeln!(
             out,
             "nodes     {} · {} nodes ({} with GPUs), {} GPUs, {} CPU cores",
@@ -301,18 +408,40 @@ impl ReplayOutput {
             .unwrap_or(0);
         writeln!(
             out,
-            "replay    {} of trace{} · FIFO queue, head-of-line · seed {} · {}",
+            "replay    {} of trace{}{} · seed {} · {}",
             span(end as f64),
             if self.drain {
                 " (drained)"
             } else {
                 " (to the trace's end)"
             },
+            if self.arrival_speedup == 1.0 {
+                String::new()
+            } else {
+                format!(" · arrivals {}× faster", self.arrival_speedup)
+            },
             self.seed,
             match self.compress {
                 Some(f) => format!("{f} trace seconds per wall second"),
                 None => "as fast as possible".to_owned(),
             }
+        )?;
+        writeln!(
+            out,
+            "queue     {}",
+            if self.queue == "backfill" {
+                "backfill: every queued pod that fits is placed, in arrival order (a blocked pod holds up no one)"
+            } else {
+                "fifo, head-of-line: a pod that does not fit holds up every pod behind it (--queue backfill)"
+            }
+        )?;
+        let (b0, b1) = t.busy_window_s;
+        writeln!(
+            out,
+            "busy      {} to {} ({}): around the peak of the GPU the pods would hold at their recorded times, while at least half of it",
+            at(b0),
+            at(b1),
+            span((b1 - b0) as f64),
         )?;
         writeln!(out)?;
         let w = self
@@ -324,33 +453,55 @@ impl ReplayOutput {
             .max(6);
         writeln!(
             out,
-            "{:<w$}  {:>9}  {:>8}  {:>9}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}",
-            "policy",
-            "GPU alloc",
-            "GPU peak",
-            "CPU alloc",
-            "placed",
-            "finished",
-            "waiting",
-            "unplaceable",
-            "skipped",
-            "max queue"
+            "{:<w$}  {:>19}  {:>8}  {:>19}  {:>19}",
+            "", "GPU allocation", "", "CPU allocation", "fragmentation"
+        )?;
+        writeln!(
+            out,
+            "{:<w$}  {:>9} {:>9}  {:>8}  {:>9} {:>9}  {:>9} {:>9}",
+            "policy", "all", "busy", "peak", "all", "busy", "all", "busy"
         )?;
         for p in &self.policies {
             let r = &p.report;
             writeln!(
                 out,
-                "{:<w$}  {:>9}  {:>8}  {:>9}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}",
+                "{:<w$}  {:>9} {:>9}  {:>8}  {:>9} {:>9}  {:>9} {:>9}",
                 r.policy,
                 pct(r.gpu_allocation),
+                pct(r.busy_window.gpu_allocation),
                 pct(r.peak_gpu_allocation),
                 pct(r.cpu_allocation),
+                pct(r.busy_window.cpu_allocation),
+                pct(r.fragmentation),
+                pct(r.busy_window.fragmentation),
+            )?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:<w$}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}  {:>10}",
+            "policy",
+            "placed",
+            "finished",
+            "waiting",
+            "unplaceable",
+            "skipped",
+            "max queue",
+            "busy queue"
+        )?;
+        for p in &self.policies {
+            let r = &p.report;
+            writeln!(
+                out,
+                "{:<w$}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}  {:>10.1}",
+                r.policy,
                 r.placed,
                 r.finished,
                 r.waiting,
                 r.unplaceable,
                 r.skipped,
-                r.max_queue
+                r.max_queue,
+                r.busy_window.mean_queue,
             )?;
         }
         writeln!(out)?;
@@ -490,6 +641,9 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
         limit: args.limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         drain: args.drain,
         arrival_speedup: args.arrival_speedup,
+        queue: args.queue,
+        skip_failed: args.skip_failed,
+        busy_window: args.busy_window,
         ..ReplayConfig::default()
     };
     let replay = Replay::load(&args.nodes, &args.pods, &config).map_err(trace_error)?;
@@ -555,9 +709,12 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
             waiting = run.report.waiting,
             "replay.policy"
         );
+        let timeline = thin(&run.timeline, 0, run.report.end_s, TIMELINE_POINTS);
         policies.push(PolicyResult {
             report: run.report,
             elapsed_s,
+            timeline,
+            full_timeline: run.timeline,
         });
     }
 
@@ -571,7 +728,8 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
         limit: args.limit,
         all_nodes: args.all_nodes,
         drain: args.drain,
-        queue: "fifo-head-of-line",
+        queue: args.queue.name(),
+        skip_failed: args.skip_failed,
         cluster: ClusterInfo {
             nodes: replay.nodes.len(),
             gpu_nodes: replay.nodes.iter().filter(|n| n.gpu_count() > 0).count(),
@@ -585,6 +743,11 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
             skipped: replay.skipped.len(),
             skipped_by_reason,
             end_s: replay.trace_end,
+            failed_in_trace: replay.failed_in_trace,
+            busy_window_s: {
+                let (start, length) = replay.busy_span();
+                (start, start + length)
+            },
         },
         policies,
     })
@@ -599,6 +762,10 @@ fn replay(args: &ReplayArgs) -> Result<ReplayOutput, CliError> {
 /// that cannot be written.
 pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
     if let Some(path) = &args.json {
+        crate::output::check_dir(path)?;
+    }
+    if let Some(path) = &args.plot {
+        crate::output::check_svg(path)?;
         crate::output::check_dir(path)?;
     }
     let output = replay(args)?;
@@ -616,6 +783,9 @@ pub(crate) fn run(args: &ReplayArgs) -> Result<(), CliError> {
         let text = serde_json::to_string_pretty(&output)
             .map_err(|e| CliError::Other(format!("cannot encode the report: {e}")))?;
         crate::output::write(path, &text)?;
+    }
+    if let Some(path) = &args.plot {
+        plot::write(&output, path).map_err(CliError::Other)?;
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! the suffix, as the file spells them). Nodes are named, never numbered,
 //! in samples, events and abandoned attempts.
 
+use crate::compute::WorkSource;
+use crate::machine::MachineLoad;
 use crate::table;
 use crate::workload::model::TaskMix;
 use allot::{AbandonReason, Health, Metrics, NodeMetrics, RuntimeConfig, Totals};
@@ -40,6 +42,8 @@ pub(crate) struct Report {
     pub(crate) cluster: Option<ClusterInfo>,
     /// How much compute one unit of cost was.
     pub(crate) work: WorkInfo,
+    /// How busy the machine was during the run (Linux only).
+    pub(crate) machine_load: Option<MachineLoad>,
     /// From the first submission until the last task ended.
     pub(crate) elapsed_s: f64,
     /// Completed tasks per second over `elapsed_s`.
@@ -89,6 +93,13 @@ pub(crate) struct WorkInfo {
     pub(crate) matrix: usize,
     /// Matrix products per second of cost.
     pub(crate) products_per_cost_second: f64,
+    /// Where the figure came from: `flag` (`--work-rate`), `cached`, or
+    /// `measured` for this run.
+    pub(crate) source: WorkSource,
+    /// The calibration cache file read or written.
+    pub(crate) cache_file: Option<String>,
+    /// When the figure was measured (seconds since the Unix epoch).
+    pub(crate) measured_unix_s: Option<u64>,
 }
 
 /// The machine a run ran on.
@@ -584,6 +595,47 @@ pub(crate) struct Event {
     pub(crate) kind: EventKind,
 }
 
+/// How long after a node's restart the tasks moved into it count as
+/// refilling it ([`refills`]).
+pub(crate) const REFILL_WINDOW_S: f64 = 0.5;
+
+/// Of the migrations in `events`, those into a node within
+/// [`REFILL_WINDOW_S`] after one of its restarts: a restarted node comes
+/// back with an empty queue (its queued tasks went to the other nodes), and
+/// the balancer moves work back into it.
+pub(crate) fn refills(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .filter_map(|m| match m.kind {
+            EventKind::Migration { count } => Some((m, count)),
+            _ => None,
+        })
+        .filter(|(m, _)| {
+            events.iter().any(|r| {
+                matches!(r.kind, EventKind::Restart { .. })
+                    && r.index == m.index
+                    && m.t_s >= r.t_s
+                    && m.t_s - r.t_s <= REFILL_WINDOW_S
+            })
+        })
+        .map(|(_, count)| count)
+        .sum()
+}
+
+/// How long ago `unix_s` was: `5 s ago`, `3 min ago`, `2 h ago`, `4 days ago`.
+fn age(unix_s: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let s = now.saturating_sub(unix_s);
+    match s {
+        0..60 => format!("{s} s ago"),
+        60..3_600 => format!("{} min ago", s / 60),
+        3_600..86_400 => format!("{} h ago", s / 3_600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
 /// The events between consecutive snapshots.
 pub(crate) fn events(samples: &Samples) -> Vec<Event> {
     let mut out = Vec::new();
@@ -685,6 +737,45 @@ impl Report {
                 format!("BROKEN ({} unaccounted)", self.unaccounted)
             },
         )?;
+        let w = &self.work;
+        let whence = match w.source {
+            WorkSource::Flag => "pinned by --work-rate".to_owned(),
+            WorkSource::Cached | WorkSource::Measured => format!(
+                "{} {}{}",
+                if w.source == WorkSource::Cached {
+                    "cached,"
+                } else {
+                    "calibrated now,"
+                },
+                w.measured_unix_s
+                    .map_or_else(String::new, |at| format!("measured {}", age(at))),
+                w.cache_file
+                    .as_deref()
+                    .map_or_else(String::new, |f| format!(" in {f}")),
+            ),
+        };
+        writeln!(
+            out,
+            "work      {:.0} products of {m}×{m} f32 matrices per second of cost · {whence}",
+            w.products_per_cost_second,
+            m = w.matrix,
+        )?;
+        if let Some(l) = &self.machine_load {
+            writeln!(
+                out,
+                "machine   {} CPUs · this run kept {:.1} busy · other processes {:.1} · stolen {:.0} %",
+                l.cpus,
+                l.own_cpus,
+                l.other_cpus,
+                100.0 * l.steal
+            )?;
+            if l.busy {
+                writeln!(
+                    out,
+                    "warning   the machine was busy with other work during the run: times, latencies and the spread of tasks over nodes are not comparable with a run on a quiet machine"
+                )?;
+            }
+        }
         writeln!(out)?;
 
         let mut nodes = table::new(
@@ -799,6 +890,14 @@ impl Report {
             t.migrations,
             m.balancer_rounds,
         )?;
+        if t.migrations > 0 && t.restarts > 0 {
+            let refilled = refills(&self.events).min(t.migrations);
+            writeln!(
+                out,
+                "migrated  {refilled} of the {} moves refilled a node within {REFILL_WINDOW_S} s of its restart (it comes back empty, its queue gone to the others); the rest evened out queues",
+                t.migrations
+            )?;
+        }
         if !self.failures.is_empty() {
             let parts: Vec<String> = self
                 .failures
@@ -839,6 +938,26 @@ mod tests {
                 state: NodeState::InService,
             }],
         }
+    }
+
+    #[test]
+    fn refills_are_the_migrations_into_a_node_soon_after_its_restart() {
+        let ev = |t_s: f64, index: usize, kind: EventKind| Event {
+            t_s,
+            node: format!("n{index}"),
+            index,
+            kind,
+        };
+        let events = [
+            ev(0.10, 0, EventKind::Migration { count: 7 }),
+            ev(0.20, 1, EventKind::Restart { count: 1 }),
+            ev(0.22, 1, EventKind::Migration { count: 100 }),
+            ev(0.24, 0, EventKind::Migration { count: 5 }),
+            ev(0.60, 1, EventKind::Migration { count: 50 }),
+            ev(0.90, 1, EventKind::Migration { count: 3 }),
+        ];
+        assert_eq!(refills(&events), 150);
+        assert_eq!(refills(&[]), 0);
     }
 
     #[test]

@@ -17,12 +17,13 @@ mod task;
 
 pub(crate) use submit::MAX_PENDING;
 
-use crate::compute::Work;
+use crate::compute::{self, Calibration};
 use crate::error::CliError;
 use crate::kinds;
 use crate::limits::MachineLimits;
 use crate::locate::FieldPath;
 use crate::logging;
+use crate::machine::{CpuTimes, MachineLoad};
 use crate::nats::{self, Settings};
 use crate::report::{
     self, ClusterInfo, KindReport, Machine, Report, RunMetrics, Sample, Samples, WorkInfo,
@@ -89,6 +90,16 @@ pub(crate) struct RunArgs {
     /// Workers to wait for before the run starts (with --nats; 1 to 65536).
     #[arg(long, value_name = "N", requires = "nats", value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub(crate) workers: Option<u64>,
+    /// Pin the size of a task's work: matrix products per second of cost
+    /// (the `work` line of the report shows the figure a run used). By
+    /// default the figure is measured once per build profile and cached
+    /// (see --recalibrate).
+    #[arg(long, value_name = "N", value_parser = compute::work_rate)]
+    pub(crate) work_rate: Option<f64>,
+    /// Measure this machine again (best of five 40 ms windows) and cache the
+    /// new figure, instead of using the cached one.
+    #[arg(long, conflicts_with = "work_rate")]
+    pub(crate) recalibrate: bool,
     /// Subject prefix the workers use (with --nats; default `allot`).
     #[arg(long, value_name = "P", requires = "nats")]
     pub(crate) prefix: Option<String>,
@@ -236,9 +247,11 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     let handle = runtime.handle().clone();
     check_admission(&loaded, &handle)?;
 
-    let work = Work::calibrate(Duration::from_millis(40));
+    let calibration = Calibration::resolve(args.work_rate, args.recalibrate);
+    let work = calibration.work;
     tracing::info!(
         products_per_second = work.products_per_second,
+        source = calibration.source.as_str(),
         "run.calibrated"
     );
     let sizing = Sizing {
@@ -255,6 +268,7 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     let bar = progress_bar(mix.count, args.no_progress);
     logging::show_bar(Some(bar.clone()));
     let started_at = std::time::SystemTime::now();
+    let cpu_before = CpuTimes::read();
     let start = Instant::now();
     let sampler = Sampler::start(
         handle.clone(),
@@ -272,6 +286,7 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     } = collected;
     let metrics = runtime.shutdown();
     let elapsed = start.elapsed();
+    let machine_load = MachineLoad::between(cpu_before, CpuTimes::read());
     let mut samples = sampler.finish();
     samples.push(Sample::of(elapsed.as_secs_f64(), &metrics, true));
     let samples = Samples {
@@ -311,7 +326,11 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
         work: WorkInfo {
             matrix: kinds::MATRIX,
             products_per_cost_second: work.products_per_second,
+            source: calibration.source,
+            cache_file: calibration.file.map(|f| f.display().to_string()),
+            measured_unix_s: calibration.measured_unix_s,
         },
+        machine_load,
         elapsed_s,
         throughput_per_s: metrics.totals.completed as f64 / elapsed_s.max(1e-9),
         unaccounted: metrics.totals.unaccounted(),

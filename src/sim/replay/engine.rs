@@ -1,9 +1,13 @@
 //! The discrete-event loop: departures, the queue retry, arrivals, in that
 //! order at each instant.
 
-use super::outcome::{PodOutcome, Progress, ReplayReport, ReplayRun, TimeSummary};
+use super::outcome::{PodOutcome, Progress, ReplayReport, ReplayRun, TimeSummary, TimelinePoint};
+use super::queue::QueueOrder;
 use super::setup::Replay;
-use crate::policy::{GpuChoice, GpuDemand, GpuNode, GpuPlacement};
+use super::window::{over, Capacity};
+use crate::policy::{
+    node_fragmentation, Fgd, GpuChoice, GpuDemand, GpuNode, GpuPlacement, TypicalShape,
+};
 use crate::sim::cluster::SimError;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -61,11 +65,33 @@ struct Engine<'a> {
     gpu_allocated: u64,
     cpu_allocated: u64,
     gpu_peak: u64,
+    /// The typical pod shapes, for the fragmentation measure.
+    typical: Vec<TypicalShape>,
+    /// Each node's fragmentation, and their sum.
+    frag: Vec<f64>,
+    frag_sum: f64,
+    /// Nodes that freed room at the current instant.
+    freed: Vec<usize>,
+    timeline: Vec<TimelinePoint>,
 }
 
 impl<'a> Engine<'a> {
     fn new(replay: &'a Replay, policy: &'a mut dyn GpuPlacement) -> Self {
+        let demands: Vec<GpuDemand> = replay.pods.iter().map(|p| p.demand).collect();
+        let typical = Fgd::from_workload(&demands, Fgd::DEFAULT_TYPICAL_COVERAGE)
+            .typical()
+            .to_vec();
+        let frag: Vec<f64> = replay
+            .nodes
+            .iter()
+            .map(|n| node_fragmentation(n, &typical))
+            .collect();
         Engine {
+            frag_sum: frag.iter().sum(),
+            frag,
+            typical,
+            freed: Vec::new(),
+            timeline: Vec::new(),
             replay,
             policy,
             nodes: replay.nodes.clone(),
@@ -88,7 +114,6 @@ impl<'a> Engine<'a> {
         order.sort_by_key(|&i| (pods[i].arrival, i));
         let last_arrival = order.last().map_or(0, |&i| pods[i].arrival);
         let stop = (!replay.drain).then(|| replay.trace_end.max(last_arrival));
-        let (mut gpu_time, mut cpu_time) = (0u128, 0u128);
         let mut last = 0u64;
         let mut next = 0;
         loop {
@@ -103,8 +128,6 @@ impl<'a> Engine<'a> {
             if stop.is_some_and(|s| t > s) {
                 break;
             }
-            gpu_time += u128::from(self.gpu_allocated) * u128::from(t - last);
-            cpu_time += u128::from(self.cpu_allocated) * u128::from(t - last);
             last = t;
             on_time(&Progress {
                 time: t,
@@ -113,38 +136,84 @@ impl<'a> Engine<'a> {
                 waiting: self.queue.len(),
             });
 
-            let mut freed = false;
+            self.freed.clear();
             while let Some(&Reverse((finish, i))) = self.departures.peek() {
                 if finish != t {
                     break;
                 }
                 self.departures.pop();
                 self.release(i, t);
-                freed = true;
             }
-            if freed {
-                while let Some(&i) = self.queue.front() {
-                    if !self.try_place(i, t)? {
-                        break;
-                    }
-                    self.queue.pop_front();
+            if !self.freed.is_empty() {
+                match replay.queue {
+                    QueueOrder::Fifo => self.retry_head(t)?,
+                    QueueOrder::Backfill => self.retry_all(t)?,
                 }
             }
+            let fifo = replay.queue == QueueOrder::Fifo;
             while let Some(&i) = order.get(next).filter(|&&i| pods[i].arrival == t) {
                 next += 1;
                 let d = &pods[i].demand;
                 if !replay.nodes.iter().any(|n| n.could_fit(d)) {
                     self.outcomes[i] = PodOutcome::Unplaceable;
-                } else if !self.queue.is_empty() || !self.try_place(i, t)? {
+                } else if (fifo && !self.queue.is_empty()) || !self.try_place(i, t)? {
                     self.queue.push_back(i);
                     self.max_queue = self.max_queue.max(self.queue.len());
                 }
             }
+            self.timeline.push(TimelinePoint {
+                time: t,
+                gpu_milli: self.gpu_allocated,
+                cpu_milli: self.cpu_allocated,
+                queued: self.queue.len(),
+                fragmentation_milli: self.frag_sum.max(0.0),
+            });
         }
         let end = stop.unwrap_or(last);
-        gpu_time += u128::from(self.gpu_allocated) * u128::from(end - last);
-        cpu_time += u128::from(self.cpu_allocated) * u128::from(end - last);
-        Ok(self.finish(end, gpu_time, cpu_time))
+        Ok(self.finish(end))
+    }
+
+    /// FIFO: places queued pods from the head until one does not fit.
+    fn retry_head(&mut self, t: u64) -> Result<(), SimError> {
+        while let Some(&i) = self.queue.front() {
+            if !self.try_place(i, t)? {
+                break;
+            }
+            self.queue.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Backfill: tries every queued pod, in order, and places each that
+    /// fits. Every queued pod was tried at the last instant that freed
+    /// room (or on arrival) and did not fit anywhere; since then only the
+    /// nodes freed now gained room, so a pod none of them fits is passed
+    /// over without asking the policy, and a shape that did not fit is not
+    /// tried again in this pass (placements only take room).
+    fn retry_all(&mut self, t: u64) -> Result<(), SimError> {
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        let mut refused: Vec<GpuDemand> = Vec::new();
+        let queue = std::mem::take(&mut self.queue);
+        for i in queue {
+            let d = self.replay.pods[i].demand;
+            let could = !refused.contains(&d) && self.freed.iter().any(|&n| self.nodes[n].fits(&d));
+            if could && self.try_place(i, t)? {
+                continue;
+            }
+            if could {
+                refused.push(d);
+            }
+            kept.push_back(i);
+        }
+        self.queue = kept;
+        Ok(())
+    }
+
+    /// Recomputes node `n`'s fragmentation after a change.
+    fn refresh_frag(&mut self, n: usize) {
+        let f = node_fragmentation(&self.nodes[n], &self.typical);
+        self.frag_sum += f - self.frag[n];
+        self.frag[n] = f;
     }
 
     /// Places pod `i` at time `t` if some node has room now.
@@ -168,6 +237,7 @@ impl<'a> Engine<'a> {
             });
         }
         self.nodes[c.node].place(d, &c.gpus);
+        self.refresh_frag(c.node);
         self.gpu_allocated += d.total_gpu_milli();
         self.gpu_peak = self.gpu_peak.max(self.gpu_allocated);
         self.cpu_allocated += d.cpu_milli;
@@ -195,6 +265,10 @@ impl<'a> Engine<'a> {
         n.cpu_free += d.cpu_milli;
         n.memory_free += d.memory_mib;
         n.tasks -= 1;
+        self.refresh_frag(node);
+        if !self.freed.contains(&node) {
+            self.freed.push(node);
+        }
         self.gpu_allocated -= d.total_gpu_milli();
         self.cpu_allocated -= d.cpu_milli;
         self.outcomes[i] = PodOutcome::Finished {
@@ -204,16 +278,15 @@ impl<'a> Engine<'a> {
         };
     }
 
-    fn finish(self, end: u64, gpu_time: u128, cpu_time: u128) -> ReplayRun {
-        let ratio = |time: u128, capacity: u64| {
-            let denominator = u128::from(capacity) * u128::from(end);
-            if denominator == 0 {
-                0.0
-            } else {
-                time as f64 / denominator as f64
-            }
-        };
+    fn finish(self, end: u64) -> ReplayRun {
         let gpu_capacity = self.replay.gpu_capacity_milli();
+        let capacity = Capacity {
+            gpu_milli: gpu_capacity,
+            cpu_milli: self.replay.cpu_capacity_milli(),
+        };
+        let whole = over(&self.timeline, 0, end, capacity);
+        let (start, length) = self.replay.busy_span();
+        let busy = over(&self.timeline, start, length, capacity);
         let pods = &self.replay.pods;
         let (mut waits, mut completions) = (Vec::new(), Vec::new());
         let (mut finished, mut unplaceable) = (0, 0);
@@ -237,8 +310,8 @@ impl<'a> Engine<'a> {
             waiting: self.queue.len(),
             unplaceable,
             skipped: self.replay.skipped.len(),
-            gpu_allocation: ratio(gpu_time, gpu_capacity),
-            cpu_allocation: ratio(cpu_time, self.replay.cpu_capacity_milli()),
+            gpu_allocation: whole.gpu_allocation,
+            cpu_allocation: whole.cpu_allocation,
             peak_gpu_allocation: if gpu_capacity == 0 {
                 0.0
             } else {
@@ -248,10 +321,15 @@ impl<'a> Engine<'a> {
             waiting_s: TimeSummary::of(waits),
             completion_s: TimeSummary::of(completions),
             max_queue: self.max_queue,
+            queue: self.replay.queue,
+            failed_in_trace: self.replay.failed_in_trace,
+            fragmentation: whole.fragmentation,
+            busy_window: busy,
         };
         ReplayRun {
             report,
             outcomes: self.outcomes,
+            timeline: self.timeline,
         }
     }
 }

@@ -1,6 +1,41 @@
 //! What a replay reports: its progress, each pod's outcome and the summary.
 
+use super::queue::QueueOrder;
 use serde::Serialize;
+
+/// The cluster's state after one instant of the replay; it holds until the
+/// next point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TimelinePoint {
+    /// The instant, in replay seconds.
+    pub time: u64,
+    /// Milli-GPUs allocated.
+    pub gpu_milli: u64,
+    /// CPU milli-cores allocated.
+    pub cpu_milli: u64,
+    /// Pods in the queue.
+    pub queued: usize,
+    /// The FGD paper's fragmentation summed over the nodes, in milli-GPUs
+    /// ([`node_fragmentation`](crate::policy::node_fragmentation)).
+    pub fragmentation_milli: f64,
+}
+
+/// Allocation over one stretch of the replay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct WindowAllocation {
+    /// Its start, in replay seconds.
+    pub start_s: u64,
+    /// Its end, in replay seconds.
+    pub end_s: u64,
+    /// Time-averaged allocated GPU over the GPU capacity (0 to 1).
+    pub gpu_allocation: f64,
+    /// Time-averaged allocated CPU over the CPU capacity (0 to 1).
+    pub cpu_allocation: f64,
+    /// Time-averaged fragmentation over the GPU capacity (0 to 1).
+    pub fragmentation: f64,
+    /// Time-averaged queue length.
+    pub mean_queue: f64,
+}
 
 /// What the replay is doing, for a progress display or pacing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +145,16 @@ pub struct ReplayReport {
     pub completion_s: TimeSummary,
     /// Longest the queue got.
     pub max_queue: usize,
+    /// How queued pods were retried.
+    pub queue: QueueOrder,
+    /// Replayed pods that had failed in the trace.
+    pub failed_in_trace: usize,
+    /// Time-averaged fragmentation (FGD's, summed over the nodes) over the
+    /// GPU capacity (0 to 1).
+    pub fragmentation: f64,
+    /// Allocation over the busy window: the stretch of the replay in which
+    /// the most GPU was allocated.
+    pub busy_window: WindowAllocation,
 }
 
 /// A replay's report and what became of each pod.
@@ -119,4 +164,6 @@ pub struct ReplayRun {
     pub report: ReplayReport,
     /// One per [`Replay::pods`](super::Replay::pods), same order.
     pub outcomes: Vec<PodOutcome>,
+    /// The cluster after each instant with events, in time order.
+    pub timeline: Vec<TimelinePoint>,
 }

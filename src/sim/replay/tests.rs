@@ -232,3 +232,112 @@ fn the_random_policy_is_deterministic_under_its_seed() {
     assert_eq!(r.placed + r.waiting + r.unplaceable + r.skipped, r.pods);
     assert!((0.0..=1.0).contains(&r.gpu_allocation));
 }
+
+#[test]
+fn backfill_places_a_later_pod_that_fits_past_a_blocked_head() {
+    // As in the FIFO case above: b needs both GPUs and waits for a; c fits
+    // beside a and, with backfill, starts at once instead of after b.
+    let nodes = vec![GpuNode::new(8_000, 16_384, 2, None)];
+    let pods = vec![
+        ReplayPod::new("a", GpuDemand::whole(1_000, 0, 1), 0, 10),
+        ReplayPod::new("b", GpuDemand::whole(1_000, 0, 2), 1, 5),
+        ReplayPod::new("c", GpuDemand::shared(1_000, 0, 500), 2, 5),
+        ReplayPod::new("d", GpuDemand::shared(1_000, 0, 500), 3, 20),
+    ];
+    let mut replay = Replay::new(nodes, pods);
+    replay.queue = QueueOrder::Backfill;
+    let run = replay.run(&mut BestFit::new()).unwrap();
+    let starts: Vec<u64> = run
+        .outcomes
+        .iter()
+        .map(|o| match o {
+            PodOutcome::Finished { start, .. } => *start,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // c and d share the second GPU from their arrivals; b, blocked by d
+    // until 23, starts then: backfill can starve the large pod.
+    assert_eq!(starts, [0, 23, 2, 3]);
+    assert_eq!(run.report.queue, QueueOrder::Backfill);
+    assert_eq!(run.report.max_queue, 1);
+}
+
+#[test]
+fn pods_failed_in_the_trace_are_counted_and_skipped_when_asked() {
+    let nodes = "sn,cpu_milli,memory_mib,gpu,model\n\
+                 n1,32000,65536,2,V100\n";
+    let pods = format!(
+        "{HEADER}\n\
+         p0,1000,0,1,500,,LS,Running,100,400,150\n\
+         p1,1000,0,1,1000,,LS,Failed,120,400,130\n\
+         p2,1000,0,0,0,,BE,failed,130,140,130\n"
+    );
+    let r = Replay::parse("n.csv", nodes, "p.csv", &pods, &ReplayConfig::default()).unwrap();
+    assert_eq!(
+        (r.pods.len(), r.failed_in_trace, r.skipped.len()),
+        (3, 2, 0)
+    );
+    let skip = ReplayConfig {
+        skip_failed: true,
+        ..ReplayConfig::default()
+    };
+    let r = Replay::parse("n.csv", nodes, "p.csv", &pods, &skip).unwrap();
+    assert_eq!((r.pods.len(), r.failed_in_trace), (1, 0));
+    assert!(r
+        .skipped
+        .iter()
+        .all(|s| s.reason == SkipReason::FailedInTrace));
+    assert_eq!(r.skipped.len(), 2);
+    // A pod list without the column: nothing is known to have failed.
+    let bare =
+        "name,cpu_milli,memory_mib,num_gpu,gpu_milli,creation_time,deletion_time,scheduled_time\n\
+                p0,1000,0,1,500,100,400,150\n";
+    let r = Replay::parse("n.csv", nodes, "p.csv", bare, &skip).unwrap();
+    assert_eq!((r.pods.len(), r.failed_in_trace), (1, 0));
+}
+
+#[test]
+fn the_timeline_follows_allocation_queue_and_fgd_fragmentation() {
+    // Every pod takes 600 milli of a GPU: once one runs, its GPU's 400
+    // free milli are a fragment no typical pod can use.
+    let nodes = vec![GpuNode::new(8_000, 16_384, 1, None)];
+    let share = GpuDemand::shared(1_000, 0, 600);
+    let pods = vec![
+        ReplayPod::new("a", share, 0, 10),
+        ReplayPod::new("b", share, 5, 10),
+    ];
+    let run = Replay::new(nodes, pods).run(&mut BestFit::new()).unwrap();
+    let at = |t: u64| *run.timeline.iter().find(|p| p.time == t).unwrap();
+    assert_eq!((at(0).gpu_milli, at(0).queued), (600, 0));
+    assert_eq!(at(0).fragmentation_milli, 400.0);
+    assert_eq!((at(5).gpu_milli, at(5).queued), (600, 1));
+    assert_eq!((at(10).gpu_milli, at(10).queued), (600, 0));
+    assert_eq!(at(20).gpu_milli, 0);
+    // Empty, the one GPU is whole: no fragment.
+    assert_eq!(at(20).fragmentation_milli, 0.0);
+    // Over the replay (0 to 20), a fragment of 400 on a 1 000 GPU.
+    assert!((run.report.fragmentation - 0.4).abs() < 1e-9);
+    assert!((run.report.gpu_allocation - 0.6).abs() < 1e-9);
+}
+
+#[test]
+fn the_busy_window_is_where_the_recorded_trace_holds_at_least_half_its_peak() {
+    let gpu = GpuDemand::whole(1_000, 0, 1);
+    let nodes = vec![GpuNode::new(8_000, 16_384, 1, None)];
+    let pods = vec![
+        ReplayPod::new("a", gpu, 0, 100),
+        ReplayPod::new("b", gpu, 50, 10),
+        ReplayPod::new("c", gpu, 200, 10),
+    ];
+    let mut replay = Replay::new(nodes, pods);
+    // Recorded: 1 GPU from 0, 2 from 50 to 60 (the peak), 1 until 100,
+    // none, then 1 from 200 to 210.
+    assert_eq!(replay.busy_span(), (0, 100));
+    // One GPU: b waits for a, so over the window the node is always full.
+    let run = replay.run(&mut BestFit::new()).unwrap();
+    assert_eq!(run.report.busy_window.gpu_allocation, 1.0);
+    assert!((run.report.busy_window.mean_queue - 50.0 / 100.0).abs() < 1e-9);
+    replay.busy_window = Some(20);
+    // Every 20 s stretch holding b holds 30 GPU-seconds: the earliest.
+    assert_eq!(replay.busy_span(), (40, 20));
+}

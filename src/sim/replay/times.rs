@@ -41,6 +41,9 @@ pub enum SkipReason {
     TimeOutOfRange(&'static str),
     /// `deletion_time` comes before `scheduled_time`.
     EndsBeforeStart,
+    /// Its `pod_phase` in the trace is `Failed`, and the replay skips such
+    /// pods ([`ReplayConfig::skip_failed`](super::ReplayConfig::skip_failed)).
+    FailedInTrace,
 }
 
 impl fmt::Display for SkipReason {
@@ -52,6 +55,7 @@ impl fmt::Display for SkipReason {
                 write!(f, "{c} is out of range (0 to 18446744073709551615 s)")
             }
             SkipReason::EndsBeforeStart => f.write_str("deletion_time before scheduled_time"),
+            SkipReason::FailedInTrace => f.write_str("failed in the trace"),
         }
     }
 }
@@ -109,5 +113,25 @@ pub fn parse_pod_times(
             }
             Ok(t)
         })
+        .collect())
+}
+
+/// Reads the `pod_phase` column of a pod list (`Running`, `Succeeded`,
+/// `Failed`, `Pending`, …), one entry per pod in file order; empty when the
+/// file has no such column (some variants of the openb trace do not).
+///
+/// # Errors
+///
+/// A [`TraceError`] naming the file and line when a row has the wrong
+/// number of fields.
+pub fn parse_pod_phases(file: &str, text: &str) -> Result<Vec<String>, TraceError> {
+    let table = Table::parse(file, text)?;
+    let Ok(col) = table.column("pod_phase") else {
+        return Ok(Vec::new());
+    };
+    Ok(table
+        .rows
+        .iter()
+        .map(|row| row.record[col].to_owned())
         .collect())
 }

@@ -143,6 +143,9 @@ pub(crate) fn check_ranges(w: &Workload) -> Result<(), RangeError> {
                         at_most_seconds(&at("recover_after"), *d)?;
                     }
                 }
+                FaultSpec::SlowNodeAfterTasks { factor, .. } => {
+                    speed(FieldPath::parse(&at("factor")), *factor)?;
+                }
                 FaultSpec::FloodMailbox { messages, .. } if *messages > MAX_FLOOD => {
                     return Err((
                         FieldPath::parse(&at("messages")),
