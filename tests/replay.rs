@@ -134,13 +134,14 @@ fn policy_all_replays_every_policy_on_the_same_trace_side_by_side() {
         );
     }
     for column in [
-        "GPU allocation",
-        "CPU allocation",
-        "fragmentation",
-        "busy",
+        "GPU all",
+        "GPU busy",
+        "GPU peak",
+        "CPU all",
+        "frag busy",
         "unplaceable",
-        "waiting",
-        "completion",
+        "wait p99",
+        "done mean",
     ] {
         assert!(table.contains(column), "{column} in:\n{table}");
     }

@@ -6,12 +6,12 @@ mod plot;
 
 use crate::error::{CliError, Position};
 use crate::logging;
+use crate::table;
 use allot::policy::{BestFit, DotProduct, FragmentationAware, GpuPacking, GpuPlacement, RandomFit};
 use allot::sim::openb::TraceError;
 use allot::sim::openb::TraceErrorKind;
 use allot::sim::replay::{
-    Progress, QueueOrder, Replay, ReplayConfig, ReplayReport, TimeSummary, TimelinePoint,
-    DEFAULT_REPLAY_SEED,
+    Progress, QueueOrder, Replay, ReplayConfig, ReplayReport, TimelinePoint, DEFAULT_REPLAY_SEED,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -444,29 +444,23 @@ impl ReplayOutput {
             span((b1 - b0) as f64),
         )?;
         writeln!(out)?;
-        let w = self
-            .policies
-            .iter()
-            .map(|p| p.report.policy.len())
-            .max()
-            .unwrap_or(0)
-            .max(6);
-        writeln!(
-            out,
-            "{:<w$}  {:>19}  {:>8}  {:>19}  {:>19}",
-            "", "GPU allocation", "", "CPU allocation", "fragmentation"
-        )?;
-        writeln!(
-            out,
-            "{:<w$}  {:>9} {:>9}  {:>8}  {:>9} {:>9}  {:>9} {:>9}",
-            "policy", "all", "busy", "peak", "all", "busy", "all", "busy"
-        )?;
+        let mut alloc = table::new(
+            &[
+                "policy",
+                "GPU all",
+                "GPU busy",
+                "GPU peak",
+                "CPU all",
+                "CPU busy",
+                "frag all",
+                "frag busy",
+            ],
+            1,
+        );
         for p in &self.policies {
             let r = &p.report;
-            writeln!(
-                out,
-                "{:<w$}  {:>9} {:>9}  {:>8}  {:>9} {:>9}  {:>9} {:>9}",
-                r.policy,
+            alloc.add_row([
+                r.policy.clone(),
                 pct(r.gpu_allocation),
                 pct(r.busy_window.gpu_allocation),
                 pct(r.peak_gpu_allocation),
@@ -474,66 +468,69 @@ impl ReplayOutput {
                 pct(r.busy_window.cpu_allocation),
                 pct(r.fragmentation),
                 pct(r.busy_window.fragmentation),
-            )?;
+            ]);
         }
-        writeln!(out)?;
         writeln!(
             out,
-            "{:<w$}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}  {:>10}",
-            "policy",
-            "placed",
-            "finished",
-            "waiting",
-            "unplaceable",
-            "skipped",
-            "max queue",
-            "busy queue"
+            "allocation and fragmentation: over the whole trace (all), over the busy window (busy), and the GPU's peak"
         )?;
+        table::write(out, &alloc, "")?;
+        writeln!(out)?;
+        let mut pods = table::new(
+            &[
+                "policy",
+                "placed",
+                "finished",
+                "waiting",
+                "unplaceable",
+                "skipped",
+                "max queue",
+                "busy queue",
+            ],
+            1,
+        );
         for p in &self.policies {
             let r = &p.report;
-            writeln!(
-                out,
-                "{:<w$}  {:>7}  {:>8}  {:>7}  {:>11}  {:>7}  {:>9}  {:>10.1}",
-                r.policy,
-                r.placed,
-                r.finished,
-                r.waiting,
-                r.unplaceable,
-                r.skipped,
-                r.max_queue,
-                r.busy_window.mean_queue,
-            )?;
+            pods.add_row([
+                r.policy.clone(),
+                r.placed.to_string(),
+                r.finished.to_string(),
+                r.waiting.to_string(),
+                r.unplaceable.to_string(),
+                r.skipped.to_string(),
+                r.max_queue.to_string(),
+                format!("{:.1}", r.busy_window.mean_queue),
+            ]);
         }
+        table::write(out, &pods, "")?;
         writeln!(out)?;
-        let times = |s: &TimeSummary| {
-            format!(
-                "{:>7} {:>7} {:>7} {:>7}",
-                span(s.p50),
-                span(s.p90),
-                span(s.p99),
-                span(s.mean)
-            )
-        };
-        writeln!(
-            out,
-            "{:<w$}   {:<31}   completion (finish − arrival)",
-            "", "waiting (start − arrival)"
-        )?;
-        writeln!(
-            out,
-            "{:<w$}   {:>7} {:>7} {:>7} {:>7}   {:>7} {:>7} {:>7} {:>7}",
-            "policy", "p50", "p90", "p99", "mean", "p50", "p90", "p99", "mean"
-        )?;
+        let mut times = table::new(
+            &[
+                "policy",
+                "wait p50",
+                "wait p90",
+                "wait p99",
+                "wait mean",
+                "done p50",
+                "done p90",
+                "done p99",
+                "done mean",
+            ],
+            1,
+        );
         for p in &self.policies {
             let r = &p.report;
-            writeln!(
-                out,
-                "{:<w$}   {}   {}",
-                r.policy,
-                times(&r.waiting_s),
-                times(&r.completion_s)
-            )?;
+            let mut row = vec![r.policy.clone()];
+            for s in [&r.waiting_s, &r.completion_s] {
+                row.extend([span(s.p50), span(s.p90), span(s.p99), span(s.mean)]);
+            }
+            times.add_row(row);
         }
+        writeln!(
+            out,
+            "times: waiting = start − arrival, done = finish − arrival"
+        )?;
+        table::write(out, &times, "")?;
         Ok(())
     }
 }

@@ -197,6 +197,8 @@ pub(crate) fn measure(plan: Plan<'_>, worker: WorkerCommand<'_>) -> Result<Clust
                 .map_err(|e| failed(&e))?;
             trips.push(t0.elapsed().as_secs_f64() * 1e6);
         }
+        // Exact nearest-rank percentiles over every trip (a few thousand,
+        // all in memory).
         trips.sort_by(f64::total_cmp);
         let at = |q: f64| trips[((trips.len() - 1) as f64 * q).round() as usize];
         let rr = nats_raw::raw_request_reply(url, requests, 64).map_err(|e| failed(&e))?;
