@@ -271,23 +271,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes `changes` in one transaction, durable when this returns if
-    /// `durable` (else with the next durable one); a panic of the store on
-    /// a damaged file is reported as corruption.
-    pub(crate) fn write(&self, changes: &[Change], durable: bool) -> Result<(), JournalError> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.write_inner(changes, durable)
-        }))
-        .unwrap_or_else(|p| Err(corrupted(&self.path, panicked(&*p))))
+    /// Writes `changes` in one transaction, durable when this returns; a
+    /// panic of the store on a damaged file is reported as corruption.
+    pub(crate) fn write(&self, changes: &[Change]) -> Result<(), JournalError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write_inner(changes)))
+            .unwrap_or_else(|p| Err(corrupted(&self.path, panicked(&*p))))
     }
 
-    fn write_inner(&self, changes: &[Change], durable: bool) -> Result<(), JournalError> {
+    fn write_inner(&self, changes: &[Change]) -> Result<(), JournalError> {
         let p = &self.path;
-        let mut txn = self.db.begin_write().map_err(|e| io(p, e))?;
-        if !durable {
-            txn.set_durability(redb::Durability::None)
-                .map_err(|e| io(p, e))?;
-        }
+        let txn = self.db.begin_write().map_err(|e| io(p, e))?;
         {
             let mut accepted = txn.open_table(ACCEPTED).map_err(|e| corrupted(p, e))?;
             let mut finished = txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
@@ -342,14 +335,11 @@ mod tests {
         {
             let (s, entries) = Store::open(&p).unwrap();
             assert!(entries.is_empty());
-            s.write(
-                &[
-                    Change::Accept(3, encode_accepted(&accepted("a"))),
-                    Change::Accept(7, encode_accepted(&accepted("b"))),
-                    Change::Finish(3, encode_outcome(1_234, &DurableOutcome::Value(vec![9]))),
-                ],
-                true,
-            )
+            s.write(&[
+                Change::Accept(3, encode_accepted(&accepted("a"))),
+                Change::Accept(7, encode_accepted(&accepted("b"))),
+                Change::Finish(3, encode_outcome(1_234, &DurableOutcome::Value(vec![9]))),
+            ])
             .unwrap();
         }
         let (_s, entries) = Store::open(&p).unwrap();
