@@ -330,7 +330,7 @@ impl Writer {
     /// a submitter waits, with the held-back changes (and the unread
     /// results past the retention limit) when they are many or due;
     /// everything at a close or the end.
-    fn to_commit(&mut self, group: &mut Group, end: bool) -> Option<Vec<Change>> {
+    fn take_due(&mut self, group: &mut Group, end: bool) -> Option<Vec<Change>> {
         let now = Instant::now();
         let held_due = end
             || group.closing.is_some()
@@ -372,7 +372,7 @@ impl Writer {
         let mut last_waiting = 0;
         loop {
             let end = !self.gather(&mut group, last_waiting);
-            let Some(changes) = self.to_commit(&mut group, end) else {
+            let Some(changes) = self.take_due(&mut group, end) else {
                 continue;
             };
             // Step 4: one durable commit.
