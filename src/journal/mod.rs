@@ -13,8 +13,9 @@
 //!    their tasks' executors need).
 //! 2. **Gather.** The writer takes the submissions queued at once — of
 //!    many threads — up to [`GROUP_MAX`] changes. When fewer submitters
-//!    wait than its last commit answered, it waits up to
-//!    [`GATHER_DELAY`] for the others.
+//!    wait than its last commit answered, it waits for the others, up to
+//!    a quarter of its last commit's time (at most [`GATHER_MAX`]): a
+//!    slow disk makes waiting pay more.
 //! 3. **Hold back.** Outcomes and forgettings are not sent: the executor
 //!    (or the reader) leaves them in a buffer, and wakes the writer only
 //!    when the buffer was empty ([`Op::Held`]). They wait there until
@@ -68,7 +69,7 @@ const OUTCOMES_MAX: usize = 4_096;
 const OUTCOMES_DELAY: Duration = Duration::from_millis(100);
 
 /// Longest the writer waits for more submitters before a commit.
-const GATHER_DELAY: Duration = Duration::from_micros(50);
+const GATHER_MAX: Duration = Duration::from_millis(1);
 
 /// Where the writer answers a submitter: it parks until answered.
 struct Reply {
@@ -294,7 +295,8 @@ impl Writer {
 
     /// Step 2: sleeps until a change comes or something is due, then
     /// takes everything queued; false once every sender is gone.
-    fn gather(&mut self, group: &mut Group, last_waiting: usize) -> bool {
+    fn gather(&mut self, group: &mut Group, last: (usize, Duration)) -> bool {
+        let (last_waiting, last_commit) = last;
         let first = match self.wake_at(group) {
             None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             Some(at) => self.rx.recv_deadline(at),
@@ -312,7 +314,7 @@ impl Writer {
         // are likely on their way back with their next submission. Wait
         // a moment for them, so that they share this commit.
         if !group.waiting.is_empty() && group.waiting.len() * 2 <= last_waiting {
-            let until = Instant::now() + GATHER_DELAY;
+            let until = Instant::now() + (last_commit / 4).min(GATHER_MAX);
             while group.waiting.len() < last_waiting
                 && group.accepts.len() < GROUP_MAX
                 && group.closing.is_none()
@@ -369,23 +371,25 @@ impl Writer {
 
     fn run(mut self) {
         let mut group = Group::default();
-        let mut last_waiting = 0;
+        let mut last = (0, Duration::ZERO);
         loop {
-            let end = !self.gather(&mut group, last_waiting);
+            let end = !self.gather(&mut group, last);
             let Some(changes) = self.take_due(&mut group, end) else {
                 continue;
             };
             // Step 4: one durable commit.
+            let started = Instant::now();
             let result = if changes.is_empty() {
                 Ok(())
             } else {
                 self.store.write(&changes)
             };
+            let took = started.elapsed();
             if let Err(e) = &result {
                 tracing::error!(error = %e, changes = changes.len(), "journal.write_failed");
             }
             // Step 5: answer.
-            last_waiting = group.waiting.len();
+            last = (group.waiting.len(), took);
             for w in group.waiting.drain(..) {
                 w.answer(result.clone());
             }
