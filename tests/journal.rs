@@ -541,9 +541,12 @@ fn over_the_size_limit_the_oldest_unread_results_go_first_and_the_file_stays_bou
     }
     runtime.shutdown();
     eprintln!("journal file size by round of 200 unread 1 KiB results: {sizes:?}");
-    let (early, last) = (sizes[5], sizes[29]);
-    assert!(last <= early * 2, "the journal keeps growing: {sizes:?}");
-    assert!(last < 3 * 1024 * 1024, "{sizes:?}");
+    // Without the limit the file would hold all ~6 MiB; with it, it
+    // stops growing at a few times the limit (redb's pages, its free
+    // pages not yet reused, its doubling growth, and up to 100 ms of
+    // outcomes held back).
+    let largest = sizes.iter().copied().max().unwrap();
+    assert!(largest < 3 << 20, "the journal keeps growing: {sizes:?}");
     // What is left: the newest results, within the limit (each over
     // 1 KiB of records), not many fewer.
     let runtime = builder_with(&path, big_registry().0).build().unwrap();
@@ -554,7 +557,13 @@ fn over_the_size_limit_the_oldest_unread_results_go_first_and_the_file_stays_bou
         (200..=256).contains(&n),
         "{n} results kept under {max_bytes} bytes"
     );
-    assert_eq!(kept, all[all.len() - n..], "the newest are kept");
+    // Oldest by end time go first: rounds end one after the other, so the
+    // last round is kept whole, and nothing from before the last rounds
+    // that fit (within a round, tasks end out of id order).
+    let last_round = &all[all.len() - 200..];
+    assert!(last_round.iter().all(|id| kept.contains(id)), "{kept:?}");
+    let recent = &all[all.len() - n - 200..];
+    assert!(kept.iter().all(|id| recent.contains(id)), "{kept:?}");
     let _ = std::fs::remove_file(&path);
 }
 
