@@ -134,6 +134,13 @@ fn main() {
         if round == 0 {
             continue;
         }
+        // Each round too: the disk's fsync latency moves (other writers on
+        // the machine), and raw redb, with fewer records per commit than
+        // allot reaches when fsyncs slow down, moves most.
+        println!(
+            "  round {round}: raw redb {r:.0} /s, allot {rate:.0} /s, ratio {:.2}",
+            rate / r
+        );
         raw.push(r);
         ours.push(rate);
         p50.push(at(0.5));

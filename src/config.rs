@@ -87,6 +87,9 @@ pub struct RuntimeConfig {
     /// A journal file: named tasks survive a crash (`docs/semantics.md`;
     /// needs the `journal` feature and, in code, `Builder::registry`).
     pub journal: Option<std::path::PathBuf>,
+    /// How long the journal keeps unread results (`[journal_retention]`,
+    /// `max_age` in seconds, `max_bytes`); none: until read.
+    pub journal_retention: Option<crate::journal_retention::JournalRetention>,
 }
 
 impl Default for RuntimeConfig {
@@ -105,6 +108,7 @@ impl Default for RuntimeConfig {
             fault_plan: None,
             cluster: None,
             journal: None,
+            journal_retention: None,
         }
     }
 }

@@ -251,6 +251,7 @@ mod job;
 #[cfg(feature = "journal")]
 mod journal;
 mod journal_error;
+mod journal_retention;
 mod ledger;
 #[cfg(all(test, loom))]
 mod loom_models;
@@ -284,6 +285,7 @@ pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
 pub use job::TaskContext;
 pub use journal_error::JournalError;
+pub use journal_retention::JournalRetention;
 pub use metrics::{
     AbandonReason, AbandonedAttempt, ClusterMetrics, LatencySummary, Metrics, NodeMetrics, Totals,
     WorkerMetrics,

@@ -3,12 +3,13 @@
 //! child mode) with SIGKILL at a seeded moment and reopens its journal.
 
 use allot::{
-    Builder, NamedFn, NodeSpec, Refusal, Registry, Resources, Runtime, SubmitError, Task, TaskError,
+    Builder, JournalError, JournalRetention, NamedFn, NodeSpec, Refusal, Registry, Resources,
+    Runtime, RuntimeConfig, SubmitError, Task, TaskError, TaskHandle,
 };
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The functions both processes know.
 fn registry() -> (Registry, NamedFn<u64, u64>, NamedFn<u64, u64>) {
@@ -47,11 +48,45 @@ fn journal_path(name: &str) -> PathBuf {
 
 fn builder(path: &Path) -> Builder {
     let (r, _, _) = registry();
+    builder_with(path, r)
+}
+
+fn builder_with(path: &Path, r: Registry) -> Builder {
     let mut b = Runtime::builder();
     b.nodes(vec![NodeSpec::new(Resources::cpu(4_000)).slots(2)])
         .journal(path)
         .registry(r);
     b
+}
+
+/// `test.fill`: 1 KiB of `x`.
+type Fill = NamedFn<u64, Vec<u8>>;
+/// `test.len`: how many bytes it was given.
+type Len = NamedFn<Vec<u8>, u64>;
+
+/// [`registry`]'s functions, and two of big data: `test.fill` returns
+/// 1 KiB, `test.len` takes any bytes.
+fn big_registry() -> (Registry, Fill, Len) {
+    let (mut r, _, _) = registry();
+    let fill = r
+        .register("test.fill", |_, x: u64| {
+            Ok::<_, String>(vec![x as u8; 1024])
+        })
+        .unwrap();
+    let len = r
+        .register("test.len", |_, v: Vec<u8>| Ok::<_, String>(v.len() as u64))
+        .unwrap();
+    (r, fill, len)
+}
+
+/// Waits until every task of `hs` has ended, without reading an outcome
+/// (a result read is forgotten).
+fn until_finished<T: Send + 'static>(hs: &[TaskHandle<T>]) {
+    for t in hs {
+        while !t.is_finished() {
+            std::thread::yield_now();
+        }
+    }
 }
 
 #[test]
@@ -421,5 +456,282 @@ fn detached_tasks_leave_no_records_behind_once_they_end() {
     let back = runtime.handle().recovered();
     assert!(back.is_empty(), "{} records left", back.len());
     runtime.shutdown();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Submits `test.fill` of `xs` in `runtime`, waits until they end and
+/// leaves their results unread; returns their ids.
+fn fill_unread(runtime: &Runtime, xs: std::ops::Range<u64>) -> Vec<u64> {
+    let (_, fill, _) = big_registry();
+    let hs = runtime
+        .handle()
+        .submit_batch(xs.map(|x| fill.task(&x).unwrap()))
+        .unwrap();
+    until_finished(&hs);
+    // Dropped unread: kept.
+    hs.iter().map(|t| t.id().0).collect()
+}
+
+fn recovered_ids(runtime: &Runtime) -> Vec<u64> {
+    let mut ids: Vec<u64> = runtime
+        .handle()
+        .recovered()
+        .iter()
+        .map(|r| r.id.0)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[test]
+fn unread_results_past_the_age_limit_are_forgotten_for_good() {
+    let path = journal_path("age");
+    let limit = Duration::from_secs(1);
+    let retained = |path: &Path| {
+        let mut b = builder_with(path, big_registry().0);
+        b.journal_retention(JournalRetention {
+            max_age: Some(limit),
+            max_bytes: None,
+        });
+        b
+    };
+    // Old results, kept by a journal without a limit.
+    let runtime = builder_with(&path, big_registry().0).build().unwrap();
+    let old = fill_unread(&runtime, 0..20);
+    runtime.shutdown();
+    let ended = SystemTime::now();
+    let runtime = builder_with(&path, big_registry().0).build().unwrap();
+    assert_eq!(recovered_ids(&runtime), old, "no limit: all kept");
+    runtime.shutdown();
+    // Waiting for the clock to pass the limit (the behaviour under test
+    // is about age), not for an effect.
+    while ended.elapsed().unwrap_or_default() <= limit {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // With the limit, the old results are forgotten at open; new ones,
+    // younger than the limit, are kept.
+    let runtime = retained(&path).build().unwrap();
+    assert!(recovered_ids(&runtime).is_empty(), "past the age limit");
+    let young = fill_unread(&runtime, 100..110);
+    runtime.shutdown();
+    // The forgetting was journalled: without the limit, the old ones
+    // stay gone.
+    let runtime = builder_with(&path, big_registry().0).build().unwrap();
+    assert_eq!(recovered_ids(&runtime), young);
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn over_the_size_limit_the_oldest_unread_results_go_first_and_the_file_stays_bounded() {
+    let path = journal_path("retained-size");
+    let max_bytes = 256 * 1024;
+    let mut b = builder_with(&path, big_registry().0);
+    b.journal_retention(JournalRetention {
+        max_age: None,
+        max_bytes: Some(max_bytes),
+    });
+    let runtime = b.build().unwrap();
+    let mut sizes = Vec::new();
+    let mut all = Vec::new();
+    // 30 rounds of 200 unread 1 KiB results: ~6 MiB without a limit.
+    for round in 0..30u64 {
+        all.extend(fill_unread(&runtime, round * 200..(round + 1) * 200));
+        sizes.push(std::fs::metadata(&path).unwrap().len());
+    }
+    runtime.shutdown();
+    eprintln!("journal file size by round of 200 unread 1 KiB results: {sizes:?}");
+    // Without the limit the file would hold all ~6 MiB; with it, it
+    // stops growing at a few times the limit (redb's pages, its free
+    // pages not yet reused, its doubling growth, and up to 100 ms of
+    // outcomes held back).
+    let largest = sizes.iter().copied().max().unwrap();
+    assert!(largest < 3 << 20, "the journal keeps growing: {sizes:?}");
+    // What is left: the newest results, within the limit (each over
+    // 1 KiB of records), not many fewer.
+    let runtime = builder_with(&path, big_registry().0).build().unwrap();
+    let kept = recovered_ids(&runtime);
+    runtime.shutdown();
+    let n = kept.len();
+    assert!(
+        (200..=256).contains(&n),
+        "{n} results kept under {max_bytes} bytes"
+    );
+    // Oldest by end time go first: rounds end one after the other, so the
+    // last round is kept whole, and nothing from before the last rounds
+    // that fit (within a round, tasks end out of id order).
+    let last_round = &all[all.len() - 200..];
+    assert!(last_round.iter().all(|id| kept.contains(id)), "{kept:?}");
+    let recent = &all[all.len() - n - 200..];
+    assert!(kept.iter().all(|id| recent.contains(id)), "{kept:?}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn retention_is_read_from_config_files_and_needs_a_journal() {
+    let cfg: RuntimeConfig = serde_json::from_str(
+        r#"{ "journal_retention": { "max_age": 3600, "max_bytes": 1048576 } }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.journal_retention,
+        Some(JournalRetention {
+            max_age: Some(Duration::from_secs(3_600)),
+            max_bytes: Some(1 << 20),
+        })
+    );
+    match Runtime::builder_from(&cfg).build() {
+        Err(allot::BuildError::InvalidConfig { field, .. }) => {
+            assert_eq!(field, "journal_retention")
+        }
+        other => panic!("expected a refusal of journal_retention, got {other:?}"),
+    }
+    let path = journal_path("config");
+    let mut cfg = cfg;
+    cfg.journal = Some(path.clone());
+    let runtime = Runtime::builder_from(&cfg)
+        .registry(big_registry().0)
+        .build()
+        .unwrap();
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Child mode, under a file size limit: submits `test.len` of 4 KiB
+/// arguments one at a time, printing `ok ID` for each `Ok`, until refused;
+/// then prints `refused typed|untyped ERROR`, tries three more, shuts down
+/// and prints `clean`.
+#[test]
+fn child_process_submits_until_the_disk_is_full() {
+    let Ok(path) = std::env::var("ALLOT_JOURNAL_FULL") else {
+        return;
+    };
+    let (r, _, len) = big_registry();
+    let runtime = builder_with(Path::new(&path), r).build().unwrap();
+    let h = runtime.handle();
+    let mut out = std::io::stdout().lock();
+    let arg = vec![3u8; 4096];
+    for _ in 0..100_000 {
+        match h.submit(len.task(&arg).unwrap()) {
+            Ok(t) => writeln!(out, "ok {}", t.id().0).unwrap(),
+            Err(SubmitError::Refused {
+                reason: Refusal::Journal(e @ JournalError::Io { .. }),
+                ..
+            }) => {
+                writeln!(out, "refused typed {e}").unwrap();
+                break;
+            }
+            Err(e) => {
+                writeln!(out, "refused untyped {e:?}").unwrap();
+                break;
+            }
+        }
+        out.flush().unwrap();
+    }
+    for _ in 0..3 {
+        match h.submit(len.task(&arg).unwrap()) {
+            Ok(t) => writeln!(out, "ok {}", t.id().0).unwrap(),
+            Err(e) => writeln!(out, "again refused {e}").unwrap(),
+        }
+    }
+    runtime.shutdown();
+    writeln!(out, "clean").unwrap();
+    out.flush().unwrap();
+}
+
+#[test]
+fn a_full_disk_refuses_submissions_with_a_typed_error_and_loses_no_acknowledged_one() {
+    let path = journal_path("full");
+    // The child runs with its files limited to 2 MiB and SIGXFSZ ignored,
+    // so a write past the limit fails with EFBIG, as on a full disk.
+    let exe = std::env::current_exe().unwrap();
+    let output = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 4096 && exec \"$0\" \"$@\"",
+            exe.to_str().unwrap(),
+            "--exact",
+            "child_process_submits_until_the_disk_is_full",
+            "--nocapture",
+        ])
+        .env("ALLOT_JOURNAL_FULL", &path)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "the child failed: {stdout}");
+    let refused = stdout
+        .lines()
+        .find(|l| l.starts_with("refused"))
+        .unwrap_or_else(|| panic!("never refused: {stdout}"));
+    assert!(
+        refused.starts_with("refused typed") && refused.contains("too large"),
+        "{refused}"
+    );
+    assert!(stdout.lines().any(|l| l == "clean"), "{stdout}");
+    let acked: Vec<u64> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok "))
+        .map(|id| id.parse().unwrap())
+        .collect();
+    assert!(acked.len() > 50, "only {} submissions fit", acked.len());
+    // Without the limit, every acknowledged submission is there, once,
+    // with its right result.
+    let (r, _, len) = big_registry();
+    let runtime = builder_with(&path, r).build().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for t in runtime.handle().recovered() {
+        assert!(seen.insert(t.id.0), "{} twice", t.id);
+        assert_eq!(len.decode(&t.handle.wait().unwrap()).unwrap(), 4096);
+    }
+    for id in &acked {
+        assert!(seen.contains(id), "acknowledged task {id} was lost");
+    }
+    runtime.shutdown();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Child mode: holds the journal open, prints `open`, and exits when its
+/// standard input closes.
+#[test]
+fn child_process_holds_the_journal_open() {
+    let Ok(path) = std::env::var("ALLOT_JOURNAL_HOLD") else {
+        return;
+    };
+    let runtime = builder(Path::new(&path)).build().unwrap();
+    println!("open");
+    std::io::stdout().flush().unwrap();
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    runtime.shutdown();
+}
+
+#[test]
+fn a_journal_open_in_another_process_is_a_typed_error() {
+    let path = journal_path("locked-process");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_process_holds_the_journal_open",
+            "--nocapture",
+        ])
+        .env("ALLOT_JOURNAL_HOLD", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l == "open")),
+        "the child did not open it"
+    );
+    match builder(&path).build() {
+        Err(allot::BuildError::Journal(JournalError::Locked { path: p })) => assert_eq!(p, path),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    // Once it is gone, the journal opens.
+    builder(&path).build().unwrap().shutdown();
     let _ = std::fs::remove_file(&path);
 }

@@ -2,38 +2,119 @@
 //! are committed before `submit` returns `Ok`, outcomes as tasks end, and a
 //! runtime opened on the journal again re-runs what had not finished.
 //!
-//! One writer thread owns the file. Submitters hand it their batch and
-//! wait; it takes everything queued at once (submissions of many threads,
-//! outcomes of many tasks) into one transaction, commits it durably, and
-//! wakes the submitters it holds: group commit, one fsync for all of them.
+//! # The write protocol
 //!
-//! Files: [`store`] (the redb file, its tables and records).
+//! One writer thread owns the file; every other thread hands it changes,
+//! already encoded (the submitter encodes its submissions, the executor
+//! the outcome of its task).
+//!
+//! 1. **Submit.** A submitter sends its batch with a [`Reply`] and parks
+//!    on it (no spinning: 16 waiting submitters would take the two cores
+//!    their tasks' executors need).
+//! 2. **Gather.** The writer takes the submissions queued at once — of
+//!    many threads — up to [`GROUP_MAX`] changes. When fewer submitters
+//!    wait than its last commit answered, it waits for the others, up to
+//!    a quarter of its last commit's time (at most [`GATHER_MAX`]): a
+//!    slow disk makes waiting pay more.
+//! 3. **Hold back.** Outcomes and forgettings are not sent: the executor
+//!    (or the reader) leaves them in a buffer, and wakes the writer only
+//!    when the buffer was empty ([`Op::Held`]). They wait there until
+//!    [`OUTCOMES_DELAY`] after the first, or a commit finds
+//!    [`OUTCOMES_MAX`] of them, or a close — then they go with that
+//!    moment's commit, and the unread results past the retention limit
+//!    with them. A commit's cost (the writer's CPU, pages
+//!    written, an fsync) grows with the pages it touches, and the
+//!    submitters wait on it: their submissions alone touch the fewest.
+//!    A submission always comes before its task's outcome (the task runs
+//!    once its submission is committed), so holding outcomes back never
+//!    reorders a task's records.
+//! 4. **Commit.** One durable transaction (one fsync) for the whole group:
+//!    group commit.
+//! 5. **Answer.** Every submitter of the group is woken with the result;
+//!    a failed write answers each with the error. A close answers last,
+//!    after the file is closed (its lock goes with it).
+//!
+//! The writer sleeps in step 2 until a change comes, the held-back
+//! changes are due, or the oldest unread result passes the age limit.
+//! It ends when every sender is gone, writing what it holds first.
+//! At open, the unread results past the retention limit are forgotten
+//! before anything is given back.
+//!
+//! Files: [`store`] (the redb file, its tables and records),
+//! [`retention`] (which unread results go).
 
+mod retention;
 mod store;
 
 pub(crate) use store::{Accepted, Entry};
 
 use crate::job::{DurableOutcome, DurableSink};
 use crate::journal_error::JournalError;
-use crossbeam_channel::{Receiver, Sender};
+use crate::journal_retention::JournalRetention;
+use crate::sync::{Condvar, Mutex};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use retention::Unread;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use store::{Change, Store};
+use std::time::{Duration, Instant};
+use store::{now_ms, Change, Store};
 
 /// Most changes written in one transaction.
 const GROUP_MAX: usize = 65_536;
 
+/// Most outcomes and forgettings held back.
+const OUTCOMES_MAX: usize = 4_096;
+
+/// Longest an outcome or forgetting is held back.
+const OUTCOMES_DELAY: Duration = Duration::from_millis(100);
+
+/// Longest the writer waits for more submitters before a commit.
+const GATHER_MAX: Duration = Duration::from_millis(1);
+
+/// Where the writer answers a submitter: it parks until answered.
+struct Reply {
+    result: Mutex<Option<Result<(), JournalError>>>,
+    ready: Condvar,
+}
+
+impl Reply {
+    fn new() -> Arc<Reply> {
+        Arc::new(Reply {
+            result: Mutex::new(None),
+            ready: Condvar::new(),
+        })
+    }
+
+    fn answer(&self, result: Result<(), JournalError>) {
+        *self.result.lock() = Some(result);
+        self.ready.notify_one();
+    }
+
+    fn wait(&self) -> Result<(), JournalError> {
+        let mut slot = self.result.lock();
+        loop {
+            if let Some(r) = slot.take() {
+                return r;
+            }
+            self.ready.wait(&mut slot);
+        }
+    }
+}
+
 enum Op {
-    /// Submissions: answered once durable.
-    Accept(Vec<(u64, Accepted)>, Sender<Result<(), JournalError>>),
-    /// An outcome: written with the next group, unanswered.
-    Finish(u64, DurableOutcome),
-    /// A task whose outcome its caller took: its records go.
-    Forget(u64),
+    /// Submissions, encoded: answered once durable.
+    Accept(Vec<(u64, Vec<u8>)>, Arc<Reply>),
+    /// The held-back buffer was empty and is not: it is due in
+    /// [`OUTCOMES_DELAY`].
+    Held,
     /// Write what is queued, close the file, then answer; later changes
     /// are dropped.
     Close(Sender<()>),
 }
+
+/// Outcomes (encoded) and forgettings, in the order they came: the
+/// executors leave them here without waking the writer.
+type Buffer = Arc<Mutex<Vec<Change>>>;
 
 /// An open journal and its writer thread.
 ///
@@ -41,6 +122,7 @@ enum Op {
 /// holds it are gone (its channel closes); it is not joined.
 pub(crate) struct Journal {
     tx: Sender<Op>,
+    held: Buffer,
     path: PathBuf,
     session: u64,
 }
@@ -53,14 +135,42 @@ impl std::fmt::Debug for Journal {
 
 impl Journal {
     /// Opens (or creates) the journal at `path` and starts its writer;
-    /// returns it with every task in it.
-    pub(crate) fn open(path: &Path) -> Result<(Arc<Journal>, Vec<Entry>), JournalError> {
-        let (store, entries) = Store::open(path)?;
+    /// returns it with every task in it, less the unread results past
+    /// `retention` (forgotten, durably, before this returns).
+    pub(crate) fn open(
+        path: &Path,
+        retention: &JournalRetention,
+    ) -> Result<(Arc<Journal>, Vec<Entry>), JournalError> {
+        let (store, mut entries) = Store::open(path)?;
         let session = store.session;
+        let mut unread = Unread::new(retention);
+        if let Some(u) = &mut unread {
+            for e in &entries {
+                match &e.outcome {
+                    Some((_, at)) => u.finished(e.id, *at, e.bytes),
+                    None => u.accepted(e.id, e.bytes),
+                }
+            }
+            let gone = u.expire(now_ms());
+            if !gone.is_empty() {
+                let changes: Vec<Change> = gone.iter().map(|id| Change::Forget(*id)).collect();
+                store.write(&changes)?;
+                tracing::info!(results = gone.len(), "journal.retention_forgot");
+                let gone: std::collections::HashSet<u64> = gone.into_iter().collect();
+                entries.retain(|e| !gone.contains(&e.id));
+            }
+        }
         let (tx, rx) = crossbeam_channel::unbounded();
+        let held = Buffer::default();
+        let writer = Writer {
+            store,
+            rx,
+            held: Arc::clone(&held),
+            unread,
+        };
         std::thread::Builder::new()
             .name("allot-journal".into())
-            .spawn(move || write_loop(store, &rx))
+            .spawn(move || writer.run())
             .map_err(|e| JournalError::Io {
                 path: path.to_owned(),
                 reason: format!("cannot start the writer thread: {e}"),
@@ -68,6 +178,7 @@ impl Journal {
         Ok((
             Arc::new(Journal {
                 tx,
+                held,
                 path: path.to_owned(),
                 session,
             }),
@@ -82,14 +193,20 @@ impl Journal {
     }
 
     /// Commits `batch`; returns once it is on disk.
-    pub(crate) fn accept(&self, batch: Vec<(u64, Accepted)>) -> Result<(), JournalError> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let closed = || JournalError::Io {
-            path: self.path.clone(),
-            reason: "the journal is closed".into(),
-        };
-        self.tx.send(Op::Accept(batch, tx)).map_err(|_| closed())?;
-        rx.recv().map_err(|_| closed())?
+    pub(crate) fn accept(&self, batch: &[(u64, Accepted)]) -> Result<(), JournalError> {
+        // Encoded here, on the submitter's thread, not the writer's.
+        let batch = batch
+            .iter()
+            .map(|(id, a)| (*id, store::encode_accepted(a)))
+            .collect();
+        let reply = Reply::new();
+        if self.tx.send(Op::Accept(batch, Arc::clone(&reply))).is_err() {
+            return Err(JournalError::Io {
+                path: self.path.clone(),
+                reason: "the journal is closed".into(),
+            });
+        }
+        reply.wait()
     }
 
     /// Writes everything queued and closes the file (its lock goes with
@@ -104,54 +221,195 @@ impl Journal {
 
 impl DurableSink for Journal {
     fn finished(&self, key: u64, outcome: DurableOutcome) {
-        let _ = self.tx.send(Op::Finish(key, outcome));
+        let record = store::encode_outcome(now_ms(), &outcome);
+        self.hold(Change::Finish(key, record));
     }
 
     fn forget(&self, key: u64) {
-        let _ = self.tx.send(Op::Forget(key));
+        self.hold(Change::Forget(key));
     }
 }
 
-fn write_loop(store: Store, rx: &Receiver<Op>) {
-    let mut changes: Vec<Change> = Vec::new();
-    let mut waiting: Vec<Sender<Result<(), JournalError>>> = Vec::new();
-    let mut closing: Option<Sender<()>> = None;
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(op) = next.take() {
-            match op {
-                Op::Accept(batch, done) => {
-                    changes.extend(batch.into_iter().map(|(id, a)| Change::Accept(id, a)));
-                    waiting.push(done);
-                }
-                Op::Finish(id, o) => changes.push(Change::Finish(id, o)),
-                Op::Forget(id) => changes.push(Change::Forget(id)),
-                Op::Close(done) => closing = Some(done),
-            }
-            if changes.len() < GROUP_MAX && closing.is_none() {
-                next = rx.try_recv().ok();
-            }
-        }
-        // Outcomes alone need no fsync of their own: they become durable
-        // with the next group that holds a submission (or the close). A
-        // crash before that runs those tasks again.
-        let durable = !waiting.is_empty() || closing.is_some();
-        let result = if changes.is_empty() {
-            Ok(())
-        } else {
-            store.write(&changes, durable)
+impl Journal {
+    /// Leaves `change` for the writer's next held-back commit; wakes it
+    /// only when the buffer was empty (step 3).
+    fn hold(&self, change: Change) {
+        let first = {
+            let mut held = self.held.lock();
+            held.push(change);
+            held.len() == 1
         };
-        if let Err(e) = &result {
-            tracing::error!(error = %e, changes = changes.len(), "journal.write_failed");
+        if first {
+            let _ = self.tx.send(Op::Held);
         }
-        changes.clear();
-        for w in waiting.drain(..) {
-            let _ = w.send(result.clone());
+    }
+}
+
+/// What the writer holds between commits.
+#[derive(Default)]
+struct Group {
+    /// Submissions, written with the next commit.
+    accepts: Vec<Change>,
+    waiting: Vec<Arc<Reply>>,
+    closing: Option<Sender<()>>,
+    /// When the held-back changes are due.
+    due: Option<Instant>,
+}
+
+impl Group {
+    /// Takes `op` in (step 2).
+    fn take(&mut self, op: Op, unread: &mut Option<Unread>) {
+        match op {
+            Op::Accept(batch, reply) => {
+                for (id, record) in batch {
+                    if let Some(u) = unread {
+                        u.accepted(id, record.len() as u64);
+                    }
+                    self.accepts.push(Change::Accept(id, record));
+                }
+                self.waiting.push(reply);
+            }
+            Op::Held => {
+                self.due.get_or_insert(Instant::now() + OUTCOMES_DELAY);
+            }
+            Op::Close(done) => self.closing = Some(done),
         }
-        if let Some(done) = closing.take() {
-            drop(store);
-            let _ = done.send(());
-            return;
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    store: Store,
+    rx: Receiver<Op>,
+    held: Buffer,
+    unread: Option<Unread>,
+}
+
+impl Writer {
+    /// When to wake with nothing sent: the held-back changes are due, or
+    /// the oldest unread result passes the age limit.
+    fn wake_at(&self, group: &Group) -> Option<Instant> {
+        let expiry = self
+            .expiry()
+            .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
+        match (group.due, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn expiry(&self) -> Option<u64> {
+        self.unread.as_ref().and_then(Unread::next_expiry_ms)
+    }
+
+    /// Step 2: sleeps until a change comes or something is due, then
+    /// takes everything queued; false once every sender is gone.
+    fn gather(&mut self, group: &mut Group, last: (usize, Duration)) -> bool {
+        let (last_waiting, last_commit) = last;
+        let first = match self.wake_at(group) {
+            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(at) => self.rx.recv_deadline(at),
+        };
+        match first {
+            Ok(op) => group.take(op, &mut self.unread),
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
+        while group.accepts.len() < GROUP_MAX && group.closing.is_none() {
+            let Ok(op) = self.rx.try_recv() else { break };
+            group.take(op, &mut self.unread);
+        }
+        // Fewer submitters wait than the last commit answered: the others
+        // are likely on their way back with their next submission. Wait
+        // a moment for them, so that they share this commit.
+        if !group.waiting.is_empty() && group.waiting.len() * 2 <= last_waiting {
+            let until = Instant::now() + (last_commit / 4).min(GATHER_MAX);
+            while group.waiting.len() < last_waiting
+                && group.accepts.len() < GROUP_MAX
+                && group.closing.is_none()
+            {
+                let Ok(op) = self.rx.recv_deadline(until) else {
+                    break;
+                };
+                group.take(op, &mut self.unread);
+            }
+        }
+        true
+    }
+
+    /// Step 3: the changes to commit now, if any — the submissions when
+    /// a submitter waits, with the held-back changes (and the unread
+    /// results past the retention limit) when they are many or due;
+    /// everything at a close or the end.
+    fn take_due(&mut self, group: &mut Group, end: bool) -> Option<Vec<Change>> {
+        let now = Instant::now();
+        let held_due = end
+            || group.closing.is_some()
+            || group.due.is_some_and(|d| d <= now)
+            || self.expiry().is_some_and(|at| at <= now_ms())
+            || self.held.lock().len() >= OUTCOMES_MAX;
+        if group.waiting.is_empty() && !held_due {
+            return None;
+        }
+        let mut out = std::mem::take(&mut group.accepts);
+        if held_due {
+            group.due = None;
+            let held = std::mem::take(&mut *self.held.lock());
+            if let Some(u) = &mut self.unread {
+                for c in &held {
+                    match c {
+                        Change::Finish(id, record) => {
+                            u.finished(*id, store::outcome_at(record), record.len() as u64);
+                        }
+                        Change::Forget(id) => u.forgotten(*id),
+                        Change::Accept(..) => {}
+                    }
+                }
+            }
+            out.extend(held);
+            if let Some(u) = &mut self.unread {
+                let expired = u.expire(now_ms());
+                if !expired.is_empty() {
+                    tracing::debug!(results = expired.len(), "journal.retention_forgot");
+                    out.extend(expired.into_iter().map(Change::Forget));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn run(mut self) {
+        let mut group = Group::default();
+        let mut last = (0, Duration::ZERO);
+        loop {
+            let end = !self.gather(&mut group, last);
+            let Some(changes) = self.take_due(&mut group, end) else {
+                continue;
+            };
+            // Step 4: one durable commit.
+            let started = Instant::now();
+            let result = if changes.is_empty() {
+                Ok(())
+            } else {
+                self.store.write(&changes)
+            };
+            let took = started.elapsed();
+            if let Err(e) = &result {
+                tracing::error!(error = %e, changes = changes.len(), "journal.write_failed");
+            }
+            // Step 5: answer.
+            last = (group.waiting.len(), took);
+            for w in group.waiting.drain(..) {
+                w.answer(result.clone());
+            }
+            if let Some(done) = group.closing.take() {
+                drop(self.store);
+                let _ = done.send(());
+                return;
+            }
+            if end {
+                return;
+            }
         }
     }
 }

@@ -6,11 +6,13 @@
 //!   which a restarted coordinator keeps);
 //! - `accepted`: task id → the submission (function name, encoded
 //!   arguments, spec), written before `submit` returns `Ok`;
-//! - `finished`: task id → its outcome (encoded value, error text, or
-//!   cancelled).
+//! - `finished`: task id → when it ended (8 bytes, little-endian
+//!   milliseconds since the Unix epoch) and its outcome (encoded value,
+//!   error text, or cancelled).
 //!
 //! Values are postcard-encoded records; a record that does not decode is
-//! corruption.
+//! corruption. Format 1 (before the end time) is upgraded at open: its
+//! outcomes count as ended at that open.
 
 use crate::job::DurableOutcome;
 use crate::journal_error::JournalError;
@@ -24,7 +26,10 @@ const ACCEPTED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("accepted
 const FINISHED: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("finished");
 
 /// The format this build writes and the newest it reads.
-pub(crate) const FORMAT: u64 = 1;
+pub(crate) const FORMAT: u64 = 2;
+
+/// Bytes of the end time before an outcome.
+const AT_LEN: usize = 8;
 
 /// A submission, as journalled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,20 +67,53 @@ impl From<Stored> for DurableOutcome {
     }
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A submission's record.
+pub(crate) fn encode_accepted(a: &Accepted) -> Vec<u8> {
+    // Plain data into a Vec: encoding cannot fail.
+    postcard::to_stdvec(a).unwrap_or_default()
+}
+
+/// An outcome's record, ended at `at_ms`.
+pub(crate) fn encode_outcome(at_ms: u64, o: &DurableOutcome) -> Vec<u8> {
+    let out = at_ms.to_le_bytes().to_vec();
+    // Plain data into a Vec: encoding cannot fail.
+    postcard::to_extend(&Stored::from(o), out).unwrap_or_default()
+}
+
+/// When an outcome's record says its task ended.
+pub(crate) fn outcome_at(record: &[u8]) -> u64 {
+    record
+        .get(..AT_LEN)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
 /// One journalled task, as found at open.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub(crate) id: u64,
     pub(crate) accepted: Accepted,
-    pub(crate) outcome: Option<DurableOutcome>,
+    /// Its outcome, and when it ended (ms since the epoch).
+    pub(crate) outcome: Option<(DurableOutcome, u64)>,
+    /// Bytes of its records.
+    pub(crate) bytes: u64,
 }
 
-/// A change to write.
+/// A change to write: records come encoded (by the threads that make
+/// them, not the writer).
 #[derive(Debug)]
 pub(crate) enum Change {
-    Accept(u64, Accepted),
-    Finish(u64, DurableOutcome),
-    /// The caller took the outcome: both records go.
+    Accept(u64, Vec<u8>),
+    Finish(u64, Vec<u8>),
+    /// The caller took the outcome, or retention forgot it: both records
+    /// go.
     Forget(u64),
 }
 
@@ -177,13 +215,29 @@ impl Store {
                         supported: FORMAT,
                     })
                 }
-                Some(_) => {}
-                None => {
+                Some(FORMAT) => {}
+                Some(_) | None => {
                     meta.insert("format", FORMAT).map_err(|e| storage(p, e))?;
                 }
             }
             txn.open_table(ACCEPTED).map_err(|e| corrupted(p, e))?;
-            txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
+            let mut finished = txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
+            if found == Some(1) {
+                // Format 1 outcomes have no end time: they count as ended now.
+                let now = now_ms().to_le_bytes();
+                let old: Vec<(u64, Vec<u8>)> = finished
+                    .iter()
+                    .map_err(|e| storage(p, e))?
+                    .map(|row| row.map(|(k, v)| (k.value(), v.value().to_vec())))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| storage(p, e))?;
+                for (id, v) in old {
+                    let record = [now.as_slice(), &v].concat();
+                    finished
+                        .insert(id, record.as_slice())
+                        .map_err(|e| storage(p, e))?;
+                }
+            }
         }
         txn.commit().map_err(|e| io(p, e))
     }
@@ -222,60 +276,57 @@ impl Store {
             let id = k.value();
             let accepted: Accepted = postcard::from_bytes(v.value())
                 .map_err(|e| corrupted(p, format!("task {id}'s submission: {e}")))?;
+            let mut bytes = v.value().len() as u64;
             let outcome = match finished.get(id).map_err(|e| storage(p, e))? {
-                Some(g) => Some(
-                    postcard::from_bytes::<Stored>(g.value())
-                        .map_err(|e| corrupted(p, format!("task {id}'s outcome: {e}")))?
-                        .into(),
-                ),
+                Some(g) => {
+                    let record = g.value();
+                    let stored = record
+                        .get(AT_LEN..)
+                        .ok_or_else(|| "too short".to_owned())
+                        .and_then(|r| postcard::from_bytes::<Stored>(r).map_err(|e| e.to_string()))
+                        .map_err(|e| corrupted(p, format!("task {id}'s outcome: {e}")))?;
+                    bytes += record.len() as u64;
+                    Some((stored.into(), outcome_at(record)))
+                }
                 None => None,
             };
             out.push(Entry {
                 id,
                 accepted,
                 outcome,
+                bytes,
             });
         }
         Ok(out)
     }
 
-    /// Writes `changes` in one transaction, durable when this returns if
-    /// `durable` (else with the next durable one); a panic of the store on
-    /// a damaged file is reported as corruption.
-    pub(crate) fn write(&self, changes: &[Change], durable: bool) -> Result<(), JournalError> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.write_inner(changes, durable)
-        }))
-        .unwrap_or_else(|p| Err(corrupted(&self.path, panicked(&*p))))
+    /// Writes `changes` in one transaction, durable when this returns; a
+    /// panic of the store on a damaged file is reported as corruption.
+    pub(crate) fn write(&self, changes: &[Change]) -> Result<(), JournalError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write_inner(changes)))
+            .unwrap_or_else(|p| Err(corrupted(&self.path, panicked(&*p))))
     }
 
-    fn write_inner(&self, changes: &[Change], durable: bool) -> Result<(), JournalError> {
+    fn write_inner(&self, changes: &[Change]) -> Result<(), JournalError> {
         let p = &self.path;
-        let mut txn = self.db.begin_write().map_err(|e| io(p, e))?;
-        if !durable {
-            txn.set_durability(redb::Durability::None)
-                .map_err(|e| io(p, e))?;
-        }
+        let txn = self.db.begin_write().map_err(|e| io(p, e))?;
         {
             let mut accepted = txn.open_table(ACCEPTED).map_err(|e| corrupted(p, e))?;
             let mut finished = txn.open_table(FINISHED).map_err(|e| corrupted(p, e))?;
             for c in changes {
                 match c {
-                    Change::Accept(id, a) => {
-                        let bytes = postcard::to_stdvec(a).map_err(|e| corrupted(p, e))?;
+                    Change::Accept(id, record) => {
                         accepted
-                            .insert(*id, bytes.as_slice())
+                            .insert(*id, record.as_slice())
                             .map_err(|e| storage(p, e))?;
                     }
                     Change::Forget(id) => {
                         accepted.remove(*id).map_err(|e| storage(p, e))?;
                         finished.remove(*id).map_err(|e| storage(p, e))?;
                     }
-                    Change::Finish(id, o) => {
-                        let bytes =
-                            postcard::to_stdvec(&Stored::from(o)).map_err(|e| corrupted(p, e))?;
+                    Change::Finish(id, record) => {
                         finished
-                            .insert(*id, bytes.as_slice())
+                            .insert(*id, record.as_slice())
                             .map_err(|e| storage(p, e))?;
                     }
                 }
@@ -313,20 +364,20 @@ mod tests {
         {
             let (s, entries) = Store::open(&p).unwrap();
             assert!(entries.is_empty());
-            s.write(
-                &[
-                    Change::Accept(3, accepted("a")),
-                    Change::Accept(7, accepted("b")),
-                    Change::Finish(3, DurableOutcome::Value(vec![9])),
-                ],
-                true,
-            )
+            s.write(&[
+                Change::Accept(3, encode_accepted(&accepted("a"))),
+                Change::Accept(7, encode_accepted(&accepted("b"))),
+                Change::Finish(3, encode_outcome(1_234, &DurableOutcome::Value(vec![9]))),
+            ])
             .unwrap();
         }
         let (_s, entries) = Store::open(&p).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].id, 3);
-        assert_eq!(entries[0].outcome, Some(DurableOutcome::Value(vec![9])));
+        assert_eq!(
+            entries[0].outcome,
+            Some((DurableOutcome::Value(vec![9]), 1_234))
+        );
         assert_eq!(entries[1].accepted, accepted("b"));
         assert_eq!(entries[1].outcome, None);
         let _ = std::fs::remove_file(&p);
@@ -359,6 +410,40 @@ mod tests {
             Store::open(&p).unwrap_err(),
             JournalError::NewerVersion { found, supported: FORMAT, .. } if found == FORMAT + 1
         ));
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn a_format_1_journal_is_upgraded_its_outcomes_ended_at_that_open() {
+        let p = temp("format1");
+        {
+            let (s, _) = Store::open(&p).unwrap();
+            let txn = s.db.begin_write().unwrap();
+            txn.open_table(META).unwrap().insert("format", 1).unwrap();
+            let record = encode_accepted(&accepted("a"));
+            txn.open_table(ACCEPTED)
+                .unwrap()
+                .insert(4, record.as_slice())
+                .unwrap();
+            let old = postcard::to_stdvec(&Stored::Value(vec![5])).unwrap();
+            txn.open_table(FINISHED)
+                .unwrap()
+                .insert(4, old.as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let before = now_ms();
+        let (s, entries) = Store::open(&p).unwrap();
+        let (outcome, at) = entries[0].outcome.clone().unwrap();
+        assert_eq!(outcome, DurableOutcome::Value(vec![5]));
+        assert!(at >= before && at <= now_ms(), "{at}");
+        let txn = s.db.begin_read().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        let format = meta.get("format").unwrap().map(|g| g.value());
+        assert_eq!(format, Some(FORMAT));
+        drop(meta);
+        drop(txn);
+        drop(s);
         let _ = std::fs::remove_file(&p);
     }
 

@@ -100,6 +100,7 @@ pub struct Builder {
     hooks: Hooks,
     cluster: Option<crate::transport::ClusterConfig>,
     journal: Option<std::path::PathBuf>,
+    journal_retention: crate::journal_retention::JournalRetention,
     registry: Option<crate::named::Registry>,
 }
 
@@ -125,6 +126,7 @@ impl Default for Builder {
             hooks: Hooks::default(),
             cluster: None,
             journal: None,
+            journal_retention: Default::default(),
             registry: None,
         }
     }
@@ -157,6 +159,9 @@ impl Builder {
         }
         if let Some(path) = &config.journal {
             b.journal(path.clone());
+        }
+        if let Some(retention) = &config.journal_retention {
+            b.journal_retention(*retention);
         }
         b
     }
@@ -344,6 +349,40 @@ impl Builder {
         self
     }
 
+    /// How long the [`journal`](Self::journal) keeps finished results no
+    /// caller has read: past the age or size limit, the oldest are
+    /// forgotten (their records removed, in a journalled change), so a
+    /// runtime built on the journal later no longer gives them back. A
+    /// result read is forgotten at once whatever this says; unfinished
+    /// tasks are never forgotten. See [`JournalRetention`](crate::JournalRetention)
+    /// and `docs/semantics.md`. Without a journal, `build` refuses a limit
+    /// (field `journal_retention`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{JournalRetention, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let mut b = Runtime::builder();
+    /// b.journal("app.journal").journal_retention(JournalRetention {
+    ///     max_age: Some(Duration::from_secs(7 * 86_400)),
+    ///     max_bytes: Some(256 << 20),
+    /// });
+    /// ```
+    ///
+    /// # Default
+    ///
+    /// No limit ([`JournalRetention::default`](crate::JournalRetention)):
+    /// an unread result is kept until read.
+    pub fn journal_retention(
+        &mut self,
+        retention: crate::journal_retention::JournalRetention,
+    ) -> &mut Self {
+        self.journal_retention = retention;
+        self
+    }
+
     /// The functions this runtime's named tasks may call: what a journal
     /// runs again after a restart.
     ///
@@ -386,6 +425,12 @@ impl Builder {
             if let Err((field, reason)) = c.validate() {
                 return bad(field, reason);
             }
+        }
+        if self.journal.is_none() && !self.journal_retention.is_unlimited() {
+            return bad(
+                "journal_retention",
+                "a retention limit needs Builder::journal".into(),
+            );
         }
         if self.journal.is_some() {
             if !cfg!(feature = "journal") {
@@ -477,7 +522,11 @@ impl Builder {
         self.validate()?;
         #[cfg(feature = "journal")]
         let journal = match (&self.journal, &self.registry) {
-            (Some(path), Some(registry)) => Some(super::durable::open(path, registry)?),
+            (Some(path), Some(registry)) => Some(super::durable::open(
+                path,
+                &self.journal_retention,
+                registry,
+            )?),
             _ => None,
         };
         // A coordinator keeps the session its journal holds, and its

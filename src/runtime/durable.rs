@@ -9,19 +9,22 @@ use crate::ids::TaskId;
 use crate::job::{finished_job, DurableOutcome, ErasedJob, JobCore};
 use crate::journal::{Accepted, Entry, Journal};
 use crate::journal_error::JournalError;
+use crate::journal_retention::JournalRetention;
 use crate::named::Registry;
 use crate::spec::PackedSpec;
 use crate::task_handle::TaskHandle;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the journal at `path`; checks that `registry` can run every
-/// unfinished task in it.
+/// Opens the journal at `path` (forgetting the unread results past
+/// `retention`); checks that `registry` can run every unfinished task in
+/// it.
 pub(super) fn open(
     path: &Path,
+    retention: &JournalRetention,
     registry: &Registry,
 ) -> Result<(Arc<Journal>, Vec<Entry>), BuildError> {
-    let (journal, entries) = Journal::open(path).map_err(BuildError::Journal)?;
+    let (journal, entries) = Journal::open(path, retention).map_err(BuildError::Journal)?;
     if let Some(e) = entries
         .iter()
         .find(|e| e.outcome.is_none() && !registry.contains(&e.accepted.name))
@@ -81,7 +84,7 @@ pub(super) fn commit<'a>(
     if batch.is_empty() {
         return Ok(());
     }
-    journal.accept(batch).map_err(Refusal::Journal)?;
+    journal.accept(&batch).map_err(Refusal::Journal)?;
     for (core, id) in fresh {
         tie(journal, core, id);
     }
@@ -107,7 +110,7 @@ pub(super) fn recover(
         let id = TaskId(e.id);
         let spec = PackedSpec::new(e.accepted.spec.clone());
         match e.outcome {
-            Some(outcome) => {
+            Some((outcome, _)) => {
                 let result = match outcome {
                     DurableOutcome::Value(v) => Ok(v),
                     DurableOutcome::Failed(text) => Err(TaskError::Failed {
