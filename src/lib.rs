@@ -247,6 +247,7 @@ mod fault;
 mod forkjoin;
 mod hooks;
 mod ids;
+mod inspect;
 mod job;
 #[cfg(feature = "journal")]
 mod journal;
@@ -282,6 +283,11 @@ pub use error::{
 };
 pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
+pub use inspect::{
+    Attempt, AttemptOutcome, BadCursor, Cursor, EventRecord, NodeHealth, NodeOffer, NodeStatus,
+    QueryError, Rates, StateCounts, TaskDetail, TaskPage, TaskQuery, TaskState, TaskSummary,
+    UnknownState, Why,
+};
 pub use job::TaskContext;
 pub use journal_error::JournalError;
 pub use metrics::{

@@ -101,6 +101,7 @@ pub struct Builder {
     cluster: Option<crate::transport::ClusterConfig>,
     journal: Option<std::path::PathBuf>,
     registry: Option<crate::named::Registry>,
+    retain_finished: Option<usize>,
 }
 
 /// A node of another process: its spec, its link, its prefetch.
@@ -126,6 +127,7 @@ impl Default for Builder {
             cluster: None,
             journal: None,
             registry: None,
+            retain_finished: None,
         }
     }
 }
@@ -212,6 +214,28 @@ impl Builder {
         self.retry_backoff = (min, max);
         self
     }
+
+    /// Keeps the records of up to about `n` finished tasks for the state
+    /// API ([`RuntimeHandle::tasks`], [`RuntimeHandle::task`]): id, spec,
+    /// node, times, every attempt. The oldest are forgotten first; the
+    /// counts ([`RuntimeHandle::state_counts`]) stay exact whatever is
+    /// forgotten. A record takes 88 bytes, plus the task's spec fields
+    /// that differ from the defaults (about 80 bytes more) and its failed
+    /// attempts, when it has any (`docs/performance.md` has the measure).
+    ///
+    /// With 0, finished tasks are not recorded at all and executors do no
+    /// work for the state API; live tasks are listed either way.
+    ///
+    /// # Default
+    ///
+    /// [`Builder::DEFAULT_RETAIN_FINISHED`] (0).
+    pub fn retain_finished(&mut self, n: usize) -> &mut Self {
+        self.retain_finished = Some(n);
+        self
+    }
+
+    /// Finished tasks retained for the state API by default: none.
+    pub const DEFAULT_RETAIN_FINISHED: usize = 0;
 
     /// Balancer settings.
     pub fn balancer(&mut self, config: BalancerConfig) -> &mut Self {
@@ -616,7 +640,10 @@ impl Builder {
     /// The nodes, the ledger they share and the placement step, as one
     /// [`Plane`].
     fn plane(&self, remote: Vec<RemoteNode>) -> Arc<Plane> {
-        let ledger = Arc::new(Ledger::new());
+        let ledger = Arc::new(Ledger::retaining(
+            self.retain_finished
+                .unwrap_or(Builder::DEFAULT_RETAIN_FINISHED),
+        ));
         let local = self.nodes.iter().map(|spec| (spec.clone(), None));
         let remote = remote
             .into_iter()

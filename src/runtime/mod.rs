@@ -11,6 +11,7 @@ mod core;
 mod durable;
 mod fork_host;
 mod handle;
+mod inspect;
 mod instance;
 #[cfg(feature = "journal")]
 mod recovered;
