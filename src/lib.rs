@@ -239,6 +239,8 @@ mod balancer;
 mod clock;
 mod cluster_error;
 mod config;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod dispatch;
 mod drift;
 mod durations;
@@ -277,6 +279,8 @@ mod worker;
 
 pub use balancer::BalancerConfig;
 pub use config::RuntimeConfig;
+#[cfg(feature = "dashboard")]
+pub use dashboard::DashboardConfig;
 pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError, Refusal,
     SubmitBatchError, SubmitError, SubmitTimeoutError, SubmitWaitError, TaskError,

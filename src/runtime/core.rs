@@ -45,4 +45,7 @@ pub(crate) struct Core {
     /// What the journal gave back at build, until taken.
     #[cfg(feature = "journal")]
     pub(super) recovered: Mutex<Vec<super::recovered::RecoveredTask>>,
+    /// The dashboard, while it serves.
+    #[cfg(feature = "dashboard")]
+    pub(super) dashboard: Mutex<Option<crate::dashboard::Dashboard>>,
 }
