@@ -27,16 +27,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let mut args = std::env::args().skip(1);
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into()).parse()?;
+    let addr = args
+        .next()
+        .unwrap_or_else(|| "127.0.0.1:8080".into())
+        .parse()?;
     let seconds: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(60);
     let token = format!("{:016x}", rand_token());
     let mut nodes = vec![NodeSpec::new(Resources::cpu(8_000)).slots(2); 4];
     nodes.extend(vec![
-        NodeSpec::new(Resources::cpu(8_000).with_gpu_milli(2_000)).slots(2);
+        NodeSpec::new(
+            Resources::cpu(8_000).with_gpu_milli(2_000)
+        )
+        .slots(2);
         2
     ]);
     for (i, n) in nodes.iter_mut().enumerate() {
-        n.name = if i < 4 { format!("cpu-{i}") } else { format!("gpu-{}", i - 4) };
+        n.name = if i < 4 {
+            format!("cpu-{i}")
+        } else {
+            format!("gpu-{}", i - 4)
+        };
     }
     let runtime = Runtime::builder()
         .nodes(nodes)
@@ -49,9 +59,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .fault_plan(
             FaultPlan::new(7)
-                .with(FaultSpec::CrashNode { node: NodeId(1), after_tasks: 5_000 })
-                .with(FaultSpec::CrashNode { node: NodeId(4), after_tasks: 300 })
-                .with(FaultSpec::CrashNode { node: NodeId(5), after_tasks: 300 })
+                .with(FaultSpec::CrashNode {
+                    node: NodeId(1),
+                    after_tasks: 5_000,
+                })
+                .with(FaultSpec::CrashNode {
+                    node: NodeId(4),
+                    after_tasks: 300,
+                })
+                .with(FaultSpec::CrashNode {
+                    node: NodeId(5),
+                    after_tasks: 300,
+                })
                 .with(FaultSpec::PanicTask { p: 0.002 }),
         )
         .retain_finished(200_000)

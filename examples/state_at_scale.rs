@@ -71,7 +71,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = timed("first page of 100", || h.tasks(&TaskQuery::default()))?;
     let deep = timed("a page of 1 000 after the middle", || {
         h.tasks(&TaskQuery {
-            after: first.tasks.get(50).map(|t| allot::Cursor(allot::TaskId(t.id.0 + n as u64 / 2))),
+            after: first
+                .tasks
+                .get(50)
+                .map(|t| allot::Cursor(allot::TaskId(t.id.0 + n as u64 / 2))),
             limit: 1_000,
             ..TaskQuery::default()
         })
@@ -86,7 +89,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let last = deep.tasks.last().map(|t| t.id).expect("a task");
     let d = timed("one task's detail (why: its queue place)", || h.task(last));
-    println!("   {}", d.and_then(|d| d.why).map(|w| w.to_string()).unwrap_or_default());
+    println!(
+        "   {}",
+        d.and_then(|d| d.why)
+            .map(|w| w.to_string())
+            .unwrap_or_default()
+    );
 
     drop(tx);
     let start = Instant::now();
