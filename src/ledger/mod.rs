@@ -68,8 +68,9 @@ pub(crate) struct Ledger {
     waiters: AtomicUsize,
     space: Condvar,
     space_lock: Mutex<()>,
-    /// What the state API remembers beyond the live jobs.
-    history: History,
+    /// What the state API remembers beyond the live jobs. Boxed: the
+    /// ledger's own fields keep the layout they had without it.
+    history: Box<History>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -90,7 +91,7 @@ impl Ledger {
     /// finished tasks for the state API (see [`History`]).
     pub(crate) fn retaining(retain: usize) -> Self {
         Ledger {
-            history: History::new(retain),
+            history: Box::new(History::new(retain)),
             shards: (0..SHARDS).map(|_| Mutex::new(Slab::default())).collect(),
             spare: Mutex::new(Vec::new()),
             graveyard: Graveyard::default(),

@@ -150,9 +150,15 @@ struct Executor<'a> {
     unload: u64,
     unloads: usize,
     throttle: Throttle,
-    /// Whether finished tasks are recorded for the state API (read once).
-    record: bool,
-    /// Records of completions, kept with the next flush.
+    /// Set when finished tasks are recorded for the state API (read
+    /// once); boxed, so that an executor that does not record carries one
+    /// word for it.
+    recorder: Option<Box<Recorder>>,
+}
+
+/// An executor's records of completions, kept with its next flush.
+#[derive(Default)]
+struct Recorder {
     records: Vec<Record>,
     /// The last named task's name, shared by its records.
     name: Option<Arc<str>>,
@@ -186,9 +192,11 @@ pub(super) fn executor_loop(
         throttle: Throttle {
             debt: Duration::ZERO,
         },
-        record: node.ledger.history().is_recording(),
-        records: Vec::new(),
-        name: None,
+        recorder: node
+            .ledger
+            .history()
+            .is_recording()
+            .then(Box::default),
     }
     .run();
 }
@@ -204,25 +212,28 @@ impl Executor<'_> {
     /// records, when recording).
     fn flush(&mut self) {
         self.node.flush_completed(&mut self.done, &mut self.dead);
-        if self.record {
-            self.node.ledger.history().keep(&mut self.records);
+        if let Some(r) = &mut self.recorder {
+            self.node.ledger.history().keep(&mut r.records);
         }
     }
 
     /// The record of a completed attempt (recording only).
     #[cold]
     fn record_completion(&mut self, job: &JobRef, attempt: u32, started: u64) {
+        let Some(r) = self.recorder.as_deref_mut() else {
+            return;
+        };
         let core = job.core();
-        let name = job.durable_form().map(|(n, _)| match &self.name {
+        let name = job.durable_form().map(|(n, _)| match &r.name {
             Some(last) if **last == *n => Arc::clone(last),
             _ => {
                 let fresh: Arc<str> = n.into();
-                self.name = Some(Arc::clone(&fresh));
+                r.name = Some(Arc::clone(&fresh));
                 fresh
             }
         });
         let attempts = self.node.ledger.history().take_attempts(core.id.0);
-        self.records.push(Record {
+        r.records.push(Record {
             id: core.id.0,
             submitted: core.submitted_nanos(),
             started,
@@ -449,7 +460,7 @@ impl Executor<'_> {
             RunOutcome::Completed => {
                 if let Some(slot) = node.ledger.claim(core) {
                     self.done.push(slot);
-                    if self.record {
+                    if self.recorder.is_some() {
                         self.record_completion(&job, attempt, started);
                     }
                 }
