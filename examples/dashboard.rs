@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cost(0.001)
         });
         h.submit_batch_detached(tasks)?;
-        if wave % 5 == 0 {
+        if wave.is_multiple_of(5) {
             // A GPU task: it waits whenever both GPU nodes are down.
             h.submit_batch_detached([Task::new(|_| Ok::<_, String>(0u64))
                 .kind(TaskKind::Training)

@@ -192,11 +192,7 @@ pub(super) fn executor_loop(
         throttle: Throttle {
             debt: Duration::ZERO,
         },
-        recorder: node
-            .ledger
-            .history()
-            .is_recording()
-            .then(Box::default),
+        recorder: node.ledger.history().is_recording().then(Box::default),
     }
     .run();
 }
