@@ -13,5 +13,5 @@ mod api;
 mod prometheus;
 mod server;
 
+pub(crate) use server::start;
 pub use server::DashboardConfig;
-pub(crate) use server::{start, Dashboard};

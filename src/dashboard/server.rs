@@ -40,7 +40,7 @@ impl Default for DashboardConfig {
 
 /// A running dashboard: its address, its server, its thread.
 pub(crate) struct Dashboard {
-    pub(crate) addr: SocketAddr,
+    addr: SocketAddr,
     server: actix_web::dev::ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -53,9 +53,13 @@ impl std::fmt::Debug for Dashboard {
     }
 }
 
-impl Dashboard {
+impl crate::runtime::Attached for Dashboard {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Stops the server and waits for its thread.
-    pub(crate) fn stop(mut self) {
+    fn stop(mut self: Box<Self>) {
         // The command goes out now; its completion is what the join waits
         // for.
         drop(self.server.stop(false));

@@ -655,7 +655,7 @@ impl Builder {
         #[cfg(feature = "dashboard")]
         if let Some(config) = &self.dashboard {
             match crate::dashboard::start(handle.clone(), config) {
-                Ok(d) => *handle.shared.dashboard.lock() = Some(d),
+                Ok(d) => *handle.shared.dashboard.lock() = Some(Box::new(d)),
                 Err(source) => {
                     drop(handle.shutdown_now());
                     return Err(BuildError::Dashboard {

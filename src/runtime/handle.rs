@@ -323,7 +323,7 @@ impl RuntimeHandle {
     /// Where the dashboard listens (feature `dashboard`), while it serves.
     #[cfg(feature = "dashboard")]
     pub fn dashboard_addr(&self) -> Option<std::net::SocketAddr> {
-        self.shared.dashboard.lock().as_ref().map(|d| d.addr)
+        self.shared.dashboard.lock().as_ref().map(|d| d.addr())
     }
 
     /// Every node's latency histogram (microseconds, submission to

@@ -19,6 +19,8 @@ mod shutdown;
 mod system;
 
 pub use builder::Builder;
+#[cfg(feature = "dashboard")]
+pub(crate) use core::Attached;
 pub use handle::RuntimeHandle;
 pub use instance::Runtime;
 #[cfg(feature = "journal")]
