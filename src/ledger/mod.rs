@@ -381,8 +381,10 @@ impl Ledger {
         let Some(slot) = self.claim(core) else {
             return false;
         };
-        self.release(slot);
+        // Recorded before it leaves: a finished task is always in the
+        // ledger or its record (or both), never neither.
         self.record_end(core, how);
+        self.release(slot);
         let counter = match how {
             Settled::Failed => &self.failed,
             Settled::Cancelled => &self.cancelled,

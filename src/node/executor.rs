@@ -207,10 +207,12 @@ impl Executor<'_> {
     /// Releases the completions this executor claimed (and keeps their
     /// records, when recording).
     fn flush(&mut self) {
-        self.node.flush_completed(&mut self.done, &mut self.dead);
+        // Records first: a finished task is always in the ledger, in the
+        // records, or (for a moment) both, never in neither.
         if let Some(r) = &mut self.recorder {
             self.node.ledger.history().keep(&mut r.records);
         }
+        self.node.flush_completed(&mut self.done, &mut self.dead);
     }
 
     /// The record of a completed attempt (recording only).

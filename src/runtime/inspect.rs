@@ -271,20 +271,34 @@ impl RuntimeHandle {
             heap: BinaryHeap::new(),
             ids: FxHashSet::default(),
         };
-        let wants_live = query.state.is_none_or(|s| !s.is_terminal());
-        if wants_live {
+        // Retained records first: a task both there and still in the ledger
+        // (settled, not yet released) is listed from its record.
+        if query.state.is_none_or(TaskState::is_terminal) {
+            history.scan(|r| {
+                if r.id < after
+                    || query.state.is_some_and(|s| s != r.state)
+                    || query.node.is_some_and(|n| r.node() != Some(n))
+                    || query.kind.as_ref().is_some_and(|k| k != r.spec.kind())
+                    || query
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| r.name.as_deref() != Some(n))
+                {
+                    return;
+                }
+                page.offer(r.id, || Found::Done(summary_of_record(r)));
+            });
+        }
+        {
             plane.ledger.scan(|job| {
                 let core = job.core();
                 let id = core.id.0;
                 if id < after || !page.wants(id) {
                     return;
                 }
-                let phase = core.phase();
-                if phase.is_terminal() {
-                    // Settled and not yet released: listed from its record.
-                    return;
-                }
-                let state = state_of(phase, backoff.contains(&id));
+                // A finished task still here (its settlement not yet
+                // released) is listed too: its record may not be kept yet.
+                let state = state_of(core.phase(), backoff.contains(&id));
                 if query.state.is_some_and(|s| s != state)
                     || query.kind.as_ref().is_some_and(|k| k != core.spec.kind())
                     || query
@@ -305,22 +319,6 @@ impl RuntimeHandle {
                     }
                 }
                 page.offer(id, || Found::Live(JobRef::clone(job), state));
-            });
-        }
-        if query.state.is_none_or(TaskState::is_terminal) {
-            history.scan(|r| {
-                if r.id < after
-                    || query.state.is_some_and(|s| s != r.state)
-                    || query.node.is_some_and(|n| r.node() != Some(n))
-                    || query.kind.as_ref().is_some_and(|k| k != r.spec.kind())
-                    || query
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| r.name.as_deref() != Some(n))
-                {
-                    return;
-                }
-                page.offer(r.id, || Found::Done(summary_of_record(r)));
             });
         }
         let mut found = page.heap.into_sorted_vec();
@@ -381,6 +379,9 @@ impl RuntimeHandle {
     /// One task in detail: its spec, its attempts and, for a task that
     /// has not ended and is not simply running, why. `None` for a task
     /// that has ended and whose record is not retained (or never was).
+    /// A task that has just ended is shown from what its job says until
+    /// its record is kept (its executor keeps records in runs of up to 64,
+    /// and before it idles).
     ///
     /// # Examples
     ///
@@ -392,7 +393,8 @@ impl RuntimeHandle {
     ///     .build()?;
     /// let h = runtime.handle();
     /// let (tx, rx) = std::sync::mpsc::channel::<()>();
-    /// let blocker = h.submit(Task::new(move |_| rx.recv().map_err(|e| e.to_string())))?;
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let blocker = h.submit(Task::new(move |_| rx.lock().unwrap().recv().map_err(|e| e.to_string())))?;
     /// let behind = h.submit(Task::new(|_| Ok::<_, String>(())))?;
     /// // The blocker occupies the only slot once it runs.
     /// while h.task(blocker.id()).map(|d| d.summary.state) != Some(allot::TaskState::Running) {
@@ -498,6 +500,31 @@ impl RuntimeHandle {
                 });
             }
         });
+        if detail.is_none() {
+            // Finished, its record not kept (yet, or at all): what its job
+            // still says.
+            if let Some(job) = self.find_live(id) {
+                let core = job.core();
+                let state = state_of(core.phase(), false);
+                let mut attempts = core.attempt_errors();
+                if state == TaskState::Completed {
+                    attempts.push(Attempt {
+                        number: core.attempt(),
+                        node: None,
+                        started: None,
+                        ended: None,
+                        outcome: AttemptOutcome::Completed,
+                        error: None,
+                    });
+                }
+                detail = Some(TaskDetail {
+                    summary: summary_of_job(&job, state, None),
+                    spec: core.spec.unpack(),
+                    attempts,
+                    why: None,
+                });
+            }
+        }
         detail
     }
 
