@@ -230,7 +230,13 @@ impl Executor<'_> {
                 fresh
             }
         });
-        let attempts = self.node.ledger.history().take_attempts(core.id.0);
+        // Only a retried task has earlier attempts recorded: a first
+        // attempt takes no lock here.
+        let attempts = if attempt > 0 {
+            self.node.ledger.history().take_attempts(core.id.0)
+        } else {
+            None
+        };
         r.records.push(Record {
             id: core.id.0,
             submitted: core.submitted_nanos(),
