@@ -83,6 +83,9 @@ fn poller(
     })
 }
 
+/// A throughput case: runs `n` tasks in batches, returns how long it took.
+type Case = fn(&allot::RuntimeHandle, usize, usize) -> Duration;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -96,7 +99,7 @@ fn main() {
     let pairs: usize = args
         .next()
         .map_or(7, |a| a.parse().expect("a number of pairs"));
-    let cases: [(&str, fn(&allot::RuntimeHandle, usize, usize) -> Duration); 2] = [
+    let cases: [(&str, Case); 2] = [
         ("mailbox (batched)", cases::allot_mailbox),
         ("end-to-end (submit_batch)", cases::allot_e2e),
     ];
