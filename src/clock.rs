@@ -13,6 +13,8 @@ use std::time::Duration;
 struct Source {
     clock: quanta::Clock,
     epoch: u64,
+    /// The wall-clock time at the epoch, to tell times in the state API.
+    wall: std::time::SystemTime,
 }
 
 fn source() -> &'static Source {
@@ -20,7 +22,11 @@ fn source() -> &'static Source {
     SOURCE.get_or_init(|| {
         let clock = quanta::Clock::new();
         let epoch = clock.raw();
-        Source { clock, epoch }
+        Source {
+            clock,
+            epoch,
+            wall: std::time::SystemTime::now(),
+        }
     })
 }
 
@@ -41,6 +47,18 @@ pub(crate) fn now_nanos() -> u64 {
     let s = source();
     let raw = s.clock.raw().max(s.epoch);
     s.clock.delta_as_nanos(s.epoch, raw)
+}
+
+/// The wall-clock time of a reading of [`now_nanos`] (off by the two
+/// clocks' drift since the epoch: for showing, not for ordering).
+pub(crate) fn to_system(nanos: u64) -> std::time::SystemTime {
+    source().wall + Duration::from_nanos(nanos)
+}
+
+/// The reading of [`now_nanos`] at wall-clock time `t` (0 before the epoch).
+pub(crate) fn from_system(t: std::time::SystemTime) -> u64 {
+    t.duration_since(source().wall)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The time from `earlier` to `later`, both from [`now_nanos`]; zero if

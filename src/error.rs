@@ -402,6 +402,15 @@ pub enum BuildError {
     /// The journal could not be opened: locked, damaged, newer, or naming
     /// a function the registry does not have.
     Journal(crate::journal_error::JournalError),
+    /// The dashboard could not listen on its address (taken, or not this
+    /// machine's).
+    #[cfg(feature = "dashboard")]
+    Dashboard {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -431,6 +440,10 @@ impl fmt::Display for BuildError {
             #[cfg(feature = "cluster")]
             BuildError::Cluster(e) => write!(f, "cluster: {e}"),
             BuildError::Journal(e) => e.fmt(f),
+            #[cfg(feature = "dashboard")]
+            BuildError::Dashboard { addr, .. } => {
+                write!(f, "the dashboard cannot listen on {addr}")
+            }
         }
     }
 }
@@ -443,6 +456,8 @@ impl std::error::Error for BuildError {
             #[cfg(feature = "cluster")]
             BuildError::Cluster(e) => Some(e),
             BuildError::Journal(e) => Some(e),
+            #[cfg(feature = "dashboard")]
+            BuildError::Dashboard { source, .. } => Some(source),
         }
     }
 }

@@ -239,6 +239,8 @@ mod balancer;
 mod clock;
 mod cluster_error;
 mod config;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod dispatch;
 mod drift;
 mod durations;
@@ -247,6 +249,7 @@ mod fault;
 mod forkjoin;
 mod hooks;
 mod ids;
+mod inspect;
 mod job;
 #[cfg(feature = "journal")]
 mod journal;
@@ -277,12 +280,19 @@ mod worker;
 
 pub use balancer::BalancerConfig;
 pub use config::RuntimeConfig;
+#[cfg(feature = "dashboard")]
+pub use dashboard::DashboardConfig;
 pub use error::{
     AttemptError, AttemptFailure, BuildError, CancelReason, Infeasibility, InjectError, Refusal,
     SubmitBatchError, SubmitError, SubmitTimeoutError, SubmitWaitError, TaskError,
 };
 pub use fault::{is_injected_panic, Fault, FaultPlan, FaultSpec};
 pub use ids::{NodeId, TaskId};
+pub use inspect::{
+    Attempt, AttemptOutcome, BadCursor, Cursor, EventRecord, NodeHealth, NodeOffer, NodeStatus,
+    QueryError, Rates, StateCounts, TaskDetail, TaskPage, TaskQuery, TaskState, TaskSummary,
+    UnknownState, Why,
+};
 pub use job::TaskContext;
 pub use journal_error::JournalError;
 pub use journal_retention::JournalRetention;

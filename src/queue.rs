@@ -162,6 +162,24 @@ impl<T> DisciplineQueue<T> {
         }
     }
 
+    /// The place of the first item that `is` picks, in start order (0:
+    /// popped next). Walks the queue: for the state API, never the data
+    /// path.
+    pub(crate) fn position(&self, mut is: impl FnMut(&T) -> bool) -> Option<usize> {
+        match self {
+            DisciplineQueue::Fifo(q) => q.iter().position(is),
+            DisciplineQueue::Ordered(_, map) => map.values().position(&mut is),
+        }
+    }
+
+    /// Every item, in start order.
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &T> + '_> {
+        match self {
+            DisciplineQueue::Fifo(q) => Box::new(q.iter()),
+            DisciplineQueue::Ordered(_, map) => Box::new(map.values()),
+        }
+    }
+
     /// The least urgent item.
     pub(crate) fn pop_last(&mut self) -> Option<T> {
         match self {

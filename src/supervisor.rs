@@ -13,7 +13,7 @@ use crate::fault::{Fault, SpeedChange};
 use crate::hooks::Hooks;
 use crate::ids::NodeId;
 use crate::job::{after_failure, fail_now, AfterFailure, JobRef, Phase};
-use crate::ledger::Settled;
+use crate::ledger::{Sample, Settled};
 use crate::metrics::AbandonReason;
 use crate::node::{
     count_failed, requeue_evicted, start_node, ActorFault, NodeEvent, NodeShared, Ping, StopNode,
@@ -260,9 +260,18 @@ impl Supervisor {
             node_id = k,
             "node.retire"
         );
-        self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
+        self.event(SupervisorEvent::NodeRetired {
             node: self.plane.nodes[k].id,
         });
+    }
+
+    /// Keeps a supervisor event for the state API, then runs the hook.
+    fn event(&self, event: SupervisorEvent) {
+        self.plane
+            .ledger
+            .history()
+            .event(crate::clock::now_nanos(), event.clone());
+        self.hooks.supervisor_event(event);
     }
 
     /// A node went down: apply the restart strategy and policy, the
@@ -293,8 +302,7 @@ impl Supervisor {
         // Taken down first: a hook that reads the node's metrics on
         // `NodeDown` sees it unavailable, its failure counted.
         self.take_down(j, ctx);
-        self.hooks
-            .supervisor_event(SupervisorEvent::NodeDown { node, reason });
+        self.event(SupervisorEvent::NodeDown { node, reason });
         for &k in &set {
             if k != j {
                 self.take_down(k, ctx);
@@ -369,7 +377,7 @@ impl Supervisor {
             node_id = k,
             "node.restarted"
         );
-        self.hooks.supervisor_event(SupervisorEvent::NodeRestarted {
+        self.event(SupervisorEvent::NodeRestarted {
             node: self.plane.nodes[k].id,
             restarts: self.plane.nodes[k].restart_count(),
         });
@@ -385,7 +393,7 @@ impl Supervisor {
             }
             if !self.plane.nodes[k].is_retired() {
                 self.plane.nodes[k].retire();
-                self.hooks.supervisor_event(SupervisorEvent::NodeRetired {
+                self.event(SupervisorEvent::NodeRetired {
                     node: self.plane.nodes[k].id,
                 });
             }
@@ -418,6 +426,20 @@ impl Supervisor {
         ctx: &mut Context<Self>,
     ) {
         let ledger = &self.plane.ledger;
+        let history = ledger.history();
+        if history.is_recording() {
+            history.attempt_failed(
+                job.core().id.0,
+                crate::inspect::Attempt {
+                    number: attempt,
+                    node: Some(node.id),
+                    started: None,
+                    ended: Some(crate::clock::to_system(crate::clock::now_nanos())),
+                    outcome: crate::ledger::outcome_of(&failure),
+                    error: Some(failure.to_string()),
+                },
+            );
+        }
         let counted = || {
             if ledger.settle(job.core(), Settled::Failed) {
                 count_failed(node);
@@ -452,7 +474,11 @@ impl Supervisor {
             self.hold(job);
             return;
         }
+        let (id, attempt) = (job.core().id.0, job.core().attempt());
+        let until = crate::clock::now_nanos().saturating_add(delay.as_nanos() as u64);
+        self.plane.ledger.history().backing_off(id, until, attempt);
         ctx.run_later(delay, move |act, _| {
+            act.plane.ledger.history().backed_off(id);
             act.hold(job);
             act.dispatch();
         });
@@ -476,10 +502,22 @@ impl Supervisor {
         }
     }
 
+    /// Keeps a sample of the counters, for rates.
+    fn sample(&self) {
+        let t = self.plane.ledger.totals_fast();
+        self.plane.ledger.history().sample(Sample {
+            at: crate::clock::now_nanos(),
+            completed: self.plane.nodes.iter().map(|n| n.completed()).sum(),
+            failed: t.failed,
+            retried: t.retried,
+        });
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             return;
         }
+        self.sample();
         self.plane.dispatcher.lock().feed_policy(&self.plane.nodes);
         let now = Instant::now();
         let hang_timeout = self.config.supervision.hang_timeout;
@@ -577,6 +615,7 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.sample();
         for j in 0..self.plane.nodes.len() {
             self.start_node(j, ctx);
         }

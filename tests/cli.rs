@@ -362,6 +362,26 @@ fn a_json_workload_runs_like_a_toml_one() {
 }
 
 #[test]
+fn run_with_a_dashboard_serves_it_while_the_run_lasts() {
+    let o = allot(&[
+        "run",
+        "tests/data/cli/small.json",
+        "--dashboard",
+        "127.0.0.1:0",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("dashboard: http://127.0.0.1:"),
+        "{}",
+        stderr(&o)
+    );
+    let o = allot(&["run", "tests/data/cli/small.json", "--dashboard", "nowhere"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--dashboard"), "{}", stderr(&o));
+}
+
+#[test]
 fn json_to_stdout_leaves_the_table_to_stderr() {
     let o = allot(&[
         "run",

@@ -383,6 +383,44 @@ impl JobCore {
         }
     }
 
+    /// The failed attempts recorded so far, for the state API: number,
+    /// node, outcome and error (the cold state's, untimed).
+    pub(crate) fn attempt_errors(&self) -> Vec<crate::inspect::Attempt> {
+        let guard = self.cold.lock();
+        let Some(cold) = guard.as_ref() else {
+            return Vec::new();
+        };
+        cold.errors
+            .iter()
+            .map(|e| crate::inspect::Attempt {
+                number: e.attempt,
+                node: e.node,
+                started: None,
+                ended: None,
+                outcome: match &e.failure {
+                    AttemptFailure::Error(_) => crate::inspect::AttemptOutcome::Failed,
+                    AttemptFailure::Panicked(_) => crate::inspect::AttemptOutcome::Panicked,
+                    AttemptFailure::TimedOut => crate::inspect::AttemptOutcome::TimedOut,
+                    _ => crate::inspect::AttemptOutcome::NodeLost,
+                },
+                error: Some(e.failure.to_string()),
+            })
+            .collect()
+    }
+
+    /// Subtasks forked by this task that have not ended.
+    pub(crate) fn unfinished_children(&self) -> usize {
+        if !self.has(HAS_CHILDREN) {
+            return 0;
+        }
+        self.cold.lock().as_ref().map_or(0, |c| {
+            c.children
+                .iter()
+                .filter(|(_, j)| !j.core().phase().is_terminal())
+                .count()
+        })
+    }
+
     pub(super) fn push_error(&self, error: AttemptError) {
         self.with_cold(0, |c| c.errors.push(error));
     }

@@ -22,11 +22,13 @@ use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{Condvar, Mutex};
 
 mod graveyard;
+mod history;
 mod slab;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use graveyard::{Graveyard, Reaper, DEAD_CAP};
+pub(crate) use history::{outcome_of, History, Record, Sample, RATE_WINDOW};
 use slab::*;
 
 /// A job's ledger slot once it has been settled (and before admission).
@@ -66,6 +68,9 @@ pub(crate) struct Ledger {
     waiters: AtomicUsize,
     space: Condvar,
     space_lock: Mutex<()>,
+    /// What the state API remembers beyond the live jobs. Boxed: the
+    /// ledger's own fields keep the layout they had without it.
+    history: Box<History>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -77,8 +82,16 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Ledger::retaining(0)
+    }
+
+    /// A ledger that also keeps the records of up to about `retain`
+    /// finished tasks for the state API (see [`History`]).
+    pub(crate) fn retaining(retain: usize) -> Self {
         Ledger {
+            history: Box::new(History::new(retain)),
             shards: (0..SHARDS).map(|_| Mutex::new(Slab::default())).collect(),
             spare: Mutex::new(Vec::new()),
             graveyard: Graveyard::default(),
@@ -92,6 +105,54 @@ impl Ledger {
             space: Condvar::new(),
             space_lock: Mutex::new(()),
         }
+    }
+
+    /// What the state API remembers beyond the live jobs.
+    pub(crate) fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Every job in the ledger (not settled, or settled and not yet
+    /// released), one shard locked at a time: for the state API.
+    pub(crate) fn scan(&self, mut f: impl FnMut(&JobRef)) {
+        for shard in self.shards.iter() {
+            let slab = shard.lock();
+            for cohort in slab.cohorts.iter().flatten() {
+                for job in cohort.jobs.iter().flatten().flatten() {
+                    f(job);
+                }
+            }
+        }
+    }
+
+    /// Keeps the record of a task that failed or was cancelled (when
+    /// finished tasks are retained).
+    fn record_end(&self, core: &JobCore, how: Settled) {
+        if !self.history.is_recording() {
+            return;
+        }
+        let attempts = self.history.take_attempts(core.id.0);
+        let last = attempts.as_ref().and_then(|a| a.last());
+        let node = last.and_then(|a| a.node).map_or(u32::MAX, |n| n.0 as u32);
+        let started = last
+            .and_then(|a| a.started)
+            .map_or(0, crate::clock::from_system);
+        let mut one = vec![Record {
+            id: core.id.0,
+            submitted: core.submitted_nanos(),
+            started,
+            ended: crate::clock::now_nanos(),
+            spec: core.spec.clone(),
+            name: None,
+            node,
+            attempt: core.attempt(),
+            state: match how {
+                Settled::Failed => crate::inspect::TaskState::Failed,
+                Settled::Cancelled => crate::inspect::TaskState::Cancelled,
+            },
+            attempts: attempts.map(Box::new),
+        }];
+        self.history.keep(&mut one);
     }
 
     fn notify_space(&self) {
@@ -320,6 +381,9 @@ impl Ledger {
         let Some(slot) = self.claim(core) else {
             return false;
         };
+        // Recorded before it leaves: a finished task is always in the
+        // ledger or its record (or both), never neither.
+        self.record_end(core, how);
         self.release(slot);
         let counter = match how {
             Settled::Failed => &self.failed,

@@ -7,7 +7,7 @@ use crate::clock;
 use crate::error::AttemptFailure;
 use crate::fault::Actions;
 use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
-use crate::ledger::Settled;
+use crate::ledger::{Record, Settled};
 use crate::policy::Feedback;
 use crate::resources::Resources;
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -150,6 +150,18 @@ struct Executor<'a> {
     unload: u64,
     unloads: usize,
     throttle: Throttle,
+    /// Set when finished tasks are recorded for the state API (read
+    /// once); boxed, so that an executor that does not record carries one
+    /// word for it.
+    recorder: Option<Box<Recorder>>,
+}
+
+/// An executor's records of completions, kept with its next flush.
+#[derive(Default)]
+struct Recorder {
+    records: Vec<Record>,
+    /// The last named task's name, shared by its records.
+    name: Option<Arc<str>>,
 }
 
 /// Runs executor `slot` of incarnation `generation` until the incarnation
@@ -180,6 +192,7 @@ pub(super) fn executor_loop(
         throttle: Throttle {
             debt: Duration::ZERO,
         },
+        recorder: node.ledger.history().is_recording().then(Box::default),
     }
     .run();
 }
@@ -189,6 +202,53 @@ impl Executor<'_> {
         while let Some(picked) = self.pick() {
             self.execute(picked);
         }
+    }
+
+    /// Releases the completions this executor claimed (and keeps their
+    /// records, when recording).
+    fn flush(&mut self) {
+        // Records first: a finished task is always in the ledger, in the
+        // records, or (for a moment) both, never in neither.
+        if let Some(r) = &mut self.recorder {
+            self.node.ledger.history().keep(&mut r.records);
+        }
+        self.node.flush_completed(&mut self.done, &mut self.dead);
+    }
+
+    /// The record of a completed attempt (recording only).
+    #[cold]
+    fn record_completion(&mut self, job: &JobRef, attempt: u32, started: u64) {
+        let Some(r) = self.recorder.as_deref_mut() else {
+            return;
+        };
+        let core = job.core();
+        let name = job.durable_form().map(|(n, _)| match &r.name {
+            Some(last) if **last == *n => Arc::clone(last),
+            _ => {
+                let fresh: Arc<str> = n.into();
+                r.name = Some(Arc::clone(&fresh));
+                fresh
+            }
+        });
+        // Only a retried task has earlier attempts recorded: a first
+        // attempt takes no lock here.
+        let attempts = if attempt > 0 {
+            self.node.ledger.history().take_attempts(core.id.0)
+        } else {
+            None
+        };
+        r.records.push(Record {
+            id: core.id.0,
+            submitted: core.submitted_nanos(),
+            started,
+            ended: self.now,
+            spec: core.spec.clone(),
+            name,
+            node: self.node.id.0 as u32,
+            attempt,
+            state: crate::inspect::TaskState::Completed,
+            attempts: attempts.map(Box::new),
+        });
     }
 
     /// Accounts for the attempt that just ended, then takes the next job
@@ -204,7 +264,7 @@ impl Executor<'_> {
                     st.slots[self.slot].vacant = true;
                 }
                 drop(st);
-                node.flush_completed(&mut self.done, &mut self.dead);
+                self.flush();
                 return None;
             }
             if st.queue.is_empty() || self.now.wrapping_sub(self.looked) >= INBOX_LOOK_NANOS {
@@ -337,8 +397,7 @@ impl Executor<'_> {
             // stream of single submissions keeps an executor idle between
             // tasks, and settling each on its own would take a ledger lock
             // per task, on lines the submitter writes next.
-            let (done, dead) = (&mut self.done, &mut self.dead);
-            MutexGuard::unlocked(st, || node.flush_completed(done, dead));
+            MutexGuard::unlocked(st, || self.flush());
             return;
         }
         // Finished jobs no submitter came back for are freed here once per
@@ -414,9 +473,12 @@ impl Executor<'_> {
             RunOutcome::Completed => {
                 if let Some(slot) = node.ledger.claim(core) {
                     self.done.push(slot);
+                    if self.recorder.is_some() {
+                        self.record_completion(&job, attempt, started);
+                    }
                 }
                 if self.done.len() >= SETTLE_BATCH {
-                    node.flush_completed(&mut self.done, &mut self.dead);
+                    self.flush();
                 }
                 latency_us = Some(self.now.saturating_sub(core.submitted_nanos()) / 1_000);
             }
@@ -426,7 +488,7 @@ impl Executor<'_> {
                 node.ledger.reap_if_cancelled(core);
             }
             RunOutcome::Failed(failure) => {
-                handle_failure(node, &job, attempt, failure);
+                handle_failure(node, &job, attempt, Some(started), failure);
             }
         }
         // A remote node's speed is the worker's own business.
@@ -457,10 +519,25 @@ pub(super) fn handle_failure(
     node: &NodeShared,
     job: &JobRef,
     attempt: u32,
+    started: Option<u64>,
     failure: AttemptFailure,
 ) {
     let core = job.core();
     tracing::debug!(node = node.name(), node_id = node.id.0, task = %core.id, attempt, %failure, "attempt.failed");
+    let history = node.ledger.history();
+    if history.is_recording() {
+        history.attempt_failed(
+            core.id.0,
+            crate::inspect::Attempt {
+                number: attempt,
+                node: Some(node.id),
+                started: started.map(clock::to_system),
+                ended: Some(clock::to_system(clock::now_nanos())),
+                outcome: crate::ledger::outcome_of(&failure),
+                error: Some(failure.to_string()),
+            },
+        );
+    }
     let count_failed = || {
         if node.ledger.settle(core, Settled::Failed) {
             node.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -501,13 +578,30 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
         RunOutcome::Completed => {
             if node.ledger.settle_completed(core) {
                 node.counters.settled.fetch_add(1, Ordering::Relaxed);
+                let history = node.ledger.history();
+                if history.is_recording() {
+                    let now = clock::now_nanos();
+                    let mut one = vec![Record {
+                        id: core.id.0,
+                        submitted: core.submitted_nanos(),
+                        started: 0,
+                        ended: now,
+                        spec: core.spec.clone(),
+                        name: job.durable_form().map(|(n, _)| n.into()),
+                        node: node.id.0 as u32,
+                        attempt,
+                        state: crate::inspect::TaskState::Completed,
+                        attempts: history.take_attempts(core.id.0).map(Box::new),
+                    }];
+                    history.keep(&mut one);
+                }
             }
         }
         RunOutcome::Stale => {
             node.counters.stale.fetch_add(1, Ordering::Relaxed);
             node.ledger.reap_if_cancelled(core);
         }
-        RunOutcome::Failed(failure) => handle_failure(node, job, attempt, failure),
+        RunOutcome::Failed(failure) => handle_failure(node, job, attempt, None, failure),
     }
     node.beats.fetch_add(1, Ordering::Relaxed);
     true

@@ -58,6 +58,7 @@
 mod actor;
 mod executor;
 mod inbox;
+mod inspect;
 mod lifecycle;
 mod messages;
 mod shared;

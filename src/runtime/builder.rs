@@ -102,6 +102,9 @@ pub struct Builder {
     journal: Option<std::path::PathBuf>,
     journal_retention: crate::journal_retention::JournalRetention,
     registry: Option<crate::named::Registry>,
+    retain_finished: Option<usize>,
+    #[cfg(feature = "dashboard")]
+    dashboard: Option<crate::dashboard::DashboardConfig>,
 }
 
 /// A node of another process: its spec, its link, its prefetch.
@@ -128,6 +131,9 @@ impl Default for Builder {
             journal: None,
             journal_retention: Default::default(),
             registry: None,
+            retain_finished: None,
+            #[cfg(feature = "dashboard")]
+            dashboard: None,
         }
     }
 }
@@ -215,6 +221,80 @@ impl Builder {
     /// Backoff before a retry: `min · 2^(n−1)` for the n-th retry, at most `max`.
     pub fn retry_backoff(&mut self, min: Duration, max: Duration) -> &mut Self {
         self.retry_backoff = (min, max);
+        self
+    }
+
+    /// Keeps the records of up to about `n` finished tasks for the state
+    /// API ([`RuntimeHandle::tasks`], [`RuntimeHandle::task`]): id, spec,
+    /// node, times, every attempt. The oldest are forgotten first; the
+    /// counts ([`RuntimeHandle::state_counts`]) stay exact whatever is
+    /// forgotten. A record takes 88 bytes, plus the task's spec fields
+    /// that differ from the defaults (about 80 bytes more) and its failed
+    /// attempts, when it has any (`docs/performance.md` has the measure).
+    ///
+    /// With 0, finished tasks are not recorded at all and executors do no
+    /// work for the state API; live tasks are listed either way.
+    ///
+    /// # Default
+    ///
+    /// [`Builder::DEFAULT_RETAIN_FINISHED`] (0).
+    pub fn retain_finished(&mut self, n: usize) -> &mut Self {
+        self.retain_finished = Some(n);
+        self
+    }
+
+    /// Finished tasks retained for the state API by default: none.
+    pub const DEFAULT_RETAIN_FINISHED: usize = 0;
+
+    /// Finished tasks retained when the dashboard is on and
+    /// [`retain_finished`](Self::retain_finished) was not set.
+    #[cfg(feature = "dashboard")]
+    pub const DASHBOARD_RETAIN_FINISHED: usize = 100_000;
+
+    /// Serves the dashboard at `addr` (feature `dashboard`): a page and
+    /// JSON endpoints over the state API, and `/metrics` for Prometheus
+    /// (`docs/dashboard.md`). Give a loopback address (`127.0.0.1:PORT`)
+    /// unless other machines should reach it; port 0 lets the system pick
+    /// one ([`RuntimeHandle::dashboard_addr`] tells which). Unless
+    /// [`retain_finished`](Self::retain_finished) says otherwise, the
+    /// runtime then keeps [`Builder::DASHBOARD_RETAIN_FINISHED`] finished
+    /// tasks for it to show.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{NodeSpec, Resources, Runtime};
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .nodes([NodeSpec::new(Resources::cpu(1_000))])
+    ///     .dashboard("127.0.0.1:0".parse()?)
+    ///     .build()?;
+    /// let addr = runtime.handle().dashboard_addr().expect("serving");
+    /// assert!(addr.ip().is_loopback() && addr.port() != 0);
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Default
+    ///
+    /// Off.
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard(&mut self, addr: std::net::SocketAddr) -> &mut Self {
+        self.dashboard.get_or_insert_with(Default::default).addr = addr;
+        self
+    }
+
+    /// The bearer token the dashboard asks of whoever cancels a task
+    /// (reading needs none). Without one, the dashboard cannot cancel.
+    /// Turns the dashboard on at its default address if
+    /// [`dashboard`](Self::dashboard) was not called.
+    ///
+    /// # Default
+    ///
+    /// None.
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard_token(&mut self, token: impl Into<String>) -> &mut Self {
+        self.dashboard.get_or_insert_with(Default::default).token = Some(token.into());
         self
     }
 
@@ -612,6 +692,8 @@ impl Builder {
             journal: journal.as_ref().map(|(j, _)| Arc::clone(j)),
             #[cfg(feature = "journal")]
             recovered: Mutex::new(Vec::new()),
+            #[cfg(feature = "dashboard")]
+            dashboard: Mutex::new(None),
         });
         for (j, node) in shared.plane.nodes.iter().enumerate() {
             node.set_host(Arc::new(ForkJoinHost {
@@ -634,6 +716,19 @@ impl Builder {
                 .start_ids_at(super::durable::next_id(&entries));
             let back = super::durable::recover(&handle, &j, registry, entries);
             *handle.shared.recovered.lock() = back;
+        }
+        #[cfg(feature = "dashboard")]
+        if let Some(config) = &self.dashboard {
+            match crate::dashboard::start(handle.clone(), config) {
+                Ok(d) => *handle.shared.dashboard.lock() = Some(Box::new(d)),
+                Err(source) => {
+                    drop(handle.shutdown_now());
+                    return Err(BuildError::Dashboard {
+                        addr: config.addr,
+                        source,
+                    });
+                }
+            }
         }
         Ok(Runtime { handle })
     }
@@ -684,7 +779,17 @@ impl Builder {
     /// The nodes, the ledger they share and the placement step, as one
     /// [`Plane`].
     fn plane(&self, remote: Vec<RemoteNode>) -> Arc<Plane> {
-        let ledger = Arc::new(Ledger::new());
+        #[cfg(feature = "dashboard")]
+        let default_retain = if self.dashboard.is_some() {
+            Builder::DASHBOARD_RETAIN_FINISHED
+        } else {
+            Builder::DEFAULT_RETAIN_FINISHED
+        };
+        #[cfg(not(feature = "dashboard"))]
+        let default_retain = Builder::DEFAULT_RETAIN_FINISHED;
+        let ledger = Arc::new(Ledger::retaining(
+            self.retain_finished.unwrap_or(default_retain),
+        ));
         let local = self.nodes.iter().map(|spec| (spec.clone(), None));
         let remote = remote
             .into_iter()

@@ -45,4 +45,18 @@ pub(crate) struct Core {
     /// What the journal gave back at build, until taken.
     #[cfg(feature = "journal")]
     pub(super) recovered: Mutex<Vec<super::recovered::RecoveredTask>>,
+    /// The dashboard, while it serves.
+    #[cfg(feature = "dashboard")]
+    pub(super) dashboard: Mutex<Option<Box<dyn Attached>>>,
+}
+
+/// A service started beside the runtime and stopped by its shutdown (the
+/// dashboard). A trait, so that the runtime need not import the module
+/// above it that uses the runtime's own handle.
+#[cfg(feature = "dashboard")]
+pub(crate) trait Attached: Send + Sync {
+    /// Where it listens.
+    fn addr(&self) -> std::net::SocketAddr;
+    /// Stops it and waits for it to end.
+    fn stop(self: Box<Self>);
 }

@@ -320,6 +320,24 @@ impl RuntimeHandle {
             .collect()
     }
 
+    /// Where the dashboard listens (feature `dashboard`), while it serves.
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard_addr(&self) -> Option<std::net::SocketAddr> {
+        self.shared.dashboard.lock().as_ref().map(|d| d.addr())
+    }
+
+    /// Every node's latency histogram (microseconds, submission to
+    /// completion), merged.
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn latency_histogram(&self) -> hdrhistogram::Histogram<u64> {
+        let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2)
+            .expect("valid histogram bounds");
+        for n in &self.shared.plane.nodes {
+            let _ = hist.add(n.metrics().1);
+        }
+        hist
+    }
+
     /// A snapshot of every counter. Reads shared counters; sends no message.
     pub fn metrics(&self) -> Metrics {
         let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 2)

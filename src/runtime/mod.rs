@@ -11,6 +11,7 @@ mod core;
 mod durable;
 mod fork_host;
 mod handle;
+mod inspect;
 mod instance;
 #[cfg(feature = "journal")]
 mod recovered;
@@ -18,6 +19,8 @@ mod shutdown;
 mod system;
 
 pub use builder::Builder;
+#[cfg(feature = "dashboard")]
+pub(crate) use core::Attached;
 pub use handle::RuntimeHandle;
 pub use instance::Runtime;
 #[cfg(feature = "journal")]

@@ -140,6 +140,13 @@ impl RuntimeHandle {
             }
             *st = RunState::Stopped;
         }
+        #[cfg(feature = "dashboard")]
+        {
+            let dashboard = self.shared.dashboard.lock().take();
+            if let Some(d) = dashboard {
+                d.stop();
+            }
+        }
         let ledger = &self.shared.plane.ledger;
         let mut out = Vec::new();
         for job in ledger.drain_live() {

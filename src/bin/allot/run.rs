@@ -103,6 +103,11 @@ pub(crate) struct RunArgs {
     /// Subject prefix the workers use (with --nats; default `allot`).
     #[arg(long, value_name = "P", requires = "nats")]
     pub(crate) prefix: Option<String>,
+    /// Serve the live dashboard at ADDR while the run lasts (e.g.
+    /// `127.0.0.1:8080`; keep it on loopback unless other machines should
+    /// see it). See docs/dashboard.md.
+    #[arg(long, value_name = "ADDR", conflicts_with = "nats")]
+    pub(crate) dashboard: Option<std::net::SocketAddr>,
 }
 
 impl RunArgs {
@@ -239,9 +244,17 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     }
 
     let runtime = match &cluster {
-        None => Runtime::builder_from(&config)
-            .build()
-            .map_err(|e| build_error(&loaded, e))?,
+        None => {
+            let mut builder = Runtime::builder_from(&config);
+            if let Some(addr) = args.dashboard {
+                builder.dashboard(addr);
+            }
+            let runtime = builder.build().map_err(|e| build_error(&loaded, e))?;
+            if let Some(addr) = runtime.handle().dashboard_addr() {
+                eprintln!("dashboard: http://{addr}/");
+            }
+            runtime
+        }
         Some(settings) => remote::start(&loaded, &mut config, settings)?,
     };
     let handle = runtime.handle().clone();
