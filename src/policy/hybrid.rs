@@ -2,6 +2,7 @@
 //! sub-problems and local search, within a budget.
 
 mod pair_split;
+mod penalty;
 
 use super::budget::{Budget, Meter};
 use super::exact::{apply_schedule, batch_problem};
@@ -9,6 +10,7 @@ use super::gap::{branch_and_bound, Gap, GapSolution, Lagrangian};
 use super::lpt::lpt_schedule;
 use super::{least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
 use pair_split::improve_makespan;
+use penalty::PenaltySearch;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -17,7 +19,11 @@ use std::time::Duration;
 /// Largest DP table (states) for a two-node sub-problem.
 const PAIR_DP_STATES: usize = 1 << 21;
 /// Rounds without improvement after which the GAP search stops.
-const STALE_ROUNDS: u32 = 400;
+const STALE_ROUNDS: u32 = 300;
+/// Local optima in one burst of the penalty search.
+const PENALTY_BURST: u64 = 20;
+/// Largest `n²·m` for which a round runs the full ejection-chain scan.
+const FULL_CHAIN_WORK: u64 = 20_000_000;
 /// Search nodes one large-neighbourhood step may spend.
 const LNS_STEPS: u64 = 4_000;
 
@@ -92,85 +98,156 @@ impl Hybrid {
     pub fn solve_gap(&self, g: &Gap) -> Option<GapSolution> {
         let mut meter = self.budget.start();
         let mut rng = StdRng::seed_from_u64(self.seed);
-        // Constructions: plain cost, Lagrangian cost, relative weight, and
-        // a few perturbed Lagrangian costs. The first always completes (it
-        // may be the answer); the multipliers and the others only within
-        // the budget.
-        let mut lag0: Option<Lagrangian> = None;
-        let mut best: Option<(Vec<usize>, i64)> = None;
-        for k in 0..8 {
-            if k > 0 && meter.is_spent() {
-                break;
-            }
-            let lambda = match &lag0 {
-                Some(l) => l.lambda.as_slice(),
-                None if k == 0 => &[],
-                None => {
-                    let l = lag0.insert(g.lagrangian(None, 200, &mut meter));
-                    l.lambda.as_slice()
-                }
-            };
-            let noise: Vec<f64> = (0..g.agents() * g.items())
-                .map(|_| 1.0 + 0.1 * (rng.random::<f64>() - 0.5))
-                .collect();
-            meter.work(noise.len() as u64);
-            let mut first = Meter::unlimited();
-            let build = if k == 0 { &mut first } else { &mut meter };
-            let a = match k {
-                0 => g.regret_greedy(|j, i| g.cost(j, i) as f64, build),
-                1 => g.regret_greedy(
-                    |j, i| g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64,
-                    build,
-                ),
-                2 => g.regret_greedy(
-                    |j, i| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64,
-                    build,
-                ),
-                3 => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64, build),
-                _ => g.regret_greedy(
-                    |j, i| {
-                        (g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64)
-                            * noise[j * g.items() + i]
-                    },
-                    build,
-                ),
-            };
-            if let Some(mut a) = a {
-                let mut r = g.residual(&a);
-                g.descend(&mut a, &mut r, &mut meter);
-                let c = g.evaluate(&a).expect("feasible");
-                if best.as_ref().is_none_or(|(_, b)| c < *b) {
-                    best = Some((a, c));
-                }
-            }
-        }
-        let (mut assign, mut cost) = best?;
-        let lag = g.lagrangian(Some(cost), 300, &mut meter);
-        let (lambda, bound) = match lag0 {
+        let start = construct_gap(g, &mut rng, &mut meter);
+        let lag = g.lagrangian(start.best.as_ref().map(|b| b.1), 300, &mut meter);
+        let (lambda, bound) = match start.lagrangian {
             Some(l0) if l0.bound >= lag.bound => (l0.lambda, l0.bound),
             _ => (lag.lambda, lag.bound),
         };
+        let stop_at = bound.ceil() as i64;
+        // With no feasible start, the penalty search starts from each
+        // task's cheapest node by Lagrangian cost, and looks for one.
+        let mut search = PenaltySearch::new(
+            g,
+            start.best.as_ref().map_or_else(
+                || cheapest_by(g, |j, i| g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64),
+                |b| b.0.clone(),
+            ),
+            &lambda,
+            start.best,
+            &mut meter,
+        );
+        if search.best.is_none() {
+            search.run(stop_at, &mut rng, &mut meter);
+        }
+        let (mut assign, mut cost) = search.best.clone()?;
+        // Ejection chains over every pair of tasks only while a scan is
+        // cheap; the penalty search's chains, over candidate nodes, cover
+        // the large instances.
+        let (n, m) = (g.items() as u64, g.agents() as u64);
+        let full_chains = n * n * m <= FULL_CHAIN_WORK;
         let mut stale = 0u32;
-        let round = (g.items() * g.agents()) as u64;
-        while cost as f64 > bound.ceil() - 1e-9 && stale < STALE_ROUNDS && meter.step(round) {
+        while cost > stop_at && stale < STALE_ROUNDS && meter.step(n * m) {
             let before = cost;
+            // A burst of the penalty search, which keeps its own state
+            // (weights, restarts) from burst to burst.
+            let mut burst = meter.sub(PENALTY_BURST);
+            search.run(stop_at, &mut rng, &mut burst);
+            let (a, c) = search.best.clone().expect("a feasible best");
+            if c < cost {
+                (assign, cost) = (a, c);
+            }
+            // Then exact re-optimisation of small parts of the best.
             let mut residual = g.residual(&assign);
             cost -= g.descend(&mut assign, &mut residual, &mut meter);
-            cost -= ejection_chains(g, &mut assign, &mut residual, &mut meter);
+            if full_chains {
+                cost -= ejection_chains(g, &mut assign, &mut residual, &mut meter);
+            }
             if stale % 4 == 3 {
                 cost -= pair_dp(g, &mut assign, &mut rng, &mut meter);
             }
             cost -= lns_step(g, &mut assign, cost, &lambda, &mut rng, stale, &meter);
             debug_assert_eq!(g.evaluate(&assign), Some(cost));
-            stale = if cost < before { 0 } else { stale + 1 };
+            if cost < before {
+                stale = 0;
+                search.restart_from(&assign, cost);
+            } else {
+                stale += 1;
+            }
         }
         Some(GapSolution {
             assignment: assign,
             cost,
-            proved_optimal: cost as f64 <= bound.ceil() + 1e-9,
+            proved_optimal: cost <= stop_at,
             lower_bound: bound,
         })
     }
+}
+
+/// What [`construct_gap`] found: the best feasible construction, and the
+/// Lagrangian multipliers if it got to compute them.
+pub(crate) struct GapStart {
+    /// The cheapest feasible construction (after descent), and its cost.
+    pub(crate) best: Option<(Vec<usize>, i64)>,
+    /// The multipliers the Lagrangian constructions used.
+    pub(crate) lagrangian: Option<Lagrangian>,
+}
+
+/// Hybrid's constructions, within the meter: regret greedy by plain cost,
+/// by Lagrangian cost (after 200 subgradient steps), by relative weight,
+/// by cost × weight, and by perturbed Lagrangian costs, each improved by
+/// descent; the cheapest feasible one wins. Each construction checks the
+/// meter and, cut short, completes greedily (see [`Gap::regret_greedy`]);
+/// the first always runs, and while none is feasible the cheap
+/// relative-weight one runs even past the budget (once), since an answer
+/// is what the budget is for.
+pub(crate) fn construct_gap(g: &Gap, rng: &mut StdRng, meter: &mut Meter) -> GapStart {
+    let mut lag0: Option<Lagrangian> = None;
+    let mut best: Option<(Vec<usize>, i64)> = None;
+    let by_share = |j: usize, i: usize| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64;
+    for k in 0..8 {
+        if k > 0 && meter.is_spent() {
+            if best.is_none() && k <= 2 {
+                // One last cheap try for feasibility: fill by relative weight.
+                let a = g.regret_greedy(by_share, meter);
+                if let Some(a) = a {
+                    let c = g.evaluate(&a).expect("feasible");
+                    best = Some((a, c));
+                }
+            }
+            break;
+        }
+        let lambda = match &lag0 {
+            Some(l) => l.lambda.clone(),
+            None if k == 0 => Vec::new(),
+            None => lag0.insert(g.lagrangian(None, 200, meter)).lambda.clone(),
+        };
+        let a = match k {
+            0 => g.regret_greedy(|j, i| g.cost(j, i) as f64, meter),
+            1 => g.regret_greedy(
+                |j, i| g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64,
+                meter,
+            ),
+            2 => g.regret_greedy(by_share, meter),
+            3 => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64, meter),
+            _ => {
+                let noise: Vec<f64> = (0..g.agents() * g.items())
+                    .map(|_| 1.0 + 0.1 * (rng.random::<f64>() - 0.5))
+                    .collect();
+                meter.work(noise.len() as u64);
+                g.regret_greedy(
+                    |j, i| {
+                        (g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64)
+                            * noise[j * g.items() + i]
+                    },
+                    meter,
+                )
+            }
+        };
+        if let Some(mut a) = a {
+            let mut r = g.residual(&a);
+            g.descend(&mut a, &mut r, meter);
+            let c = g.evaluate(&a).expect("feasible");
+            if best.as_ref().is_none_or(|(_, b)| c < *b) {
+                best = Some((a, c));
+            }
+        }
+    }
+    GapStart {
+        best,
+        lagrangian: lag0,
+    }
+}
+
+/// Each task on its most desired node, capacities ignored.
+fn cheapest_by(g: &Gap, desire: impl Fn(usize, usize) -> f64) -> Vec<usize> {
+    (0..g.items())
+        .map(|i| {
+            (0..g.agents())
+                .min_by(|&a, &b| desire(a, i).total_cmp(&desire(b, i)).then(a.cmp(&b)))
+                .expect("an agent")
+        })
+        .collect()
 }
 
 /// Moves a task to a node without room for it, and one task of that node

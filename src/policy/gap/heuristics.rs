@@ -165,7 +165,12 @@ impl Gap {
     /// Regret greedy (Martello–Toth): repeatedly the task whose best and
     /// second-best nodes (by `desire`, lower is better, among nodes with
     /// room) differ most goes to its best node (ties to the lowest task).
-    /// `None` if it gets stuck, or if the meter runs out first.
+    /// `None` if it gets stuck.
+    ///
+    /// When the meter runs out, the tasks not yet placed go, in index
+    /// order, each to its most desired node with room (one scan of the
+    /// nodes per task, the cost of reading them): a construction cut short
+    /// still completes, in about `O(n·m)`.
     ///
     /// Each task's two best nodes are kept from round to round: nodes only
     /// lose room, so they change only when one of them can no longer take
@@ -190,7 +195,7 @@ impl Gap {
         let mut version = vec![0u32; n];
         for i in 0..n {
             if !meter.work(m as u64) {
-                return None;
+                return self.complete(assign, residual, &desire);
             }
             let b = self.two_best(i, &residual, &desire)?;
             b.watch(i, &mut watch);
@@ -228,8 +233,29 @@ impl Gap {
                 work += m as u64;
             }
             if !meter.work(work) {
-                return None;
+                return self.complete(assign, residual, &desire);
             }
+        }
+        Some(assign)
+    }
+
+    /// Places each task not yet placed (`usize::MAX`), in index order, on
+    /// its most desired node with room; `None` when one has none.
+    pub(crate) fn complete(
+        &self,
+        mut assign: Vec<usize>,
+        mut residual: Vec<i64>,
+        desire: &impl Fn(usize, usize) -> f64,
+    ) -> Option<Vec<usize>> {
+        for i in 0..self.items {
+            if assign[i] != usize::MAX {
+                continue;
+            }
+            let j = (0..self.agents)
+                .filter(|&j| self.weight(j, i) <= residual[j])
+                .min_by(|&a, &b| desire(a, i).total_cmp(&desire(b, i)).then(a.cmp(&b)))?;
+            residual[j] -= self.weight(j, i);
+            assign[i] = j;
         }
         Some(assign)
     }
