@@ -79,9 +79,7 @@ pub fn generate(family: GapFamily, agents: usize, items: usize, seed: u64) -> Ga
     let mut weight = vec![0i64; agents * items];
     for k in 0..agents * items {
         let (a, c) = match family {
-            GapFamily::C => {
-                (rng.random_range(5..=25), rng.random_range(10..=50))
-            }
+            GapFamily::C => (rng.random_range(5..=25), rng.random_range(10..=50)),
             GapFamily::D => {
                 let a: i64 = rng.random_range(1..=100);
                 (a, 111 - a + rng.random_range(-10..=10))

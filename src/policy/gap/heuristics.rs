@@ -76,6 +76,28 @@ pub(crate) struct Lagrangian {
 }
 
 impl Gap {
+    /// A lower bound on the cost of every feasible assignment: the
+    /// Lagrangian bound of the capacity constraints (equal at best to the
+    /// linear-programming bound) after `iterations` steps of subgradient
+    /// ascent, with no time limit. `upper`, the cost of a known feasible
+    /// assignment, aims the steps (Polyak's rule); without it they aim at
+    /// an estimate. The work is `iterations · n · m`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::policy::Gap;
+    ///
+    /// let g = Gap::new(2, 2, vec![1, 5, 4, 2], vec![2, 2, 2, 2], vec![2, 2])?;
+    /// // The best assignment costs 1 + 2 = 3.
+    /// assert!(g.lagrangian_bound(Some(3), 100) <= 3.0 + 1e-9);
+    /// # Ok::<(), allot::policy::GapError>(())
+    /// ```
+    pub fn lagrangian_bound(&self, upper: Option<i64>, iterations: usize) -> f64 {
+        let mut meter = crate::policy::Budget::time(std::time::Duration::MAX).start();
+        self.lagrangian(upper, iterations, &mut meter).bound
+    }
+
     /// `L(λ)` and, for each node, how far the relaxed choice overloads it.
     fn lagrangian_value(&self, lambda: &[f64], grad: &mut [f64]) -> f64 {
         grad.iter_mut()
@@ -247,15 +269,15 @@ impl Gap {
         mut residual: Vec<i64>,
         desire: &impl Fn(usize, usize) -> f64,
     ) -> Option<Vec<usize>> {
-        for i in 0..self.items {
-            if assign[i] != usize::MAX {
+        for (i, slot) in assign.iter_mut().enumerate() {
+            if *slot != usize::MAX {
                 continue;
             }
             let j = (0..self.agents)
                 .filter(|&j| self.weight(j, i) <= residual[j])
                 .min_by(|&a, &b| desire(a, i).total_cmp(&desire(b, i)).then(a.cmp(&b)))?;
             residual[j] -= self.weight(j, i);
-            assign[i] = j;
+            *slot = j;
         }
         Some(assign)
     }

@@ -1,4 +1,4 @@
-//! The GAP improvement phase of [`Hybrid`](super::Hybrid): local search on
+//! The improvement phase of the heuristic GAP solver: local search on
 //! a penalised objective with adaptive weights, after Yagiura, Ibaraki and
 //! Glover's ejection-chain approach.
 //!
@@ -22,17 +22,17 @@
 //! candidate answer; after a run of local optima without a better one the
 //! search restarts from the best, slightly perturbed.
 
-use super::super::budget::Meter;
-use super::super::gap::Gap;
+use super::problem::Gap;
+use crate::policy::budget::Meter;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
 /// Candidate nodes per task for swaps and chains.
 const CANDIDATES: usize = 6;
-/// Local optima without a better feasible answer before a restart from
-/// the best.
-const RESTART_AFTER: u32 = 12;
+/// Local optima without a better feasible answer (over bursts) before a
+/// restart from the best.
+const RESTART_AFTER: u32 = 60;
 /// Weight factor on an overfull node at a local optimum.
 const RAISE: f64 = 1.3;
 /// Weight factor on every node at a feasible local optimum.
@@ -40,7 +40,7 @@ const LOWER: f64 = 0.85;
 
 /// The search state: an assignment (feasible or not), the loads, and the
 /// weights.
-pub(super) struct PenaltySearch<'a> {
+pub(crate) struct PenaltySearch<'a> {
     g: &'a Gap,
     assign: Vec<usize>,
     load: Vec<i64>,
@@ -56,14 +56,16 @@ pub(super) struct PenaltySearch<'a> {
     members: Vec<Vec<usize>>,
     slot: Vec<usize>,
     /// The best feasible assignment met, and its cost.
-    pub(super) best: Option<(Vec<usize>, i64)>,
+    pub(crate) best: Option<(Vec<usize>, i64)>,
+    /// Local optima since the best last improved.
+    stale: u32,
 }
 
 impl<'a> PenaltySearch<'a> {
     /// A search from `start` (any complete assignment), with multipliers
     /// `lambda` (the Lagrangian prices of capacity) as the first weights
     /// and candidate order; `best` is the best feasible answer known.
-    pub(super) fn new(
+    pub(crate) fn new(
         g: &'a Gap,
         start: Vec<usize>,
         lambda: &[f64],
@@ -101,7 +103,14 @@ impl<'a> PenaltySearch<'a> {
             / n.min(64) as f64;
         let floor = (spread * 0.05).max(1e-3);
         let alpha: Vec<f64> = (0..m)
-            .map(|j| lambda.get(j).copied().unwrap_or(0.0).max(spread * 0.5).max(floor))
+            .map(|j| {
+                lambda
+                    .get(j)
+                    .copied()
+                    .unwrap_or(0.0)
+                    .max(spread * 0.5)
+                    .max(floor)
+            })
             .collect();
         let mut s = PenaltySearch {
             g,
@@ -115,6 +124,7 @@ impl<'a> PenaltySearch<'a> {
             members: vec![Vec::new(); m],
             slot: vec![0; n],
             best,
+            stale: 0,
         };
         s.reset_to(None);
         s
@@ -122,7 +132,7 @@ impl<'a> PenaltySearch<'a> {
 
     /// Continues from `assign` (feasible, of cost `cost`), which becomes
     /// the best if it is cheaper; the weights are kept.
-    pub(super) fn restart_from(&mut self, assign: &[usize], cost: i64) {
+    pub(crate) fn restart_from(&mut self, assign: &[usize], cost: i64) {
         if self.best.as_ref().is_none_or(|(_, c)| cost < *c) {
             self.best = Some((assign.to_vec(), cost));
         }
@@ -280,11 +290,10 @@ impl<'a> PenaltySearch<'a> {
 
     /// Runs until the meter runs out, or `stop_at` (a lower bound) is met.
     /// One local optimum is one step of the meter.
-    pub(super) fn run(&mut self, stop_at: i64, rng: &mut StdRng, meter: &mut Meter) {
+    pub(crate) fn run(&mut self, stop_at: i64, rng: &mut StdRng, meter: &mut Meter) {
         let g = self.g;
         let n = g.items();
         let mut order: Vec<usize> = (0..n).collect();
-        let mut stale = 0u32;
         while meter.step(n as u64) {
             let before = self.best.as_ref().map(|b| b.1);
             if !self.descend(&mut order, rng, meter) {
@@ -308,13 +317,13 @@ impl<'a> PenaltySearch<'a> {
                 }
             }
             let improved = self.best.as_ref().map(|b| b.1) < before || before.is_none();
-            stale = if improved && self.best.is_some() {
+            self.stale = if improved && self.best.is_some() {
                 0
             } else {
-                stale + 1
+                self.stale + 1
             };
-            if stale >= RESTART_AFTER {
-                stale = 0;
+            if self.stale >= RESTART_AFTER {
+                self.stale = 0;
                 if let Some((b, _)) = self.best.clone() {
                     self.reset_to(Some(&b));
                     // A kick: a few random tasks to random candidates.
