@@ -142,7 +142,13 @@ impl Meter {
         !self.out
     }
 
-    /// Whether the budget is spent.
+    /// Reads the clock now (before a stretch of work that does not report
+    /// as it goes); `false` once the budget is spent.
+    pub(crate) fn check(&mut self) -> bool {
+        self.work(CLOCK_STRIDE)
+    }
+
+    /// Whether the budget is spent (as of the last reading of the clock).
     pub(crate) fn is_spent(&self) -> bool {
         self.out
     }

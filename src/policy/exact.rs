@@ -16,8 +16,8 @@ use std::time::Duration;
 ///   when its finish time, or the fluid bound on the work left, or the
 ///   earliest the next task could finish, reaches the incumbent.
 /// - [`solve_gap`](Exact::solve_gap): starts from the heuristic answer
-///   [`Hybrid`](super::Hybrid) finds in three quarters of the budget; then
-///   tasks in
+///   [`Hybrid`](super::Hybrid) finds within the budget; then, with the time
+///   left, tasks in
 ///   decreasing order of regret, nodes in increasing Lagrangian cost; a
 ///   branch is cut by the Lagrangian bound on the capacity constraints,
 ///   with multipliers from subgradient ascent at the root.
@@ -50,20 +50,19 @@ impl Exact {
 
     /// Seed of the heuristic that gives [`solve_gap`](Self::solve_gap) its
     /// incumbent.
-    pub const GAP_SEED: u64 = 0;
+    pub const GAP_SEED: u64 = 1;
 
     /// Most steps (improvement rounds) of the heuristic that gives
     /// [`solve_gap`](Self::solve_gap) its incumbent.
     pub const GAP_HEURISTIC_ROUNDS: u64 = 1_000;
 
     /// The budget of the heuristic that gives [`solve_gap`](Self::solve_gap)
-    /// its incumbent, out of `budget`: three quarters of its time and of
-    /// its steps, and at most [`GAP_HEURISTIC_ROUNDS`](Self::GAP_HEURISTIC_ROUNDS)
-    /// steps.
+    /// its incumbent, out of `budget`: the same time, and at most
+    /// [`GAP_HEURISTIC_ROUNDS`](Self::GAP_HEURISTIC_ROUNDS) steps.
     pub fn gap_heuristic_budget(budget: Budget) -> Budget {
         Budget {
-            time: budget.time / 4 * 3,
-            steps: (budget.steps / 4 * 3).min(Self::GAP_HEURISTIC_ROUNDS),
+            time: budget.time,
+            steps: budget.steps.min(Self::GAP_HEURISTIC_ROUNDS),
         }
     }
 
@@ -119,21 +118,23 @@ impl Exact {
     ///
     /// Its incumbent is what [`Hybrid::solve_gap`](super::Hybrid::solve_gap)
     /// with seed [`GAP_SEED`](Self::GAP_SEED) returns within
-    /// [`gap_heuristic_budget`](Self::gap_heuristic_budget) (three quarters
-    /// of the budget); branch-and-bound then has the rest, and only
-    /// improves on it: an `Exact` that runs out of time answers at least
-    /// as well as that `Hybrid`.
+    /// [`gap_heuristic_budget`](Self::gap_heuristic_budget) (the same
+    /// time); branch-and-bound has what time that leaves (Hybrid stops
+    /// early when it meets its bound or stops improving, as on small
+    /// instances), and only improves on it: an `Exact` answers at least as
+    /// well as that `Hybrid` at the same budget (exactly so under a step
+    /// limit; under a clock limit up to the timing of their runs).
     pub fn solve_gap(&self, g: &Gap) -> Option<GapSolution> {
         let mut meter = self.budget.start();
-        // The incumbent: the heuristic solver's answer within three
-        // quarters of the budget, so that running out of time returns at
-        // least what it finds.
+        // The incumbent: the heuristic solver's answer within the budget
+        // (it stops early when it proves its answer or stops improving),
+        // so that running out of time returns at least what it finds.
         let share = Self::gap_heuristic_budget(self.budget);
         let start = solve_with_multipliers(g, Self::GAP_SEED, &mut share.start());
-        if let Some((s, _)) = &start {
-            if s.proved_optimal {
-                return start.map(|(s, _)| s);
-            }
+        // Proved optimal, or no time left for the search: that answer.
+        let proved = start.as_ref().is_some_and(|(s, _)| s.proved_optimal);
+        if proved || (start.is_some() && !meter.check()) {
+            return start.map(|(s, _)| s);
         }
         let incumbent = start.as_ref().map(|(s, _)| s.cost);
         let lag = g.lagrangian(incumbent, 300, &mut meter);

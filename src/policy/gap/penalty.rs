@@ -15,7 +15,8 @@
 //!
 //! A task takes its best improving move (first improvement over tasks, in
 //! a shuffled order); a pass with no move is a local optimum of the
-//! penalised objective. Then the weights adapt: up on the nodes that are
+//! penalised objective. After a local optimum, or two passes, the weights
+//! adapt: up on the nodes that are
 //! overfull (so the next descent restores feasibility), down everywhere
 //! when the local optimum is feasible (so the next one may cross the
 //! boundary to a cheaper region). Every feasible assignment met is a
@@ -33,6 +34,10 @@ const CANDIDATES: usize = 6;
 /// Local optima without a better feasible answer (over bursts) before a
 /// restart from the best.
 const RESTART_AFTER: u32 = 60;
+/// Passes over the tasks in one descent: the weights adapt after at most
+/// this many (on large instances a full descent would take most of a
+/// budget before the weights first move).
+const PASSES: usize = 2;
 /// Weight factor on an overfull node at a local optimum.
 const RAISE: f64 = 1.3;
 /// Weight factor on every node at a feasible local optimum.
@@ -266,10 +271,10 @@ impl<'a> PenaltySearch<'a> {
         }
     }
 
-    /// Descends on the penalised objective to a local optimum; `false` if
-    /// the meter ran out first.
+    /// Descends on the penalised objective to a local optimum, or for
+    /// [`PASSES`] passes; `false` if the meter ran out first.
     fn descend(&mut self, order: &mut [usize], rng: &mut StdRng, meter: &mut Meter) -> bool {
-        loop {
+        for _ in 0..PASSES {
             order.shuffle(rng);
             let mut moved = false;
             for &i in order.iter() {
@@ -286,6 +291,7 @@ impl<'a> PenaltySearch<'a> {
                 return true;
             }
         }
+        true
     }
 
     /// Runs until the meter runs out, or `stop_at` (a lower bound) is met.

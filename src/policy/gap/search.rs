@@ -37,7 +37,7 @@ pub(crate) fn solve_with_multipliers(
     let mut rng = StdRng::seed_from_u64(seed);
     let meter = &mut *meter;
     let start = construct_gap(g, &mut rng, meter);
-    if meter.is_spent() {
+    if !meter.check() {
         // No time for more than the constructions: the best of them, and
         // the bound they computed, if any.
         let (assignment, cost) = start.best?;
@@ -62,6 +62,19 @@ pub(crate) fn solve_with_multipliers(
         _ => (lag.lambda, lag.bound),
     };
     let stop_at = bound.ceil() as i64;
+    if let (false, Some((assignment, cost))) = (meter.check(), &start.best) {
+        // Setting up the search reads the whole instance: no time for it.
+        let (assignment, cost) = (assignment.clone(), *cost);
+        return Some((
+            GapSolution {
+                assignment,
+                cost,
+                proved_optimal: cost <= stop_at,
+                lower_bound: bound,
+            },
+            lambda,
+        ));
+    }
     // With no feasible start, the penalty search starts from each
     // task's cheapest node by Lagrangian cost, and looks for one.
     let mut search = PenaltySearch::new(
@@ -138,8 +151,8 @@ pub(crate) struct GapStart {
 
 /// Hybrid's constructions, within the meter: regret greedy by plain cost,
 /// by Lagrangian cost (after 200 subgradient steps), by relative weight,
-/// by cost × weight, and by perturbed Lagrangian costs, each improved by
-/// descent; the cheapest feasible one wins. Each construction checks the
+/// by cost × weight, and by perturbed Lagrangian costs; the cheapest
+/// feasible one wins, and is improved by descent. Each construction checks the
 /// meter and, cut short, completes greedily (see [`Gap::regret_greedy`]);
 /// the first always runs, and while none is feasible the cheap
 /// relative-weight one runs even past the budget (once), since an answer
@@ -187,14 +200,17 @@ pub(crate) fn construct_gap(g: &Gap, rng: &mut StdRng, meter: &mut Meter) -> Gap
                 )
             }
         };
-        if let Some(mut a) = a {
-            let mut r = g.residual(&a);
-            g.descend(&mut a, &mut r, meter);
+        if let Some(a) = a {
             let c = g.evaluate(&a).expect("feasible");
             if best.as_ref().is_none_or(|(_, b)| c < *b) {
                 best = Some((a, c));
             }
         }
+    }
+    // Descent (quadratic in the tasks) on the best construction only.
+    if let Some((a, c)) = &mut best {
+        let mut r = g.residual(a);
+        *c -= g.descend(a, &mut r, meter);
     }
     GapStart {
         best,
