@@ -3,6 +3,7 @@
 //! - [`openb`]: the Alibaba openb GPU cluster trace loader;
 //! - [`cluster`]: the FGD paper's evaluation method on such a trace;
 //! - [`gap_file`]: the OR-Library GAP instance format;
+//! - [`gap_gen`]: seeded GAP instances of types C, D and E;
 //! - [`makespan_gen`]: seeded P‖Cmax instance families and their lower
 //!   bound;
 //! - [`bandit`]: UCB against an oracle that knows node speeds.
@@ -17,6 +18,7 @@
 pub mod bandit;
 pub mod cluster;
 pub mod gap_file;
+pub mod gap_gen;
 pub mod makespan_gen;
 pub mod openb;
 pub mod replay;

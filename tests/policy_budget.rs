@@ -20,6 +20,7 @@
 //!   other.
 
 use allot::policy::{Budget, Exact, Gap, Hybrid, NodeView, Policy, TaskView};
+use allot::sim::gap_gen::{generate, GapFamily};
 use allot::{NodeId, NodeSpec, PolicyKind, Resources, Runtime, Task, TaskId, TaskKind};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -153,22 +154,28 @@ fn gap_instance(agents: usize, items: usize, seed: u64) -> Gap {
 fn the_gap_solvers_return_within_twice_their_budget_plus_1_ms() {
     let _serial = serial();
     let limit = bound(BUDGET);
-    for (agents, items) in [(10, 200), (20, 200), (40, 400)] {
-        let g = gap_instance(agents, items, 7);
+    let generated = GapFamily::ALL
+        .into_iter()
+        .map(|family| (format!("type {family}"), generate(family, 15, 900, 5)));
+    let tight = [(10, 200), (20, 200), (40, 400)]
+        .into_iter()
+        .map(|(agents, items)| (String::from("tight"), gap_instance(agents, items, 7)));
+    for (what, g) in tight.chain(generated) {
+        let (agents, items) = (g.agents(), g.items());
         let mut answers = Vec::new();
         let took = fastest_of_runs(limit, || {
             answers.push(Hybrid::with_budget(Budget::time(BUDGET), 1).solve_gap(&g));
         });
         assert!(
             took <= limit,
-            "hybrid gap {items} × {agents}: {took:?} at best of {RUNS} runs"
+            "hybrid gap {what} {items} × {agents}: {took:?} at best of {RUNS} runs"
         );
         let took = fastest_of_runs(limit, || {
             answers.push(Exact::with_budget(Budget::time(BUDGET)).solve_gap(&g));
         });
         assert!(
             took <= limit,
-            "exact gap {items} × {agents}: {took:?} at best of {RUNS} runs"
+            "exact gap {what} {items} × {agents}: {took:?} at best of {RUNS} runs"
         );
         for s in answers {
             let s = s.expect("a loose enough instance has a feasible answer");
@@ -177,6 +184,29 @@ fn the_gap_solvers_return_within_twice_their_budget_plus_1_ms() {
                 Some(s.cost),
                 "complete and feasible"
             );
+        }
+    }
+}
+
+/// A construction cut short still completes: with no time at all, each
+/// solver answers with a feasible assignment on the tight generated
+/// families (where the plain-cost regret greedy gets stuck, and the
+/// solver falls back on filling by relative weight).
+#[test]
+fn the_gap_solvers_answer_feasibly_with_no_time_at_all() {
+    let _serial = serial(); // not timed, but it would load the timed cases
+    let none = Budget::time(Duration::ZERO);
+    for family in GapFamily::ALL {
+        for (agents, items) in [(5, 200), (20, 200), (40, 400)] {
+            let g = generate(family, agents, items, 11);
+            for s in [
+                Hybrid::with_budget(none, 1).solve_gap(&g),
+                Exact::with_budget(none).solve_gap(&g),
+            ] {
+                let s = s.unwrap_or_else(|| panic!("type {family} {items} × {agents}: no answer"));
+                assert_eq!(g.evaluate(&s.assignment), Some(s.cost));
+                assert!(s.cost as f64 >= s.lower_bound - 1e-6);
+            }
         }
     }
 }

@@ -21,14 +21,19 @@ const CLOCK_STRIDE: u64 = 4_096;
 /// `2 × time + 1 ms` of being called, on any number of tasks and nodes,
 /// unless its greedy construction alone takes longer; then it returns
 /// right after it. The clock runs from the call: the construction (LPT
-/// for makespan, one regret-greedy assignment for GAP) counts against the
-/// budget, and always completes, because it is what makes the answer
-/// complete; it is `O(n·m)` for `n` tasks on `m` nodes for makespan, as
-/// for the greedy policies, and about `O(n·m)` for GAP. Everything after it
-/// (re-splits, local search, branch-and-bound, subgradient steps) reports
-/// its work as it goes, and the clock is read after about 4 096
-/// inner-loop iterations (microseconds); when the time is up, the step in
-/// progress is dropped and the best complete answer so far is returned.
+/// for makespan, the regret-greedy assignments for GAP) counts against the
+/// budget. LPT always completes, because it is what makes the answer
+/// complete; it is `O(n·m)` for `n` tasks on `m` nodes, as for the greedy
+/// policies. A GAP construction reads the clock as it goes and, when the
+/// time is up, places the tasks left each on its most desired node with
+/// room, one scan of the nodes per task (`O(n·m)`, the cost of reading
+/// the instance); if no construction is feasible by then, one more cheap
+/// one (by relative weight) is tried, and only then does the solver give
+/// up. Everything after the constructions (re-splits, local search,
+/// branch-and-bound, subgradient steps) reports its work as it goes, and
+/// the clock is read after about 4 096 inner-loop iterations
+/// (microseconds); when the time is up, the step in progress is dropped
+/// and the best complete answer so far is returned.
 /// `tests/policy_budget.rs` checks this on batches of 1 000 and 5 000
 /// tasks, and `examples/policy_report/` reports the worst overshoot it
 /// measures.
@@ -100,8 +105,8 @@ pub(crate) struct Meter {
 }
 
 impl Meter {
-    /// A meter that never runs out, for work that must finish (a
-    /// construction the answer depends on).
+    /// A meter that never runs out.
+    #[cfg(test)]
     pub(crate) fn unlimited() -> Meter {
         Budget::time(Duration::MAX).start()
     }
@@ -137,7 +142,13 @@ impl Meter {
         !self.out
     }
 
-    /// Whether the budget is spent.
+    /// Reads the clock now (before a stretch of work that does not report
+    /// as it goes); `false` once the budget is spent.
+    pub(crate) fn check(&mut self) -> bool {
+        self.work(CLOCK_STRIDE)
+    }
+
+    /// Whether the budget is spent (as of the last reading of the clock).
     pub(crate) fn is_spent(&self) -> bool {
         self.out
     }

@@ -3,7 +3,7 @@
 //! saying whether they proved optimality.
 
 use super::budget::{Budget, Meter};
-use super::gap::{branch_and_bound, Gap, GapSolution};
+use super::gap::{branch_and_bound, solve_with_multipliers, Gap, GapSolution};
 use super::lpt::lpt_schedule;
 use super::{least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
 use std::time::Duration;
@@ -15,10 +15,12 @@ use std::time::Duration;
 ///   starting from the [`lpt_schedule`] as the incumbent; a branch is cut
 ///   when its finish time, or the fluid bound on the work left, or the
 ///   earliest the next task could finish, reaches the incumbent.
-/// - [`solve_gap`](Exact::solve_gap): tasks in decreasing order of regret,
-///   nodes in increasing Lagrangian cost; a branch is cut by the Lagrangian
-///   bound on the capacity constraints, with multipliers from subgradient
-///   ascent at the root.
+/// - [`solve_gap`](Exact::solve_gap): starts from the heuristic answer
+///   [`Hybrid`](super::Hybrid) finds within the budget; then, with the time
+///   left, tasks in
+///   decreasing order of regret, nodes in increasing Lagrangian cost; a
+///   branch is cut by the Lagrangian bound on the capacity constraints,
+///   with multipliers from subgradient ascent at the root.
 ///
 /// Either stops when the budget runs out and then reports the best
 /// assignment found with `proved_optimal == false`.
@@ -45,6 +47,24 @@ impl Exact {
         time: Duration::from_millis(2),
         steps: 200_000,
     };
+
+    /// Seed of the heuristic that gives [`solve_gap`](Self::solve_gap) its
+    /// incumbent.
+    pub const GAP_SEED: u64 = 1;
+
+    /// Most steps (improvement rounds) of the heuristic that gives
+    /// [`solve_gap`](Self::solve_gap) its incumbent.
+    pub const GAP_HEURISTIC_ROUNDS: u64 = 1_000;
+
+    /// The budget of the heuristic that gives [`solve_gap`](Self::solve_gap)
+    /// its incumbent, out of `budget`: the same time, and at most
+    /// [`GAP_HEURISTIC_ROUNDS`](Self::GAP_HEURISTIC_ROUNDS) steps.
+    pub fn gap_heuristic_budget(budget: Budget) -> Budget {
+        Budget {
+            time: budget.time,
+            steps: budget.steps.min(Self::GAP_HEURISTIC_ROUNDS),
+        }
+    }
 
     /// Default largest batch solved exactly in the runtime: 12 tasks;
     /// larger batches are scheduled by [`Lpt`](super::Lpt).
@@ -95,48 +115,45 @@ impl Exact {
     /// The least-cost feasible assignment, or the best found within the
     /// budget; `None` when none was found (the instance may be infeasible;
     /// `proved_optimal` cannot tell then).
+    ///
+    /// Its incumbent is what [`Hybrid::solve_gap`](super::Hybrid::solve_gap)
+    /// with seed [`GAP_SEED`](Self::GAP_SEED) returns within
+    /// [`gap_heuristic_budget`](Self::gap_heuristic_budget) (the same
+    /// time); branch-and-bound has what time that leaves (Hybrid stops
+    /// early when it meets its bound or stops improving, as on small
+    /// instances), and only improves on it: an `Exact` answers at least as
+    /// well as that `Hybrid` at the same budget (exactly so under a step
+    /// limit; under a clock limit up to the timing of their runs).
     pub fn solve_gap(&self, g: &Gap) -> Option<GapSolution> {
         let mut meter = self.budget.start();
-        // An incumbent from the regret greedy, improved by moves and swaps.
-        // The first construction always completes (it may be the answer);
-        // the others only within the budget.
-        let mut incumbent: Option<(Vec<usize>, i64)> = None;
-        for k in 0..3 {
-            if k > 0 && meter.is_spent() {
-                break;
-            }
-            let mut first = Meter::unlimited();
-            let build = if k == 0 { &mut first } else { &mut meter };
-            let a = match k {
-                0 => g.regret_greedy(|j, i| g.cost(j, i) as f64, build),
-                1 => g.regret_greedy(
-                    |j, i| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64,
-                    build,
-                ),
-                _ => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64, build),
-            };
-            if let Some(mut a) = a {
-                let mut r = g.residual(&a);
-                g.descend(&mut a, &mut r, &mut meter);
-                let c = g.evaluate(&a).expect("feasible");
-                if incumbent.as_ref().is_none_or(|(_, b)| c < *b) {
-                    incumbent = Some((a, c));
-                }
-            }
+        // The incumbent: the heuristic solver's answer within the budget
+        // (it stops early when it proves its answer or stops improving),
+        // so that running out of time returns at least what it finds.
+        let share = Self::gap_heuristic_budget(self.budget);
+        let start = solve_with_multipliers(g, Self::GAP_SEED, &mut share.start());
+        // Proved optimal, or no time left for the search: that answer.
+        let proved = start.as_ref().is_some_and(|(s, _)| s.proved_optimal);
+        if proved || (start.is_some() && !meter.check()) {
+            return start.map(|(s, _)| s);
         }
-        let lag = g.lagrangian(incumbent.as_ref().map(|x| x.1), 300, &mut meter);
-        let mut assign = incumbent
+        let incumbent = start.as_ref().map(|(s, _)| s.cost);
+        let lag = g.lagrangian(incumbent, 300, &mut meter);
+        let (lambda, bound) = match &start {
+            Some((s, l)) if s.lower_bound >= lag.bound => (l.clone(), s.lower_bound),
+            _ => (lag.lambda, lag.bound),
+        };
+        let mut assign = start
             .as_ref()
-            .map_or_else(|| vec![0; g.items()], |x| x.0.clone());
-        let mut best = incumbent.map(|x| x.1);
+            .map_or_else(|| vec![0; g.items()], |(s, _)| s.assignment.clone());
+        let mut best = incumbent;
         let free: Vec<usize> = (0..g.items()).collect();
-        let finished = branch_and_bound(g, &free, &lag.lambda, &mut assign, &mut best, &mut meter);
+        let finished = branch_and_bound(g, &free, &lambda, &mut assign, &mut best, &mut meter);
         let cost = best?;
         Some(GapSolution {
             assignment: assign,
             cost,
             proved_optimal: finished,
-            lower_bound: if finished { cost as f64 } else { lag.bound },
+            lower_bound: if finished { cost as f64 } else { bound },
         })
     }
 }
@@ -374,5 +391,36 @@ impl Policy for Exact {
             }
             None => super::Lpt::new().allocate(tasks, nodes, out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::gap::construct_gap;
+    use rand::SeedableRng;
+
+    /// A real instance (Chu–Beasley type D, 100 tasks on 20 nodes), and no
+    /// time at all: the answer is still at least as good as the
+    /// constructions Hybrid starts from, under the same (spent) budget.
+    #[test]
+    fn exact_with_no_time_left_answers_at_least_as_well_as_the_constructions() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data/gap/instances/chu1997_d20100"
+        );
+        let g = crate::sim::gap_file::read_gap(path).expect("the instance");
+        let none = Budget::time(Duration::ZERO);
+        let e = Exact::with_budget(none).solve_gap(&g).expect("an answer");
+        assert_eq!(g.evaluate(&e.assignment), Some(e.cost));
+        assert!(!e.proved_optimal);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(Exact::GAP_SEED);
+        let start = construct_gap(&g, &mut rng, &mut none.start());
+        let (_, built) = start.best.expect("a feasible construction");
+        assert!(
+            e.cost <= built,
+            "exact {} above the construction {built}",
+            e.cost
+        );
     }
 }

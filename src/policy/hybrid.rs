@@ -5,21 +5,11 @@ mod pair_split;
 
 use super::budget::{Budget, Meter};
 use super::exact::{apply_schedule, batch_problem};
-use super::gap::{branch_and_bound, Gap, GapSolution, Lagrangian};
+use super::gap::{solve_heuristic, Gap, GapSolution};
 use super::lpt::lpt_schedule;
 use super::{least_finish, Makespan, NodeView, Policy, Schedule, TaskView};
 use pair_split::improve_makespan;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use std::time::Duration;
-
-/// Largest DP table (states) for a two-node sub-problem.
-const PAIR_DP_STATES: usize = 1 << 21;
-/// Rounds without improvement after which the GAP search stops.
-const STALE_ROUNDS: u32 = 400;
-/// Search nodes one large-neighbourhood step may spend.
-const LNS_STEPS: u64 = 4_000;
 
 /// Greedy start, then improvement by exact sub-problem solves and local
 /// search, until no improvement is left or the [`Budget`] runs out.
@@ -31,12 +21,18 @@ const LNS_STEPS: u64 = 4_000;
 ///   swapping two); a better split of any pair that lowers the makespan is
 ///   kept. Stops when no pair with the last node improves.
 /// - **GAP** ([`solve_gap`](Hybrid::solve_gap)): starts from the best of
-///   several regret-greedy constructions, then alternates descent (moves and
-///   swaps), ejection chains (move a task to a full node and push one of its
-///   tasks on to a third), exact re-optimisation of pairs of nodes by
-///   dynamic programming over both capacities, and large-neighbourhood
-///   steps that free 8–14 tasks (all of two or three nodes, or a random
-///   few) and re-assign them optimally by branch-and-bound.
+///   several regret-greedy constructions (each checks the budget and, cut
+///   short, completes greedily), then alternates bursts of a penalty
+///   search with exact re-optimisation of small parts of the best answer.
+///   The penalty search (after Yagiura, Ibaraki and Glover's ejection-chain
+///   approach) may overfill nodes at a price per unit that adapts: shifts,
+///   swaps and two-step ejection chains over each task's cheapest nodes,
+///   weights raised on overfull nodes and lowered when the search is
+///   feasible, restarts from the best. The exact parts: descent (moves and
+///   swaps), full ejection chains on small instances, optimal re-splits of
+///   two nodes' tasks by dynamic programming over both capacities, and
+///   large-neighbourhood steps that free 8–14 tasks (all of two or three
+///   nodes, or a random few) and re-assign them by branch-and-bound.
 ///
 /// Deterministic under its seed when the budget's step limit, not its
 /// clock, stops it. As a runtime [`Policy`] it minimises a batch's
@@ -90,263 +86,8 @@ impl Hybrid {
     /// `proved_optimal` is set only when the cost meets the Lagrangian
     /// lower bound.
     pub fn solve_gap(&self, g: &Gap) -> Option<GapSolution> {
-        let mut meter = self.budget.start();
-        let mut rng = StdRng::seed_from_u64(self.seed);
-        // Constructions: plain cost, Lagrangian cost, relative weight, and
-        // a few perturbed Lagrangian costs. The first always completes (it
-        // may be the answer); the multipliers and the others only within
-        // the budget.
-        let mut lag0: Option<Lagrangian> = None;
-        let mut best: Option<(Vec<usize>, i64)> = None;
-        for k in 0..8 {
-            if k > 0 && meter.is_spent() {
-                break;
-            }
-            let lambda = match &lag0 {
-                Some(l) => l.lambda.as_slice(),
-                None if k == 0 => &[],
-                None => {
-                    let l = lag0.insert(g.lagrangian(None, 200, &mut meter));
-                    l.lambda.as_slice()
-                }
-            };
-            let noise: Vec<f64> = (0..g.agents() * g.items())
-                .map(|_| 1.0 + 0.1 * (rng.random::<f64>() - 0.5))
-                .collect();
-            meter.work(noise.len() as u64);
-            let mut first = Meter::unlimited();
-            let build = if k == 0 { &mut first } else { &mut meter };
-            let a = match k {
-                0 => g.regret_greedy(|j, i| g.cost(j, i) as f64, build),
-                1 => g.regret_greedy(
-                    |j, i| g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64,
-                    build,
-                ),
-                2 => g.regret_greedy(
-                    |j, i| g.weight(j, i) as f64 / g.capacity(j).max(1) as f64,
-                    build,
-                ),
-                3 => g.regret_greedy(|j, i| (g.cost(j, i) * g.weight(j, i)) as f64, build),
-                _ => g.regret_greedy(
-                    |j, i| {
-                        (g.cost(j, i) as f64 + lambda[j] * g.weight(j, i) as f64)
-                            * noise[j * g.items() + i]
-                    },
-                    build,
-                ),
-            };
-            if let Some(mut a) = a {
-                let mut r = g.residual(&a);
-                g.descend(&mut a, &mut r, &mut meter);
-                let c = g.evaluate(&a).expect("feasible");
-                if best.as_ref().is_none_or(|(_, b)| c < *b) {
-                    best = Some((a, c));
-                }
-            }
-        }
-        let (mut assign, mut cost) = best?;
-        let lag = g.lagrangian(Some(cost), 300, &mut meter);
-        let (lambda, bound) = match lag0 {
-            Some(l0) if l0.bound >= lag.bound => (l0.lambda, l0.bound),
-            _ => (lag.lambda, lag.bound),
-        };
-        let mut stale = 0u32;
-        let round = (g.items() * g.agents()) as u64;
-        while cost as f64 > bound.ceil() - 1e-9 && stale < STALE_ROUNDS && meter.step(round) {
-            let before = cost;
-            let mut residual = g.residual(&assign);
-            cost -= g.descend(&mut assign, &mut residual, &mut meter);
-            cost -= ejection_chains(g, &mut assign, &mut residual, &mut meter);
-            if stale % 4 == 3 {
-                cost -= pair_dp(g, &mut assign, &mut rng, &mut meter);
-            }
-            cost -= lns_step(g, &mut assign, cost, &lambda, &mut rng, stale, &meter);
-            debug_assert_eq!(g.evaluate(&assign), Some(cost));
-            stale = if cost < before { 0 } else { stale + 1 };
-        }
-        Some(GapSolution {
-            assignment: assign,
-            cost,
-            proved_optimal: cost as f64 <= bound.ceil() + 1e-9,
-            lower_bound: bound,
-        })
+        solve_heuristic(g, self.seed, &mut self.budget.start())
     }
-}
-
-/// Moves a task to a node without room for it, and one task of that node
-/// on to a third node, when the pair of moves is feasible and cheaper.
-/// Returns the saving.
-#[allow(clippy::needless_range_loop)] // index loops over a matrix read clearer
-fn ejection_chains(g: &Gap, assign: &mut [usize], residual: &mut [i64], meter: &mut Meter) -> i64 {
-    let (n, m) = (g.items(), g.agents());
-    let mut saved = 0;
-    for i in 0..n {
-        // Each target node scans the tasks, and each of its own tasks the
-        // nodes: about 2·n·m in all.
-        if !meter.work((2 * n * m) as u64) {
-            return saved;
-        }
-        let a = assign[i];
-        for b in 0..m {
-            if b == a || g.weight(b, i) <= residual[b] {
-                continue; // a plain move; descent covers it
-            }
-            let gain_i = g.cost(a, i) - g.cost(b, i);
-            let need = g.weight(b, i) - residual[b];
-            let mut best: Option<(i64, usize, usize)> = None;
-            for k in 0..n {
-                if assign[k] != b || k == i || g.weight(b, k) < need {
-                    continue;
-                }
-                for c in 0..m {
-                    if c == b {
-                        continue;
-                    }
-                    let room = if c == a {
-                        residual[a] + g.weight(a, i)
-                    } else {
-                        residual[c]
-                    };
-                    if g.weight(c, k) > room {
-                        continue;
-                    }
-                    let delta = gain_i + g.cost(b, k) - g.cost(c, k);
-                    if delta > 0 && best.is_none_or(|(d, ..)| delta > d) {
-                        best = Some((delta, k, c));
-                    }
-                }
-            }
-            if let Some((delta, k, c)) = best {
-                residual[a] += g.weight(a, i);
-                residual[b] -= g.weight(b, i) - g.weight(b, k);
-                residual[c] -= g.weight(c, k);
-                assign[i] = b;
-                assign[k] = c;
-                saved += delta;
-                break;
-            }
-        }
-    }
-    saved
-}
-
-/// Re-splits the tasks of a random pair of nodes optimally between them by
-/// dynamic programming over both nodes' used capacity, when the table is
-/// small enough. Returns the saving (0, with `assign` untouched, when the
-/// meter runs out first).
-fn pair_dp(g: &Gap, assign: &mut [usize], rng: &mut StdRng, meter: &mut Meter) -> i64 {
-    let m = g.agents();
-    if m < 2 {
-        return 0;
-    }
-    let a = rng.random_range(0..m);
-    let mut b = rng.random_range(0..m - 1);
-    if b >= a {
-        b += 1;
-    }
-    let items: Vec<usize> = (0..g.items())
-        .filter(|&i| assign[i] == a || assign[i] == b)
-        .collect();
-    let (ca, cb) = (g.capacity(a).max(0) as usize, g.capacity(b).max(0) as usize);
-    let states = (ca + 1) * (cb + 1);
-    if items.is_empty() || states > PAIR_DP_STATES || states * items.len() > 64 * PAIR_DP_STATES {
-        return 0;
-    }
-    let old: i64 = items.iter().map(|&i| g.cost(assign[i], i)).sum();
-    const INF: i64 = i64::MAX / 4;
-    let idx = |la: usize, lb: usize| la * (cb + 1) + lb;
-    let mut dp = vec![INF; states];
-    dp[0] = 0;
-    // choice[k][state]: whether task k went to `a` on the way to `state`.
-    let mut choice: Vec<Vec<bool>> = Vec::with_capacity(items.len());
-    for &i in &items {
-        let (wa, wb) = (g.weight(a, i) as usize, g.weight(b, i) as usize);
-        let (cost_a, cost_b) = (g.cost(a, i), g.cost(b, i));
-        let mut next = vec![INF; states];
-        let mut ch = vec![false; states];
-        for la in 0..=ca {
-            if !meter.work(cb as u64 + 1) {
-                return 0; // nothing applied yet
-            }
-            for lb in 0..=cb {
-                let v = dp[idx(la, lb)];
-                if v >= INF {
-                    continue;
-                }
-                if la + wa <= ca {
-                    let t = idx(la + wa, lb);
-                    if v + cost_a < next[t] {
-                        next[t] = v + cost_a;
-                        ch[t] = true;
-                    }
-                }
-                if lb + wb <= cb {
-                    let t = idx(la, lb + wb);
-                    if v + cost_b < next[t] {
-                        next[t] = v + cost_b;
-                        ch[t] = false;
-                    }
-                }
-            }
-        }
-        dp = next;
-        choice.push(ch);
-    }
-    let (mut state, best) = dp
-        .iter()
-        .enumerate()
-        .min_by_key(|&(s, &v)| (v, s))
-        .map(|(s, &v)| (s, v))
-        .expect("table not empty");
-    if best >= old {
-        return 0;
-    }
-    for (k, &i) in items.iter().enumerate().rev() {
-        let (la, lb) = (state / (cb + 1), state % (cb + 1));
-        if choice[k][state] {
-            assign[i] = a;
-            state = idx(la - g.weight(a, i) as usize, lb);
-        } else {
-            assign[i] = b;
-            state = idx(la, lb - g.weight(b, i) as usize);
-        }
-    }
-    old - best
-}
-
-/// Frees a handful of tasks and re-assigns them optimally (within a small
-/// search budget, and the solver's deadline) by branch-and-bound. Returns
-/// the saving.
-fn lns_step(
-    g: &Gap,
-    assign: &mut [usize],
-    cost: i64,
-    lambda: &[f64],
-    rng: &mut StdRng,
-    stale: u32,
-    meter: &Meter,
-) -> i64 {
-    let (n, m) = (g.items(), g.agents());
-    let size = (8 + (stale as usize % 7)).min(n);
-    let mut free: Vec<usize> = Vec::with_capacity(size);
-    if stale.is_multiple_of(2) && m >= 2 {
-        // All tasks of two or three random nodes (a random subset if many).
-        let mut nodes: Vec<usize> = (0..m).collect();
-        nodes.shuffle(rng);
-        nodes.truncate(2 + (stale as usize / 2) % 2);
-        free.extend((0..n).filter(|&i| nodes.contains(&assign[i])));
-        free.shuffle(rng);
-        free.truncate(size);
-    } else {
-        let mut all: Vec<usize> = (0..n).collect();
-        all.shuffle(rng);
-        free.extend_from_slice(&all[..size]);
-    }
-    free.sort_unstable();
-    let mut best = Some(cost);
-    let mut meter = meter.sub(LNS_STEPS);
-    let _finished = branch_and_bound(g, &free, lambda, assign, &mut best, &mut meter);
-    cost - best.expect("the current assignment is a solution")
 }
 
 impl Policy for Hybrid {

@@ -76,6 +76,28 @@ pub(crate) struct Lagrangian {
 }
 
 impl Gap {
+    /// A lower bound on the cost of every feasible assignment: the
+    /// Lagrangian bound of the capacity constraints (equal at best to the
+    /// linear-programming bound) after `iterations` steps of subgradient
+    /// ascent, with no time limit. `upper`, the cost of a known feasible
+    /// assignment, aims the steps (Polyak's rule); without it they aim at
+    /// an estimate. The work is `iterations · n · m`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::policy::Gap;
+    ///
+    /// let g = Gap::new(2, 2, vec![1, 5, 4, 2], vec![2, 2, 2, 2], vec![2, 2])?;
+    /// // The best assignment costs 1 + 2 = 3.
+    /// assert!(g.lagrangian_bound(Some(3), 100) <= 3.0 + 1e-9);
+    /// # Ok::<(), allot::policy::GapError>(())
+    /// ```
+    pub fn lagrangian_bound(&self, upper: Option<i64>, iterations: usize) -> f64 {
+        let mut meter = crate::policy::Budget::time(std::time::Duration::MAX).start();
+        self.lagrangian(upper, iterations, &mut meter).bound
+    }
+
     /// `L(λ)` and, for each node, how far the relaxed choice overloads it.
     fn lagrangian_value(&self, lambda: &[f64], grad: &mut [f64]) -> f64 {
         grad.iter_mut()
@@ -165,7 +187,12 @@ impl Gap {
     /// Regret greedy (Martello–Toth): repeatedly the task whose best and
     /// second-best nodes (by `desire`, lower is better, among nodes with
     /// room) differ most goes to its best node (ties to the lowest task).
-    /// `None` if it gets stuck, or if the meter runs out first.
+    /// `None` if it gets stuck.
+    ///
+    /// When the meter runs out, the tasks not yet placed go, in index
+    /// order, each to its most desired node with room (one scan of the
+    /// nodes per task, the cost of reading them): a construction cut short
+    /// still completes, in about `O(n·m)`.
     ///
     /// Each task's two best nodes are kept from round to round: nodes only
     /// lose room, so they change only when one of them can no longer take
@@ -190,7 +217,7 @@ impl Gap {
         let mut version = vec![0u32; n];
         for i in 0..n {
             if !meter.work(m as u64) {
-                return None;
+                return self.complete(assign, residual, &desire);
             }
             let b = self.two_best(i, &residual, &desire)?;
             b.watch(i, &mut watch);
@@ -228,8 +255,29 @@ impl Gap {
                 work += m as u64;
             }
             if !meter.work(work) {
-                return None;
+                return self.complete(assign, residual, &desire);
             }
+        }
+        Some(assign)
+    }
+
+    /// Places each task not yet placed (`usize::MAX`), in index order, on
+    /// its most desired node with room; `None` when one has none.
+    pub(crate) fn complete(
+        &self,
+        mut assign: Vec<usize>,
+        mut residual: Vec<i64>,
+        desire: &impl Fn(usize, usize) -> f64,
+    ) -> Option<Vec<usize>> {
+        for (i, slot) in assign.iter_mut().enumerate() {
+            if *slot != usize::MAX {
+                continue;
+            }
+            let j = (0..self.agents)
+                .filter(|&j| self.weight(j, i) <= residual[j])
+                .min_by(|&a, &b| desire(a, i).total_cmp(&desire(b, i)).then(a.cmp(&b)))?;
+            residual[j] -= self.weight(j, i);
+            *slot = j;
         }
         Some(assign)
     }
