@@ -652,6 +652,30 @@ fn tls_passes_through_and_an_untrusted_server_is_a_typed_error() {
     round_trip_with(&nats, &p, &text, &tls_url);
 }
 
+/// Building a coordinator with `config`'s authentication (on `nats`,
+/// prefix `p`) is refused with a typed error, no panic.
+fn assert_refused(nats: &NatsServer, p: &str, config: ClusterConfig) {
+    let refused = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(ClusterConfig {
+            urls: vec![nats.url()],
+            connect_timeout: Duration::from_secs(2),
+            subject_prefix: p.to_owned(),
+            ..config
+        })
+        .build();
+    assert!(
+        matches!(
+            refused,
+            Err(allot::BuildError::Cluster(
+                allot::cluster::ClusterError::Connect { .. }
+                    | allot::cluster::ClusterError::Config { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+}
+
 /// A JWT signed by `signer`: header, claims (with `iss` and `iat` added),
 /// signature, as NATS's decentralised authentication reads them.
 fn jwt(signer: &nkeys::KeyPair, mut claims: serde_json::Value) -> String {
@@ -745,25 +769,13 @@ fn a_credentials_file_passes_through() {
     let p = prefix("jwt");
     // No credentials, or a file that is not there: refused, typed.
     for bad in [None, Some(dir.join("missing.creds"))] {
-        let refused = Runtime::builder()
-            .nodes(Vec::new())
-            .cluster(ClusterConfig {
-                urls: vec![nats.url()],
-                connect_timeout: Duration::from_secs(2),
-                subject_prefix: p.clone(),
-                credentials_file: bad.clone(),
+        assert_refused(
+            &nats,
+            &p,
+            ClusterConfig {
+                credentials_file: bad,
                 ..ClusterConfig::default()
-            })
-            .build();
-        assert!(
-            matches!(
-                refused,
-                Err(allot::BuildError::Cluster(
-                    allot::cluster::ClusterError::Connect { .. }
-                        | allot::cluster::ClusterError::Config { .. }
-                ))
-            ),
-            "{bad:?}: {refused:?}"
+            },
         );
     }
     let text = format!(
@@ -793,24 +805,7 @@ fn an_nkey_passes_through() {
     let p = prefix("nkey");
     let text = format!("[cluster]\nnkey_seed = {seed:?}\n");
     // Without the key: refused.
-    let refused = Runtime::builder()
-        .nodes(Vec::new())
-        .cluster(ClusterConfig {
-            urls: vec![nats.url()],
-            connect_timeout: Duration::from_secs(2),
-            subject_prefix: p.clone(),
-            ..ClusterConfig::default()
-        })
-        .build();
-    assert!(
-        matches!(
-            refused,
-            Err(allot::BuildError::Cluster(
-                allot::cluster::ClusterError::Connect { .. }
-            ))
-        ),
-        "{refused:?}"
-    );
+    assert_refused(&nats, &p, ClusterConfig::default());
     round_trip_with(&nats, &p, &text, &nats.url());
     let _ = std::fs::remove_file(&conf);
 }

@@ -77,6 +77,23 @@ pub(crate) struct LatencySummary {
     pub(crate) rate_per_s: f64,
 }
 
+impl LatencySummary {
+    /// From a histogram of round trips in nanoseconds, `requests` of
+    /// `payload` bytes taking `measured` in all.
+    fn of(hist: &Histogram<u64>, requests: usize, payload: usize, measured: Duration) -> Self {
+        let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
+        LatencySummary {
+            requests,
+            payload,
+            p50_us: us(0.5),
+            p90_us: us(0.9),
+            p99_us: us(0.99),
+            max_us: hist.max() as f64 / 1e3,
+            rate_per_s: requests as f64 / measured.as_secs_f64(),
+        }
+    }
+}
+
 /// JetStream throughput on the server at `url`: a fresh file-storage
 /// work-queue stream (unique name and subject) and a durable pull consumer
 /// with explicit acks, then three timed phases of `messages` messages of
@@ -381,17 +398,7 @@ pub(crate) fn raw_request_reply(
             }
         }
         echo.abort();
-
-        let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
-        Ok(LatencySummary {
-            requests,
-            payload,
-            p50_us: us(0.5),
-            p90_us: us(0.9),
-            p99_us: us(0.99),
-            max_us: hist.max() as f64 / 1e3,
-            rate_per_s: requests as f64 / measured.as_secs_f64(),
-        })
+        Ok(LatencySummary::of(&hist, requests, payload, measured))
     })
 }
 
@@ -525,16 +532,7 @@ async fn round_trips(
         }
     }
     responder.abort();
-    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
-    Ok(LatencySummary {
-        requests,
-        payload,
-        p50_us: us(0.5),
-        p90_us: us(0.9),
-        p99_us: us(0.99),
-        max_us: hist.max() as f64 / 1e3,
-        rate_per_s: requests as f64 / measured.as_secs_f64(),
-    })
+    Ok(LatencySummary::of(&hist, requests, payload, measured))
 }
 
 /// A two-worker tokio runtime with the I/O and time drivers.
