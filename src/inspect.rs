@@ -509,6 +509,10 @@ pub struct NodeStatus {
     pub failed: u64,
     /// Restarts so far.
     pub restarts: u64,
+    /// Queued tasks the balancer moved here.
+    pub migrations_in: u64,
+    /// Queued tasks the balancer moved away.
+    pub migrations_out: u64,
     /// Up, down or retired.
     pub health: NodeHealth,
     /// For a node with GPUs: the share of its free GPU capacity in partly

@@ -311,6 +311,27 @@ fn the_json_report_is_versioned_in_seconds_names_nodes_and_holds_only_documented
         );
         assert!(["in_service", "retired"].contains(&n["state"].as_str().unwrap()));
     }
+    // The sampling line agrees with the snapshots: every one but the
+    // last (after the shutdown) counted.
+    let sampling = &report["sampling"];
+    assert_eq!(sampling["interval_s"].as_f64(), Some(0.005));
+    assert_eq!(
+        sampling["taken"].as_u64(),
+        Some(samples.len() as u64 - 1),
+        "{sampling}"
+    );
+    let times: Vec<f64> = samples[..samples.len() - 1]
+        .iter()
+        .map(|s| s["t_s"].as_f64().unwrap())
+        .collect();
+    let mut gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_by(f64::total_cmp);
+    let close = |field: &str, want: f64| {
+        let got = sampling[field].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{field}: {got} against {want}");
+    };
+    close("max_gap_s", *gaps.last().unwrap());
+    close("median_gap_s", gaps[gaps.len() / 2]);
     let events = report["events"].as_array().unwrap();
     assert!(events
         .iter()

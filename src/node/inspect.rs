@@ -1,6 +1,7 @@
 //! What the state API reads of a node: its status, where a task waits in
-//! its queue, what runs on it. Each read takes the node's state lock once
-//! (and its inbox lock inside it); none is on the data path.
+//! its queue, what runs on it. The status reads published counters and
+//! gauges without a lock; the others take the node's state lock once (and
+//! its inbox lock inside it); none is on the data path.
 
 use super::shared::NodeShared;
 use crate::ids::TaskId;
@@ -14,34 +15,38 @@ type RunningTask = (TaskId, u32, u64);
 impl NodeShared {
     /// The node as the state API shows it.
     pub(crate) fn status(&self) -> NodeStatus {
-        let st = self.state.lock();
+        // Read without the state lock, from what every holder of it
+        // publishes as it lets go (the views policies read): a poller of
+        // many nodes never waits behind a descheduled executor.
+        let view = self.view();
         let c = &self.counters;
-        let held = st.running_demand;
-        let capacity = self.spec.capacity;
-        let free = capacity.saturating_sub(&held);
-        let health = if st.retired || self.is_retired() {
+        let held = view.capacity.saturating_sub(&view.free);
+        let health = if self.is_retired() {
             NodeHealth::Retired
-        } else if st.accepting {
+        } else if view.available {
             NodeHealth::Up
         } else {
             NodeHealth::Down
         };
-        let status = NodeStatus {
+        let free = view.free;
+        NodeStatus {
             id: self.id,
             name: self.label.to_string(),
-            speed: self.speed(),
-            slots: self.spec.slots.max(1),
-            capacity,
+            speed: view.speed,
+            slots: view.slots,
+            capacity: view.capacity,
             held,
             free,
-            load: self.load(),
-            queued: self.queued(&st) as u64,
-            running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,
+            load: view.load,
+            queued: view.queued as u64,
+            running: view.running as u64,
             completed: c.completed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             restarts: c.restarts.load(Ordering::Relaxed),
+            migrations_in: c.migrations_in.load(Ordering::Relaxed),
+            migrations_out: c.migrations_out.load(Ordering::Relaxed),
             health,
-            gpu_fragmentation: (capacity.gpu_milli > 0).then(|| {
+            gpu_fragmentation: (view.capacity.gpu_milli > 0).then(|| {
                 // Free GPU capacity not in whole GPUs (1 000 milli-GPUs).
                 let partial = free.gpu_milli % 1_000;
                 if free.gpu_milli == 0 {
@@ -50,9 +55,7 @@ impl NodeShared {
                     partial as f64 / free.gpu_milli as f64
                 }
             }),
-        };
-        drop(st);
-        status
+        }
     }
 
     /// The attempts running here now.

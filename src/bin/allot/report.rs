@@ -11,7 +11,9 @@ use crate::compute::WorkSource;
 use crate::machine::MachineLoad;
 use crate::table;
 use crate::workload::model::TaskMix;
-use allot::{AbandonReason, Health, Metrics, NodeMetrics, RuntimeConfig, Totals};
+use allot::{
+    AbandonReason, Health, Metrics, NodeHealth, NodeMetrics, NodeStatus, RuntimeConfig, Totals,
+};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -56,6 +58,8 @@ pub(crate) struct Report {
     pub(crate) failures: BTreeMap<String, u64>,
     /// Panics that a fault plan injected (each failed one attempt).
     pub(crate) injected_panics: u64,
+    /// How often the snapshots were asked for and how often they came.
+    pub(crate) sampling: Sampling,
     /// Periodic snapshots of every node.
     pub(crate) samples: Samples,
     /// Restarts, migrations, retirements and speed changes, from the
@@ -526,6 +530,36 @@ impl Sample {
     }
 }
 
+impl Sample {
+    /// A snapshot of a running runtime from its nodes' status (read
+    /// without taking any node's lock) and its ended-with-an-error count.
+    pub(crate) fn live(t_s: f64, nodes: &[NodeStatus], failed: u64) -> Sample {
+        Sample {
+            t_s,
+            completed: nodes.iter().map(|n| n.completed).sum(),
+            failed,
+            nodes: nodes
+                .iter()
+                .map(|n| NodeSample {
+                    load_s: n.load,
+                    queued: n.queued,
+                    running: n.running,
+                    completed: n.completed,
+                    restarts: n.restarts,
+                    migrations_in: n.migrations_in,
+                    migrations_out: n.migrations_out,
+                    speed: n.speed,
+                    state: match n.health {
+                        NodeHealth::Down => NodeState::Restarting,
+                        NodeHealth::Retired => NodeState::Retired,
+                        _ => NodeState::InService,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The snapshots of a run, serialised with each node's name
 /// (`{"node": "cpu-0", "load_s": …}`); held by index.
 #[derive(Debug, Default)]
@@ -564,6 +598,44 @@ impl Serialize for Samples {
                     .collect(),
             }
         }))
+    }
+}
+
+/// How often snapshots were asked for and how often they came: on a
+/// machine with more runnable threads than CPUs the sampler waits its turn
+/// for a CPU like every other thread, and the gaps grow.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub(crate) struct Sampling {
+    /// The interval in force at the end (`--sample-ms`, doubled once per
+    /// 4 096 snapshots on a long run).
+    pub(crate) interval_s: f64,
+    /// Snapshots taken while the run ran (the one after the shutdown not
+    /// counted).
+    pub(crate) taken: usize,
+    /// The median and largest time between consecutive snapshots; `null`
+    /// with fewer than two.
+    pub(crate) median_gap_s: Option<f64>,
+    pub(crate) max_gap_s: Option<f64>,
+}
+
+impl Sampling {
+    /// The gaps between `live` snapshots (oldest first) taken every
+    /// `interval`.
+    pub(crate) fn of(live: &[Sample], interval: std::time::Duration) -> Sampling {
+        let mut gaps: Vec<f64> = live.windows(2).map(|w| w[1].t_s - w[0].t_s).collect();
+        gaps.sort_by(f64::total_cmp);
+        Sampling {
+            interval_s: interval.as_secs_f64(),
+            taken: live.len(),
+            median_gap_s: gaps.get(gaps.len() / 2).copied(),
+            max_gap_s: gaps.last().copied(),
+        }
+    }
+
+    /// Whether the snapshots came markedly less often than asked (the
+    /// median gap over one and a half intervals).
+    pub(crate) fn late(&self) -> bool {
+        self.median_gap_s.is_some_and(|g| g > 1.5 * self.interval_s)
     }
 }
 
@@ -776,6 +848,24 @@ impl Report {
                 )?;
             }
         }
+        let sm = &self.sampling;
+        if let (Some(median), Some(max)) = (sm.median_gap_s, sm.max_gap_s) {
+            writeln!(
+                out,
+                "samples   {} every {} asked · median gap {} · largest {}",
+                sm.taken,
+                ms(sm.interval_s),
+                ms(median),
+                ms(max),
+            )?;
+            if sm.late() {
+                writeln!(
+                    out,
+                    "warning   snapshots came less often than asked: the sampler waited for a CPU behind this run's {} task slots (a thread each) and other processes; the plot's time resolution is the gaps'",
+                    self.config.nodes.iter().map(|n| n.slots.max(1)).sum::<usize>(),
+                )?;
+            }
+        }
         writeln!(out)?;
 
         let mut nodes = table::new(
@@ -938,6 +1028,25 @@ mod tests {
                 state: NodeState::InService,
             }],
         }
+    }
+
+    #[test]
+    fn sampling_gives_the_median_and_largest_gap_and_warns_past_one_and_a_half_intervals() {
+        let every = |ts: &[f64]| -> Vec<Sample> { ts.iter().map(|&t| sample(t, 0, 0)).collect() };
+        let ms20 = std::time::Duration::from_millis(20);
+        let on_time = Sampling::of(&every(&[0.02, 0.04, 0.06, 0.08]), ms20);
+        assert_eq!(on_time.taken, 4);
+        assert!((on_time.median_gap_s.unwrap() - 0.02).abs() < 1e-12);
+        assert!(!on_time.late());
+        // Gaps 0.02, 0.05, 0.05, 0.1: median 0.05 > 1.5 × 0.02.
+        let late = Sampling::of(&every(&[0.0, 0.02, 0.07, 0.12, 0.22]), ms20);
+        assert!((late.median_gap_s.unwrap() - 0.05).abs() < 1e-12);
+        assert!((late.max_gap_s.unwrap() - 0.1).abs() < 1e-12);
+        assert!(late.late());
+        // One snapshot or none: no gap, no warning.
+        let one = Sampling::of(&every(&[0.5]), ms20);
+        assert_eq!((one.median_gap_s, one.max_gap_s), (None, None));
+        assert!(!one.late());
     }
 
     #[test]

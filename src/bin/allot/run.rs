@@ -26,8 +26,8 @@ use crate::logging;
 use crate::machine::{CpuTimes, MachineLoad};
 use crate::nats::{self, Settings};
 use crate::report::{
-    self, ClusterInfo, KindReport, Machine, Report, RunMetrics, Sample, Samples, WorkInfo,
-    WorkloadInfo,
+    self, ClusterInfo, KindReport, Machine, Report, RunMetrics, Sample, Samples, Sampling,
+    WorkInfo, WorkloadInfo,
 };
 use crate::workload::file::{self, Loaded};
 use crate::workload::model::{TaskMix, MAX_TASKS};
@@ -300,7 +300,8 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
     let metrics = runtime.shutdown();
     let elapsed = start.elapsed();
     let machine_load = MachineLoad::between(cpu_before, CpuTimes::read());
-    let mut samples = sampler.finish();
+    let (mut samples, interval) = sampler.finish(Duration::from_millis(args.sample_ms));
+    let sampling = Sampling::of(&samples, interval);
     samples.push(Sample::of(elapsed.as_secs_f64(), &metrics, true));
     let samples = Samples {
         names: report::node_names(&metrics.nodes),
@@ -344,6 +345,7 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
             measured_unix_s: calibration.measured_unix_s,
         },
         machine_load,
+        sampling,
         elapsed_s,
         throughput_per_s: metrics.totals.completed as f64 / elapsed_s.max(1e-9),
         unaccounted: metrics.totals.unaccounted(),

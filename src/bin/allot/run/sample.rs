@@ -14,7 +14,7 @@ const MAX_SAMPLES: usize = 4096;
 /// progress bar.
 pub(super) struct Sampler {
     stop: crossbeam_channel::Sender<()>,
-    thread: JoinHandle<Vec<Sample>>,
+    thread: JoinHandle<(Vec<Sample>, Duration)>,
 }
 
 impl Sampler {
@@ -36,9 +36,16 @@ impl Sampler {
                 // the thread waited for a core is skipped, not made up.
                 let mut next = Instant::now();
                 loop {
-                    let m = handle.metrics();
-                    let s = Sample::of(start.elapsed().as_secs_f64(), &m, false);
-                    let done = m.totals.completed + m.totals.failed + m.totals.cancelled;
+                    // The nodes' published counters and gauges, not
+                    // `metrics()`: that takes every node's state lock (and
+                    // copies its latency histogram), and under load one
+                    // descheduled lock holder delays the whole snapshot.
+                    let nodes = handle.node_status();
+                    let counts = handle.state_counts();
+                    let s = Sample::live(start.elapsed().as_secs_f64(), &nodes, counts.failed);
+                    let done = s.completed + counts.failed + counts.cancelled;
+                    let restarts: u64 = nodes.iter().map(|n| n.restarts).sum();
+                    let moved: u64 = nodes.iter().map(|n| n.migrations_in).sum();
                     // Throughput over the last second or so.
                     let back = samples
                         .iter()
@@ -50,8 +57,8 @@ impl Sampler {
                     });
                     bar.set_position(done);
                     bar.set_message(format!(
-                        "{rate:.0}/s · {} failed · {} restarts · {} moved",
-                        m.totals.failed, m.totals.restarts, m.totals.migrations
+                        "{rate:.0}/s · {} failed · {restarts} restarts · {moved} moved",
+                        counts.failed
                     ));
                     samples.push(s);
                     if samples.len() >= MAX_SAMPLES {
@@ -69,12 +76,12 @@ impl Sampler {
                     // of centuries): wait for the end of the run.
                     let Some(tick) = next_tick(next, Instant::now(), interval) else {
                         let _ = stopped.recv();
-                        return samples;
+                        return (samples, interval);
                     };
                     next = tick;
                     match stopped.recv_deadline(next) {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                        _ => return samples,
+                        _ => return (samples, interval),
                     }
                 }
             })
@@ -82,9 +89,11 @@ impl Sampler {
         Ok(Sampler { stop, thread })
     }
 
-    pub(super) fn finish(self) -> Vec<Sample> {
+    /// Stops it: the snapshots, oldest first, and the interval in force
+    /// at the end.
+    pub(super) fn finish(self, asked: Duration) -> (Vec<Sample>, Duration) {
         let _ = self.stop.send(());
-        self.thread.join().unwrap_or_default()
+        self.thread.join().unwrap_or((Vec::new(), asked))
     }
 }
 
