@@ -400,6 +400,42 @@ fn run_with_a_dashboard_serves_it_while_the_run_lasts() {
     let o = allot(&["run", "tests/data/cli/small.json", "--dashboard", "nowhere"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--dashboard"), "{}", stderr(&o));
+
+    // A token from a file (not the command line, which `ps` shows).
+    let dir = scratch("dashboard-token");
+    std::fs::write(dir.join("token"), "s3cret\n").unwrap();
+    std::fs::write(dir.join("empty"), "\n").unwrap();
+    let small = Path::new(ROOT).join("tests/data/cli/small.json");
+    let small = small.to_str().unwrap();
+    let with = |file: &str| {
+        allot_in(
+            &dir,
+            &[
+                "run",
+                small,
+                "--dashboard",
+                "127.0.0.1:0",
+                "--dashboard-token-file",
+                file,
+                "--quiet",
+            ],
+        )
+    };
+    let o = with("token");
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (file, says) in [("empty", "holds no token"), ("missing", "cannot read")] {
+        let o = with(file);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("--dashboard-token-file") && err.contains(says),
+            "{file}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Only with a dashboard.
+    let o = allot(&["run", small, "--dashboard-token-file", "token"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 #[test]
@@ -1118,12 +1154,16 @@ fn a_workload_runs_on_two_worker_processes_to_a_reconciled_ledger() {
             &prefix,
             "--json",
             "-",
+            "--dashboard",
+            "127.0.0.1:0",
         ],
         Duration::from_secs(120),
     );
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    // The dashboard serves a cluster run as it does a local one.
+    assert!(err.contains("dashboard: http://127.0.0.1:"), "{err}");
     assert!(err.contains("the workload's nodes are ignored"), "{err}");
     assert!(err.contains("ledger ok"), "the table goes to stderr: {err}");
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");

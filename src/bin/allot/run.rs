@@ -106,8 +106,46 @@ pub(crate) struct RunArgs {
     /// Serve the live dashboard at ADDR while the run lasts (e.g.
     /// `127.0.0.1:8080`; keep it on loopback unless other machines should
     /// see it). See docs/dashboard.md.
-    #[arg(long, value_name = "ADDR", conflicts_with = "nats")]
+    #[arg(long, value_name = "ADDR")]
     pub(crate) dashboard: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token the dashboard asks of whoever
+    /// cancels a task (its first line; reading needs none). Without it the
+    /// dashboard cannot cancel. A file, not the token itself, so that it
+    /// does not show in the process list.
+    #[arg(long, value_name = "FILE", requires = "dashboard")]
+    pub(crate) dashboard_token_file: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// The dashboard's token, read from `--dashboard-token-file`.
+    fn dashboard_token(&self) -> Result<Option<String>, CliError> {
+        let Some(path) = &self.dashboard_token_file else {
+            return Ok(None);
+        };
+        let flag = "--dashboard-token-file";
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::Flag {
+            flag,
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let token = text.lines().next().unwrap_or("").trim();
+        if token.is_empty() {
+            return Err(CliError::Flag {
+                flag,
+                message: format!("{} holds no token on its first line", path.display()),
+            });
+        }
+        Ok(Some(token.to_string()))
+    }
+
+    /// Turns the dashboard on in `builder` if asked.
+    fn attach_dashboard(&self, builder: &mut allot::Builder, token: Option<&str>) {
+        if let Some(addr) = self.dashboard {
+            builder.dashboard(addr);
+            if let Some(token) = token {
+                builder.dashboard_token(token);
+            }
+        }
+    }
 }
 
 impl RunArgs {
@@ -243,20 +281,19 @@ pub(crate) fn run(args: &RunArgs, injected_panics: &AtomicU64) -> Result<Report,
         mix.count = n;
     }
 
+    let token = args.dashboard_token()?;
+    let dashboard = |b: &mut allot::Builder| args.attach_dashboard(b, token.as_deref());
     let runtime = match &cluster {
         None => {
             let mut builder = Runtime::builder_from(&config);
-            if let Some(addr) = args.dashboard {
-                builder.dashboard(addr);
-            }
-            let runtime = builder.build().map_err(|e| build_error(&loaded, e))?;
-            if let Some(addr) = runtime.handle().dashboard_addr() {
-                eprintln!("dashboard: http://{addr}/");
-            }
-            runtime
+            dashboard(&mut builder);
+            builder.build().map_err(|e| build_error(&loaded, e))?
         }
-        Some(settings) => remote::start(&loaded, &mut config, settings)?,
+        Some(settings) => remote::start(&loaded, &mut config, settings, &dashboard)?,
     };
+    if let Some(addr) = runtime.handle().dashboard_addr() {
+        eprintln!("dashboard: http://{addr}/");
+    }
     let handle = runtime.handle().clone();
     check_admission(&loaded, &handle)?;
 

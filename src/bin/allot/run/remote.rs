@@ -105,17 +105,18 @@ pub(super) fn start(
     loaded: &Loaded,
     config: &mut RuntimeConfig,
     settings: &Settings,
+    dashboard: &dyn Fn(&mut allot::Builder),
 ) -> Result<Runtime, CliError> {
     settings.check()?;
     let mut without_faults = config.clone();
     let plan: Option<FaultPlan> = without_faults.fault_plan.take();
-    let runtime = Runtime::builder_from(&without_faults)
-        .cluster(settings.config.clone())
-        .build()
-        .map_err(|e| match settings.build_error(e) {
-            Ok(cli) => cli,
-            Err(e) => super::build_error(loaded, e),
-        })?;
+    let mut builder = Runtime::builder_from(&without_faults);
+    builder.cluster(settings.config.clone());
+    dashboard(&mut builder);
+    let runtime = builder.build().map_err(|e| match settings.build_error(e) {
+        Ok(cli) => cli,
+        Err(e) => super::build_error(loaded, e),
+    })?;
     config.nodes = runtime.handle().nodes();
     if let Some(plan) = &plan {
         match runtime.handle().inject_plan(plan) {
