@@ -692,12 +692,35 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "20",
         "--busy",
         "1",
+        "--idle-ms",
+        "100",
         "--json",
         "-",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is JSON");
     assert_eq!(b["busy_processes"], 1);
+    // Round trips under a flood: allot urgent and normal, actix, tokio.
+    for key in ["p50_s", "p99_s"] {
+        let cases = b["under_load"][key].as_object().unwrap();
+        assert_eq!(cases.len(), 4, "{cases:?}");
+        assert!(cases.keys().any(|k| k.contains("urgent")), "{cases:?}");
+        assert!(cases.values().all(|v| v["median"].as_f64().unwrap() > 0.0));
+    }
+    // Idle and trickle: CPU per second of wall time, an idle runtime
+    // costing something but far less than a core, the trickles more than
+    // the floor of the process without an allot runtime.
+    assert_eq!(b["idle"]["window_s"], 0.1);
+    let idle = b["idle"]["cpu_s_per_s"].as_object().unwrap();
+    assert_eq!(idle.len(), 5, "{idle:?}");
+    let cpu = |prefix: &str| {
+        idle.iter()
+            .find(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v["median"].as_f64().unwrap())
+            .unwrap_or_else(|| panic!("no {prefix} in {idle:?}"))
+    };
+    assert!((0.0..1.0).contains(&cpu("allot runtime, 4 nodes, idle")));
+    assert!(cpu("allot, one task") > 0.0 && cpu("allot, one task") < 2.0);
     assert!(stderr(&o).contains("1 spinning process"), "{}", stderr(&o));
     for (section, key) in [
         ("mailbox", "rates_per_s"),
@@ -728,6 +751,8 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
         "rr_p99_vs_crossbeam",
         "mailbox_cpu_vs_actix",
         "e2e_single_cpu_vs_actix",
+        "loaded_p99_urgent_vs_actix",
+        "loaded_p99_normal_vs_tokio_spawn",
     ] {
         assert!(
             b["ratios"][ratio]["median"].as_f64().unwrap() > 0.0,
@@ -743,6 +768,8 @@ fn bench_prints_rates_and_ratios_against_every_baseline_as_json() {
     }
     // The table goes to stderr when stdout carries the JSON.
     assert!(stderr(&o).contains("request/response"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("under load"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("idle and trickle"), "{}", stderr(&o));
 }
 
 #[test]

@@ -11,6 +11,7 @@
 pub(crate) mod cases;
 mod cluster;
 mod nats_raw;
+mod under_load;
 
 use crate::error::CliError;
 use crate::table;
@@ -50,6 +51,10 @@ pub(crate) struct BenchArgs {
     /// With `--nats`: attempts in flight per remote node beyond its slot.
     #[arg(long, default_value_t = 64, value_parser = up_to::<4_096>)]
     pub(crate) prefetch: usize,
+    /// Window of each idle and trickle case per round, in milliseconds (0
+    /// to 60000; 0 skips them).
+    #[arg(long, default_value_t = 1_000, value_parser = at_most::<60_000>)]
+    pub(crate) idle_ms: usize,
     /// Unrelated CPU work during the whole measurement, the same for every
     /// case: N processes that spin (0 to 64; 1 keeps one core busy).
     #[arg(long, default_value_t = 0, value_parser = at_most::<64>)]
@@ -153,6 +158,13 @@ const END_TO_END: [&str; 6] = [
     "allot submit + wait (one at a time)",
 ];
 
+const UNDER_LOAD: [&str; 4] = [
+    "allot urgent submit + wait",
+    "allot normal submit + wait",
+    "actix send + await",
+    "tokio::spawn + await",
+];
+
 const ROUND_TRIP: [&str; 5] = [
     "allot submit + wait",
     "actix send + await",
@@ -175,18 +187,40 @@ pub(crate) struct Results {
     /// Round trips, seconds.
     p50_s: Vec<Figure>,
     p99_s: Vec<Figure>,
+    /// Round trips while a flood runs on the same runtime, seconds.
+    loaded_p50_s: Vec<Figure>,
+    loaded_p99_s: Vec<Figure>,
+    /// CPU seconds per second of the idle and trickle cases (empty with
+    /// `--idle-ms 0`).
+    quiet_cpu: Vec<Figure>,
 }
 
 fn measure(args: &BenchArgs) -> Results {
     let (n, nodes) = (args.messages, args.nodes);
     // One at a time is slow; cap it so a round stays short.
     let single_n = n.min(100_000);
-    let actix = cases::ActixBaseline::start();
-    let pool = cases::CrossbeamPool::start(nodes);
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(nodes)
+        .enable_time()
         .build()
         .expect("tokio runtime starts");
+    let sink = under_load::Actix::start();
+    // The idle and trickle cases first, before the other cases' runtimes
+    // and pools exist: their idle threads would be in every window.
+    let mut quiet = vec![Vec::new(); under_load::QUIET.len()];
+    if args.idle_ms > 0 {
+        let window = Duration::from_millis(args.idle_ms as u64);
+        for round in 0..=args.runs {
+            let q = under_load::quiet(window, &tokio_rt, &sink);
+            if round > 0 {
+                for (i, v) in q.into_iter().enumerate() {
+                    quiet[i].push(v);
+                }
+            }
+        }
+    }
+    let actix = cases::ActixBaseline::start();
+    let pool = cases::CrossbeamPool::start(nodes);
     // actix futures are awaited from a runtime of their own, as a caller would.
     let caller_rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -197,6 +231,8 @@ fn measure(args: &BenchArgs) -> Results {
         .expect("rayon pool starts");
     let rt = cases::allot_runtime(nodes);
     let h = rt.handle().clone();
+    let loaded_rt = under_load::priority_runtime(nodes);
+    let lh = loaded_rt.handle().clone();
     // A case's rate, and the process's CPU seconds per million of its
     // messages or tasks.
     let rate = |count: usize, case: &mut dyn FnMut() -> Duration| {
@@ -215,6 +251,8 @@ fn measure(args: &BenchArgs) -> Results {
     let mut e2e_cpu = vec![Vec::new(); END_TO_END.len()];
     let mut p50 = vec![Vec::new(); ROUND_TRIP.len()];
     let mut p99 = vec![Vec::new(); ROUND_TRIP.len()];
+    let mut loaded_p50 = vec![Vec::new(); UNDER_LOAD.len()];
+    let mut loaded_p99 = vec![Vec::new(); UNDER_LOAD.len()];
     for round in 0..=args.runs {
         let m = [
             rate(n, &mut || cases::allot_mailbox(&h, n, args.batch)),
@@ -241,9 +279,20 @@ fn measure(args: &BenchArgs) -> Results {
             trips(&|| cases::tokio_round_trip(&tokio_rt)),
             trips(&|| cases::rayon_round_trip(&rayon_pool)),
         ];
+        let [urgent, normal] = under_load::allot(&lh, args.requests, args.batch);
+        let loaded = [
+            percentiles(urgent.into_iter()),
+            percentiles(normal.into_iter()),
+            percentiles(sink.round_trips(args.requests, args.batch).into_iter()),
+            percentiles(under_load::tokio(&tokio_rt, args.requests, args.batch).into_iter()),
+        ];
         tracing::debug!(round, "bench.round");
         if round == 0 {
             continue;
+        }
+        for (i, (a, b)) in loaded.into_iter().enumerate() {
+            loaded_p50[i].push(a);
+            loaded_p99[i].push(b);
         }
         for (i, (r, c)) in m.into_iter().enumerate() {
             mailbox[i].push(r);
@@ -259,6 +308,7 @@ fn measure(args: &BenchArgs) -> Results {
         }
     }
     rt.shutdown();
+    loaded_rt.shutdown();
     let figures = |v: Vec<Vec<f64>>| v.into_iter().map(Figure::of).collect();
     Results {
         mailbox: figures(mailbox),
@@ -267,6 +317,13 @@ fn measure(args: &BenchArgs) -> Results {
         end_to_end_cpu: figures(e2e_cpu),
         p50_s: figures(p50),
         p99_s: figures(p99),
+        loaded_p50_s: figures(loaded_p50),
+        loaded_p99_s: figures(loaded_p99),
+        quiet_cpu: if args.idle_ms > 0 {
+            figures(quiet)
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -328,8 +385,20 @@ fn ratios(r: &Results) -> Vec<Ratio> {
         add(RR_P50_NAMES[i - 1], p50(0), p50(i), slower);
         add(RR_P99_NAMES[i - 1], p99(0), p99(i), slower);
     }
+    let lp99 = |i: usize| (UNDER_LOAD_P99[i], &r.loaded_p99_s[i]);
+    add("loaded_p99_urgent_vs_actix", lp99(0), lp99(2), slower);
+    add("loaded_p99_normal_vs_actix", lp99(1), lp99(2), slower);
+    add("loaded_p99_urgent_vs_tokio_spawn", lp99(0), lp99(3), slower);
+    add("loaded_p99_normal_vs_tokio_spawn", lp99(1), lp99(3), slower);
     out
 }
+
+const UNDER_LOAD_P99: [&str; 4] = [
+    "allot urgent submit + wait p99 under a flood",
+    "allot normal submit + wait p99 under a flood",
+    "actix send + await p99 under a flood",
+    "tokio::spawn + await p99 under a flood",
+];
 
 const ROUND_TRIP_P50: [&str; 5] = [
     "allot submit + wait p50",
@@ -379,7 +448,7 @@ fn to_json(args: &BenchArgs, r: &Results) -> Value {
         "runs": args.runs,
         "requests": args.requests,
         "busy_processes": args.busy,
-        "units": "rates in messages or tasks per second (`_per_s`), round trips in seconds (`_s`), CPU in seconds of all the process's threads per million messages or tasks (`cpu_s_per_million`); every figure is the median of the measured rounds with their min, max and each round's value, and every ratio is taken round by round",
+        "units": "rates in messages or tasks per second (`_per_s`), round trips in seconds (`_s`), CPU in seconds of all the process's threads per million messages or tasks (`cpu_s_per_million`) or per second of wall time (`cpu_s_per_s`); every figure is the median of the measured rounds with their min, max and each round's value, and every ratio is taken round by round",
         "mailbox": {
             "rates_per_s": named(&MAILBOX, &r.mailbox),
             "cpu_s_per_million": named(&MAILBOX, &r.mailbox_cpu),
@@ -391,6 +460,15 @@ fn to_json(args: &BenchArgs, r: &Results) -> Value {
         "request_response": {
             "p50_s": named(&ROUND_TRIP, &r.p50_s),
             "p99_s": named(&ROUND_TRIP, &r.p99_s),
+        },
+        "under_load": {
+            "p50_s": named(&UNDER_LOAD, &r.loaded_p50_s),
+            "p99_s": named(&UNDER_LOAD, &r.loaded_p99_s),
+        },
+        "idle": {
+            "window_s": args.idle_ms as f64 / 1e3,
+            "trickle_every_s": under_load::TRICKLE.as_secs_f64(),
+            "cpu_s_per_s": named(&under_load::QUIET, &r.quiet_cpu),
         },
         "ratios": ratios,
     })
@@ -492,6 +570,45 @@ fn print_table(args: &BenchArgs, r: &Results, out: &mut impl Write) -> io::Resul
         t.add_row(row);
     }
     table::write(out, &t, "")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "request/response under load (one at a time while another thread floods the same runtime, actor or pool with batches of {}; µs)",
+        args.batch
+    )?;
+    let mut t = table::new(&header, 1);
+    for (i, name) in UNDER_LOAD.iter().enumerate() {
+        let mut row = vec![format!("  {name}")];
+        for f in [&r.loaded_p50_s[i], &r.loaded_p99_s[i]] {
+            row.push(format!("{:.1}", f.median * 1e6));
+            if spread {
+                row.push(f.spread(1e6, 1));
+            }
+        }
+        t.add_row(row);
+    }
+    table::write(out, &t, "")?;
+    if !r.quiet_cpu.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "idle and trickle (CPU ms of all threads per second of wall time, {} ms windows, before the other cases start)",
+            args.idle_ms
+        )?;
+        let mut header = vec!["  case", "CPU ms/s"];
+        if spread {
+            header.push("min–max");
+        }
+        let mut t = table::new(&header, 1);
+        for (name, f) in under_load::QUIET.iter().zip(&r.quiet_cpu) {
+            let mut row = vec![format!("  {name}"), format!("{:.2}", f.median * 1e3)];
+            if spread {
+                row.push(f.spread(1e3, 2));
+            }
+            t.add_row(row);
+        }
+        table::write(out, &t, "")?;
+    }
     writeln!(out)?;
     writeln!(out, "ratios (round by round)")?;
     let mut header = vec!["  name", "divides", "median"];
