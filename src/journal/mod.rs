@@ -16,18 +16,25 @@
 //!    wait than its last commit answered, it waits for the others, up to
 //!    a quarter of its last commit's time (at most [`GATHER_MAX`]): a
 //!    slow disk makes waiting pay more.
-//! 3. **Hold back.** Outcomes and forgettings are not sent: the executor
-//!    (or the reader) leaves them in a buffer, and wakes the writer only
-//!    when the buffer was empty ([`Op::Held`]). They wait there until
+//! 3. **Hold back.** Dispatch records, outcomes and forgettings are not
+//!    sent: the executor (or the reader) leaves them in a buffer, and
+//!    wakes the writer only when the buffer was empty ([`Op::Held`]). They wait there until
 //!    [`OUTCOMES_DELAY`] after the first, or a commit finds
 //!    [`OUTCOMES_MAX`] of them, or a close — then they go with that
 //!    moment's commit, and the unread results past the retention limit
 //!    with them. A commit's cost (the writer's CPU, pages
 //!    written, an fsync) grows with the pages it touches, and the
 //!    submitters wait on it: their submissions alone touch the fewest.
-//!    A submission always comes before its task's outcome (the task runs
-//!    once its submission is committed), so holding outcomes back never
-//!    reorders a task's records.
+//!    A submission always comes before its task's other records (the task
+//!    runs once its submission is committed), and one buffer keeps the
+//!    rest in order, so holding them back never reorders a task's
+//!    records. A record made moot by a later one in the same commit is
+//!    not written ([`store::coalesce`]): a dispatch followed by its task's
+//!    outcome, an outcome followed by its forgetting.
+//!    A retried attempt's dispatch record is the exception: its executor
+//!    asks for the held-back changes now ([`Op::Flush`]) and waits for
+//!    that commit before the attempt runs, so that the journal never
+//!    lags a task's attempts by more than its first.
 //! 4. **Commit.** One durable transaction (one fsync) for the whole group:
 //!    group commit.
 //! 5. **Answer.** Every submitter of the group is woken with the result;
@@ -46,7 +53,7 @@
 mod retention;
 mod store;
 
-pub(crate) use store::{Accepted, Entry};
+pub(crate) use store::{Accepted, Dispatched, Entry};
 
 use crate::job::{DurableOutcome, DurableSink};
 use crate::journal_error::JournalError;
@@ -54,10 +61,11 @@ use crate::journal_retention::JournalRetention;
 use crate::sync::{Condvar, Mutex};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use retention::Unread;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{now_ms, Change, Store};
+use store::{coalesce, now_ms, Change, Store};
 
 /// Most changes written in one transaction.
 const GROUP_MAX: usize = 65_536;
@@ -107,6 +115,8 @@ enum Op {
     /// The held-back buffer was empty and is not: it is due in
     /// [`OUTCOMES_DELAY`].
     Held,
+    /// Commit the held-back changes now; answered once durable.
+    Flush(Arc<Reply>),
     /// Write what is queued, close the file, then answer; later changes
     /// are dropped.
     Close(Sender<()>),
@@ -143,6 +153,11 @@ impl Journal {
     ) -> Result<(Arc<Journal>, Vec<Entry>), JournalError> {
         let (store, mut entries) = Store::open(path)?;
         let session = store.session;
+        let mut on_disk: HashSet<u64> = entries
+            .iter()
+            .filter(|e| e.dispatched.is_some())
+            .map(|e| e.id)
+            .collect();
         let mut unread = Unread::new(retention);
         if let Some(u) = &mut unread {
             for e in &entries {
@@ -154,7 +169,7 @@ impl Journal {
             let gone = u.expire(now_ms());
             if !gone.is_empty() {
                 let changes: Vec<Change> = gone.iter().map(|id| Change::Forget(*id)).collect();
-                store.write(&changes)?;
+                store.write(&coalesce(changes, &mut on_disk))?;
                 tracing::info!(results = gone.len(), "journal.retention_forgot");
                 let gone: std::collections::HashSet<u64> = gone.into_iter().collect();
                 entries.retain(|e| !gone.contains(&e.id));
@@ -167,6 +182,7 @@ impl Journal {
             rx,
             held: Arc::clone(&held),
             unread,
+            on_disk,
         };
         std::thread::Builder::new()
             .name("allot-journal".into())
@@ -220,6 +236,21 @@ impl Journal {
 }
 
 impl DurableSink for Journal {
+    fn dispatched(&self, key: u64, attempt: u32, node: &str, remote: bool, wait: bool) {
+        self.hold(Change::Dispatch(
+            key,
+            store::encode_dispatched(now_ms(), attempt, remote, node),
+        ));
+        if wait {
+            let reply = Reply::new();
+            if self.tx.send(Op::Flush(Arc::clone(&reply))).is_ok() {
+                // A failed write was logged by the writer; the attempt
+                // runs anyway (its outcome's write will fail the same way).
+                let _ = reply.wait();
+            }
+        }
+    }
+
     fn finished(&self, key: u64, outcome: DurableOutcome) {
         let record = store::encode_outcome(now_ms(), &outcome);
         self.hold(Change::Finish(key, record));
@@ -251,6 +282,8 @@ struct Group {
     /// Submissions, written with the next commit.
     accepts: Vec<Change>,
     waiting: Vec<Arc<Reply>>,
+    /// A waiter asked for the held-back changes now.
+    flush: bool,
     closing: Option<Sender<()>>,
     /// When the held-back changes are due.
     due: Option<Instant>,
@@ -272,6 +305,10 @@ impl Group {
             Op::Held => {
                 self.due.get_or_insert(Instant::now() + OUTCOMES_DELAY);
             }
+            Op::Flush(reply) => {
+                self.flush = true;
+                self.waiting.push(reply);
+            }
             Op::Close(done) => self.closing = Some(done),
         }
     }
@@ -283,6 +320,9 @@ struct Writer {
     rx: Receiver<Op>,
     held: Buffer,
     unread: Option<Unread>,
+    /// The tasks with a dispatch record on disk (their forgetting removes
+    /// it).
+    on_disk: HashSet<u64>,
 }
 
 impl Writer {
@@ -344,6 +384,7 @@ impl Writer {
     fn take_due(&mut self, group: &mut Group, end: bool) -> Option<Vec<Change>> {
         let now = Instant::now();
         let held_due = end
+            || group.flush
             || group.closing.is_some()
             || group.due.is_some_and(|d| d <= now)
             || self.expiry().is_some_and(|at| at <= now_ms())
@@ -354,6 +395,7 @@ impl Writer {
         let mut out = std::mem::take(&mut group.accepts);
         if held_due {
             group.due = None;
+            group.flush = false;
             let held = std::mem::take(&mut *self.held.lock());
             if let Some(u) = &mut self.unread {
                 for c in &held {
@@ -362,7 +404,7 @@ impl Writer {
                             u.finished(*id, store::outcome_at(record), record.len() as u64);
                         }
                         Change::Forget(id) => u.forgotten(*id),
-                        Change::Accept(..) => {}
+                        Change::Accept(..) | Change::Dispatch(..) => {}
                     }
                 }
             }
@@ -388,14 +430,15 @@ impl Writer {
             };
             // Step 4: one durable commit.
             let started = Instant::now();
+            let n = changes.len();
             let result = if changes.is_empty() {
                 Ok(())
             } else {
-                self.store.write(&changes)
+                self.store.write(&coalesce(changes, &mut self.on_disk))
             };
             let took = started.elapsed();
             if let Err(e) = &result {
-                tracing::error!(error = %e, changes = changes.len(), "journal.write_failed");
+                tracing::error!(error = %e, changes = n, "journal.write_failed");
             }
             // Step 5: answer.
             last = (group.waiting.len(), took);
