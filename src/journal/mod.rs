@@ -8,14 +8,15 @@
 //! already encoded (the submitter encodes its submissions, the executor
 //! the outcome of its task).
 //!
-//! 1. **Submit.** A submitter sends its batch with a [`Reply`] and parks
+//! 1. **Submit.** A submitter queues its batch with a [`Reply`] and parks
 //!    on it (no spinning: 16 waiting submitters would take the two cores
 //!    their tasks' executors need).
 //! 2. **Gather.** The writer takes the submissions queued at once — of
-//!    many threads — up to [`GROUP_MAX`] changes. When fewer submitters
-//!    wait than its last commit answered, it waits for the others, up to
-//!    a quarter of its last commit's time (at most [`GATHER_MAX`]): a
-//!    slow disk makes waiting pay more.
+//!    many threads. When fewer submitters wait than its last commit
+//!    answered, it waits for the others, up to a quarter of its last
+//!    commit's time (at most [`GATHER_MAX`]): a slow disk makes waiting
+//!    pay more. It is woken once for them, by the last to come, not by
+//!    each ([`queue`]).
 //! 3. **Hold back.** Dispatch records, outcomes and forgettings are not
 //!    sent: the executor (or the reader) leaves them in a buffer, and
 //!    wakes the writer only when the buffer was empty ([`Op::Held`]). They wait there until
@@ -37,38 +38,43 @@
 //!    lags a task's attempts by more than its first.
 //! 4. **Commit.** One durable transaction (one fsync) for the whole group:
 //!    group commit.
-//! 5. **Answer.** Every submitter of the group is woken with the result;
-//!    a failed write answers each with the error. A close answers last,
-//!    after the file is closed (its lock goes with it).
+//! 5. **Answer.** Every submitter of the group is answered with the
+//!    result (a failed write answers each with the error); the writer
+//!    wakes two of them, and each woken submitter wakes two more (a tree:
+//!    a wake costs its waker microseconds on a VM, and the writer's next
+//!    commit waits on them). A close answers last, after the file is
+//!    closed (its lock goes with it); what is queued after it is answered
+//!    with an error.
 //!
 //! The writer sleeps in step 2 until a change comes, the held-back
 //! changes are due, or the oldest unread result passes the age limit.
-//! It ends when every sender is gone, writing what it holds first.
+//! It ends when the journal is dropped (every journalled job that held it
+//! gone), writing what it holds first.
 //! At open, the unread results past the retention limit are forgotten
 //! before anything is given back.
 //!
 //! Files: [`store`] (the redb file, its tables and records),
-//! [`retention`] (which unread results go).
+//! [`queue`] (what the threads hand the writer), [`retention`] (which
+//! unread results go).
 
+mod queue;
 mod retention;
 mod store;
 
-pub(crate) use store::{Accepted, Dispatched, Entry};
+pub(crate) use store::{encode_submission, Dispatched, Entry};
 
 use crate::job::{DurableOutcome, DurableSink};
 use crate::journal_error::JournalError;
 use crate::journal_retention::JournalRetention;
 use crate::sync::{Condvar, Mutex};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
+use queue::{Queue, Taken};
 use retention::Unread;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::{coalesce, now_ms, Change, Store};
-
-/// Most changes written in one transaction.
-const GROUP_MAX: usize = 65_536;
 
 /// Most outcomes and forgettings held back.
 const OUTCOMES_MAX: usize = 4_096;
@@ -81,27 +87,61 @@ const GATHER_MAX: Duration = Duration::from_millis(1);
 
 /// Where the writer answers a submitter: it parks until answered.
 struct Reply {
-    result: Mutex<Option<Result<(), JournalError>>>,
+    slot: Mutex<Answer>,
     ready: Condvar,
 }
+
+/// A submitter's answer, and the others of its commit it wakes.
+#[derive(Default)]
+struct Answer {
+    result: Option<Result<(), JournalError>>,
+    /// Its commit's waiters and its place among them: the writer wakes
+    /// the first [`WAKE_FANOUT`], and waiter `i` wakes waiters
+    /// `FANOUT·(i+1) ..` (a tree). Waking a parked thread costs its waker
+    /// microseconds on a VM: the writer wakes a few and gets back to
+    /// work, the woken wake the rest in parallel.
+    group: Option<(Arc<[Arc<Reply>]>, usize)>,
+}
+
+/// How many waiters of a commit each waker wakes.
+const WAKE_FANOUT: usize = 2;
 
 impl Reply {
     fn new() -> Arc<Reply> {
         Arc::new(Reply {
-            result: Mutex::new(None),
+            slot: Mutex::new(Answer::default()),
             ready: Condvar::new(),
         })
     }
 
-    fn answer(&self, result: Result<(), JournalError>) {
-        *self.result.lock() = Some(result);
-        self.ready.notify_one();
+    /// Answers every waiter of `group` with `result`; wakes the first
+    /// few (they wake the others).
+    fn answer_all(group: Vec<Arc<Reply>>, result: &Result<(), JournalError>) {
+        let group: Arc<[Arc<Reply>]> = group.into();
+        for (i, w) in group.iter().enumerate() {
+            let mut slot = w.slot.lock();
+            slot.result = Some(result.clone());
+            slot.group = Some((Arc::clone(&group), i));
+        }
+        for w in group.iter().take(WAKE_FANOUT) {
+            w.ready.notify_one();
+        }
     }
 
     fn wait(&self) -> Result<(), JournalError> {
-        let mut slot = self.result.lock();
+        let mut slot = self.slot.lock();
         loop {
-            if let Some(r) = slot.take() {
+            if let Some(r) = slot.result.take() {
+                // Taken out: the group holds this reply, and this reply
+                // the group, until now.
+                let group = slot.group.take();
+                drop(slot);
+                if let Some((group, i)) = group {
+                    let first = WAKE_FANOUT * (i + 1);
+                    for w in group.iter().skip(first).take(WAKE_FANOUT) {
+                        w.ready.notify_one();
+                    }
+                }
                 return r;
             }
             self.ready.wait(&mut slot);
@@ -129,9 +169,9 @@ type Buffer = Arc<Mutex<Vec<Change>>>;
 /// An open journal and its writer thread.
 ///
 /// The writer thread ends once the journal and every journalled job that
-/// holds it are gone (its channel closes); it is not joined.
+/// holds it are gone (the drop closes its queue); it is not joined.
 pub(crate) struct Journal {
-    tx: Sender<Op>,
+    queue: Arc<Queue<Op>>,
     held: Buffer,
     path: PathBuf,
     session: u64,
@@ -175,11 +215,12 @@ impl Journal {
                 entries.retain(|e| !gone.contains(&e.id));
             }
         }
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let queue = Arc::new(Queue::new());
         let held = Buffer::default();
         let writer = Writer {
             store,
-            rx,
+            queue: Arc::clone(&queue),
+            ops: Vec::new(),
             held: Arc::clone(&held),
             unread,
             on_disk,
@@ -193,7 +234,7 @@ impl Journal {
             })?;
         Ok((
             Arc::new(Journal {
-                tx,
+                queue,
                 held,
                 path: path.to_owned(),
                 session,
@@ -208,15 +249,15 @@ impl Journal {
         self.session
     }
 
-    /// Commits `batch`; returns once it is on disk.
-    pub(crate) fn accept(&self, batch: &[(u64, Accepted)]) -> Result<(), JournalError> {
-        // Encoded here, on the submitter's thread, not the writer's.
-        let batch = batch
-            .iter()
-            .map(|(id, a)| (*id, store::encode_accepted(a)))
-            .collect();
+    /// Commits `batch` (task ids and their submissions, encoded with
+    /// [`encode_submission`]); returns once it is on disk.
+    pub(crate) fn accept(&self, batch: Vec<(u64, Vec<u8>)>) -> Result<(), JournalError> {
         let reply = Reply::new();
-        if self.tx.send(Op::Accept(batch, Arc::clone(&reply))).is_err() {
+        if self
+            .queue
+            .push(Op::Accept(batch, Arc::clone(&reply)), true)
+            .is_err()
+        {
             return Err(JournalError::Io {
                 path: self.path.clone(),
                 reason: "the journal is closed".into(),
@@ -229,9 +270,16 @@ impl Journal {
     /// it); returns once it is closed. What is sent later is dropped.
     pub(crate) fn close(&self) {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        if self.tx.send(Op::Close(tx)).is_ok() {
+        if self.queue.push(Op::Close(tx), false).is_ok() {
             let _ = rx.recv();
         }
+    }
+}
+
+impl Drop for Journal {
+    /// The last sender is gone: the writer writes what it holds and ends.
+    fn drop(&mut self) {
+        self.queue.hang_up();
     }
 }
 
@@ -243,7 +291,7 @@ impl DurableSink for Journal {
         ));
         if wait {
             let reply = Reply::new();
-            if self.tx.send(Op::Flush(Arc::clone(&reply))).is_ok() {
+            if self.queue.push(Op::Flush(Arc::clone(&reply)), true).is_ok() {
                 // A failed write was logged by the writer; the attempt
                 // runs anyway (its outcome's write will fail the same way).
                 let _ = reply.wait();
@@ -271,7 +319,7 @@ impl Journal {
             held.len() == 1
         };
         if first {
-            let _ = self.tx.send(Op::Held);
+            let _ = self.queue.push(Op::Held, false);
         }
     }
 }
@@ -317,7 +365,9 @@ impl Group {
 /// The writer thread's state.
 struct Writer {
     store: Store,
-    rx: Receiver<Op>,
+    queue: Arc<Queue<Op>>,
+    /// Ops taken from the queue (kept for its capacity).
+    ops: Vec<Op>,
     held: Buffer,
     unread: Option<Unread>,
     /// The tasks with a dispatch record on disk (their forgetting removes
@@ -346,35 +396,50 @@ impl Writer {
     /// takes everything queued; false once every sender is gone.
     fn gather(&mut self, group: &mut Group, last: (usize, Duration)) -> bool {
         let (last_waiting, last_commit) = last;
-        let first = match self.wake_at(group) {
-            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(at) => self.rx.recv_deadline(at),
-        };
-        match first {
-            Ok(op) => group.take(op, &mut self.unread),
-            Err(RecvTimeoutError::Timeout) => return true,
-            Err(RecvTimeoutError::Disconnected) => return false,
-        }
-        while group.accepts.len() < GROUP_MAX && group.closing.is_none() {
-            let Ok(op) = self.rx.try_recv() else { break };
-            group.take(op, &mut self.unread);
+        let wake_at = self.wake_at(group);
+        match self.queue.take(&mut self.ops, 0, wake_at) {
+            Taken::Items => self.take_ops(group),
+            Taken::Timeout => return true,
+            Taken::Closed => return false,
         }
         // Fewer submitters wait than the last commit answered: the others
         // are likely on their way back with their next submission. Wait
-        // a moment for them, so that they share this commit.
-        if !group.waiting.is_empty() && group.waiting.len() * 2 <= last_waiting {
+        // a moment for them, so that they share this commit — woken once,
+        // by the last of them, not by each.
+        let waiting = group.waiting.len();
+        if waiting > 0 && waiting * 2 <= last_waiting && group.closing.is_none() {
             let until = Instant::now() + (last_commit / 4).min(GATHER_MAX);
-            while group.waiting.len() < last_waiting
-                && group.accepts.len() < GROUP_MAX
-                && group.closing.is_none()
-            {
-                let Ok(op) = self.rx.recv_deadline(until) else {
-                    break;
-                };
-                group.take(op, &mut self.unread);
+            if self.queue.take(&mut self.ops, last_waiting - waiting, Some(until)) == Taken::Items {
+                self.take_ops(group);
             }
         }
         true
+    }
+
+    fn take_ops(&mut self, group: &mut Group) {
+        for op in self.ops.drain(..) {
+            group.take(op, &mut self.unread);
+        }
+    }
+
+    /// Closes the queue and answers what was left in it: the journal is
+    /// closed.
+    fn hang_up(&self) {
+        let mut waiting = Vec::new();
+        for op in self.queue.close() {
+            match op {
+                Op::Accept(_, reply) | Op::Flush(reply) => waiting.push(reply),
+                Op::Close(done) => {
+                    let _ = done.send(());
+                }
+                Op::Held => {}
+            }
+        }
+        let closed = Err(JournalError::Io {
+            path: self.store.path().to_owned(),
+            reason: "the journal is closed".into(),
+        });
+        Reply::answer_all(waiting, &closed);
     }
 
     /// Step 3: the changes to commit now, if any — the submissions when
@@ -442,15 +507,15 @@ impl Writer {
             }
             // Step 5: answer.
             last = (group.waiting.len(), took);
-            for w in group.waiting.drain(..) {
-                w.answer(result.clone());
-            }
+            Reply::answer_all(std::mem::take(&mut group.waiting), &result);
             if let Some(done) = group.closing.take() {
+                self.hang_up();
                 drop(self.store);
                 let _ = done.send(());
                 return;
             }
             if end {
+                self.hang_up();
                 return;
             }
         }

@@ -131,9 +131,23 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// A submission's record.
+#[cfg(test)]
 pub(crate) fn encode_accepted(a: &Accepted) -> Vec<u8> {
+    encode_submission(&a.name, &a.args, &a.spec)
+}
+
+/// A submission's record, from borrowed parts: the same bytes as an
+/// [`Accepted`]'s (postcard writes a slice and a `Vec` alike), without
+/// copying the name and the arguments first.
+pub(crate) fn encode_submission(name: &str, args: &[u8], spec: &TaskSpec) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        name: &'a str,
+        args: &'a [u8],
+        spec: &'a TaskSpec,
+    }
     // Plain data into a Vec: encoding cannot fail.
-    postcard::to_stdvec(a).unwrap_or_default()
+    postcard::to_stdvec(&Borrowed { name, args, spec }).unwrap_or_default()
 }
 
 /// An outcome's record, ended at `at_ms`.
@@ -250,6 +264,11 @@ impl Store {
     pub(crate) fn open(path: &Path) -> Result<(Store, Vec<Entry>), JournalError> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Store::open_inner(path)))
             .unwrap_or_else(|p| Err(corrupted(path, panicked(&*p))))
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     fn open_inner(path: &Path) -> Result<(Store, Vec<Entry>), JournalError> {

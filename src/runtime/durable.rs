@@ -8,7 +8,7 @@ use crate::error::{AttemptError, AttemptFailure, BuildError, CancelReason, Refus
 use crate::ids::TaskId;
 use crate::job::{finished_job, DurableOutcome, ErasedJob, JobCore};
 use crate::job::DurableSink;
-use crate::journal::{Accepted, Dispatched, Entry, Journal};
+use crate::journal::{encode_submission, Dispatched, Entry, Journal};
 use crate::journal_error::JournalError;
 use crate::journal_retention::JournalRetention;
 use crate::named::Registry;
@@ -72,20 +72,17 @@ pub(super) fn commit<'a>(
             return Err(Refusal::NotDurable);
         };
         let id = first + k as u64;
+        // Encoded here, on the submitter's thread, not the writer's.
         batch.push((
             id,
-            Accepted {
-                name: name.to_owned(),
-                args: args.to_vec(),
-                spec: job.core().spec.unpack(),
-            },
+            encode_submission(name, args, &job.core().spec.unpack()),
         ));
         fresh.push((job.core(), id));
     }
     if batch.is_empty() {
         return Ok(());
     }
-    journal.accept(&batch).map_err(Refusal::Journal)?;
+    journal.accept(batch).map_err(Refusal::Journal)?;
     for (core, id) in fresh {
         tie(journal, core, id, 0);
     }
