@@ -3,8 +3,8 @@
 //! child mode) with SIGKILL at a seeded moment and reopens its journal.
 
 use allot::{
-    AttemptFailure, Builder, JournalError, JournalRetention, NamedFn, NodeSpec, Refusal, Registry, Resources,
-    Runtime, RuntimeConfig, SubmitError, Task, TaskError, TaskHandle,
+    AttemptFailure, Builder, JournalError, JournalRetention, NamedFn, NodeSpec, Refusal, Registry,
+    Resources, Runtime, RuntimeConfig, SubmitError, Task, TaskError, TaskHandle,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -813,7 +813,11 @@ fn a_crash_between_retries_keeps_the_retry_budget_and_names_the_node() {
         let kill_at = 1 + seed % budget;
         let mut seen = 0;
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_process_retries_until_killed", "--nocapture"])
+            .args([
+                "--exact",
+                "child_process_retries_until_killed",
+                "--nocapture",
+            ])
             .env("ALLOT_JOURNAL_RETRY", &path)
             .env("ALLOT_ATTEMPT_LOG", &log)
             .stdout(Stdio::piped())

@@ -409,7 +409,11 @@ impl Writer {
         let waiting = group.waiting.len();
         if waiting > 0 && waiting * 2 <= last_waiting && group.closing.is_none() {
             let until = Instant::now() + (last_commit / 4).min(GATHER_MAX);
-            if self.queue.take(&mut self.ops, last_waiting - waiting, Some(until)) == Taken::Items {
+            if self
+                .queue
+                .take(&mut self.ops, last_waiting - waiting, Some(until))
+                == Taken::Items
+            {
                 self.take_ops(group);
             }
         }

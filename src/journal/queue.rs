@@ -98,7 +98,12 @@ impl<T> Queue<T> {
     /// Appends the queued items to `out` once `waiters` pushers that wait
     /// are queued (with `waiters` 0: once anything is), or at `deadline`
     /// (whatever is queued then), or when closed.
-    pub(super) fn take(&self, out: &mut Vec<T>, waiters: usize, deadline: Option<Instant>) -> Taken {
+    pub(super) fn take(
+        &self,
+        out: &mut Vec<T>,
+        waiters: usize,
+        deadline: Option<Instant>,
+    ) -> Taken {
         let mut s = self.state.lock();
         loop {
             let enough = if waiters == 0 {

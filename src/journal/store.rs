@@ -598,7 +598,15 @@ mod tests {
         // ends and is read; 4 only starts.
         let mut on_disk: std::collections::HashSet<u64> = [1].into();
         let out = coalesce(
-            vec![d(2), d(3), d(4), f(2), f(3), Change::Forget(3), Change::Forget(1)],
+            vec![
+                d(2),
+                d(3),
+                d(4),
+                f(2),
+                f(3),
+                Change::Forget(3),
+                Change::Forget(1),
+            ],
             &mut on_disk,
         );
         let kinds: Vec<String> = out

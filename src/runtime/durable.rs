@@ -6,8 +6,8 @@ use super::handle::RuntimeHandle;
 use super::recovered::RecoveredTask;
 use crate::error::{AttemptError, AttemptFailure, BuildError, CancelReason, Refusal, TaskError};
 use crate::ids::TaskId;
-use crate::job::{finished_job, DurableOutcome, ErasedJob, JobCore};
 use crate::job::DurableSink;
+use crate::job::{finished_job, DurableOutcome, ErasedJob, JobCore};
 use crate::journal::{encode_submission, Dispatched, Entry, Journal};
 use crate::journal_error::JournalError;
 use crate::journal_retention::JournalRetention;
@@ -73,10 +73,7 @@ pub(super) fn commit<'a>(
         };
         let id = first + k as u64;
         // Encoded here, on the submitter's thread, not the writer's.
-        batch.push((
-            id,
-            encode_submission(name, args, &job.core().spec.unpack()),
-        ));
+        batch.push((id, encode_submission(name, args, &job.core().spec.unpack())));
         fresh.push((job.core(), id));
     }
     if batch.is_empty() {
