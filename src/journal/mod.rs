@@ -157,8 +157,9 @@ enum Op {
     Held,
     /// Commit the held-back changes now; answered once durable.
     Flush(Arc<Reply>),
-    /// Write what is queued, close the file, then answer; later changes
-    /// are dropped.
+    /// Write what is queued, close the file, then answer; later
+    /// submissions are refused (the journal is closed), later held-back
+    /// changes dropped.
     Close(Sender<()>),
 }
 
@@ -267,7 +268,9 @@ impl Journal {
     }
 
     /// Writes everything queued and closes the file (its lock goes with
-    /// it); returns once it is closed. What is sent later is dropped.
+    /// it); returns once it is closed. A submission after it is refused
+    /// (`JournalError::Io`, the journal is closed); an outcome after it is
+    /// not written.
     pub(crate) fn close(&self) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         if self.queue.push(Op::Close(tx), false).is_ok() {
