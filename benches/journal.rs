@@ -12,8 +12,15 @@
 //!   no-op named tasks one at a time to a journalled runtime (every
 //!   `submit` returns once durable); with the per-`submit` latency.
 //!
+//! Every task's attempt makes a dispatch record too (measured in; the
+//! writer drops it when the task's outcome follows it into the same
+//! commit).
+//!
 //! The first round is a warm-up; it prints the median and the range over
-//! the others.
+//! the others. The files go to the system's temporary directory
+//! (`TMPDIR`): `docs/performance.md` runs it on `tmpfs` with an
+//! `LD_PRELOAD` shim that gives `fdatasync` a fixed, disk-like latency,
+//! when the machine's own disk is too erratic to compare on.
 
 #![allow(missing_docs)]
 

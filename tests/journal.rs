@@ -3,8 +3,8 @@
 //! child mode) with SIGKILL at a seeded moment and reopens its journal.
 
 use allot::{
-    Builder, JournalError, JournalRetention, NamedFn, NodeSpec, Refusal, Registry, Resources,
-    Runtime, RuntimeConfig, SubmitError, Task, TaskError, TaskHandle,
+    AttemptFailure, Builder, JournalError, JournalRetention, NamedFn, NodeSpec, Refusal, Registry,
+    Resources, Runtime, RuntimeConfig, SubmitError, Task, TaskError, TaskHandle,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -734,4 +734,174 @@ fn a_journal_open_in_another_process_is_a_typed_error() {
     // Once it is gone, the journal opens.
     builder(&path).build().unwrap().shutdown();
     let _ = std::fs::remove_file(&path);
+}
+
+/// `test.fail`: appends `attempt N NODE` to the file it is given, prints
+/// the same line, and fails (its own error: retried under
+/// `retry_on_error`).
+fn fail_registry() -> (Registry, NamedFn<String, u64>) {
+    let (mut r, _, _) = registry();
+    let fail = r
+        .register("test.fail", |ctx, log: String| {
+            let line = format!("attempt {} {}\n", ctx.attempt(), ctx.node_name());
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&log)
+                .map_err(|e| e.to_string())?;
+            // One write of a short line to a file opened for appending: a
+            // whole line per attempt, whichever process writes it.
+            f.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+            print!("{line}");
+            std::io::stdout().flush().map_err(|e| e.to_string())?;
+            Err::<u64, _>(format!("always ({})", ctx.attempt()))
+        })
+        .unwrap();
+    (r, fail)
+}
+
+/// Retries of `test.fail`: `max_retries` 5, so six attempts in all.
+const FAIL_RETRIES: u32 = 5;
+
+fn fail_builder(path: &Path, backoff: Duration) -> Builder {
+    let mut b = Runtime::builder();
+    b.nodes(vec![NodeSpec::new(Resources::cpu(4_000))
+        .name("gpu-a")
+        .slots(1)])
+        .journal(path)
+        .registry(fail_registry().0)
+        .retry_backoff(backoff, backoff);
+    b
+}
+
+/// Child mode: submits one `test.fail` (its attempts logged to
+/// `ALLOT_ATTEMPT_LOG`) and prints `ok ID`; its attempts print
+/// `attempt N NODE`; held open until killed.
+#[test]
+fn child_process_retries_until_killed() {
+    let (Ok(path), Ok(log)) = (
+        std::env::var("ALLOT_JOURNAL_RETRY"),
+        std::env::var("ALLOT_ATTEMPT_LOG"),
+    ) else {
+        return;
+    };
+    let runtime = fail_builder(Path::new(&path), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let (_, fail) = fail_registry();
+    let task = fail
+        .task(&log)
+        .unwrap()
+        .max_retries(FAIL_RETRIES)
+        .retry_on_error(true);
+    let t = runtime.handle().submit(task).unwrap();
+    println!("ok {}", t.id().0);
+    std::io::stdout().flush().unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+#[test]
+fn a_crash_between_retries_keeps_the_retry_budget_and_names_the_node() {
+    let budget = FAIL_RETRIES + 1;
+    for seed in 0..6u32 {
+        let path = journal_path(&format!("retry{seed}"));
+        let log = journal_path(&format!("retry{seed}-attempts"));
+        // Killed once it has printed a seeded number of attempts (1 to
+        // 6: the last, all of them).
+        let kill_at = 1 + seed % budget;
+        let mut seen = 0;
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_process_retries_until_killed",
+                "--nocapture",
+            ])
+            .env("ALLOT_JOURNAL_RETRY", &path)
+            .env("ALLOT_ATTEMPT_LOG", &log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let Ok(line) = line else { break };
+            seen += line.starts_with("attempt ") as u32;
+            if seen >= kill_at {
+                child.kill().unwrap();
+                break;
+            }
+        }
+        child.wait().unwrap();
+        let attempts_before = std::fs::read_to_string(&log).unwrap().lines().count() as u32;
+        assert!(attempts_before >= kill_at, "seed {seed}");
+        // Recovered with a long backoff, so that the state API finds it
+        // between attempts (150 ms, even on a loaded machine).
+        let runtime = fail_builder(&path, Duration::from_millis(150))
+            .build()
+            .unwrap();
+        let back = runtime.handle().recovered();
+        assert_eq!(back.len(), 1, "seed {seed}");
+        let r = back.into_iter().next().unwrap();
+        assert_eq!(r.name, "test.fail");
+        // A retried attempt's record is durable before it runs: every
+        // attempt but a first one is journalled.
+        if attempts_before >= 2 {
+            assert!(
+                r.attempts >= attempts_before - 1,
+                "seed {seed}: {} journalled of {attempts_before}",
+                r.attempts
+            );
+        }
+        // (One more if the kill came between a retried attempt's durable
+        // record and its code: counted as used, it never ran.)
+        assert!(r.attempts <= attempts_before + 1, "seed {seed}");
+        let unrun = r.attempts.saturating_sub(attempts_before);
+        if r.attempts > 0 {
+            assert_eq!(r.node.as_deref(), Some("gpu-a"), "seed {seed}");
+        }
+        // (With two attempts or more left: it is between them, live.)
+        if !r.finished && r.attempts > 0 && r.attempts + 2 <= budget {
+            // The state API lists the attempt lost with the process.
+            let detail = runtime.handle().task(r.handle.id()).expect("live");
+            let lost = &detail.attempts[0];
+            assert_eq!(lost.number, r.attempts - 1, "seed {seed}");
+            assert_eq!(lost.outcome, allot::AttemptOutcome::NodeLost);
+            assert!(
+                lost.error.as_deref().is_some_and(|e| e.contains("gpu-a")),
+                "seed {seed}: {lost:?}"
+            );
+        }
+        match r.handle.wait() {
+            // Its failure was journalled before the kill: the recorded
+            // outcome (one error, untimed).
+            Err(TaskError::Failed { attempts })
+                if r.finished && matches!(attempts[0].failure, AttemptFailure::Error(_)) => {}
+            Err(TaskError::Failed { attempts }) => {
+                let numbers: Vec<u32> = attempts.iter().map(|a| a.attempt).collect();
+                assert_eq!(*numbers.last().unwrap(), FAIL_RETRIES, "seed {seed}");
+                if r.attempts > 0 {
+                    assert_eq!(numbers[0], r.attempts - 1, "seed {seed}");
+                    assert_eq!(attempts[0].node_name.as_deref(), Some("gpu-a"));
+                }
+            }
+            other => panic!("seed {seed}: expected the budget spent, got {other:?}"),
+        }
+        runtime.shutdown();
+        // Across both processes: the budget, and at most the one attempt
+        // in flight (or not yet journalled) at the crash on top; an attempt
+        // journalled whose code never ran counts too.
+        let total = std::fs::read_to_string(&log).unwrap().lines().count() as u32;
+        assert!(total <= budget + 1, "seed {seed}: {total} attempts");
+        eprintln!(
+            "seed {seed}: killed after {attempts_before} attempts, {} journalled, {total} in all",
+            r.attempts
+        );
+        assert!(
+            (budget..=budget + 1).contains(&(total + unrun)),
+            "seed {seed}: {total} attempts run ({unrun} more journalled) for a budget of {budget}"
+        );
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&log);
+    }
 }

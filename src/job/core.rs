@@ -61,6 +61,9 @@ pub(super) struct Cold {
     pub(super) error: Option<TaskError>,
     /// A journalled task's journal and key.
     pub(super) durable: Option<(Arc<dyn super::durable::DurableSink>, u64)>,
+    /// A journalled task's first attempt in this process: a task given
+    /// back by the journal continues the count of its earlier process.
+    pub(super) durable_from: u32,
 }
 
 /// The plain part of every job.
@@ -186,10 +189,44 @@ impl JobCore {
         r
     }
 
-    /// Journals this task's end under `key` in `sink`.
+    /// Journals this task's attempts and end under `key` in `sink`; its
+    /// first attempt in this process is `first_attempt` (the journal's
+    /// record of the attempts before it is durable).
     #[cfg_attr(not(feature = "journal"), allow(dead_code))]
-    pub(crate) fn make_durable(&self, sink: Arc<dyn super::durable::DurableSink>, key: u64) {
-        self.with_cold(DURABLE, |c| c.durable = Some((sink, key)));
+    pub(crate) fn make_durable(
+        &self,
+        sink: Arc<dyn super::durable::DurableSink>,
+        key: u64,
+        first_attempt: u32,
+    ) {
+        self.with_cold(DURABLE, |c| {
+            c.durable = Some((sink, key));
+            c.durable_from = first_attempt;
+        });
+    }
+
+    /// Reports to its journal that attempt `attempt` of this (journalled)
+    /// task starts on the node named `node`. A retried attempt waits until
+    /// the record is durable, so that a crash never loses more than the
+    /// record of a task's first attempt in this process: the retry budget
+    /// holds across a restart.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    pub(crate) fn report_dispatched(&self, node: &str, remote: bool, attempt: u32) {
+        let tie = self
+            .cold
+            .lock()
+            .as_ref()
+            .and_then(|c| c.durable.clone().map(|d| (d, c.durable_from)));
+        if let Some(((sink, key), from)) = tie {
+            sink.dispatched(key, attempt, node, remote, attempt > from);
+        }
+    }
+
+    /// Records attempt `error` of an earlier process (a journalled task
+    /// given back): listed with the attempts of this one.
+    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
+    pub(crate) fn add_earlier_attempt(&self, error: AttemptError) {
+        self.push_error(error);
     }
 
     /// Whether this task is journalled.
@@ -403,7 +440,12 @@ impl JobCore {
                     AttemptFailure::TimedOut => crate::inspect::AttemptOutcome::TimedOut,
                     _ => crate::inspect::AttemptOutcome::NodeLost,
                 },
-                error: Some(e.failure.to_string()),
+                // An attempt of an earlier process (a task a journal gave
+                // back) has no node id here: its node's name says where.
+                error: Some(match (e.node, &e.node_name) {
+                    (None, Some(_)) => e.to_string(),
+                    _ => e.failure.to_string(),
+                }),
             })
             .collect()
     }

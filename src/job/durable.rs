@@ -14,6 +14,11 @@ pub(crate) enum DurableOutcome {
 
 /// Where a journalled job reports its end.
 pub(crate) trait DurableSink: Send + Sync + 'static {
+    /// Attempt `attempt` of task `key` starts on the node named `node`,
+    /// a worker's if `remote` (written later, in a group). With `wait`,
+    /// returns once it is written.
+    fn dispatched(&self, key: u64, attempt: u32, node: &str, remote: bool, wait: bool);
+
     /// Task `key` ended with `outcome` (written later, in a group).
     fn finished(&self, key: u64, outcome: DurableOutcome);
 

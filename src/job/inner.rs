@@ -273,6 +273,13 @@ impl<T: Send + 'static, W: Work<T>> ErasedJob for TaskInner<T, W> {
     }
 
     fn run(&self, node: NodeId, attempt: u32, env: RunEnv<'_>) -> RunOutcome {
+        // (Only a build with the journal can have journalled tasks: the
+        // common path does not look.)
+        #[cfg(feature = "journal")]
+        if self.core.has(DURABLE) {
+            self.core
+                .report_dispatched(env.node_name, env.remote.is_some(), attempt);
+        }
         if let Some(link) = env.remote {
             return self.run_remote(attempt, link, env.completed);
         }

@@ -411,10 +411,11 @@ impl Builder {
         self
     }
 
-    /// Journals named tasks' submissions and outcomes in the file at
-    /// `path` (created if need be): once `submit` returns `Ok`, the task
-    /// survives a crash of this process, and a runtime built on the same
-    /// journal runs again every task that had not finished
+    /// Journals named tasks' submissions, attempts and outcomes in the
+    /// file at `path` (created if need be): once `submit` returns `Ok`,
+    /// the task survives a crash of this process, and a runtime built on
+    /// the same journal runs again every task that had not finished, its
+    /// attempt count (and retry budget) continued from the journal's
     /// (`RuntimeHandle::recovered`, feature `journal`, gives their handles back). Needs
     /// [`registry`](Self::registry); closure tasks are refused
     /// ([`Refusal::NotDurable`](crate::Refusal::NotDurable)). See

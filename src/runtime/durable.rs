@@ -6,8 +6,9 @@ use super::handle::RuntimeHandle;
 use super::recovered::RecoveredTask;
 use crate::error::{AttemptError, AttemptFailure, BuildError, CancelReason, Refusal, TaskError};
 use crate::ids::TaskId;
+use crate::job::DurableSink;
 use crate::job::{finished_job, DurableOutcome, ErasedJob, JobCore};
-use crate::journal::{Accepted, Entry, Journal};
+use crate::journal::{encode_submission, Dispatched, Entry, Journal};
 use crate::journal_error::JournalError;
 use crate::journal_retention::JournalRetention;
 use crate::named::Registry;
@@ -71,34 +72,42 @@ pub(super) fn commit<'a>(
             return Err(Refusal::NotDurable);
         };
         let id = first + k as u64;
-        batch.push((
-            id,
-            Accepted {
-                name: name.to_owned(),
-                args: args.to_vec(),
-                spec: job.core().spec.unpack(),
-            },
-        ));
+        // Encoded here, on the submitter's thread, not the writer's.
+        batch.push((id, encode_submission(name, args, &job.core().spec.unpack())));
         fresh.push((job.core(), id));
     }
     if batch.is_empty() {
         return Ok(());
     }
-    journal.accept(&batch).map_err(Refusal::Journal)?;
+    journal.accept(batch).map_err(Refusal::Journal)?;
     for (core, id) in fresh {
-        tie(journal, core, id);
+        tie(journal, core, id, 0);
     }
     Ok(())
 }
 
-fn tie(journal: &Arc<Journal>, core: &JobCore, key: u64) {
+fn tie(journal: &Arc<Journal>, core: &JobCore, key: u64, first_attempt: u32) {
     let sink: Arc<dyn crate::job::DurableSink> = Arc::clone(journal) as _;
-    core.make_durable(sink, key);
+    core.make_durable(sink, key, first_attempt);
+}
+
+/// The error of a journalled attempt that was under way (or had failed
+/// unrecorded) when its process ended: its node was lost with it.
+fn lost_attempt(d: &Dispatched) -> AttemptError {
+    AttemptError {
+        attempt: d.attempt,
+        node: None,
+        node_name: Some(d.node.as_str().into()),
+        failure: AttemptFailure::NodeLost,
+    }
 }
 
 /// Gives back what the journal holds: finished tasks as handles to their
 /// recorded outcomes, unfinished ones submitted again (under their ids in
-/// the journal).
+/// the journal), their attempt count continued from the journal's: the
+/// attempt last journalled as started counts as used (lost with its node,
+/// the process), so a task whose retry budget it ended fails now with
+/// that loss, not run again.
 pub(super) fn recover(
     handle: &RuntimeHandle,
     journal: &Arc<Journal>,
@@ -109,6 +118,37 @@ pub(super) fn recover(
     for e in entries {
         let id = TaskId(e.id);
         let spec = PackedSpec::new(e.accepted.spec.clone());
+        let node = e.dispatched.as_ref().map(|d| d.node.clone());
+        // An attempt on a worker may still run there (cluster mode): the
+        // task takes it up again under its number (the worker runs an
+        // attempt once; a result it sent meanwhile is taken), not counted
+        // twice. A local one was lost with the process.
+        let attempts = e
+            .dispatched
+            .as_ref()
+            .map_or(0, |d| d.attempt + u32::from(!d.remote));
+        if let (None, Some(d)) = (&e.outcome, &e.dispatched) {
+            if attempts > e.accepted.spec.max_retries {
+                // Its budget ended with the attempt lost: it fails, and
+                // the journal records it.
+                let error = TaskError::Failed {
+                    attempts: vec![lost_attempt(d)],
+                };
+                journal.finished(e.id, DurableOutcome::Failed(error.to_string()));
+                let inner = finished_job(id, spec, Err(error));
+                tie(journal, inner.core(), e.id, attempts);
+                tracing::info!(task = e.id, attempts, "journal.recovered_budget_spent");
+                out.push(RecoveredTask {
+                    id,
+                    name: e.accepted.name,
+                    finished: true,
+                    node,
+                    attempts,
+                    handle: TaskHandle { inner },
+                });
+                continue;
+            }
+        }
         match e.outcome {
             Some((outcome, _)) => {
                 let result = match outcome {
@@ -125,11 +165,13 @@ pub(super) fn recover(
                 };
                 let inner = finished_job(id, spec, result);
                 // Its record goes once the outcome is taken, as any task's.
-                tie(journal, inner.core(), e.id);
+                tie(journal, inner.core(), e.id, attempts);
                 out.push(RecoveredTask {
                     id,
                     name: e.accepted.name,
                     finished: true,
+                    node,
+                    attempts,
                     handle: TaskHandle { inner },
                 });
             }
@@ -139,7 +181,11 @@ pub(super) fn recover(
                     continue;
                 };
                 task.set_spec(e.accepted.spec);
-                tie(journal, task.job.core(), e.id);
+                let task = task.first_attempt(attempts);
+                if let Some(d) = e.dispatched.as_ref().filter(|d| !d.remote) {
+                    task.job.core().add_earlier_attempt(lost_attempt(d));
+                }
+                tie(journal, task.job.core(), e.id, attempts);
                 // Waits for room under `queue_capacity` rather than drop a
                 // journalled task from what is given back.
                 match handle.submit_wait(task) {
@@ -147,6 +193,8 @@ pub(super) fn recover(
                         id,
                         name: e.accepted.name,
                         finished: false,
+                        node,
+                        attempts,
                         handle: h,
                     }),
                     Err(err) => {
