@@ -299,3 +299,34 @@ fn an_address_already_taken_is_a_build_error() {
     );
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
+
+#[test]
+fn the_tasks_endpoint_filters_by_a_closures_name() {
+    let mut b = builder(1);
+    b.dashboard("127.0.0.1:0".parse().unwrap());
+    let runtime = b.build().unwrap();
+    let h = runtime.handle();
+    for t in h
+        .submit_batch((0..30u64).map(|i| {
+            let t = Task::new(move |_| Ok::<_, String>(i));
+            if i % 3 == 0 {
+                t.name("embed batch")
+            } else {
+                t
+            }
+        }))
+        .unwrap()
+    {
+        t.wait().unwrap();
+    }
+    support::eventually("every record kept", || h.state_counts().retained == 30);
+    let (s, page) = get(&format!("{}/api/tasks?name=embed%20batch", base(h)));
+    assert_eq!(s, 200, "{page:?}");
+    let tasks = page["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 10);
+    assert!(tasks.iter().all(|t| t["name"] == "embed batch"), "{page}");
+    let id = tasks[0]["id"].as_u64().unwrap();
+    let (_, detail) = get(&format!("{}/api/tasks/{id}", base(h)));
+    assert_eq!(detail["name"], "embed batch");
+    runtime.shutdown();
+}

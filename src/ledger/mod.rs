@@ -143,7 +143,9 @@ impl Ledger {
             started,
             ended: crate::clock::now_nanos(),
             spec: core.spec.clone(),
-            name: None,
+            // The name given with `Task::name` (a named task's function
+            // name is not in its core).
+            name: core.spec.name().cloned(),
             node,
             attempt: core.attempt(),
             state: match how {

@@ -222,14 +222,17 @@ impl Executor<'_> {
             return;
         };
         let core = job.core();
-        let name = job.durable_form().map(|(n, _)| match &r.name {
-            Some(last) if **last == *n => Arc::clone(last),
-            _ => {
-                let fresh: Arc<str> = n.into();
-                r.name = Some(Arc::clone(&fresh));
-                fresh
-            }
-        });
+        let name = match core.spec.name() {
+            Some(n) => Some(Arc::clone(n)),
+            None => job.durable_form().map(|(n, _)| match &r.name {
+                Some(last) if **last == *n => Arc::clone(last),
+                _ => {
+                    let fresh: Arc<str> = n.into();
+                    r.name = Some(Arc::clone(&fresh));
+                    fresh
+                }
+            }),
+        };
         // Only a retried task has earlier attempts recorded: a first
         // attempt takes no lock here.
         let attempts = if attempt > 0 {
@@ -434,6 +437,7 @@ impl Executor<'_> {
     ) {
         let node = self.node;
         let core = job.core();
+        let _span = attempt_span(node, &job, attempt).entered();
         let actions = node.fault_actions(&job, attempt, count);
         if actions != Actions::default() {
             if actions.flood > 0 {
@@ -515,6 +519,26 @@ impl Executor<'_> {
     }
 }
 
+/// The `task.attempt` span (level DEBUG) around one attempt: its fields
+/// carry the names the dashboard's JSON gives them (`id`, `attempt`,
+/// `kind`, `name`; `node` is the node's name, as in every other node
+/// event and `/metrics`, and `node_id` its index, the JSON's `node`).
+/// With no subscriber interested this is a disabled span: one relaxed
+/// load of the level filter, no field evaluated.
+#[inline]
+fn attempt_span(node: &NodeShared, job: &JobRef, attempt: u32) -> tracing::Span {
+    let core = job.core();
+    tracing::debug_span!(
+        "task.attempt",
+        id = core.id.0,
+        attempt,
+        node = node.name(),
+        node_id = node.id.0,
+        kind = %core.spec.kind(),
+        name = job.name(),
+    )
+}
+
 pub(super) fn handle_failure(
     node: &NodeShared,
     job: &JobRef,
@@ -574,6 +598,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
         return false;
     }
     node.beats.fetch_add(1, Ordering::Relaxed);
+    let _span = attempt_span(node, job, attempt).entered();
     match job.run(node.id, attempt, node.env(false)) {
         RunOutcome::Completed => {
             if node.ledger.settle_completed(core) {
@@ -587,7 +612,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
                         started: 0,
                         ended: now,
                         spec: core.spec.clone(),
-                        name: job.durable_form().map(|(n, _)| n.into()),
+                        name: job.name().map(Into::into),
                         node: node.id.0 as u32,
                         attempt,
                         state: crate::inspect::TaskState::Completed,

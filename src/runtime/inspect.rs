@@ -108,7 +108,7 @@ fn summary_of_job(job: &JobRef, state: TaskState, node: Option<NodeId>) -> TaskS
         id: core.id,
         state,
         kind: core.spec.kind().clone(),
-        name: job.durable_form().map(|(n, _)| n.to_owned()),
+        name: job.name().map(str::to_owned),
         node,
         attempt: core.attempt(),
         submitted: clock::to_system(core.submitted_nanos()),
@@ -301,10 +301,7 @@ impl RuntimeHandle {
                 let state = state_of(core.phase(), backoff.contains(&id));
                 if query.state.is_some_and(|s| s != state)
                     || query.kind.as_ref().is_some_and(|k| k != core.spec.kind())
-                    || query
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| job.durable_form().is_none_or(|(f, _)| f != n))
+                    || query.name.as_deref().is_some_and(|n| job.name() != Some(n))
                 {
                     return;
                 }
