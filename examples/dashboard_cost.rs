@@ -7,6 +7,7 @@
 //! ```sh
 //! cargo run --release --features dashboard --example dashboard_cost               # 2 000 000 tasks, 7 pairs
 //! cargo run --release --features dashboard --example dashboard_cost -- 1000000 11
+//! cargo run --release --features dashboard --example dashboard_cost -- 1000000 3 retaining  # one setup, to profile
 //! ```
 //!
 //! Look for: the ratios to `off` (the goal is ≥ 0.95), each the ratio of
@@ -103,7 +104,16 @@ fn main() {
         ("mailbox (batched)", cases::allot_mailbox),
         ("end-to-end (submit_batch)", cases::allot_e2e),
     ];
-    let setups = [Setup::Off, Setup::Polled, Setup::PolledRetaining];
+    let only = args.next().map(|a| match a.as_str() {
+        "off" => Setup::Off,
+        "polled" => Setup::Polled,
+        "retaining" => Setup::PolledRetaining,
+        other => panic!("unknown setup `{other}` (off, polled or retaining)"),
+    });
+    let setups: Vec<Setup> = [Setup::Off, Setup::Polled, Setup::PolledRetaining]
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o == *s))
+        .collect();
     let mut rates = vec![vec![Vec::new(); setups.len()]; cases.len()];
     let polls = Arc::new(AtomicUsize::new(0));
     for _ in 0..pairs {
@@ -133,6 +143,12 @@ fn main() {
         "{:<28} {:>8} {:>8} {:>8} {:>10} {:>10}",
         "case (M/s, medians)", "off", "polled", "+records", "polled÷off", "+rec÷off"
     );
+    if setups.len() < 3 {
+        for ((name, _), by_setup) in cases.iter().zip(rates) {
+            println!("{name:<28} {:>8.2}", median(by_setup[0].clone()));
+        }
+        return;
+    }
     for ((name, _), by_setup) in cases.iter().zip(rates) {
         let m: Vec<f64> = by_setup.into_iter().map(median).collect();
         println!(
