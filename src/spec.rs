@@ -197,10 +197,21 @@ impl PackedSpec {
 
     /// The full spec, rebuilt.
     pub(crate) fn unpack(&self) -> TaskSpec {
-        let e = self.extra();
+        PackedSpec::unpack_parts(self.cost, self.extra.as_deref())
+    }
+
+    /// The spec's two parts, for a store that keeps them apart: the cost,
+    /// and the boxed fields when any differs from the defaults.
+    pub(crate) fn into_parts(self) -> (f64, Option<Box<SpecExtra>>) {
+        (self.cost, self.extra)
+    }
+
+    /// The full spec from the parts [`into_parts`](Self::into_parts) gave.
+    pub(crate) fn unpack_parts(cost: f64, extra: Option<&SpecExtra>) -> TaskSpec {
+        let e = extra.unwrap_or(&DEFAULT_EXTRA);
         TaskSpec {
             kind: e.kind.clone(),
-            cost: self.cost,
+            cost,
             demand: e.demand,
             priority: e.priority,
             deadline: e.deadline,

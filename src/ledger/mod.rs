@@ -28,7 +28,7 @@ mod slab;
 mod tests;
 
 pub(crate) use graveyard::{Graveyard, Reaper, DEAD_CAP};
-pub(crate) use history::{outcome_of, History, Record, Sample, RATE_WINDOW};
+pub(crate) use history::{outcome_of, History, Kept, Record, Sample, RATE_WINDOW};
 use slab::*;
 
 /// A job's ledger slot once it has been settled (and before admission).
