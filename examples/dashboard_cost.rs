@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Look for: the ratios to `off` (the goal is ≥ 0.95), each the ratio of
-//! the medians of this run's rounds.
+//! the medians of this run's rounds; and the CPU time per task, summed over
+//! the process's threads (`/proc/self/task/*/schedstat`), steadier than
+//! rates on a loaded machine (the goal: ≤ 1.05 of `off`).
 
 #[path = "../src/bin/allot/bench/cases.rs"]
 #[allow(
@@ -115,6 +117,7 @@ fn main() {
         .filter(|s| only.is_none_or(|o| o == *s))
         .collect();
     let mut rates = vec![vec![Vec::new(); setups.len()]; cases.len()];
+    let mut cpu = vec![vec![Vec::new(); setups.len()]; cases.len()];
     let polls = Arc::new(AtomicUsize::new(0));
     for _ in 0..pairs {
         for (s, &setup) in setups.iter().enumerate() {
@@ -125,8 +128,11 @@ fn main() {
                 .dashboard_addr()
                 .map(|a| poller(format!("http://{a}"), Arc::clone(&stop), Arc::clone(&polls)));
             for (k, (_, case)) in cases.iter().enumerate() {
+                let cpu_before = cases::process_cpu_ns();
                 let took = case(&h, n, 1024);
+                let cpu_ns = cases::process_cpu_ns().saturating_sub(cpu_before);
                 rates[k][s].push(n as f64 / took.as_secs_f64() / 1e6);
+                cpu[k][s].push(cpu_ns as f64 / n as f64);
             }
             stop.store(true, Ordering::Relaxed);
             if let Some(r) = reader {
@@ -144,8 +150,12 @@ fn main() {
         "case (M/s, medians)", "off", "polled", "+records", "polled÷off", "+rec÷off"
     );
     if setups.len() < 3 {
-        for ((name, _), by_setup) in cases.iter().zip(rates) {
-            println!("{name:<28} {:>8.2}", median(by_setup[0].clone()));
+        for (k, (name, _)) in cases.iter().enumerate() {
+            println!(
+                "{name:<28} {:>8.2} M/s {:>8.1} CPU ns/task",
+                median(rates[k][0].clone()),
+                median(cpu[k][0].clone())
+            );
         }
         return;
     }
@@ -153,6 +163,21 @@ fn main() {
         let m: Vec<f64> = by_setup.into_iter().map(median).collect();
         println!(
             "{name:<28} {:>8.2} {:>8.2} {:>8.2} {:>10.3} {:>10.3}",
+            m[0],
+            m[1],
+            m[2],
+            m[1] / m[0],
+            m[2] / m[0]
+        );
+    }
+    println!(
+        "{:<28} {:>8} {:>8} {:>8} {:>10} {:>10}",
+        "case (CPU ns/task, medians)", "off", "polled", "+records", "polled÷off", "+rec÷off"
+    );
+    for ((name, _), by_setup) in cases.iter().zip(cpu) {
+        let m: Vec<f64> = by_setup.into_iter().map(median).collect();
+        println!(
+            "{name:<28} {:>8.1} {:>8.1} {:>8.1} {:>10.3} {:>10.3}",
             m[0],
             m[1],
             m[2],
