@@ -437,7 +437,7 @@ impl Executor<'_> {
     ) {
         let node = self.node;
         let core = job.core();
-        let _span = attempt_span(node, &job, attempt).entered();
+        let _span = attempt_span(node, &job, attempt);
         let actions = node.fault_actions(&job, attempt, count);
         if actions != Actions::default() {
             if actions.flood > 0 {
@@ -523,19 +523,24 @@ impl Executor<'_> {
 /// carry the names the dashboard's JSON gives them (`id`, `attempt`,
 /// `kind`, `name`; `node` is the node's name, as in every other node
 /// event and `/metrics`, and `node_id` its index, the JSON's `node`).
-/// With no subscriber taking DEBUG this is `Span::none()` after one
-/// relaxed load of the level filter: no field read, and nothing on enter
-/// and exit (a disabled span from the macro would still call into
-/// `tracing`'s `log` fallback there, which the `dashboard` feature's
-/// actix-web turns on: about 3 % of a no-op task's CPU).
+/// Entered, and left when the guard drops. With no subscriber taking
+/// DEBUG there is no span at all (`None`) after one relaxed load of the
+/// level filter: no field read, nothing to enter, leave or drop (a
+/// disabled span from the macro would still call into `tracing`'s `log`
+/// fallback on each, which the `dashboard` feature's actix-web turns on:
+/// about 3 % of a no-op task's CPU).
 #[inline]
-fn attempt_span(node: &NodeShared, job: &JobRef, attempt: u32) -> tracing::Span {
+fn attempt_span(
+    node: &NodeShared,
+    job: &JobRef,
+    attempt: u32,
+) -> Option<tracing::span::EnteredSpan> {
     use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
     if tracing::Level::DEBUG > STATIC_MAX_LEVEL || tracing::Level::DEBUG > LevelFilter::current() {
-        return tracing::Span::none();
+        return None;
     }
     let core = job.core();
-    tracing::debug_span!(
+    let span = tracing::debug_span!(
         "task.attempt",
         id = core.id.0,
         attempt,
@@ -543,7 +548,8 @@ fn attempt_span(node: &NodeShared, job: &JobRef, attempt: u32) -> tracing::Span 
         node_id = node.id.0,
         kind = %core.spec.kind(),
         name = job.name(),
-    )
+    );
+    Some(span.entered())
 }
 
 pub(super) fn handle_failure(
@@ -605,7 +611,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
         return false;
     }
     node.beats.fetch_add(1, Ordering::Relaxed);
-    let _span = attempt_span(node, job, attempt).entered();
+    let _span = attempt_span(node, job, attempt);
     match job.run(node.id, attempt, node.env(false)) {
         RunOutcome::Completed => {
             if node.ledger.settle_completed(core) {
