@@ -92,7 +92,7 @@ impl Record {
     fn split(self) -> (Slot, Option<Rare>) {
         let (cost, extra) = self.spec.into_parts();
         let rare =
-            (extra.is_some() || self.name.is_some() || self.attempts.is_some()).then(|| Rare {
+            (extra.is_some() || self.name.is_some() || self.attempts.is_some()).then_some(Rare {
                 extra,
                 name: self.name,
                 attempts: self.attempts,
