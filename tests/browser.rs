@@ -86,6 +86,22 @@ async fn listed_ids(c: &Client) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// The "why" on the page of task `id`, once that page shows (until then
+/// the previous page's content may still be there).
+async fn why_of(c: &Client, id: TaskId) -> Option<String> {
+    let heading = c
+        .execute(
+            "const h = document.querySelector('main h2'); return h ? h.textContent : null;",
+            vec![],
+        )
+        .await
+        .expect("the script runs");
+    if heading.as_str() != Some(id.to_string().as_str()) {
+        return None;
+    }
+    text_of(c, "why").await
+}
+
 fn screenshot_dir() -> PathBuf {
     // CARGO_TARGET_TMPDIR is `target/tmp` (or its like under another
     // target directory).
@@ -354,7 +370,7 @@ async fn browse(c: &Client, base: &str, behind: TaskId, stuck: TaskId) {
 
     // The unplaceable task's page says why, in words.
     c.goto(&format!("{base}/#task/{}", stuck.0)).await.unwrap();
-    let why = until("the GPU task's reason", || text_of(c, "why")).await;
+    let why = until("the GPU task's reason", || why_of(c, stuck)).await;
     assert!(
         why.contains("no node accepting work can meet its demand")
             && why.contains("gpu_milli=500")
@@ -365,7 +381,7 @@ async fn browse(c: &Client, base: &str, behind: TaskId, stuck: TaskId) {
 
     // The pinned task's page: its place in the long queue.
     c.goto(&format!("{base}/#task/{}", behind.0)).await.unwrap();
-    let why = until("the pinned task's reason", || text_of(c, "why")).await;
+    let why = until("the pinned task's reason", || why_of(c, behind)).await;
     assert!(
         why.contains(&format!(
             "queued on node-3 at position {AHEAD} of {}",
