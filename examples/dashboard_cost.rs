@@ -7,10 +7,13 @@
 //! ```sh
 //! cargo run --release --features dashboard --example dashboard_cost               # 2 000 000 tasks, 7 pairs
 //! cargo run --release --features dashboard --example dashboard_cost -- 1000000 11
+//! cargo run --release --features dashboard --example dashboard_cost -- 1000000 3 retaining  # one setup, to profile
 //! ```
 //!
 //! Look for: the ratios to `off` (the goal is ≥ 0.95), each the ratio of
-//! the medians of this run's rounds.
+//! the medians of this run's rounds; and the CPU time per task, summed over
+//! the process's threads (`/proc/self/task/*/schedstat`), steadier than
+//! rates on a loaded machine (the goal: ≤ 1.05 of `off`).
 
 #[path = "../src/bin/allot/bench/cases.rs"]
 #[allow(
@@ -103,8 +106,18 @@ fn main() {
         ("mailbox (batched)", cases::allot_mailbox),
         ("end-to-end (submit_batch)", cases::allot_e2e),
     ];
-    let setups = [Setup::Off, Setup::Polled, Setup::PolledRetaining];
+    let only = args.next().map(|a| match a.as_str() {
+        "off" => Setup::Off,
+        "polled" => Setup::Polled,
+        "retaining" => Setup::PolledRetaining,
+        other => panic!("unknown setup `{other}` (off, polled or retaining)"),
+    });
+    let setups: Vec<Setup> = [Setup::Off, Setup::Polled, Setup::PolledRetaining]
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o == *s))
+        .collect();
     let mut rates = vec![vec![Vec::new(); setups.len()]; cases.len()];
+    let mut cpu = vec![vec![Vec::new(); setups.len()]; cases.len()];
     let polls = Arc::new(AtomicUsize::new(0));
     for _ in 0..pairs {
         for (s, &setup) in setups.iter().enumerate() {
@@ -115,8 +128,11 @@ fn main() {
                 .dashboard_addr()
                 .map(|a| poller(format!("http://{a}"), Arc::clone(&stop), Arc::clone(&polls)));
             for (k, (_, case)) in cases.iter().enumerate() {
+                let cpu_before = cases::process_cpu_ns();
                 let took = case(&h, n, 1024);
+                let cpu_ns = cases::process_cpu_ns().saturating_sub(cpu_before);
                 rates[k][s].push(n as f64 / took.as_secs_f64() / 1e6);
+                cpu[k][s].push(cpu_ns as f64 / n as f64);
             }
             stop.store(true, Ordering::Relaxed);
             if let Some(r) = reader {
@@ -133,10 +149,35 @@ fn main() {
         "{:<28} {:>8} {:>8} {:>8} {:>10} {:>10}",
         "case (M/s, medians)", "off", "polled", "+records", "polled÷off", "+rec÷off"
     );
+    if setups.len() < 3 {
+        for (k, (name, _)) in cases.iter().enumerate() {
+            println!(
+                "{name:<28} {:>8.2} M/s {:>8.1} CPU ns/task",
+                median(rates[k][0].clone()),
+                median(cpu[k][0].clone())
+            );
+        }
+        return;
+    }
     for ((name, _), by_setup) in cases.iter().zip(rates) {
         let m: Vec<f64> = by_setup.into_iter().map(median).collect();
         println!(
             "{name:<28} {:>8.2} {:>8.2} {:>8.2} {:>10.3} {:>10.3}",
+            m[0],
+            m[1],
+            m[2],
+            m[1] / m[0],
+            m[2] / m[0]
+        );
+    }
+    println!(
+        "{:<28} {:>8} {:>8} {:>8} {:>10} {:>10}",
+        "case (CPU ns/task, medians)", "off", "polled", "+records", "polled÷off", "+rec÷off"
+    );
+    for ((name, _), by_setup) in cases.iter().zip(cpu) {
+        let m: Vec<f64> = by_setup.into_iter().map(median).collect();
+        println!(
+            "{name:<28} {:>8.1} {:>8.1} {:>8.1} {:>10.3} {:>10.3}",
             m[0],
             m[1],
             m[2],

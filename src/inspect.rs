@@ -160,7 +160,8 @@ pub struct TaskQuery {
     /// Only tasks on this node (queued or running there, or whose last
     /// attempt ran there).
     pub node: Option<NodeId>,
-    /// Only named tasks ([`Registry`](crate::Registry)) of this function.
+    /// Only tasks of this name: given with [`Task::name`](crate::Task::name),
+    /// else a named task's ([`Registry`](crate::Registry)) function.
     pub name: Option<String>,
     /// Start after this task (a page's [`next`](TaskPage::next)).
     pub after: Option<Cursor>,
@@ -219,7 +220,8 @@ pub struct TaskSummary {
     pub state: TaskState,
     /// Its kind.
     pub kind: TaskKind,
-    /// A named task's function name; `None` for a closure.
+    /// The name given with [`Task::name`](crate::Task::name), else a named
+    /// task's function name; `None` for an unnamed closure.
     pub name: Option<String>,
     /// The node it is queued or running on, or its last attempt ran on.
     pub node: Option<NodeId>,

@@ -4,6 +4,7 @@
 use crate::resources::Resources;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A boxed error returned by task code.
@@ -132,6 +133,10 @@ pub(crate) struct SpecExtra {
     pub(crate) max_retries: u32,
     pub(crate) retry_on_error: bool,
     pub(crate) timeout: Option<Duration>,
+    /// The task's name ([`Task::name`](crate::Task::name)): not part of
+    /// [`TaskSpec`], so specs, workloads and the journal's format are as
+    /// they were.
+    pub(crate) name: Option<Arc<str>>,
 }
 
 impl Default for SpecExtra {
@@ -151,6 +156,7 @@ static DEFAULT_EXTRA: SpecExtra = SpecExtra {
     max_retries: TaskSpec::DEFAULT_MAX_RETRIES,
     retry_on_error: false,
     timeout: None,
+    name: None,
 };
 
 /// A [`TaskSpec`] as a job stores it: the cost inline and the rest boxed
@@ -173,6 +179,7 @@ impl PackedSpec {
             max_retries: spec.max_retries,
             retry_on_error: spec.retry_on_error,
             timeout: spec.timeout,
+            name: None,
         };
         PackedSpec {
             cost: spec.cost,
@@ -190,10 +197,21 @@ impl PackedSpec {
 
     /// The full spec, rebuilt.
     pub(crate) fn unpack(&self) -> TaskSpec {
-        let e = self.extra();
+        PackedSpec::unpack_parts(self.cost, self.extra.as_deref())
+    }
+
+    /// The spec's two parts, for a store that keeps them apart: the cost,
+    /// and the boxed fields when any differs from the defaults.
+    pub(crate) fn into_parts(self) -> (f64, Option<Box<SpecExtra>>) {
+        (self.cost, self.extra)
+    }
+
+    /// The full spec from the parts [`into_parts`](Self::into_parts) gave.
+    pub(crate) fn unpack_parts(cost: f64, extra: Option<&SpecExtra>) -> TaskSpec {
+        let e = extra.unwrap_or(&DEFAULT_EXTRA);
         TaskSpec {
             kind: e.kind.clone(),
-            cost: self.cost,
+            cost,
             demand: e.demand,
             priority: e.priority,
             deadline: e.deadline,
@@ -251,6 +269,11 @@ impl PackedSpec {
 
     pub(crate) fn timeout(&self) -> Option<Duration> {
         self.extra().timeout
+    }
+
+    /// The name given with [`Task::name`](crate::Task::name), if any.
+    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref()?.name.as_ref()
     }
 
     /// [`TaskSpec::validate`] without rebuilding the spec.

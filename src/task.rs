@@ -103,9 +103,52 @@ impl<T: 'static> Task<T> {
         self
     }
 
-    /// Replaces the whole spec.
+    /// Replaces the whole spec (a [`name`](Task::name) given stays).
     pub fn set_spec(&mut self, spec: TaskSpec) {
-        *self.packed_mut() = PackedSpec::new(spec);
+        let name = self.packed_mut().name().cloned();
+        let mut packed = PackedSpec::new(spec);
+        if name.is_some() {
+            packed.edit(|e| e.name = name);
+        }
+        *self.packed_mut() = packed;
+    }
+
+    /// Names the task: the state API lists it under this name
+    /// ([`TaskSummary::name`](crate::TaskSummary::name)), its
+    /// [`TaskQuery::name`](crate::TaskQuery::name) filter and the
+    /// dashboard's `name=` find it, and its `task.attempt` spans carry it.
+    /// For a named task ([`Registry`](crate::Registry)) it replaces the
+    /// function's name there; the function run stays the same.
+    ///
+    /// A name is not part of the [`TaskSpec`]: it costs a task nothing
+    /// until it is set, then one shared string (clone the `Arc` to give
+    /// many tasks one name without copying it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use allot::{NodeSpec, Resources, Runtime, Task, TaskQuery};
+    /// use std::sync::Arc;
+    ///
+    /// let runtime = Runtime::builder()
+    ///     .nodes([NodeSpec::new(Resources::cpu(1_000))])
+    ///     .retain_finished(100)
+    ///     .build()?;
+    /// let h = runtime.handle();
+    /// let name: Arc<str> = "embed".into();
+    /// for t in h.submit_batch((0..3).map(|i| Task::new(move |_| Ok::<_, String>(i)).name(name.clone())))? {
+    ///     t.wait()?;
+    /// }
+    /// h.submit(Task::new(|_| Ok::<_, String>(9)))?.wait()?;
+    /// let page = h.tasks(&TaskQuery { name: Some("embed".into()), ..TaskQuery::default() })?;
+    /// assert_eq!(page.tasks.len(), 3);
+    /// assert_eq!(page.tasks[0].name.as_deref(), Some("embed"));
+    /// runtime.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn name(self, name: impl Into<Arc<str>>) -> Self {
+        let name = name.into();
+        self.edit(|e| e.name = Some(name))
     }
 
     /// Sets the kind.

@@ -36,9 +36,14 @@ fn get(url: &str) -> (u16, Value) {
 }
 
 fn post(url: &str, token: Option<&str>) -> (u16, Value) {
+    post_authorized(url, token.map(|t| format!("Bearer {t}")).as_deref())
+}
+
+/// POST `url` with this `Authorization` header, if any.
+fn post_authorized(url: &str, authorization: Option<&str>) -> (u16, Value) {
     let mut req = agent().post(url);
-    if let Some(t) = token {
-        req = req.header("Authorization", &format!("Bearer {t}"));
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
     }
     let mut r = req.send_empty().expect("a response");
     let status = r.status().as_u16();
@@ -84,6 +89,7 @@ fn the_endpoints_serve_the_state_api_as_json_and_metrics_as_prometheus_text() {
     assert_eq!(s, 200);
     assert_eq!(o["counts"]["completed"], 50);
     assert_eq!(o["nodes"], 2);
+    assert_eq!(o["nodes_up"], 2);
     assert_eq!(o["health"], "healthy");
 
     let (s, nodes) = get(&format!("{url}/api/nodes"));
@@ -166,11 +172,38 @@ fn bad_inputs_get_a_clear_4xx_with_a_json_error() {
         ("/api/tasks?node=nowhere", 400, "no node"),
         ("/api/tasks?colour=red", 400, "unknown parameter"),
         ("/api/nothing", 404, "no such endpoint"),
+        (
+            "/api/tasks/99999999999999999999999",
+            400,
+            "malformed task id",
+        ),
+        ("/api/tasks/task-", 400, "malformed task id"),
+        (
+            "/api/tasks?after=t18446744073709551616",
+            400,
+            "malformed cursor",
+        ),
+        ("/api/tasks?after=t-1", 400, "malformed cursor"),
+        ("/api/tasks?limit=-1", 400, "is not a number"),
+        ("/api/tasks?limit=10001", 400, "out of range (1 to 10000)"),
+        (
+            "/api/tasks?limit=99999999999999999999999",
+            400,
+            "is not a number",
+        ),
+        ("/api/tasks?state=%ZZ", 400, "unknown task state"),
+        ("/api/tasks?kind=custom%3A", 200, ""),
+        ("/api/tasks/1/cancel", 404, "no such endpoint: GET"),
     ] {
         let reply = get(&format!("{url}{path}"));
         assert_eq!(reply.0, status, "{path}: {reply:?}");
-        assert!(error_of(&reply).contains(says), "{path}: {reply:?}");
+        if status != 200 {
+            assert!(error_of(&reply).contains(says), "{path}: {reply:?}");
+        }
     }
+    // The largest page is served.
+    let (s, page) = get(&format!("{url}/api/tasks?limit=10000"));
+    assert_eq!(s, 200, "{page:?}");
     let blocker = Blocker::new();
     let task = h.submit(blocker.task(1u32)).unwrap();
     let cancel = format!("{url}/api/tasks/{}/cancel", task.id().0);
@@ -180,6 +213,14 @@ fn bad_inputs_get_a_clear_4xx_with_a_json_error() {
     let reply = post(&cancel, Some("guess"));
     assert_eq!(reply.0, 403, "{reply:?}");
     assert_eq!(error_of(&reply), "wrong token");
+    for malformed in ["Basic czNjcmV0", "Bearer", "bearer s3cret", "s3cret", ""] {
+        let reply = post_authorized(&cancel, Some(malformed));
+        assert_eq!(reply.0, 401, "{malformed:?}: {reply:?}");
+        assert!(error_of(&reply).contains("Bearer TOKEN"), "{reply:?}");
+    }
+    let reply = post(&format!("{url}/api/tasks/abc/cancel"), Some("s3cret"));
+    assert_eq!(reply.0, 400, "{reply:?}");
+    assert!(error_of(&reply).contains("malformed task id"), "{reply:?}");
     let reply = post(&format!("{url}/api/tasks/55555/cancel"), Some("s3cret"));
     assert_eq!(reply.0, 404, "{reply:?}");
     let reply = post(&cancel, Some("s3cret"));
@@ -257,4 +298,35 @@ fn an_address_already_taken_is_a_build_error() {
         "{err:?}"
     );
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}
+
+#[test]
+fn the_tasks_endpoint_filters_by_a_closures_name() {
+    let mut b = builder(1);
+    b.dashboard("127.0.0.1:0".parse().unwrap());
+    let runtime = b.build().unwrap();
+    let h = runtime.handle();
+    for t in h
+        .submit_batch((0..30u64).map(|i| {
+            let t = Task::new(move |_| Ok::<_, String>(i));
+            if i % 3 == 0 {
+                t.name("embed batch")
+            } else {
+                t
+            }
+        }))
+        .unwrap()
+    {
+        t.wait().unwrap();
+    }
+    support::eventually("every record kept", || h.state_counts().retained == 30);
+    let (s, page) = get(&format!("{}/api/tasks?name=embed%20batch", base(h)));
+    assert_eq!(s, 200, "{page:?}");
+    let tasks = page["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 10);
+    assert!(tasks.iter().all(|t| t["name"] == "embed batch"), "{page}");
+    let id = tasks[0]["id"].as_u64().unwrap();
+    let (_, detail) = get(&format!("{}/api/tasks/{id}", base(h)));
+    assert_eq!(detail["name"], "embed batch");
+    runtime.shutdown();
 }

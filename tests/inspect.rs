@@ -439,3 +439,92 @@ fn a_page_size_out_of_range_is_refused() {
     assert!(!h.cancel(allot::TaskId(12_345)));
     runtime.shutdown();
 }
+
+#[test]
+fn closures_given_a_name_are_listed_and_filtered_by_it_live_and_finished() {
+    let mut b = builder(2);
+    b.retain_finished(10_000);
+    let runtime = b.build().unwrap();
+    let h = runtime.handle();
+    let embed: std::sync::Arc<str> = "embed".into();
+    // Finished: 300 named `embed`, 300 unnamed, one named `embed` that fails.
+    let done = h
+        .submit_batch((0..600u32).map(|i| {
+            let t = Task::new(move |_| Ok::<_, String>(i));
+            if i % 2 == 0 {
+                t.name(embed.clone())
+            } else {
+                t
+            }
+        }))
+        .unwrap();
+    for t in done {
+        t.wait().unwrap();
+    }
+    let failed = h
+        .submit(
+            Task::new(|_| Err::<u32, _>("bad batch".to_owned()))
+                .name("embed")
+                .max_retries(0),
+        )
+        .unwrap();
+    let failed_id = failed.id();
+    assert!(failed.wait().is_err());
+    eventually("every finished record kept", || {
+        h.state_counts().retained == 601
+    });
+    // Live: one held, 100 named `score` queued behind it, the name kept
+    // across a replaced spec.
+    let blocker = Blocker::new();
+    let held = h.submit_to(NodeId(1), blocker.task(0u32)).unwrap();
+    blocker.expect_started("the blocker on node 1");
+    let queued = h
+        .submit_batch_to(
+            NodeId(1),
+            (0..100u32).map(|i| {
+                let mut t = Task::new(move |_| Ok::<_, String>(i)).name("score");
+                t.set_spec(allot::TaskSpec {
+                    priority: 1,
+                    ..allot::TaskSpec::default()
+                });
+                t
+            }),
+        )
+        .unwrap();
+    let named = |name: &str, state: Option<TaskState>| {
+        all_pages(
+            h,
+            TaskQuery {
+                name: Some(name.into()),
+                state,
+                limit: 64,
+                ..TaskQuery::default()
+            },
+        )
+    };
+    let embeds = named("embed", None);
+    assert_eq!(embeds.len(), 301);
+    assert!(embeds.iter().all(|t| t.name.as_deref() == Some("embed")));
+    assert!(embeds.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(named("embed", Some(TaskState::Failed)).len(), 1);
+    assert_eq!(named("embed", Some(TaskState::Completed)).len(), 300);
+    let scores = named("score", Some(TaskState::Queued));
+    assert_eq!(scores.len(), 100);
+    assert_eq!(scores[0].node, Some(NodeId(1)));
+    assert!(named("nothing", None).is_empty());
+    // Unnamed closures have no name; a detail shows the name too.
+    let all = all_pages(h, TaskQuery::default());
+    assert_eq!(all.iter().filter(|t| t.name.is_none()).count(), 301);
+    let detail = h.task(failed_id).unwrap();
+    assert_eq!(detail.summary.name.as_deref(), Some("embed"));
+    assert_eq!(detail.spec.priority, 0);
+    let detail = h.task(queued[0].id()).unwrap();
+    assert_eq!(detail.summary.name.as_deref(), Some("score"));
+    assert_eq!(detail.spec.priority, 1, "the replaced spec");
+    blocker.open();
+    held.wait().unwrap();
+    for t in queued {
+        t.wait().unwrap();
+    }
+    runtime.shutdown();
+}

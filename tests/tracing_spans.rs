@@ -3,11 +3,14 @@
 //! joined by `_`), the names below exist, and node events carry the node's
 //! configured name (`node`) beside its index (`node_id`).
 //!
+//! Each task attempt runs in a `task.attempt` span whose fields carry the
+//! state API's (and so the dashboard's JSON) names.
+//!
 //! One test in this file: it installs the process's global subscriber.
 
 mod support;
 
-use allot::{Fault, NodeId, NodeSpec, Resources, Task};
+use allot::{Fault, NodeId, NodeSpec, Resources, Task, TaskKind};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use support::{builder, eventually, fast_restarts};
@@ -15,6 +18,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::Attributes;
 use tracing::{Event, Id, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 
 /// A span or event seen: its name (an event's message) and its fields.
 #[derive(Clone, Debug)]
@@ -22,6 +26,8 @@ struct Seen {
     span: bool,
     name: String,
     fields: BTreeMap<String, String>,
+    /// The span an event happened in (its name and fields).
+    parent: Option<(String, BTreeMap<String, String>)>,
 }
 
 #[derive(Clone, Default)]
@@ -43,25 +49,41 @@ impl Visit for Fields {
     }
 }
 
-impl<S: Subscriber> Layer<S> for Recorder {
-    fn on_new_span(&self, attrs: &Attributes<'_>, _id: &Id, _ctx: Context<'_, S>) {
+/// A span's fields, kept in its extensions for the events inside it.
+struct SpanFields(BTreeMap<String, String>);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(fields.0.clone()));
+        }
         self.0.lock().unwrap().push(Seen {
             span: true,
             name: attrs.metadata().name().to_owned(),
             fields: fields.0,
+            parent: None,
         });
     }
 
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
         let name = fields.0.remove("message").unwrap_or_default();
+        let parent = ctx.event_span(event).map(|span| {
+            let fields = span
+                .extensions()
+                .get::<SpanFields>()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
+            (span.name().to_owned(), fields)
+        });
         self.0.lock().unwrap().push(Seen {
             span: false,
             name,
             fields: fields.0,
+            parent,
         });
     }
 }
@@ -88,7 +110,8 @@ fn span_and_event_names_follow_one_style_and_name_the_node() {
         NodeSpec::new(Resources::cpu(2_000)).name("cpu"),
         NodeSpec::new(Resources::cpu(2_000)).name("gpu"),
     ])
-    .supervision(fast_restarts());
+    .supervision(fast_restarts())
+    .retain_finished(1_000);
     let runtime = b.build().unwrap();
     let h = runtime.handle().clone();
     // A task that fails on the node named `gpu`, and reports the name.
@@ -110,6 +133,21 @@ fn span_and_event_names_follow_one_style_and_name_the_node() {
         .wait()
         .unwrap();
     assert_eq!(named, "cpu");
+    // A named closure: its span and its state API summary agree.
+    let embed = h
+        .submit_to(
+            NodeId(1),
+            Task::new(|_| Ok::<_, String>(()))
+                .kind(TaskKind::Inference)
+                .name("embed"),
+        )
+        .unwrap();
+    let embed_id = embed.id();
+    embed.wait().unwrap();
+    eventually("the named task's record", || {
+        h.task(embed_id).is_some_and(|d| d.summary.node.is_some())
+    });
+    let summary = serde_json::to_value(h.task(embed_id).unwrap().summary).unwrap();
     // A node failure and its restart.
     h.inject(Fault::PanicNode { node: NodeId(1) }).unwrap();
     eventually("node 1 to restart", || h.metrics().nodes[1].restarts >= 1);
@@ -165,6 +203,7 @@ fn span_and_event_names_follow_one_style_and_name_the_node() {
         ("node.restarted", false),
         ("attempt.failed", false),
         ("task.allocate", true),
+        ("task.attempt", true),
     ] {
         assert!(
             seen.iter().any(|s| s.name == name && s.span == span),
@@ -185,4 +224,49 @@ fn span_and_event_names_follow_one_style_and_name_the_node() {
             "{e:?}"
         );
     }
+    // The failed attempt's event is inside its attempt's span.
+    let failed = seen.iter().find(|s| s.name == "attempt.failed").unwrap();
+    let (span, fields) = failed.parent.as_ref().expect("inside a span");
+    assert_eq!(span, "task.attempt");
+    for (k, v) in [("node", "gpu"), ("node_id", "1"), ("attempt", "0")] {
+        assert_eq!(fields.get(k).map(String::as_str), Some(v), "{fields:?}");
+    }
+    assert_eq!(
+        fields.get("id"),
+        failed
+            .fields
+            .get("task")
+            .map(|t| t.trim_start_matches("task-").to_owned())
+            .as_ref()
+    );
+    // The named task's span: every field but `node_id` and `node` is the
+    // JSON's field of that name with the same value; `node` is the
+    // node's name, `node_id` the JSON's `node` (its index).
+    let attempt = seen
+        .iter()
+        .find(|s| {
+            s.span
+                && s.name == "task.attempt"
+                && s.fields.get("name").map(String::as_str) == Some("embed")
+        })
+        .expect("the named task's attempt span");
+    let f = &attempt.fields;
+    assert_eq!(f["id"], summary["id"].to_string(), "{f:?} {summary}");
+    assert_eq!(f["attempt"], summary["attempt"].to_string());
+    assert_eq!(Some(f["kind"].as_str()), summary["kind"].as_str());
+    assert_eq!(Some(f["name"].as_str()), summary["name"].as_str());
+    assert_eq!(f["node_id"], summary["node"].to_string());
+    assert_eq!(f["node"], "gpu");
+    let keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["attempt", "id", "kind", "name", "node", "node_id"]);
+    // An unnamed closure's span has no `name`.
+    let unnamed = seen
+        .iter()
+        .find(|s| {
+            s.span
+                && s.name == "task.attempt"
+                && s.fields.get("node").map(String::as_str) == Some("cpu")
+        })
+        .expect("an unnamed task's attempt span");
+    assert!(!unnamed.fields.contains_key("name"), "{unnamed:?}");
 }

@@ -119,11 +119,17 @@ async fn not_found(req: HttpRequest) -> Reply {
 
 async fn overview(state: web::Data<State>) -> Reply {
     let h = &state.handle;
+    let nodes = h.node_status();
+    let up = nodes
+        .iter()
+        .filter(|n| n.health == crate::inspect::NodeHealth::Up)
+        .count();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "health": h.health(),
         "counts": h.state_counts(),
         "rates": h.rates(),
-        "nodes": h.node_status().len(),
+        "nodes": nodes.len(),
+        "nodes_up": up,
     })))
 }
 

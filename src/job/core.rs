@@ -519,8 +519,19 @@ pub(crate) trait ErasedJob: Send + Sync + 'static {
     fn core_mut(&mut self) -> &mut JobCore;
     /// A named task's function name and encoded arguments: what a journal
     /// keeps to run it again. `None` for a closure.
-    #[cfg_attr(not(feature = "journal"), allow(dead_code))]
     fn durable_form(&self) -> Option<(&str, &[u8])>;
+}
+
+impl dyn ErasedJob {
+    /// The task's name as the state API shows it: the one given with
+    /// `Task::name`, else a named task's function name; `None` for an
+    /// unnamed closure.
+    pub(crate) fn name(&self) -> Option<&str> {
+        match self.core().spec.name() {
+            Some(n) => Some(n),
+            None => self.durable_form().map(|(n, _)| n),
+        }
+    }
 }
 
 pub(crate) type JobRef = Arc<dyn ErasedJob>;

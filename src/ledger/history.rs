@@ -8,10 +8,19 @@
 //! per task than test one flag it read at start. The rest is written on
 //! rare paths (a retry, a node event, the supervisor's tick) and always
 //! kept.
+//!
+//! A kept record is split in two: a plain 56-byte [`Slot`] (no heap
+//! parts, nothing to drop) in a ring of fixed size per shard, overwritten
+//! in place once the ring is full, and, only for the few tasks that have
+//! them, its heap parts (a spec's boxed fields, a name, earlier attempts)
+//! in a map beside the ring, by ring position. So keeping a record of a
+//! plain task writes 56 bytes and reads nothing of the record it
+//! replaces (moving the old record out to drop it read a cold line per
+//! task, the retained path's largest cost).
 
 use crate::ids::NodeId;
 use crate::inspect::{Attempt, AttemptOutcome, EventRecord, TaskState};
-use crate::spec::PackedSpec;
+use crate::spec::{PackedSpec, SpecExtra, TaskKind, TaskSpec, UNSPECIFIED};
 use crate::supervision::SupervisorEvent;
 use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::sync::Mutex;
@@ -31,9 +40,8 @@ pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(10);
 /// a little more (ticks are 100 ms by default).
 const SAMPLES_KEPT: usize = 256;
 
-/// A finished task, retained: 88 bytes, plus its spec's boxed fields when
-/// it has any that differ from the defaults (see `PackedSpec`) and its
-/// earlier attempts when it had some.
+/// A finished task, as an executor (or a failure) hands it over: kept as
+/// a [`Slot`] and, when it has any, its [`Rare`] parts.
 #[derive(Debug)]
 pub(crate) struct Record {
     pub(crate) id: u64,
@@ -55,10 +63,124 @@ pub(crate) struct Record {
     pub(crate) attempts: Option<Box<Vec<Attempt>>>,
 }
 
+/// A retained record's plain part: 56 bytes, `Copy`, overwritten in
+/// place.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    id: u64,
+    submitted: u64,
+    started: u64,
+    ended: u64,
+    cost: f64,
+    node: u32,
+    attempt: u32,
+    state: TaskState,
+    /// Whether [`Rare`] parts are kept beside it.
+    rare: bool,
+}
+
+/// A retained record's heap parts, kept only for a task that has some.
+#[derive(Debug)]
+struct Rare {
+    extra: Option<Box<SpecExtra>>,
+    name: Option<Arc<str>>,
+    #[allow(clippy::box_collection)]
+    attempts: Option<Box<Vec<Attempt>>>,
+}
+
 impl Record {
-    pub(crate) fn node(&self) -> Option<NodeId> {
-        (self.node != u32::MAX).then_some(NodeId(self.node as usize))
+    fn split(self) -> (Slot, Option<Rare>) {
+        let (cost, extra) = self.spec.into_parts();
+        let rare =
+            (extra.is_some() || self.name.is_some() || self.attempts.is_some()).then_some(Rare {
+                extra,
+                name: self.name,
+                attempts: self.attempts,
+            });
+        let slot = Slot {
+            id: self.id,
+            submitted: self.submitted,
+            started: self.started,
+            ended: self.ended,
+            cost,
+            node: self.node,
+            attempt: self.attempt,
+            state: self.state,
+            rare: rare.is_some(),
+        };
+        (slot, rare)
     }
+}
+
+/// One retained record, as a scan shows it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Kept<'a> {
+    slot: &'a Slot,
+    rare: Option<&'a Rare>,
+}
+
+impl Kept<'_> {
+    pub(crate) fn id(&self) -> u64 {
+        self.slot.id
+    }
+
+    pub(crate) fn state(&self) -> TaskState {
+        self.slot.state
+    }
+
+    /// From [`clock::now_nanos`](crate::clock::now_nanos), as the rest.
+    pub(crate) fn submitted(&self) -> u64 {
+        self.slot.submitted
+    }
+
+    /// When its last attempt started (0: not known).
+    pub(crate) fn started(&self) -> u64 {
+        self.slot.started
+    }
+
+    pub(crate) fn ended(&self) -> u64 {
+        self.slot.ended
+    }
+
+    pub(crate) fn attempt(&self) -> u32 {
+        self.slot.attempt
+    }
+
+    /// The node of its last attempt.
+    pub(crate) fn node(&self) -> Option<NodeId> {
+        (self.slot.node != u32::MAX).then_some(NodeId(self.slot.node as usize))
+    }
+
+    pub(crate) fn kind(&self) -> &TaskKind {
+        self.rare
+            .and_then(|r| r.extra.as_deref())
+            .map_or(&UNSPECIFIED, |e| &e.kind)
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.rare.and_then(|r| r.name.as_deref())
+    }
+
+    pub(crate) fn spec(&self) -> TaskSpec {
+        PackedSpec::unpack_parts(self.slot.cost, self.rare.and_then(|r| r.extra.as_deref()))
+    }
+
+    /// Its attempts before the last, with the last's error if it failed.
+    pub(crate) fn attempts(&self) -> Option<&[Attempt]> {
+        self.rare
+            .and_then(|r| r.attempts.as_deref())
+            .map(Vec::as_slice)
+    }
+}
+
+/// One shard's records: a ring of slots that grows to its bound, then is
+/// overwritten oldest first; the rare parts by ring position.
+#[derive(Debug, Default)]
+struct Shard {
+    slots: Vec<Slot>,
+    /// The oldest slot, overwritten next, once the ring is full.
+    oldest: usize,
+    rare: FxHashMap<u32, Rare>,
 }
 
 /// Counter readings at one instant.
@@ -74,7 +196,7 @@ pub(crate) struct Sample {
 pub(crate) struct History {
     retain: usize,
     per_shard: usize,
-    shards: Box<[Mutex<VecDeque<Record>>]>,
+    shards: Box<[Mutex<Shard>]>,
     next: AtomicUsize,
     forgotten: AtomicU64,
     /// Timed attempts of live tasks that failed at least once (recording
@@ -101,7 +223,7 @@ impl History {
         History {
             retain,
             per_shard: retain.div_ceil(SHARDS),
-            shards: (0..SHARDS).map(|_| Mutex::new(VecDeque::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             next: AtomicUsize::new(0),
             forgotten: AtomicU64::new(0),
             attempts: Mutex::new(FxHashMap::default()),
@@ -125,15 +247,28 @@ impl History {
         }
         let shard = self.next.fetch_add(1, Ordering::Relaxed) % SHARDS;
         let mut q = self.shards[shard].lock();
+        let q = &mut *q;
         let mut forgotten = 0;
         for r in records.drain(..) {
-            if q.len() >= self.per_shard {
-                q.pop_front();
+            let (slot, rare) = r.split();
+            let at = if q.slots.len() < self.per_shard {
+                q.slots.push(slot);
+                q.slots.len() - 1
+            } else {
+                // Overwritten, not moved out: the old slot is not read.
+                let at = q.oldest;
+                q.slots[at] = slot;
+                q.oldest = (at + 1) % self.per_shard;
                 forgotten += 1;
+                if !q.rare.is_empty() {
+                    q.rare.remove(&(at as u32));
+                }
+                at
+            };
+            if let Some(rare) = rare {
+                q.rare.insert(at as u32, rare);
             }
-            q.push_back(r);
         }
-        drop(q);
         if forgotten > 0 {
             self.forgotten.fetch_add(forgotten, Ordering::Relaxed);
         }
@@ -141,7 +276,7 @@ impl History {
 
     /// Finished records retained now.
     pub(crate) fn retained(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.lock().slots.len()).sum()
     }
 
     /// Finished records forgotten to keep within the bound.
@@ -150,10 +285,16 @@ impl History {
     }
 
     /// Calls `f` with every retained record, one shard locked at a time.
-    pub(crate) fn scan(&self, mut f: impl FnMut(&Record)) {
+    pub(crate) fn scan(&self, mut f: impl FnMut(Kept<'_>)) {
         for shard in self.shards.iter() {
-            for r in shard.lock().iter() {
-                f(r);
+            let q = shard.lock();
+            for (at, slot) in q.slots.iter().enumerate() {
+                let rare = if slot.rare {
+                    q.rare.get(&(at as u32))
+                } else {
+                    None
+                };
+                f(Kept { slot, rare });
             }
         }
     }
@@ -274,11 +415,44 @@ mod tests {
     }
 
     #[test]
-    fn a_retained_record_takes_88_bytes_inline() {
+    fn a_retained_record_takes_56_bytes_inline() {
         assert!(
-            std::mem::size_of::<Record>() <= 88,
+            std::mem::size_of::<Slot>() <= 56,
             "{}",
-            std::mem::size_of::<Record>()
+            std::mem::size_of::<Slot>()
+        );
+    }
+
+    #[test]
+    fn rare_parts_follow_their_slot_and_go_when_it_is_overwritten() {
+        let h = History::new(SHARDS * 4);
+        let named = |id: u64| Record {
+            name: Some(format!("t{id}").into()),
+            ..record(id)
+        };
+        // One shard (the first keep goes to shard 0): eight records, every
+        // other one named, in a ring of four.
+        let mut batch: Vec<Record> = (0..8)
+            .map(|id| if id % 2 == 0 { named(id) } else { record(id) })
+            .collect();
+        h.keep(&mut batch);
+        let mut seen = Vec::new();
+        h.scan(|k| seen.push((k.id(), k.name().map(str::to_owned))));
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (4, Some("t4".to_owned())),
+                (5, None),
+                (6, Some("t6".to_owned())),
+                (7, None)
+            ]
+        );
+        assert_eq!(h.forgotten(), 4);
+        assert_eq!(
+            h.shards[0].lock().rare.len(),
+            2,
+            "the overwritten names are gone"
         );
     }
 
@@ -295,7 +469,7 @@ mod tests {
         assert_eq!(h.retained(), 64);
         assert_eq!(h.forgotten(), 1_000 - 64);
         let mut newest = 0;
-        h.scan(|r| newest = newest.max(r.id));
+        h.scan(|r| newest = newest.max(r.id()));
         assert_eq!(newest, 999);
     }
 

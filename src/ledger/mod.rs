@@ -28,7 +28,7 @@ mod slab;
 mod tests;
 
 pub(crate) use graveyard::{Graveyard, Reaper, DEAD_CAP};
-pub(crate) use history::{outcome_of, History, Record, Sample, RATE_WINDOW};
+pub(crate) use history::{outcome_of, History, Kept, Record, Sample, RATE_WINDOW};
 use slab::*;
 
 /// A job's ledger slot once it has been settled (and before admission).
@@ -143,7 +143,9 @@ impl Ledger {
             started,
             ended: crate::clock::now_nanos(),
             spec: core.spec.clone(),
-            name: None,
+            // The name given with `Task::name` (a named task's function
+            // name is not in its core).
+            name: core.spec.name().cloned(),
             node,
             attempt: core.attempt(),
             state: match how {

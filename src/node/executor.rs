@@ -222,14 +222,17 @@ impl Executor<'_> {
             return;
         };
         let core = job.core();
-        let name = job.durable_form().map(|(n, _)| match &r.name {
-            Some(last) if **last == *n => Arc::clone(last),
-            _ => {
-                let fresh: Arc<str> = n.into();
-                r.name = Some(Arc::clone(&fresh));
-                fresh
-            }
-        });
+        let name = match core.spec.name() {
+            Some(n) => Some(Arc::clone(n)),
+            None => job.durable_form().map(|(n, _)| match &r.name {
+                Some(last) if **last == *n => Arc::clone(last),
+                _ => {
+                    let fresh: Arc<str> = n.into();
+                    r.name = Some(Arc::clone(&fresh));
+                    fresh
+                }
+            }),
+        };
         // Only a retried task has earlier attempts recorded: a first
         // attempt takes no lock here.
         let attempts = if attempt > 0 {
@@ -434,6 +437,7 @@ impl Executor<'_> {
     ) {
         let node = self.node;
         let core = job.core();
+        let _span = attempt_span(node, &job, attempt);
         let actions = node.fault_actions(&job, attempt, count);
         if actions != Actions::default() {
             if actions.flood > 0 {
@@ -515,6 +519,39 @@ impl Executor<'_> {
     }
 }
 
+/// The `task.attempt` span (level DEBUG) around one attempt: its fields
+/// carry the names the dashboard's JSON gives them (`id`, `attempt`,
+/// `kind`, `name`; `node` is the node's name, as in every other node
+/// event and `/metrics`, and `node_id` its index, the JSON's `node`).
+/// Entered, and left when the guard drops. With no subscriber taking
+/// DEBUG there is no span at all (`None`) after one relaxed load of the
+/// level filter: no field read, nothing to enter, leave or drop (a
+/// disabled span from the macro would still call into `tracing`'s `log`
+/// fallback on each, which the `dashboard` feature's actix-web turns on:
+/// about 3 % of a no-op task's CPU).
+#[inline]
+fn attempt_span(
+    node: &NodeShared,
+    job: &JobRef,
+    attempt: u32,
+) -> Option<tracing::span::EnteredSpan> {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    if tracing::Level::DEBUG > STATIC_MAX_LEVEL || tracing::Level::DEBUG > LevelFilter::current() {
+        return None;
+    }
+    let core = job.core();
+    let span = tracing::debug_span!(
+        "task.attempt",
+        id = core.id.0,
+        attempt,
+        node = node.name(),
+        node_id = node.id.0,
+        kind = %core.spec.kind(),
+        name = job.name(),
+    );
+    Some(span.entered())
+}
+
 pub(super) fn handle_failure(
     node: &NodeShared,
     job: &JobRef,
@@ -574,6 +611,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
         return false;
     }
     node.beats.fetch_add(1, Ordering::Relaxed);
+    let _span = attempt_span(node, job, attempt);
     match job.run(node.id, attempt, node.env(false)) {
         RunOutcome::Completed => {
             if node.ledger.settle_completed(core) {
@@ -587,7 +625,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
                         started: 0,
                         ended: now,
                         spec: core.spec.clone(),
-                        name: job.durable_form().map(|(n, _)| n.into()),
+                        name: job.name().map(Into::into),
                         node: node.id.0 as u32,
                         attempt,
                         state: crate::inspect::TaskState::Completed,

@@ -228,9 +228,10 @@ impl Builder {
     /// API ([`RuntimeHandle::tasks`], [`RuntimeHandle::task`]): id, spec,
     /// node, times, every attempt. The oldest are forgotten first; the
     /// counts ([`RuntimeHandle::state_counts`]) stay exact whatever is
-    /// forgotten. A record takes 88 bytes, plus the task's spec fields
-    /// that differ from the defaults (about 80 bytes more) and its failed
-    /// attempts, when it has any (`docs/performance.md` has the measure).
+    /// forgotten. A record takes 56 bytes, plus, for a task that has
+    /// them, its spec fields that differ from the defaults (about 100
+    /// bytes more), its name and its failed attempts
+    /// (`docs/performance.md` has the measure).
     ///
     /// With 0, finished tasks are not recorded at all and executors do no
     /// work for the state API; live tasks are listed either way.

@@ -16,7 +16,7 @@ use crate::inspect::{
     StateCounts, TaskDetail, TaskPage, TaskQuery, TaskState, TaskSummary, Why,
 };
 use crate::job::{JobRef, Phase};
-use crate::ledger::{Record, RATE_WINDOW};
+use crate::ledger::{Kept, RATE_WINDOW};
 use crate::node::NodeShared;
 use crate::resources::Resources;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -89,16 +89,16 @@ fn state_of(phase: Phase, backing_off: bool) -> TaskState {
     }
 }
 
-fn summary_of_record(r: &Record) -> TaskSummary {
+fn summary_of_record(r: Kept<'_>) -> TaskSummary {
     TaskSummary {
-        id: TaskId(r.id),
-        state: r.state,
-        kind: r.spec.kind().clone(),
-        name: r.name.as_deref().map(str::to_owned),
+        id: TaskId(r.id()),
+        state: r.state(),
+        kind: r.kind().clone(),
+        name: r.name().map(str::to_owned),
         node: r.node(),
-        attempt: r.attempt,
-        submitted: clock::to_system(r.submitted),
-        ended: Some(clock::to_system(r.ended)),
+        attempt: r.attempt(),
+        submitted: clock::to_system(r.submitted()),
+        ended: Some(clock::to_system(r.ended())),
     }
 }
 
@@ -108,7 +108,7 @@ fn summary_of_job(job: &JobRef, state: TaskState, node: Option<NodeId>) -> TaskS
         id: core.id,
         state,
         kind: core.spec.kind().clone(),
-        name: job.durable_form().map(|(n, _)| n.to_owned()),
+        name: job.name().map(str::to_owned),
         node,
         attempt: core.attempt(),
         submitted: clock::to_system(core.submitted_nanos()),
@@ -275,18 +275,15 @@ impl RuntimeHandle {
         // (settled, not yet released) is listed from its record.
         if query.state.is_none_or(TaskState::is_terminal) {
             history.scan(|r| {
-                if r.id < after
-                    || query.state.is_some_and(|s| s != r.state)
+                if r.id() < after
+                    || query.state.is_some_and(|s| s != r.state())
                     || query.node.is_some_and(|n| r.node() != Some(n))
-                    || query.kind.as_ref().is_some_and(|k| k != r.spec.kind())
-                    || query
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| r.name.as_deref() != Some(n))
+                    || query.kind.as_ref().is_some_and(|k| k != r.kind())
+                    || query.name.as_deref().is_some_and(|n| r.name() != Some(n))
                 {
                     return;
                 }
-                page.offer(r.id, || Found::Done(summary_of_record(r)));
+                page.offer(r.id(), || Found::Done(summary_of_record(r)));
             });
         }
         {
@@ -301,10 +298,7 @@ impl RuntimeHandle {
                 let state = state_of(core.phase(), backoff.contains(&id));
                 if query.state.is_some_and(|s| s != state)
                     || query.kind.as_ref().is_some_and(|k| k != core.spec.kind())
-                    || query
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| job.durable_form().is_none_or(|(f, _)| f != n))
+                    || query.name.as_deref().is_some_and(|n| job.name() != Some(n))
                 {
                     return;
                 }
@@ -480,21 +474,22 @@ impl RuntimeHandle {
         }
         let mut detail = None;
         history.scan(|r| {
-            if r.id == id.0 {
-                let mut attempts: Vec<Attempt> = r.attempts.as_deref().cloned().unwrap_or_default();
-                if r.state == TaskState::Completed {
+            if r.id() == id.0 {
+                let mut attempts: Vec<Attempt> =
+                    r.attempts().map(<[_]>::to_vec).unwrap_or_default();
+                if r.state() == TaskState::Completed {
                     attempts.push(Attempt {
-                        number: r.attempt,
+                        number: r.attempt(),
                         node: r.node(),
-                        started: (r.started > 0).then(|| clock::to_system(r.started)),
-                        ended: Some(clock::to_system(r.ended)),
+                        started: (r.started() > 0).then(|| clock::to_system(r.started())),
+                        ended: Some(clock::to_system(r.ended())),
                         outcome: AttemptOutcome::Completed,
                         error: None,
                     });
                 }
                 detail = Some(TaskDetail {
                     summary: summary_of_record(r),
-                    spec: r.spec.unpack(),
+                    spec: r.spec(),
                     attempts,
                     why: None,
                 });

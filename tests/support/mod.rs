@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 mod blocker;
+pub mod chromedriver;
 mod hooks;
 mod nats;
 
