@@ -107,8 +107,13 @@ pub(crate) fn allot(rt: &RuntimeHandle, requests: usize, batch: usize) -> [Vec<D
             }
         },
     );
-    let urgent = (0..requests).map(|_| allot_trip(rt, i32::MAX)).collect();
-    let normal = (0..requests).map(|_| allot_trip(rt, 0)).collect();
+    // Taken in turns, so that neither meets the flood's start alone.
+    let mut urgent = Vec::with_capacity(requests);
+    let mut normal = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        urgent.push(allot_trip(rt, i32::MAX));
+        normal.push(allot_trip(rt, 0));
+    }
     drop(flood);
     [urgent, normal]
 }
