@@ -15,7 +15,8 @@
 //! `fill`/`fits-one`, `quantised` = 0/1, `tie` = `index`/`least-left`/
 //! `fill`, `power`, `half-life`) and `prior` = 0/1 (start from the pod
 //! list's mix, as FGD does). `--data DIR` is the directory with the
-//! `openb_pod_list_*.csv` files (default `../shared/data/openb`).
+//! `openb_pod_list_*.csv` files (default `data/openb`); `--seeds N` and
+//! `--first-seed S` run seeds S to S + N − 1 (default 42, 10).
 //!
 //! What to look for: the column "Δ vs fgd" (percentage points at 100 %).
 
@@ -152,7 +153,8 @@ fn main() {
 fn real_main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut seeds = 10u64;
-    let mut data = PathBuf::from("../shared/data/openb");
+    let mut first = 42u64;
+    let mut data = PathBuf::from("data/openb");
     let mut lists: Vec<String> = ["default", "gpushare40", "multigpu30", "gpuspec10", "cpu050"]
         .map(String::from)
         .to_vec();
@@ -161,6 +163,7 @@ fn real_main() -> Result<(), String> {
         let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--seeds" => seeds = val()?.parse().map_err(|e| format!("--seeds: {e}"))?,
+            "--first-seed" => first = val()?.parse().map_err(|e| format!("--first-seed: {e}"))?,
             "--data" => data = PathBuf::from(val()?),
             "--lists" => lists = val()?.split(',').map(String::from).collect(),
             _ => specs.push(a),
@@ -169,7 +172,7 @@ fn real_main() -> Result<(), String> {
     if specs.is_empty() {
         specs = vec!["fgd".into(), "fragmentation-aware".into()];
     }
-    let seeds: Vec<u64> = (42..42 + seeds).collect();
+    let seeds: Vec<u64> = (first..first + seeds).collect();
     for l in &lists {
         let trace = Trace::load(
             data.join("openb_node_list_all_node.csv"),

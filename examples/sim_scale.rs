@@ -9,19 +9,12 @@
 //!     --policy fgd,fragmentation-aware,best-fit
 //! ```
 //!
-//! How the workload is made (seeded, `--seed`, default 42):
-//!
-//! - **Nodes**: the trace's GPU nodes sorted by name, repeated until there
-//!   are N (the k-th copy of `openb-node-0227` is `openb-node-0227-k`), then
-//!   shuffled with the seed (the replay's tie-break order).
-//! - **Tasks**: T pods drawn uniformly with replacement from the trace's
-//!   pods that have valid times; each keeps its shape and its duration
-//!   (`deletion_time − scheduled_time`, at least 1 s). Arrivals are evenly
-//!   spaced so that the offered GPU load (GPU demand × duration per second)
-//!   is `--load` (default 0.9) of the cluster's GPU capacity: the cluster
-//!   is busy but not flooded, whatever N and T are.
-//! - The replay drains (runs until every task has left); the queue is
-//!   first-in-first-out (`--queue fifo`) or backfilled (`--queue backfill`).
+//! The cluster and the tasks are generated from the openb trace by
+//! `allot::sim::scale::scaled_replay` (seeded, `--seed`, default 42): the
+//! trace's GPU nodes repeated to N, T pods resampled with their durations,
+//! arrivals spread so that the offered GPU load is `--load` (default 0.9).
+//! The queue is first-in-first-out (`--queue fifo`) or backfilled
+//! (`--queue backfill`).
 //!
 //! It prints one line per run:
 //!
@@ -31,12 +24,10 @@
 //! time-averaged over the replay. What to look for: how `seconds` grows
 //! with `tasks` and with `nodes` (every placement scores every node).
 
-use allot::policy::{BestFit, Fgd, FragmentationAware, GpuDemand, GpuNode, GpuPlacement};
+use allot::policy::{BestFit, Fgd, FragmentationAware, GpuDemand, GpuPlacement};
 use allot::sim::openb::Trace;
-use allot::sim::replay::{parse_pod_times, QueueOrder, Replay, ReplayPod};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use allot::sim::replay::{parse_pod_times, PodTimes, QueueOrder, SkipReason};
+use allot::sim::scale::{scaled_replay, ScaleConfig};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -93,61 +84,15 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The trace's pods with valid times, as (shape, duration).
-fn pod_pool(a: &Args) -> Result<(Trace, Vec<(GpuDemand, u64)>), String> {
+/// The openb trace and its pods' times.
+fn load_trace(a: &Args) -> Result<(Trace, Vec<Result<PodTimes, SkipReason>>), String> {
     let pods_path = a.data.join("openb_pod_list_default.csv");
     let trace = Trace::load(a.data.join("openb_node_list_all_node.csv"), &pods_path)
         .map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&pods_path).map_err(|e| e.to_string())?;
     let times =
         parse_pod_times(&pods_path.display().to_string(), &text).map_err(|e| e.to_string())?;
-    let pool = trace
-        .pods
-        .iter()
-        .zip(&times)
-        .filter_map(|(p, t)| t.as_ref().ok().map(|t| (p.demand, t.duration())))
-        .collect();
-    Ok((trace, pool))
-}
-
-/// N nodes from the trace's GPU nodes, repeated, shuffled with the seed.
-fn nodes(trace: &Trace, n: usize, rng: &mut StdRng) -> Vec<GpuNode> {
-    let mut base: Vec<_> = trace.nodes.iter().filter(|n| n.gpus > 0).collect();
-    base.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out: Vec<GpuNode> = base
-        .iter()
-        .cycle()
-        .take(n)
-        .map(|t| t.to_gpu_node().with_max_tasks(1001))
-        .collect();
-    out.shuffle(rng);
-    out
-}
-
-/// T tasks drawn from the pool, arrivals spaced for the offered load.
-fn tasks(
-    pool: &[(GpuDemand, u64)],
-    t: usize,
-    capacity_milli: u64,
-    load: f64,
-    rng: &mut StdRng,
-) -> Vec<ReplayPod> {
-    let drawn: Vec<(GpuDemand, u64)> = (0..t)
-        .map(|_| pool[rng.random_range(0..pool.len())])
-        .collect();
-    // GPU-seconds offered per task, on average; spacing so that
-    // (work per task / spacing) = load × capacity.
-    let work: f64 = drawn
-        .iter()
-        .map(|(d, s)| d.total_gpu_milli() as f64 * *s as f64)
-        .sum::<f64>()
-        / t.max(1) as f64;
-    let spacing = work / (load * capacity_milli as f64);
-    drawn
-        .into_iter()
-        .enumerate()
-        .map(|(k, (d, s))| ReplayPod::new(format!("t{k}"), d, (k as f64 * spacing) as u64, s))
-        .collect()
+    Ok((trace, times))
 }
 
 fn policy(name: &str, workload: &[GpuDemand]) -> Result<Box<dyn GpuPlacement>, String> {
@@ -168,16 +113,20 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let a = parse_args()?;
-    let (trace, pool) = pod_pool(&a)?;
+    let (trace, times) = load_trace(&a)?;
     for &n in &a.nodes {
         for &t in &a.tasks {
-            let mut rng = StdRng::seed_from_u64(a.seed);
-            let ns = nodes(&trace, n, &mut rng);
-            let capacity: u64 = ns.iter().map(GpuNode::gpu_capacity_total).sum();
-            let ps = tasks(&pool, t, capacity, a.load, &mut rng);
-            let workload: Vec<GpuDemand> = ps.iter().map(|p| p.demand).collect();
-            let mut replay = Replay::new(ns, ps);
-            replay.queue = a.queue;
+            let config = ScaleConfig {
+                tasks: t,
+                nodes: n,
+                load: a.load,
+                seed: a.seed,
+                queue: a.queue,
+                ..ScaleConfig::default()
+            };
+            let replay = scaled_replay(&trace, &times, &config)
+                .ok_or("the trace has no GPU node or no pod with times")?;
+            let workload: Vec<GpuDemand> = replay.pods.iter().map(|p| p.demand).collect();
             for name in &a.policies {
                 let mut p = policy(name, &workload)?;
                 let started = Instant::now();

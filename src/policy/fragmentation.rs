@@ -257,6 +257,19 @@ pub enum Measure {
     Fill,
 }
 
+/// The best placement found so far in a search.
+#[derive(Debug)]
+struct Candidate {
+    node: usize,
+    gpus: Vec<usize>,
+    /// The primary score.
+    score: f64,
+    /// Free milli-GPUs the node would have left.
+    left: u64,
+    /// The tie-break key ([`FragSearch::tie_key`]).
+    key: [f64; 3],
+}
+
 /// The search both fragmentation policies share. Ties go to the lowest
 /// node index.
 #[derive(Debug, Clone)]
@@ -329,7 +342,7 @@ impl FragSearch {
     }
 
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
-        let mut best: Option<(usize, Vec<usize>, f64, u64, [f64; 3])> = None;
+        let mut best: Option<Candidate> = None;
         for (j, n) in nodes.iter().enumerate() {
             if !n.fits(d) {
                 continue;
@@ -371,25 +384,44 @@ impl FragSearch {
             }
             let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
             let left = n.gpu_free_total() - d.total_gpu_milli();
-            let key = match self.scoring {
-                Scoring::QuantisedThen(tb) => self.tie_key(tb, n, d, &gpus),
-                _ => [0.0; 3],
-            };
+            // The key only matters on a tie or for a new best: computed
+            // lazily.
+            let mut key = None;
             let better = match (&best, self.scoring) {
                 (None, _) => true,
-                (Some((_, _, b, _, _)), Scoring::Quantised) => s > *b,
-                (Some((_, _, b, bl, _)), Scoring::Exact { tolerance }) => {
-                    s > *b + tolerance || (s >= *b - tolerance && left < *bl)
+                (Some(b), Scoring::Quantised) => s > b.score,
+                (Some(b), Scoring::Exact { tolerance }) => {
+                    s > b.score + tolerance || (s >= b.score - tolerance && left < b.left)
                 }
-                (Some((_, _, b, _, bk)), Scoring::QuantisedThen(_)) => {
-                    s > *b || (s == *b && lex_greater(&key, bk))
+                (Some(b), Scoring::QuantisedThen(tb)) => {
+                    if s == b.score {
+                        let k = self.tie_key(tb, n, d, &gpus);
+                        key = Some(k);
+                        lex_greater(&k, &b.key)
+                    } else {
+                        s > b.score
+                    }
                 }
             };
             if better {
-                best = Some((j, gpus, s, left, key));
+                let key = match (key, self.scoring) {
+                    (Some(k), _) => k,
+                    (None, Scoring::QuantisedThen(tb)) => self.tie_key(tb, n, d, &gpus),
+                    (None, _) => [0.0; 3],
+                };
+                best = Some(Candidate {
+                    node: j,
+                    gpus,
+                    score: s,
+                    left,
+                    key,
+                });
             }
         }
-        best.map(|(node, gpus, ..)| GpuChoice { node, gpus })
+        best.map(|c| GpuChoice {
+            node: c.node,
+            gpus: c.gpus,
+        })
     }
 
     /// The secondary key of a placement for tie-break `tb`: higher wins.
@@ -562,10 +594,11 @@ const NEAR_TIE_MILLI: f64 = 20.0;
 ///   [`coverage`](Self::coverage)). [`with_prior`](Self::with_prior)
 ///   starts from a known mix (what FGD is given) and keeps learning;
 ///   [`with_workload`](Self::with_workload) fixes the mix.
-/// - **Score**: FGD's, `⌊100 · sigmoid(Δ / 1000)⌋` for the decrease Δ of
-///   the node's expected fragmentation (for each typical shape, the free
-///   GPU capacity it could not use there). The integer score ties often,
-///   and how ties are broken decides much of the result.
+/// - **Score**: FGD's, coarser: `⌊40 · sigmoid(Δ / 1000)⌋` for the
+///   decrease Δ of the node's expected fragmentation (for each typical
+///   shape, the free GPU capacity it could not use there); FGD uses 100
+///   levels. The integer score ties often, and how ties are broken decides
+///   much of the result.
 /// - **Ties**, in order: a node that keeps room for the typical shape with
 ///   the most GPUs (an idle 8-GPU node with the CPU an 8-GPU task needs:
 ///   few nodes have it, and a task of one GPU spoils it); then the node
@@ -594,7 +627,8 @@ pub struct FragmentationAware {
 ///
 /// # Default
 ///
-/// FGD's measure and integer score, ties broken by
+/// FGD's measure, an integer score of
+/// [`FragmentationAware::DEFAULT_SCORE_LEVELS`] levels, ties broken by
 /// [`TieBreak::ReserveThenFill`], shapes weighed by how often they occur, a
 /// half-life of [`FragmentationAware::DEFAULT_MIX_HALF_LIFE`] tasks, ties
 /// between the GPUs of one node to the first.
@@ -631,7 +665,7 @@ impl Default for FragTuning {
             weight_power: 0.0,
             half_life: FragmentationAware::DEFAULT_MIX_HALF_LIFE,
             gpu_ties: false,
-            levels: 100.0,
+            levels: FragmentationAware::DEFAULT_SCORE_LEVELS,
         }
     }
 }
@@ -645,6 +679,12 @@ impl Default for FragmentationAware {
 impl FragmentationAware {
     /// Default half-life of its memory of the task mix, in tasks.
     pub const DEFAULT_MIX_HALF_LIFE: f64 = 4096.0;
+
+    /// Default levels of its integer score, `⌊40 · sigmoid(Δ / 1000)⌋`:
+    /// near Δ = 0 one level is 100 milli-GPUs of expected fragmentation
+    /// (FGD's 100 levels: 40), so that more placements tie and the
+    /// tie-break decides them.
+    pub const DEFAULT_SCORE_LEVELS: f64 = 40.0;
 
     /// Learns the mix online, with the defaults.
     pub fn new() -> Self {
