@@ -111,8 +111,8 @@ pub(crate) fn scale_section(
     );
     let mut jr = Vec::new();
     for m in &rows {
-        // Every arrival and every queue retry asks the policy once; each
-        // ask scores every node.
+        // Seconds over tasks × nodes: every arrival (and queue retry) asks
+        // the policy, which scores every node.
         let per_node_us = 1e6 * m.seconds / (m.report.pods as f64 * m.nodes as f64);
         let _ = writeln!(
             md,

@@ -17,7 +17,7 @@
 use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
 use super::{NodeView, Policy, TaskView};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// One typical task shape and how often it occurs (weights sum to 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -164,8 +164,30 @@ fn fill_frag(cpu_free: u64, model: Option<u8>, gpu_free: &[u32], shapes: &[Typic
 /// Memoised [`frag`]: nodes in the same state share a value.
 #[derive(Debug, Default, Clone)]
 struct FragMemo {
-    map: FxHashMap<(u32, u8, u8, [u16; 8]), f64>,
+    map: FxHashMap<StateKey, f64>,
     fill: bool,
+}
+
+/// A node state as far as every score here is concerned: free CPU, GPU
+/// model and the free milli-GPUs of its GPUs in any order (`None` past 8
+/// GPUs or 2³² milli-cores).
+type StateKey = (u32, u8, u8, [u16; 8]);
+
+fn state_key(cpu_free: u64, model: Option<u8>, gpu_free: &[u32]) -> Option<StateKey> {
+    if gpu_free.len() > 8 || cpu_free > u32::MAX as u64 {
+        return None;
+    }
+    let mut sorted = [u16::MAX; 8];
+    for (k, &g) in gpu_free.iter().enumerate() {
+        sorted[k] = g.min(u16::MAX as u32 - 1) as u16;
+    }
+    sorted[..gpu_free.len()].sort_unstable();
+    Some((
+        cpu_free as u32,
+        model.map_or(u8::MAX, |m| m),
+        gpu_free.len() as u8,
+        sorted,
+    ))
 }
 
 impl FragMemo {
@@ -177,20 +199,9 @@ impl FragMemo {
         shapes: &[TypicalShape],
     ) -> f64 {
         let measure = if self.fill { fill_frag } else { frag };
-        if gpu_free.len() > 8 || cpu_free > u32::MAX as u64 {
+        let Some(key) = state_key(cpu_free, model, gpu_free) else {
             return measure(cpu_free, model, gpu_free, shapes);
-        }
-        let mut sorted = [u16::MAX; 8];
-        for (k, &g) in gpu_free.iter().enumerate() {
-            sorted[k] = g.min(u16::MAX as u32 - 1) as u16;
-        }
-        sorted[..gpu_free.len()].sort_unstable();
-        let key = (
-            cpu_free as u32,
-            model.map_or(u8::MAX, |m| m),
-            gpu_free.len() as u8,
-            sorted,
-        );
+        };
         if self.map.len() > 1 << 20 {
             self.map.clear();
         }
@@ -283,6 +294,9 @@ struct FragSearch {
     gpu_ties: bool,
     /// Levels of the integer score of [`Scoring::QuantisedThen`].
     levels: f64,
+    /// The node states scored in the current search: a later node in the
+    /// same state scores the same and loses the tie to the earlier one.
+    seen: FxHashSet<StateKey>,
     work: Vec<u32>,
 }
 
@@ -298,6 +312,7 @@ impl FragSearch {
             scoring,
             gpu_ties: false,
             levels: 100.0,
+            seen: FxHashSet::default(),
             work: Vec::new(),
         }
     }
@@ -343,9 +358,19 @@ impl FragSearch {
 
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         let mut best: Option<Candidate> = None;
+        self.seen.clear();
         for (j, n) in nodes.iter().enumerate() {
             if !n.fits(d) {
                 continue;
+            }
+            // Skipping repeated states is exact for the integer scores,
+            // whose order is total; the exact score's tolerance is not
+            // transitive, so it scores every node.
+            let dedup = !matches!(self.scoring, Scoring::Exact { .. });
+            if let Some(k) = state_key(n.cpu_free, n.model, &n.gpu_free).filter(|_| dedup) {
+                if !self.seen.insert(k) {
+                    continue;
+                }
             }
             let before = self
                 .memo
