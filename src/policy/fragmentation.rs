@@ -297,6 +297,9 @@ struct FragSearch {
     /// The node states scored in the current search: a later node in the
     /// same state scores the same and loses the tie to the earlier one.
     seen: FxHashSet<StateKey>,
+    /// Whether repeated states are skipped (the tests turn it off to
+    /// compare).
+    dedup: bool,
     work: Vec<u32>,
 }
 
@@ -313,6 +316,7 @@ impl FragSearch {
             gpu_ties: false,
             levels: 100.0,
             seen: FxHashSet::default(),
+            dedup: true,
             work: Vec::new(),
         }
     }
@@ -366,7 +370,7 @@ impl FragSearch {
             // Skipping repeated states is exact for the integer scores,
             // whose order is total; the exact score's tolerance is not
             // transitive, so it scores every node.
-            let dedup = !matches!(self.scoring, Scoring::Exact { .. });
+            let dedup = self.dedup && !matches!(self.scoring, Scoring::Exact { .. });
             if let Some(k) = state_key(n.cpu_free, n.model, &n.gpu_free).filter(|_| dedup) {
                 if !self.seen.insert(k) {
                     continue;
@@ -925,5 +929,68 @@ mod tests {
             .choose(&GpuDemand::whole(4_000, 1_024, 1), &nodes)
             .unwrap();
         assert_eq!(c.node, 0);
+    }
+
+    /// Skipping nodes in a state already scored makes the same choices as
+    /// scoring every node, placement after placement, on a cluster of few
+    /// node types (where most states repeat).
+    #[test]
+    fn skipping_repeated_node_states_changes_no_choice() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let kinds = [
+            GpuNode::new(96_000, 1 << 20, 8, Some(0)),
+            GpuNode::new(128_000, 1 << 20, 8, Some(1)),
+            GpuNode::new(32_000, 1 << 20, 2, Some(2)),
+        ];
+        let mut rng = StdRng::seed_from_u64(7);
+        let shapes = [
+            GpuDemand::shared(4_000, 0, 300),
+            GpuDemand::shared(8_000, 0, 810),
+            GpuDemand::whole(6_000, 0, 1),
+            GpuDemand::whole(16_000, 0, 2),
+            GpuDemand::whole(88_000, 0, 8),
+            GpuDemand::whole(120_000, 0, 8),
+            GpuDemand::shared(2_000, 0, 500).on_models(GpuModelSet::ANY.with(2)),
+        ];
+        let workload: Vec<GpuDemand> = (0..500)
+            .map(|_| shapes[rng.random_range(0..shapes.len())])
+            .collect();
+        let tunings = [
+            FragTuning::default(),
+            FragTuning {
+                tie_break: TieBreak::Index,
+                levels: 100.0,
+                ..FragTuning::default()
+            },
+        ];
+        for tuning in tunings {
+            let mut fast = FragmentationAware::with_tuning(tuning).with_prior(&workload);
+            let mut plain = fast.clone();
+            plain.search.dedup = false;
+            let mut fgd_fast = Fgd::from_workload(&workload, 0.95);
+            let mut fgd_plain = fgd_fast.clone();
+            fgd_plain.search.dedup = false;
+            for (fa, pl) in [
+                (
+                    &mut fast as &mut dyn GpuPlacement,
+                    &mut plain as &mut dyn GpuPlacement,
+                ),
+                (&mut fgd_fast, &mut fgd_plain),
+            ] {
+                let mut nodes: Vec<GpuNode> =
+                    (0..60).map(|k| kinds[k % kinds.len()].clone()).collect();
+                let mut placed = 0;
+                for d in &workload {
+                    let c = fa.choose(d, &nodes);
+                    assert_eq!(c, pl.choose(d, &nodes), "after {placed} placements");
+                    if let Some(c) = c {
+                        nodes[c.node].place(d, &c.gpus);
+                        placed += 1;
+                    }
+                }
+                assert!(placed > 100, "{placed}");
+            }
+        }
     }
 }
