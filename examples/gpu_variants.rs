@@ -150,25 +150,34 @@ fn main() {
     }
 }
 
+/// FGD against fragmentation-aware tunings on the openb family.
+#[derive(Debug, clap::Parser)]
+#[command(name = "gpu_variants")]
+struct Args {
+    /// How many seeds.
+    #[arg(long, default_value_t = 10)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 42)]
+    first_seed: u64,
+    /// The directory with the node list and the `openb_pod_list_*.csv` files.
+    #[arg(long, value_name = "DIR", default_value = "data/openb")]
+    data: PathBuf,
+    /// The pod lists, comma-separated (`default` is `openb_pod_list_default.csv`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "default,gpushare40,multigpu30,gpuspec10,cpu050"
+    )]
+    lists: Vec<String>,
+    /// Policies: `fgd`, `fragmentation-aware`, `best-fit` or `tuned:KEY=VALUE,…`.
+    policies: Vec<String>,
+}
+
 fn real_main() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let mut seeds = 10u64;
-    let mut first = 42u64;
-    let mut data = PathBuf::from("data/openb");
-    let mut lists: Vec<String> = ["default", "gpushare40", "multigpu30", "gpuspec10", "cpu050"]
-        .map(String::from)
-        .to_vec();
-    let mut specs = Vec::new();
-    while let Some(a) = args.next() {
-        let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--seeds" => seeds = val()?.parse().map_err(|e| format!("--seeds: {e}"))?,
-            "--first-seed" => first = val()?.parse().map_err(|e| format!("--first-seed: {e}"))?,
-            "--data" => data = PathBuf::from(val()?),
-            "--lists" => lists = val()?.split(',').map(String::from).collect(),
-            _ => specs.push(a),
-        }
-    }
+    let args = <Args as clap::Parser>::parse();
+    let (seeds, first, data, lists) = (args.seeds, args.first_seed, args.data, args.lists);
+    let mut specs = args.policies;
     if specs.is_empty() {
         specs = vec!["fgd".into(), "fragmentation-aware".into()];
     }

@@ -31,57 +31,43 @@ use allot::sim::scale::{scaled_replay, ScaleConfig};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The trace replay on N nodes and T tasks generated from the openb trace.
+#[derive(Debug, clap::Parser)]
+#[command(name = "sim_scale")]
 struct Args {
+    /// Task counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10000")]
     tasks: Vec<usize>,
+    /// Node counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1213")]
     nodes: Vec<usize>,
+    /// Policies, comma-separated: `fgd`, `fragmentation-aware`, `best-fit`.
+    #[arg(
+        long = "policy",
+        value_delimiter = ',',
+        default_value = "fgd,fragmentation-aware"
+    )]
     policies: Vec<String>,
+    /// Queue discipline: `fifo` or `backfill`.
+    #[arg(long, default_value = "fifo", value_parser = parse_queue)]
     queue: QueueOrder,
+    /// Offered GPU load, as a fraction of capacity.
+    #[arg(long, default_value_t = 0.9)]
     load: f64,
+    /// Seed of the node order and the draws.
+    #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// The directory with the openb node and pod lists.
+    #[arg(long, value_name = "DIR", default_value = "data/openb")]
     data: PathBuf,
 }
 
-fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>, String> {
-    s.split(',')
-        .map(|x| {
-            x.trim()
-                .parse()
-                .map_err(|_| format!("{what}: `{x}` is not a number"))
-        })
-        .collect()
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        tasks: vec![10_000],
-        nodes: vec![1_213],
-        policies: vec!["fgd".into(), "fragmentation-aware".into()],
-        queue: QueueOrder::Fifo,
-        load: 0.9,
-        seed: 42,
-        data: PathBuf::from("data/openb"),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        let v = it.next().ok_or_else(|| format!("{k} needs a value"))?;
-        match k.as_str() {
-            "--tasks" => a.tasks = list(&v, "--tasks")?,
-            "--nodes" => a.nodes = list(&v, "--nodes")?,
-            "--policy" => a.policies = v.split(',').map(String::from).collect(),
-            "--queue" => {
-                a.queue = match v.as_str() {
-                    "fifo" => QueueOrder::Fifo,
-                    "backfill" => QueueOrder::Backfill,
-                    _ => return Err(format!("--queue: `{v}` is not fifo or backfill")),
-                }
-            }
-            "--load" => a.load = v.parse().map_err(|_| format!("--load: `{v}`"))?,
-            "--seed" => a.seed = v.parse().map_err(|_| format!("--seed: `{v}`"))?,
-            "--data" => a.data = PathBuf::from(v),
-            _ => return Err(format!("unknown option {k}")),
-        }
+fn parse_queue(s: &str) -> Result<QueueOrder, String> {
+    match s {
+        "fifo" => Ok(QueueOrder::Fifo),
+        "backfill" => Ok(QueueOrder::Backfill),
+        _ => Err(format!("`{s}` is not fifo or backfill")),
     }
-    Ok(a)
 }
 
 /// The openb trace and its pods' times.
@@ -112,7 +98,7 @@ fn main() {
 }
 
 fn run() -> Result<(), String> {
-    let a = parse_args()?;
+    let a = <Args as clap::Parser>::parse();
     let (trace, times) = load_trace(&a)?;
     for &n in &a.nodes {
         for &t in &a.tasks {

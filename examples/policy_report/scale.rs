@@ -144,7 +144,9 @@ pub(crate) fn scale_section(
                 md,
                 "{}{name}: about {s:.0} s",
                 if extrapolated.is_empty() {
-                    "\nExtrapolated to 1 000 000 tasks on 10 000 nodes (linear in tasks × nodes, from the largest run of each): "
+                    "\nExtrapolated to 1 000 000 tasks on 10 000 nodes (linear in tasks × nodes, from the largest run of each; \
+                     those runs are lightly loaded, where many nodes are still in the same state and the search skips them, \
+                     so a loaded cluster costs more): "
                 } else {
                     "; "
                 }
