@@ -73,7 +73,9 @@ mod weighted;
 
 pub use budget::Budget;
 pub use exact::Exact;
-pub use fragmentation::{node_fragmentation, Fgd, FragmentationAware, TypicalShape};
+pub use fragmentation::{
+    node_fragmentation, Fgd, FragTuning, FragmentationAware, Measure, TieBreak, TypicalShape,
+};
 pub use gap::{Gap, GapError, GapSolution};
 pub use gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 pub use greedy::{LeastLoaded, RoundRobin};

@@ -6,7 +6,9 @@
 //! - [`gap_gen`]: seeded GAP instances of types C, D and E;
 //! - [`makespan_gen`]: seeded P‖Cmax instance families and their lower
 //!   bound;
-//! - [`bandit`]: UCB against an oracle that knows node speeds.
+//! - [`bandit`]: UCB against an oracle that knows node speeds;
+//! - [`scale`]: clusters and workloads of any size generated from a trace,
+//!   for measuring how the replay scales.
 //!
 //! Everything here is plain, deterministic Rust on top of [`crate::policy`]:
 //! no actors, no threads.
@@ -22,3 +24,4 @@ pub mod gap_gen;
 pub mod makespan_gen;
 pub mod openb;
 pub mod replay;
+pub mod scale;

@@ -25,6 +25,10 @@ pub(crate) struct Args {
     /// An extra openb pod list; repeatable.
     #[arg(long = "pods", value_name = "FILE")]
     pub(crate) pods: Vec<PathBuf>,
+    /// Offer every pod of an openb list even when it alone offers more
+    /// than 130 % of capacity (the FGD artifact trims such a list).
+    #[arg(long)]
+    pub(crate) no_trim: bool,
     /// The openb node list for --pods.
     #[arg(long, value_name = "FILE")]
     pub(crate) nodes: Option<PathBuf>,

@@ -4,7 +4,9 @@
 //! What it shows: how good each policy in `allot::policy` is on the 72
 //! OR-Library GAP instances with known optima, on generated P‖Cmax
 //! families, on the Alibaba openb GPU trace under the FGD paper's method
-//! (checked against the authors' published numbers), on two heterogeneous
+//! (checked against the authors' published numbers) and on every variant
+//! of its family, how the trace replay scales to 10 000 nodes, on two
+//! heterogeneous
 //! shapes from Ray's issue tracker run on the real runtime, for UCB against
 //! an oracle, what one placement decision costs, and the worst overshoot of
 //! each time budget (elapsed / budget over every budgeted run it makes).
@@ -27,7 +29,7 @@
 //! What to look for: the "Goals" table at the top of the output.
 //!
 //! How it is built: `run` below calls one section per file beside this one
-//! (`gap.rs`, `makespan.rs`, `openb.rs`, `hetero.rs`, `ucb.rs`,
+//! (`gap.rs`, `makespan.rs`, `openb.rs`, `scale.rs`, `hetero.rs`, `ucb.rs`,
 //! `locality.rs`, `decision.rs`, `budgets.rs`), each writing its table and
 //! adding its goals, and fills `template.md` with them.
 
@@ -40,6 +42,7 @@ mod locality;
 mod makespan;
 mod openb;
 mod report;
+mod scale;
 mod ucb;
 
 use args::Args;
@@ -52,6 +55,7 @@ use locality::locality_section;
 use makespan::makespan_section;
 use openb::openb_section;
 use report::note;
+use scale::scale_section;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -71,6 +75,7 @@ fn run(args: &Args) -> Result<(), String> {
     let mut js = json!({"quick": args.quick, "data": args.data.display().to_string()});
     let mut budgets = Vec::new();
     let mut bud = String::new();
+    let mut sc = String::new();
     let (mut gap, mut mk, mut ob, mut het, mut ucb, mut loc, mut dc) = (
         String::new(),
         String::new(),
@@ -85,6 +90,7 @@ fn run(args: &Args) -> Result<(), String> {
     gap_section(args, &mut gap, &mut js, &mut goals, &mut budgets)?;
     makespan_section(args, &mut mk, &mut js, &mut goals, &mut budgets);
     openb_section(args, &mut ob, &mut js, &mut goals)?;
+    scale_section(args, &mut sc, &mut js, &mut goals)?;
     hetero_section(args, &mut het, &mut js, &mut goals)?;
     ucb_section(&mut ucb, &mut js, &mut goals);
     decision_cost(&mut dc, &mut js, &mut goals, args.quick);
@@ -124,6 +130,7 @@ fn run(args: &Args) -> Result<(), String> {
         .replace("{{GAP}}", &gap)
         .replace("{{MAKESPAN}}", &mk)
         .replace("{{OPENB}}", &ob)
+        .replace("{{SCALE}}", &sc)
         .replace("{{HETERO}}", &het)
         .replace("{{UCB}}", &ucb)
         .replace("{{LOCALITY}}", &loc)

@@ -14,10 +14,10 @@
 //! with as many copies of the shape as fit (by GPU room *and* by CPU), not
 //! whether one copy fits; and it learns the task mix online.
 
-use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode};
+use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
 use super::{NodeView, Policy, TaskView};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// One typical task shape and how often it occurs (weights sum to 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -164,8 +164,30 @@ fn fill_frag(cpu_free: u64, model: Option<u8>, gpu_free: &[u32], shapes: &[Typic
 /// Memoised [`frag`]: nodes in the same state share a value.
 #[derive(Debug, Default, Clone)]
 struct FragMemo {
-    map: FxHashMap<(u32, u8, u8, [u16; 8]), f64>,
+    map: FxHashMap<StateKey, f64>,
     fill: bool,
+}
+
+/// A node state as far as every score here is concerned: free CPU, GPU
+/// model and the free milli-GPUs of its GPUs in any order (`None` past 8
+/// GPUs or 2³² milli-cores).
+type StateKey = (u32, u8, u8, [u16; 8]);
+
+fn state_key(cpu_free: u64, model: Option<u8>, gpu_free: &[u32]) -> Option<StateKey> {
+    if gpu_free.len() > 8 || cpu_free > u32::MAX as u64 {
+        return None;
+    }
+    let mut sorted = [u16::MAX; 8];
+    for (k, &g) in gpu_free.iter().enumerate() {
+        sorted[k] = g.min(u16::MAX as u32 - 1) as u16;
+    }
+    sorted[..gpu_free.len()].sort_unstable();
+    Some((
+        cpu_free as u32,
+        model.map_or(u8::MAX, |m| m),
+        gpu_free.len() as u8,
+        sorted,
+    ))
 }
 
 impl FragMemo {
@@ -177,20 +199,9 @@ impl FragMemo {
         shapes: &[TypicalShape],
     ) -> f64 {
         let measure = if self.fill { fill_frag } else { frag };
-        if gpu_free.len() > 8 || cpu_free > u32::MAX as u64 {
+        let Some(key) = state_key(cpu_free, model, gpu_free) else {
             return measure(cpu_free, model, gpu_free, shapes);
-        }
-        let mut sorted = [u16::MAX; 8];
-        for (k, &g) in gpu_free.iter().enumerate() {
-            sorted[k] = g.min(u16::MAX as u32 - 1) as u16;
-        }
-        sorted[..gpu_free.len()].sort_unstable();
-        let key = (
-            cpu_free as u32,
-            model.map_or(u8::MAX, |m| m),
-            gpu_free.len() as u8,
-            sorted,
-        );
+        };
         if self.map.len() > 1 << 20 {
             self.map.clear();
         }
@@ -209,6 +220,65 @@ enum Scoring {
     /// The exact decrease Δ; nodes within `tolerance` milli-GPUs of the
     /// best count as tied and the one left with the least free GPU wins.
     Exact { tolerance: f64 },
+    /// FGD's score, ties broken by a second score before the node index.
+    QuantisedThen(TieBreak),
+}
+
+/// What decides between nodes of equal FGD score in
+/// [`FragTuning::tie_break`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TieBreak {
+    /// The lowest node index (FGD's fixed seeded order).
+    Index,
+    /// The node left with the least free GPU, then CPU.
+    LeastLeft,
+    /// The smallest growth of the fill measure of fragmentation (what
+    /// copies of each typical shape would strand), then least left.
+    Fill,
+    /// A node that keeps room for the typical shape with the most GPUs,
+    /// then as [`Fill`](Self::Fill).
+    ReserveThenFill,
+    /// A node that keeps room for more of the typical shapes of two GPUs or
+    /// more (the larger first), then as [`Fill`](Self::Fill).
+    ReserveAllThenFill,
+}
+
+/// Whether `a` is lexicographically greater than `b` (beyond rounding).
+fn lex_greater(a: &[f64; 3], b: &[f64; 3]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x > &(y + 1e-9) {
+            return true;
+        }
+        if x < &(y - 1e-9) {
+            return false;
+        }
+    }
+    false
+}
+
+/// How the fragmentation of a node is measured for one typical shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Measure {
+    /// FGD's: does one more copy of the shape fit?
+    FitsOne,
+    /// What copies of the shape, as many as fit by GPU and CPU, would
+    /// leave unused.
+    Fill,
+}
+
+/// The best placement found so far in a search.
+#[derive(Debug)]
+struct Candidate {
+    node: usize,
+    gpus: Vec<usize>,
+    /// The primary score.
+    score: f64,
+    /// Free milli-GPUs the node would have left.
+    left: u64,
+    /// The tie-break key ([`FragSearch::tie_key`]).
+    key: [f64; 3],
 }
 
 /// The search both fragmentation policies share. Ties go to the lowest
@@ -217,7 +287,19 @@ enum Scoring {
 struct FragSearch {
     typical: Vec<TypicalShape>,
     memo: FragMemo,
+    /// The fill measure, for [`TieBreak::Fill`].
+    fill_memo: FragMemo,
     scoring: Scoring,
+    /// Whether the tie-break also chooses between a node's GPUs.
+    gpu_ties: bool,
+    /// Levels of the integer score of [`Scoring::QuantisedThen`].
+    levels: f64,
+    /// The node states scored in the current search: a later node in the
+    /// same state scores the same and loses the tie to the earlier one.
+    seen: FxHashSet<StateKey>,
+    /// Whether repeated states are skipped (the tests turn it off to
+    /// compare).
+    dedup: bool,
     work: Vec<u32>,
 }
 
@@ -226,7 +308,15 @@ impl FragSearch {
         FragSearch {
             typical,
             memo: FragMemo::default(),
+            fill_memo: FragMemo {
+                fill: true,
+                ..FragMemo::default()
+            },
             scoring,
+            gpu_ties: false,
+            levels: 100.0,
+            seen: FxHashSet::default(),
+            dedup: true,
             work: Vec::new(),
         }
     }
@@ -234,6 +324,25 @@ impl FragSearch {
     fn set_typical(&mut self, typical: Vec<TypicalShape>) {
         self.typical = typical;
         self.memo.map.clear();
+        self.fill_memo.map.clear();
+    }
+
+    /// The fill measure's decrease when `d` goes on `gpus` of `n`.
+    fn fill_delta(&mut self, n: &GpuNode, d: &GpuDemand, gpus: &[usize]) -> f64 {
+        let before = self
+            .fill_memo
+            .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
+        self.work.clear();
+        self.work.extend_from_slice(&n.gpu_free);
+        for &g in gpus {
+            self.work[g] -= d.gpu_milli;
+        }
+        let work = std::mem::take(&mut self.work);
+        let after = self
+            .fill_memo
+            .get(n.cpu_free - d.cpu_milli, n.model, &work, &self.typical);
+        self.work = work;
+        before - after
     }
 
     /// Fragmentation after placing `d` on `n` using `gpus`.
@@ -252,10 +361,20 @@ impl FragSearch {
     }
 
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
-        let mut best: Option<(usize, Vec<usize>, f64, u64)> = None;
+        let mut best: Option<Candidate> = None;
+        self.seen.clear();
         for (j, n) in nodes.iter().enumerate() {
             if !n.fits(d) {
                 continue;
+            }
+            // Skipping repeated states is exact for the integer scores,
+            // whose order is total; the exact score's tolerance is not
+            // transitive, so it scores every node.
+            let dedup = self.dedup && !matches!(self.scoring, Scoring::Exact { .. });
+            if let Some(k) = state_key(n.cpu_free, n.model, &n.gpu_free).filter(|_| dedup) {
+                if !self.seen.insert(k) {
+                    continue;
+                }
             }
             let before = self
                 .memo
@@ -273,7 +392,17 @@ impl FragSearch {
                     seen.push(free);
                     let after = self.frag_after(n, d, &[g]);
                     let s = self.primary(before, after);
-                    if node_best.as_ref().is_none_or(|(_, b)| s > *b) {
+                    let better = match (&node_best, self.scoring) {
+                        (None, _) => true,
+                        (Some((_, b)), Scoring::QuantisedThen(tb)) if self.gpu_ties && s == *b => {
+                            let key = self.tie_key(tb, n, d, &[g]);
+                            let (bg, _) = node_best.as_ref().expect("some");
+                            let bkey = self.tie_key(tb, n, d, &bg.clone());
+                            lex_greater(&key, &bkey)
+                        }
+                        (Some((_, b)), _) => s > *b,
+                    };
+                    if better {
                         node_best = Some((vec![g], s));
                     }
                 }
@@ -284,18 +413,134 @@ impl FragSearch {
             }
             let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
             let left = n.gpu_free_total() - d.total_gpu_milli();
+            // The key only matters on a tie or for a new best: computed
+            // lazily.
+            let mut key = None;
             let better = match (&best, self.scoring) {
                 (None, _) => true,
-                (Some((_, _, b, _)), Scoring::Quantised) => s > *b,
-                (Some((_, _, b, bl)), Scoring::Exact { tolerance }) => {
-                    s > *b + tolerance || (s >= *b - tolerance && left < *bl)
+                (Some(b), Scoring::Quantised) => s > b.score,
+                (Some(b), Scoring::Exact { tolerance }) => {
+                    s > b.score + tolerance || (s >= b.score - tolerance && left < b.left)
+                }
+                (Some(b), Scoring::QuantisedThen(tb)) => {
+                    if s == b.score {
+                        let k = self.tie_key(tb, n, d, &gpus);
+                        key = Some(k);
+                        lex_greater(&k, &b.key)
+                    } else {
+                        s > b.score
+                    }
                 }
             };
             if better {
-                best = Some((j, gpus, s, left));
+                let key = match (key, self.scoring) {
+                    (Some(k), _) => k,
+                    (None, Scoring::QuantisedThen(tb)) => self.tie_key(tb, n, d, &gpus),
+                    (None, _) => [0.0; 3],
+                };
+                best = Some(Candidate {
+                    node: j,
+                    gpus,
+                    score: s,
+                    left,
+                    key,
+                });
             }
         }
-        best.map(|(node, gpus, ..)| GpuChoice { node, gpus })
+        best.map(|c| GpuChoice {
+            node: c.node,
+            gpus: c.gpus,
+        })
+    }
+
+    /// The secondary key of a placement for tie-break `tb`: higher wins.
+    fn tie_key(&mut self, tb: TieBreak, n: &GpuNode, d: &GpuDemand, gpus: &[usize]) -> [f64; 3] {
+        let left = (n.gpu_free_total() - d.total_gpu_milli()) as f64;
+        let cpu_left = (n.cpu_free - d.cpu_milli) as f64;
+        match tb {
+            TieBreak::Index => [0.0; 3],
+            TieBreak::LeastLeft => [-left, -cpu_left, 0.0],
+            TieBreak::Fill => [self.fill_delta(n, d, gpus), -left, 0.0],
+            TieBreak::ReserveThenFill => {
+                let lost = self.big_lost(n, d, gpus);
+                [-lost, self.fill_delta(n, d, gpus), -left]
+            }
+            TieBreak::ReserveAllThenFill => {
+                let lost = self.multi_lost(n, d, gpus);
+                [-lost, self.fill_delta(n, d, gpus), -left]
+            }
+        }
+    }
+
+    /// 1 when placing `d` on `gpus` of `n` leaves it unable to host the
+    /// typical shape with the most GPUs, which it could host before; 0
+    /// otherwise (and for a task of that size itself).
+    fn big_lost(&self, n: &GpuNode, d: &GpuDemand, gpus: &[usize]) -> f64 {
+        let Some(big) = self
+            .typical
+            .iter()
+            .map(|t| t.demand)
+            .filter(|t| t.gpus >= 2)
+            .max_by_key(|t| (t.gpus, t.cpu_milli))
+        else {
+            return 0.0;
+        };
+        if d.gpus >= big.gpus || !n.fits_gpus(&big) || n.cpu_free < big.cpu_milli {
+            return 0.0;
+        }
+        let room_after = n
+            .gpu_free
+            .iter()
+            .enumerate()
+            .filter(|&(g, &f)| {
+                let f = if gpus.contains(&g) {
+                    f - d.gpu_milli
+                } else {
+                    f
+                };
+                f >= big.gpu_milli
+            })
+            .count();
+        let fits_after =
+            room_after >= big.gpus as usize && n.cpu_free - d.cpu_milli >= big.cpu_milli;
+        if fits_after {
+            0.0
+        } else {
+            1.0
+        }
+    }
+
+    /// Σ 2^k over the typical shapes of k ≥ 2 GPUs that `n` could host
+    /// before `d` goes on `gpus` and not after (larger shapes first, as
+    /// near lexicographic order).
+    fn multi_lost(&self, n: &GpuNode, d: &GpuDemand, gpus: &[usize]) -> f64 {
+        let mut lost = 0.0;
+        for t in &self.typical {
+            let big = t.demand;
+            if big.gpus < 2 || d.gpus >= big.gpus {
+                continue;
+            }
+            if !n.fits_gpus(&big) || n.cpu_free < big.cpu_milli {
+                continue;
+            }
+            let room_after = n
+                .gpu_free
+                .iter()
+                .enumerate()
+                .filter(|&(g, &f)| {
+                    let f = if gpus.contains(&g) {
+                        f - d.gpu_milli
+                    } else {
+                        f
+                    };
+                    f >= big.gpu_milli
+                })
+                .count();
+            if room_after < big.gpus as usize || n.cpu_free - d.cpu_milli < big.cpu_milli {
+                lost += 2f64.powi(big.gpus as i32);
+            }
+        }
+        lost
     }
 
     fn primary(&self, before: f64, after: f64) -> f64 {
@@ -305,6 +550,10 @@ impl FragSearch {
                 ((1.0 / (1.0 + (-x).exp())) * 100.0).trunc()
             }
             Scoring::Exact { .. } => before - after,
+            Scoring::QuantisedThen(_) => {
+                let x = (before - after) / 1000.0;
+                ((1.0 / (1.0 + (-x).exp())) * self.levels).trunc()
+            }
         }
     }
 }
@@ -363,25 +612,33 @@ impl GpuPlacement for Fgd {
 /// best count as a tie in [`FragmentationAware`].
 const NEAR_TIE_MILLI: f64 = 20.0;
 
-/// Fragmentation-aware placement, in the spirit of FGD, that learns the
-/// task mix as it goes.
+/// Fragmentation-aware placement: FGD's score, with ties broken to keep
+/// room for the largest tasks and to strand the least, on a task mix it
+/// learns as it goes.
 ///
 /// - **Mix**: a decaying count of the shapes of the tasks it is asked to
 ///   place (half-life
 ///   [`DEFAULT_MIX_HALF_LIFE`](Self::DEFAULT_MIX_HALF_LIFE) tasks),
 ///   re-read every 256 tasks; every shape seen counts, by its share (see
-///   [`coverage`](Self::coverage)). [`with_workload`](Self::with_workload)
-///   fixes the mix instead.
-/// - **Measure**: for each typical shape, the free GPU capacity a node
-///   would still have after taking as many copies of the shape as fit, by
-///   GPU room and by CPU. Where FGD asks "does one more copy fit?", this
-///   asks "how much would copies of it strand?", so a node whose CPU runs
-///   out before its GPUs counts as fragmented early, in proportion.
-/// - **Choice**: the node and GPU where the weighted measure decreases most
-///   (exactly; no sigmoid, no rounding). Nodes within 20 milli-GPUs of the
-///   best count as tied, and the one left with the least free GPU wins
-///   (then the lowest index): this packs work onto nodes already in use and
-///   keeps idle nodes whole for large tasks.
+///   [`coverage`](Self::coverage)). [`with_prior`](Self::with_prior)
+///   starts from a known mix (what FGD is given) and keeps learning;
+///   [`with_workload`](Self::with_workload) fixes the mix.
+/// - **Score**: FGD's, coarser: `⌊40 · sigmoid(Δ / 1000)⌋` for the
+///   decrease Δ of the node's expected fragmentation (for each typical
+///   shape, the free GPU capacity it could not use there); FGD uses 100
+///   levels. The integer score ties often, and how ties are broken decides
+///   much of the result.
+/// - **Ties**, in order: a node that keeps room for the typical shape with
+///   the most GPUs (an idle 8-GPU node with the CPU an 8-GPU task needs:
+///   few nodes have it, and a task of one GPU spoils it); then the node
+///   where a second measure of fragmentation grows least — the free GPU
+///   capacity that as many copies of each typical shape as fit, by GPU room
+///   *and* CPU, would leave unused ("how much would this shape strand?"
+///   rather than "does one more copy fit?"); then the node left with the
+///   least free GPU; then the lowest index.
+///
+/// [`FragTuning`] selects other measures, scores and tie-breaks (the policy
+/// of allot 0.1 was `measure: Fill, quantised: false`), for experiments.
 #[derive(Debug, Clone)]
 pub struct FragmentationAware {
     search: FragSearch,
@@ -390,7 +647,56 @@ pub struct FragmentationAware {
     seen: u64,
     coverage: f64,
     learning: bool,
+    tuning: FragTuning,
     scratch: ViewScratch,
+}
+
+/// The choices [`FragmentationAware`] makes, for experiments: how it
+/// measures, scores, breaks ties and weighs the task mix.
+///
+/// # Default
+///
+/// FGD's measure, an integer score of
+/// [`FragmentationAware::DEFAULT_SCORE_LEVELS`] levels, ties broken by
+/// [`TieBreak::ReserveThenFill`], shapes weighed by how often they occur, a
+/// half-life of [`FragmentationAware::DEFAULT_MIX_HALF_LIFE`] tasks, ties
+/// between the GPUs of one node to the first.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct FragTuning {
+    /// How a node's fragmentation for one shape is measured.
+    pub measure: Measure,
+    /// FGD's integer score (`true`), ties broken by
+    /// [`tie_break`](Self::tie_break), or the exact decrease with near
+    /// ties to the node left fullest (`false`).
+    pub quantised: bool,
+    /// What breaks ties of the integer score.
+    pub tie_break: TieBreak,
+    /// Each shape weighs `count · gpus^weight_power` (0: by count, as FGD;
+    /// 1: by GPU demand, so that rare large shapes weigh what they ask).
+    pub weight_power: f64,
+    /// Half-life of the learned mix, in tasks.
+    pub half_life: f64,
+    /// Whether the tie-break also chooses between the GPUs of a node for a
+    /// sharing task (otherwise the first GPU with the best score).
+    pub gpu_ties: bool,
+    /// Levels of the integer score, `⌊levels · sigmoid(Δ / 1000)⌋` (FGD:
+    /// 100); fewer levels, more ties for the tie-break to decide.
+    pub levels: f64,
+}
+
+impl Default for FragTuning {
+    fn default() -> Self {
+        FragTuning {
+            measure: Measure::FitsOne,
+            quantised: true,
+            tie_break: TieBreak::ReserveThenFill,
+            weight_power: 0.0,
+            half_life: FragmentationAware::DEFAULT_MIX_HALF_LIFE,
+            gpu_ties: false,
+            levels: FragmentationAware::DEFAULT_SCORE_LEVELS,
+        }
+    }
 }
 
 impl Default for FragmentationAware {
@@ -403,22 +709,38 @@ impl FragmentationAware {
     /// Default half-life of its memory of the task mix, in tasks.
     pub const DEFAULT_MIX_HALF_LIFE: f64 = 4096.0;
 
+    /// Default levels of its integer score, `⌊40 · sigmoid(Δ / 1000)⌋`:
+    /// near Δ = 0 one level is 100 milli-GPUs of expected fragmentation
+    /// (FGD's 100 levels: 40), so that more placements tie and the
+    /// tie-break decides them.
+    pub const DEFAULT_SCORE_LEVELS: f64 = 40.0;
+
     /// Learns the mix online, with the defaults.
     pub fn new() -> Self {
-        let mut search = FragSearch::new(
-            Vec::new(),
+        FragmentationAware::with_tuning(FragTuning::default())
+    }
+
+    /// Learns the mix online, with the given choices.
+    pub fn with_tuning(tuning: FragTuning) -> Self {
+        let scoring = if tuning.quantised {
+            Scoring::QuantisedThen(tuning.tie_break)
+        } else {
             Scoring::Exact {
                 tolerance: NEAR_TIE_MILLI,
-            },
-        );
-        search.memo.fill = true;
+            }
+        };
+        let mut search = FragSearch::new(Vec::new(), scoring);
+        search.memo.fill = tuning.measure == Measure::Fill;
+        search.gpu_ties = tuning.gpu_ties;
+        search.levels = tuning.levels;
         FragmentationAware {
             search,
             counts: FxHashMap::default(),
-            decay: 0.5f64.powf(1.0 / Self::DEFAULT_MIX_HALF_LIFE),
+            decay: 0.5f64.powf(1.0 / tuning.half_life),
             seen: 0,
             coverage: 1.0,
             learning: true,
+            tuning,
             scratch: ViewScratch::default(),
         }
     }
@@ -429,6 +751,18 @@ impl FragmentationAware {
         self.counts.clear();
         for d in workload {
             *self.counts.entry(key_of(d)).or_insert(0.0) += 1.0;
+        }
+        self.refresh();
+        self
+    }
+
+    /// Starts from the mix of `workload` as a prior, which the tasks it
+    /// places then update (and, with the half-life, replace).
+    pub fn with_prior(mut self, workload: &[GpuDemand]) -> Self {
+        self.counts.clear();
+        let w = 1.0 / workload.len().max(1) as f64 * self.tuning.half_life;
+        for d in workload {
+            *self.counts.entry(key_of(d)).or_insert(0.0) += w;
         }
         self.refresh();
         self
@@ -448,8 +782,19 @@ impl FragmentationAware {
     }
 
     fn refresh(&mut self) {
-        self.search
-            .set_typical(typical_from_counts(&self.counts, self.coverage));
+        let mut typical = typical_from_counts(&self.counts, self.coverage);
+        let p = self.tuning.weight_power;
+        if p != 0.0 {
+            let mut sum = 0.0;
+            for t in &mut typical {
+                t.weight *= (t.demand.total_gpu_milli() as f64 / MILLI_PER_GPU as f64).powf(p);
+                sum += t.weight;
+            }
+            if sum > 0.0 {
+                typical.iter_mut().for_each(|t| t.weight /= sum);
+            }
+        }
+        self.search.set_typical(typical);
     }
 
     fn learn(&mut self, d: &GpuDemand) {
@@ -514,5 +859,138 @@ mod tests {
             .choose(&GpuDemand::shared(1_000, 0, 500), &nodes)
             .unwrap();
         assert_eq!((c.node, c.gpus), (1, vec![0]));
+    }
+
+    fn eight_gpu_mix() -> Vec<TypicalShape> {
+        vec![
+            TypicalShape {
+                demand: GpuDemand::whole(4_000, 0, 1),
+                weight: 0.99,
+            },
+            TypicalShape {
+                demand: GpuDemand::whole(120_000, 0, 8),
+                weight: 0.01,
+            },
+        ]
+    }
+
+    #[test]
+    fn a_one_gpu_task_spoils_an_idle_node_that_could_host_the_largest_shape() {
+        let search = FragSearch::new(
+            eight_gpu_mix(),
+            Scoring::QuantisedThen(TieBreak::ReserveThenFill),
+        );
+        let one = GpuDemand::whole(4_000, 0, 1);
+        let g3 = GpuNode::new(128_000, 0, 8, None);
+        let g2 = GpuNode::new(96_000, 0, 8, None);
+        // Only the 128-CPU node can take the 8-GPU, 120-CPU shape.
+        assert_eq!(search.big_lost(&g3, &one, &[0]), 1.0);
+        assert_eq!(search.big_lost(&g2, &one, &[0]), 0.0);
+        // A task of that size is what the room is kept for.
+        let eight = GpuDemand::whole(120_000, 0, 8);
+        assert_eq!(search.big_lost(&g3, &eight, &[0, 1, 2, 3, 4, 5, 6, 7]), 0.0);
+        // A node already partly used has nothing left to keep.
+        let mut used = g3.clone();
+        used.place(&one, &[7]);
+        assert_eq!(search.big_lost(&used, &one, &[0]), 0.0);
+    }
+
+    #[test]
+    fn tied_nodes_go_to_the_one_that_keeps_room_for_the_largest_shape() {
+        // Three levels: almost every placement scores alike, so the
+        // tie-break decides. The 128-CPU node comes first in index order.
+        let mut p = FragmentationAware::with_tuning(FragTuning {
+            levels: 3.0,
+            ..FragTuning::default()
+        })
+        .with_workload(
+            &[GpuDemand::whole(4_000, 0, 1); 99]
+                .iter()
+                .copied()
+                .chain(std::iter::once(GpuDemand::whole(120_000, 0, 8)))
+                .collect::<Vec<_>>(),
+        );
+        let nodes = vec![
+            GpuNode::new(128_000, 1 << 20, 8, None),
+            GpuNode::new(96_000, 1 << 20, 8, None),
+        ];
+        let c = p
+            .choose(&GpuDemand::whole(4_000, 1_024, 1), &nodes)
+            .unwrap();
+        assert_eq!(c.node, 1);
+        // Plain index ties would have spoilt node 0.
+        let mut by_index = FragmentationAware::with_tuning(FragTuning {
+            levels: 3.0,
+            tie_break: TieBreak::Index,
+            ..FragTuning::default()
+        })
+        .with_workload(&[GpuDemand::whole(4_000, 0, 1)]);
+        let c = by_index
+            .choose(&GpuDemand::whole(4_000, 1_024, 1), &nodes)
+            .unwrap();
+        assert_eq!(c.node, 0);
+    }
+
+    /// Skipping nodes in a state already scored makes the same choices as
+    /// scoring every node, placement after placement, on a cluster of few
+    /// node types (where most states repeat).
+    #[test]
+    fn skipping_repeated_node_states_changes_no_choice() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let kinds = [
+            GpuNode::new(96_000, 1 << 20, 8, Some(0)),
+            GpuNode::new(128_000, 1 << 20, 8, Some(1)),
+            GpuNode::new(32_000, 1 << 20, 2, Some(2)),
+        ];
+        let mut rng = StdRng::seed_from_u64(7);
+        let shapes = [
+            GpuDemand::shared(4_000, 0, 300),
+            GpuDemand::shared(8_000, 0, 810),
+            GpuDemand::whole(6_000, 0, 1),
+            GpuDemand::whole(16_000, 0, 2),
+            GpuDemand::whole(88_000, 0, 8),
+            GpuDemand::whole(120_000, 0, 8),
+            GpuDemand::shared(2_000, 0, 500).on_models(GpuModelSet::ANY.with(2)),
+        ];
+        let workload: Vec<GpuDemand> = (0..500)
+            .map(|_| shapes[rng.random_range(0..shapes.len())])
+            .collect();
+        let tunings = [
+            FragTuning::default(),
+            FragTuning {
+                tie_break: TieBreak::Index,
+                levels: 100.0,
+                ..FragTuning::default()
+            },
+        ];
+        for tuning in tunings {
+            let mut fast = FragmentationAware::with_tuning(tuning).with_prior(&workload);
+            let mut plain = fast.clone();
+            plain.search.dedup = false;
+            let mut fgd_fast = Fgd::from_workload(&workload, 0.95);
+            let mut fgd_plain = fgd_fast.clone();
+            fgd_plain.search.dedup = false;
+            for (fa, pl) in [
+                (
+                    &mut fast as &mut dyn GpuPlacement,
+                    &mut plain as &mut dyn GpuPlacement,
+                ),
+                (&mut fgd_fast, &mut fgd_plain),
+            ] {
+                let mut nodes: Vec<GpuNode> =
+                    (0..60).map(|k| kinds[k % kinds.len()].clone()).collect();
+                let mut placed = 0;
+                for d in &workload {
+                    let c = fa.choose(d, &nodes);
+                    assert_eq!(c, pl.choose(d, &nodes), "after {placed} placements");
+                    if let Some(c) = c {
+                        nodes[c.node].place(d, &c.gpus);
+                        placed += 1;
+                    }
+                }
+                assert!(placed > 100, "{placed}");
+            }
+        }
     }
 }

@@ -7,7 +7,10 @@
 //! - Workload: every pod of the trace, sorted by name and shuffled with the
 //!   seed, then pods drawn uniformly with replacement from the trace until
 //!   the offered GPU demand would pass [`FgdConfig::target`] (130 %) of the
-//!   cluster's GPU capacity.
+//!   cluster's GPU capacity. A trace that alone offers more than the target
+//!   is trimmed instead, as the authors' simulator does
+//!   ([`FgdConfig::trim`]): pods chosen uniformly at random (seeded) are
+//!   removed until it offers at most the target.
 //! - Pods never leave; a pod no node can take now is dropped.
 //! - After every pod the allocation (placed milli-GPUs over capacity) is
 //!   recorded against the offered demand (milli-GPUs of every pod so far,
@@ -26,12 +29,15 @@ use std::fmt;
 pub const DEFAULT_TARGET: f64 = 1.3;
 /// Default [`FgdConfig::max_tasks_per_node`].
 pub const DEFAULT_MAX_TASKS_PER_NODE: u32 = 1001;
+/// Default [`FgdConfig::trim`]: trim, as the FGD authors' simulator does.
+pub const DEFAULT_TRIM: bool = true;
 
 /// Settings of one simulated run.
 ///
 /// # Default
 ///
-/// Seed 42, [`DEFAULT_TARGET`], [`DEFAULT_MAX_TASKS_PER_NODE`].
+/// Seed 42, [`DEFAULT_TARGET`], [`DEFAULT_MAX_TASKS_PER_NODE`],
+/// [`DEFAULT_TRIM`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FgdConfig {
     /// Seed of the node order, the pod order and the extra draws.
@@ -40,6 +46,11 @@ pub struct FgdConfig {
     pub target: f64,
     /// Most pods one node takes.
     pub max_tasks_per_node: u32,
+    /// Whether a trace that alone offers more than `target` is trimmed to
+    /// it by removing pods chosen uniformly at random with the seed (the
+    /// FGD artifact's workload tuning, so that figures at 130 % compare
+    /// with its); when `false` every pod of the trace is offered.
+    pub trim: bool,
 }
 
 impl Default for FgdConfig {
@@ -48,6 +59,7 @@ impl Default for FgdConfig {
             seed: 42,
             target: DEFAULT_TARGET,
             max_tasks_per_node: DEFAULT_MAX_TASKS_PER_NODE,
+            trim: DEFAULT_TRIM,
         }
     }
 }
@@ -71,7 +83,20 @@ pub struct FgdRun {
     /// Offered GPU demand (% of capacity) when the first pod asking for a
     /// GPU was dropped.
     pub first_gpu_failure: Option<f64>,
+    /// Every pod dropped, in offer order.
+    pub dropped: Vec<DroppedPod>,
     sums: Vec<(f64, u32)>,
+}
+
+/// A pod no node could take when it was offered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DroppedPod {
+    /// Its index in [`Scenario::pods`].
+    pub pod: usize,
+    /// What it asked for.
+    pub demand: GpuDemand,
+    /// Offered GPU demand (% of capacity) once it was offered.
+    pub offered_pct: f64,
 }
 
 impl FgdRun {
@@ -147,6 +172,9 @@ pub struct Scenario {
     pub pods: Vec<GpuDemand>,
     /// Total GPU milli-GPUs.
     pub capacity_milli: u64,
+    /// Pods of the trace removed because it alone offered more than the
+    /// target ([`FgdConfig::trim`]); 0 when it did not.
+    pub trimmed: usize,
 }
 
 impl Scenario {
@@ -175,7 +203,16 @@ impl Scenario {
         let mut pods: Vec<GpuDemand> = order.iter().map(|p| p.demand).collect();
         let mut offered: u64 = pods.iter().map(GpuDemand::total_gpu_milli).sum();
         let limit = config.target * capacity_milli as f64;
-        if !by_name.is_empty() && by_name.iter().any(|p| p.demand.total_gpu_milli() > 0) {
+        let mut trimmed = 0;
+        if config.trim && offered as f64 > limit {
+            // The artifact's tuneDownPods: remove a uniformly random pod
+            // until the list offers at most the target.
+            while offered as f64 > limit && !pods.is_empty() {
+                let p = pods.remove(rng.random_range(0..pods.len()));
+                offered -= p.total_gpu_milli();
+                trimmed += 1;
+            }
+        } else if !by_name.is_empty() && by_name.iter().any(|p| p.demand.total_gpu_milli() > 0) {
             loop {
                 let p = by_name[rng.random_range(0..by_name.len())].demand;
                 if (offered + p.total_gpu_milli()) as f64 > limit {
@@ -193,6 +230,7 @@ impl Scenario {
             node_names: nodes.iter().map(|n| n.name.clone()).collect(),
             pods,
             capacity_milli,
+            trimmed,
         })
     }
 
@@ -215,6 +253,7 @@ impl Scenario {
             placed: 0,
             first_failure: None,
             first_gpu_failure: None,
+            dropped: Vec::new(),
             sums: Vec::new(),
         };
         for (k, pod) in self.pods.iter().enumerate() {
@@ -242,6 +281,11 @@ impl Scenario {
                     run.placed += 1;
                 }
                 None => {
+                    run.dropped.push(DroppedPod {
+                        pod: k,
+                        demand: *pod,
+                        offered_pct,
+                    });
                     run.first_failure.get_or_insert(offered_pct);
                     if pod.gpus > 0 {
                         run.first_gpu_failure.get_or_insert(offered_pct);

@@ -106,15 +106,17 @@ struct NodeRow {
     cpu_milli: u64,
     memory_mib: u64,
     gpu: u32,
+    #[serde(default)]
     model: String,
 }
 
-/// The columns a node list must have.
-const NODE_COLUMNS: [&str; 5] = ["sn", "cpu_milli", "memory_mib", "gpu", "model"];
+/// The columns a node list must have (`model` may be left out: GPUs of no
+/// known model, which only pods without a `gpu_spec` accept).
+pub const NODE_COLUMNS: [&str; 4] = ["sn", "cpu_milli", "memory_mib", "gpu"];
 
-/// Parses a node list (`sn, cpu_milli, memory_mib, gpu, model`; other
-/// columns are ignored), interning GPU models into `models`. `file` names
-/// the text in errors. Node names must be unique.
+/// Parses a node list (`sn, cpu_milli, memory_mib, gpu`, and optionally
+/// `model`; other columns are ignored), interning GPU models into
+/// `models`. `file` names the text in errors. Node names must be unique.
 ///
 /// # Errors
 ///
@@ -128,7 +130,11 @@ pub fn parse_nodes(
     for c in NODE_COLUMNS {
         t.column(c)?;
     }
-    let (sn, model_col) = (t.column("sn")?, t.column("model")?);
+    let sn = t.column("sn")?;
+    let model_col = t
+        .has_column("model")
+        .then(|| t.column("model"))
+        .transpose()?;
     let mut names = HashMap::with_capacity(t.rows.len());
     let mut out = Vec::with_capacity(t.rows.len());
     let gpu_col = t.column("gpu")?;
@@ -149,11 +155,9 @@ pub fn parse_nodes(
         let model = if r.model.is_empty() {
             None
         } else {
-            Some(
-                models
-                    .intern(&r.model)
-                    .ok_or_else(|| t.error(row, model_col, TraceErrorKind::TooManyModels))?,
-            )
+            Some(models.intern(&r.model).ok_or_else(|| {
+                t.error(row, model_col.unwrap_or(sn), TraceErrorKind::TooManyModels)
+            })?)
         };
         out.push(TraceNode {
             name: r.sn,
@@ -179,11 +183,13 @@ struct PodRow {
 }
 
 /// The columns a pod list must have (`gpu_spec` may be left out: any
-/// model).
-const POD_COLUMNS: [&str; 5] = ["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli"];
+/// model; the time columns only the replay reads). A list without one of
+/// these is refused with [`TraceErrorKind::MissingColumn`] naming it.
+pub const POD_COLUMNS: [&str; 5] = ["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli"];
 
 /// Parses a pod list (`name, cpu_milli, memory_mib, num_gpu, gpu_milli`,
-/// and optionally `gpu_spec`; other columns are ignored). `gpu_milli` is
+/// and optionally `gpu_spec`, which the multi-GPU variants of the openb
+/// family leave out; other columns are ignored). `gpu_milli` is
 /// the share of one GPU for a sharing pod (`num_gpu == 1`); pods with
 /// several GPUs use them whole. `gpu_spec` lists acceptable GPU models
 /// separated by `|` (empty or absent: any), interned into `models`. Pod

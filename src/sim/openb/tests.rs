@@ -45,9 +45,9 @@ fn errors_name_the_file_line_and_column() {
         e.to_string().starts_with("p.csv:2:9: column `gpu_milli`"),
         "{e}"
     );
-    let e = parse_nodes("n.csv", "sn,cpu_milli,memory_mib,gpu\n", &mut m).unwrap_err();
+    let e = parse_nodes("n.csv", "sn,cpu_milli,memory_mib,model\n", &mut m).unwrap_err();
     assert!(matches!(e.kind, TraceErrorKind::MissingColumn));
-    assert_eq!(e.column.as_deref(), Some("model"));
+    assert_eq!(e.column.as_deref(), Some("gpu"));
 }
 
 #[test]
@@ -202,4 +202,11 @@ fn a_pod_list_without_gpu_spec_allows_any_model() {
     let text = "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,1024,2,1000\n";
     let p = parse_pods("p.csv", text, &mut ModelTable::default()).unwrap();
     assert_eq!(p[0].demand, GpuDemand::whole(1000, 1024, 2));
+}
+
+#[test]
+fn a_node_list_without_model_has_gpus_of_no_known_model() {
+    let text = "sn,cpu_milli,memory_mib,gpu\nn0,32000,65536,2\n";
+    let n = parse_nodes("n.csv", text, &mut ModelTable::default()).unwrap();
+    assert_eq!((n[0].gpus, n[0].model), (2, None));
 }
