@@ -488,19 +488,7 @@ impl FragSearch {
         if d.gpus >= big.gpus || !n.fits_gpus(&big) || n.cpu_free < big.cpu_milli {
             return 0.0;
         }
-        let room_after = n
-            .gpu_free
-            .iter()
-            .enumerate()
-            .filter(|&(g, &f)| {
-                let f = if gpus.contains(&g) {
-                    f - d.gpu_milli
-                } else {
-                    f
-                };
-                f >= big.gpu_milli
-            })
-            .count();
+        let room_after = gpus_left_for(n, d, gpus, &big);
         let fits_after =
             room_after >= big.gpus as usize && n.cpu_free - d.cpu_milli >= big.cpu_milli;
         if fits_after {
@@ -523,19 +511,7 @@ impl FragSearch {
             if !n.fits_gpus(&big) || n.cpu_free < big.cpu_milli {
                 continue;
             }
-            let room_after = n
-                .gpu_free
-                .iter()
-                .enumerate()
-                .filter(|&(g, &f)| {
-                    let f = if gpus.contains(&g) {
-                        f - d.gpu_milli
-                    } else {
-                        f
-                    };
-                    f >= big.gpu_milli
-                })
-                .count();
+            let room_after = gpus_left_for(n, d, gpus, &big);
             if room_after < big.gpus as usize || n.cpu_free - d.cpu_milli < big.cpu_milli {
                 lost += 2f64.powi(big.gpus as i32);
             }
@@ -830,6 +806,23 @@ impl GpuPlacement for FragmentationAware {
 }
 
 super::multi_resource::runtime_policy!(FragmentationAware);
+
+/// The GPUs of `n` that could each take `big`'s share once `d` is on
+/// `gpus`.
+fn gpus_left_for(n: &GpuNode, d: &GpuDemand, gpus: &[usize], big: &GpuDemand) -> usize {
+    n.gpu_free
+        .iter()
+        .enumerate()
+        .filter(|&(g, &f)| {
+            let f = if gpus.contains(&g) {
+                f - d.gpu_milli
+            } else {
+                f
+            };
+            f >= big.gpu_milli
+        })
+        .count()
+}
 
 #[cfg(test)]
 mod tests {
