@@ -201,7 +201,6 @@ fn measure(args: &BenchArgs) -> Results {
     let single_n = n.min(100_000);
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(nodes)
-        .enable_time()
         .build()
         .expect("tokio runtime starts");
     let sink = under_load::Actix::start();

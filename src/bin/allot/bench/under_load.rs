@@ -223,10 +223,9 @@ impl Actix {
         trips
     }
 
-    /// One message every `every` for `window`: the round trip of each.
+    /// One message every `every` for `window`, each answer awaited.
     fn trickle(&self, every: Duration, window: Duration) {
         let caller = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
             .build()
             .expect("tokio runtime starts");
         paced(every, window, || {
