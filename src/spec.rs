@@ -271,6 +271,13 @@ impl PackedSpec {
         self.extra().timeout
     }
 
+    /// Whether any boxed field differs from the defaults (a kind, a name,
+    /// resources, …).
+    #[inline]
+    pub(crate) fn has_extra(&self) -> bool {
+        self.extra.is_some()
+    }
+
     /// The name given with [`Task::name`](crate::Task::name), if any.
     pub(crate) fn name(&self) -> Option<&Arc<str>> {
         self.extra.as_ref()?.name.as_ref()

@@ -63,15 +63,18 @@ pub(crate) struct Record {
     pub(crate) attempts: Option<Box<Vec<Attempt>>>,
 }
 
-/// A retained record's plain part: 56 bytes, `Copy`, overwritten in
+/// A retained record's plain part: 48 bytes, `Copy`, overwritten in
 /// place.
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+pub(crate) struct Slot {
     id: u64,
     submitted: u64,
-    started: u64,
     ended: u64,
     cost: f64,
+    /// Nanoseconds from its last attempt's start to its end;
+    /// [`RUN_UNKNOWN`] when the start is not known, [`RUN_LONG`] when it
+    /// is kept in the [`Rare`] parts (an attempt of 4.29 s or more).
+    run: u32,
     node: u32,
     attempt: u32,
     state: TaskState,
@@ -79,36 +82,137 @@ struct Slot {
     rare: bool,
 }
 
+/// [`Slot::run`] when the attempt's start is not known.
+const RUN_UNKNOWN: u32 = u32::MAX;
+/// [`Slot::run`] when the attempt's start is in its [`Rare`] parts.
+const RUN_LONG: u32 = u32::MAX - 1;
+
 /// A retained record's heap parts, kept only for a task that has some.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Rare {
     extra: Option<Box<SpecExtra>>,
     name: Option<Arc<str>>,
     #[allow(clippy::box_collection)]
     attempts: Option<Box<Vec<Attempt>>>,
+    /// The last attempt's start, when it does not fit [`Slot::run`].
+    started: Option<u64>,
 }
 
 impl Record {
     fn split(self) -> (Slot, Option<Rare>) {
         let (cost, extra) = self.spec.into_parts();
-        let rare =
-            (extra.is_some() || self.name.is_some() || self.attempts.is_some()).then_some(Rare {
-                extra,
-                name: self.name,
-                attempts: self.attempts,
-            });
+        let run = run_of(self.started, self.ended);
+        let started = (run == RUN_LONG).then_some(self.started);
+        let rare = (extra.is_some()
+            || self.name.is_some()
+            || self.attempts.is_some()
+            || started.is_some())
+        .then_some(Rare {
+            extra,
+            name: self.name,
+            attempts: self.attempts,
+            started,
+        });
         let slot = Slot {
             id: self.id,
             submitted: self.submitted,
-            started: self.started,
             ended: self.ended,
             cost,
+            run,
             node: self.node,
             attempt: self.attempt,
             state: self.state,
             rare: rare.is_some(),
         };
         (slot, rare)
+    }
+}
+
+/// [`Slot::run`] for an attempt from `started` (0: not known) to `ended`.
+fn run_of(started: u64, ended: u64) -> u32 {
+    if started == 0 {
+        return RUN_UNKNOWN;
+    }
+    match u32::try_from(ended.saturating_sub(started)) {
+        Ok(run) if run < RUN_LONG => run,
+        _ => RUN_LONG,
+    }
+}
+
+/// Finished records on their way to the [`History`], built where they
+/// end: the plain parts in order, and the heap parts of the few that have
+/// any by their place in it. An executor fills one between flushes.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    slots: Vec<Slot>,
+    rare: Vec<(usize, Rare)>,
+}
+
+impl Batch {
+    /// Adds a record.
+    pub(crate) fn push(&mut self, record: Record) {
+        let (slot, rare) = record.split();
+        if let Some(rare) = rare {
+            self.rare.push((self.slots.len(), rare));
+        }
+        self.slots.push(slot);
+    }
+
+    /// Adds the record of a completed attempt that has nothing on the heap
+    /// (the common case: no name, default kind and resources, no earlier
+    /// attempts) and ran for less than 4.29 s; `false` (nothing added)
+    /// otherwise, for [`push`](Self::push) to take.
+    #[inline]
+    pub(crate) fn push_plain(
+        &mut self,
+        id: u64,
+        submitted: u64,
+        started: u64,
+        ended: u64,
+        cost: f64,
+        node: u32,
+        attempt: u32,
+    ) -> bool {
+        let run = run_of(started, ended);
+        if run == RUN_LONG {
+            return false;
+        }
+        self.slots.push(Slot {
+            id,
+            submitted,
+            ended,
+            cost,
+            run,
+            node,
+            attempt,
+            state: TaskState::Completed,
+            rare: false,
+        });
+        true
+    }
+
+    /// Whether it holds no record.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Records in it.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.rare.clear();
+    }
+}
+
+impl From<Record> for Batch {
+    fn from(record: Record) -> Self {
+        let mut b = Batch::default();
+        b.push(record);
+        b
     }
 }
 
@@ -135,7 +239,11 @@ impl Kept<'_> {
 
     /// When its last attempt started (0: not known).
     pub(crate) fn started(&self) -> u64 {
-        self.slot.started
+        match self.slot.run {
+            RUN_UNKNOWN => 0,
+            RUN_LONG => self.rare.and_then(|r| r.started).unwrap_or(0),
+            run => self.slot.ended - u64::from(run),
+        }
     }
 
     pub(crate) fn ended(&self) -> u64 {
@@ -238,39 +346,57 @@ impl History {
         self.retain > 0
     }
 
-    /// Keeps finished records (empties `records`), one shard lock, the
-    /// oldest of that shard forgotten past the bound.
-    pub(crate) fn keep(&self, records: &mut Vec<Record>) {
-        if records.is_empty() || self.retain == 0 {
-            records.clear();
+    /// Keeps finished records (empties `batch`), one shard lock, the
+    /// oldest of that shard forgotten past the bound: the plain parts
+    /// copied in at most three runs, the old ones not read.
+    pub(crate) fn keep(&self, batch: &mut Batch) {
+        if batch.is_empty() || self.retain == 0 {
+            batch.clear();
             return;
         }
         let shard = self.next.fetch_add(1, Ordering::Relaxed) % SHARDS;
         let mut q = self.shards[shard].lock();
         let q = &mut *q;
+        let cap = self.per_shard;
+        let mut new = &batch.slots[..];
+        let mut rare = batch.rare.drain(..).peekable();
         let mut forgotten = 0;
-        for r in records.drain(..) {
-            let (slot, rare) = r.split();
-            let at = if q.slots.len() < self.per_shard {
-                q.slots.push(slot);
-                q.slots.len() - 1
-            } else {
-                // Overwritten, not moved out: the old slot is not read.
-                let at = q.oldest;
-                q.slots[at] = slot;
-                q.oldest = (at + 1) % self.per_shard;
-                forgotten += 1;
-                if !q.rare.is_empty() {
-                    q.rare.remove(&(at as u32));
-                }
-                at
-            };
-            if let Some(rare) = rare {
-                q.rare.insert(at as u32, rare);
+        if q.slots.len() < cap {
+            let first = q.slots.len();
+            let fits = new.len().min(cap - first);
+            q.slots.extend_from_slice(&new[..fits]);
+            new = &new[fits..];
+            while let Some((i, r)) = rare.next_if(|(i, _)| *i < fits) {
+                q.rare.insert((first + i) as u32, r);
             }
         }
+        if !new.is_empty() {
+            // Indices in the batch of `new[0]`, and of the first kept: more
+            // than a whole ring and the earliest are forgotten at once.
+            let from = batch.slots.len() - new.len();
+            let skipped = new.len().saturating_sub(cap);
+            new = &new[skipped..];
+            let (start, n) = (q.oldest, new.len());
+            let head = n.min(cap - start);
+            q.slots[start..start + head].copy_from_slice(&new[..head]);
+            q.slots[..n - head].copy_from_slice(&new[head..]);
+            q.oldest = (start + n) % cap;
+            forgotten = n + skipped;
+            if !q.rare.is_empty() {
+                for i in 0..n {
+                    q.rare.remove(&(((start + i) % cap) as u32));
+                }
+            }
+            for (i, r) in rare {
+                if let Some(k) = (i - from).checked_sub(skipped) {
+                    q.rare.insert(((start + k) % cap) as u32, r);
+                }
+            }
+        }
+        batch.slots.clear();
         if forgotten > 0 {
-            self.forgotten.fetch_add(forgotten, Ordering::Relaxed);
+            self.forgotten
+                .fetch_add(forgotten as u64, Ordering::Relaxed);
         }
     }
 
@@ -415,9 +541,9 @@ mod tests {
     }
 
     #[test]
-    fn a_retained_record_takes_56_bytes_inline() {
+    fn a_retained_record_takes_48_bytes_inline() {
         assert!(
-            std::mem::size_of::<Slot>() <= 56,
+            std::mem::size_of::<Slot>() <= 48,
             "{}",
             std::mem::size_of::<Slot>()
         );
@@ -432,9 +558,10 @@ mod tests {
         };
         // One shard (the first keep goes to shard 0): eight records, every
         // other one named, in a ring of four.
-        let mut batch: Vec<Record> = (0..8)
-            .map(|id| if id % 2 == 0 { named(id) } else { record(id) })
-            .collect();
+        let mut batch = Batch::default();
+        for id in 0..8 {
+            batch.push(if id % 2 == 0 { named(id) } else { record(id) });
+        }
         h.keep(&mut batch);
         let mut seen = Vec::new();
         h.scan(|k| seen.push((k.id(), k.name().map(str::to_owned))));
@@ -459,11 +586,12 @@ mod tests {
     #[test]
     fn retention_bounds_the_records_and_counts_what_it_forgets() {
         let h = History::new(64);
-        let mut batch = Vec::new();
+        let mut batch = Batch::default();
         for id in 0..1_000 {
             batch.push(record(id));
             if batch.len() == 10 {
                 h.keep(&mut batch);
+                assert!(batch.is_empty());
             }
         }
         assert_eq!(h.retained(), 64);
@@ -476,7 +604,7 @@ mod tests {
     #[test]
     fn without_retention_nothing_is_kept() {
         let h = History::new(0);
-        let mut batch = vec![record(1)];
+        let mut batch = Batch::from(record(1));
         h.keep(&mut batch);
         assert!(batch.is_empty());
         assert_eq!(h.retained(), 0);
@@ -492,5 +620,82 @@ mod tests {
             },
         );
         assert!(h.attempts_of(1).is_empty());
+    }
+
+    /// Every record's fields as a scan shows them, sorted by id.
+    fn kept(h: &History) -> Vec<(u64, Option<String>, u64, u64)> {
+        let mut seen = Vec::new();
+        h.scan(|k| seen.push((k.id(), k.name().map(str::to_owned), k.started(), k.ended())));
+        seen.sort();
+        seen
+    }
+
+    #[test]
+    fn a_batch_larger_than_the_ring_keeps_its_newest_with_their_rare_parts() {
+        // One shard of four; batches of 3, then 11 (wrapping, and more
+        // than the ring), then 2, some named, in every position.
+        let h = History::new(SHARDS * 4);
+        let named = |id: u64| Record {
+            name: Some(format!("t{id}").into()),
+            ..record(id)
+        };
+        let mut next = 0;
+        let mut expected = Vec::new();
+        for (round, size) in [3, 11, 2].into_iter().enumerate() {
+            let mut batch = Batch::default();
+            for _ in 0..size {
+                let id = next;
+                next += 1;
+                let r = if id % 3 != 1 { named(id) } else { record(id) };
+                expected.push((id, r.name.as_deref().map(str::to_owned), 0, 0));
+                batch.push(r);
+            }
+            // Every batch to shard 0: go round the other shards.
+            if round > 0 {
+                h.next.fetch_add(SHARDS - 1, Ordering::Relaxed);
+            }
+            h.keep(&mut batch);
+            let newest: Vec<_> = expected[expected.len().saturating_sub(4)..].to_vec();
+            assert_eq!(kept(&h), newest, "after the batch of {size}");
+        }
+        assert_eq!(h.forgotten(), next - 4);
+        let named_kept = kept(&h).iter().filter(|k| k.1.is_some()).count();
+        let rare_kept = h.shards[0].lock().rare.len();
+        assert_eq!(rare_kept, named_kept, "no rare part outlives its slot");
+    }
+
+    #[test]
+    fn start_times_are_exact_whatever_the_attempt_took() {
+        // One keep, to one shard of eight.
+        let h = History::new(SHARDS * 8);
+        let base = 1_000_000_000_000;
+        let mut batch = Batch::default();
+        // Short, exactly at the limit of the slot, longer, unknown.
+        for (id, run) in [(1, 5_000), (2, u64::from(RUN_LONG) - 1), (3, 1 << 40)] {
+            batch.push(Record {
+                started: base,
+                ended: base + run,
+                ..record(id)
+            });
+        }
+        assert!(batch.push_plain(4, 0, base, base + 7, 1.0, 0, 0));
+        assert!(!batch.push_plain(5, 0, base, base + (1 << 33), 1.0, 0, 0));
+        batch.push(Record {
+            started: 0,
+            ended: base,
+            ..record(6)
+        });
+        h.keep(&mut batch);
+        let got: Vec<_> = kept(&h).into_iter().map(|k| (k.0, k.2, k.3)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, base, base + 5_000),
+                (2, base, base + u64::from(RUN_LONG) - 1),
+                (3, base, base + (1 << 40)),
+                (4, base, base + 7),
+                (6, 0, base),
+            ]
+        );
     }
 }

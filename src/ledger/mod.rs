@@ -28,7 +28,7 @@ mod slab;
 mod tests;
 
 pub(crate) use graveyard::{Graveyard, Reaper, DEAD_CAP};
-pub(crate) use history::{outcome_of, History, Kept, Record, Sample, RATE_WINDOW};
+pub(crate) use history::{outcome_of, Batch, History, Kept, Record, Sample, RATE_WINDOW};
 use slab::*;
 
 /// A job's ledger slot once it has been settled (and before admission).
@@ -137,7 +137,7 @@ impl Ledger {
         let started = last
             .and_then(|a| a.started)
             .map_or(0, crate::clock::from_system);
-        let mut one = vec![Record {
+        let mut one = Batch::from(Record {
             id: core.id.0,
             submitted: core.submitted_nanos(),
             started,
@@ -153,7 +153,7 @@ impl Ledger {
                 Settled::Cancelled => crate::inspect::TaskState::Cancelled,
             },
             attempts: attempts.map(Box::new),
-        }];
+        });
         self.history.keep(&mut one);
     }
 

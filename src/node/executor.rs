@@ -7,7 +7,7 @@ use crate::clock;
 use crate::error::AttemptFailure;
 use crate::fault::Actions;
 use crate::job::{after_failure, AfterFailure, JobRef, Phase, RunOutcome};
-use crate::ledger::{Record, Settled};
+use crate::ledger::{Batch, Record, Settled};
 use crate::policy::Feedback;
 use crate::resources::Resources;
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -159,7 +159,7 @@ struct Executor<'a> {
 /// An executor's records of completions, kept with its next flush.
 #[derive(Default)]
 struct Recorder {
-    records: Vec<Record>,
+    records: Batch,
     /// The last named task's name, shared by its records.
     name: Option<Arc<str>>,
 }
@@ -222,6 +222,22 @@ impl Executor<'_> {
             return;
         };
         let core = job.core();
+        // The common case, nothing on the heap: straight into the batch.
+        if attempt == 0
+            && !core.spec.has_extra()
+            && job.durable_form().is_none()
+            && r.records.push_plain(
+                core.id.0,
+                core.submitted_nanos(),
+                started,
+                self.now,
+                core.spec.cost(),
+                self.node.id.0 as u32,
+                attempt,
+            )
+        {
+            return;
+        }
         let name = match core.spec.name() {
             Some(n) => Some(Arc::clone(n)),
             None => job.durable_form().map(|(n, _)| match &r.name {
@@ -619,7 +635,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
                 let history = node.ledger.history();
                 if history.is_recording() {
                     let now = clock::now_nanos();
-                    let mut one = vec![Record {
+                    let mut one = Batch::from(Record {
                         id: core.id.0,
                         submitted: core.submitted_nanos(),
                         started: 0,
@@ -630,7 +646,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
                         attempt,
                         state: crate::inspect::TaskState::Completed,
                         attempts: history.take_attempts(core.id.0).map(Box::new),
-                    }];
+                    });
                     history.keep(&mut one);
                 }
             }
