@@ -8,6 +8,7 @@
 //! cargo run --release --features dashboard --example dashboard_cost               # 2 000 000 tasks, 7 pairs
 //! cargo run --release --features dashboard --example dashboard_cost -- 1000000 11
 //! cargo run --release --features dashboard --example dashboard_cost -- 1000000 3 retaining  # one setup, to profile
+//! cargo run --release --features dashboard --example dashboard_cost -- 1000000 5 all 10000  # retaining 10 000, not the default
 //! ```
 //!
 //! Look for: the ratios to `off` (the goal is ≥ 0.95), each the ratio of
@@ -40,7 +41,7 @@ enum Setup {
     PolledRetaining,
 }
 
-fn runtime(setup: Setup, n: usize) -> Runtime {
+fn runtime(setup: Setup, n: usize, retain: Option<usize>) -> Runtime {
     let mut b = Runtime::builder();
     b.nodes(vec![NodeSpec::new(Resources::cpu(4_000)); 2])
         .queue_capacity(n + 1_024)
@@ -53,6 +54,9 @@ fn runtime(setup: Setup, n: usize) -> Runtime {
     }
     if setup == Setup::Polled {
         b.retain_finished(0);
+    }
+    if let (Setup::PolledRetaining, Some(r)) = (setup, retain) {
+        b.retain_finished(r);
     }
     b.build().expect("runtime starts")
 }
@@ -106,12 +110,16 @@ fn main() {
         ("mailbox (batched)", cases::allot_mailbox),
         ("end-to-end (submit_batch)", cases::allot_e2e),
     ];
-    let only = args.next().map(|a| match a.as_str() {
-        "off" => Setup::Off,
-        "polled" => Setup::Polled,
-        "retaining" => Setup::PolledRetaining,
-        other => panic!("unknown setup `{other}` (off, polled or retaining)"),
+    let only = args.next().and_then(|a| match a.as_str() {
+        "all" => None,
+        "off" => Some(Setup::Off),
+        "polled" => Some(Setup::Polled),
+        "retaining" => Some(Setup::PolledRetaining),
+        other => panic!("unknown setup `{other}` (all, off, polled or retaining)"),
     });
+    let retain: Option<usize> = args
+        .next()
+        .map(|a| a.parse().expect("a number of finished tasks to retain"));
     let setups: Vec<Setup> = [Setup::Off, Setup::Polled, Setup::PolledRetaining]
         .into_iter()
         .filter(|s| only.is_none_or(|o| o == *s))
@@ -121,7 +129,7 @@ fn main() {
     let polls = Arc::new(AtomicUsize::new(0));
     for _ in 0..pairs {
         for (s, &setup) in setups.iter().enumerate() {
-            let rt = runtime(setup, n);
+            let rt = runtime(setup, n, retain);
             let h = rt.handle().clone();
             let stop = Arc::new(AtomicBool::new(false));
             let reader = h

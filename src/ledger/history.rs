@@ -22,7 +22,7 @@ use crate::ids::NodeId;
 use crate::inspect::{Attempt, AttemptOutcome, EventRecord, TaskState};
 use crate::spec::{PackedSpec, SpecExtra, TaskKind, TaskSpec, UNSPECIFIED};
 use crate::supervision::SupervisorEvent;
-use crate::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -146,6 +146,9 @@ fn run_of(started: u64, ended: u64) -> u32 {
 pub(crate) struct Batch {
     slots: Vec<Slot>,
     rare: Vec<(usize, Rare)>,
+    /// The shard its next keep goes to: each batch goes round them from
+    /// its own start, so that writers share no counter.
+    shard: usize,
 }
 
 impl Batch {
@@ -205,14 +208,6 @@ impl Batch {
     fn clear(&mut self) {
         self.slots.clear();
         self.rare.clear();
-    }
-}
-
-impl From<Record> for Batch {
-    fn from(record: Record) -> Self {
-        let mut b = Batch::default();
-        b.push(record);
-        b
     }
 }
 
@@ -288,6 +283,9 @@ struct Shard {
     slots: Vec<Slot>,
     /// The oldest slot, overwritten next, once the ring is full.
     oldest: usize,
+    /// Records overwritten (counted here, under the lock, rather than in
+    /// one counter every writer would share).
+    forgotten: u64,
     rare: FxHashMap<u32, Rare>,
 }
 
@@ -305,8 +303,8 @@ pub(crate) struct History {
     retain: usize,
     per_shard: usize,
     shards: Box<[Mutex<Shard>]>,
+    /// Where the next [`batch`](History::batch) starts.
     next: AtomicUsize,
-    forgotten: AtomicU64,
     /// Timed attempts of live tasks that failed at least once (recording
     /// only), taken into their record when they end.
     attempts: Mutex<FxHashMap<u64, Vec<Attempt>>>,
@@ -333,7 +331,6 @@ impl History {
             per_shard: retain.div_ceil(SHARDS),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             next: AtomicUsize::new(0),
-            forgotten: AtomicU64::new(0),
             attempts: Mutex::new(FxHashMap::default()),
             backoff: Mutex::new(FxHashMap::default()),
             events: Mutex::new(VecDeque::new()),
@@ -346,6 +343,25 @@ impl History {
         self.retain > 0
     }
 
+    /// An empty batch, starting at the next shard in turn.
+    pub(crate) fn batch(&self) -> Batch {
+        Batch {
+            shard: self.next.fetch_add(1, Ordering::Relaxed) % SHARDS,
+            ..Batch::default()
+        }
+    }
+
+    /// Keeps one finished record (a rare path: a failure, a cancel, a
+    /// task run inline).
+    pub(crate) fn keep_one(&self, record: Record) {
+        if self.retain == 0 {
+            return;
+        }
+        let mut batch = self.batch();
+        batch.push(record);
+        self.keep(&mut batch);
+    }
+
     /// Keeps finished records (empties `batch`), one shard lock, the
     /// oldest of that shard forgotten past the bound: the plain parts
     /// copied in at most three runs, the old ones not read.
@@ -354,7 +370,8 @@ impl History {
             batch.clear();
             return;
         }
-        let shard = self.next.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        let shard = batch.shard;
+        batch.shard = (shard + 1) % SHARDS;
         let mut q = self.shards[shard].lock();
         let q = &mut *q;
         let cap = self.per_shard;
@@ -362,6 +379,11 @@ impl History {
         let mut rare = batch.rare.drain(..).peekable();
         let mut forgotten = 0;
         if q.slots.len() < cap {
+            if q.slots.capacity() == 0 {
+                // The ring's whole size at once: growing it by doubling
+                // would copy it on the data path.
+                q.slots.reserve_exact(cap);
+            }
             let first = q.slots.len();
             let fits = new.len().min(cap - first);
             q.slots.extend_from_slice(&new[..fits]);
@@ -394,10 +416,7 @@ impl History {
             }
         }
         batch.slots.clear();
-        if forgotten > 0 {
-            self.forgotten
-                .fetch_add(forgotten as u64, Ordering::Relaxed);
-        }
+        q.forgotten += forgotten as u64;
     }
 
     /// Finished records retained now.
@@ -407,7 +426,7 @@ impl History {
 
     /// Finished records forgotten to keep within the bound.
     pub(crate) fn forgotten(&self) -> u64 {
-        self.forgotten.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.lock().forgotten).sum()
     }
 
     /// Calls `f` with every retained record, one shard locked at a time.
@@ -604,7 +623,8 @@ mod tests {
     #[test]
     fn without_retention_nothing_is_kept() {
         let h = History::new(0);
-        let mut batch = Batch::from(record(1));
+        let mut batch = Batch::default();
+        batch.push(record(1));
         h.keep(&mut batch);
         assert!(batch.is_empty());
         assert_eq!(h.retained(), 0);
@@ -641,7 +661,7 @@ mod tests {
         };
         let mut next = 0;
         let mut expected = Vec::new();
-        for (round, size) in [3, 11, 2].into_iter().enumerate() {
+        for size in [3, 11, 2] {
             let mut batch = Batch::default();
             for _ in 0..size {
                 let id = next;
@@ -650,10 +670,7 @@ mod tests {
                 expected.push((id, r.name.as_deref().map(str::to_owned), 0, 0));
                 batch.push(r);
             }
-            // Every batch to shard 0: go round the other shards.
-            if round > 0 {
-                h.next.fetch_add(SHARDS - 1, Ordering::Relaxed);
-            }
+            // A new batch each time: every one to shard 0.
             h.keep(&mut batch);
             let newest: Vec<_> = expected[expected.len().saturating_sub(4)..].to_vec();
             assert_eq!(kept(&h), newest, "after the batch of {size}");

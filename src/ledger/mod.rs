@@ -137,7 +137,7 @@ impl Ledger {
         let started = last
             .and_then(|a| a.started)
             .map_or(0, crate::clock::from_system);
-        let mut one = Batch::from(Record {
+        self.history.keep_one(Record {
             id: core.id.0,
             submitted: core.submitted_nanos(),
             started,
@@ -154,7 +154,6 @@ impl Ledger {
             },
             attempts: attempts.map(Box::new),
         });
-        self.history.keep(&mut one);
     }
 
     fn notify_space(&self) {

@@ -157,7 +157,6 @@ struct Executor<'a> {
 }
 
 /// An executor's records of completions, kept with its next flush.
-#[derive(Default)]
 struct Recorder {
     records: Batch,
     /// The last named task's name, shared by its records.
@@ -192,7 +191,12 @@ pub(super) fn executor_loop(
         throttle: Throttle {
             debt: Duration::ZERO,
         },
-        recorder: node.ledger.history().is_recording().then(Box::default),
+        recorder: node.ledger.history().is_recording().then(|| {
+            Box::new(Recorder {
+                records: node.ledger.history().batch(),
+                name: None,
+            })
+        }),
     }
     .run();
 }
@@ -216,14 +220,14 @@ impl Executor<'_> {
     }
 
     /// The record of a completed attempt (recording only).
-    #[cold]
+    #[inline]
     fn record_completion(&mut self, job: &JobRef, attempt: u32, started: u64) {
         let Some(r) = self.recorder.as_deref_mut() else {
             return;
         };
         let core = job.core();
         // The common case, nothing on the heap: straight into the batch.
-        if attempt == 0
+        if !(attempt == 0
             && !core.spec.has_extra()
             && job.durable_form().is_none()
             && r.records.push_plain(
@@ -234,10 +238,21 @@ impl Executor<'_> {
                 core.spec.cost(),
                 self.node.id.0 as u32,
                 attempt,
-            )
+            ))
         {
-            return;
+            self.record_rare_completion(job, attempt, started);
         }
+    }
+
+    /// [`record_completion`](Self::record_completion) of a task with parts
+    /// on the heap.
+    #[cold]
+    #[inline(never)]
+    fn record_rare_completion(&mut self, job: &JobRef, attempt: u32, started: u64) {
+        let Some(r) = self.recorder.as_deref_mut() else {
+            return;
+        };
+        let core = job.core();
         let name = match core.spec.name() {
             Some(n) => Some(Arc::clone(n)),
             None => job.durable_form().map(|(n, _)| match &r.name {
@@ -635,7 +650,7 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
                 let history = node.ledger.history();
                 if history.is_recording() {
                     let now = clock::now_nanos();
-                    let mut one = Batch::from(Record {
+                    history.keep_one(Record {
                         id: core.id.0,
                         submitted: core.submitted_nanos(),
                         started: 0,
@@ -647,7 +662,6 @@ pub(crate) fn run_inline(node: &NodeShared, job: &JobRef) -> bool {
                         state: crate::inspect::TaskState::Completed,
                         attempts: history.take_attempts(core.id.0).map(Box::new),
                     });
-                    history.keep(&mut one);
                 }
             }
         }
