@@ -9,14 +9,20 @@
 //! rare paths (a retry, a node event, the supervisor's tick) and always
 //! kept.
 //!
-//! A kept record is split in two: a plain 56-byte [`Slot`] (no heap
+//! A kept record is split in two: a plain 48-byte [`Slot`] (no heap
 //! parts, nothing to drop) in a ring of fixed size per shard, overwritten
 //! in place once the ring is full, and, only for the few tasks that have
-//! them, its heap parts (a spec's boxed fields, a name, earlier attempts)
-//! in a map beside the ring, by ring position. So keeping a record of a
-//! plain task writes 56 bytes and reads nothing of the record it
-//! replaces (moving the old record out to drop it read a cold line per
-//! task, the retained path's largest cost).
+//! them, its heap parts (a spec's boxed fields, a name, earlier attempts,
+//! the start of an attempt of 4.29 s or more) in a map beside the ring, by
+//! ring position. So keeping a record of a plain task writes 48 bytes and
+//! reads nothing of the record it replaces (moving the old record out to
+//! drop it read a cold line per task, the retained path's largest cost).
+//!
+//! An executor builds the slots of its completions in place in a
+//! [`Batch`] and hands the batch over with its next flush: one shard lock
+//! and a slice copy per flush. Each batch goes round the shards from its
+//! own start, and each shard counts what it forgets, so that executors
+//! share no counter on this path.
 
 use crate::ids::NodeId;
 use crate::inspect::{Attempt, AttemptOutcome, EventRecord, TaskState};
@@ -81,6 +87,9 @@ pub(crate) struct Slot {
     /// Whether [`Rare`] parts are kept beside it.
     rare: bool,
 }
+
+/// How many slots ahead of the last a batch warms the cache for.
+const AHEAD: usize = 2;
 
 /// [`Slot::run`] when the attempt's start is not known.
 const RUN_UNKNOWN: u32 = u32::MAX;
@@ -191,7 +200,29 @@ impl Batch {
             state: TaskState::Completed,
             rare: false,
         });
+        self.warm(AHEAD);
         true
+    }
+
+    /// Asks for the line of the slot `ahead` places past the last to be
+    /// brought into the cache: the batch's memory is a chunk the history
+    /// let go of, long untouched, and a store that misses is waited for at
+    /// the executor's next atomic operation (measured: most of what
+    /// retaining cost before this hint).
+    #[inline]
+    fn warm(&mut self, ahead: usize) {
+        #[cfg(all(
+            any(target_arch = "x86", target_arch = "x86_64"),
+            target_feature = "sse"
+        ))]
+        if let Some(slot) = self.slots.spare_capacity_mut().get(ahead) {
+            safe_arch::prefetch_et0(slot);
+        }
+        #[cfg(not(all(
+            any(target_arch = "x86", target_arch = "x86_64"),
+            target_feature = "sse"
+        )))]
+        let _ = ahead;
     }
 
     /// Whether it holds no record.
@@ -276,17 +307,58 @@ impl Kept<'_> {
     }
 }
 
-/// One shard's records: a ring of slots that grows to its bound, then is
-/// overwritten oldest first; the rare parts by ring position.
+/// Records per chunk of a shard's ring: an executor's batch at least
+/// half this size is handed over whole, as a chunk.
+const CHUNK: usize = 64;
+
+/// One shard's records: chunks, oldest first, the first of which may be
+/// partly forgotten; the rare parts by task id.
 #[derive(Debug, Default)]
 struct Shard {
-    slots: Vec<Slot>,
-    /// The oldest slot, overwritten next, once the ring is full.
-    oldest: usize,
-    /// Records overwritten (counted here, under the lock, rather than in
-    /// one counter every writer would share).
+    chunks: VecDeque<Vec<Slot>>,
+    /// How many of the first chunk's records are forgotten.
+    skip: usize,
+    /// Records retained.
+    len: usize,
+    /// Records forgotten (counted here, under the lock, rather than in one
+    /// counter every writer would share).
     forgotten: u64,
-    rare: FxHashMap<u32, Rare>,
+    rare: FxHashMap<u64, Rare>,
+    /// A chunk let go of, given to the next batch handed over whole.
+    spare: Option<Vec<Slot>>,
+}
+
+impl Shard {
+    /// Forgets the oldest records down to `cap`.
+    fn trim(&mut self, cap: usize) {
+        while self.len > cap {
+            let excess = self.len - cap;
+            let Some(front) = self.chunks.front() else {
+                return;
+            };
+            let left = front.len() - self.skip;
+            let n = excess.min(left);
+            if !self.rare.is_empty() {
+                for s in &front[self.skip..self.skip + n] {
+                    if s.rare {
+                        self.rare.remove(&s.id);
+                    }
+                }
+            }
+            self.len -= n;
+            self.forgotten += n as u64;
+            if n == left {
+                self.skip = 0;
+                let mut chunk = self.chunks.pop_front().unwrap_or_default();
+                if chunk.capacity() >= CHUNK {
+                    chunk.clear();
+                    self.spare = Some(chunk);
+                }
+            } else {
+                self.skip += n;
+            }
+        }
+    }
 }
 
 /// Counter readings at one instant.
@@ -363,8 +435,10 @@ impl History {
     }
 
     /// Keeps finished records (empties `batch`), one shard lock, the
-    /// oldest of that shard forgotten past the bound: the plain parts
-    /// copied in at most three runs, the old ones not read.
+    /// oldest of that shard forgotten past the bound: a batch of a few
+    /// copied into the shard's newest chunk, a larger one handed over
+    /// whole (the batch gets an empty chunk back); the old records are
+    /// not read unless some of the shard's records have rare parts.
     pub(crate) fn keep(&self, batch: &mut Batch) {
         if batch.is_empty() || self.retain == 0 {
             batch.clear();
@@ -374,54 +448,40 @@ impl History {
         batch.shard = (shard + 1) % SHARDS;
         let mut q = self.shards[shard].lock();
         let q = &mut *q;
-        let cap = self.per_shard;
-        let mut new = &batch.slots[..];
-        let mut rare = batch.rare.drain(..).peekable();
-        let mut forgotten = 0;
-        if q.slots.len() < cap {
-            if q.slots.capacity() == 0 {
-                // The ring's whole size at once: growing it by doubling
-                // would copy it on the data path.
-                q.slots.reserve_exact(cap);
-            }
-            let first = q.slots.len();
-            let fits = new.len().min(cap - first);
-            q.slots.extend_from_slice(&new[..fits]);
-            new = &new[fits..];
-            while let Some((i, r)) = rare.next_if(|(i, _)| *i < fits) {
-                q.rare.insert((first + i) as u32, r);
-            }
+        for (i, rare) in batch.rare.drain(..) {
+            q.rare.insert(batch.slots[i].id, rare);
         }
-        if !new.is_empty() {
-            // Indices in the batch of `new[0]`, and of the first kept: more
-            // than a whole ring and the earliest are forgotten at once.
-            let from = batch.slots.len() - new.len();
-            let skipped = new.len().saturating_sub(cap);
-            new = &new[skipped..];
-            let (start, n) = (q.oldest, new.len());
-            let head = n.min(cap - start);
-            q.slots[start..start + head].copy_from_slice(&new[..head]);
-            q.slots[..n - head].copy_from_slice(&new[head..]);
-            q.oldest = (start + n) % cap;
-            forgotten = n + skipped;
-            if !q.rare.is_empty() {
-                for i in 0..n {
-                    q.rare.remove(&(((start + i) % cap) as u32));
+        let n = batch.slots.len();
+        if n < CHUNK / 2 {
+            // A few: copied into the newest chunk (or a new one).
+            match q.chunks.back_mut() {
+                Some(last) if last.capacity() - last.len() >= n => {
+                    last.extend_from_slice(&batch.slots);
+                }
+                _ => {
+                    let mut chunk = q.spare.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+                    chunk.extend_from_slice(&batch.slots);
+                    q.chunks.push_back(chunk);
                 }
             }
-            for (i, r) in rare {
-                if let Some(k) = (i - from).checked_sub(skipped) {
-                    q.rare.insert(((start + k) % cap) as u32, r);
-                }
+            batch.slots.clear();
+        } else {
+            // Handed over whole, not copied: the executor writes its next
+            // records into a chunk the shard let go of.
+            let fresh = q.spare.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            q.chunks
+                .push_back(std::mem::replace(&mut batch.slots, fresh));
+            for ahead in 0..AHEAD {
+                batch.warm(ahead);
             }
         }
-        batch.slots.clear();
-        q.forgotten += forgotten as u64;
+        q.len += n;
+        q.trim(self.per_shard);
     }
 
     /// Finished records retained now.
     pub(crate) fn retained(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().slots.len()).sum()
+        self.shards.iter().map(|s| s.lock().len).sum()
     }
 
     /// Finished records forgotten to keep within the bound.
@@ -433,13 +493,17 @@ impl History {
     pub(crate) fn scan(&self, mut f: impl FnMut(Kept<'_>)) {
         for shard in self.shards.iter() {
             let q = shard.lock();
-            for (at, slot) in q.slots.iter().enumerate() {
-                let rare = if slot.rare {
-                    q.rare.get(&(at as u32))
-                } else {
-                    None
-                };
-                f(Kept { slot, rare });
+            let mut skip = q.skip;
+            for chunk in &q.chunks {
+                for slot in &chunk[skip..] {
+                    let rare = if slot.rare {
+                        q.rare.get(&slot.id)
+                    } else {
+                        None
+                    };
+                    f(Kept { slot, rare });
+                }
+                skip = 0;
             }
         }
     }
@@ -650,18 +714,18 @@ mod tests {
         seen
     }
 
-    #[test]
-    fn a_batch_larger_than_the_ring_keeps_its_newest_with_their_rare_parts() {
-        // One shard of four; batches of 3, then 11 (wrapping, and more
-        // than the ring), then 2, some named, in every position.
-        let h = History::new(SHARDS * 4);
+    /// Batches of `sizes`, every other record or so named, all to one
+    /// shard of `per_shard`: after each, the newest `per_shard` are kept
+    /// with their names, and no rare part outlives its record.
+    fn keep_in_turn(per_shard: usize, sizes: &[usize]) {
+        let h = History::new(SHARDS * per_shard);
         let named = |id: u64| Record {
             name: Some(format!("t{id}").into()),
             ..record(id)
         };
         let mut next = 0;
         let mut expected = Vec::new();
-        for size in [3, 11, 2] {
+        for &size in sizes {
             let mut batch = Batch::default();
             for _ in 0..size {
                 let id = next;
@@ -672,13 +736,22 @@ mod tests {
             }
             // A new batch each time: every one to shard 0.
             h.keep(&mut batch);
-            let newest: Vec<_> = expected[expected.len().saturating_sub(4)..].to_vec();
+            assert!(batch.is_empty());
+            let newest = expected[expected.len().saturating_sub(per_shard)..].to_vec();
             assert_eq!(kept(&h), newest, "after the batch of {size}");
+            let named_kept = newest.iter().filter(|k| k.1.is_some()).count();
+            let rare_kept = h.shards[0].lock().rare.len();
+            assert_eq!(rare_kept, named_kept, "no rare part outlives its record");
         }
-        assert_eq!(h.forgotten(), next - 4);
-        let named_kept = kept(&h).iter().filter(|k| k.1.is_some()).count();
-        let rare_kept = h.shards[0].lock().rare.len();
-        assert_eq!(rare_kept, named_kept, "no rare part outlives its slot");
+        assert_eq!(h.forgotten(), next.saturating_sub(per_shard as u64));
+        assert_eq!(h.retained(), expected.len().min(per_shard));
+    }
+
+    #[test]
+    fn batches_small_and_whole_and_larger_than_the_ring_keep_the_newest() {
+        keep_in_turn(4, &[3, 11, 2]);
+        keep_in_turn(50, &[3, 40, 33, 2, 70, 1, 31, 32]);
+        keep_in_turn(200, &[64, 64, 1, 64, 5, 64, 64, 64]);
     }
 
     #[test]

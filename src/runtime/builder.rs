@@ -228,7 +228,7 @@ impl Builder {
     /// API ([`RuntimeHandle::tasks`], [`RuntimeHandle::task`]): id, spec,
     /// node, times, every attempt. The oldest are forgotten first; the
     /// counts ([`RuntimeHandle::state_counts`]) stay exact whatever is
-    /// forgotten. A record takes 56 bytes, plus, for a task that has
+    /// forgotten. A record takes 48 bytes, plus, for a task that has
     /// them, its spec fields that differ from the defaults (about 100
     /// bytes more), its name and its failed attempts
     /// (`docs/performance.md` has the measure).
