@@ -170,10 +170,10 @@ impl Batch {
         self.slots.push(slot);
     }
 
-    /// Adds the record of a completed attempt that has nothing on the heap
-    /// (the common case: no name, default kind and resources, no earlier
-    /// attempts) and ran for less than 4.29 s; `false` (nothing added)
-    /// otherwise, for [`push`](Self::push) to take.
+    /// Adds the record of a completed first attempt that has nothing on
+    /// the heap (the common case: no name, default kind and resources) and
+    /// ran for less than 4.29 s; `false` (nothing added) otherwise, for
+    /// [`push`](Self::push) to take.
     #[inline]
     pub(crate) fn push_plain(
         &mut self,
@@ -183,7 +183,6 @@ impl Batch {
         ended: u64,
         cost: f64,
         node: u32,
-        attempt: u32,
     ) -> bool {
         let run = run_of(started, ended);
         if run == RUN_LONG {
@@ -196,7 +195,7 @@ impl Batch {
             cost,
             run,
             node,
-            attempt,
+            attempt: 0,
             state: TaskState::Completed,
             rare: false,
         });
@@ -768,8 +767,8 @@ mod tests {
                 ..record(id)
             });
         }
-        assert!(batch.push_plain(4, 0, base, base + 7, 1.0, 0, 0));
-        assert!(!batch.push_plain(5, 0, base, base + (1 << 33), 1.0, 0, 0));
+        assert!(batch.push_plain(4, 0, base, base + 7, 1.0, 0));
+        assert!(!batch.push_plain(5, 0, base, base + (1 << 33), 1.0, 0));
         batch.push(Record {
             started: 0,
             ended: base,

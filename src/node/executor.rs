@@ -237,7 +237,6 @@ impl Executor<'_> {
                 self.now,
                 core.spec.cost(),
                 self.node.id.0 as u32,
-                attempt,
             ))
         {
             self.record_rare_completion(job, attempt, started);
