@@ -135,7 +135,8 @@ impl Dispatcher {
             return;
         }
         self.views.clear();
-        self.views.extend(nodes.iter().take(count).map(|n| n.view()));
+        self.views
+            .extend(nodes.iter().take(count).map(|n| n.view()));
         let mut tasks = relabel(std::mem::take(&mut self.tasks));
         tasks.extend(batch.iter().map(|j| {
             let c = j.core();

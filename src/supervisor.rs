@@ -769,7 +769,11 @@ impl Handler<NodesJoined> for Supervisor {
             let arbiter = match std::panic::catch_unwind(Arbiter::new) {
                 Ok(a) => a,
                 Err(_) => {
-                    tracing::error!(node = self.plane.nodes[j].name(), node_id = j, "node.arbiter_failed");
+                    tracing::error!(
+                        node = self.plane.nodes[j].name(),
+                        node_id = j,
+                        "node.arbiter_failed"
+                    );
                     self.grow_to(j + 1);
                     self.retire(j);
                     continue;

@@ -43,8 +43,10 @@ impl Reported {
     pub(crate) fn set(&self, running: usize, queued: usize) {
         self.running.store(running, Ordering::Relaxed);
         self.queued.store(queued, Ordering::Relaxed);
-        self.at
-            .store(crate::clock::now_nanos().saturating_add(1), Ordering::Release);
+        self.at.store(
+            crate::clock::now_nanos().saturating_add(1),
+            Ordering::Release,
+        );
     }
 
     /// The last report's `(running, queued)`, if fresh.
@@ -81,7 +83,11 @@ mod tests {
     fn a_fresh_report_caps_running_and_moves_the_rest_to_queued() {
         crate::clock::init();
         let r = Reported::new(Duration::from_secs(60));
-        assert_eq!(r.correct(4, 3), (4, 3), "no report: the coordinator's figures");
+        assert_eq!(
+            r.correct(4, 3),
+            (4, 3),
+            "no report: the coordinator's figures"
+        );
         r.set(1, 2);
         assert_eq!(r.fresh(), Some((1, 2)));
         assert_eq!(r.correct(4, 3), (6, 1));
@@ -100,7 +106,10 @@ mod tests {
         r.set(0, 0);
         let until = std::time::Instant::now() + Duration::from_secs(5);
         while r.fresh().is_some() {
-            assert!(std::time::Instant::now() < until, "the report never went stale");
+            assert!(
+                std::time::Instant::now() < until,
+                "the report never went stale"
+            );
             std::hint::spin_loop();
         }
         assert_eq!(r.correct(1, 3), (1, 3));

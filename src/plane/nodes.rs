@@ -21,8 +21,8 @@
 
 use crate::ids::NodeId;
 use crate::node::NodeShared;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The nodes, by index; grows up to its capacity, never shrinks.

@@ -781,8 +781,7 @@ impl Builder {
         let mut out = Vec::new();
         let mut members = Vec::new();
         for (worker, specs) in workers {
-            let specs =
-                super::join::remote_specs(&worker, specs).map_err(BuildError::Cluster)?;
+            let specs = super::join::remote_specs(&worker, specs).map_err(BuildError::Cluster)?;
             if out.len() + specs.len() > config.max_nodes {
                 return Err(BuildError::Cluster(
                     crate::cluster_error::ClusterError::TooManyNodes {

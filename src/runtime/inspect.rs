@@ -467,7 +467,13 @@ impl RuntimeHandle {
                             });
                         }
                     }
-                    _ => why = Some(why_pending(&plane.nodes.snapshot(), plane.joinable, core.spec.demand())),
+                    _ => {
+                        why = Some(why_pending(
+                            &plane.nodes.snapshot(),
+                            plane.joinable,
+                            core.spec.demand(),
+                        ))
+                    }
                 }
                 return Some(TaskDetail {
                     summary: summary_of_job(&job, state, node),

@@ -114,7 +114,12 @@ impl Joiner {
             Ok(range) => {
                 members.insert(worker.to_owned(), range.clone().collect());
                 drop(members);
-                tracing::info!(worker, nodes = range.len(), first = range.start, "cluster.worker_added");
+                tracing::info!(
+                    worker,
+                    nodes = range.len(),
+                    first = range.start,
+                    "cluster.worker_added"
+                );
                 core.supervisor.do_send(NodesJoined(range));
             }
             Err(e) => {
