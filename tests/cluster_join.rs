@@ -350,8 +350,8 @@ fn heartbeats_correct_the_coordinators_view_of_a_remote_node() {
     // Three attempts handed over to a one-slot worker: it runs one and
     // holds two (its prefetch), and says so.
     let start = Instant::now();
-    while view(&h) != (1, 2) {
-        assert!(start.elapsed() < DEADLINE, "view {:?}", view(&h));
+    while view(h) != (1, 2) {
+        assert!(start.elapsed() < DEADLINE, "view {:?}", view(h));
         std::thread::yield_now();
     }
     // The worker dies and comes back at once under its name: the new
@@ -360,8 +360,8 @@ fn heartbeats_correct_the_coordinators_view_of_a_remote_node() {
     w1.sigkill();
     let _again = WorkerProc::start(&nats, p, "w1", &worker);
     let start = Instant::now();
-    while view(&h) != (0, 3) {
-        assert!(start.elapsed() < DEADLINE, "view {:?}", view(&h));
+    while view(h) != (0, 3) {
+        assert!(start.elapsed() < DEADLINE, "view {:?}", view(h));
         std::thread::yield_now();
     }
     for t in hs {
