@@ -372,3 +372,120 @@ fn heartbeats_correct_the_coordinators_view_of_a_remote_node() {
     assert_eq!(m.totals.completed, 3);
     assert_eq!(m.totals.failed, 0);
 }
+
+#[test]
+fn the_balancer_moves_queued_tasks_to_a_worker_that_joined_late() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let p = "t-late-balance";
+    let _slow = WorkerProc::start(
+        &nats,
+        p,
+        "slow",
+        &["--slots", "1", "--speed", "0.05", "--prefetch", "0"],
+    );
+    let (runtime, events) = coordinator(&nats, p, 1, |b| {
+        b.balancer(BalancerConfig {
+            enabled: true,
+            interval: Duration::from_millis(10),
+            ..BalancerConfig::default()
+        });
+    });
+    let _fast = WorkerProc::start(&nats, p, "fast", &["--slots", "1", "--prefetch", "0"]);
+    joined(&events, 1);
+    let (slow, fast) = (
+        node_named(&runtime, "slow/0"),
+        node_named(&runtime, "fast/0"),
+    );
+    let (_, k) = kinds::builtins();
+    // Everything pinned to the slow node at first.
+    let hs = runtime
+        .handle()
+        .submit_batch_to(
+            slow,
+            (0..100).map(|_| k.sleep.task(&kinds::SleepArgs { ms: 5 }).unwrap()),
+        )
+        .unwrap();
+    for t in hs {
+        assert_eq!(t.wait().unwrap(), 0);
+    }
+    let m = runtime.shutdown();
+    assert_eq!(m.totals.completed, 100);
+    assert!(m.nodes[fast.0].migrations_in > 0, "{:?}", m.nodes);
+    assert!(m.nodes[fast.0].completed > 0, "{:?}", m.nodes);
+    assert_eq!(
+        m.nodes[slow.0].migrations_out,
+        m.nodes[fast.0].migrations_in
+    );
+}
+
+#[test]
+fn a_worker_past_the_room_reserved_is_refused_with_a_typed_error() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let p = "t-room";
+    let _w1 = WorkerProc::start(&nats, p, "w1", &["--slots", "1"]);
+    let _w2 = WorkerProc::start(&nats, p, "w2", &["--slots", "1"]);
+    // At build: two workers awaited, room for one node.
+    let err = Runtime::builder()
+        .nodes(Vec::new())
+        .cluster(ClusterConfig {
+            join_timeout: DEADLINE,
+            ..ClusterConfig::new(&nats.url())
+                .workers(2)
+                .max_nodes(1)
+                .subject_prefix(p)
+        })
+        .build()
+        .expect_err("two workers' nodes do not fit in room for one");
+    assert!(
+        matches!(
+            err,
+            allot::BuildError::Cluster(allot::cluster::ClusterError::TooManyNodes {
+                max_nodes: 1,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cluster.max_nodes"), "{err}");
+    drop(_w2);
+    // While running: w1 at build, w3 later, room for one.
+    let (runtime, _events) = coordinator(&nats, p, 1, |b| {
+        b.cluster(ClusterConfig {
+            heartbeat_interval: Duration::from_millis(50),
+            join_timeout: DEADLINE,
+            ..ClusterConfig::new(&nats.url())
+                .workers(1)
+                .max_nodes(1)
+                .subject_prefix(p)
+        });
+    });
+    let _w3 = WorkerProc::start(&nats, p, "w3", &["--slots", "1"]);
+    let start = Instant::now();
+    let refusal = loop {
+        let m = runtime.handle().metrics();
+        let c = m.cluster.expect("cluster metrics");
+        if let Some(w) = c
+            .workers
+            .iter()
+            .find(|w| w.name == "w3" && w.refused.is_some())
+        {
+            break w.refused.clone().unwrap();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "w3 never refused: {:?}",
+            c.workers
+        );
+        std::thread::yield_now();
+    };
+    assert!(
+        refusal.contains("worker w3") && refusal.contains("max_nodes"),
+        "{refusal}"
+    );
+    assert_eq!(runtime.handle().node_status().len(), 1, "w3 has no node");
+    runtime.shutdown();
+}
