@@ -76,7 +76,9 @@ impl Joiner {
         let (Some(core), Some(cluster)) = (self.core.upgrade(), self.cluster.upgrade()) else {
             return;
         };
-        if *core.state.read() != RunState::Running {
+        // A draining runtime still takes workers: its accepted tasks may
+        // be waiting for one.
+        if *core.state.read() == RunState::Stopped {
             return;
         }
         let plane = &core.plane;
