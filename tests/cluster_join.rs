@@ -489,3 +489,27 @@ fn a_worker_past_the_room_reserved_is_refused_with_a_typed_error() {
     assert_eq!(runtime.handle().node_status().len(), 1, "w3 has no node");
     runtime.shutdown();
 }
+
+#[test]
+fn a_shutdown_waiting_for_tasks_still_takes_a_worker_that_joins() {
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let p = "t-drain";
+    let (runtime, events) = coordinator(&nats, p, 0, |_| {});
+    let n = 200;
+    let hs = submit_echoes(&runtime, n);
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    let handle = runtime.handle().clone();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(handle.shutdown());
+    });
+    // The shutdown waits: nothing can run its tasks yet.
+    assert!(done_rx.recv_timeout(Duration::from_millis(300)).is_err());
+    let _w1 = WorkerProc::start(&nats, p, "w1", &["--slots", "2"]);
+    joined(&events, 1);
+    let m = done_rx.recv_timeout(DEADLINE).expect("the shutdown ends");
+    assert_exactly_once(&m, n);
+    wait_all(hs, || {});
+    drop(runtime);
+}
