@@ -38,6 +38,29 @@ pub enum ClusterError {
     },
     /// The worker's local runtime did not build.
     Runtime(String),
+    /// A worker's nodes do not fit in the room the runtime reserved for
+    /// remote nodes (`cluster.max_nodes`): the worker is not used.
+    TooManyNodes {
+        /// The worker refused.
+        worker: String,
+        /// How many nodes it offers.
+        nodes: usize,
+        /// Remote nodes the runtime has already taken (retired ones too).
+        taken: usize,
+        /// The room reserved.
+        max_nodes: usize,
+    },
+    /// A worker's nodes need more executor threads than the process may
+    /// start (a remote node has `slots + prefetch` on the coordinator):
+    /// the worker is not used.
+    TooManyThreads {
+        /// The worker refused.
+        worker: String,
+        /// Threads its nodes need.
+        needed: usize,
+        /// Threads left under the process's limit.
+        left: usize,
+    },
 }
 
 impl fmt::Display for ClusterError {
@@ -62,6 +85,25 @@ impl fmt::Display for ClusterError {
                 }
             ),
             ClusterError::Runtime(e) => write!(f, "the worker's runtime: {e}"),
+            ClusterError::TooManyNodes {
+                worker,
+                nodes,
+                taken,
+                max_nodes,
+            } => write!(
+                f,
+                "worker {worker} offers {nodes} nodes, but {taken} of the room for \
+                 {max_nodes} remote nodes are taken (raise `cluster.max_nodes`)"
+            ),
+            ClusterError::TooManyThreads {
+                worker,
+                needed,
+                left,
+            } => write!(
+                f,
+                "worker {worker}'s nodes need {needed} executor threads here, \
+                 and only {left} are left under the process's limit"
+            ),
         }
     }
 }

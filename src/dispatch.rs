@@ -8,10 +8,9 @@
 
 use crate::job::{JobRef, Phase};
 use crate::ledger::Ledger;
-use crate::node::NodeShared;
+use crate::plane::NodeTable;
 use crate::policy::{NodeView, Policy, TaskView};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 /// Largest share pushed into one node under one lock.
 const PUSH_CHUNK: usize = 4096;
@@ -76,16 +75,22 @@ impl Dispatcher {
         }
     }
 
+    /// Whether the policy learns from completions.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn wants_feedback(&self) -> bool {
+        self.policy.wants_feedback()
+    }
+
     pub(crate) fn policy_name(&self) -> &str {
         self.policy.name()
     }
 
     /// Hands completions recorded by the nodes to a learning policy.
-    pub(crate) fn feed_policy(&mut self, nodes: &[Arc<NodeShared>]) {
+    pub(crate) fn feed_policy(&mut self, nodes: &NodeTable) {
         if !self.policy.wants_feedback() {
             return;
         }
-        for node in nodes {
+        for node in nodes.iter() {
             for fb in node.take_feedback() {
                 self.policy.observe(&fb);
             }
@@ -100,7 +105,7 @@ impl Dispatcher {
     /// yet (see `NodeShared::push_fresh`).
     pub(crate) fn place(
         &mut self,
-        nodes: &[Arc<NodeShared>],
+        nodes: &NodeTable,
         ledger: &Ledger,
         batch: &mut Vec<JobRef>,
         held: &mut Vec<JobRef>,
@@ -120,8 +125,18 @@ impl Dispatcher {
             return;
         }
         self.feed_policy(nodes);
+        // One read of the node count for the whole round: nodes that join
+        // meanwhile are placed onto from the next (indices are stable, so
+        // the first `count` are the same nodes throughout).
+        let count = nodes.len();
+        if count == 0 {
+            // No node yet (a coordinator waiting for its workers).
+            held.append(batch);
+            return;
+        }
         self.views.clear();
-        self.views.extend(nodes.iter().map(|n| n.view()));
+        self.views
+            .extend(nodes.iter().take(count).map(|n| n.view()));
         let mut tasks = relabel(std::mem::take(&mut self.tasks));
         tasks.extend(batch.iter().map(|j| {
             let c = j.core();
@@ -144,7 +159,7 @@ impl Dispatcher {
         // fallback below rather than dropping them.
         self.choice.resize(batch.len(), None);
         let views = &self.views;
-        self.per_node.resize_with(nodes.len(), Vec::new);
+        self.per_node.resize_with(count, Vec::new);
         for (job, pick) in batch.drain(..).zip(self.choice.iter().copied()) {
             let demand = job.core().spec.demand();
             let ok = |j: usize| views[j].available && demand.fits_in(&views[j].capacity);
@@ -157,7 +172,7 @@ impl Dispatcher {
                 None => held.push(job),
             }
         }
-        for (j, node) in nodes.iter().enumerate() {
+        for (j, node) in nodes.iter().take(count).enumerate() {
             let share = &mut self.per_node[j];
             while !share.is_empty() {
                 let k = share.len().min(PUSH_CHUNK);

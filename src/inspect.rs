@@ -399,6 +399,13 @@ pub enum Why {
     /// Accepted and waiting for the supervisor to place it (a node can
     /// take it).
     AwaitingPlacement,
+    /// Cluster mode: no node in service can meet the demand (or there is
+    /// no node yet), and none that could is restarting; it waits for a
+    /// worker with a node that fits to join.
+    AwaitingWorker {
+        /// What the task asks for.
+        demand: Resources,
+    },
 }
 
 impl fmt::Display for Why {
@@ -451,6 +458,11 @@ impl fmt::Display for Why {
                 write!(f, "running, waiting for {unfinished} fork-join children")
             }
             Why::AwaitingPlacement => f.write_str("waiting for the supervisor to place it"),
+            Why::AwaitingWorker { demand } => write!(
+                f,
+                "no node in service can meet its demand {demand}: waiting for a worker \
+                 with a node that fits to join the cluster"
+            ),
         }
     }
 }

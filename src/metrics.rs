@@ -192,6 +192,10 @@ pub struct WorkerMetrics {
     pub bad_messages: u64,
     /// Its nodes.
     pub nodes: usize,
+    /// Why the coordinator does not use its nodes, if it refused them
+    /// (no room left under `cluster.max_nodes`, too many threads).
+    #[serde(default)]
+    pub refused: Option<String>,
 }
 
 /// An attempt whose code still runs after the runtime let go of it.

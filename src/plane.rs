@@ -4,6 +4,10 @@
 //!
 //! One `Arc<Plane>` goes to each of them, instead of an `Arc` per part.
 
+mod nodes;
+
+pub(crate) use nodes::NodeTable;
+
 use crate::dispatch::{Backlog, Dispatcher};
 use crate::ledger::Ledger;
 use crate::node::{NodeDirectory, NodeShared};
@@ -16,8 +20,12 @@ use std::sync::Arc;
 pub(crate) struct Plane {
     /// Every accepted task not yet ended, and the totals.
     pub(crate) ledger: Arc<Ledger>,
-    /// The nodes, by index.
-    pub(crate) nodes: Vec<Arc<NodeShared>>,
+    /// The nodes, by index: those of the build, then those that joined
+    /// since (cluster mode).
+    pub(crate) nodes: NodeTable,
+    /// Whether nodes may join after build (cluster mode): a task that no
+    /// node in service fits then waits for one instead of failing.
+    pub(crate) joinable: bool,
     /// The current actor address of every node.
     pub(crate) directory: NodeDirectory,
     /// The policy and its scratch space (see [`dispatch`](crate::dispatch)).
@@ -35,17 +43,22 @@ pub(crate) struct Plane {
 }
 
 impl Plane {
-    /// A plane over `nodes` sharing `ledger`, placing with `dispatcher`.
+    /// A plane over `nodes` sharing `ledger`, placing with `dispatcher`,
+    /// with room for `room` more nodes to join later.
     pub(crate) fn new(
         ledger: Arc<Ledger>,
         nodes: Vec<Arc<NodeShared>>,
+        room: Option<usize>,
         dispatcher: Dispatcher,
     ) -> Self {
-        let n = nodes.len();
+        let capacity = nodes.len().saturating_add(room.unwrap_or(0));
         Plane {
             ledger,
-            nodes,
-            directory: Arc::new(Mutex::new(vec![None; n])),
+            nodes: NodeTable::new(nodes, capacity),
+            joinable: room.is_some(),
+            // Sized for every node the table can hold: an index is valid
+            // here as soon as its node exists.
+            directory: Arc::new(Mutex::new(vec![None; capacity])),
             dispatcher: Mutex::new(dispatcher),
             backlog: Backlog::default(),
             drain_scheduled: AtomicBool::new(false),
@@ -55,9 +68,15 @@ impl Plane {
         }
     }
 
-    /// Whether every node is retired.
+    /// Whether every node is retired (or there is none yet).
     pub(crate) fn all_retired(&self) -> bool {
         self.nodes.iter().all(|n| n.is_retired())
+    }
+
+    /// Whether no node can ever run anything again: every node is retired
+    /// and none may join.
+    pub(crate) fn is_dead(&self) -> bool {
+        !self.joinable && self.all_retired()
     }
 }
 

@@ -85,6 +85,14 @@ pub enum SupervisorEvent {
         /// The node.
         node: NodeId,
     },
+    /// `node` joined the running runtime and accepts work: a node of a
+    /// cluster worker that joined after build (or came back in a new
+    /// process after its earlier nodes were retired). Its id is the next
+    /// free one; ids are never reused.
+    NodeJoined {
+        /// The node.
+        node: NodeId,
+    },
 }
 
 /// Which nodes restart when one fails (OTP's restart strategies).

@@ -53,7 +53,11 @@ pub(crate) struct SupervisorConfig {
 pub(crate) struct Supervisor {
     /// What the runtime's handles and the balancer share with it.
     plane: Arc<Plane>,
+    /// Per node: the arbiter (thread) its actor runs on.
     arbiters: Vec<ArbiterHandle>,
+    /// The arbiters of nodes that joined after start, stopped and joined
+    /// by the system's thread as it ends.
+    late_arbiters: Arc<crate::sync::Mutex<Vec<Arbiter>>>,
     pending: DisciplineQueue<JobRef>,
     inbox: Receiver<Inbound>,
     config: SupervisorConfig,
@@ -92,6 +96,7 @@ impl std::fmt::Debug for Supervisor {
 pub(crate) struct SupervisorParts {
     pub(crate) plane: Arc<Plane>,
     pub(crate) arbiters: Vec<ArbiterHandle>,
+    pub(crate) late_arbiters: Arc<crate::sync::Mutex<Vec<Arbiter>>>,
     pub(crate) discipline: Discipline,
     pub(crate) inbox: Receiver<Inbound>,
     pub(crate) config: SupervisorConfig,
@@ -107,6 +112,7 @@ impl Supervisor {
         Supervisor {
             plane: parts.plane,
             arbiters: parts.arbiters,
+            late_arbiters: parts.late_arbiters,
             pending: DisciplineQueue::new(parts.discipline),
             inbox: parts.inbox,
             config: parts.config,
@@ -193,8 +199,12 @@ impl Supervisor {
             .shrink_if_idle(SHRINK_PENDING_ABOVE, ALLOCATE_CHUNK);
     }
 
-    /// Whether some node that is not retired could ever host the job.
+    /// Whether some node that is not retired could ever host the job
+    /// (or one may join that could: cluster mode).
     fn can_ever_run(&self, job: &JobRef) -> bool {
+        if self.plane.joinable {
+            return true;
+        }
         let demand = job.core().spec.demand();
         self.plane
             .nodes
@@ -248,10 +258,14 @@ impl Supervisor {
     /// `health()` show the retirement (as every supervisor event is).
     fn retire(&mut self, k: usize) {
         self.plane.nodes[k].retire();
-        if self.plane.nodes.iter().all(|n| n.is_retired()) {
+        if self.plane.is_dead() {
             // Nothing is left to run anything: the runtime has stopped.
             self.plane.health.worsen(Health::Stopped);
             tracing::error!("runtime.all_retired");
+        } else if self.plane.all_retired() {
+            // A worker may still join (cluster mode): tasks wait for it.
+            self.plane.health.worsen(Health::Degraded);
+            tracing::warn!("runtime.all_retired_awaiting_workers");
         } else {
             self.plane.health.worsen(Health::Degraded);
         }
@@ -295,7 +309,7 @@ impl Supervisor {
         tracing::warn!(node = shared.name(), node_id = j, %reason, "node.down");
         shared.count_failure();
         let sup = self.config.supervision.clone();
-        let set: Vec<usize> = restart_set(sup.strategy, j, self.plane.nodes.len())
+        let set: Vec<usize> = restart_set(sup.strategy, j, self.windows.len())
             .into_iter()
             .filter(|&k| k == j || self.plane.nodes[k].is_available())
             .collect();
@@ -521,7 +535,10 @@ impl Supervisor {
         self.plane.dispatcher.lock().feed_policy(&self.plane.nodes);
         let now = Instant::now();
         let hang_timeout = self.config.supervision.hang_timeout;
-        let nodes = self.plane.nodes.clone();
+        let mut nodes = self.plane.nodes.snapshot();
+        // Nodes that joined and whose `NodesJoined` is still on its way
+        // are not started yet: left for after it.
+        nodes.truncate(self.windows.len());
         for (j, node) in nodes.iter().enumerate() {
             if !node.is_available() {
                 continue;
@@ -716,6 +733,9 @@ impl Handler<Stop> for Supervisor {
 
     fn handle(&mut self, _msg: Stop, ctx: &mut Self::Context) {
         self.stopping = true;
+        for arbiter in self.late_arbiters.lock().iter() {
+            arbiter.stop();
+        }
         for (j, node) in self.plane.nodes.iter().enumerate() {
             if let Some(addr) = self.plane.directory.lock()[j].take() {
                 addr.do_send(StopNode);
@@ -724,5 +744,68 @@ impl Handler<Stop> for Supervisor {
             drop(node.evict_all(AbandonReason::Shutdown));
         }
         ctx.stop();
+    }
+}
+
+/// Nodes were added to the plane's table (a worker joined the cluster):
+/// give each its per-node state and an arbiter, start it, and place what
+/// waits.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct NodesJoined(pub(crate) std::ops::Range<usize>);
+
+impl Handler<NodesJoined> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NodesJoined, ctx: &mut Self::Context) {
+        // Messages may come out of order: every node up to the newest.
+        let end = msg.0.end.min(self.plane.nodes.len());
+        let start = self.windows.len();
+        if self.stopping || end <= start {
+            return;
+        }
+        for j in start..end {
+            // `Arbiter::new` panics when its thread cannot start.
+            let arbiter = match std::panic::catch_unwind(Arbiter::new) {
+                Ok(a) => a,
+                Err(_) => {
+                    tracing::error!(
+                        node = self.plane.nodes[j].name(),
+                        node_id = j,
+                        "node.arbiter_failed"
+                    );
+                    self.grow_to(j + 1);
+                    self.retire(j);
+                    continue;
+                }
+            };
+            self.arbiters.push(arbiter.handle());
+            self.late_arbiters.lock().push(arbiter);
+            self.grow_to(j + 1);
+            self.start_node(j, ctx);
+            let node = &self.plane.nodes[j];
+            tracing::info!(node = node.name(), node_id = j, "node.joined");
+            self.event(SupervisorEvent::NodeJoined { node: node.id });
+        }
+        self.dispatch();
+    }
+}
+
+impl Supervisor {
+    /// Per-node state for nodes `..n`.
+    fn grow_to(&mut self, n: usize) {
+        if self.windows.len() < n {
+            self.windows.resize(n, RestartWindow::default());
+            self.ping_outstanding.resize(n, false);
+            self.gone_unreported.resize(n, None);
+            self.progress_seen.resize(n, (u64::MAX, Instant::now()));
+        }
+        while self.arbiters.len() < n {
+            // A node whose arbiter did not start (retired): any handle.
+            match self.arbiters.first().cloned() {
+                Some(a) => self.arbiters.push(a),
+                None => self.arbiters.push(Arbiter::current()),
+            }
+        }
     }
 }

@@ -61,12 +61,14 @@ mod inbox;
 mod inspect;
 mod lifecycle;
 mod messages;
+mod reported;
 mod shared;
 mod spec;
 
 pub(crate) use actor::{requeue_evicted, start_node, NodeActor, Ping, StopNode, TakeQueued};
 pub(crate) use executor::{count_failed, run_inline};
 pub(crate) use messages::{ActorFault, NodeEvent};
+pub(crate) use reported::Reported;
 pub(crate) use shared::NodeShared;
 pub use spec::NodeSpec;
 

@@ -253,6 +253,8 @@ pub(super) struct Remote {
     /// ahead of a free slot there, so that its slots do not wait out a
     /// round trip.
     pub(super) prefetch: usize,
+    /// What its worker last said of it: corrects the views.
+    pub(super) reported: Arc<super::Reported>,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -339,8 +341,18 @@ impl NodeShared {
 
     /// Makes this a node in another process, reached through `link`, with
     /// `prefetch` attempts in flight beyond its slots.
-    pub(crate) fn with_remote(mut self, link: Arc<dyn RemoteLink>, prefetch: usize) -> Self {
-        self.remote = Some(Remote { link, prefetch });
+    /// `reported`: its worker's heartbeat figures.
+    pub(crate) fn with_remote(
+        mut self,
+        link: Arc<dyn RemoteLink>,
+        prefetch: usize,
+        reported: Arc<super::Reported>,
+    ) -> Self {
+        self.remote = Some(Remote {
+            link,
+            prefetch,
+            reported,
+        });
         self
     }
 
@@ -563,6 +575,12 @@ impl NodeShared {
     /// [`Gauge`]).
     pub(crate) fn view(&self) -> NodeView {
         let g = &self.gauge;
+        let queued = g.queued.load(Ordering::Relaxed) + self.inbox.len.load(Ordering::Relaxed);
+        let running = g.running.load(Ordering::Relaxed);
+        let (queued, running) = match &self.remote {
+            None => (queued, running),
+            Some(r) => r.reported.correct(queued, running),
+        };
         NodeView {
             id: self.id,
             load: self.load(),
@@ -570,8 +588,8 @@ impl NodeShared {
             slots: self.spec.slots.max(1),
             capacity: self.spec.capacity,
             free: self.spec.capacity.saturating_sub(&g.held()),
-            queued: g.queued.load(Ordering::Relaxed) + self.inbox.len.load(Ordering::Relaxed),
-            running: g.running.load(Ordering::Relaxed),
+            queued,
+            running,
             available: g.accepting.load(Ordering::Acquire),
         }
     }
@@ -579,12 +597,18 @@ impl NodeShared {
     pub(crate) fn metrics(&self) -> (NodeMetrics, hdrhistogram::Histogram<u64>) {
         let st = self.state.lock();
         let c = &self.counters;
+        let queued = self.queued(&st);
+        let running = st.slots.iter().filter(|s| s.entry.is_some()).count();
+        let (queued, running) = match &self.remote {
+            None => (queued, running),
+            Some(r) => r.reported.correct(queued, running),
+        };
         let m = NodeMetrics {
             id: Some(self.id),
             name: self.label.to_string(),
             load: self.load(),
-            queued: self.queued(&st) as u64,
-            running: st.slots.iter().filter(|s| s.entry.is_some()).count() as u64,
+            queued: queued as u64,
+            running: running as u64,
             completed: c.completed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             failures: c.failures.load(Ordering::Relaxed),

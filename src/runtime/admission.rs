@@ -44,7 +44,8 @@ impl RuntimeHandle {
             Some(n) => nodes.get(n.0).is_some_and(usable),
             None => nodes.iter().any(usable),
         };
-        if fits {
+        if fits || (pin.is_none() && self.shared.plane.joinable) {
+            // (Cluster mode: a worker with a node that fits may join.)
             return Ok(());
         }
         let reason = match pin.map(|n| (n, nodes.get(n.0))) {

@@ -107,8 +107,19 @@ pub struct Builder {
     dashboard: Option<crate::dashboard::DashboardConfig>,
 }
 
-/// A node of another process: its spec, its link, its prefetch.
-type RemoteNode = (NodeSpec, Arc<dyn crate::job::RemoteLink>, usize);
+/// A node of another process: its spec, its link, its prefetch, and the
+/// figures its worker's heartbeats report.
+type RemoteNode = (
+    NodeSpec,
+    Arc<dyn crate::job::RemoteLink>,
+    usize,
+    Arc<crate::node::Reported>,
+);
+
+/// The workers whose nodes the build took, each with its node count (in
+/// the order of their nodes).
+#[cfg(feature = "cluster")]
+type Members = Vec<(String, usize)>;
 
 impl Default for Builder {
     fn default() -> Self {
@@ -528,8 +539,8 @@ impl Builder {
                 );
             }
         }
-        let remote_expected = self.cluster.as_ref().is_some_and(|c| c.workers > 0);
-        if self.nodes.is_empty() && !remote_expected {
+        // A coordinator may start before its workers: its tasks wait.
+        if self.nodes.is_empty() && self.cluster.is_none() {
             return bad("nodes", "at least one node is required".into());
         }
         for (i, n) in self.nodes.iter().enumerate() {
@@ -628,7 +639,7 @@ impl Builder {
         #[cfg(all(feature = "cluster", not(feature = "journal")))]
         let recovery = None;
         #[cfg(feature = "cluster")]
-        let (cluster, remote) = self.join_cluster(recovery)?;
+        let (cluster, remote, members) = self.join_cluster(recovery)?;
         #[cfg(not(feature = "cluster"))]
         let remote: Vec<RemoteNode> = Vec::new();
         self.validate_plan(self.nodes.len() + remote.len())?;
@@ -649,7 +660,7 @@ impl Builder {
             }
         }
         crate::clock::init();
-        let plane = self.plane(remote);
+        let (plane, reference_speed) = self.plane(remote);
         let (speed_changes, fault_index) = match &self.fault_plan {
             Some(plan) => {
                 let (per_node, speed) = fault::compile(plan, self.rng_seed, plane.nodes.len(), 0);
@@ -703,6 +714,12 @@ impl Builder {
                 node: j,
             }));
         }
+        #[cfg(feature = "cluster")]
+        if let (Some(cluster), Some(config)) = (&shared.cluster, &self.cluster) {
+            self.admit_late_workers(&shared, cluster, config, members, reference_speed);
+        }
+        #[cfg(not(feature = "cluster"))]
+        let _ = reference_speed;
         tracing::info!(
             nodes = shared.plane.nodes.len(),
             seed = self.rng_seed,
@@ -736,16 +753,23 @@ impl Builder {
     }
 
     /// With a cluster: connects, waits for its workers, and returns their
-    /// nodes. Without: nothing.
+    /// nodes, and which workers they are of. Without: nothing.
     #[cfg(feature = "cluster")]
     #[allow(clippy::type_complexity)]
     fn join_cluster(
         &self,
         recovery: Option<crate::transport::Recovery>,
-    ) -> Result<(Option<Arc<crate::transport::Cluster>>, Vec<RemoteNode>), BuildError> {
+    ) -> Result<
+        (
+            Option<Arc<crate::transport::Cluster>>,
+            Vec<RemoteNode>,
+            Members,
+        ),
+        BuildError,
+    > {
         use crate::transport::Cluster;
         let Some(config) = &self.cluster else {
-            return Ok((None, Vec::new()));
+            return Ok((None, Vec::new(), Vec::new()));
         };
         let cluster = Arc::new(
             Cluster::start(config, self.heartbeat_interval, recovery)
@@ -755,32 +779,72 @@ impl Builder {
             .await_workers(config.workers, config.join_timeout)
             .map_err(BuildError::Cluster)?;
         let mut out = Vec::new();
+        let mut members = Vec::new();
         for (worker, specs) in workers {
-            for (k, mut spec) in specs.into_iter().enumerate() {
-                if let Err((field, reason)) = spec.validate() {
-                    return Err(BuildError::Cluster(
-                        crate::cluster_error::ClusterError::Config {
-                            field,
-                            reason: format!("worker {worker} node {k}: {reason}"),
-                        },
-                    ));
-                }
-                spec.name = if spec.name.is_empty() {
-                    format!("{worker}/{k}")
-                } else {
-                    format!("{worker}/{}", spec.name)
-                };
-                let link: Arc<dyn crate::job::RemoteLink> = cluster.link(&worker, k);
-                out.push((spec, link, cluster.prefetch()));
+            let specs = super::join::remote_specs(&worker, specs).map_err(BuildError::Cluster)?;
+            if out.len() + specs.len() > config.max_nodes {
+                return Err(BuildError::Cluster(
+                    crate::cluster_error::ClusterError::TooManyNodes {
+                        worker,
+                        nodes: specs.len(),
+                        taken: out.len(),
+                        max_nodes: config.max_nodes,
+                    },
+                ));
+            }
+            members.push((worker.clone(), specs.len()));
+            for (k, spec) in specs.into_iter().enumerate() {
+                let (link, reported) = cluster.link(&worker, k);
+                let link: Arc<dyn crate::job::RemoteLink> = link;
+                out.push((spec, link, cluster.prefetch(), reported));
             }
         }
         tracing::info!(remote_nodes = out.len(), "cluster.joined");
-        Ok((Some(cluster), out))
+        Ok((Some(cluster), out, members))
+    }
+
+    /// Hands the workers that join from now on to a [`Joiner`](super::join::Joiner).
+    #[cfg(feature = "cluster")]
+    fn admit_late_workers(
+        &self,
+        core: &Arc<Core>,
+        cluster: &Arc<crate::transport::Cluster>,
+        config: &crate::transport::ClusterConfig,
+        members: Members,
+        reference_speed: f64,
+    ) {
+        let local = self.nodes.len();
+        let mut next = local;
+        let members = members
+            .into_iter()
+            .map(|(worker, n)| {
+                let ix: Vec<usize> = (next..next + n).collect();
+                next += n;
+                (worker, ix)
+            })
+            .collect();
+        let recipe = super::join::NodeRecipe {
+            discipline: self.discipline,
+            hooks: self.hooks.clone(),
+            prefetch: config.prefetch,
+            reference_speed,
+            feedback: core.plane.dispatcher.lock().wants_feedback(),
+        };
+        let joiner = super::join::Joiner::new(core, cluster, recipe, local, members);
+        cluster.on_join(Box::new(move |worker, specs| joiner.join(worker, specs)));
     }
 
     /// The nodes, the ledger they share and the placement step, as one
-    /// [`Plane`].
-    fn plane(&self, remote: Vec<RemoteNode>) -> Arc<Plane> {
+    /// [`Plane`]; and the speed that runs at the machine's pace.
+    fn plane(&self, remote: Vec<RemoteNode>) -> (Arc<Plane>, f64) {
+        // Room for the remote nodes to come: `max_nodes` in all.
+        #[cfg(feature = "cluster")]
+        let room = self
+            .cluster
+            .as_ref()
+            .map(|c| c.max_nodes.saturating_sub(remote.len()));
+        #[cfg(not(feature = "cluster"))]
+        let room = None;
         #[cfg(feature = "dashboard")]
         let default_retain = if self.dashboard.is_some() {
             Builder::DASHBOARD_RETAIN_FINISHED
@@ -795,7 +859,7 @@ impl Builder {
         let local = self.nodes.iter().map(|spec| (spec.clone(), None));
         let remote = remote
             .into_iter()
-            .map(|(spec, link, prefetch)| (spec, Some((link, prefetch))));
+            .map(|(spec, link, prefetch, reported)| (spec, Some((link, prefetch, reported))));
         let nodes: Vec<Arc<NodeShared>> = local
             .chain(remote)
             .enumerate()
@@ -808,7 +872,7 @@ impl Builder {
                     self.hooks.clone(),
                 );
                 Arc::new(match link {
-                    Some((link, prefetch)) => node.with_remote(link, prefetch),
+                    Some((link, prefetch, reported)) => node.with_remote(link, prefetch, reported),
                     None => node,
                 })
             })
@@ -831,6 +895,7 @@ impl Builder {
                 n.enable_feedback();
             }
         }
-        Arc::new(Plane::new(ledger, nodes, Dispatcher::new(policy)))
+        let plane = Plane::new(ledger, nodes, room, Dispatcher::new(policy));
+        (Arc::new(plane), fastest)
     }
 }

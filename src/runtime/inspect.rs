@@ -132,7 +132,9 @@ fn closeness(capacity: &Resources, demand: &Resources) -> f64 {
 }
 
 /// Why a task waiting at the supervisor (and not backing off) waits.
-fn why_pending(nodes: &[Arc<NodeShared>], demand: Resources) -> Why {
+/// `joinable`: nodes may join later (cluster mode), so a task no node in
+/// service fits waits for one.
+fn why_pending(nodes: &[Arc<NodeShared>], joinable: bool, demand: Resources) -> Why {
     let in_service: Vec<&Arc<NodeShared>> = nodes.iter().filter(|n| !n.is_retired()).collect();
     let available: Vec<&&Arc<NodeShared>> =
         in_service.iter().filter(|n| n.is_available()).collect();
@@ -146,6 +148,9 @@ fn why_pending(nodes: &[Arc<NodeShared>], demand: Resources) -> Why {
         .collect();
     if available.is_empty() && !restarting.is_empty() {
         return Why::WaitingForRestart { nodes: restarting };
+    }
+    if joinable && restarting.is_empty() {
+        return Why::AwaitingWorker { demand };
     }
     let best = in_service
         .iter()
@@ -462,7 +467,13 @@ impl RuntimeHandle {
                             });
                         }
                     }
-                    _ => why = Some(why_pending(&plane.nodes, core.spec.demand())),
+                    _ => {
+                        why = Some(why_pending(
+                            &plane.nodes.snapshot(),
+                            plane.joinable,
+                            core.spec.demand(),
+                        ))
+                    }
                 }
                 return Some(TaskDetail {
                     summary: summary_of_job(&job, state, node),

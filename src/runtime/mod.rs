@@ -13,6 +13,8 @@ mod fork_host;
 mod handle;
 mod inspect;
 mod instance;
+#[cfg(feature = "cluster")]
+mod join;
 #[cfg(feature = "journal")]
 mod recovered;
 mod shutdown;

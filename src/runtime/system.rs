@@ -58,9 +58,11 @@ pub(super) fn start(parts: Parts) -> Result<Started, BuildError> {
             };
             let handles = arbiters.iter().map(Arbiter::handle).collect();
             let plane = Arc::clone(&parts.plane);
+            let late_arbiters = Arc::new(crate::sync::Mutex::new(Vec::new()));
             let supervisor_parts = SupervisorParts {
                 plane: parts.plane,
                 arbiters: handles,
+                late_arbiters: Arc::clone(&late_arbiters),
                 discipline: parts.discipline,
                 inbox: parts.inbox,
                 config: parts.config,
@@ -83,7 +85,8 @@ pub(super) fn start(parts: Parts) -> Result<Started, BuildError> {
             if let Err(e) = system.run() {
                 tracing::error!(error = %e, "runtime.system_error");
             }
-            for arbiter in arbiters {
+            let late = std::mem::take(&mut *late_arbiters.lock());
+            for arbiter in arbiters.into_iter().chain(late) {
                 arbiter.stop();
                 let _ = arbiter.join();
             }

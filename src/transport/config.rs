@@ -18,6 +18,10 @@ impl ClusterConfig {
     pub const DEFAULT_PREFETCH: usize = 2;
     /// Default for [`ClusterConfig::connect_timeout`].
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default for [`ClusterConfig::max_nodes`].
+    pub const DEFAULT_MAX_NODES: usize = 256;
+    /// The largest [`ClusterConfig::max_nodes`] accepted.
+    pub const MAX_MAX_NODES: usize = 65_536;
     /// The longest subject prefix accepted.
     pub const MAX_PREFIX_LEN: usize = 64;
 }
@@ -68,10 +72,18 @@ pub struct ClusterConfig {
     /// The first token of every subject and the stem of the stream names:
     /// letters, digits, `-` and `_`.
     pub subject_prefix: String,
-    /// Workers the coordinator waits for when the runtime is built; their
-    /// nodes join the runtime's. `0`: build without waiting (only local
-    /// nodes).
+    /// Workers the coordinator waits for when the runtime is built. Every
+    /// worker heard by then joins, and so does every worker that comes
+    /// later (up to [`max_nodes`](Self::max_nodes)). `0`: build without
+    /// waiting (with no local node, tasks wait until a worker joins).
     pub workers: usize,
+    /// Room for remote nodes, reserved when the runtime is built: the
+    /// nodes of every worker that has joined since the runtime started,
+    /// counting those retired. A worker whose nodes would pass it is
+    /// refused ([`ClusterError::TooManyNodes`](crate::cluster::ClusterError::TooManyNodes),
+    /// logged as `cluster.join_refused` and in
+    /// [`ClusterMetrics::refused`](crate::metrics::ClusterMetrics)).
+    pub max_nodes: usize,
     /// How long the coordinator waits for them.
     #[serde(with = "crate::durations::secs")]
     pub join_timeout: Duration,
@@ -102,6 +114,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("tls", &self.tls)
             .field("subject_prefix", &self.subject_prefix)
             .field("workers", &self.workers)
+            .field("max_nodes", &self.max_nodes)
             .field("join_timeout", &self.join_timeout)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("prefetch", &self.prefetch)
@@ -122,6 +135,7 @@ impl Default for ClusterConfig {
             tls: TlsConfig::default(),
             subject_prefix: ClusterConfig::DEFAULT_PREFIX.to_owned(),
             workers: 1,
+            max_nodes: ClusterConfig::DEFAULT_MAX_NODES,
             join_timeout: ClusterConfig::DEFAULT_JOIN_TIMEOUT,
             heartbeat_interval: ClusterConfig::DEFAULT_HEARTBEAT,
             prefetch: ClusterConfig::DEFAULT_PREFETCH,
@@ -148,6 +162,12 @@ impl ClusterConfig {
     /// Sets how many workers the coordinator waits for.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
+        self
+    }
+
+    /// Sets how many remote nodes the runtime has room for.
+    pub fn max_nodes(mut self, n: usize) -> Self {
+        self.max_nodes = n;
         self
     }
 
@@ -234,6 +254,16 @@ impl ClusterConfig {
             return Err((
                 "cluster.prefetch",
                 format!("{} is more than 4096", self.prefetch),
+            ));
+        }
+        if self.max_nodes > ClusterConfig::MAX_MAX_NODES {
+            return Err((
+                "cluster.max_nodes",
+                format!(
+                    "{} is more than {}",
+                    self.max_nodes,
+                    ClusterConfig::MAX_MAX_NODES
+                ),
             ));
         }
         if self.workers > 65_536 {

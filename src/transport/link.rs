@@ -25,7 +25,7 @@ use super::wire::{
 use crate::cluster_error::ClusterError;
 use crate::job::{RemoteCall, RemoteLink, RemoteReply};
 use crate::metrics::{ClusterMetrics, WorkerMetrics};
-use crate::node::NodeSpec;
+use crate::node::{NodeSpec, Reported};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Condvar, Mutex};
 use async_nats::jetstream::context::PublishAckFuture;
@@ -156,8 +156,22 @@ pub(crate) struct Shared {
     adopt: Mutex<Adoption>,
     workers: Mutex<HashMap<String, WorkerSeen>>,
     joined: Condvar,
+    /// Each remote node's heartbeat figures, by worker and node index:
+    /// the heartbeat listener writes them, the nodes' views read them.
+    reports: Mutex<HashMap<String, Vec<Arc<Reported>>>>,
+    /// Told of each worker that joins or comes back in a new process,
+    /// once the runtime is built ([`Cluster::on_join`]).
+    on_join: std::sync::OnceLock<JoinHook>,
+    /// Workers whose nodes the runtime refused, and why.
+    refused: Mutex<HashMap<String, String>>,
+    /// How long a heartbeat's figures stay fresh.
+    report_age: Duration,
     pub(crate) counters: WireCounters,
 }
+
+/// What the runtime does with a worker that joins after build, or comes
+/// back in a new process: its name and its nodes.
+pub(crate) type JoinHook = Box<dyn Fn(&str, Vec<NodeSpec>) + Send + Sync>;
 
 /// One coordinator's connection to a cluster.
 pub(crate) struct Cluster {
@@ -236,6 +250,11 @@ impl Cluster {
                 adopt: Mutex::new(adopt),
                 workers: Mutex::new(HashMap::new()),
                 joined: Condvar::new(),
+                reports: Mutex::new(HashMap::new()),
+                on_join: std::sync::OnceLock::new(),
+                refused: Mutex::new(HashMap::new()),
+                // Three heartbeats: one lost or late is not staleness.
+                report_age: config.heartbeat_interval.saturating_mul(3),
                 counters: WireCounters::default(),
             }))
         })?;
@@ -257,8 +276,9 @@ impl Cluster {
         })
     }
 
-    /// Waits until `n` workers have been heard, or `timeout`; returns them
-    /// by name (sorted), with their nodes.
+    /// Waits until `n` workers have been heard, or `timeout`; returns
+    /// every worker heard by then (at least `n`), by name (sorted), with
+    /// their nodes.
     pub(crate) fn await_workers(
         &self,
         n: usize,
@@ -287,23 +307,67 @@ impl Cluster {
             .map(|(k, w)| (k.clone(), w.nodes.clone()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out.truncate(n);
         Ok(out)
     }
 
-    /// The link for node `index` of `worker`.
-    pub(crate) fn link(self: &Arc<Self>, worker: &str, index: usize) -> Arc<NodeLink> {
+    /// Hands every worker that joins from now on, or comes back in a new
+    /// process, to `hook`; then, so that none is missed, every worker
+    /// heard so far (the hook tells those it already has apart).
+    pub(crate) fn on_join(&self, hook: JoinHook) {
+        if self.shared.on_join.set(hook).is_err() {
+            return;
+        }
+        let heard: Vec<(String, Vec<NodeSpec>)> = self
+            .shared
+            .workers
+            .lock()
+            .iter()
+            .filter(|(_, w)| !w.leaving)
+            .map(|(k, w)| (k.clone(), w.nodes.clone()))
+            .collect();
+        if let Some(hook) = self.shared.on_join.get() {
+            for (worker, nodes) in heard {
+                hook(&worker, nodes);
+            }
+        }
+    }
+
+    /// Notes that the runtime refused `worker`'s nodes, and why.
+    pub(crate) fn refuse(&self, worker: &str, why: String) {
+        self.shared.refused.lock().insert(worker.to_owned(), why);
+    }
+
+    /// The link for node `index` of `worker`, and the figures its
+    /// worker's heartbeats report of it (they replace those of an earlier
+    /// link to the same node).
+    pub(crate) fn link(
+        self: &Arc<Self>,
+        worker: &str,
+        index: usize,
+    ) -> (Arc<NodeLink>, Arc<Reported>) {
+        let reported = Arc::new(Reported::new(self.shared.report_age));
+        {
+            let mut reports = self.shared.reports.lock();
+            let slots = reports.entry(worker.to_owned()).or_default();
+            if slots.len() <= index {
+                slots.resize_with(index + 1, || {
+                    Arc::new(Reported::new(self.shared.report_age))
+                });
+            }
+            slots[index] = Arc::clone(&reported);
+        }
         let sender = Arc::new(NodeSender {
             shared: Arc::clone(&self.shared),
             subject: self.shared.subjects.work(worker, index),
             packer: Packer::new(wire::MAX_ITEMS),
         });
-        Arc::new(NodeLink {
+        let link = Arc::new(NodeLink {
             cluster: Arc::clone(self),
             worker: worker.to_owned(),
             sender,
             since: Mutex::new(Instant::now()),
-        })
+        });
+        (link, reported)
     }
 
     /// Attempts handed to each remote node beyond its slots.
@@ -315,6 +379,7 @@ impl Cluster {
     pub(crate) fn metrics(&self) -> ClusterMetrics {
         let c = &self.shared.counters;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let refused = self.shared.refused.lock().clone();
         let mut workers: Vec<WorkerMetrics> = self
             .shared
             .workers
@@ -326,6 +391,7 @@ impl Cluster {
                 leaving: w.leaving,
                 bad_messages: w.bad_messages,
                 nodes: w.nodes.len(),
+                refused: refused.get(name).cloned(),
             })
             .collect();
         workers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -681,27 +747,49 @@ async fn listen_heartbeats(shared: Arc<Shared>, mut sub: async_nats::Subscriber)
             tracing::warn!(worker = %hb.worker, v = hb.v, "cluster.bad_heartbeat");
             continue;
         }
-        let mut workers = shared.workers.lock();
+        refresh_reports(&shared, &hb);
+        let specs: Vec<NodeSpec> = hb.nodes.iter().map(|n| n.spec.clone()).collect();
         let seen = WorkerSeen {
             last: Instant::now(),
             incarnation: hb.incarnation,
             leaving: hb.leaving,
-            nodes: hb.nodes.iter().map(|n| n.spec.clone()).collect(),
+            nodes: specs.clone(),
             bad_messages: hb.bad_messages,
         };
-        match workers.insert(hb.worker.clone(), seen) {
+        let old = shared.workers.lock().insert(hb.worker.clone(), seen);
+        let joins = match old {
             None => {
                 tracing::info!(worker = %hb.worker, nodes = hb.nodes.len(), "cluster.worker_joined");
                 shared.joined.notify_all();
+                !hb.leaving
             }
             Some(old) if old.incarnation != hb.incarnation => {
                 tracing::info!(worker = %hb.worker, "cluster.worker_restarted");
+                !hb.leaving
             }
             Some(old) if hb.leaving && !old.leaving => {
                 tracing::info!(worker = %hb.worker, "cluster.worker_leaving");
+                false
             }
-            Some(_) => {}
+            Some(_) => false,
+        };
+        // Outside the lock: the runtime takes its own.
+        if joins {
+            if let Some(hook) = shared.on_join.get() {
+                hook(&hb.worker, specs);
+            }
         }
+    }
+}
+
+/// Hands a heartbeat's figures to the views of the worker's nodes.
+fn refresh_reports(shared: &Shared, hb: &Heartbeat) {
+    let reports = shared.reports.lock();
+    let Some(slots) = reports.get(&hb.worker) else {
+        return;
+    };
+    for (slot, node) in slots.iter().zip(&hb.nodes) {
+        slot.set(node.running, node.queued);
     }
 }
 

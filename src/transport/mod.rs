@@ -25,7 +25,7 @@ pub use config::{ClusterConfig, TlsConfig};
 #[cfg(feature = "cluster")]
 pub(crate) use connect::{connect, ensure_streams};
 #[cfg(feature = "cluster")]
-pub(crate) use link::{batch_limit, Cluster, Recovery};
+pub(crate) use link::{batch_limit, Cluster, NodeLink, Recovery};
 #[cfg(feature = "cluster")]
 pub(crate) use packer::Packer;
 #[cfg(feature = "cluster")]
