@@ -16,7 +16,7 @@ const PAIR_DP_STATES: usize = 1 << 21;
 /// Rounds without improvement after which the search stops.
 const STALE_ROUNDS: u32 = 300;
 /// Local optima in one burst of the penalty search.
-const PENALTY_BURST: u64 = 20;
+const PENALTY_BURST: u64 = 200;
 /// Largest `n²·m` for which a round runs the full ejection-chain scan.
 const FULL_CHAIN_WORK: u64 = 20_000_000;
 /// Search nodes one large-neighbourhood step may spend.
