@@ -411,6 +411,7 @@ fn generated_section(
         "\n| items | instances | hybrid: mean % above bound | max % | mean % above the capacity bound |\n|---:|---:|---:|---:|---:|"
     );
     let mut sizes: Vec<usize> = rows.iter().map(|r| r.items).collect();
+    sizes.sort_unstable();
     sizes.dedup();
     for n in sizes {
         let sel: Vec<&GenRow> = rows.iter().filter(|r| r.items == n).collect();
