@@ -26,14 +26,15 @@
 //! relinking, see [`relink`]), or from the best slightly perturbed while
 //! the elite set holds fewer than two.
 
+mod elite;
 mod relink;
 
 use super::problem::Gap;
 use crate::policy::budget::Meter;
+use elite::Elite;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use relink::Elite;
 
 /// Candidate nodes per task for swaps and chains.
 const CANDIDATES: usize = 4;
