@@ -13,8 +13,9 @@ use rand::{Rng, SeedableRng};
 
 /// Largest DP table (states) for a two-node sub-problem.
 const PAIR_DP_STATES: usize = 1 << 21;
-/// Rounds without improvement after which the search stops.
-const STALE_ROUNDS: u32 = 300;
+/// Rounds without improvement after which the search stops (each round
+/// is a burst of [`PENALTY_BURST`] local optima and the exact parts).
+const STALE_ROUNDS: u32 = 30;
 /// Local optima in one burst of the penalty search.
 const PENALTY_BURST: u64 = 200;
 /// Largest `n²·m` for which a round runs the full ejection-chain scan.
