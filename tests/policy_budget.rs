@@ -154,9 +154,12 @@ fn gap_instance(agents: usize, items: usize, seed: u64) -> Gap {
 fn the_gap_solvers_return_within_twice_their_budget_plus_1_ms() {
     let _serial = serial();
     let limit = bound(BUDGET);
-    let generated = GapFamily::ALL
-        .into_iter()
-        .map(|family| (format!("type {family}"), generate(family, 15, 900, 5)));
+    // Every family at 900 × 15, and the largest size of the report
+    // (1 600 × 80) of each.
+    let generated = GapFamily::ALL.into_iter().flat_map(|family| {
+        [(15, 900), (80, 1_600)]
+            .map(|(agents, items)| (format!("type {family}"), generate(family, agents, items, 5)))
+    });
     let tight = [(10, 200), (20, 200), (40, 400)]
         .into_iter()
         .map(|(agents, items)| (String::from("tight"), gap_instance(agents, items, 7)));

@@ -3,6 +3,7 @@
 //! capacity `b(j)`; minimise the total cost.
 //!
 //! - [`Gap`], its errors and solutions: the problem itself;
+//! - a stronger bound for reports (knapsack sub-problems);
 //! - the Lagrangian bound, the regret greedy and the local descent the
 //!   solvers start from;
 //! - branch-and-bound under the Lagrangian bound, for the exact solver and
@@ -11,6 +12,7 @@
 //!   weights, exact re-optimisation of small parts) that the hybrid runs
 //!   and the exact solver starts from.
 
+mod bound;
 mod branch_and_bound;
 mod heuristics;
 mod penalty;

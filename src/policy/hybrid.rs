@@ -28,7 +28,8 @@ use std::time::Duration;
 ///   approach) may overfill nodes at a price per unit that adapts: shifts,
 ///   swaps and two-step ejection chains over each task's cheapest nodes,
 ///   weights raised on overfull nodes and lowered when the search is
-///   feasible, restarts from the best. The exact parts: descent (moves and
+///   feasible, restarts part of the way between two of the best answers
+///   met (path relinking). The exact parts: descent (moves and
 ///   swaps), full ejection chains on small instances, optimal re-splits of
 ///   two nodes' tasks by dynamic programming over both capacities, and
 ///   large-neighbourhood steps that free 8–14 tasks (all of two or three

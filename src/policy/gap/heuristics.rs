@@ -126,22 +126,34 @@ impl Gap {
     /// Subgradient ascent on `L(λ)` for `iterations` steps (fewer when the
     /// meter runs out), with Polyak steps towards `upper` (a known feasible
     /// cost, or an estimate).
-    #[allow(clippy::needless_range_loop)] // index loops over a matrix read clearer
     pub(crate) fn lagrangian(
         &self,
         upper: Option<i64>,
         iterations: usize,
         meter: &mut Meter,
     ) -> Lagrangian {
+        self.lagrangian_from(None, upper, iterations, meter)
+    }
+
+    /// [`lagrangian`](Self::lagrangian) from the multipliers `from` (with
+    /// smaller first steps) rather than from zero.
+    #[allow(clippy::needless_range_loop)] // index loops over a matrix read clearer
+    pub(crate) fn lagrangian_from(
+        &self,
+        from: Option<&[f64]>,
+        upper: Option<i64>,
+        iterations: usize,
+        meter: &mut Meter,
+    ) -> Lagrangian {
         let m = self.agents;
         let per_iteration = (self.items * m) as u64;
-        let mut lambda = vec![0.0; m];
+        let mut lambda = from.map_or_else(|| vec![0.0; m], <[f64]>::to_vec);
         let mut grad = vec![0.0; m];
         let mut best = Lagrangian {
             lambda: lambda.clone(),
             bound: self.lagrangian_value(&lambda, &mut grad),
         };
-        let mut theta = 2.0;
+        let mut theta = if from.is_some() { 0.5 } else { 2.0 };
         let mut stall = 0;
         for _ in 0..iterations {
             if !meter.work(per_iteration) {

@@ -20,17 +20,24 @@
 //! overfull (so the next descent restores feasibility), down everywhere
 //! when the local optimum is feasible (so the next one may cross the
 //! boundary to a cheaper region). Every feasible assignment met is a
-//! candidate answer; after a run of local optima without a better one the
-//! search restarts from the best, slightly perturbed.
+//! candidate answer, and the cheapest distinct feasible local optima form
+//! an elite set; after a run of local optima without a better answer the
+//! search restarts part of the way between two elite answers (path
+//! relinking, see [`relink`]), or from the best slightly perturbed while
+//! the elite set holds fewer than two.
+
+mod elite;
+mod relink;
 
 use super::problem::Gap;
 use crate::policy::budget::Meter;
+use elite::Elite;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
 /// Candidate nodes per task for swaps and chains.
-const CANDIDATES: usize = 6;
+const CANDIDATES: usize = 4;
 /// Local optima without a better feasible answer (over bursts) before a
 /// restart from the best.
 const RESTART_AFTER: u32 = 60;
@@ -64,6 +71,8 @@ pub(crate) struct PenaltySearch<'a> {
     pub(crate) best: Option<(Vec<usize>, i64)>,
     /// Local optima since the best last improved.
     stale: u32,
+    /// The cheapest distinct feasible local optima, for path relinking.
+    elite: Elite,
 }
 
 impl<'a> PenaltySearch<'a> {
@@ -130,7 +139,11 @@ impl<'a> PenaltySearch<'a> {
             slot: vec![0; n],
             best,
             stale: 0,
+            elite: Elite::default(),
         };
+        if let Some((a, c)) = &s.best {
+            s.elite.offer(a, *c);
+        }
         s.reset_to(None);
         s
     }
@@ -141,6 +154,7 @@ impl<'a> PenaltySearch<'a> {
         if self.best.as_ref().is_none_or(|(_, c)| cost < *c) {
             self.best = Some((assign.to_vec(), cost));
         }
+        self.elite.offer(assign, cost);
         self.reset_to(Some(assign));
     }
 
@@ -305,6 +319,9 @@ impl<'a> PenaltySearch<'a> {
             if !self.descend(&mut order, rng, meter) {
                 return;
             }
+            if self.over == 0 {
+                self.elite.offer(&self.assign, self.cost);
+            }
             if self.best.as_ref().is_some_and(|b| b.1 <= stop_at) {
                 return;
             }
@@ -330,7 +347,9 @@ impl<'a> PenaltySearch<'a> {
             };
             if self.stale >= RESTART_AFTER {
                 self.stale = 0;
-                if let Some((b, _)) = self.best.clone() {
+                if self.relink_restart(rng, meter) {
+                    // Resumes between two elite answers.
+                } else if let Some((b, _)) = self.best.clone() {
                     self.reset_to(Some(&b));
                     // A kick: a few random tasks to random candidates.
                     for _ in 0..(2 + n / 100).min(n) {

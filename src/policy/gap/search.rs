@@ -13,12 +13,16 @@ use rand::{Rng, SeedableRng};
 
 /// Largest DP table (states) for a two-node sub-problem.
 const PAIR_DP_STATES: usize = 1 << 21;
-/// Rounds without improvement after which the search stops.
-const STALE_ROUNDS: u32 = 300;
+/// Rounds without improvement after which the search stops (each round
+/// is a burst of [`PENALTY_BURST`] local optima and the exact parts).
+const STALE_ROUNDS: u32 = 30;
 /// Local optima in one burst of the penalty search.
-const PENALTY_BURST: u64 = 20;
+const PENALTY_BURST: u64 = 200;
 /// Largest `n²·m` for which a round runs the full ejection-chain scan.
 const FULL_CHAIN_WORK: u64 = 20_000_000;
+/// Subgradient steps that refine the constructions' multipliers, aimed
+/// at the best construction.
+const WARM_LAGRANGIAN_STEPS: usize = 100;
 /// Search nodes one large-neighbourhood step may spend.
 const LNS_STEPS: u64 = 4_000;
 
@@ -56,7 +60,18 @@ pub(crate) fn solve_with_multipliers(
             lagrangian.lambda,
         ));
     }
-    let lag = g.lagrangian(start.best.as_ref().map(|b| b.1), 300, meter);
+    // The bound aimed at the best construction: on from the constructions'
+    // multipliers when they got to compute them (fewer steps), else from
+    // zero.
+    let lag = match &start.lagrangian {
+        Some(l0) => g.lagrangian_from(
+            Some(&l0.lambda),
+            start.best.as_ref().map(|b| b.1),
+            WARM_LAGRANGIAN_STEPS,
+            meter,
+        ),
+        None => g.lagrangian(start.best.as_ref().map(|b| b.1), 300, meter),
+    };
     let (lambda, bound) = match start.lagrangian {
         Some(l0) if l0.bound >= lag.bound => (l0.lambda, l0.bound),
         _ => (lag.lambda, lag.bound),
