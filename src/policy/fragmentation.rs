@@ -14,7 +14,7 @@
 //! with as many copies of the shape as fit (by GPU room *and* by CPU), not
 //! whether one copy fits; and it learns the task mix online.
 
-use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
+use super::gpu_node::{GpuChoice, GpuCluster, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
 use super::{NodeView, Policy, TaskView};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -301,6 +301,8 @@ struct FragSearch {
     /// compare).
     dedup: bool,
     work: Vec<u32>,
+    /// The candidates of an indexed search.
+    candidates: Vec<usize>,
 }
 
 impl FragSearch {
@@ -318,6 +320,7 @@ impl FragSearch {
             seen: FxHashSet::default(),
             dedup: true,
             work: Vec::new(),
+            candidates: Vec::new(),
         }
     }
 
@@ -363,94 +366,122 @@ impl FragSearch {
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         let mut best: Option<Candidate> = None;
         self.seen.clear();
+        // Skipping repeated states is exact for the integer scores, whose
+        // order is total; the exact score's tolerance is not transitive, so
+        // it scores every node.
+        let dedup = self.dedup && !matches!(self.scoring, Scoring::Exact { .. });
         for (j, n) in nodes.iter().enumerate() {
             if !n.fits(d) {
                 continue;
             }
-            // Skipping repeated states is exact for the integer scores,
-            // whose order is total; the exact score's tolerance is not
-            // transitive, so it scores every node.
-            let dedup = self.dedup && !matches!(self.scoring, Scoring::Exact { .. });
             if let Some(k) = state_key(n.cpu_free, n.model, &n.gpu_free).filter(|_| dedup) {
                 if !self.seen.insert(k) {
                     continue;
                 }
             }
-            let before = self
-                .memo
-                .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
-            let mut node_best: Option<(Vec<usize>, f64)> = None;
-            if d.is_sharing() {
-                // GPUs with the same free amount give the same score: try
-                // the first of each.
-                let mut seen: Vec<u32> = Vec::with_capacity(n.gpu_free.len());
-                for g in 0..n.gpu_free.len() {
-                    let free = n.gpu_free[g];
-                    if free < d.gpu_milli || seen.contains(&free) {
-                        continue;
-                    }
-                    seen.push(free);
-                    let after = self.frag_after(n, d, &[g]);
-                    let s = self.primary(before, after);
-                    let better = match (&node_best, self.scoring) {
-                        (None, _) => true,
-                        (Some((_, b)), Scoring::QuantisedThen(tb)) if self.gpu_ties && s == *b => {
-                            let key = self.tie_key(tb, n, d, &[g]);
-                            let (bg, _) = node_best.as_ref().expect("some");
-                            let bkey = self.tie_key(tb, n, d, &bg.clone());
-                            lex_greater(&key, &bkey)
-                        }
-                        (Some((_, b)), _) => s > *b,
-                    };
-                    if better {
-                        node_best = Some((vec![g], s));
-                    }
-                }
-            } else {
-                let gpus = n.tightest_gpus(d).expect("fits");
-                let after = self.frag_after(n, d, &gpus);
-                node_best = Some((gpus, self.primary(before, after)));
-            }
-            let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
-            let left = n.gpu_free_total() - d.total_gpu_milli();
-            // The key only matters on a tie or for a new best: computed
-            // lazily.
-            let mut key = None;
-            let better = match (&best, self.scoring) {
-                (None, _) => true,
-                (Some(b), Scoring::Quantised) => s > b.score,
-                (Some(b), Scoring::Exact { tolerance }) => {
-                    s > b.score + tolerance || (s >= b.score - tolerance && left < b.left)
-                }
-                (Some(b), Scoring::QuantisedThen(tb)) => {
-                    if s == b.score {
-                        let k = self.tie_key(tb, n, d, &gpus);
-                        key = Some(k);
-                        lex_greater(&k, &b.key)
-                    } else {
-                        s > b.score
-                    }
-                }
-            };
-            if better {
-                let key = match (key, self.scoring) {
-                    (Some(k), _) => k,
-                    (None, Scoring::QuantisedThen(tb)) => self.tie_key(tb, n, d, &gpus),
-                    (None, _) => [0.0; 3],
-                };
-                best = Some(Candidate {
-                    node: j,
-                    gpus,
-                    score: s,
-                    left,
-                    key,
-                });
-            }
+            self.consider(j, n, d, &mut best);
         }
         best.map(|c| GpuChoice {
             node: c.node,
             gpus: c.gpus,
         })
+    }
+
+    /// [`choose`](Self::choose), scoring only the first fitting node of
+    /// each state ([`GpuCluster::fitting_states`]): the nodes the plain
+    /// search does not skip, in the same order. The exact score (which
+    /// scores every node) and the tests' plain search take the plain way.
+    fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        if !self.dedup || matches!(self.scoring, Scoring::Exact { .. }) {
+            return self.choose(d, cluster.nodes());
+        }
+        let mut candidates = std::mem::take(&mut self.candidates);
+        cluster.fitting_states(d, &mut candidates);
+        let nodes = cluster.nodes();
+        let mut best: Option<Candidate> = None;
+        for &j in &candidates {
+            self.consider(j, &nodes[j], d, &mut best);
+        }
+        self.candidates = candidates;
+        best.map(|c| GpuChoice {
+            node: c.node,
+            gpus: c.gpus,
+        })
+    }
+
+    /// Scores placing `d` on node `j` (which fits it) and makes it `best`
+    /// if it beats it.
+    fn consider(&mut self, j: usize, n: &GpuNode, d: &GpuDemand, best: &mut Option<Candidate>) {
+        let before = self
+            .memo
+            .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
+        let mut node_best: Option<(Vec<usize>, f64)> = None;
+        if d.is_sharing() {
+            // GPUs with the same free amount give the same score: try
+            // the first of each.
+            let mut seen: Vec<u32> = Vec::with_capacity(n.gpu_free.len());
+            for g in 0..n.gpu_free.len() {
+                let free = n.gpu_free[g];
+                if free < d.gpu_milli || seen.contains(&free) {
+                    continue;
+                }
+                seen.push(free);
+                let after = self.frag_after(n, d, &[g]);
+                let s = self.primary(before, after);
+                let better = match (&node_best, self.scoring) {
+                    (None, _) => true,
+                    (Some((_, b)), Scoring::QuantisedThen(tb)) if self.gpu_ties && s == *b => {
+                        let key = self.tie_key(tb, n, d, &[g]);
+                        let (bg, _) = node_best.as_ref().expect("some");
+                        let bkey = self.tie_key(tb, n, d, &bg.clone());
+                        lex_greater(&key, &bkey)
+                    }
+                    (Some((_, b)), _) => s > *b,
+                };
+                if better {
+                    node_best = Some((vec![g], s));
+                }
+            }
+        } else {
+            let gpus = n.tightest_gpus(d).expect("fits");
+            let after = self.frag_after(n, d, &gpus);
+            node_best = Some((gpus, self.primary(before, after)));
+        }
+        let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
+        let left = n.gpu_free_total() - d.total_gpu_milli();
+        // The key only matters on a tie or for a new best: computed
+        // lazily.
+        let mut key = None;
+        let better = match (&*best, self.scoring) {
+            (None, _) => true,
+            (Some(b), Scoring::Quantised) => s > b.score,
+            (Some(b), Scoring::Exact { tolerance }) => {
+                s > b.score + tolerance || (s >= b.score - tolerance && left < b.left)
+            }
+            (Some(b), Scoring::QuantisedThen(tb)) => {
+                if s == b.score {
+                    let k = self.tie_key(tb, n, d, &gpus);
+                    key = Some(k);
+                    lex_greater(&k, &b.key)
+                } else {
+                    s > b.score
+                }
+            }
+        };
+        if better {
+            let key = match (key, self.scoring) {
+                (Some(k), _) => k,
+                (None, Scoring::QuantisedThen(tb)) => self.tie_key(tb, n, d, &gpus),
+                (None, _) => [0.0; 3],
+            };
+            *best = Some(Candidate {
+                node: j,
+                gpus,
+                score: s,
+                left,
+                key,
+            });
+        }
     }
 
     /// The secondary key of a placement for tie-break `tb`: higher wins.
@@ -581,6 +612,10 @@ impl GpuPlacement for Fgd {
 
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         self.search.choose(d, nodes)
+    }
+
+    fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        self.search.choose_indexed(d, cluster)
     }
 }
 
@@ -802,6 +837,11 @@ impl GpuPlacement for FragmentationAware {
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         self.learn(d);
         self.search.choose(d, nodes)
+    }
+
+    fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        self.learn(d);
+        self.search.choose_indexed(d, cluster)
     }
 }
 

@@ -1,6 +1,10 @@
 //! A node with several GPUs, each shareable in milli-GPUs, and what a task
 //! asks of it: the model multi-resource placement scores.
 
+mod classes;
+
+pub use classes::GpuCluster;
+
 /// One whole GPU, in milli-GPUs.
 pub const MILLI_PER_GPU: u32 = 1000;
 
@@ -262,6 +266,22 @@ impl GpuNode {
         self.cpu_free -= d.cpu_milli;
         self.memory_free -= d.memory_mib;
         self.tasks += 1;
+    }
+
+    /// Gives back what `d`, placed on `gpus` by [`place`](Self::place),
+    /// held.
+    ///
+    /// # Panics
+    ///
+    /// If the node has no task placed.
+    pub fn release(&mut self, d: &GpuDemand, gpus: &[usize]) {
+        assert!(self.tasks > 0, "no task to release");
+        for &g in gpus {
+            self.gpu_free[g] += d.gpu_milli;
+        }
+        self.cpu_free += d.cpu_milli;
+        self.memory_free += d.memory_mib;
+        self.tasks -= 1;
     }
 }
 

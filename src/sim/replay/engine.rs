@@ -6,8 +6,10 @@ use super::queue::QueueOrder;
 use super::setup::Replay;
 use super::window::{over, Capacity};
 use crate::policy::{
-    node_fragmentation, Fgd, GpuChoice, GpuDemand, GpuNode, GpuPlacement, TypicalShape,
+    node_fragmentation, Fgd, GpuChoice, GpuCluster, GpuDemand, GpuNode, GpuPlacement,
+    TypicalShape,
 };
+use rustc_hash::FxHashMap;
 use crate::sim::cluster::SimError;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -53,7 +55,10 @@ impl Replay {
 struct Engine<'a> {
     replay: &'a Replay,
     policy: &'a mut dyn GpuPlacement,
-    nodes: Vec<GpuNode>,
+    /// The nodes, indexed by state for the policy.
+    cluster: GpuCluster,
+    /// Whether some node could host a demand when empty, by demand.
+    could_fit: FxHashMap<GpuDemand, bool>,
     /// The GPUs each running pod holds.
     held: Vec<Vec<usize>>,
     outcomes: Vec<PodOutcome>,
@@ -94,7 +99,8 @@ impl<'a> Engine<'a> {
             timeline: Vec::new(),
             replay,
             policy,
-            nodes: replay.nodes.clone(),
+            cluster: GpuCluster::new(replay.nodes.clone()),
+            could_fit: FxHashMap::default(),
             held: vec![Vec::new(); replay.pods.len()],
             outcomes: vec![PodOutcome::Waiting; replay.pods.len()],
             departures: BinaryHeap::new(),
@@ -154,7 +160,11 @@ impl<'a> Engine<'a> {
             while let Some(&i) = order.get(next).filter(|&&i| pods[i].arrival == t) {
                 next += 1;
                 let d = &pods[i].demand;
-                if !replay.nodes.iter().any(|n| n.could_fit(d)) {
+                let could = *self
+                    .could_fit
+                    .entry(*d)
+                    .or_insert_with(|| replay.nodes.iter().any(|n| n.could_fit(d)));
+                if !could {
                     self.outcomes[i] = PodOutcome::Unplaceable;
                 } else if (fifo && !self.queue.is_empty()) || !self.try_place(i, t)? {
                     self.queue.push_back(i);
@@ -196,7 +206,8 @@ impl<'a> Engine<'a> {
         let queue = std::mem::take(&mut self.queue);
         for i in queue {
             let d = self.replay.pods[i].demand;
-            let could = !refused.contains(&d) && self.freed.iter().any(|&n| self.nodes[n].fits(&d));
+            let nodes = self.cluster.nodes();
+            let could = !refused.contains(&d) && self.freed.iter().any(|&n| nodes[n].fits(&d));
             if could && self.try_place(i, t)? {
                 continue;
             }
@@ -211,7 +222,7 @@ impl<'a> Engine<'a> {
 
     /// Recomputes node `n`'s fragmentation after a change.
     fn refresh_frag(&mut self, n: usize) {
-        let f = node_fragmentation(&self.nodes[n], &self.typical);
+        let f = node_fragmentation(&self.cluster.nodes()[n], &self.typical);
         self.frag_sum += f - self.frag[n];
         self.frag[n] = f;
     }
@@ -223,20 +234,20 @@ impl<'a> Engine<'a> {
         // Every policy returns `None` when no node fits; checking first
         // keeps retries of a blocked pod from reaching (and teaching)
         // policies that learn from what they are asked to place.
-        if !self.nodes.iter().any(|n| n.fits(d)) {
+        if !self.cluster.any_fits(d) {
             return Ok(false);
         }
-        let Some(c) = self.policy.choose(d, &self.nodes) else {
+        let Some(c) = self.policy.choose_indexed(d, &self.cluster) else {
             return Ok(false);
         };
-        if !valid_choice(&c, d, &self.nodes) {
+        if !valid_choice(&c, d, self.cluster.nodes()) {
             return Err(SimError::InvalidChoice {
                 policy: self.policy.name().to_owned(),
                 pod: i,
                 node: c.node,
             });
         }
-        self.nodes[c.node].place(d, &c.gpus);
+        self.cluster.place(c.node, d, &c.gpus);
         self.refresh_frag(c.node);
         self.gpu_allocated += d.total_gpu_milli();
         self.gpu_peak = self.gpu_peak.max(self.gpu_allocated);
@@ -258,13 +269,7 @@ impl<'a> Engine<'a> {
         let PodOutcome::Running { node, start } = self.outcomes[i] else {
             return;
         };
-        let n = &mut self.nodes[node];
-        for &g in &self.held[i] {
-            n.gpu_free[g] += d.gpu_milli;
-        }
-        n.cpu_free += d.cpu_milli;
-        n.memory_free += d.memory_mib;
-        n.tasks -= 1;
+        self.cluster.release(node, d, &self.held[i]);
         self.refresh_frag(node);
         if !self.freed.contains(&node) {
             self.freed.push(node);

@@ -1,0 +1,243 @@
+//! Nodes grouped by state, so that a policy whose score depends on a
+//! node's state alone scores each distinct state once.
+//!
+//! A node's *state* here is its free CPU, its GPU model and the free
+//! milli-GPUs of its GPUs as a multiset (GPU order aside). On a cluster
+//! built from a few node types most nodes share their state with many
+//! others (every idle node of a type, to begin with); a placement or a
+//! departure changes one node, which moves from one class to another.
+//!
+//! [`GpuCluster`] keeps the nodes and their classes up to date together:
+//! change a node only through [`GpuCluster::place`],
+//! [`GpuCluster::release`] or [`GpuCluster::update`].
+//! [`GpuCluster::fitting_states`] lists, for a demand, the lowest-indexed
+//! node of each state that fits it, in index order: a policy that scans
+//! the nodes in index order, scores each from its state and keeps the
+//! first best (ties to the lowest index) makes the same choice scanning
+//! only these. A class whose CPU, model or GPUs cannot take the demand is
+//! passed over without looking at its nodes; free memory and the task
+//! count, which are not part of the state, are checked node by node.
+
+use super::{GpuDemand, GpuNode};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeSet;
+
+/// What a class shares: free CPU, GPU model, free milli-GPUs sorted
+/// ascending.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct StateKey {
+    cpu_free: u64,
+    model: Option<u8>,
+    gpus: Vec<u32>,
+}
+
+impl StateKey {
+    fn of(n: &GpuNode) -> Self {
+        let mut gpus = n.gpu_free.clone();
+        gpus.sort_unstable();
+        StateKey {
+            cpu_free: n.cpu_free,
+            model: n.model,
+            gpus,
+        }
+    }
+
+    /// Whether the CPU, model and GPU part of `d` fit a node in this
+    /// state (memory and the task count aside).
+    fn fits(&self, d: &GpuDemand) -> bool {
+        if d.cpu_milli > self.cpu_free {
+            return false;
+        }
+        if d.gpus == 0 {
+            return true;
+        }
+        let k = d.gpus as usize;
+        d.models.allows(self.model)
+            && self.gpus.len() >= k
+            && self.gpus[self.gpus.len() - k] >= d.gpu_milli
+    }
+}
+
+/// The nodes in one state, by index.
+#[derive(Debug)]
+struct Class {
+    key: StateKey,
+    members: BTreeSet<u32>,
+}
+
+/// GPU nodes with an index of their states (see the module docs).
+///
+/// # Examples
+///
+/// ```
+/// use allot::policy::{GpuCluster, GpuDemand, GpuNode};
+///
+/// let mut c = GpuCluster::new(vec![GpuNode::new(8_000, 16_384, 2, None); 4]);
+/// assert_eq!(c.classes(), 1);
+/// let half = GpuDemand::shared(1_000, 1_024, 500);
+/// c.place(2, &half, &[1]);
+/// assert_eq!(c.classes(), 2);
+/// let mut fit = Vec::new();
+/// c.fitting_states(&half, &mut fit);
+/// assert_eq!(fit, [0, 2]); // node 0 for the idle state, node 2 for its own
+/// c.release(2, &half, &[1]);
+/// assert_eq!(c.classes(), 1);
+/// ```
+#[derive(Debug)]
+pub struct GpuCluster {
+    nodes: Vec<GpuNode>,
+    /// Slot of each node's class.
+    class_of: Vec<u32>,
+    /// Class slots; `None` is free (listed in `free`).
+    slots: Vec<Option<Class>>,
+    free: Vec<u32>,
+    by_key: FxHashMap<StateKey, u32>,
+    live: usize,
+}
+
+impl GpuCluster {
+    /// Indexes `nodes`.
+    pub fn new(nodes: Vec<GpuNode>) -> Self {
+        let mut c = GpuCluster {
+            class_of: vec![0; nodes.len()],
+            nodes,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_key: FxHashMap::default(),
+            live: 0,
+        };
+        for j in 0..c.nodes.len() {
+            let slot = c.join(j);
+            c.class_of[j] = slot;
+        }
+        c
+    }
+
+    /// The nodes, in index order.
+    pub fn nodes(&self) -> &[GpuNode] {
+        &self.nodes
+    }
+
+    /// The nodes, giving up the index.
+    pub fn into_nodes(self) -> Vec<GpuNode> {
+        self.nodes
+    }
+
+    /// Number of distinct states among the nodes.
+    pub fn classes(&self) -> usize {
+        self.live
+    }
+
+    /// Places `d` on `gpus` of node `node` ([`GpuNode::place`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`GpuNode::place`], or if `node` is out of range.
+    pub fn place(&mut self, node: usize, d: &GpuDemand, gpus: &[usize]) {
+        self.update(node, |n| n.place(d, gpus));
+    }
+
+    /// Gives back what `d` held on `gpus` of node `node`
+    /// ([`GpuNode::release`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`GpuNode::release`], or if `node` is out of range.
+    pub fn release(&mut self, node: usize, d: &GpuDemand, gpus: &[usize]) {
+        self.update(node, |n| n.release(d, gpus));
+    }
+
+    /// Changes node `node` with `f` and moves it to the class of its new
+    /// state.
+    ///
+    /// # Panics
+    ///
+    /// If `node` is out of range, or when `f` does.
+    pub fn update(&mut self, node: usize, f: impl FnOnce(&mut GpuNode)) {
+        f(&mut self.nodes[node]);
+        let old = self.class_of[node];
+        let class = self.slots[old as usize].as_ref().expect("live class");
+        if class.key == StateKey::of(&self.nodes[node]) {
+            return;
+        }
+        self.leave(node, old);
+        let slot = self.join(node);
+        self.class_of[node] = slot;
+    }
+
+    /// Whether some node fits `d` now ([`GpuNode::fits`]).
+    pub fn any_fits(&self, d: &GpuDemand) -> bool {
+        self.slots
+            .iter()
+            .flatten()
+            .any(|c| self.first_fitting(c, d).is_some())
+    }
+
+    /// Into `out` (cleared first), in index order: for each state whose
+    /// nodes could take `d`, its lowest-indexed node that
+    /// [fits](GpuNode::fits) `d` now. A node left out fits not, or is in
+    /// the state of a node listed before it.
+    pub fn fitting_states(&self, d: &GpuDemand, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(
+            self.slots
+                .iter()
+                .flatten()
+                .filter_map(|c| self.first_fitting(c, d)),
+        );
+        out.sort_unstable();
+    }
+
+    /// The lowest-indexed node of `c` that fits `d`.
+    fn first_fitting(&self, c: &Class, d: &GpuDemand) -> Option<usize> {
+        if !c.key.fits(d) {
+            return None;
+        }
+        c.members.iter().map(|&m| m as usize).find(|&m| {
+            let n = &self.nodes[m];
+            n.tasks < n.max_tasks && d.memory_mib <= n.memory_free
+        })
+    }
+
+    /// Adds node `j` to the class of its state, returning the class's slot.
+    fn join(&mut self, j: usize) -> u32 {
+        let key = StateKey::of(&self.nodes[j]);
+        let slot = match self.by_key.get(&key) {
+            Some(&s) => s,
+            None => {
+                let class = Class {
+                    key: key.clone(),
+                    members: BTreeSet::new(),
+                };
+                let s = match self.free.pop() {
+                    Some(s) => {
+                        self.slots[s as usize] = Some(class);
+                        s
+                    }
+                    None => {
+                        self.slots.push(Some(class));
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                self.by_key.insert(key, s);
+                self.live += 1;
+                s
+            }
+        };
+        let class = self.slots[slot as usize].as_mut().expect("live class");
+        class.members.insert(j as u32);
+        slot
+    }
+
+    /// Takes node `j` out of class `slot`, freeing the slot when empty.
+    fn leave(&mut self, j: usize, slot: u32) {
+        let class = self.slots[slot as usize].as_mut().expect("live class");
+        class.members.remove(&(j as u32));
+        if class.members.is_empty() {
+            let class = self.slots[slot as usize].take().expect("live class");
+            self.by_key.remove(&class.key);
+            self.free.push(slot);
+            self.live -= 1;
+        }
+    }
+}
