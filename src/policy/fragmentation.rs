@@ -303,6 +303,21 @@ struct FragSearch {
     work: Vec<u32>,
     /// The candidates of an indexed search.
     candidates: Vec<usize>,
+    /// A small number per shape asked for, indexing `score_cache`.
+    shape_ids: FxHashMap<ShapeKey, usize>,
+    /// Per shape, per class slot: the class's primary score.
+    score_cache: Vec<Vec<CachedScore>>,
+    /// Bumped when the typical shapes change, which changes every score.
+    version: u32,
+}
+
+/// A class's primary score for one shape, valid while the class's serial
+/// and the typical shapes' version are the same.
+#[derive(Clone, Copy, Debug, Default)]
+struct CachedScore {
+    serial: u64,
+    version: u32,
+    score: f64,
 }
 
 impl FragSearch {
@@ -321,11 +336,15 @@ impl FragSearch {
             dedup: true,
             work: Vec::new(),
             candidates: Vec::new(),
+            shape_ids: FxHashMap::default(),
+            score_cache: Vec::new(),
+            version: 0,
         }
     }
 
     fn set_typical(&mut self, typical: Vec<TypicalShape>) {
         self.typical = typical;
+        self.version = self.version.wrapping_add(1);
         self.memo.map.clear();
         self.fill_memo.map.clear();
     }
@@ -387,16 +406,69 @@ impl FragSearch {
         })
     }
 
-    /// [`choose`](Self::choose), scoring only the first fitting node of
-    /// each state ([`GpuCluster::fitting_states`]): the nodes the plain
-    /// search does not skip, in the same order. The exact score (which
-    /// scores every node) and the tests' plain search take the plain way.
+    /// [`choose`](Self::choose) on an indexed cluster, with the same
+    /// result: every class of nodes in one state that fits `d` is scored
+    /// once (the score is cached per class and shape until the typical
+    /// shapes change); only the classes of the best score reach the
+    /// tie-break, each through its lowest-indexed fitting node, in index
+    /// order — the nodes, and the order, in which the plain search meets
+    /// the best score. The exact score (which scores every node) and the
+    /// tests' plain search take the plain way, and so does the rare case
+    /// where no node of the best classes has the memory or a task slot
+    /// left.
     fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
         if !self.dedup || matches!(self.scoring, Scoring::Exact { .. }) {
             return self.choose(d, cluster.nodes());
         }
+        let shape = match self.shape_ids.get(&key_of(d)) {
+            Some(&k) => k,
+            None => {
+                self.shape_ids.insert(key_of(d), self.score_cache.len());
+                self.score_cache.push(Vec::new());
+                self.score_cache.len() - 1
+            }
+        };
+        let mut cache = std::mem::take(&mut self.score_cache[shape]);
+        if cache.len() < cluster.class_slots() {
+            cache.resize(cluster.class_slots(), CachedScore::default());
+        }
+        let version = self.version;
+        let mut top = f64::NEG_INFINITY;
+        let mut tops = Vec::new();
+        for c in cluster.fitting_classes(d) {
+            let e = &mut cache[c.slot()];
+            let s = if e.serial == c.serial() && e.version == version {
+                e.score
+            } else {
+                let (_, s) = self.node_score(c.node(), d);
+                *e = CachedScore {
+                    serial: c.serial(),
+                    version,
+                    score: s,
+                };
+                s
+            };
+            if s > top {
+                top = s;
+                tops.clear();
+            }
+            if s == top {
+                tops.push(c);
+            }
+        }
+        self.score_cache[shape] = cache;
         let mut candidates = std::mem::take(&mut self.candidates);
-        cluster.fitting_states(d, &mut candidates);
+        candidates.clear();
+        candidates.extend(tops.iter().filter_map(|c| c.first_fitting(d)));
+        if candidates.is_empty() && !tops.is_empty() {
+            self.candidates = candidates;
+            return self.choose(d, cluster.nodes());
+        }
+        candidates.sort_unstable();
+        if self.scoring == Scoring::Quantised {
+            // The score alone decides: the first node of the best score.
+            candidates.truncate(1);
+        }
         let nodes = cluster.nodes();
         let mut best: Option<Candidate> = None;
         for &j in &candidates {
@@ -409,9 +481,12 @@ impl FragSearch {
         })
     }
 
-    /// Scores placing `d` on node `j` (which fits it) and makes it `best`
-    /// if it beats it.
-    fn consider(&mut self, j: usize, n: &GpuNode, d: &GpuDemand, best: &mut Option<Candidate>) {
+    /// The primary score of placing `d` on `n` (which fits it), with the
+    /// GPUs it would take: for a sharing task the first GPU of the best
+    /// score (with `gpu_ties`, the best by the tie-break), otherwise the
+    /// tightest. The score
+    /// depends on the node's state alone, not on the order of its GPUs.
+    fn node_score(&mut self, n: &GpuNode, d: &GpuDemand) -> (Vec<usize>, f64) {
         let before = self
             .memo
             .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
@@ -447,7 +522,13 @@ impl FragSearch {
             let after = self.frag_after(n, d, &gpus);
             node_best = Some((gpus, self.primary(before, after)));
         }
-        let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
+        node_best.expect("a fitting node has a GPU choice")
+    }
+
+    /// Scores placing `d` on node `j` (which fits it) and makes it `best`
+    /// if it beats it.
+    fn consider(&mut self, j: usize, n: &GpuNode, d: &GpuDemand, best: &mut Option<Candidate>) {
+        let (gpus, s) = self.node_score(n, d);
         let left = n.gpu_free_total() - d.total_gpu_milli();
         // The key only matters on a tie or for a new best: computed
         // lazily.

@@ -3,7 +3,7 @@
 
 mod classes;
 
-pub use classes::GpuCluster;
+pub use classes::{GpuCluster, StateClass};
 
 /// One whole GPU, in milli-GPUs.
 pub const MILLI_PER_GPU: u32 = 1000;

@@ -99,7 +99,7 @@ pub fn scaled_replay(
     let drawn: Vec<(GpuDemand, u64)> = (0..config.tasks)
         .map(|_| pool[rng.random_range(0..pool.len())])
         .collect();
-    let h = horizon(&drawn, capacity, config.load).max(config.tasks as f64);
+    let h = horizon(&drawn, capacity, config.load).max(1.0);
     let spacing = h / config.tasks.max(1) as f64;
     let clip = (h / 4.0).max(1.0) as u64;
     let pods = drawn

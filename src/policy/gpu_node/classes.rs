@@ -65,6 +65,96 @@ struct Class {
     members: BTreeSet<u32>,
 }
 
+/// What the scan over classes reads, packed: the state's fit test without
+/// a pointer to follow.
+#[derive(Clone, Copy, Debug, Default)]
+struct Summary {
+    /// Unique over the cluster's life; 0 for a free slot.
+    serial: u64,
+    cpu_free: u64,
+    model: Option<u8>,
+    /// Number of GPUs, or `u8::MAX` past [`TOP`] (then the key decides).
+    gpus: u8,
+    /// The free milli-GPUs, largest first.
+    top: [u32; TOP],
+}
+
+/// GPUs per node the packed fit test covers.
+const TOP: usize = 8;
+
+impl Summary {
+    fn of(key: &StateKey, serial: u64) -> Self {
+        let mut top = [0; TOP];
+        let gpus = if key.gpus.len() <= TOP {
+            for (t, g) in top.iter_mut().zip(key.gpus.iter().rev()) {
+                *t = *g;
+            }
+            key.gpus.len() as u8
+        } else {
+            u8::MAX
+        };
+        Summary {
+            serial,
+            cpu_free: key.cpu_free,
+            model: key.model,
+            gpus,
+            top,
+        }
+    }
+
+    /// [`StateKey::fits`], for a live class of at most [`TOP`] GPUs.
+    fn fits(&self, d: &GpuDemand) -> bool {
+        if d.cpu_milli > self.cpu_free {
+            return false;
+        }
+        if d.gpus == 0 {
+            return true;
+        }
+        let k = d.gpus as usize;
+        k <= self.gpus as usize && self.top[k - 1] >= d.gpu_milli && d.models.allows(self.model)
+    }
+}
+
+/// One class of nodes in the same state, as [`GpuCluster::fitting_classes`]
+/// lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct StateClass<'a> {
+    cluster: &'a GpuCluster,
+    slot: u32,
+}
+
+impl<'a> StateClass<'a> {
+    /// Its slot, below [`GpuCluster::class_slots`]; a slot is reused once
+    /// its class empties.
+    pub fn slot(&self) -> usize {
+        self.slot as usize
+    }
+
+    /// A number no other class of the cluster has had or will have: what
+    /// a cache of per-state scores keys on (with [`slot`](Self::slot)).
+    pub fn serial(&self) -> u64 {
+        self.cluster.summary[self.slot as usize].serial
+    }
+
+    /// Its lowest-indexed node, which is in the class's state.
+    pub fn node(&self) -> &'a GpuNode {
+        let c = self.cluster.slots[self.slot as usize]
+            .as_ref()
+            .expect("live class");
+        let first = *c.members.first().expect("a class has a node");
+        &self.cluster.nodes[first as usize]
+    }
+
+    /// Its lowest-indexed node that [fits](GpuNode::fits) `d` (its state
+    /// fits `d`; memory and the task count are each node's own).
+    pub fn first_fitting(&self, d: &GpuDemand) -> Option<usize> {
+        let c = self.cluster.slots[self.slot as usize]
+            .as_ref()
+            .expect("live class");
+        self.cluster.first_fitting(c, d)
+    }
+}
+
 /// GPU nodes with an index of their states (see the module docs).
 ///
 /// # Examples
@@ -92,7 +182,10 @@ pub struct GpuCluster {
     slots: Vec<Option<Class>>,
     free: Vec<u32>,
     by_key: FxHashMap<StateKey, u32>,
+    /// Per slot, packed.
+    summary: Vec<Summary>,
     live: usize,
+    serial: u64,
 }
 
 impl GpuCluster {
@@ -104,7 +197,9 @@ impl GpuCluster {
             slots: Vec::new(),
             free: Vec::new(),
             by_key: FxHashMap::default(),
+            summary: Vec::new(),
             live: 0,
+            serial: 0,
         };
         for j in 0..c.nodes.len() {
             let slot = c.join(j);
@@ -165,12 +260,40 @@ impl GpuCluster {
         self.class_of[node] = slot;
     }
 
+    /// Number of class slots: every [`StateClass::slot`] is below it.
+    pub fn class_slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The classes whose state fits the CPU, model and GPU part of `d`
+    /// (a class none of whose nodes has the memory or a task slot left is
+    /// listed too: see [`StateClass::first_fitting`]), in no particular
+    /// order.
+    pub fn fitting_classes<'a>(
+        &'a self,
+        d: &'a GpuDemand,
+    ) -> impl Iterator<Item = StateClass<'a>> + 'a {
+        self.summary
+            .iter()
+            .enumerate()
+            .filter(move |(slot, s)| {
+                s.serial != 0
+                    && if s.gpus == u8::MAX {
+                        self.slots[*slot].as_ref().is_some_and(|c| c.key.fits(d))
+                    } else {
+                        s.fits(d)
+                    }
+            })
+            .map(move |(slot, _)| StateClass {
+                cluster: self,
+                slot: slot as u32,
+            })
+    }
+
     /// Whether some node fits `d` now ([`GpuNode::fits`]).
     pub fn any_fits(&self, d: &GpuDemand) -> bool {
-        self.slots
-            .iter()
-            .flatten()
-            .any(|c| self.first_fitting(c, d).is_some())
+        self.fitting_classes(d)
+            .any(|c| c.first_fitting(d).is_some())
     }
 
     /// Into `out` (cleared first), in index order: for each state whose
@@ -179,12 +302,7 @@ impl GpuCluster {
     /// the state of a node listed before it.
     pub fn fitting_states(&self, d: &GpuDemand, out: &mut Vec<usize>) {
         out.clear();
-        out.extend(
-            self.slots
-                .iter()
-                .flatten()
-                .filter_map(|c| self.first_fitting(c, d)),
-        );
+        out.extend(self.fitting_classes(d).filter_map(|c| c.first_fitting(d)));
         out.sort_unstable();
     }
 
@@ -205,6 +323,8 @@ impl GpuCluster {
         let slot = match self.by_key.get(&key) {
             Some(&s) => s,
             None => {
+                self.serial += 1;
+                let summary = Summary::of(&key, self.serial);
                 let class = Class {
                     key: key.clone(),
                     members: BTreeSet::new(),
@@ -212,10 +332,12 @@ impl GpuCluster {
                 let s = match self.free.pop() {
                     Some(s) => {
                         self.slots[s as usize] = Some(class);
+                        self.summary[s as usize] = summary;
                         s
                     }
                     None => {
                         self.slots.push(Some(class));
+                        self.summary.push(summary);
                         (self.slots.len() - 1) as u32
                     }
                 };
@@ -236,6 +358,7 @@ impl GpuCluster {
         if class.members.is_empty() {
             let class = self.slots[slot as usize].take().expect("live class");
             self.by_key.remove(&class.key);
+            self.summary[slot as usize].serial = 0;
             self.free.push(slot);
             self.live -= 1;
         }
