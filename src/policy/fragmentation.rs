@@ -412,10 +412,9 @@ impl FragSearch {
     /// shapes change); only the classes of the best score reach the
     /// tie-break, each through its lowest-indexed fitting node, in index
     /// order — the nodes, and the order, in which the plain search meets
-    /// the best score. The exact score (which scores every node) and the
-    /// tests' plain search take the plain way, and so does the rare case
-    /// where no node of the best classes has the memory or a task slot
-    /// left.
+    /// the best score (when no node of the best classes has the memory or
+    /// a task slot left, the next score down). The exact score (which
+    /// scores every node) and the tests' plain search take the plain way.
     fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
         if !self.dedup || matches!(self.scoring, Scoring::Exact { .. }) {
             return self.choose(d, cluster.nodes());
@@ -433,8 +432,7 @@ impl FragSearch {
             cache.resize(cluster.class_slots(), CachedScore::default());
         }
         let version = self.version;
-        let mut top = f64::NEG_INFINITY;
-        let mut tops = Vec::new();
+        let mut scored = Vec::new();
         for c in cluster.fitting_classes(d) {
             let e = &mut cache[c.slot()];
             let s = if e.serial == c.serial() && e.version == version {
@@ -448,21 +446,24 @@ impl FragSearch {
                 };
                 s
             };
-            if s > top {
-                top = s;
-                tops.clear();
-            }
-            if s == top {
-                tops.push(c);
-            }
+            scored.push((s, c));
         }
         self.score_cache[shape] = cache;
+        // The best score that some node (with the memory and a task slot
+        // left) has, and its nodes.
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
-        candidates.extend(tops.iter().filter_map(|c| c.first_fitting(d)));
-        if candidates.is_empty() && !tops.is_empty() {
-            self.candidates = candidates;
-            return self.choose(d, cluster.nodes());
+        while candidates.is_empty() && !scored.is_empty() {
+            let top = scored
+                .iter()
+                .map(|&(s, _)| s)
+                .fold(f64::NEG_INFINITY, f64::max);
+            scored.retain(|&(s, c)| {
+                if s == top {
+                    candidates.extend(c.first_fitting(d));
+                }
+                s != top
+            });
         }
         candidates.sort_unstable();
         if self.scoring == Scoring::Quantised {
