@@ -14,7 +14,9 @@
 //! with as many copies of the shape as fit (by GPU room *and* by CPU), not
 //! whether one copy fits; and it learns the task mix online.
 
-use super::gpu_node::{GpuChoice, GpuCluster, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
+use super::gpu_node::{
+    GpuChoice, GpuCluster, GpuDemand, GpuModelSet, GpuNode, StateClass, MILLI_PER_GPU,
+};
 use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
 use super::{NodeView, Policy, TaskView};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -309,6 +311,9 @@ struct FragSearch {
     score_cache: Vec<Vec<CachedScore>>,
     /// Bumped when the typical shapes change, which changes every score.
     version: u32,
+    /// The primary score by node state and shape, for a class new to
+    /// `score_cache` in a state seen before.
+    state_scores: FxHashMap<(StateKey, usize), f64>,
 }
 
 /// A class's primary score for one shape, valid while the class's serial
@@ -339,12 +344,14 @@ impl FragSearch {
             shape_ids: FxHashMap::default(),
             score_cache: Vec::new(),
             version: 0,
+            state_scores: FxHashMap::default(),
         }
     }
 
     fn set_typical(&mut self, typical: Vec<TypicalShape>) {
         self.typical = typical;
         self.version = self.version.wrapping_add(1);
+        self.state_scores.clear();
         self.memo.map.clear();
         self.fill_memo.map.clear();
     }
@@ -432,13 +439,30 @@ impl FragSearch {
             cache.resize(cluster.class_slots(), CachedScore::default());
         }
         let version = self.version;
-        let mut scored = Vec::new();
+        // The best score, its classes, and whether one of them has a node
+        // with the memory and a task slot left.
+        let mut top = f64::NEG_INFINITY;
+        let mut tops = Vec::new();
         for c in cluster.fitting_classes(d) {
             let e = &mut cache[c.slot()];
             let s = if e.serial == c.serial() && e.version == version {
                 e.score
             } else {
-                let (_, s) = self.node_score(c.node(), d);
+                let n = c.node();
+                let key = state_key(n.cpu_free, n.model, &n.gpu_free).map(|k| (k, shape));
+                let s = match key.and_then(|k| self.state_scores.get(&k)) {
+                    Some(&s) => s,
+                    None => {
+                        let (_, s) = self.node_score(n, d);
+                        if let Some(k) = key {
+                            if self.state_scores.len() > 1 << 21 {
+                                self.state_scores.clear();
+                            }
+                            self.state_scores.insert(k, s);
+                        }
+                        s
+                    }
+                };
                 *e = CachedScore {
                     serial: c.serial(),
                     version,
@@ -446,13 +470,27 @@ impl FragSearch {
                 };
                 s
             };
-            scored.push((s, c));
+            if s > top {
+                top = s;
+                tops.clear();
+            }
+            if s == top {
+                tops.push(c);
+            }
         }
-        self.score_cache[shape] = cache;
-        // The best score that some node (with the memory and a task slot
-        // left) has, and its nodes.
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
+        candidates.extend(tops.iter().filter_map(|c| c.first_fitting(d)));
+        // No node of the best classes has the memory or a task slot left:
+        // the next score down, and so on (rare; from the cache).
+        let mut scored: Vec<(f64, StateClass<'_>)> = Vec::new();
+        if candidates.is_empty() && !tops.is_empty() {
+            scored.extend(cluster.fitting_classes(d).filter_map(|c| {
+                let e = &cache[c.slot()];
+                (e.score < top).then_some((e.score, c))
+            }));
+        }
+        self.score_cache[shape] = cache;
         while candidates.is_empty() && !scored.is_empty() {
             let top = scored
                 .iter()

@@ -71,6 +71,8 @@ struct Class {
 struct Summary {
     /// Unique over the cluster's life; 0 for a free slot.
     serial: u64,
+    /// The lowest-indexed node.
+    first: u32,
     cpu_free: u64,
     model: Option<u8>,
     /// Number of GPUs, or `u8::MAX` past [`TOP`] (then the key decides).
@@ -82,19 +84,28 @@ struct Summary {
 /// GPUs per node the packed fit test covers.
 const TOP: usize = 8;
 
+/// Buckets of [`GpuCluster::buckets`].
+const BUCKETS: usize = 11;
+
+/// The bucket of a class whose emptiest GPU has `free` milli-GPUs free.
+fn bucket_of(free: u32) -> usize {
+    (free as usize / 100).min(BUCKETS - 1)
+}
+
 impl Summary {
     fn of(key: &StateKey, serial: u64) -> Self {
         let mut top = [0; TOP];
+        for (t, g) in top.iter_mut().zip(key.gpus.iter().rev()) {
+            *t = *g;
+        }
         let gpus = if key.gpus.len() <= TOP {
-            for (t, g) in top.iter_mut().zip(key.gpus.iter().rev()) {
-                *t = *g;
-            }
             key.gpus.len() as u8
         } else {
             u8::MAX
         };
         Summary {
             serial,
+            first: u32::MAX,
             cpu_free: key.cpu_free,
             model: key.model,
             gpus,
@@ -138,16 +149,17 @@ impl<'a> StateClass<'a> {
 
     /// Its lowest-indexed node, which is in the class's state.
     pub fn node(&self) -> &'a GpuNode {
-        let c = self.cluster.slots[self.slot as usize]
-            .as_ref()
-            .expect("live class");
-        let first = *c.members.first().expect("a class has a node");
-        &self.cluster.nodes[first as usize]
+        &self.cluster.nodes[self.cluster.summary[self.slot as usize].first as usize]
     }
 
     /// Its lowest-indexed node that [fits](GpuNode::fits) `d` (its state
     /// fits `d`; memory and the task count are each node's own).
     pub fn first_fitting(&self, d: &GpuDemand) -> Option<usize> {
+        let first = self.cluster.summary[self.slot as usize].first as usize;
+        let n = &self.cluster.nodes[first];
+        if n.tasks < n.max_tasks && d.memory_mib <= n.memory_free {
+            return Some(first);
+        }
         let c = self.cluster.slots[self.slot as usize]
             .as_ref()
             .expect("live class");
@@ -184,6 +196,12 @@ pub struct GpuCluster {
     by_key: FxHashMap<StateKey, u32>,
     /// Per slot, packed.
     summary: Vec<Summary>,
+    /// Live slots by the free milli-GPUs of their emptiest GPU, in
+    /// hundreds (0 to 10): a demand of `m` on each GPU looks only from
+    /// bucket `m / 100` up.
+    buckets: [Vec<u32>; BUCKETS],
+    /// Where each slot is in its bucket.
+    in_bucket: Vec<u32>,
     live: usize,
     serial: u64,
 }
@@ -198,6 +216,8 @@ impl GpuCluster {
             free: Vec::new(),
             by_key: FxHashMap::default(),
             summary: Vec::new(),
+            buckets: Default::default(),
+            in_bucket: Vec::new(),
             live: 0,
             serial: 0,
         };
@@ -273,20 +293,27 @@ impl GpuCluster {
         &'a self,
         d: &'a GpuDemand,
     ) -> impl Iterator<Item = StateClass<'a>> + 'a {
-        self.summary
+        let from = if d.gpus == 0 {
+            0
+        } else {
+            bucket_of(d.gpu_milli)
+        };
+        self.buckets[from..]
             .iter()
-            .enumerate()
-            .filter(move |(slot, s)| {
-                s.serial != 0
-                    && if s.gpus == u8::MAX {
-                        self.slots[*slot].as_ref().is_some_and(|c| c.key.fits(d))
-                    } else {
-                        s.fits(d)
-                    }
+            .flatten()
+            .filter(move |&&slot| {
+                let s = &self.summary[slot as usize];
+                if s.gpus == u8::MAX {
+                    self.slots[slot as usize]
+                        .as_ref()
+                        .is_some_and(|c| c.key.fits(d))
+                } else {
+                    s.fits(d)
+                }
             })
-            .map(move |(slot, _)| StateClass {
+            .map(move |&slot| StateClass {
                 cluster: self,
-                slot: slot as u32,
+                slot,
             })
     }
 
@@ -338,9 +365,13 @@ impl GpuCluster {
                     None => {
                         self.slots.push(Some(class));
                         self.summary.push(summary);
+                        self.in_bucket.push(0);
                         (self.slots.len() - 1) as u32
                     }
                 };
+                let b = &mut self.buckets[bucket_of(summary.top[0])];
+                self.in_bucket[s as usize] = b.len() as u32;
+                b.push(s);
                 self.by_key.insert(key, s);
                 self.live += 1;
                 s
@@ -348,6 +379,8 @@ impl GpuCluster {
         };
         let class = self.slots[slot as usize].as_mut().expect("live class");
         class.members.insert(j as u32);
+        let s = &mut self.summary[slot as usize];
+        s.first = s.first.min(j as u32);
         slot
     }
 
@@ -355,9 +388,17 @@ impl GpuCluster {
     fn leave(&mut self, j: usize, slot: u32) {
         let class = self.slots[slot as usize].as_mut().expect("live class");
         class.members.remove(&(j as u32));
-        if class.members.is_empty() {
+        if let Some(&first) = class.members.first() {
+            self.summary[slot as usize].first = first;
+        } else {
             let class = self.slots[slot as usize].take().expect("live class");
             self.by_key.remove(&class.key);
+            let b = &mut self.buckets[bucket_of(self.summary[slot as usize].top[0])];
+            let at = self.in_bucket[slot as usize] as usize;
+            b.swap_remove(at);
+            if let Some(&moved) = b.get(at) {
+                self.in_bucket[moved as usize] = at as u32;
+            }
             self.summary[slot as usize].serial = 0;
             self.free.push(slot);
             self.live -= 1;

@@ -190,8 +190,18 @@ impl<'a> Engine<'a> {
         Ok(self.finish(end))
     }
 
-    /// FIFO: places queued pods from the head until one does not fit.
+    /// FIFO: places queued pods from the head until one does not fit. The
+    /// head did not fit anywhere when last tried; since then only the
+    /// nodes freed now gained room, so unless one of them fits it, it
+    /// still does not fit, and the policy is not asked.
     fn retry_head(&mut self, t: u64) -> Result<(), SimError> {
+        if let Some(&i) = self.queue.front() {
+            let d = &self.replay.pods[i].demand;
+            let nodes = self.cluster.nodes();
+            if !self.freed.iter().any(|&n| nodes[n].fits(d)) {
+                return Ok(());
+            }
+        }
         while let Some(&i) = self.queue.front() {
             if !self.try_place(i, t)? {
                 break;
