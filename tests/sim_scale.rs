@@ -7,13 +7,9 @@
 //! node list) by replaying the same pods through both and comparing every
 //! pod's outcome: node, start and finish.
 
-use allot::policy::{
-    Fgd, FragmentationAware, GpuChoice, GpuDemand, GpuNode, GpuPlacement,
-};
+use allot::policy::{Fgd, FragmentationAware, GpuChoice, GpuDemand, GpuNode, GpuPlacement};
 use allot::sim::openb::Trace;
-use allot::sim::replay::{
-    parse_pod_times, PodTimes, QueueOrder, Replay, ReplayConfig, SkipReason,
-};
+use allot::sim::replay::{parse_pod_times, PodTimes, QueueOrder, Replay, ReplayConfig, SkipReason};
 use allot::sim::scale::{scaled_replay, ScaleConfig};
 use std::path::PathBuf;
 
@@ -66,11 +62,7 @@ fn same_outcomes(replay: &Replay) -> Vec<usize> {
     for (mut fast, mut slow) in policies(&workload).into_iter().zip(plain(&workload)) {
         let a = replay.run(fast.as_mut()).unwrap();
         let b = replay.run(slow.as_mut()).unwrap();
-        let differ = a
-            .outcomes
-            .iter()
-            .zip(&b.outcomes)
-            .position(|(x, y)| x != y);
+        let differ = a.outcomes.iter().zip(&b.outcomes).position(|(x, y)| x != y);
         assert_eq!(differ, None, "{}: first pod that differs", fast.name());
         assert_eq!(a.report, b.report, "{}", fast.name());
         placed.push(a.report.placed);
@@ -163,7 +155,9 @@ fn a_scaled_down_scale_run_loads_the_cluster_and_places_every_kind_of_pod() {
         .outcomes
         .iter()
         .zip(&replay.pods)
-        .filter(|(o, p)| p.demand.gpus >= 4 && !matches!(o, allot::sim::replay::PodOutcome::Waiting))
+        .filter(|(o, p)| {
+            p.demand.gpus >= 4 && !matches!(o, allot::sim::replay::PodOutcome::Waiting)
+        })
         .count();
     assert!(big_placed > 0);
 }

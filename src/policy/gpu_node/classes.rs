@@ -405,3 +405,77 @@ impl GpuCluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::GpuModelSet;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// What `fitting_states` must list: for each state (CPU, model, GPUs
+    /// as a multiset), the lowest-indexed node that fits, in index order.
+    fn brute_force(nodes: &[GpuNode], d: &GpuDemand) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for (j, n) in nodes.iter().enumerate() {
+            if !n.fits(d) {
+                continue;
+            }
+            let k = StateKey::of(n);
+            if !seen.contains(&k) {
+                seen.push(k);
+                out.push(j);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_classes_follow_placements_and_departures() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let kinds = [
+            GpuNode::new(96_000, 65_536, 8, Some(0)),
+            GpuNode::new(32_000, 16_384, 2, Some(1)),
+            GpuNode::new(16_000, 8_192, 0, None),
+            GpuNode::new(64_000, 65_536, 10, Some(0)).with_max_tasks(3),
+        ];
+        let shapes = [
+            GpuDemand::shared(4_000, 4_096, 300),
+            GpuDemand::shared(2_000, 12_000, 810),
+            GpuDemand::whole(6_000, 2_048, 1),
+            GpuDemand::whole(16_000, 8_192, 2),
+            GpuDemand::whole(8_000, 1_024, 9),
+            GpuDemand::cpu_only(4_000, 4_096),
+            GpuDemand::shared(1_000, 0, 500).on_models(GpuModelSet::ANY.with(1)),
+        ];
+        let mut c = GpuCluster::new((0..40).map(|k| kinds[k % kinds.len()].clone()).collect());
+        let mut running: Vec<(usize, GpuDemand, Vec<usize>)> = Vec::new();
+        let mut out = Vec::new();
+        for step in 0..3_000 {
+            let d = shapes[rng.random_range(0..shapes.len())];
+            c.fitting_states(&d, &mut out);
+            assert_eq!(out, brute_force(c.nodes(), &d), "step {step}, {d:?}");
+            assert_eq!(c.any_fits(&d), c.nodes().iter().any(|n| n.fits(&d)));
+            if rng.random_bool(0.55) && !out.is_empty() {
+                let j = out[rng.random_range(0..out.len())];
+                let gpus = c.nodes()[j].tightest_gpus(&d).expect("fits");
+                c.place(j, &d, &gpus);
+                running.push((j, d, gpus));
+            } else if !running.is_empty() {
+                let (j, d, gpus) = running.swap_remove(rng.random_range(0..running.len()));
+                c.release(j, &d, &gpus);
+            }
+            let mut states: Vec<StateKey> = c.nodes().iter().map(StateKey::of).collect();
+            states.sort_by(|a, b| {
+                (a.cpu_free, a.model, &a.gpus).cmp(&(b.cpu_free, b.model, &b.gpus))
+            });
+            states.dedup();
+            assert_eq!(c.classes(), states.len(), "step {step}");
+        }
+        for (j, d, gpus) in running {
+            c.release(j, &d, &gpus);
+        }
+        assert_eq!(c.classes(), 4);
+    }
+}

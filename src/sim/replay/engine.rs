@@ -6,11 +6,10 @@ use super::queue::QueueOrder;
 use super::setup::Replay;
 use super::window::{over, Capacity};
 use crate::policy::{
-    node_fragmentation, Fgd, GpuChoice, GpuCluster, GpuDemand, GpuNode, GpuPlacement,
-    TypicalShape,
+    node_fragmentation, Fgd, GpuChoice, GpuCluster, GpuDemand, GpuNode, GpuPlacement, TypicalShape,
 };
-use rustc_hash::FxHashMap;
 use crate::sim::cluster::SimError;
+use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
