@@ -79,16 +79,16 @@ fn openb() -> (Trace, Vec<Result<PodTimes, SkipReason>>) {
 
 #[test]
 fn the_indexed_search_decides_as_the_plain_one_on_the_openb_trace() {
-    // The first 2 000 pods of the trace, arriving 20 times faster than
-    // recorded so that the cluster fills and pods queue.
+    // The first 1 200 pods of the trace, arriving 20 times faster than
+    // recorded.
     let config = ReplayConfig {
-        limit: Some(2_000),
+        limit: Some(1_200),
         arrival_speedup: 20.0,
         ..ReplayConfig::default()
     };
     let replay = Replay::load(path(NODES), path(PODS), &config).unwrap();
     let placed = same_outcomes(&replay);
-    assert!(placed.iter().all(|&p| p > 1_000), "{placed:?}");
+    assert!(placed.iter().all(|&p| p > 600), "{placed:?}");
 }
 
 #[test]
@@ -98,15 +98,15 @@ fn the_indexed_search_decides_as_the_plain_one_on_a_loaded_scaled_cluster() {
     let (trace, times) = openb();
     for queue in [QueueOrder::Fifo, QueueOrder::Backfill] {
         let config = ScaleConfig {
-            tasks: 3_000,
-            nodes: 150,
+            tasks: 2_000,
+            nodes: 100,
             load: 1.1,
             queue,
             ..ScaleConfig::default()
         };
         let replay = scaled_replay(&trace, &times, &config).unwrap();
         let placed = same_outcomes(&replay);
-        assert!(placed.iter().all(|&p| p > 1_000), "{queue:?}: {placed:?}");
+        assert!(placed.iter().all(|&p| p > 800), "{queue:?}: {placed:?}");
     }
 }
 
@@ -135,11 +135,11 @@ fn the_scaled_workload_is_the_same_for_a_seed_and_differs_across_seeds() {
 #[test]
 fn a_scaled_down_scale_run_loads_the_cluster_and_places_every_kind_of_pod() {
     // The 1 000 000-task run on 10 000 nodes is the sim_scale example's;
-    // here 20 000 tasks on 1 000 nodes, the same tasks per node.
+    // here 10 000 tasks on 500 nodes, twice the tasks per node.
     let (trace, times) = openb();
     let config = ScaleConfig {
-        tasks: 20_000,
-        nodes: 1_000,
+        tasks: 10_000,
+        nodes: 500,
         ..ScaleConfig::default()
     };
     let replay = scaled_replay(&trace, &times, &config).unwrap();
@@ -147,7 +147,7 @@ fn a_scaled_down_scale_run_loads_the_cluster_and_places_every_kind_of_pod() {
     let mut fgd = Fgd::from_workload(&workload, Fgd::DEFAULT_TYPICAL_COVERAGE);
     let run = replay.run(&mut fgd).unwrap();
     let r = &run.report;
-    assert!(r.placed > 15_000, "{}", r.placed);
+    assert!(r.placed > 7_500, "{}", r.placed);
     assert!(r.gpu_allocation > 0.5, "{}", r.gpu_allocation);
     assert_eq!(r.placed + r.waiting + r.unplaceable + r.skipped, r.pods);
     // Multi-GPU pods were placed too, not only the small ones.

@@ -14,9 +14,8 @@
 //! with as many copies of the shape as fit (by GPU room *and* by CPU), not
 //! whether one copy fits; and it learns the task mix online.
 
-use super::gpu_node::{
-    GpuChoice, GpuCluster, GpuDemand, GpuModelSet, GpuNode, StateClass, MILLI_PER_GPU,
-};
+use super::gpu_cluster::{GpuCluster, StateClass};
+use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
 use super::{NodeView, Policy, TaskView};
 use rustc_hash::{FxHashMap, FxHashSet};

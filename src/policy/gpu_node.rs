@@ -1,10 +1,6 @@
 //! A node with several GPUs, each shareable in milli-GPUs, and what a task
 //! asks of it: the model multi-resource placement scores.
 
-mod classes;
-
-pub use classes::{GpuCluster, StateClass};
-
 /// One whole GPU, in milli-GPUs.
 pub const MILLI_PER_GPU: u32 = 1000;
 

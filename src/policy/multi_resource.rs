@@ -14,7 +14,8 @@
 //! GPUs, rounded up. When no node has room now, a task goes to the node
 //! that can host it and would finish it soonest (it waits in the queue).
 
-use super::gpu_node::{GpuChoice, GpuCluster, GpuDemand, GpuNode, MILLI_PER_GPU};
+use super::gpu_cluster::GpuCluster;
+use super::gpu_node::{GpuChoice, GpuDemand, GpuNode, MILLI_PER_GPU};
 use super::{least_finish, NodeView, Policy, TaskView};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

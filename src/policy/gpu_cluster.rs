@@ -18,7 +18,7 @@
 //! passed over without looking at its nodes; free memory and the task
 //! count, which are not part of the state, are checked node by node.
 
-use super::{GpuDemand, GpuNode};
+use super::gpu_node::{GpuDemand, GpuNode};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 
