@@ -128,10 +128,19 @@ impl Summary {
 
 /// One class of nodes in the same state, as [`GpuCluster::fitting_classes`]
 /// lists it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct StateClass<'a> {
     cluster: &'a GpuCluster,
     slot: u32,
+}
+
+impl std::fmt::Debug for StateClass<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateClass")
+            .field("slot", &self.slot)
+            .field("serial", &self.serial())
+            .finish()
+    }
 }
 
 impl<'a> StateClass<'a> {
