@@ -310,8 +310,7 @@ fn real_trace(
             let _ = writeln!(
                 md,
                 "The real openb trace (default pod list, {} pods on {} GPU nodes), replayed with every \
-                 policy, with the arrivals as recorded and 20 times faster (a loaded cluster, pods \
-                 queue); for FGD and fragmentation-aware also with the node index hidden (the plain \
+                 policy, with the arrivals as recorded and 20 times faster; for FGD and fragmentation-aware also with the node index hidden (the plain \
                  scan of every node), and the number of pods whose outcome (node, start, finish) \
                  differs between the two. Median of 3 interleaved runs, ± half the range.\n\n\
                  | arrivals | policy | seconds | plain scan (s) | outcomes that differ | GPU allocation | pods placed |\n\
