@@ -18,13 +18,18 @@
 //!
 //! It prints one line per run:
 //!
-//! `scale: tasks=… nodes=… policy=… queue=… seconds=… events_per_s=… gpu_alloc_pct=… mean_wait_s=…`
+//! `scale: tasks=… nodes=… policy=… seconds=… events_per_s=… gpu_alloc_pct=… queue=… mean_wait_s=… p99_wait_s=…`
 //!
-//! where the events are arrivals plus departures, and the GPU allocation is
-//! time-averaged over the replay. What to look for: how `seconds` grows
-//! with `tasks` and with `nodes` (every placement scores every node).
+//! where the events are arrivals, placements and departures, and the GPU
+//! allocation is time-averaged over the replay. What to look for: how
+//! `seconds` grows with `tasks` and with `nodes`. The replay indexes the
+//! nodes by state (`allot::policy::GpuCluster`), so a placement scores each
+//! distinct node state that fits once, not every node; `--plain` hides the
+//! index from the policy to compare (same choices, every node scored).
 
-use allot::policy::{BestFit, Fgd, FragmentationAware, GpuDemand, GpuPlacement};
+use allot::policy::{
+    BestFit, Fgd, FragmentationAware, GpuChoice, GpuDemand, GpuNode, GpuPlacement,
+};
 use allot::sim::openb::Trace;
 use allot::sim::replay::{parse_pod_times, PodTimes, QueueOrder, SkipReason};
 use allot::sim::scale::{scaled_replay, ScaleConfig};
@@ -48,7 +53,8 @@ struct Args {
         default_value = "fgd,fragmentation-aware"
     )]
     policies: Vec<String>,
-    /// Queue discipline: `fifo` or `backfill`.
+    /// Queue discipline: `fifo`, `backfill` (with a reservation for the
+    /// head) or `greedy-backfill`.
     #[arg(long, default_value = "fifo", value_parser = parse_queue)]
     queue: QueueOrder,
     /// Offered GPU load, as a fraction of capacity.
@@ -60,13 +66,33 @@ struct Args {
     /// The directory with the openb node and pod lists.
     #[arg(long, value_name = "DIR", default_value = "data/openb")]
     data: PathBuf,
+    /// Hide the node index from the policy: every placement scans every
+    /// node (the same choices, slower).
+    #[arg(long)]
+    plain: bool,
+}
+
+/// A policy with the node index hidden: the replay's `choose_indexed`
+/// falls back to the plain `choose`.
+#[derive(Debug)]
+struct Plain(Box<dyn GpuPlacement>);
+
+impl GpuPlacement for Plain {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
+        self.0.choose(d, nodes)
+    }
 }
 
 fn parse_queue(s: &str) -> Result<QueueOrder, String> {
     match s {
         "fifo" => Ok(QueueOrder::Fifo),
         "backfill" => Ok(QueueOrder::Backfill),
-        _ => Err(format!("`{s}` is not fifo or backfill")),
+        "greedy-backfill" => Ok(QueueOrder::GreedyBackfill),
+        _ => Err(format!("`{s}` is not fifo, backfill or greedy-backfill")),
     }
 }
 
@@ -115,16 +141,20 @@ fn run() -> Result<(), String> {
             let workload: Vec<GpuDemand> = replay.pods.iter().map(|p| p.demand).collect();
             for name in &a.policies {
                 let mut p = policy(name, &workload)?;
+                if a.plain {
+                    p = Box::new(Plain(p));
+                }
                 let started = Instant::now();
                 let r = replay.run(p.as_mut()).map_err(|e| e.to_string())?;
                 let secs = started.elapsed().as_secs_f64();
                 let events = r.report.placed + r.report.finished + r.report.pods;
                 println!(
-                    "scale: tasks={t} nodes={n} policy={name} queue={} seconds={secs:.2} events_per_s={:.0} gpu_alloc_pct={:.2} mean_wait_s={:.1}",
-                    a.queue.name(),
+                    "scale: tasks={t} nodes={n} policy={name} seconds={secs:.2} events_per_s={:.0} gpu_alloc_pct={:.2} queue={} mean_wait_s={:.1} p99_wait_s={:.0}",
                     events as f64 / secs,
                     100.0 * r.report.gpu_allocation,
-                    r.report.waiting_s.mean
+                    a.queue.name(),
+                    r.report.waiting_s.mean,
+                    r.report.waiting_s.p99
                 );
             }
         }

@@ -58,6 +58,7 @@ mod budget;
 mod exact;
 mod fragmentation;
 mod gap;
+mod gpu_cluster;
 mod gpu_node;
 mod greedy;
 mod hybrid;
@@ -77,6 +78,7 @@ pub use fragmentation::{
     node_fragmentation, Fgd, FragTuning, FragmentationAware, Measure, TieBreak, TypicalShape,
 };
 pub use gap::{Gap, GapError, GapSolution};
+pub use gpu_cluster::{GpuCluster, StateClass};
 pub use gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 pub use greedy::{LeastLoaded, RoundRobin};
 pub use hybrid::Hybrid;

@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// The openb node list for --pods.
     #[arg(long, value_name = "FILE")]
     pub(crate) nodes: Option<PathBuf>,
+    /// Regenerate only this section of the report at --out, in place
+    /// (`scale`).
+    #[arg(long, value_name = "NAME", value_parser = ["scale"])]
+    pub(crate) section: Option<String>,
 }
 
 /// `../shared/data` when it holds the GAP optima, `data` otherwise.

@@ -70,6 +70,9 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if args.section.is_some() {
+        return scale::splice_scale(args, DOC);
+    }
     let started = Instant::now();
     let mut goals = Vec::new();
     let mut js = json!({"quick": args.quick, "data": args.data.display().to_string()});

@@ -14,6 +14,7 @@
 //! with as many copies of the shape as fit (by GPU room *and* by CPU), not
 //! whether one copy fits; and it learns the task mix online.
 
+use super::gpu_cluster::{GpuCluster, StateClass};
 use super::gpu_node::{GpuChoice, GpuDemand, GpuModelSet, GpuNode, MILLI_PER_GPU};
 use super::multi_resource::{allocate_views, place_view, GpuPlacement, ViewScratch};
 use super::{NodeView, Policy, TaskView};
@@ -301,6 +302,26 @@ struct FragSearch {
     /// compare).
     dedup: bool,
     work: Vec<u32>,
+    /// The candidates of an indexed search.
+    candidates: Vec<usize>,
+    /// A small number per shape asked for, indexing `score_cache`.
+    shape_ids: FxHashMap<ShapeKey, usize>,
+    /// Per shape, per class slot: the class's primary score.
+    score_cache: Vec<Vec<CachedScore>>,
+    /// Bumped when the typical shapes change, which changes every score.
+    version: u32,
+    /// The primary score by node state and shape, for a class new to
+    /// `score_cache` in a state seen before.
+    state_scores: FxHashMap<(StateKey, usize), f64>,
+}
+
+/// A class's primary score for one shape, valid while the class's serial
+/// and the typical shapes' version are the same.
+#[derive(Clone, Copy, Debug, Default)]
+struct CachedScore {
+    serial: u64,
+    version: u32,
+    score: f64,
 }
 
 impl FragSearch {
@@ -318,11 +339,18 @@ impl FragSearch {
             seen: FxHashSet::default(),
             dedup: true,
             work: Vec::new(),
+            candidates: Vec::new(),
+            shape_ids: FxHashMap::default(),
+            score_cache: Vec::new(),
+            version: 0,
+            state_scores: FxHashMap::default(),
         }
     }
 
     fn set_typical(&mut self, typical: Vec<TypicalShape>) {
         self.typical = typical;
+        self.version = self.version.wrapping_add(1);
+        self.state_scores.clear();
         self.memo.map.clear();
         self.fill_memo.map.clear();
     }
@@ -363,94 +391,216 @@ impl FragSearch {
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         let mut best: Option<Candidate> = None;
         self.seen.clear();
+        // Skipping repeated states is exact for the integer scores, whose
+        // order is total; the exact score's tolerance is not transitive, so
+        // it scores every node.
+        let dedup = self.dedup && !matches!(self.scoring, Scoring::Exact { .. });
         for (j, n) in nodes.iter().enumerate() {
             if !n.fits(d) {
                 continue;
             }
-            // Skipping repeated states is exact for the integer scores,
-            // whose order is total; the exact score's tolerance is not
-            // transitive, so it scores every node.
-            let dedup = self.dedup && !matches!(self.scoring, Scoring::Exact { .. });
             if let Some(k) = state_key(n.cpu_free, n.model, &n.gpu_free).filter(|_| dedup) {
                 if !self.seen.insert(k) {
                     continue;
                 }
             }
-            let before = self
-                .memo
-                .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
-            let mut node_best: Option<(Vec<usize>, f64)> = None;
-            if d.is_sharing() {
-                // GPUs with the same free amount give the same score: try
-                // the first of each.
-                let mut seen: Vec<u32> = Vec::with_capacity(n.gpu_free.len());
-                for g in 0..n.gpu_free.len() {
-                    let free = n.gpu_free[g];
-                    if free < d.gpu_milli || seen.contains(&free) {
-                        continue;
-                    }
-                    seen.push(free);
-                    let after = self.frag_after(n, d, &[g]);
-                    let s = self.primary(before, after);
-                    let better = match (&node_best, self.scoring) {
-                        (None, _) => true,
-                        (Some((_, b)), Scoring::QuantisedThen(tb)) if self.gpu_ties && s == *b => {
-                            let key = self.tie_key(tb, n, d, &[g]);
-                            let (bg, _) = node_best.as_ref().expect("some");
-                            let bkey = self.tie_key(tb, n, d, &bg.clone());
-                            lex_greater(&key, &bkey)
-                        }
-                        (Some((_, b)), _) => s > *b,
-                    };
-                    if better {
-                        node_best = Some((vec![g], s));
-                    }
-                }
-            } else {
-                let gpus = n.tightest_gpus(d).expect("fits");
-                let after = self.frag_after(n, d, &gpus);
-                node_best = Some((gpus, self.primary(before, after)));
-            }
-            let (gpus, s) = node_best.expect("a fitting node has a GPU choice");
-            let left = n.gpu_free_total() - d.total_gpu_milli();
-            // The key only matters on a tie or for a new best: computed
-            // lazily.
-            let mut key = None;
-            let better = match (&best, self.scoring) {
-                (None, _) => true,
-                (Some(b), Scoring::Quantised) => s > b.score,
-                (Some(b), Scoring::Exact { tolerance }) => {
-                    s > b.score + tolerance || (s >= b.score - tolerance && left < b.left)
-                }
-                (Some(b), Scoring::QuantisedThen(tb)) => {
-                    if s == b.score {
-                        let k = self.tie_key(tb, n, d, &gpus);
-                        key = Some(k);
-                        lex_greater(&k, &b.key)
-                    } else {
-                        s > b.score
-                    }
-                }
-            };
-            if better {
-                let key = match (key, self.scoring) {
-                    (Some(k), _) => k,
-                    (None, Scoring::QuantisedThen(tb)) => self.tie_key(tb, n, d, &gpus),
-                    (None, _) => [0.0; 3],
-                };
-                best = Some(Candidate {
-                    node: j,
-                    gpus,
-                    score: s,
-                    left,
-                    key,
-                });
-            }
+            self.consider(j, n, d, &mut best);
         }
         best.map(|c| GpuChoice {
             node: c.node,
             gpus: c.gpus,
         })
+    }
+
+    /// [`choose`](Self::choose) on an indexed cluster, with the same
+    /// result: every class of nodes in one state that fits `d` is scored
+    /// once (the score is cached per class and shape until the typical
+    /// shapes change); only the classes of the best score reach the
+    /// tie-break, each through its lowest-indexed fitting node, in index
+    /// order — the nodes, and the order, in which the plain search meets
+    /// the best score (when no node of the best classes has the memory or
+    /// a task slot left, the next score down). The exact score (which
+    /// scores every node) and the tests' plain search take the plain way.
+    fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        if !self.dedup || matches!(self.scoring, Scoring::Exact { .. }) {
+            return self.choose(d, cluster.nodes());
+        }
+        let shape = match self.shape_ids.get(&key_of(d)) {
+            Some(&k) => k,
+            None => {
+                self.shape_ids.insert(key_of(d), self.score_cache.len());
+                self.score_cache.push(Vec::new());
+                self.score_cache.len() - 1
+            }
+        };
+        let mut cache = std::mem::take(&mut self.score_cache[shape]);
+        if cache.len() < cluster.class_slots() {
+            cache.resize(cluster.class_slots(), CachedScore::default());
+        }
+        let version = self.version;
+        // The best score, its classes, and whether one of them has a node
+        // with the memory and a task slot left.
+        let mut top = f64::NEG_INFINITY;
+        let mut tops = Vec::new();
+        for c in cluster.fitting_classes(d) {
+            let e = &mut cache[c.slot()];
+            let s = if e.serial == c.serial() && e.version == version {
+                e.score
+            } else {
+                let n = c.node();
+                let key = state_key(n.cpu_free, n.model, &n.gpu_free).map(|k| (k, shape));
+                let s = match key.and_then(|k| self.state_scores.get(&k)) {
+                    Some(&s) => s,
+                    None => {
+                        let (_, s) = self.node_score(n, d);
+                        if let Some(k) = key {
+                            if self.state_scores.len() > 1 << 21 {
+                                self.state_scores.clear();
+                            }
+                            self.state_scores.insert(k, s);
+                        }
+                        s
+                    }
+                };
+                *e = CachedScore {
+                    serial: c.serial(),
+                    version,
+                    score: s,
+                };
+                s
+            };
+            if s > top {
+                top = s;
+                tops.clear();
+            }
+            if s == top {
+                tops.push(c);
+            }
+        }
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        candidates.extend(tops.iter().filter_map(|c| c.first_fitting(d)));
+        // No node of the best classes has the memory or a task slot left:
+        // the next score down, and so on (rare; from the cache).
+        let mut scored: Vec<(f64, StateClass<'_>)> = Vec::new();
+        if candidates.is_empty() && !tops.is_empty() {
+            scored.extend(cluster.fitting_classes(d).filter_map(|c| {
+                let e = &cache[c.slot()];
+                (e.score < top).then_some((e.score, c))
+            }));
+        }
+        self.score_cache[shape] = cache;
+        while candidates.is_empty() && !scored.is_empty() {
+            let top = scored
+                .iter()
+                .map(|&(s, _)| s)
+                .fold(f64::NEG_INFINITY, f64::max);
+            scored.retain(|&(s, c)| {
+                if s == top {
+                    candidates.extend(c.first_fitting(d));
+                }
+                s != top
+            });
+        }
+        candidates.sort_unstable();
+        if self.scoring == Scoring::Quantised {
+            // The score alone decides: the first node of the best score.
+            candidates.truncate(1);
+        }
+        let nodes = cluster.nodes();
+        let mut best: Option<Candidate> = None;
+        for &j in &candidates {
+            self.consider(j, &nodes[j], d, &mut best);
+        }
+        self.candidates = candidates;
+        best.map(|c| GpuChoice {
+            node: c.node,
+            gpus: c.gpus,
+        })
+    }
+
+    /// The primary score of placing `d` on `n` (which fits it), with the
+    /// GPUs it would take: for a sharing task the first GPU of the best
+    /// score (with `gpu_ties`, the best by the tie-break), otherwise the
+    /// tightest. The score
+    /// depends on the node's state alone, not on the order of its GPUs.
+    fn node_score(&mut self, n: &GpuNode, d: &GpuDemand) -> (Vec<usize>, f64) {
+        let before = self
+            .memo
+            .get(n.cpu_free, n.model, &n.gpu_free, &self.typical);
+        let mut node_best: Option<(Vec<usize>, f64)> = None;
+        if d.is_sharing() {
+            // GPUs with the same free amount give the same score: try
+            // the first of each.
+            let mut seen: Vec<u32> = Vec::with_capacity(n.gpu_free.len());
+            for g in 0..n.gpu_free.len() {
+                let free = n.gpu_free[g];
+                if free < d.gpu_milli || seen.contains(&free) {
+                    continue;
+                }
+                seen.push(free);
+                let after = self.frag_after(n, d, &[g]);
+                let s = self.primary(before, after);
+                let better = match (&node_best, self.scoring) {
+                    (None, _) => true,
+                    (Some((_, b)), Scoring::QuantisedThen(tb)) if self.gpu_ties && s == *b => {
+                        let key = self.tie_key(tb, n, d, &[g]);
+                        let (bg, _) = node_best.as_ref().expect("some");
+                        let bkey = self.tie_key(tb, n, d, &bg.clone());
+                        lex_greater(&key, &bkey)
+                    }
+                    (Some((_, b)), _) => s > *b,
+                };
+                if better {
+                    node_best = Some((vec![g], s));
+                }
+            }
+        } else {
+            let gpus = n.tightest_gpus(d).expect("fits");
+            let after = self.frag_after(n, d, &gpus);
+            node_best = Some((gpus, self.primary(before, after)));
+        }
+        node_best.expect("a fitting node has a GPU choice")
+    }
+
+    /// Scores placing `d` on node `j` (which fits it) and makes it `best`
+    /// if it beats it.
+    fn consider(&mut self, j: usize, n: &GpuNode, d: &GpuDemand, best: &mut Option<Candidate>) {
+        let (gpus, s) = self.node_score(n, d);
+        let left = n.gpu_free_total() - d.total_gpu_milli();
+        // The key only matters on a tie or for a new best: computed
+        // lazily.
+        let mut key = None;
+        let better = match (&*best, self.scoring) {
+            (None, _) => true,
+            (Some(b), Scoring::Quantised) => s > b.score,
+            (Some(b), Scoring::Exact { tolerance }) => {
+                s > b.score + tolerance || (s >= b.score - tolerance && left < b.left)
+            }
+            (Some(b), Scoring::QuantisedThen(tb)) => {
+                if s == b.score {
+                    let k = self.tie_key(tb, n, d, &gpus);
+                    key = Some(k);
+                    lex_greater(&k, &b.key)
+                } else {
+                    s > b.score
+                }
+            }
+        };
+        if better {
+            let key = match (key, self.scoring) {
+                (Some(k), _) => k,
+                (None, Scoring::QuantisedThen(tb)) => self.tie_key(tb, n, d, &gpus),
+                (None, _) => [0.0; 3],
+            };
+            *best = Some(Candidate {
+                node: j,
+                gpus,
+                score: s,
+                left,
+                key,
+            });
+        }
     }
 
     /// The secondary key of a placement for tie-break `tb`: higher wins.
@@ -581,6 +731,10 @@ impl GpuPlacement for Fgd {
 
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         self.search.choose(d, nodes)
+    }
+
+    fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        self.search.choose_indexed(d, cluster)
     }
 }
 
@@ -802,6 +956,11 @@ impl GpuPlacement for FragmentationAware {
     fn choose(&mut self, d: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice> {
         self.learn(d);
         self.search.choose(d, nodes)
+    }
+
+    fn choose_indexed(&mut self, d: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        self.learn(d);
+        self.search.choose_indexed(d, cluster)
     }
 }
 

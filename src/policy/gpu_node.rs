@@ -263,6 +263,22 @@ impl GpuNode {
         self.memory_free -= d.memory_mib;
         self.tasks += 1;
     }
+
+    /// Gives back what `d`, placed on `gpus` by [`place`](Self::place),
+    /// held.
+    ///
+    /// # Panics
+    ///
+    /// If the node has no task placed.
+    pub fn release(&mut self, d: &GpuDemand, gpus: &[usize]) {
+        assert!(self.tasks > 0, "no task to release");
+        for &g in gpus {
+            self.gpu_free[g] += d.gpu_milli;
+        }
+        self.cpu_free += d.cpu_milli;
+        self.memory_free += d.memory_mib;
+        self.tasks -= 1;
+    }
 }
 
 #[cfg(test)]

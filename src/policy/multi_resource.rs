@@ -14,6 +14,7 @@
 //! GPUs, rounded up. When no node has room now, a task goes to the node
 //! that can host it and would finish it soonest (it waits in the queue).
 
+use super::gpu_cluster::GpuCluster;
 use super::gpu_node::{GpuChoice, GpuDemand, GpuNode, MILLI_PER_GPU};
 use super::{least_finish, NodeView, Policy, TaskView};
 use rand::rngs::StdRng;
@@ -29,6 +30,14 @@ pub trait GpuPlacement: Send + fmt::Debug {
     /// Must only return a node for which [`GpuNode::fits`] holds, and GPUs
     /// on it that each have `demand.gpu_milli` free.
     fn choose(&mut self, demand: &GpuDemand, nodes: &[GpuNode]) -> Option<GpuChoice>;
+
+    /// The same choice as [`choose`](Self::choose) on `cluster.nodes()`,
+    /// which a policy whose score depends on a node's state alone finds
+    /// faster by scoring one node per state
+    /// ([`GpuCluster::fitting_states`]). By default, `choose`.
+    fn choose_indexed(&mut self, demand: &GpuDemand, cluster: &GpuCluster) -> Option<GpuChoice> {
+        self.choose(demand, cluster.nodes())
+    }
 }
 
 /// Largest CPU and GPU capacity of any node: the scale scores divide by.

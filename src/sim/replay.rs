@@ -20,8 +20,17 @@
 //!   arrivals join its tail without being tried. [`QueueOrder::Backfill`]
 //!   tries every queued pod in order and places each that fits, and tries
 //!   each arrival at once: a blocked large pod does not hold up smaller
-//!   ones behind it (as the Kubernetes scheduler does), at the risk of
-//!   starving it.
+//!   ones behind it; it gets a reservation (the node where it would fit
+//!   earliest, were the running pods to leave at their finish times) that
+//!   a pod behind it may use only if it leaves by then (EASY backfilling),
+//!   so it does not starve. [`QueueOrder::GreedyBackfill`] backfills
+//!   without the reservation, at the risk of starving the head.
+//! - **Index**: the nodes are kept in a
+//!   [`GpuCluster`](crate::policy::GpuCluster), which groups them by state,
+//!   and the policy is asked through
+//!   [`choose_indexed`](crate::policy::GpuPlacement::choose_indexed): the
+//!   same choice as scanning every node, found faster by a policy whose
+//!   score depends on a node's state alone.
 //! - **Unplaceable**: a pod that no node could host even when empty is
 //!   counted as unplaceable on arrival and never queued.
 //! - **Order of events at one instant**: departures first, then the queue

@@ -8,10 +8,12 @@
 //!   replacement from the trace's pods that have valid times; each keeps
 //!   its shape and its duration (`max(1, deletion_time − scheduled_time)`),
 //!   clipped to a quarter of the horizon H. Arrivals are evenly spaced over
-//!   H, which is chosen so that the offered GPU load (GPU demand × duration
-//!   per second of H) is [`ScaleConfig::load`] of the cluster's GPU
-//!   capacity. With few tasks per node the clipping caps what can be
-//!   offered, and the cluster is less loaded than asked.
+//!   H (several may share a second), which is chosen so that the offered
+//!   GPU load (GPU demand × duration per second of H) is
+//!   [`ScaleConfig::load`] of the cluster's GPU capacity. With few tasks
+//!   per node the clipping caps what can be offered: when no H offers the
+//!   load, H is one second per task, and the cluster is less loaded than
+//!   asked.
 //! - The replay stops at H: tasks still queued then are waiting.
 
 use super::openb::Trace;
@@ -99,7 +101,11 @@ pub fn scaled_replay(
     let drawn: Vec<(GpuDemand, u64)> = (0..config.tasks)
         .map(|_| pool[rng.random_range(0..pool.len())])
         .collect();
-    let h = horizon(&drawn, capacity, config.load).max(config.tasks as f64);
+    // No positive horizon: too few tasks to offer the load (each clipped
+    // to a quarter of H); then one arrival a second.
+    let h = Some(horizon(&drawn, capacity, config.load))
+        .filter(|&h| h >= 1.0)
+        .unwrap_or(config.tasks as f64);
     let spacing = h / config.tasks.max(1) as f64;
     let clip = (h / 4.0).max(1.0) as u64;
     let pods = drawn

@@ -35,7 +35,9 @@ How the replay works:
     overtakes an earlier one), and while the queue is not empty new arrivals
     join its tail. --queue backfill tries every queued pod and places each
     that fits, and tries arrivals at once: a blocked large pod does not hold
-    up smaller ones (as the Kubernetes scheduler does), but may starve.
+    up smaller ones; it keeps a reservation (the node where it fits
+    earliest) that only pods done by then may use, so it does not starve
+    (EASY backfilling).
   - A pod that no node could host even when empty is unplaceable: counted,
     never queued. A pod with a missing or invalid time (the trace's Pending
     pods have no scheduled_time) is skipped: counted, not replayed. Pods
@@ -89,7 +91,7 @@ pub(crate) struct ReplayArgs {
     pub(crate) arrival_speedup: f64,
     /// How queued pods are retried: fifo (head-of-line: a pod that does
     /// not fit holds up those behind it) or backfill (every queued pod that
-    /// fits is placed, in order).
+    /// fits is placed, in order, around the head's reservation).
     #[arg(long, value_name = "Q", default_value = "fifo", value_parser = queue_order)]
     pub(crate) queue: QueueOrder,
     /// Skip the pods that failed in the trace (pod_phase Failed) instead of
@@ -430,7 +432,7 @@ impl ReplayOutput {
             out,
             "queue     {}",
             if self.queue == "backfill" {
-                "backfill: every queued pod that fits is placed, in arrival order (a blocked pod holds up no one)"
+                "backfill: every queued pod that fits is placed, in arrival order, around a reservation for the head (EASY)"
             } else {
                 "fifo, head-of-line: a pod that does not fit holds up every pod behind it (--queue backfill)"
             }

@@ -157,3 +157,85 @@ fn skipping_repeated_node_states_changes_no_choice() {
         }
     }
 }
+
+/// The indexed search (one node per class of nodes in the same state)
+/// makes the same choices as the plain scan, placement after placement
+/// and departure after departure, for both policies and several tunings.
+#[test]
+fn the_indexed_search_changes_no_choice() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let kinds = [
+        GpuNode::new(96_000, 1 << 20, 8, Some(0)),
+        GpuNode::new(128_000, 1 << 20, 8, Some(1)),
+        GpuNode::new(32_000, 1 << 20, 2, Some(2)),
+        GpuNode::new(64_000, 40_000, 4, Some(2)),
+    ];
+    let mut rng = StdRng::seed_from_u64(11);
+    let shapes = [
+        GpuDemand::shared(4_000, 1_000, 300),
+        GpuDemand::shared(8_000, 8_000, 810),
+        GpuDemand::whole(6_000, 0, 1),
+        GpuDemand::whole(16_000, 30_000, 2),
+        GpuDemand::whole(88_000, 0, 8),
+        GpuDemand::whole(120_000, 0, 8),
+        GpuDemand::cpu_only(2_000, 0),
+        GpuDemand::shared(2_000, 0, 500).on_models(GpuModelSet::ANY.with(2)),
+    ];
+    let workload: Vec<GpuDemand> = (0..1_500)
+        .map(|_| shapes[rng.random_range(0..shapes.len())])
+        .collect();
+    let tunings = [
+        FragTuning::default(),
+        FragTuning {
+            tie_break: TieBreak::Index,
+            levels: 100.0,
+            ..FragTuning::default()
+        },
+        FragTuning {
+            gpu_ties: true,
+            tie_break: TieBreak::ReserveAllThenFill,
+            ..FragTuning::default()
+        },
+        FragTuning {
+            quantised: false,
+            ..FragTuning::default()
+        },
+    ];
+    let mut pairs: Vec<(Box<dyn GpuPlacement>, Box<dyn GpuPlacement>)> = vec![(
+        Box::new(Fgd::from_workload(&workload, 0.95)),
+        Box::new(Fgd::from_workload(&workload, 0.95)),
+    )];
+    for t in tunings {
+        pairs.push((
+            Box::new(FragmentationAware::with_tuning(t)),
+            Box::new(FragmentationAware::with_tuning(t)),
+        ));
+    }
+    for (mut fast, mut plain) in pairs {
+        let mut cluster =
+            GpuCluster::new((0..80).map(|k| kinds[k % kinds.len()].clone()).collect());
+        let mut running: Vec<(usize, GpuDemand, Vec<usize>)> = Vec::new();
+        let mut placed = 0;
+        for (k, d) in workload.iter().enumerate() {
+            let c = fast.choose_indexed(d, &cluster);
+            assert_eq!(
+                c,
+                plain.choose(d, cluster.nodes()),
+                "{}: task {k}",
+                fast.name()
+            );
+            if let Some(c) = c {
+                cluster.place(c.node, d, &c.gpus);
+                running.push((c.node, *d, c.gpus));
+                placed += 1;
+            }
+            // Departures, so that states diverge and come back.
+            if k % 3 == 0 && !running.is_empty() {
+                let (j, d, gpus) = running.swap_remove(rng.random_range(0..running.len()));
+                cluster.release(j, &d, &gpus);
+            }
+        }
+        assert!(placed > 500, "{}: {placed}", fast.name());
+    }
+}

@@ -233,6 +233,16 @@ fn the_random_policy_is_deterministic_under_its_seed() {
     assert!((0.0..=1.0).contains(&r.gpu_allocation));
 }
 
+fn starts(run: &ReplayRun) -> Vec<u64> {
+    run.outcomes
+        .iter()
+        .map(|o| match o {
+            PodOutcome::Finished { start, .. } | PodOutcome::Running { start, .. } => *start,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn backfill_places_a_later_pod_that_fits_past_a_blocked_head() {
     // As in the FIFO case above: b needs both GPUs and waits for a; c fits
@@ -245,21 +255,46 @@ fn backfill_places_a_later_pod_that_fits_past_a_blocked_head() {
         ReplayPod::new("d", GpuDemand::shared(1_000, 0, 500), 3, 20),
     ];
     let mut replay = Replay::new(nodes, pods);
+    replay.queue = QueueOrder::GreedyBackfill;
+    let run = replay.run(&mut BestFit::new()).unwrap();
+    // c and d share the second GPU from their arrivals; b, blocked by d
+    // until 23, starts then: greedy backfill can starve the large pod.
+    assert_eq!(starts(&run), [0, 23, 2, 3]);
+    assert_eq!(run.report.queue, QueueOrder::GreedyBackfill);
+    assert_eq!(run.report.max_queue, 1);
+    // With the reservation, b holds the node from 10, when a leaves: c
+    // (done by 7) still passes it, d (until 23) waits for b.
     replay.queue = QueueOrder::Backfill;
     let run = replay.run(&mut BestFit::new()).unwrap();
-    let starts: Vec<u64> = run
-        .outcomes
-        .iter()
-        .map(|o| match o {
-            PodOutcome::Finished { start, .. } => *start,
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    // c and d share the second GPU from their arrivals; b, blocked by d
-    // until 23, starts then: backfill can starve the large pod.
-    assert_eq!(starts, [0, 23, 2, 3]);
+    assert_eq!(starts(&run), [0, 10, 2, 15]);
     assert_eq!(run.report.queue, QueueOrder::Backfill);
-    assert_eq!(run.report.max_queue, 1);
+}
+
+#[test]
+fn backfill_never_delays_the_reserved_head() {
+    // One 2-GPU node, x on one GPU until 10 and y on the other until 20.
+    // b needs both: the head of the queue, its reservation is the node at
+    // 20. l (one GPU for 100 s) arrives next. Greedy backfill puts l on
+    // the GPU x frees at 10, and b waits for l to leave at 110; with the
+    // reservation l may not run past 20 there, so it waits, b starts at
+    // 20 (as under FIFO), and s, done by 16, still passes b at 11.
+    let one = GpuDemand::whole(1_000, 0, 1);
+    let pods = vec![
+        ReplayPod::new("x", one, 0, 10),
+        ReplayPod::new("y", one, 0, 20),
+        ReplayPod::new("b", GpuDemand::whole(1_000, 0, 2), 1, 5),
+        ReplayPod::new("l", one, 2, 100),
+        ReplayPod::new("s", one, 11, 5),
+    ];
+    let mut replay = Replay::new(vec![GpuNode::new(8_000, 16_384, 2, None)], pods);
+    replay.drain = true;
+    let mut run = |q| {
+        replay.queue = q;
+        starts(&replay.run(&mut BestFit::new()).unwrap())
+    };
+    assert_eq!(run(QueueOrder::Fifo), [0, 0, 20, 25, 25]);
+    assert_eq!(run(QueueOrder::GreedyBackfill), [0, 0, 110, 10, 20]);
+    assert_eq!(run(QueueOrder::Backfill), [0, 0, 20, 25, 11]);
 }
 
 #[test]
