@@ -7,6 +7,9 @@
 //! it and pass; under `CI=true` a missing server fails them.
 
 mod support;
+#[path = "support/worker.rs"]
+mod worker;
+use worker::WorkerProc;
 
 #[path = "../src/bin/allot/kinds.rs"]
 #[allow(dead_code)]
@@ -17,72 +20,16 @@ use allot::{
     AttemptFailure, BalancerConfig, Builder, DownReason, NodeId, NodeSpec, PolicyKind, Resources,
     Runtime, SupervisionConfig, SupervisorEvent, TaskError,
 };
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{NatsServer, DEADLINE};
 
-const BIN: &str = env!("CARGO_BIN_EXE_allot");
-
 /// Prefixes differ per test, so a test's leftovers never meet another's
 /// (each test has its own server anyway).
 fn prefix(test: &str) -> String {
     format!("t-{test}")
-}
-
-/// A worker process: `allot worker`. Killed when dropped.
-struct WorkerProc {
-    child: Child,
-    name: String,
-}
-
-impl WorkerProc {
-    fn start(nats: &NatsServer, prefix: &str, name: &str, extra: &[&str]) -> WorkerProc {
-        let child = Command::new(BIN)
-            .args([
-                "worker",
-                "--nats",
-                &nats.url(),
-                "--name",
-                name,
-                "--prefix",
-                prefix,
-            ])
-            .args(["--heartbeat", "0.05"])
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the allot binary starts");
-        WorkerProc {
-            child,
-            name: name.to_owned(),
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "kill {sig} {}", self.name);
-    }
-
-    fn sigkill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A coordinator for `workers` workers, no local nodes unless `tune` adds

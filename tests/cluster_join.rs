@@ -8,6 +8,9 @@
 //! it and pass; under `CI=true` a missing server fails them.
 
 mod support;
+#[path = "support/worker.rs"]
+mod worker;
+use worker::WorkerProc;
 
 #[path = "../src/bin/allot/kinds.rs"]
 #[allow(dead_code)]
@@ -19,44 +22,9 @@ use allot::{
     SupervisionConfig, SupervisorEvent, TaskHandle, Why,
 };
 use crossbeam_channel::Receiver;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{NatsServer, DEADLINE};
-
-const BIN: &str = env!("CARGO_BIN_EXE_allot");
-
-/// A worker process: `allot worker`. Killed when dropped.
-struct WorkerProc {
-    child: Child,
-}
-
-impl WorkerProc {
-    fn start(nats: &NatsServer, prefix: &str, name: &str, extra: &[&str]) -> WorkerProc {
-        let child = Command::new(BIN)
-            .args(["worker", "--nats", &nats.url(), "--name", name])
-            .args(["--prefix", prefix, "--heartbeat", "0.05"])
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the allot binary starts");
-        WorkerProc { child }
-    }
-
-    fn sigkill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A coordinator waiting for `workers` workers at build, no local nodes,
 /// its supervisor's events on the returned channel.
