@@ -17,6 +17,9 @@ mod link;
 mod packer;
 #[cfg(feature = "cluster")]
 mod publish;
+// The state a coordinator's connection tasks and proxy executors share.
+#[cfg(feature = "cluster")]
+mod shared;
 #[cfg(feature = "cluster")]
 pub(crate) mod wire;
 
